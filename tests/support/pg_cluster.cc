@@ -1,0 +1,155 @@
+#include "support/pg_cluster.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <pqxx/pqxx>
+
+#include "support/child_process.h"
+
+namespace microblog {
+namespace testing {
+namespace {
+
+constexpr char kDefaultPgBinDir[] = "/usr/lib/postgresql/15/bin";
+constexpr char kSuperuser[] = "postgres";
+constexpr std::chrono::seconds kPgToolTimeout(60);
+
+std::string PgBinDir() {
+  const char* from_env = std::getenv("PG_BIN_DIR");
+  return (from_env != nullptr && *from_env != '\0') ? from_env : kDefaultPgBinDir;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+bool RunningAsRoot() { return geteuid() == 0; }
+
+// Gives the `postgres` OS user the directory tree, so that initdb run as that
+// user can write into it.
+void ChownToPostgres(const std::string& dir) {
+  passwd* pw = getpwnam("postgres");
+  if (pw == nullptr) {
+    throw std::runtime_error("running as root but there is no `postgres` OS user to run initdb as");
+  }
+  if (chown(dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    throw std::runtime_error("cannot chown " + dir + " to postgres");
+  }
+}
+
+}  // namespace
+
+PgCluster::PgCluster(std::string dir) : dir_(std::move(dir)) {}
+
+std::unique_ptr<PgCluster> PgCluster::Start() {
+  char dir_template[] = "/tmp/mbpg-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) {
+    throw std::runtime_error("mkdtemp /tmp/mbpg-XXXXXX failed");
+  }
+  // From here on the destructor cleans up the directory, whatever fails.
+  std::unique_ptr<PgCluster> cluster(new PgCluster(dir_template));
+  if (RunningAsRoot()) ChownToPostgres(cluster->dir_);
+
+  std::string output;
+  int code = cluster->RunPgTool(
+      "initdb", {"-D", cluster->dir_ + "/data", "-U", kSuperuser, "--auth=trust", "-E", "UTF8",
+                 "--locale=C", "--no-sync"},
+      &output);
+  if (code != 0) {
+    throw std::runtime_error("initdb failed (exit " + std::to_string(code) + "):\n" + output);
+  }
+  cluster->StartServer();
+  return cluster;
+}
+
+PgCluster::~PgCluster() {
+  if (running_) {
+    std::string ignored;
+    RunPgTool("pg_ctl", {"-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}, &ignored);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+int PgCluster::RunPgTool(const std::string& tool, const std::vector<std::string>& args,
+                         std::string* output) const {
+  std::string binary = PgBinDir() + "/" + tool;
+  std::vector<std::string> argv;
+  std::string program = binary;
+  if (RunningAsRoot()) {
+    program = "runuser";
+    argv = {"-u", "postgres", "--", binary};
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  // Run inside the cluster dir: postgres' tools complain about a current
+  // directory they cannot read (e.g. root's home).
+  RunResult result = RunToCompletion(program, argv, {}, kPgToolTimeout, dir_);
+  *output = result.output;
+  return result.exit_code;
+}
+
+void PgCluster::StartServer() {
+  const std::string options = "-c listen_addresses='' -c unix_socket_directories='" + dir_ +
+                              "' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                              " -c max_connections=200";
+  std::string output;
+  int code = RunPgTool(
+      "pg_ctl", {"-D", dir_ + "/data", "-l", dir_ + "/server.log", "-o", options, "-w", "start"},
+      &output);
+  if (code != 0) {
+    throw std::runtime_error("pg_ctl start failed (exit " + std::to_string(code) + "):\n" + output +
+                             "\nserver log:\n" + ReadFile(dir_ + "/server.log"));
+  }
+  running_ = true;
+}
+
+void PgCluster::Stop() {
+  std::string output;
+  int code = RunPgTool("pg_ctl", {"-D", dir_ + "/data", "-m", "fast", "-w", "stop"}, &output);
+  if (code != 0) {
+    throw std::runtime_error("pg_ctl stop failed (exit " + std::to_string(code) + "):\n" + output);
+  }
+  running_ = false;
+}
+
+void PgCluster::Restart() { StartServer(); }
+
+std::string PgCluster::UrlFor(const std::string& db, const std::string& user) const {
+  return "postgresql:///" + db + "?host=" + dir_ + "&user=" + user;
+}
+
+std::string PgCluster::SuperuserUrl(const std::string& db) const { return UrlFor(db, kSuperuser); }
+
+std::string PgCluster::CreateDatabase(const std::string& db) {
+  pqxx::connection conn(SuperuserUrl());
+  pqxx::nontransaction tx(conn);
+  tx.exec("CREATE DATABASE " + tx.quote_name(db));
+  return SuperuserUrl(db);
+}
+
+std::string PgCluster::CreateRole(const std::string& role, const std::string& db) {
+  pqxx::connection conn(SuperuserUrl());
+  pqxx::nontransaction tx(conn);
+  tx.exec("CREATE ROLE " + tx.quote_name(role) + " LOGIN");
+  return UrlFor(db, role);
+}
+
+void PgCluster::Exec(const std::string& db, const std::string& sql) {
+  pqxx::connection conn(SuperuserUrl(db));
+  pqxx::nontransaction tx(conn);
+  tx.exec(sql);
+}
+
+}  // namespace testing
+}  // namespace microblog

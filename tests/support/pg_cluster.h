@@ -1,0 +1,80 @@
+// A throwaway PostgreSQL 15 cluster owned by one test binary.
+//
+// Start() runs initdb and pg_ctl in a fresh short temp dir (/tmp/mbpg-XXXXXX, so
+// the Unix socket path stays under the 107-byte limit). The server listens only
+// on a Unix socket in that dir (listen_addresses=''), uses trust auth and
+// fsync=off for speed; its superuser is always called `postgres`. When the test
+// runs as root (initdb refuses root), every PostgreSQL command runs as the
+// `postgres` OS user through `runuser -u postgres --` and the dir is chowned to
+// it. Binaries come from /usr/lib/postgresql/15/bin, or env PG_BIN_DIR.
+//
+//   static std::unique_ptr<microblog::testing::PgCluster> pg;   // e.g. in SetUpTestSuite
+//   pg = microblog::testing::PgCluster::Start();
+//   std::string url = pg->CreateDatabase("user_db");
+//
+// Starting a cluster takes a couple of seconds: share one per test binary and
+// give each test its own database. Not thread-safe.
+#ifndef MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
+#define MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace microblog {
+namespace testing {
+
+class PgCluster {
+ public:
+  // Creates and starts a cluster. Throws std::runtime_error carrying the
+  // initdb / pg_ctl output when that fails (GoogleTest reports it as a failure
+  // of the test or suite set-up that called Start()).
+  static std::unique_ptr<PgCluster> Start();
+
+  // Stops the server (pg_ctl stop -m immediate) and removes the temp dir.
+  ~PgCluster();
+
+  PgCluster(const PgCluster&) = delete;
+  PgCluster& operator=(const PgCluster&) = delete;
+
+  // Stops the server (pg_ctl stop -m fast), e.g. for "database down" tests.
+  // Throws std::runtime_error if pg_ctl fails.
+  void Stop();
+  // Starts the server again after Stop(): same socket dir, same data.
+  // Throws std::runtime_error if pg_ctl fails.
+  void Restart();
+
+  // The directory holding the server's socket (and the cluster's data).
+  const std::string& socket_dir() const { return dir_; }
+
+  // libpq URI for `db` as the superuser, over the socket:
+  // postgresql:///DB?host=SOCKET_DIR&user=postgres
+  std::string SuperuserUrl(const std::string& db = "postgres") const;
+  // libpq URI for `db` as `user` over the socket (no password: trust auth).
+  std::string UrlFor(const std::string& db, const std::string& user) const;
+
+  // CREATE DATABASE `db` (owned by the superuser); returns its superuser URL.
+  std::string CreateDatabase(const std::string& db);
+  // CREATE ROLE `role` LOGIN; returns the URL for `db` as that role.
+  std::string CreateRole(const std::string& role, const std::string& db);
+  // Runs `sql` (may hold several statements) in `db` as the superuser, outside
+  // any transaction block (so CREATE DATABASE works). Throws pqxx exceptions.
+  void Exec(const std::string& db, const std::string& sql);
+
+ private:
+  explicit PgCluster(std::string dir);
+
+  // Runs a PostgreSQL binary (as `postgres` when we are root); returns its
+  // exit code and output.
+  int RunPgTool(const std::string& tool, const std::vector<std::string>& args,
+                std::string* output) const;
+  void StartServer();
+
+  std::string dir_;
+  bool running_ = false;
+};
+
+}  // namespace testing
+}  // namespace microblog
+
+#endif  // MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
