@@ -1,0 +1,159 @@
+#include "common/config.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "common/log.h"
+
+namespace microblog {
+namespace {
+
+std::string FlagName(const std::string& env) {
+  return absl::StrCat("--", absl::AsciiStrToLower(absl::StrReplaceAll(env, {{"_", "-"}})));
+}
+
+}  // namespace
+
+absl::StatusOr<Config> Config::Parse(const std::string& program, const std::string& description,
+                                     const std::vector<ConfigOption>& options, int argc,
+                                     const char* const* argv) {
+  Config config;
+  config.program_ = program;
+  config.description_ = description;
+  config.options_ = options;
+  for (const ConfigOption& option : options) {
+    const char* from_env = std::getenv(option.env.c_str());
+    config.values_[option.env] = from_env != nullptr ? from_env : option.default_value;
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      config.help_requested_ = true;
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(program, ": unexpected argument '", arg, "' (see --help)"));
+    }
+    std::string name = arg;
+    std::string value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    const ConfigOption* match = nullptr;
+    for (const ConfigOption& option : options) {
+      if (FlagName(option.env) == name) match = &option;
+    }
+    if (match == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(program, ": unknown flag '", name, "' (see --help)"));
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(program, ": flag '", name, "' needs a value (", name, "=VALUE)"));
+      }
+      value = argv[++i];
+    }
+    config.values_[match->env] = value;
+  }
+  return config;
+}
+
+std::string Config::HelpText() const {
+  std::string text = absl::StrCat("Usage: ", program_, " [--flag=VALUE ...]\n\n", description_,
+                                  "\n\nEach setting comes from its environment variable; the "
+                                  "flag of the same name overrides it.\n\n");
+  for (const ConfigOption& option : options_) {
+    absl::StrAppend(&text, "  ", FlagName(option.env), " / ", option.env, "\n      ", option.help,
+                    option.default_value.empty()
+                        ? std::string(" (default: unset)")
+                        : absl::StrCat(" (default: ", option.default_value, ")"),
+                    "\n");
+  }
+  absl::StrAppend(&text, "  --help\n      Print this text and exit.\n");
+  return text;
+}
+
+const std::string& Config::GetString(const std::string& env) const {
+  auto it = values_.find(env);
+  if (it == values_.end()) {
+    std::cerr << "BUG: option " << env << " was not declared\n";
+    std::abort();
+  }
+  return it->second;
+}
+
+absl::StatusOr<int64_t> Config::GetInt(const std::string& env, int64_t min, int64_t max) const {
+  const std::string& text = GetString(env);
+  int64_t value;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(env, "='", text, "' must be an integer from ",
+                                                   min, " to ", max));
+  }
+  return value;
+}
+
+std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address) {
+  return {
+      {"LISTEN_ADDRESS", default_listen_address, "host:port the gRPC server listens on."},
+      {"DB_POOL_SIZE", "8", "Number of database connections (1-256)."},
+      {"MAX_DEADLINE_MS", "10000",
+       "Cap on any request's deadline, in milliseconds; also the database statement timeout."},
+      {"SHUTDOWN_GRACE_MS", "10000",
+       "On SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled (ms)."},
+      {"HEALTH_CHECK_INTERVAL_MS", "1000",
+       "How often the database is checked for the health service, in milliseconds."},
+      {"LOG_LEVEL", "info", "debug, info, warn or error."},
+      {"TLS_CERT_FILE", "", "PEM certificate chain; with TLS_KEY_FILE, serves TLS instead of plaintext."},
+      {"TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE."},
+      {"TLS_CLIENT_CA_FILE", "",
+       "PEM CA bundle; when set (with TLS), clients must present a certificate it signed (mTLS)."},
+  };
+}
+
+absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
+  ServerSettings settings;
+  settings.listen_address = config.GetString("LISTEN_ADDRESS");
+  if (settings.listen_address.empty()) {
+    return absl::InvalidArgumentError("LISTEN_ADDRESS must not be empty");
+  }
+  auto pool = config.GetInt("DB_POOL_SIZE", 1, 256);
+  if (!pool.ok()) return pool.status();
+  settings.db_pool_size = static_cast<int>(*pool);
+  auto deadline = config.GetInt("MAX_DEADLINE_MS", 1, 3600 * 1000);
+  if (!deadline.ok()) return deadline.status();
+  settings.max_deadline = std::chrono::milliseconds(*deadline);
+  auto grace = config.GetInt("SHUTDOWN_GRACE_MS", 0, 3600 * 1000);
+  if (!grace.ok()) return grace.status();
+  settings.shutdown_grace = std::chrono::milliseconds(*grace);
+  auto interval = config.GetInt("HEALTH_CHECK_INTERVAL_MS", 10, 3600 * 1000);
+  if (!interval.ok()) return interval.status();
+  settings.health_check_interval = std::chrono::milliseconds(*interval);
+  auto level = ParseLogLevel(config.GetString("LOG_LEVEL"));
+  if (!level.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LOG_LEVEL='", config.GetString("LOG_LEVEL"), "' must be debug, info, warn or error"));
+  }
+  SetLogLevel(*level);
+  settings.tls_cert_file = config.GetString("TLS_CERT_FILE");
+  settings.tls_key_file = config.GetString("TLS_KEY_FILE");
+  settings.tls_client_ca_file = config.GetString("TLS_CLIENT_CA_FILE");
+  if (settings.tls_cert_file.empty() != settings.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  }
+  if (!settings.tls_client_ca_file.empty() && settings.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
+  }
+  return settings;
+}
+
+}  // namespace microblog

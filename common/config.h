@@ -1,0 +1,91 @@
+// Configuration from environment variables, overridden by command-line
+// flags, with a generated --help.
+//
+// Each option is named by its environment variable (LISTEN_ADDRESS); its
+// flag is the same name in lower case with dashes (--listen-address=VALUE
+// or --listen-address VALUE). These names are an interface: manifests,
+// scripts and the README use exactly them.
+//
+//   std::vector<ConfigOption> options = CommonServerOptions("0.0.0.0:50051");
+//   options.push_back({"USER_DATABASE_URL", "", "libpq URL of the users database"});
+//   auto config = Config::Parse("user-service", "Serves ...", options, argc, argv);
+//   if (!config.ok()) { std::cerr << config.status().message(); return 2; }
+//   if (config->help_requested()) { std::cout << config->HelpText(); return 0; }
+//   auto pool_size = config->GetInt("DB_POOL_SIZE");
+//
+// Thread-safety: a Config is immutable after Parse(); concurrent reads are
+// safe.
+#ifndef MICROBLOG_COMMON_CONFIG_H_
+#define MICROBLOG_COMMON_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace microblog {
+
+struct ConfigOption {
+  std::string env;            // e.g. "LISTEN_ADDRESS"
+  std::string default_value;  // "" means unset
+  std::string help;           // one line for --help
+};
+
+class Config {
+ public:
+  // Reads every option from the environment, then applies argv flags.
+  // Errors (INVALID_ARGUMENT, message ready for the terminal): unknown flag,
+  // flag without value, positional argument.
+  static absl::StatusOr<Config> Parse(const std::string& program,
+                                      const std::string& description,
+                                      const std::vector<ConfigOption>& options,
+                                      int argc, const char* const* argv);
+
+  bool help_requested() const { return help_requested_; }
+  std::string HelpText() const;
+
+  // The value of a declared option ("" when unset). Asking for an
+  // undeclared option is a programming error (aborts).
+  const std::string& GetString(const std::string& env) const;
+  // Integer value; INVALID_ARGUMENT naming the variable when not an integer
+  // or outside [min, max].
+  absl::StatusOr<int64_t> GetInt(const std::string& env, int64_t min, int64_t max) const;
+
+ private:
+  Config() = default;
+  std::string program_;
+  std::string description_;
+  std::vector<ConfigOption> options_;
+  std::map<std::string, std::string> values_;
+  bool help_requested_ = false;
+};
+
+// Options every server has: LISTEN_ADDRESS, DB_POOL_SIZE, MAX_DEADLINE_MS,
+// SHUTDOWN_GRACE_MS, LOG_LEVEL, HEALTH_CHECK_INTERVAL_MS, TLS_CERT_FILE,
+// TLS_KEY_FILE, TLS_CLIENT_CA_FILE.
+std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address);
+
+// The server settings read from those options.
+struct ServerSettings {
+  std::string listen_address;
+  int db_pool_size = 8;
+  // Cap on how long any request may run, whatever deadline the client set
+  // (also the database statement timeout).
+  std::chrono::milliseconds max_deadline{10000};
+  // How long in-flight calls may run after SIGTERM before they are cancelled.
+  std::chrono::milliseconds shutdown_grace{10000};
+  std::chrono::milliseconds health_check_interval{1000};
+  std::string tls_cert_file;  // TLS on when cert and key are both set
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // when set, clients must present a certificate it signed
+};
+
+// Validates and converts the common options; also applies LOG_LEVEL.
+absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config);
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_CONFIG_H_

@@ -1,0 +1,112 @@
+// A bounded pool of libpqxx connections with prepared statements.
+//
+// Each request checks a connection out with Run(), which returns it on every
+// path, exceptions included. A connection that broke (the database restarted
+// or went away) is dropped and replaced by a fresh one on a later checkout,
+// never reused; while the database is down, calls fail fast with UNAVAILABLE
+// instead of hanging, and the pool recovers by itself once it is back.
+//
+//   ConnectionPool pool({.url = url, .size = 8,
+//                        .prepare = [](pqxx::connection& c) {
+//                          c.prepare("get_user", "SELECT ... WHERE id = $1");
+//                        }});
+//   absl::StatusOr<User> user = pool.Run<User>(deadline,
+//       [&](pqxx::connection& c) -> absl::StatusOr<User> {
+//         pqxx::read_transaction tx(c);
+//         pqxx::result r = tx.exec_prepared("get_user", id);
+//         ...
+//       });
+//
+// Error mapping done by Run (the callback may return its own statuses, and
+// should catch the pqxx exceptions it can interpret, e.g. unique_violation):
+//   pqxx::broken_connection, connect failure   -> UNAVAILABLE
+//   pqxx::in_doubt_error (commit outcome lost) -> UNAVAILABLE
+//   statement timeout / query_canceled         -> DEADLINE_EXCEEDED
+//   no connection free before the deadline     -> UNAVAILABLE
+//   any other exception                        -> INTERNAL (cause logged)
+//
+// Thread-safety: all methods are thread-safe. Not copyable or movable
+// (libpqxx connections are not).
+#ifndef MICROBLOG_COMMON_CONNECTION_POOL_H_
+#define MICROBLOG_COMMON_CONNECTION_POOL_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace microblog {
+
+struct ConnectionPoolOptions {
+  std::string url;  // libpq connection string or URI
+  std::size_t size = 8;
+  // Called on every new connection, e.g. to prepare statements. May throw.
+  std::function<void(pqxx::connection&)> prepare;
+  // Per-statement limit set on each connection (statement_timeout).
+  std::chrono::milliseconds statement_timeout{10000};
+  // libpq connect_timeout for new connections (whole seconds, at least 1).
+  std::chrono::seconds connect_timeout{2};
+};
+
+class ConnectionPool {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  // Connects lazily: construction never touches the database.
+  explicit ConnectionPool(ConnectionPoolOptions options);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Runs `fn` on a checked-out connection, waiting at most until `deadline`
+  // for a free one, and maps exceptions as described above.
+  template <typename T, typename Fn>
+  absl::StatusOr<T> Run(Clock::time_point deadline, Fn&& fn) {
+    absl::StatusOr<T> result = absl::InternalError("not run");
+    absl::Status status = RunErased(deadline, [&](pqxx::connection& c) {
+      result = fn(c);
+      return result.ok() ? absl::OkStatus() : result.status();
+    });
+    if (!status.ok()) return status;
+    return result;
+  }
+
+  // Same, for callbacks returning absl::Status.
+  absl::Status RunStatus(Clock::time_point deadline,
+                         const std::function<absl::Status(pqxx::connection&)>& fn) {
+    return RunErased(deadline, fn);
+  }
+
+  // OK when the database answers a trivial query before `deadline`.
+  // Used by the health checker.
+  absl::Status Ping(Clock::time_point deadline);
+
+ private:
+  absl::Status RunErased(Clock::time_point deadline,
+                         const std::function<absl::Status(pqxx::connection&)>& fn);
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
+  // Drops every idle connection and makes checked-out ones be dropped on
+  // return: after one broken connection the others are suspect too.
+  void DiscardAll();
+
+  const ConnectionPoolOptions options_;
+  const std::string connect_string_;  // url + connect_timeout
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
+  std::size_t checked_out_ = 0;                          // guarded by mu_
+  std::size_t generation_ = 0;  // bumped when a broken connection is seen; guarded by mu_
+};
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_CONNECTION_POOL_H_

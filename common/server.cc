@@ -1,0 +1,235 @@
+#include "common/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/server_interceptor.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "grpc/health/v1/health.pb.h"
+
+namespace microblog {
+namespace {
+
+using std::chrono::steady_clock;
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int index = static_cast<int>(code);
+  return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
+}
+
+// Writes the one log line per RPC: method, status code, duration, peer.
+class RpcLogInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
+      : info_(info), start_(steady_clock::now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      const double millis =
+          std::chrono::duration<double, std::milli>(steady_clock::now() - start_).count();
+      const std::string peer = info_->server_context()->peer();
+      const bool server_fault = status.error_code() == grpc::StatusCode::INTERNAL ||
+                                status.error_code() == grpc::StatusCode::UNKNOWN ||
+                                status.error_code() == grpc::StatusCode::DATA_LOSS;
+      Log(server_fault ? LogLevel::kError : LogLevel::kInfo, "rpc",
+          {{"method", info_->method()},
+           {"code", CodeName(status.error_code())},
+           {"duration_ms", millis},
+           {"peer", peer},
+           {"message", status.error_message()}});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* info_;
+  steady_clock::time_point start_;
+};
+
+class RpcLogInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcLogInterceptor(info);
+  }
+};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerSettings& settings) {
+  if (settings.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options;
+  auto cert = ReadFile(settings.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(settings.tls_key_file);
+  if (!key.ok()) return key.status();
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!settings.tls_client_ca_file.empty()) {
+    auto ca = ReadFile(settings.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// Keeps the health service in line with the readiness check until stopped.
+class HealthUpdater {
+ public:
+  HealthUpdater(grpc::HealthCheckServiceInterface* health, ReadinessCheck readiness,
+                std::chrono::milliseconds interval)
+      : health_(health), readiness_(std::move(readiness)), interval_(interval),
+        thread_([this] { Loop(); }) {}
+  ~HealthUpdater() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  HealthUpdater(const HealthUpdater&) = delete;
+  HealthUpdater& operator=(const HealthUpdater&) = delete;
+
+ private:
+  void Loop() {
+    bool last_serving = false;
+    bool first = true;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      const absl::Status ready = readiness_(std::chrono::system_clock::now() + interval_);
+      lock.lock();
+      if (stop_) break;
+      const bool serving = ready.ok();
+      if (first || serving != last_serving) {
+        health_->SetServingStatus(serving);
+        Log(serving ? LogLevel::kInfo : LogLevel::kWarn, "health",
+            {{"status", serving ? "SERVING" : "NOT_SERVING"}, {"cause", ready.message()}});
+      }
+      first = false;
+      last_serving = serving;
+      cv_.wait_for(lock, interval_, [this] { return stop_; });
+    }
+  }
+
+  grpc::HealthCheckServiceInterface* health_;
+  ReadinessCheck readiness_;
+  std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  const sigset_t set = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContext& context,
+                                                        std::chrono::milliseconds max_deadline) {
+  return std::min(context.deadline(), std::chrono::system_clock::now() + max_deadline);
+}
+
+int RunServer(const ServerSettings& settings, const std::string& server_name,
+              const std::vector<grpc::Service*>& services, ReadinessCheck readiness) {
+  // Referencing the health proto links its descriptors into the binary, so
+  // that reflection can describe grpc.health.v1.Health: gRPC's built-in
+  // health service does not register them.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+
+  auto credentials = MakeCredentials(settings);
+  if (!credentials.ok()) {
+    Log(LogLevel::kError, "cannot set up TLS", {{"cause", credentials.status().message()}});
+    return 1;
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(settings.listen_address, *credentials, &port);
+  // post-service keeps its channel to user-service alive with pings.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RpcLogInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    Log(LogLevel::kError, "cannot listen", {{"address", settings.listen_address}});
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  // NOT_SERVING until the first readiness check passes.
+  health->SetServingStatus(false);
+  Log(LogLevel::kInfo, "listening",
+      {{"server", server_name}, {"address", settings.listen_address}, {"port", port},
+       {"tls", !settings.tls_cert_file.empty()}});
+
+  std::thread signal_waiter([&] {
+    const sigset_t set = ShutdownSignals();
+    int signal_number = 0;
+    sigwait(&set, &signal_number);
+    Log(LogLevel::kInfo, "shutting down",
+        {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+         {"grace_ms", static_cast<int64_t>(settings.shutdown_grace.count())}});
+    // Health first, so that load balancers stop sending new calls; then stop
+    // accepting and give in-flight calls the grace period.
+    health->Shutdown();
+    server->Shutdown(std::chrono::system_clock::now() + settings.shutdown_grace);
+  });
+  {
+    HealthUpdater updater(health, std::move(readiness), settings.health_check_interval);
+    server->Wait();
+  }
+  signal_waiter.join();
+  Log(LogLevel::kInfo, "stopped", {{"server", server_name}});
+  return 0;
+}
+
+}  // namespace microblog

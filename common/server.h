@@ -1,0 +1,58 @@
+// Runs a gRPC server the way both microblog services need it:
+//  - the standard health service (grpc.health.v1.Health): SERVING only while
+//    `readiness` answers OK (polled every health_check_interval), NOT_SERVING
+//    from the moment shutdown starts;
+//  - server reflection (v1alpha, what gRPC 1.51 serves and grpcurl falls back
+//    to), the health service's descriptors included, so that
+//    `grpcurl describe grpc.health.v1.Health` works;
+//  - one JSON log line per RPC (method, status code, duration, peer);
+//  - optional TLS (and client-certificate checks) from ServerSettings;
+//  - graceful shutdown on SIGTERM/SIGINT: stop accepting, let in-flight calls
+//    finish within shutdown_grace, then return 0.
+//
+//   int main(int argc, char** argv) {
+//     BlockShutdownSignals();   // first thing in main, before any thread
+//     ... read config, build the service ...
+//     return RunServer(settings, "user-service", {&service},
+//                      [&](auto deadline) { return pool.Ping(deadline); });
+//   }
+#ifndef MICROBLOG_COMMON_SERVER_H_
+#define MICROBLOG_COMMON_SERVER_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "absl/status/status.h"
+#include "common/config.h"
+
+namespace microblog {
+
+// Blocks SIGTERM and SIGINT in the calling thread and in every thread it
+// creates afterwards, so that RunServer() can wait for them synchronously.
+// Call it at the start of main(), before any other thread exists.
+void BlockShutdownSignals();
+
+// Readiness check: OK when the service can do its work (its database
+// answers). Called from one background thread.
+using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
+
+// Builds and runs the server until SIGTERM/SIGINT, then drains it.
+// `services` are borrowed and must outlive the call. Returns the process
+// exit code: 0 after a clean shutdown, 1 when the server cannot start (port
+// in use, bad TLS files; the reason is logged).
+int RunServer(const ServerSettings& settings, const std::string& server_name,
+              const std::vector<grpc::Service*>& services, ReadinessCheck readiness);
+
+// The deadline a handler should use for its own work and outgoing calls:
+// the client's deadline, capped at now + max_deadline.
+std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContext& context,
+                                                        std::chrono::milliseconds max_deadline);
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_SERVER_H_

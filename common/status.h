@@ -1,0 +1,66 @@
+// Error values shared by both services, and their mapping onto gRPC.
+//
+// Service logic returns absl::Status / absl::StatusOr; only the gRPC edge
+// turns them into grpc::Status with ToGrpcStatus(). Rich error details
+// (google.rpc.BadRequest, google.rpc.ResourceInfo) travel inside the
+// absl::Status as payloads keyed by their type URL, and come out as the
+// google.rpc.Status details that gRPC clients (grpcurl, generated stubs)
+// understand.
+//
+//   if (name.empty()) {
+//     return InvalidArgument({{"username", "must not be empty"}});
+//   }
+//   ...
+//   return ToGrpcStatus(result.status());   // in the handler
+//
+// Thread-safety: all functions are free functions without shared state.
+#ifndef MICROBLOG_COMMON_STATUS_H_
+#define MICROBLOG_COMMON_STATUS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+
+namespace microblog {
+
+// One bad field of a request: `field` is the proto field path
+// ("username", "update_mask.paths[1]"), `description` says what is wrong
+// and what is accepted.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+
+// INVALID_ARGUMENT carrying a google.rpc.BadRequest with one violation per
+// bad field. The message lists them too, for clients that ignore details.
+// `violations` must not be empty.
+absl::Status InvalidArgument(const std::vector<FieldViolation>& violations);
+
+// NOT_FOUND carrying a google.rpc.ResourceInfo (AIP-193), e.g.
+// NotFoundResource("user", "42", "user 42 does not exist").
+absl::Status NotFoundResource(std::string_view resource_type,
+                              std::string_view resource_name,
+                              std::string_view message);
+
+// The field violations carried by `status` (empty when there are none).
+// Mainly for tests and logs.
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
+
+// Maps an absl::Status onto the grpc::Status sent to clients. The code is
+// kept; payloads become google.rpc.Status details. Codes that signal a bug
+// or an unexpected failure (INTERNAL, UNKNOWN, DATA_LOSS) get the generic
+// message "internal error": whatever the original message says (SQL,
+// connection strings) stays in the server log, which this function writes.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The reverse, for statuses received from a peer service: keeps code,
+// message and the google.rpc.Status details as payloads.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_STATUS_H_
