@@ -1,0 +1,283 @@
+// Unit tests of common/: status mapping, text limits, page tokens,
+// configuration, URL redaction, and the connection pool against a real
+// PostgreSQL (stopped and restarted under it).
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/nontransaction>
+
+#include "common/config.h"
+#include "common/connection_pool.h"
+#include "common/log.h"
+#include "common/page_token.h"
+#include "common/status.h"
+#include "common/utf8.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "support/pg_cluster.h"
+
+namespace microblog {
+namespace {
+
+using std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+TEST(Status, InvalidArgumentCarriesBadRequestDetails) {
+  const grpc::Status status =
+      ToGrpcStatus(InvalidArgument({{"username", "too long"}, {"email", "missing @"}}));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("username: too long"), std::string::npos);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
+  ASSERT_EQ(bad_request.field_violations_size(), 2);
+  EXPECT_EQ(bad_request.field_violations(1).field(), "email");
+  EXPECT_EQ(bad_request.field_violations(1).description(), "missing @");
+}
+
+TEST(Status, NotFoundResourceCarriesResourceInfo) {
+  const grpc::Status status = ToGrpcStatus(NotFoundResource("user", "42", "user 42 does not exist"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  google::rpc::ResourceInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.resource_type(), "user");
+  EXPECT_EQ(info.resource_name(), "42");
+}
+
+TEST(Status, InternalErrorsNeverLeakTheirCause) {
+  const grpc::Status status =
+      ToGrpcStatus(absl::InternalError("ERROR: relation \"users\" ... host=db password=x"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), "internal error");
+  EXPECT_TRUE(status.error_details().empty());
+}
+
+TEST(Status, FromGrpcStatusKeepsDetails) {
+  const absl::Status original = InvalidArgument({{"body", "empty"}});
+  const absl::Status back = FromGrpcStatus(ToGrpcStatus(original));
+  EXPECT_EQ(back.code(), absl::StatusCode::kInvalidArgument);
+  const auto violations = FieldViolationsOf(back);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "body");
+}
+
+TEST(Utf8, CountsCodePointsNotBytes) {
+  EXPECT_EQ(CountCodePoints(""), 0u);
+  EXPECT_EQ(CountCodePoints("abc"), 3u);
+  EXPECT_EQ(CountCodePoints("\xC3\xA9t\xC3\xA9"), 3u);     // été
+  EXPECT_EQ(CountCodePoints("\xF0\x9F\x98\x80"), 1u);      // U+1F600
+  EXPECT_EQ(CountCodePoints("\xE6\x97\xA5\xE6\x9C\xAC"), 2u);  // 日本
+}
+
+TEST(Utf8, RejectsInvalidSequences) {
+  EXPECT_FALSE(CountCodePoints("\xC3").has_value());          // truncated
+  EXPECT_FALSE(CountCodePoints("\xC0\xAF").has_value());      // overlong '/'
+  EXPECT_FALSE(CountCodePoints("\xED\xA0\x80").has_value());  // surrogate
+  EXPECT_FALSE(CountCodePoints("\xF4\x90\x80\x80").has_value());  // > U+10FFFF
+  EXPECT_FALSE(CountCodePoints("\x80").has_value());
+}
+
+TEST(Utf8, BlankMeansOnlyWhitespace) {
+  EXPECT_TRUE(IsBlank(""));
+  EXPECT_TRUE(IsBlank(" \t\n"));
+  EXPECT_TRUE(IsBlank("\xE3\x80\x80\xC2\xA0"));  // ideographic space, nbsp
+  EXPECT_FALSE(IsBlank(" a "));
+  EXPECT_FALSE(IsBlank("\xC3\xA9"));
+}
+
+TEST(PageToken, RoundTrips) {
+  const std::string token = EncodePageToken("posts", {7, 1700000000123456, -3});
+  auto values = DecodePageToken("posts", token, 3);
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_EQ(*values, (std::vector<int64_t>{7, 1700000000123456, -3}));
+}
+
+TEST(PageToken, RejectsForeignOrDamagedTokens) {
+  const std::string token = EncodePageToken("posts", {1, 2, 3});
+  EXPECT_EQ(DecodePageToken("users", token, 3).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken("posts", token, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken("posts", "not a token!", 3).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken("posts", token.substr(1), 3).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const auto violations = FieldViolationsOf(DecodePageToken("posts", "x", 3).status());
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "page_token");
+}
+
+TEST(PageToken, ResolvesPageSizes) {
+  EXPECT_EQ(*ResolvePageSize(0, 20, 100), 20);
+  EXPECT_EQ(*ResolvePageSize(7, 20, 100), 7);
+  EXPECT_EQ(*ResolvePageSize(100, 20, 100), 100);
+  EXPECT_EQ(*ResolvePageSize(101, 20, 100), 100);
+  EXPECT_EQ(ResolvePageSize(-1, 20, 100).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {
+  setenv("DB_POOL_SIZE", "5", 1);
+  setenv("LOG_LEVEL", "warn", 1);
+  const char* argv[] = {"svc", "--log-level=debug", "--listen-address", "127.0.0.1:1"};
+  auto config = Config::Parse("svc", "test", CommonServerOptions("0.0.0.0:50051"), 4, argv);
+  unsetenv("DB_POOL_SIZE");
+  unsetenv("LOG_LEVEL");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->GetString("LISTEN_ADDRESS"), "127.0.0.1:1");
+  EXPECT_EQ(config->GetString("LOG_LEVEL"), "debug");
+  EXPECT_EQ(*config->GetInt("DB_POOL_SIZE", 1, 256), 5);
+  EXPECT_EQ(config->GetString("SHUTDOWN_GRACE_MS"), "10000");
+  auto settings = ReadServerSettings(*config);
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(settings->db_pool_size, 5);
+  SetLogLevel(LogLevel::kInfo);
+}
+
+TEST(Config, RejectsUnknownFlagsAndBadValues) {
+  const char* unknown[] = {"svc", "--no-such-flag=1"};
+  auto config = Config::Parse("svc", "test", CommonServerOptions("x:1"), 2, unknown);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("--no-such-flag"), absl::string_view::npos);
+
+  const char* missing[] = {"svc", "--db-pool-size"};
+  EXPECT_FALSE(Config::Parse("svc", "test", CommonServerOptions("x:1"), 2, missing).ok());
+
+  const char* bad[] = {"svc", "--db-pool-size=lots"};
+  auto parsed = Config::Parse("svc", "test", CommonServerOptions("x:1"), 2, bad);
+  ASSERT_TRUE(parsed.ok());
+  auto settings = ReadServerSettings(*parsed);
+  ASSERT_FALSE(settings.ok());
+  EXPECT_NE(settings.status().message().find("DB_POOL_SIZE"), absl::string_view::npos);
+}
+
+TEST(Config, HelpListsEveryOptionWithItsDefault) {
+  const char* argv[] = {"svc", "--help"};
+  auto config = Config::Parse("svc", "test", CommonServerOptions("0.0.0.0:50051"), 2, argv);
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->help_requested());
+  const std::string help = config->HelpText();
+  for (const auto& option : CommonServerOptions("0.0.0.0:50051")) {
+    EXPECT_NE(help.find(option.env), std::string::npos) << option.env;
+  }
+  EXPECT_NE(help.find("--listen-address"), std::string::npos);
+  EXPECT_NE(help.find("(default: 0.0.0.0:50051)"), std::string::npos);
+}
+
+TEST(Log, RedactsPasswordsInUrls) {
+  EXPECT_EQ(RedactUrl("postgresql://app:s3cret@db:5432/users"), "postgresql://app:***@db:5432/users");
+  EXPECT_EQ(RedactUrl("postgresql:///users?host=/tmp&password=s3cret&user=a"),
+            "postgresql:///users?host=/tmp&password=***&user=a");
+  EXPECT_EQ(RedactUrl("host=db password=s3cret user=a"), "host=db password=*** user=a");
+  EXPECT_EQ(RedactUrl("postgresql://app@db/users"), "postgresql://app@db/users");
+}
+
+// The pool against a real PostgreSQL.
+class ConnectionPoolTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = testing::PgCluster::Start().release(); }
+  static void TearDownTestSuite() { delete cluster_; }
+
+  static ConnectionPoolOptions Options(std::size_t size) {
+    ConnectionPoolOptions options;
+    options.url = cluster_->SuperuserUrl();
+    options.size = size;
+    options.statement_timeout = 300ms;
+    options.prepare = [](pqxx::connection& c) { c.prepare("add", "SELECT $1::int + $2::int"); };
+    return options;
+  }
+  static system_clock::time_point Soon() { return system_clock::now() + 5s; }
+
+  static testing::PgCluster* cluster_;
+};
+testing::PgCluster* ConnectionPoolTest::cluster_ = nullptr;
+
+absl::StatusOr<int> Add(ConnectionPool& pool, int a, int b) {
+  return pool.Run<int>(system_clock::now() + 5s, [&](pqxx::connection& c) -> absl::StatusOr<int> {
+    pqxx::nontransaction tx(c);
+    return tx.exec_prepared1("add", a, b)[0].as<int>();
+  });
+}
+
+TEST_F(ConnectionPoolTest, RunsPreparedStatements) {
+  ConnectionPool pool(Options(2));
+  auto sum = Add(pool, 2, 3);
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*sum, 5);
+  EXPECT_TRUE(pool.Ping(Soon()).ok());
+}
+
+TEST_F(ConnectionPoolTest, ReturnsTheConnectionWhenTheCallbackThrows) {
+  ConnectionPool pool(Options(1));
+  for (int i = 0; i < 3; ++i) {
+    const absl::Status status = pool.RunStatus(Soon(), [](pqxx::connection&) -> absl::Status {
+      throw std::runtime_error("boom");
+    });
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  }
+  // With a pool of one, this would wait forever had a throw leaked the slot.
+  EXPECT_TRUE(Add(pool, 1, 1).ok());
+}
+
+TEST_F(ConnectionPoolTest, SqlErrorsAreInternalAndTimeoutsAreDeadlineExceeded) {
+  ConnectionPool pool(Options(1));
+  const absl::Status bad_sql = pool.RunStatus(Soon(), [](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec("SELECT * FROM no_such_table");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(bad_sql.code(), absl::StatusCode::kInternal);
+  const absl::Status slow = pool.RunStatus(Soon(), [](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec("SELECT pg_sleep(5)");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(slow.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(Add(pool, 1, 1).ok());
+}
+
+TEST_F(ConnectionPoolTest, WaitsForAFreeConnectionOnlyUntilTheDeadline) {
+  ConnectionPool pool(Options(1));
+  std::thread holder([&] {
+    (void)pool.RunStatus(Soon(), [](pqxx::connection&) {
+      std::this_thread::sleep_for(1s);
+      return absl::OkStatus();
+    });
+  });
+  std::this_thread::sleep_for(200ms);
+  const absl::Status status = pool.RunStatus(system_clock::now() + 100ms, [](pqxx::connection&) {
+    return absl::OkStatus();
+  });
+  holder.join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(Add(pool, 1, 1).ok());
+}
+
+TEST_F(ConnectionPoolTest, FailsFastWhileTheDatabaseIsDownAndRecoversAfter) {
+  ConnectionPool pool(Options(4));
+  ASSERT_TRUE(Add(pool, 1, 2).ok());
+  cluster_->Stop();
+  // Both the idle (now broken) connection and new connects must fail with
+  // UNAVAILABLE, well before the 5 s deadline.
+  for (int i = 0; i < 3; ++i) {
+    auto sum = Add(pool, 1, 2);
+    EXPECT_EQ(sum.status().code(), absl::StatusCode::kUnavailable) << sum.status();
+  }
+  EXPECT_EQ(pool.Ping(Soon()).code(), absl::StatusCode::kUnavailable);
+  cluster_->Restart();
+  absl::StatusOr<int> sum = absl::UnavailableError("not tried");
+  for (int i = 0; i < 50 && !sum.ok(); ++i) {
+    sum = Add(pool, 1, 2);
+    if (!sum.ok()) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*sum, 3);
+}
+
+}  // namespace
+}  // namespace microblog
