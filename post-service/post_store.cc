@@ -1,0 +1,174 @@
+#include "post-service/post_store.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status.h"
+
+namespace microblog {
+namespace post {
+namespace {
+
+using microblog::post::v1::Post;
+
+// --- Every SQL statement of post-service, by name. ---------------------------
+// Posts are selected as (id, user_id, body, create micros); timestamps travel
+// as microseconds since the epoch, the precision PostgreSQL stores.
+#define POST_COLUMNS "id, user_id, body, (extract(epoch FROM created_at) * 1000000)::bigint"
+// The keyset position ($micros, $id) as a row comparable with
+// (created_at, id). The timestamp is rebuilt from microseconds exactly
+// (float8 holds every integer below 2^53, far beyond any plausible date), and
+// the comparison stays on the bare columns so the indexes serve it.
+#define AFTER_KEY(micros, id) \
+  "(created_at, id) < ('epoch'::timestamptz + " micros "::bigint * interval '1 microsecond', " id ")"
+#define NEWEST_FIRST " ORDER BY created_at DESC, id DESC "
+
+constexpr char kCreate[] = "post_create";
+constexpr char kGetByRequestId[] = "post_get_by_request_id";
+constexpr char kGet[] = "post_get";
+constexpr char kDelete[] = "post_delete";
+constexpr char kListFirst[] = "post_list_first";
+constexpr char kListAfter[] = "post_list_after";
+constexpr char kListUserFirst[] = "post_list_user_first";
+constexpr char kListUserAfter[] = "post_list_user_after";
+
+const std::pair<const char*, const char*> kStatements[] = {
+    // DO NOTHING on a taken request_id returns no row; the caller then reads
+    // the post holding it. The partial unique index decides races.
+    {kCreate,
+     "INSERT INTO posts (user_id, body, request_id) VALUES ($1, $2, $3) "
+     "ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING "
+     "RETURNING " POST_COLUMNS},
+    {kGetByRequestId, "SELECT " POST_COLUMNS " FROM posts WHERE request_id = $1"},
+    {kGet, "SELECT " POST_COLUMNS " FROM posts WHERE id = $1"},
+    {kDelete, "DELETE FROM posts WHERE id = $1"},
+    {kListFirst, "SELECT " POST_COLUMNS " FROM posts" NEWEST_FIRST "LIMIT $1"},
+    {kListAfter,
+     "SELECT " POST_COLUMNS " FROM posts WHERE " AFTER_KEY("$1", "$2") NEWEST_FIRST "LIMIT $3"},
+    {kListUserFirst,
+     "SELECT " POST_COLUMNS " FROM posts WHERE user_id = $1" NEWEST_FIRST "LIMIT $2"},
+    {kListUserAfter,
+     "SELECT " POST_COLUMNS " FROM posts WHERE user_id = $1 AND " AFTER_KEY("$2", "$3")
+         NEWEST_FIRST "LIMIT $4"},
+};
+
+#undef POST_COLUMNS
+#undef AFTER_KEY
+#undef NEWEST_FIRST
+
+// Column 3 of a POST_COLUMNS row.
+int64_t CreateMicros(const pqxx::row& row) { return row[3].as<int64_t>(); }
+
+Post PostFromRow(const pqxx::row& row) {
+  Post post;
+  post.set_id(row[0].as<int64_t>());
+  post.set_user_id(row[1].as<int64_t>());
+  post.set_body(row[2].as<std::string>());
+  *post.mutable_create_time() = TimestampFromMicros(CreateMicros(row));
+  return post;
+}
+
+absl::Status PostNotFound(int64_t id) {
+  const std::string name = std::to_string(id);
+  return NotFoundResource("post", name, absl::StrCat("post ", name, " does not exist"));
+}
+
+}  // namespace
+
+void PostStore::PrepareStatements(pqxx::connection& connection) {
+  for (const auto& [name, sql] : kStatements) connection.prepare(name, sql);
+}
+
+absl::StatusOr<Post> PostStore::Create(int64_t user_id, const std::string& body,
+                                       const std::string& request_id,
+                                       Clock::time_point deadline) {
+  // An empty request_id is no key at all: NULL is outside the unique index.
+  std::optional<std::string> key;
+  if (!request_id.empty()) key = request_id;
+
+  return pool_.Run<Post>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Post> {
+    pqxx::work tx(c);
+    // Two rounds at most: if the post holding the key is deleted between
+    // the conflict and the read, the key is free again and the insert wins.
+    for (int round = 0; round < 2; ++round) {
+      pqxx::result inserted = tx.exec_prepared(kCreate, user_id, body, key);
+      if (!inserted.empty()) {
+        Post post = PostFromRow(inserted[0]);
+        tx.commit();
+        return post;
+      }
+      // Read committed: this statement sees the row of the transaction the
+      // insert waited for.
+      pqxx::result existing = tx.exec_prepared(kGetByRequestId, key);
+      if (existing.empty()) continue;
+      Post post = PostFromRow(existing[0]);
+      tx.commit();
+      if (post.user_id() != user_id || post.body() != body) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id \"", request_id, "\" was already used for another post (id ",
+            post.id(), ") with a different user_id or body"));
+      }
+      return post;
+    }
+    return absl::AbortedError("request_id kept changing hands; retry");
+  });
+}
+
+absl::StatusOr<Post> PostStore::Get(int64_t id, Clock::time_point deadline) {
+  return pool_.Run<Post>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Post> {
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec_prepared(kGet, id);
+    if (r.empty()) return PostNotFound(id);
+    return PostFromRow(r[0]);
+  });
+}
+
+absl::StatusOr<PostPage> PostStore::List(const ListPostsQuery& query,
+                                         Clock::time_point deadline) {
+  // One row more than the page tells whether another page follows.
+  const int64_t limit = int64_t{query.page_size} + 1;
+  return pool_.Run<PostPage>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<PostPage> {
+    pqxx::nontransaction tx(c);
+    pqxx::result r;
+    if (query.user_id == 0) {
+      r = query.after ? tx.exec_prepared(kListAfter, query.after->create_micros,
+                                         query.after->id, limit)
+                      : tx.exec_prepared(kListFirst, limit);
+    } else {
+      r = query.after ? tx.exec_prepared(kListUserAfter, query.user_id,
+                                         query.after->create_micros, query.after->id, limit)
+                      : tx.exec_prepared(kListUserFirst, query.user_id, limit);
+    }
+    PostPage page;
+    const auto page_rows = std::min<pqxx::result::size_type>(r.size(), query.page_size);
+    page.posts.reserve(page_rows);
+    for (pqxx::result::size_type i = 0; i < page_rows; ++i) {
+      page.posts.push_back(PostFromRow(r[i]));
+    }
+    if (r.size() > page_rows) {
+      const pqxx::row last = r[page_rows - 1];
+      page.next = PageKey{CreateMicros(last), last[0].as<int64_t>()};
+    }
+    return page;
+  });
+}
+
+absl::Status PostStore::Delete(int64_t id, Clock::time_point deadline) {
+  return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared(kDelete, id);
+    tx.commit();
+    if (r.affected_rows() == 0) return PostNotFound(id);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace post
+}  // namespace microblog

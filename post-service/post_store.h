@@ -1,0 +1,86 @@
+// The `posts` table of post-service's own PostgreSQL database.
+//
+// Every statement is a named prepared statement, declared together in
+// post_store.cc (PrepareStatements) and prepared on each new connection of the
+// pool:
+//
+//   ConnectionPool pool({.url = url, .size = 8,
+//                        .prepare = &PostStore::PrepareStatements});
+//   PostStore store(pool);
+//   absl::StatusOr<Post> post = store.Create(user_id, body, request_id, deadline);
+//
+// The store trusts its arguments: validate requests first
+// (post_validation.h), and check authors with user-service before Create().
+// Errors: those of ConnectionPool::Run (UNAVAILABLE while the database is
+// unreachable, DEADLINE_EXCEEDED, INTERNAL), plus the ones documented per
+// method.
+//
+// Thread-safety: all methods are thread-safe (each runs on its own pooled
+// connection). Not copyable.
+#ifndef MICROBLOG_POST_SERVICE_POST_STORE_H_
+#define MICROBLOG_POST_SERVICE_POST_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/connection_pool.h"
+#include "microblog/post/v1/post_service.pb.h"
+#include "post-service/post_validation.h"
+
+namespace microblog {
+namespace post {
+
+// One page of a listing.
+struct PostPage {
+  std::vector<microblog::post::v1::Post> posts;  // newest first
+  std::optional<PageKey> next;                   // set when more posts follow
+};
+
+class PostStore {
+ public:
+  using Clock = ConnectionPool::Clock;
+
+  // Prepares every statement the store uses on `connection`; meant for
+  // ConnectionPoolOptions::prepare. Throws pqxx exceptions.
+  static void PrepareStatements(pqxx::connection& connection);
+
+  // `pool` is borrowed and must outlive the store; its connections must have
+  // been prepared with PrepareStatements.
+  explicit PostStore(ConnectionPool& pool) : pool_(pool) {}
+  PostStore(const PostStore&) = delete;
+  PostStore& operator=(const PostStore&) = delete;
+
+  // Stores a new post; create_time is the database server's clock.
+  // With a non-empty `request_id`, concurrent and repeated calls store one
+  // post only (the unique index on request_id decides, not a prior read):
+  // a call whose request_id is taken returns the stored post when user_id
+  // and body match, and ALREADY_EXISTS (naming request_id) when they do not.
+  absl::StatusOr<microblog::post::v1::Post> Create(int64_t user_id, const std::string& body,
+                                                   const std::string& request_id,
+                                                   Clock::time_point deadline);
+
+  // The post `id`, or NOT_FOUND (with a ResourceInfo detail).
+  absl::StatusOr<microblog::post::v1::Post> Get(int64_t id, Clock::time_point deadline);
+
+  // Up to `query.page_size` posts, newest first (create_time, then id,
+  // descending), of `query.user_id` (0: all) strictly after `query.after`.
+  absl::StatusOr<PostPage> List(const ListPostsQuery& query, Clock::time_point deadline);
+
+  // Deletes the post `id`, or NOT_FOUND (with a ResourceInfo detail).
+  absl::Status Delete(int64_t id, Clock::time_point deadline);
+
+ private:
+  ConnectionPool& pool_;
+};
+
+}  // namespace post
+}  // namespace microblog
+
+#endif  // MICROBLOG_POST_SERVICE_POST_STORE_H_

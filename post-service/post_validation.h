@@ -1,0 +1,66 @@
+// Request checks of PostService, done before any query or outgoing call.
+//
+// Each function returns OK or INVALID_ARGUMENT carrying a google.rpc.BadRequest
+// with one field violation per bad field (common/status.h), so that a client
+// learns about every problem of a request at once.
+//
+//   absl::Status valid = ValidateCreatePost(request);
+//   if (!valid.ok()) return ToGrpcStatus(valid);
+//
+// Thread-safety: free functions without shared state.
+#ifndef MICROBLOG_POST_SERVICE_POST_VALIDATION_H_
+#define MICROBLOG_POST_SERVICE_POST_VALIDATION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "microblog/post/v1/post_service.pb.h"
+
+namespace microblog {
+namespace post {
+
+// Limits of the API contract (post_service.proto).
+inline constexpr std::size_t kMaxBodyChars = 140;      // code points
+inline constexpr std::size_t kMaxRequestIdChars = 64;  // code points
+inline constexpr int kDefaultPageSize = 20;
+inline constexpr int kMaxPageSize = 100;
+
+// user_id > 0; body 1-140 code points of valid UTF-8, not only whitespace;
+// request_id at most 64 code points.
+absl::Status ValidateCreatePost(const microblog::post::v1::CreatePostRequest& request);
+
+// A post id (GetPost, DeletePost) must be positive; `field` names it in the
+// violation.
+absl::Status ValidatePostId(int64_t id, const char* field = "id");
+
+// Where a listing resumes: the sort key of the last post already returned.
+struct PageKey {
+  int64_t create_micros = 0;  // create_time, microseconds since the epoch
+  int64_t id = 0;
+};
+
+// A ListPosts request after validation.
+struct ListPostsQuery {
+  int64_t user_id = 0;           // 0: everyone's posts
+  int page_size = 0;             // resolved: 1..kMaxPageSize
+  std::optional<PageKey> after;  // unset for the first page
+};
+
+// Validates and resolves a ListPosts request: user_id not negative,
+// page_size not negative (0 -> default, clamped to the maximum), page_token
+// empty or issued by EncodeListPostsToken for the same user_id.
+absl::StatusOr<ListPostsQuery> ParseListPostsRequest(
+    const microblog::post::v1::ListPostsRequest& request);
+
+// The opaque token that resumes a listing of `user_id`'s posts (0: all) after
+// `key`.
+std::string EncodeListPostsToken(int64_t user_id, const PageKey& key);
+
+}  // namespace post
+}  // namespace microblog
+
+#endif  // MICROBLOG_POST_SERVICE_POST_VALIDATION_H_
