@@ -1,0 +1,100 @@
+// One service database under migration: its connection, the session advisory
+// lock, the schema_migrations history table, and applying migrations.
+//
+// Typical use by the commands (see commands.h):
+//   DatabaseMigrator db("user", url, files, out);
+//   db.Connect();            // MigrateError(kUnreachable)
+//   db.AcquireLock();        // blocks while another `migrate` run holds it
+//   db.LoadHistory();        // reads schema_migrations (absent: version 0)
+//   db.CheckConsistent();    // MigrateError(kRefused): edited file, database ahead
+//   db.MigrateTo(3, /*dry_run=*/false);
+//
+// Each migration runs in its own transaction together with its history row,
+// so a failure leaves the database at the previous version. The advisory lock
+// is session-level and held until the object is destroyed (the connection
+// closes), so two concurrent runs never apply the same migration twice.
+// Not thread-safe.
+#ifndef MICROBLOG_MIGRATE_DATABASE_MIGRATOR_H_
+#define MICROBLOG_MIGRATE_DATABASE_MIGRATOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "migrate/connection.h"
+#include "migrate/database_url.h"
+#include "migrate/migration_files.h"
+
+namespace microblog {
+namespace migrate {
+
+// A row of schema_migrations.
+struct AppliedMigration {
+  int version = 0;
+  std::string name;
+  std::string checksum;
+  std::string applied_at;  // UTC, "YYYY-MM-DD HH:MM:SSZ"
+  int64_t duration_ms = 0;
+};
+
+class DatabaseMigrator {
+ public:
+  // `name` is the logical database ("user", "post"); `files` its migrations;
+  // progress lines go to `out`, which must outlive this object.
+  DatabaseMigrator(std::string name, DatabaseUrl url, std::vector<MigrationFile> files,
+                   std::ostream& out);
+  ~DatabaseMigrator();
+
+  DatabaseMigrator(const DatabaseMigrator&) = delete;
+  DatabaseMigrator& operator=(const DatabaseMigrator&) = delete;
+
+  const std::string& name() const { return name_; }
+  const DatabaseUrl& url() const { return url_; }
+  const std::vector<MigrationFile>& files() const { return files_; }
+  int latest_version() const { return static_cast<int>(files_.size()); }
+
+  // Opens the session. Throws MigrateError(kUnreachable).
+  void Connect();
+  // Takes the migration advisory lock for this database, saying so on `out`
+  // when it has to wait for another run. Requires Connect().
+  void AcquireLock();
+  // Reads schema_migrations; a missing table means nothing is applied.
+  // Requires Connect().
+  void LoadHistory();
+
+  // After LoadHistory(): the highest applied version (0 when none).
+  int current_version() const;
+  const std::vector<AppliedMigration>& history() const { return history_; }
+  // After LoadHistory(): why the database and the files disagree (edited
+  // applied migration, versions the files do not know, a hole in the
+  // history); empty when consistent. Each entry says what to do.
+  std::vector<std::string> Problems() const;
+  // Throws MigrateError(kRefused) listing Problems() unless there are none.
+  void CheckConsistent() const;
+
+  // Applies up files (or down files, when `target` is below the current
+  // version) one transaction each until the database is at `target`. With
+  // `dry_run` prints the files and their SQL and changes nothing. Requires
+  // AcquireLock(), LoadHistory() and a consistent state; `target` must be
+  // within [0, latest_version()]. Throws MigrateError(kMigrationFailed) with
+  // the file, line:column and PostgreSQL's message when a migration fails.
+  void MigrateTo(int target, bool dry_run);
+
+ private:
+  void EnsureHistoryTable();
+  void ApplyOne(const MigrationFile& file, bool up);
+
+  std::string name_;
+  DatabaseUrl url_;
+  std::vector<MigrationFile> files_;
+  std::ostream& out_;
+  std::unique_ptr<Connection> conn_;
+  std::vector<AppliedMigration> history_;
+};
+
+}  // namespace migrate
+}  // namespace microblog
+
+#endif  // MICROBLOG_MIGRATE_DATABASE_MIGRATOR_H_
