@@ -1,0 +1,154 @@
+#include "user-service/password_hasher.h"
+
+#include <sodium.h>
+
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "common/log.h"
+
+namespace microblog {
+namespace user {
+namespace {
+
+constexpr unsigned long long kOpsLimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+constexpr std::size_t kMemLimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+
+// The users.password_hash column is varchar(128); crypto_pwhash_STRBYTES
+// counts the terminating NUL.
+static_assert(crypto_pwhash_STRBYTES - 1 <= 128, "encoded hash must fit users.password_hash");
+
+// A copy of a password that is wiped when it goes away, so that it does not
+// linger in freed memory after the job that needed it.
+class SecretCopy {
+ public:
+  explicit SecretCopy(std::string_view text) : text_(text) {}
+  ~SecretCopy() { sodium_memzero(text_.data(), text_.size()); }
+  SecretCopy(SecretCopy&& other) noexcept : text_(std::move(other.text_)) {}
+  SecretCopy(const SecretCopy&) = delete;
+  SecretCopy& operator=(const SecretCopy&) = delete;
+  SecretCopy& operator=(SecretCopy&&) = delete;
+
+  const char* data() const { return text_.data(); }
+  unsigned long long size() const { return text_.size(); }
+
+ private:
+  std::string text_;
+};
+
+absl::Status QueueTimeout() {
+  return absl::DeadlineExceededError("deadline exceeded while waiting to check the password");
+}
+
+bool VerifyNow(const std::string& encoded_hash, const SecretCopy& password) {
+  return crypto_pwhash_str_verify(encoded_hash.c_str(), password.data(), password.size()) == 0;
+}
+
+}  // namespace
+
+PasswordHasher::PasswordHasher(std::size_t threads) {
+  if (sodium_init() < 0) {
+    Log(LogLevel::kError, "libsodium initialization failed");
+    std::abort();
+  }
+  // A hash of random bytes: no password the client can send matches it
+  // (except with negligible probability).
+  unsigned char random[32];
+  randombytes_buf(random, sizeof(random));
+  char encoded[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(encoded, reinterpret_cast<const char*>(random), sizeof(random), kOpsLimit,
+                        kMemLimit) != 0) {
+    Log(LogLevel::kError, "cannot compute the dummy password hash (out of memory?)");
+    std::abort();
+  }
+  dummy_hash_ = encoded;
+  if (threads == 0) threads = 1;
+  workers_.reserve(threads);
+  for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+PasswordHasher::~PasswordHasher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    queue_.clear();  // dropping a job breaks its promise: the waiter sees an error
+  }
+  work_ready_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
+}
+
+void PasswordHasher::Enqueue(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  work_ready_.notify_one();
+}
+
+void PasswordHasher::WorkerLoop() {
+  while (true) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();
+  }
+}
+
+template <typename T, typename Work>
+absl::StatusOr<T> PasswordHasher::RunOnPool(Work work, Clock::time_point deadline) {
+  auto task = std::make_shared<std::packaged_task<absl::StatusOr<T>()>>(
+      [work = std::move(work), deadline]() mutable -> absl::StatusOr<T> {
+        // Nobody waits for a result past its deadline: skip the work.
+        if (Clock::now() >= deadline) return QueueTimeout();
+        return work();
+      });
+  std::future<absl::StatusOr<T>> result = task->get_future();
+  Enqueue([task] { (*task)(); });
+  if (result.wait_until(deadline) != std::future_status::ready) return QueueTimeout();
+  try {
+    return result.get();
+  } catch (const std::future_error&) {  // dropped by the destructor
+    return absl::UnavailableError("server is shutting down");
+  }
+}
+
+absl::StatusOr<std::string> PasswordHasher::Hash(std::string_view password,
+                                                 Clock::time_point deadline) {
+  return RunOnPool<std::string>(
+      [secret = SecretCopy(password)]() -> absl::StatusOr<std::string> {
+        char encoded[crypto_pwhash_STRBYTES];
+        if (crypto_pwhash_str(encoded, secret.data(), secret.size(), kOpsLimit, kMemLimit) != 0) {
+          return absl::InternalError("crypto_pwhash_str failed (out of memory?)");
+        }
+        return std::string(encoded);
+      },
+      deadline);
+}
+
+absl::StatusOr<bool> PasswordHasher::Verify(std::string_view encoded_hash,
+                                            std::string_view password,
+                                            Clock::time_point deadline) {
+  return RunOnPool<bool>(
+      [hash = std::string(encoded_hash), secret = SecretCopy(password)]() -> absl::StatusOr<bool> {
+        return VerifyNow(hash, secret);
+      },
+      deadline);
+}
+
+absl::StatusOr<bool> PasswordHasher::VerifyDummy(std::string_view password,
+                                                 Clock::time_point deadline) {
+  absl::StatusOr<bool> ignored = Verify(dummy_hash_, password, deadline);
+  if (!ignored.ok()) return ignored.status();
+  return false;
+}
+
+}  // namespace user
+}  // namespace microblog

@@ -1,0 +1,86 @@
+// Argon2id password hashing (libsodium crypto_pwhash_str, interactive
+// limits: 2 passes over 64 MiB) on a small thread pool of its own.
+//
+// Hashing is deliberately slow (tens of milliseconds of CPU and 64 MiB of
+// memory per hash), so it must not run on the gRPC threads that serve cheap
+// reads: a burst of logins would starve them. Instead the handler submits the
+// work here and waits for the result until its deadline; at most `threads`
+// hashes run at once, which also bounds the memory they take.
+//
+//   PasswordHasher hasher(2);
+//   absl::StatusOr<std::string> hash = hasher.Hash(password, deadline);
+//   absl::StatusOr<bool> match = hasher.Verify(*hash, password, deadline);
+//
+// Errors: DEADLINE_EXCEEDED when the result is not ready by the deadline
+// (work that is still queued when its deadline passes is skipped);
+// INTERNAL when libsodium fails (e.g. out of memory).
+//
+// Thread-safety: all methods are thread-safe. Not copyable.
+#ifndef MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
+#define MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace microblog {
+namespace user {
+
+class PasswordHasher {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  // Initializes libsodium, computes the dummy hash (see VerifyDummy) and
+  // starts `threads` (>= 1) worker threads. Aborts if libsodium cannot be
+  // initialized: the service cannot work without it.
+  explicit PasswordHasher(std::size_t threads);
+  // Stops the workers after the job each one is running; queued jobs are
+  // dropped (their callers see DEADLINE_EXCEEDED or INTERNAL).
+  ~PasswordHasher();
+
+  PasswordHasher(const PasswordHasher&) = delete;
+  PasswordHasher& operator=(const PasswordHasher&) = delete;
+
+  // The encoded hash ("$argon2id$v=19$m=65536,t=2,p=1$salt$hash", with a
+  // fresh random salt), at most 127 characters.
+  absl::StatusOr<std::string> Hash(std::string_view password, Clock::time_point deadline);
+
+  // Whether `password` matches `encoded_hash` (as returned by Hash()).
+  // A malformed hash never matches.
+  absl::StatusOr<bool> Verify(std::string_view encoded_hash, std::string_view password,
+                              Clock::time_point deadline);
+
+  // Does the work of Verify() against a hash no password matches and returns
+  // false: used for unknown logins, so that they take as long as wrong
+  // passwords and callers cannot tell them apart by timing.
+  absl::StatusOr<bool> VerifyDummy(std::string_view password, Clock::time_point deadline);
+
+ private:
+  // Queues `job` for a worker.
+  void Enqueue(std::function<void()> job);
+  // Runs `work` on a worker and waits for its result until `deadline`.
+  template <typename T, typename Work>
+  absl::StatusOr<T> RunOnPool(Work work, Clock::time_point deadline);
+  void WorkerLoop();
+
+  std::string dummy_hash_;
+  std::mutex mu_;
+  std::condition_variable work_ready_;
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace user
+}  // namespace microblog
+
+#endif  // MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_

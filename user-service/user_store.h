@@ -1,0 +1,135 @@
+// Storage of microblog accounts: the `users` table of user-service's
+// PostgreSQL database (migrations/user/).
+//
+// UserStore is the interface the service logic depends on, so that logic can
+// be unit-tested with a fake; PostgresUserStore is the real thing, running
+// named prepared statements (all kept together in user_store.cc) on a
+// ConnectionPool:
+//
+//   ConnectionPool pool({.url = url, .size = 8, .prepare = PostgresUserStore::Prepare});
+//   PostgresUserStore store(pool);
+//   absl::StatusOr<UserRecord> user = store.GetById(42, deadline);
+//
+// Errors of every method, besides the ones it lists: UNAVAILABLE (database
+// unreachable), DEADLINE_EXCEEDED, INTERNAL (anything unexpected; the
+// message may hold SQL details and must not reach clients as is).
+//
+// Username and email comparisons ignore case as PostgreSQL's lower() folds
+// it (the unique indexes are on lower(username) and lower(email)).
+//
+// Thread-safety: implementations must be thread-safe.
+#ifndef MICROBLOG_USER_SERVICE_USER_STORE_H_
+#define MICROBLOG_USER_SERVICE_USER_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/connection_pool.h"
+
+namespace microblog {
+namespace user {
+
+// One row of `users`.
+struct UserRecord {
+  int64_t id = 0;
+  std::string username;
+  std::string email;
+  std::string password_hash;  // encoded Argon2id hash; never sent to clients
+  int64_t create_time_micros = 0;  // microseconds since the Unix epoch
+};
+
+// The new values of an update; unset fields keep their value.
+struct UserChanges {
+  std::optional<std::string> username;
+  std::optional<std::string> email;
+  std::optional<std::string> password_hash;
+};
+
+class UserStore {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  virtual ~UserStore() = default;
+
+  // Inserts an account. ALREADY_EXISTS naming the field ("username" or
+  // "email") when another account has it (ignoring case).
+  virtual absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
+                                            const std::string& password_hash,
+                                            Clock::time_point deadline) = 0;
+
+  // NOT_FOUND (with a google.rpc.ResourceInfo) when there is no such account.
+  virtual absl::StatusOr<UserRecord> GetById(int64_t id, Clock::time_point deadline) = 0;
+  virtual absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
+                                                   Clock::time_point deadline) = 0;
+  virtual absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
+                                                Clock::time_point deadline) = 0;
+
+  // Up to `limit` accounts with id > `after_id`, in ascending id order.
+  virtual absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
+                                                            Clock::time_point deadline) = 0;
+
+  // The accounts among `ids`, each once, in no particular order; unknown ids
+  // are skipped.
+  virtual absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                           Clock::time_point deadline) = 0;
+
+  // Applies `changes` to account `id` and returns it as updated. NOT_FOUND;
+  // ALREADY_EXISTS as Create().
+  virtual absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
+                                            Clock::time_point deadline) = 0;
+
+  // NOT_FOUND when there is no such account.
+  virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
+};
+
+class PostgresUserStore final : public UserStore {
+ public:
+  // Prepares every statement on a new connection: pass it as
+  // ConnectionPoolOptions::prepare.
+  static void Prepare(pqxx::connection& connection);
+
+  // `pool` is borrowed, must outlive the store, and must prepare its
+  // connections with Prepare().
+  explicit PostgresUserStore(ConnectionPool& pool) : pool_(pool) {}
+
+  PostgresUserStore(const PostgresUserStore&) = delete;
+  PostgresUserStore& operator=(const PostgresUserStore&) = delete;
+
+  absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
+                                    const std::string& password_hash,
+                                    Clock::time_point deadline) override;
+  absl::StatusOr<UserRecord> GetById(int64_t id, Clock::time_point deadline) override;
+  absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
+                                           Clock::time_point deadline) override;
+  absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
+                                        Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
+                                                    Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                   Clock::time_point deadline) override;
+  absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
+                                    Clock::time_point deadline) override;
+  absl::Status Delete(int64_t id, Clock::time_point deadline) override;
+
+ private:
+  // Runs prepared statement `statement` returning at most one user row;
+  // `not_found` when it returns none.
+  template <typename... Args>
+  absl::StatusOr<UserRecord> QueryOne(const char* statement, const absl::Status& not_found,
+                                      Clock::time_point deadline, const Args&... args);
+
+  ConnectionPool& pool_;
+};
+
+}  // namespace user
+}  // namespace microblog
+
+#endif  // MICROBLOG_USER_SERVICE_USER_STORE_H_
