@@ -23,18 +23,18 @@ std::vector<ConfigOption> PostServiceOptions() {
   std::vector<ConfigOption> options = microblog::CommonServerOptions("0.0.0.0:50052");
   options.push_back({"POST_DATABASE_URL", "",
                      "libpq URL of the posts database (required), e.g. "
-                     "postgresql://post_service@db:5432/posts"});
+                     "postgresql://post_service@db:5432/posts."});
   options.push_back({"USER_SERVICE_ADDR", "localhost:50051",
-                     "gRPC target of user-service: host:port or dns:///host:port"});
+                     "gRPC target of user-service: host:port, or dns:///host:port to balance over every address."});
   options.push_back({"USER_SERVICE_TIMEOUT_MS", "2000",
-                     "upper bound of one author check against user-service"});
+                     "Upper bound of one author check against user-service, in milliseconds."});
   options.push_back({"USER_SERVICE_TLS_CA_FILE", "",
-                     "CA certificate (PEM) that signed user-service's certificate; "
-                     "setting any USER_SERVICE_TLS_* turns TLS on"});
+                     "PEM CA bundle that signed user-service's certificate; "
+                     "setting any USER_SERVICE_TLS_* turns TLS on (empty CA: system roots)."});
   options.push_back({"USER_SERVICE_TLS_CERT_FILE", "",
-                     "client certificate (PEM) for mutual TLS with user-service"});
+                     "PEM client certificate chain for mutual TLS with user-service."});
   options.push_back({"USER_SERVICE_TLS_KEY_FILE", "",
-                     "private key (PEM) of USER_SERVICE_TLS_CERT_FILE"});
+                     "PEM private key of USER_SERVICE_TLS_CERT_FILE."});
   return options;
 }
 
