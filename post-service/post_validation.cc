@@ -16,6 +16,11 @@ namespace {
 // The page token kind: tokens of other listings (e.g. "users") are refused.
 constexpr char kTokenKind[] = "posts";
 
+// Bound of the create time a token may carry: the store rebuilds the
+// timestamp through a float8 multiplication, exact below 2^53 microseconds
+// (years 1685 to 2255).
+constexpr int64_t kMaxTokenMicros = int64_t{1} << 53;
+
 // Appends the violations carried by `status` (from a common helper that
 // builds its own InvalidArgument) to `violations`; falls back to one on
 // `field` with the status message, so that no error is ever dropped.
@@ -82,6 +87,10 @@ absl::StatusOr<ListPostsQuery> ParseListPostsRequest(
         DecodePageToken(kTokenKind, request.page_token(), 3);
     if (!key.ok()) {
       AppendViolations(key.status(), "page_token", violations);
+    } else if ((*key)[1] <= -kMaxTokenMicros || (*key)[1] >= kMaxTokenMicros || (*key)[2] <= 0) {
+      // Never produced by EncodeListPostsToken; refused here rather than
+      // failing (or overflowing) in the database.
+      violations.push_back({"page_token", "is not a valid page token"});
     } else if ((*key)[0] != request.user_id()) {
       // A token walks one listing; resuming another from its key would skip
       // or repeat posts silently.
