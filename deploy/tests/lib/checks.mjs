@@ -1,0 +1,437 @@
+// The properties every rendered overlay must have. Each check takes a
+// Render (render.mjs) and returns a list of problems ([] when it holds), so
+// that manifests_test.mjs can run them on the real overlays and
+// checks_selftest.mjs can prove each one fails on a broken render.
+
+import fs from "node:fs";
+
+import { connectionAllowed, isIsolated, selectorMatches } from "./network.mjs";
+import { podLabels, podSpec, ref } from "./render.mjs";
+
+// The two services and the database target of their wait-for-schema init container.
+export const SERVICES = [
+  { name: "user-service", target: "user", db: "users-db" },
+  { name: "post-service", target: "post", db: "posts-db" },
+];
+const MIGRATE = "migrate";
+const NAME_LABEL = "app.kubernetes.io/name";
+const IMAGE_PREFIX = "microblog/";
+
+// Newest version among DIR/NNNN_name.up.sql, 0 when there is none.
+export function newestMigration(dir) {
+  let newest = 0;
+  for (const file of fs.readdirSync(dir)) {
+    const m = /^(\d{4})_[^.]+\.up\.sql$/.exec(file);
+    if (m) newest = Math.max(newest, Number(m[1]));
+  }
+  return newest;
+}
+
+function pad4(n) {
+  return String(n).padStart(4, "0");
+}
+
+function serviceDeployment(render, service) {
+  return render.find("Deployment", service.name);
+}
+
+function mainContainer(deployment) {
+  return podSpec(deployment).containers?.find((c) => c.name === deployment.metadata.name);
+}
+
+function migrationJobs(render) {
+  return render.all("Job").filter((j) => podLabels(j)[NAME_LABEL] === MIGRATE);
+}
+
+function waitContainer(deployment) {
+  return podSpec(deployment).initContainers?.find((c) => c.name === "wait-for-schema");
+}
+
+function argValue(args, flag) {
+  const i = (args ?? []).indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function listenPort(render, container) {
+  const address = render.containerEnv(container).get("LISTEN_ADDRESS");
+  const m = typeof address === "string" ? /:(\d+)$/.exec(address) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+function imageTag(image) {
+  const at = image.lastIndexOf(":");
+  return at > image.lastIndexOf("/") ? image.slice(at + 1) : undefined;
+}
+
+// Every container, init containers and Jobs included: non-root with a
+// numeric uid, no privilege escalation, read-only root, no capabilities,
+// RuntimeDefault seccomp (container or pod level).
+export function checkPodSecurity(render) {
+  const problems = [];
+  for (const { workload, container, init } of render.containers()) {
+    const pod = podSpec(workload).securityContext ?? {};
+    const sc = container.securityContext ?? {};
+    const where = `${ref(workload)} ${init ? "init container" : "container"} ${container.name}`;
+    const effective = (key) => (sc[key] !== undefined ? sc[key] : pod[key]);
+    if (effective("runAsNonRoot") !== true) problems.push(`${where}: runAsNonRoot is not true`);
+    const uid = effective("runAsUser");
+    if (!Number.isInteger(uid) || uid <= 0) problems.push(`${where}: runAsUser is not a numeric non-root uid`);
+    if (sc.allowPrivilegeEscalation !== false) problems.push(`${where}: allowPrivilegeEscalation is not false`);
+    if (sc.readOnlyRootFilesystem !== true) problems.push(`${where}: readOnlyRootFilesystem is not true`);
+    if (!(sc.capabilities?.drop ?? []).includes("ALL")) problems.push(`${where}: capabilities do not drop ALL`);
+    if ((sc.capabilities?.add ?? []).length > 0) problems.push(`${where}: adds capabilities`);
+    if (effective("seccompProfile")?.type !== "RuntimeDefault") {
+      problems.push(`${where}: seccompProfile is not RuntimeDefault`);
+    }
+    if (sc.privileged === true) problems.push(`${where}: privileged`);
+  }
+  return problems;
+}
+
+// Every container has CPU and memory requests and limits.
+export function checkResources(render) {
+  const problems = [];
+  for (const { workload, container } of render.containers()) {
+    for (const kind of ["requests", "limits"]) {
+      for (const resource of ["cpu", "memory"]) {
+        if (container.resources?.[kind]?.[resource] === undefined) {
+          problems.push(`${ref(workload)} container ${container.name}: no ${resource} ${kind.slice(0, -1)}`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+// Readiness and liveness probes of both services hit the port the service
+// listens on (LISTEN_ADDRESS), which is a declared container port and the
+// Services' target. gRPC probes, except with TLS on the port (TLS_CERT_FILE
+// set), where the kubelet's plaintext gRPC probe cannot work and tcpSocket
+// is required.
+export function checkProbes(render) {
+  const problems = [];
+  for (const service of SERVICES) {
+    const deployment = serviceDeployment(render, service);
+    if (!deployment) {
+      problems.push(`Deployment/${service.name} missing`);
+      continue;
+    }
+    const container = mainContainer(deployment);
+    if (!container) {
+      problems.push(`${ref(deployment)}: no container named ${service.name}`);
+      continue;
+    }
+    const port = listenPort(render, container);
+    if (port === undefined) {
+      problems.push(`${ref(deployment)}: LISTEN_ADDRESS with a port is not configured`);
+      continue;
+    }
+    const declared = (container.ports ?? []).find((p) => p.containerPort === port);
+    if (!declared) problems.push(`${ref(deployment)}: port ${port} of LISTEN_ADDRESS is not a containerPort`);
+    const tls = typeof render.containerEnv(container).get("TLS_CERT_FILE") === "string";
+    for (const probeName of ["readinessProbe", "livenessProbe"]) {
+      const probe = container[probeName];
+      const where = `${ref(deployment)} ${probeName}`;
+      if (!probe) {
+        problems.push(`${where}: missing`);
+        continue;
+      }
+      if (tls) {
+        if (probe.tcpSocket?.port !== port) problems.push(`${where}: with TLS on, expected tcpSocket on port ${port}`);
+      } else if (probe.grpc?.port !== port) {
+        problems.push(`${where}: expected a grpc probe on port ${port}, got ${JSON.stringify(probe)}`);
+      }
+    }
+    for (const svc of render.all("Service")) {
+      if (!selectorMatches({ matchLabels: svc.spec?.selector ?? {} }, podLabels(deployment))) continue;
+      if (Object.keys(svc.spec?.selector ?? {}).length === 0) continue;
+      for (const p of svc.spec?.ports ?? []) {
+        const target = p.targetPort ?? p.port;
+        const resolved = typeof target === "string" ? container.ports?.find((cp) => cp.name === target)?.containerPort : target;
+        if (resolved !== port) problems.push(`${ref(svc)} port ${p.port}: targets ${target}, not the listening port ${port}`);
+      }
+    }
+  }
+  return problems;
+}
+
+// One release tag for all microblog images; the init containers run
+// exactly the migration Job's image.
+export function checkImages(render) {
+  const problems = [];
+  const tags = new Set();
+  for (const { workload, container } of render.containers()) {
+    if (!container.image?.startsWith(IMAGE_PREFIX)) continue;
+    const tag = imageTag(container.image);
+    if (!tag || tag === "latest") problems.push(`${ref(workload)} ${container.name}: image ${container.image} has no release tag`);
+    tags.add(tag);
+  }
+  if (tags.size > 1) problems.push(`microblog images carry different tags: ${[...tags].join(", ")}`);
+  const jobs = migrationJobs(render);
+  if (jobs.length !== 1) return [...problems, `expected one migration Job, found ${jobs.length}`];
+  const jobImage = podSpec(jobs[0]).containers?.[0]?.image;
+  for (const service of SERVICES) {
+    const wait = waitContainer(serviceDeployment(render, service));
+    if (!wait) problems.push(`Deployment/${service.name}: no wait-for-schema init container`);
+    else if (wait.image !== jobImage) {
+      problems.push(`Deployment/${service.name}: wait-for-schema runs ${wait.image}, the Job runs ${jobImage}`);
+    }
+  }
+  return problems;
+}
+
+// The versions the init containers wait for are the newest migrations, and
+// the Job's name carries both.
+export function checkSchemaVersions(render, newest /* {user, post} */) {
+  const problems = [];
+  for (const service of SERVICES) {
+    const wait = waitContainer(serviceDeployment(render, service));
+    if (!wait) {
+      problems.push(`Deployment/${service.name}: no wait-for-schema init container`);
+      continue;
+    }
+    const args = wait.args ?? [];
+    if (args[0] !== "wait") problems.push(`Deployment/${service.name}: wait-for-schema does not run \`migrate wait\``);
+    if (argValue(args, "--target") !== service.target) {
+      problems.push(`Deployment/${service.name}: wait-for-schema does not target ${service.target}`);
+    }
+    const version = argValue(args, "--version");
+    if (!/^\d+$/.test(version ?? "") || Number(version) !== newest[service.target]) {
+      problems.push(
+        `Deployment/${service.name}: waits for version ${version}, newest migration in migrations/${service.target} is ${pad4(newest[service.target])}`,
+      );
+    }
+  }
+  const jobs = migrationJobs(render);
+  const expected = `migrate-user-${pad4(newest.user)}-post-${pad4(newest.post)}`;
+  if (jobs.length !== 1 || jobs[0].metadata.name !== expected) {
+    problems.push(`migration Job should be named ${expected}, found ${jobs.map((j) => j.metadata.name).join(", ") || "none"}`);
+  }
+  return problems;
+}
+
+// The Job migrates everything, runs before the rollout under Helm and Argo
+// CD, and gives up before the init containers do.
+export function checkMigrationJob(render) {
+  const jobs = migrationJobs(render);
+  if (jobs.length !== 1) return [`expected one migration Job, found ${jobs.length}`];
+  const job = jobs[0];
+  const problems = [];
+  const a = job.metadata.annotations ?? {};
+  const hooks = (a["helm.sh/hook"] ?? "").split(",");
+  for (const hook of ["pre-install", "pre-upgrade"]) {
+    if (!hooks.includes(hook)) problems.push(`${ref(job)}: helm.sh/hook lacks ${hook}`);
+  }
+  if (!/^-?\d+$/.test(a["helm.sh/hook-weight"] ?? "")) problems.push(`${ref(job)}: no helm.sh/hook-weight`);
+  if (!a["helm.sh/hook-delete-policy"]) problems.push(`${ref(job)}: no helm.sh/hook-delete-policy`);
+  if (a["argocd.argoproj.io/hook"] !== "PreSync" && !(Number(a["argocd.argoproj.io/sync-wave"]) < 0)) {
+    problems.push(`${ref(job)}: neither an Argo CD PreSync hook nor a negative sync-wave`);
+  }
+  const container = podSpec(job).containers?.[0];
+  const args = container?.args ?? [];
+  if (args[0] !== "up" || argValue(args, "--target") !== "all") {
+    problems.push(`${ref(job)}: does not run \`migrate up --target all\``);
+  }
+  if (podSpec(job).restartPolicy !== "Never" && podSpec(job).restartPolicy !== "OnFailure") {
+    problems.push(`${ref(job)}: restartPolicy must be Never or OnFailure`);
+  }
+  for (const service of SERVICES) {
+    const wait = waitContainer(serviceDeployment(render, service));
+    const timeout = Number(argValue(wait?.args, "--timeout"));
+    const deadline = job.spec?.activeDeadlineSeconds;
+    if (!(deadline > 0)) problems.push(`${ref(job)}: no activeDeadlineSeconds`);
+    else if (!(timeout > deadline)) {
+      problems.push(`Deployment/${service.name}: wait-for-schema --timeout ${timeout} must outlast the Job's activeDeadlineSeconds ${deadline}`);
+    }
+  }
+  return problems;
+}
+
+// Termination: a preStop delay, then SHUTDOWN_GRACE_MS of draining, all
+// within terminationGracePeriodSeconds.
+export function checkGracefulTermination(render) {
+  const problems = [];
+  for (const service of SERVICES) {
+    const deployment = serviceDeployment(render, service);
+    const container = deployment && mainContainer(deployment);
+    if (!container) {
+      problems.push(`Deployment/${service.name}: missing`);
+      continue;
+    }
+    const sleep = container.lifecycle?.preStop?.sleep?.seconds;
+    if (!(sleep > 0)) problems.push(`${ref(deployment)}: no preStop sleep`);
+    const grace = Number(render.containerEnv(container).get("SHUTDOWN_GRACE_MS"));
+    if (!(grace > 0)) problems.push(`${ref(deployment)}: SHUTDOWN_GRACE_MS not configured`);
+    const period = podSpec(deployment).terminationGracePeriodSeconds;
+    if (!(period > (sleep ?? 0) + grace / 1000)) {
+      problems.push(`${ref(deployment)}: terminationGracePeriodSeconds ${period} <= preStop ${sleep} s + drain ${grace / 1000} s`);
+    }
+    const strategy = deployment.spec?.strategy?.rollingUpdate;
+    if (strategy?.maxUnavailable !== 0) problems.push(`${ref(deployment)}: rollingUpdate.maxUnavailable must be 0`);
+  }
+  return problems;
+}
+
+// post-service dials user-service's headless Service by its fully
+// qualified name in this namespace, on user-service's port.
+export function checkUserServiceAddress(render) {
+  const problems = [];
+  const post = serviceDeployment(render, SERVICES[1]);
+  const user = serviceDeployment(render, SERVICES[0]);
+  if (!post || !user) return ["user-service or post-service Deployment missing"];
+  const address = render.containerEnv(mainContainer(post)).get("USER_SERVICE_ADDR");
+  const m = /^dns:\/\/\/([^:/]+):(\d+)$/.exec(typeof address === "string" ? address : "");
+  if (!m) return [`post-service USER_SERVICE_ADDR ${JSON.stringify(address)} is not dns:///host:port`];
+  const [, host, port] = m;
+  const suffix = `.${render.namespace}.svc.cluster.local`;
+  if (!host.endsWith(suffix)) problems.push(`USER_SERVICE_ADDR host ${host} is not in namespace ${render.namespace}`);
+  const svc = render.find("Service", host.slice(0, host.length - suffix.length));
+  if (!svc) return [...problems, `USER_SERVICE_ADDR names Service ${host}, which is not rendered`];
+  if (svc.spec?.clusterIP !== "None") problems.push(`${ref(svc)}: not headless (clusterIP: None), round_robin would see one address`);
+  if (!selectorMatches({ matchLabels: svc.spec?.selector ?? {} }, podLabels(user)) || !svc.spec?.selector) {
+    problems.push(`${ref(svc)}: does not select user-service pods`);
+  }
+  if (!(svc.spec?.ports ?? []).some((p) => p.port === Number(port))) problems.push(`${ref(svc)}: has no port ${port}`);
+  if (Number(port) !== listenPort(render, mainContainer(user))) {
+    problems.push(`USER_SERVICE_ADDR port ${port} is not user-service's listening port`);
+  }
+  return problems;
+}
+
+// PodDisruptionBudgets always; with `highAvailability`, at least 2 replicas
+// and an HPA per service.
+export function checkAvailability(render, { highAvailability }) {
+  const problems = [];
+  for (const service of SERVICES) {
+    const deployment = serviceDeployment(render, service);
+    if (!deployment) {
+      problems.push(`Deployment/${service.name}: missing`);
+      continue;
+    }
+    const labels = podLabels(deployment);
+    if (!render.all("PodDisruptionBudget").some((pdb) => selectorMatches(pdb.spec?.selector, labels) && pdb.spec?.selector)) {
+      problems.push(`${ref(deployment)}: no PodDisruptionBudget`);
+    }
+    if (!highAvailability) continue;
+    if (!(deployment.spec?.replicas >= 2)) problems.push(`${ref(deployment)}: fewer than 2 replicas`);
+    const hpa = render
+      .all("HorizontalPodAutoscaler")
+      .find((h) => h.spec?.scaleTargetRef?.kind === "Deployment" && h.spec.scaleTargetRef.name === service.name);
+    if (!hpa) problems.push(`${ref(deployment)}: no HorizontalPodAutoscaler`);
+    else if (!(hpa.spec.minReplicas >= 2)) problems.push(`${ref(hpa)}: minReplicas below 2`);
+  }
+  return problems;
+}
+
+// Every ConfigMap and Secret a container refers to exists (Secrets either in
+// the render or in `externalSecrets`, the documented out-of-band ones), with
+// the key asked for.
+export function checkReferences(render, externalSecrets = []) {
+  const problems = [];
+  const secret = (name) => render.find("Secret", name) ?? externalSecrets.find((s) => s.metadata?.name === name);
+  const keys = (obj) => new Set([...Object.keys(obj?.data ?? {}), ...Object.keys(obj?.stringData ?? {})]);
+  for (const { workload, container } of render.containers()) {
+    const where = `${ref(workload)} ${container.name}`;
+    for (const source of container.envFrom ?? []) {
+      if (source.configMapRef && !render.find("ConfigMap", source.configMapRef.name)) {
+        problems.push(`${where}: ConfigMap ${source.configMapRef.name} not rendered`);
+      }
+      if (source.secretRef && !secret(source.secretRef.name)) problems.push(`${where}: Secret ${source.secretRef.name} not found`);
+    }
+    for (const e of container.env ?? []) {
+      const r = e.valueFrom?.secretKeyRef;
+      if (r && !keys(secret(r.name)).has(r.key)) problems.push(`${where}: Secret ${r.name} has no key ${r.key}`);
+    }
+  }
+  for (const workload of render.workloads()) {
+    for (const v of podSpec(workload).volumes ?? []) {
+      if (v.configMap && !render.find("ConfigMap", v.configMap.name)) {
+        problems.push(`${ref(workload)}: volume ConfigMap ${v.configMap.name} not rendered`);
+      }
+    }
+  }
+  return problems;
+}
+
+// All namespaced objects in the overlay's Namespace, which enforces the
+// restricted Pod Security Standard.
+export function checkNamespace(render) {
+  const problems = [];
+  const ns = render.namespace;
+  if (!ns) return ["objects have no namespace"];
+  for (const obj of render.objects) {
+    if (obj.kind !== "Namespace" && obj.metadata?.namespace !== ns) problems.push(`${ref(obj)}: not in namespace ${ns}`);
+  }
+  const namespace = render.find("Namespace", ns);
+  if (!namespace) problems.push(`Namespace ${ns} not rendered`);
+  else if (namespace.metadata?.labels?.["pod-security.kubernetes.io/enforce"] !== "restricted") {
+    problems.push(`Namespace ${ns}: does not enforce the restricted Pod Security Standard`);
+  }
+  return problems;
+}
+
+// The flows the NetworkPolicies must allow, and the ones they must not.
+export function checkNetworkPolicies(render) {
+  const problems = [];
+  const policies = render.all("NetworkPolicy");
+  const ns = render.namespace;
+  const pod = (name) => {
+    const workload = render.workloads().find((w) => podLabels(w)[NAME_LABEL] === name);
+    return workload ? { namespace: ns, labels: podLabels(workload) } : undefined;
+  };
+  const user = pod("user-service");
+  const post = pod("post-service");
+  const migrate = pod(MIGRATE);
+  if (!user || !post || !migrate) return ["user-service, post-service or migrate pods missing"];
+  const intruder = { namespace: ns, labels: { [NAME_LABEL]: "intruder" } };
+  const elsewhere = { namespace: "other", labels: { [NAME_LABEL]: "post-service" } };
+  const client = { namespace: "clients", labels: { app: "client" } };
+  const dns = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } };
+  const externalDb = { ip: "10.200.0.10" };
+  const userPort = listenPort(render, mainContainer(serviceDeployment(render, SERVICES[0])));
+  const postPort = listenPort(render, mainContainer(serviceDeployment(render, SERVICES[1])));
+  const expect = (allowed, src, dst, port, label, protocol = "TCP") => {
+    if (connectionAllowed(policies, src, dst, port, protocol) !== allowed) {
+      problems.push(`${label} on ${protocol} ${port} should be ${allowed ? "allowed" : "denied"}`);
+    }
+  };
+
+  for (const workload of render.workloads()) {
+    const p = { namespace: ns, labels: podLabels(workload) };
+    for (const type of ["Ingress", "Egress"]) {
+      if (!isIsolated(policies, p, type)) problems.push(`${ref(workload)}: pods not isolated for ${type} (no default deny)`);
+    }
+    expect(true, p, dns, 53, `${ref(workload)} -> cluster DNS`, "UDP");
+    expect(true, p, dns, 53, `${ref(workload)} -> cluster DNS`, "TCP");
+  }
+
+  expect(true, post, user, userPort, "post-service -> user-service");
+  expect(false, migrate, user, userPort, "migrate -> user-service");
+  expect(false, intruder, user, userPort, "other pod -> user-service");
+  expect(false, elsewhere, user, userPort, "post-service of another namespace -> user-service");
+  expect(true, client, post, postPort, "client in another namespace -> post-service");
+  expect(false, user, post, postPort, "user-service -> post-service");
+  expect(false, user, externalDb, 443, "user-service -> outside, not the database port");
+  expect(false, post, externalDb, 443, "post-service -> outside, not the database port");
+
+  // Database access: in-cluster database pods when the overlay has them,
+  // otherwise external databases reachable on their port only.
+  const users = pod("users-db");
+  const posts = pod("posts-db");
+  if (users && posts) {
+    expect(true, user, users, 5432, "user-service -> users-db");
+    expect(true, migrate, users, 5432, "migrate -> users-db");
+    expect(false, post, users, 5432, "post-service -> users-db");
+    expect(false, intruder, users, 5432, "other pod -> users-db");
+    expect(true, post, posts, 5432, "post-service -> posts-db");
+    expect(true, migrate, posts, 5432, "migrate -> posts-db");
+    expect(false, user, posts, 5432, "user-service -> posts-db");
+    expect(false, intruder, posts, 5432, "other pod -> posts-db");
+  } else {
+    expect(true, user, externalDb, 5432, "user-service -> external users database");
+    expect(true, post, externalDb, 5432, "post-service -> external posts database");
+    expect(true, migrate, externalDb, 5432, "migrate -> external databases");
+    expect(false, intruder, externalDb, 5432, "other pod -> external databases");
+  }
+  return problems;
+}
