@@ -5,7 +5,7 @@
 
 import fs from "node:fs";
 
-import { connectionAllowed, isIsolated, selectorMatches } from "./network.mjs";
+import { connectionAllowed, ingressAllowed, isIsolated, selectorMatches } from "./network.mjs";
 import { podLabels, podSpec, ref } from "./render.mjs";
 
 // The two services and the database target of their wait-for-schema init container.
@@ -405,7 +405,16 @@ export function checkNetworkPolicies(render) {
     expect(true, p, dns, 53, `${ref(workload)} -> cluster DNS`, "TCP");
   }
 
+  // The server side alone, whatever the clients' egress policies say.
+  const expectIngress = (allowed, src, dst, port, label) => {
+    if (ingressAllowed(policies, src, dst, port) !== allowed) {
+      problems.push(`ingress of ${label} on TCP ${port} should ${allowed ? "admit" : "refuse"} it`);
+    }
+  };
+
   expect(true, post, user, userPort, "post-service -> user-service");
+  expectIngress(false, migrate, user, userPort, "migrate -> user-service");
+  expectIngress(false, intruder, user, userPort, "other pod -> user-service");
   expect(false, migrate, user, userPort, "migrate -> user-service");
   expect(false, intruder, user, userPort, "other pod -> user-service");
   expect(false, elsewhere, user, userPort, "post-service of another namespace -> user-service");
@@ -427,6 +436,10 @@ export function checkNetworkPolicies(render) {
     expect(true, migrate, posts, 5432, "migrate -> posts-db");
     expect(false, user, posts, 5432, "user-service -> posts-db");
     expect(false, intruder, posts, 5432, "other pod -> posts-db");
+    expectIngress(false, post, users, 5432, "post-service -> users-db");
+    expectIngress(false, intruder, users, 5432, "other pod -> users-db");
+    expectIngress(false, user, posts, 5432, "user-service -> posts-db");
+    expectIngress(false, intruder, posts, 5432, "other pod -> posts-db");
   } else {
     expect(true, user, externalDb, 5432, "user-service -> external users database");
     expect(true, post, externalDb, 5432, "post-service -> external posts database");

@@ -105,6 +105,13 @@ function allowedBy(policies, pod, type, peer, port, protocol) {
   );
 }
 
+// The destination side alone: does `dst`'s ingress admit `src`? (Defence
+// in depth: the server side must refuse even when the client's egress is
+// open.)
+export function ingressAllowed(policies, src, dst, port, protocol = "TCP") {
+  return allowedBy(policies, dst, "Ingress", src, port, protocol);
+}
+
 // A connection from `src` to `dst`:`port` needs egress at the source (when
 // the source is a pod) and ingress at the destination (when it is a pod).
 export function connectionAllowed(policies, src, dst, port, protocol = "TCP") {

@@ -1,0 +1,151 @@
+// deploy.checks_selftest: each check of lib/checks.mjs and the schema
+// validator must FAIL on a render broken in the way it guards against, so a
+// green deploy.manifests.* / deploy.schema.* means something. Starts from
+// the real dev and prod renders; each case breaks one copy.
+//
+//   node deploy/tests/checks_selftest.mjs --migrations migrations
+
+import assert from "node:assert/strict";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { test } from "node:test";
+
+import * as checks from "./lib/checks.mjs";
+import { K8S_DIR, renderKustomization } from "./lib/env.mjs";
+import { Render } from "./lib/render.mjs";
+import { SchemaValidator } from "./lib/schema.mjs";
+
+const { values } = parseArgs({ options: { migrations: { type: "string" } } });
+if (!values.migrations) {
+  console.error("usage: checks_selftest.mjs --migrations DIR");
+  process.exit(2);
+}
+const newest = {
+  user: checks.newestMigration(path.join(values.migrations, "user")),
+  post: checks.newestMigration(path.join(values.migrations, "post")),
+};
+const pristine = {
+  dev: await renderKustomization(path.join(K8S_DIR, "overlays/dev")),
+  prod: await renderKustomization(path.join(K8S_DIR, "overlays/prod")),
+};
+
+// A deep copy of an overlay's objects, broken by `mutate(render)`.
+function broken(overlay, mutate) {
+  const render = new Render(structuredClone(pristine[overlay]));
+  mutate(render);
+  return render;
+}
+const deployment = (r, name) => r.find("Deployment", name);
+const main = (r, name) => deployment(r, name).spec.template.spec.containers[0];
+const wait = (r, name) => deployment(r, name).spec.template.spec.initContainers[0];
+const job = (r) => r.all("Job")[0];
+
+// [check, overlay, what is broken, mutation]
+const cases = [
+  [checks.checkPodSecurity, "dev", "init container may escalate", (r) => {
+    wait(r, "user-service").securityContext.allowPrivilegeEscalation = true;
+  }],
+  [checks.checkPodSecurity, "dev", "Job runs as root", (r) => {
+    const spec = job(r).spec.template.spec;
+    spec.securityContext.runAsUser = 0;
+    spec.containers[0].securityContext.runAsUser = 0;
+  }],
+  [checks.checkPodSecurity, "dev", "database container keeps capabilities", (r) => {
+    r.find("StatefulSet", "users-db").spec.template.spec.containers[0].securityContext.capabilities = {};
+  }],
+  [checks.checkResources, "dev", "Job without memory limit", (r) => {
+    delete job(r).spec.template.spec.containers[0].resources.limits.memory;
+  }],
+  [checks.checkProbes, "dev", "readiness probe on the wrong port", (r) => {
+    main(r, "user-service").readinessProbe.grpc.port = 8080;
+  }],
+  [checks.checkProbes, "dev", "liveness probe over HTTP", (r) => {
+    main(r, "post-service").livenessProbe = { httpGet: { port: 50052, path: "/" } };
+  }],
+  [checks.checkProbes, "prod", "LISTEN_ADDRESS moved but probes did not", (r) => {
+    r.all("ConfigMap").find((c) => c.metadata.name.startsWith("post-service-config")).data.LISTEN_ADDRESS = "0.0.0.0:6000";
+  }],
+  [checks.checkImages, "dev", "init container runs another tag than the Job", (r) => {
+    wait(r, "post-service").image = "microblog/migrate:0.0.9";
+  }],
+  [checks.checkSchemaVersions, "dev", "init container waits for an old version", (r) => {
+    wait(r, "user-service").args[2] = "0000";
+  }],
+  [checks.checkSchemaVersions, "prod", "Job name without the version", (r) => {
+    job(r).metadata.name = "migrate";
+  }],
+  [checks.checkMigrationJob, "prod", "no Helm pre-upgrade hook", (r) => {
+    job(r).metadata.annotations["helm.sh/hook"] = "pre-install";
+  }],
+  [checks.checkMigrationJob, "prod", "no Argo CD ordering", (r) => {
+    delete job(r).metadata.annotations["argocd.argoproj.io/hook"];
+    delete job(r).metadata.annotations["argocd.argoproj.io/sync-wave"];
+  }],
+  [checks.checkGracefulTermination, "prod", "grace period shorter than the drain", (r) => {
+    deployment(r, "user-service").spec.template.spec.terminationGracePeriodSeconds = 10;
+  }],
+  [checks.checkGracefulTermination, "prod", "no preStop delay", (r) => {
+    delete main(r, "post-service").lifecycle;
+  }],
+  [checks.checkUserServiceAddress, "prod", "USER_SERVICE_ADDR in the wrong namespace", (r) => {
+    r.all("ConfigMap").find((c) => c.metadata.name.startsWith("post-service-config")).data.USER_SERVICE_ADDR =
+      "dns:///user-service-headless.default.svc.cluster.local:50051";
+  }],
+  [checks.checkUserServiceAddress, "prod", "headless Service made ClusterIP", (r) => {
+    delete r.find("Service", "user-service-headless").spec.clusterIP;
+  }],
+  [checks.checkAvailability, "prod", "no HPA", (r) => {
+    r.objects = r.objects.filter((o) => o.kind !== "HorizontalPodAutoscaler");
+  }],
+  [checks.checkAvailability, "dev", "no PodDisruptionBudget", (r) => {
+    r.objects = r.objects.filter((o) => !(o.kind === "PodDisruptionBudget" && o.metadata.name === "post-service"));
+  }],
+  [checks.checkReferences, "dev", "Secret key missing", (r) => {
+    delete r.find("Secret", "migrate-db").stringData["post-url"];
+  }],
+  [checks.checkNamespace, "prod", "Namespace without Pod Security enforcement", (r) => {
+    delete r.find("Namespace", "microblog").metadata.labels;
+  }],
+  [checks.checkNetworkPolicies, "dev", "no default deny", (r) => {
+    r.objects = r.objects.filter((o) => o.metadata?.name !== "default-deny-all");
+  }],
+  [checks.checkNetworkPolicies, "dev", "user-service open to every pod", (r) => {
+    delete r.find("NetworkPolicy", "user-service-ingress").spec.ingress[0].from;
+  }],
+  [checks.checkNetworkPolicies, "dev", "users-db open to post-service", (r) => {
+    r.find("NetworkPolicy", "users-db-ingress").spec.ingress[0].from.push({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "post-service" } },
+    });
+  }],
+  [checks.checkNetworkPolicies, "prod", "no DNS egress", (r) => {
+    r.objects = r.objects.filter((o) => o.metadata?.name !== "allow-dns-egress");
+  }],
+  [checks.checkNetworkPolicies, "prod", "user-service egress to anything", (r) => {
+    delete r.find("NetworkPolicy", "user-service-egress").spec.egress[0].ports;
+  }],
+];
+
+for (const [check, overlay, what, mutate] of cases) {
+  test(`${check.name} catches: ${what} (${overlay})`, () => {
+    const args = check === checks.checkSchemaVersions ? [newest] : check === checks.checkAvailability ? [{ highAvailability: overlay === "prod" }] : [];
+    assert.deepEqual(check(new Render(structuredClone(pristine[overlay])), ...args), [], "pristine render must pass");
+    const problems = check(broken(overlay, mutate), ...args);
+    assert.ok(problems.length > 0, "broken render passed");
+  });
+}
+
+test("schema validation catches a wrong type and an unknown field", async () => {
+  const validator = await SchemaValidator.load();
+  const render = broken("prod", (r) => {
+    main(r, "user-service").ports[0].containerPort = "50051";
+    main(r, "post-service").readinesProbe = main(r, "post-service").readinessProbe;
+    r.find("Service", "user-service").spec.ports[0].targetport = "grpc";
+  });
+  const problems = [];
+  for (const name of ["user-service", "post-service"]) problems.push(...(await validator.validate(deployment(render, name))));
+  problems.push(...(await validator.validate(render.find("Service", "user-service"))));
+  assert.equal(problems.length, 3, problems.join("\n"));
+  assert.match(problems[0], /containerPort must be integer/);
+  assert.match(problems[1], /unknown field "spec.template.spec.containers\[0\].readinesProbe"/);
+  assert.match(problems[2], /unknown field "spec.ports\[0\].targetport"/);
+});
