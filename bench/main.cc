@@ -1,0 +1,166 @@
+// microblog-bench: the load generator of bench/run.sh, and its helpers.
+//
+//   microblog-bench run --scenario=GetPost --post_address=127.0.0.1:50052
+//       --in_flight=64 --channels=4 --warmup=3s --duration=10s [--json_out=FILE]
+//   microblog-bench seed-sql --table=users|posts [--users=10000 --posts=100000]
+//   microblog-bench create-verify-accounts --user_address=... [--verify_accounts=16]
+//   microblog-bench pwhash [--threads=2 --duration=5s] [--json_out=FILE]
+//
+// `run` prints a readable report; --json_out appends one JSON line per run
+// (see report.h). Exit codes: 0 done, 1 failure, 2 bad command line.
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "bench/dataset.h"
+#include "bench/load_generator.h"
+#include "bench/pwhash_speed.h"
+#include "bench/report.h"
+
+ABSL_FLAG(std::string, scenario, "GetUser",
+          "GetUser, LookupUser, CreateUser, VerifyPassword, CreatePost, GetPost, ListPosts or mix");
+ABSL_FLAG(std::string, user_address, "", "user-service host:port");
+ABSL_FLAG(std::string, post_address, "", "post-service host:port");
+ABSL_FLAG(int, in_flight, 16, "calls kept in flight");
+ABSL_FLAG(int, channels, 4, "channels (TCP connections) per service");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(3), "warm-up, not measured");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time");
+ABSL_FLAG(int64_t, max_calls, 0, "stop after this many calls instead (no warm-up)");
+ABSL_FLAG(absl::Duration, call_timeout, absl::Seconds(10), "deadline of each call");
+ABSL_FLAG(int64_t, users, 10000, "seeded users (ids 1..users)");
+ABSL_FLAG(int64_t, posts, 100000, "seeded posts (ids 1..posts)");
+ABSL_FLAG(int, verify_accounts, 16, "verify accounts VerifyPassword logs in as");
+ABSL_FLAG(uint64_t, seed, 1, "random seed");
+ABSL_FLAG(std::string, json_out, "", "append the JSON report as one line to this file");
+ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
+ABSL_FLAG(int, threads, 2, "pwhash: hashing threads");
+
+namespace {
+
+using microblog::bench::LoadOptions;
+
+std::chrono::milliseconds Millis(absl::Duration d) { return absl::ToChronoMilliseconds(d); }
+
+bool AppendJsonLine(const std::string& json) {
+  const std::string path = absl::GetFlag(FLAGS_json_out);
+  if (path.empty()) return true;
+  std::ofstream out(path, std::ios::app);
+  out << json << "\n";
+  if (!out) {
+    std::cerr << "cannot write " << path << "\n";
+    return false;
+  }
+  return true;
+}
+
+int Run() {
+  const std::optional<microblog::bench::Scenario> scenario =
+      microblog::bench::ParseScenario(absl::GetFlag(FLAGS_scenario));
+  if (!scenario) {
+    std::cerr << "unknown --scenario " << absl::GetFlag(FLAGS_scenario) << "\n";
+    return 2;
+  }
+  LoadOptions options;
+  options.scenario = *scenario;
+  options.user_address = absl::GetFlag(FLAGS_user_address);
+  options.post_address = absl::GetFlag(FLAGS_post_address);
+  options.in_flight = absl::GetFlag(FLAGS_in_flight);
+  options.channels = absl::GetFlag(FLAGS_channels);
+  options.warmup = Millis(absl::GetFlag(FLAGS_warmup));
+  options.duration = Millis(absl::GetFlag(FLAGS_duration));
+  options.max_calls = absl::GetFlag(FLAGS_max_calls);
+  options.call_timeout = Millis(absl::GetFlag(FLAGS_call_timeout));
+  options.users = absl::GetFlag(FLAGS_users);
+  options.posts = absl::GetFlag(FLAGS_posts);
+  options.verify_accounts = absl::GetFlag(FLAGS_verify_accounts);
+  options.seed = absl::GetFlag(FLAGS_seed);
+
+  absl::StatusOr<microblog::bench::LoadReport> report = microblog::bench::RunLoad(options);
+  if (!report.ok()) {
+    std::cerr << report.status().ToString() << "\n";
+    return report.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << microblog::bench::ReportText(*report) << std::flush;
+  return AppendJsonLine(microblog::bench::ReportJson(*report)) ? 0 : 1;
+}
+
+int SeedSql() {
+  const std::string table = absl::GetFlag(FLAGS_table);
+  if (table == "users") {
+    absl::StatusOr<std::string> hash = microblog::bench::HashBenchPassword();
+    if (!hash.ok()) {
+      std::cerr << hash.status().ToString() << "\n";
+      return 1;
+    }
+    std::cout << microblog::bench::SeedUsersSql(absl::GetFlag(FLAGS_users), *hash);
+    return 0;
+  }
+  if (table == "posts") {
+    std::cout << microblog::bench::SeedPostsSql(absl::GetFlag(FLAGS_posts),
+                                                absl::GetFlag(FLAGS_users));
+    return 0;
+  }
+  std::cerr << "--table must be users or posts\n";
+  return 2;
+}
+
+int CreateVerifyAccounts() {
+  const std::string address = absl::GetFlag(FLAGS_user_address);
+  if (address.empty()) {
+    std::cerr << "--user_address is required\n";
+    return 2;
+  }
+  auto stub = microblog::user::v1::UserService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  const absl::Status status = microblog::bench::CreateVerifyAccounts(
+      *stub, absl::GetFlag(FLAGS_verify_accounts), Millis(absl::GetFlag(FLAGS_call_timeout)));
+  if (!status.ok()) {
+    std::cerr << status.ToString() << "\n";
+    return 1;
+  }
+  std::cout << "verify accounts ready: " << absl::GetFlag(FLAGS_verify_accounts) << "\n";
+  return 0;
+}
+
+int Pwhash() {
+  absl::StatusOr<microblog::bench::PwhashSpeed> speed = microblog::bench::MeasurePwhash(
+      absl::GetFlag(FLAGS_threads), Millis(absl::GetFlag(FLAGS_duration)));
+  if (!speed.ok()) {
+    std::cerr << speed.status().ToString() << "\n";
+    return 1;
+  }
+  std::cout << "crypto_pwhash_str (Argon2id, opslimit " << speed->opslimit << ", memlimit "
+            << speed->memlimit_bytes / (1024 * 1024) << " MiB) on " << speed->threads
+            << " threads: " << speed->hashes << " hashes in " << speed->seconds << " s = "
+            << speed->hashes_per_second << " hashes/s\n";
+  return AppendJsonLine(microblog::bench::PwhashJson(*speed)) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "microblog-bench run|seed-sql|create-verify-accounts|pwhash [--flags]\n"
+      "Load generator for user-service and post-service; see bench/README.md.");
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() != 2) {
+    std::cerr << "usage: microblog-bench run|seed-sql|create-verify-accounts|pwhash [--flags]\n";
+    return 2;
+  }
+  const std::string command = positional[1];
+  if (command == "run") return Run();
+  if (command == "seed-sql") return SeedSql();
+  if (command == "create-verify-accounts") return CreateVerifyAccounts();
+  if (command == "pwhash") return Pwhash();
+  std::cerr << "unknown command " << command << "\n";
+  return 2;
+}
