@@ -19,6 +19,8 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "migrate/database_url.h"
+#include "migrate/text_position.h"
 #include "support/child_process.h"
 #include "support/pg_cluster.h"
 
@@ -589,6 +591,42 @@ TEST_F(MigrateTest, UnreachableDatabaseMessageNamesEndpointButNeverThePassword) 
   pg_->Restart();
   EXPECT_EQ(down.exit_code, 3) << down.output;
   EXPECT_THAT(down.output, HasSubstr(pg_->socket_dir()));
+}
+
+// --- Library pieces with sharp edges (linked directly, no process) ------------
+
+TEST(MigrateLibTest, RedactsPasswordsInEveryUrlSyntax) {
+  using migrate::DatabaseUrl;
+  using migrate::RedactUnparsedUrl;
+  EXPECT_EQ(RedactUnparsedUrl("postgresql://bob:s3cret@db:5432/users"),
+            "postgresql://bob:***@db:5432/users");
+  EXPECT_EQ(RedactUnparsedUrl("postgres://bob:p%40ss@db/users?sslmode=require"),
+            "postgres://bob:***@db/users?sslmode=require");
+  EXPECT_EQ(RedactUnparsedUrl("postgresql://db/users?user=bob&password=s3cret&x=1"),
+            "postgresql://db/users?user=bob&password=***&x=1");
+  EXPECT_EQ(RedactUnparsedUrl("host=db password='s3 cret' user=bob"),
+            "host=db password=*** user=bob");
+  EXPECT_EQ(RedactUnparsedUrl("postgresql://bob@db/users"), "postgresql://bob@db/users");
+
+  // A message quoting the decoded password is redacted too.
+  DatabaseUrl url("USER_DATABASE_URL", "postgresql://bob:p%40ss@db/users");
+  EXPECT_EQ(url.Redact("auth failed for p@ss"), "auth failed for ***");
+  EXPECT_THAT(url.Endpoint(), AllOf(HasSubstr("host db"), HasSubstr("port 5432"),
+                                    HasSubstr("database users"), HasSubstr("user bob")));
+}
+
+TEST(MigrateLibTest, PositionToLineColumnCountsUtf8Characters) {
+  using migrate::PositionToLineColumn;
+  const std::string text = "ab\nc\xc3\xa9" "d\n\nx";  // "é" is 2 bytes, 1 character
+  auto at = [&text](int position) {
+    migrate::LineColumn lc = PositionToLineColumn(text, position);
+    return std::to_string(lc.line) + ":" + std::to_string(lc.column);
+  };
+  EXPECT_EQ(at(1), "1:1");
+  EXPECT_EQ(at(3), "1:3");  // the newline itself
+  EXPECT_EQ(at(4), "2:1");
+  EXPECT_EQ(at(6), "2:3");  // 'd' after the 2-byte 'é'
+  EXPECT_EQ(at(9), "4:1");
 }
 
 // --- Command line (no database needed: all of these fail before connecting) ---
