@@ -45,7 +45,8 @@ endforeach()
 
 add_test(NAME deploy.schema.examples
   COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/schema_test.mjs
-    ${_deploy_dir}/k8s/examples/secrets.example.yaml)
+    ${_deploy_dir}/k8s/examples/secrets.example.yaml
+    ${_deploy_dir}/k8s/examples/migrate-down.example.yaml)
 add_test(NAME deploy.checks_selftest
   COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/checks_selftest.mjs --migrations ${_migrations})
 set_tests_properties(deploy.schema.examples deploy.checks_selftest
