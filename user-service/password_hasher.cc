@@ -40,7 +40,7 @@ class SecretCopy {
 };
 
 absl::Status QueueTimeout() {
-  return absl::DeadlineExceededError("deadline exceeded while waiting to check the password");
+  return absl::DeadlineExceededError("deadline exceeded while waiting for password hashing");
 }
 
 bool VerifyNow(const std::string& encoded_hash, const SecretCopy& password) {

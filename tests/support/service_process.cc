@@ -1,0 +1,127 @@
+#include "support/service_process.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <pqxx/pqxx>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+
+#ifndef MIGRATE_BIN
+#error "MIGRATE_BIN must be defined (path of the migrate binary)"
+#endif
+#ifndef MICROBLOG_SOURCE_DIR
+#error "MICROBLOG_SOURCE_DIR must be defined (the repository root, holding migrations/)"
+#endif
+
+namespace microblog {
+namespace testing {
+namespace {
+
+constexpr std::chrono::seconds kMigrateTimeout(60);
+constexpr int kStartAttempts = 3;
+
+// Creates `role` unless it exists: roles are shared by every database of the
+// cluster, while each test prepares databases of its own.
+void EnsureRole(PgCluster& cluster, const std::string& role) {
+  pqxx::connection conn(cluster.SuperuserUrl());
+  pqxx::nontransaction tx(conn);
+  pqxx::result exists = tx.exec("SELECT 1 FROM pg_roles WHERE rolname = " + tx.quote(role));
+  if (exists.empty()) tx.exec("CREATE ROLE " + tx.quote_name(role) + " LOGIN");
+}
+
+MigratedDatabase PrepareDatabase(PgCluster& cluster, const std::string& target,
+                                 const std::string& url_variable) {
+  static std::atomic<int> counter{0};
+  MigratedDatabase db;
+  db.name = target + "_db_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  db.service_role = target + "_service";
+  db.superuser_url = cluster.CreateDatabase(db.name);
+  EnsureRole(cluster, db.service_role);
+  db.service_url = cluster.UrlFor(db.name, db.service_role);
+
+  // `migrate` reads ./migrations, so it runs from the repository root.
+  RunResult migrated = RunToCompletion(MIGRATE_BIN, {"up", "--target", target},
+                                       {{url_variable, db.superuser_url}}, kMigrateTimeout,
+                                       MICROBLOG_SOURCE_DIR);
+  if (migrated.exit_code != 0) {
+    throw std::runtime_error("migrate up --target " + target + " failed (exit " +
+                             std::to_string(migrated.exit_code) + "):\n" + migrated.output);
+  }
+  return db;
+}
+
+}  // namespace
+
+MigratedDatabase PrepareUserDatabase(PgCluster& cluster) {
+  return PrepareDatabase(cluster, "user", "USER_DATABASE_URL");
+}
+
+MigratedDatabase PreparePostDatabase(PgCluster& cluster) {
+  return PrepareDatabase(cluster, "post", "POST_DATABASE_URL");
+}
+
+ServiceProcess::ServiceProcess(const std::string& binary, const EnvVars& env,
+                               std::chrono::milliseconds startup_timeout) {
+  for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
+    if (TryStart(binary, env, startup_timeout)) return;
+  }
+  throw std::runtime_error(binary + " exited during start-up " + std::to_string(kStartAttempts) +
+                           " times; last output:\n" + child_->ReadOutput());
+}
+
+bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
+                              std::chrono::milliseconds startup_timeout) {
+  address_ = "127.0.0.1:" + std::to_string(FreeTcpPort());
+  EnvVars full_env = env;
+  full_env["LISTEN_ADDRESS"] = address_;
+  child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
+
+  const auto deadline = std::chrono::steady_clock::now() + startup_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!child_->Running()) return false;
+    if (CheckHealth(std::chrono::milliseconds(500)) == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error(binary + " was not SERVING within " +
+                           std::to_string(startup_timeout.count()) + " ms; output:\n" +
+                           child_->ReadOutput());
+}
+
+std::shared_ptr<grpc::Channel> ServiceProcess::NewChannel() const {
+  grpc::ChannelArguments args;
+  // Without this, channels with equal arguments share one connection.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+}
+
+std::optional<ServingStatus> ServiceProcess::CheckHealth(std::chrono::milliseconds timeout) const {
+  auto stub = grpc::health::v1::Health::NewStub(NewChannel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) return std::nullopt;
+  return response.status();
+}
+
+bool ServiceProcess::WaitForHealth(ServingStatus wanted, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (CheckHealth(std::chrono::milliseconds(1000)) == wanted) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace testing
+}  // namespace microblog

@@ -1,0 +1,106 @@
+// Running a microblog service binary for end-to-end tests.
+//
+// PrepareUserDatabase() / PreparePostDatabase() give a test its own database,
+// migrated by the real `migrate` binary, and the URL the service uses to reach
+// it as its own least-privileged role. ServiceProcess starts the real service
+// binary on a free loopback port and waits until its gRPC health check says
+// SERVING, so that a test can talk to it right away:
+//
+//   static std::unique_ptr<PgCluster> pg = PgCluster::Start();
+//   MigratedDatabase db = PrepareUserDatabase(*pg);
+//   ServiceProcess service(USER_SERVICE_BIN, {{"USER_DATABASE_URL", db.service_url}});
+//   auto stub = microblog::user::v1::UserService::NewStub(service.NewChannel());
+//
+// Binary paths come from compile definitions of the test (e.g.
+// USER_SERVICE_BIN); MIGRATE_BIN and MICROBLOG_SOURCE_DIR are compiled into
+// this library. Not thread-safe: use a ServiceProcess from one thread (the
+// channels it hands out are thread-safe, as all gRPC channels are).
+#ifndef MICROBLOG_TESTS_SUPPORT_SERVICE_PROCESS_H_
+#define MICROBLOG_TESTS_SUPPORT_SERVICE_PROCESS_H_
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/channel.h>
+
+#include "grpc/health/v1/health.pb.h"
+#include "support/child_process.h"
+#include "support/pg_cluster.h"
+
+namespace microblog {
+namespace testing {
+
+// A fresh, migrated database of one service.
+struct MigratedDatabase {
+  std::string name;           // database name, unique within the cluster
+  std::string superuser_url;  // for test set-up and inspection
+  std::string service_url;    // as the service's own role (user_service / post_service)
+  std::string service_role;   // that role's name
+};
+
+// Creates a database with a name never used before in this process
+// (user_db_<pid>_<n>), creates the role `user_service` unless it exists (roles
+// are cluster-wide), and runs `migrate up --target user` on it. Throws
+// std::runtime_error with migrate's output when migrating fails.
+MigratedDatabase PrepareUserDatabase(PgCluster& cluster);
+// The same for post-service: post_db_<pid>_<n>, role `post_service`,
+// `migrate up --target post`.
+MigratedDatabase PreparePostDatabase(PgCluster& cluster);
+
+using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+class ServiceProcess {
+ public:
+  // Starts `binary` with the test's environment plus `env`, and
+  // LISTEN_ADDRESS set to 127.0.0.1:<free port>. Waits up to `startup_timeout`
+  // until grpc.health.v1.Health/Check (service "") answers SERVING. Throws
+  // std::runtime_error, carrying the process output, when the process exits
+  // or is not SERVING in time. A start that failed because another process
+  // grabbed the port is retried on a new port.
+  ServiceProcess(const std::string& binary, const EnvVars& env,
+                 std::chrono::milliseconds startup_timeout = std::chrono::seconds(60));
+  // Kills the process (SIGKILL) if it still runs.
+  ~ServiceProcess() = default;
+
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  // "127.0.0.1:<port>".
+  const std::string& address() const { return address_; }
+  // A new insecure channel to the service. Each call makes a channel with its
+  // own connection (channel args make it unique), so tests can simulate
+  // independent clients.
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+
+  // One health check of service "" with `timeout`; nullopt when the call
+  // itself fails (process gone, server shutting down).
+  std::optional<ServingStatus> CheckHealth(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // Polls CheckHealth() until it returns `wanted` or `timeout` passes.
+  // Returns whether it got there.
+  bool WaitForHealth(ServingStatus wanted, std::chrono::milliseconds timeout) const;
+
+  // Sends `signal` (e.g. SIGTERM) to the process.
+  void Signal(int signal) { child_->Signal(signal); }
+  // As ChildProcess::WaitExit().
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout) { return child_->WaitExit(timeout); }
+  bool Running() { return child_->Running(); }
+  // Everything the process wrote to stdout and stderr so far.
+  std::string output() const { return child_->ReadOutput(); }
+
+ private:
+  // One start attempt; returns false when the process exited before serving
+  // (e.g. port taken), throws on timeout.
+  bool TryStart(const std::string& binary, const EnvVars& env,
+                std::chrono::milliseconds startup_timeout);
+
+  std::string address_;
+  std::unique_ptr<ChildProcess> child_;
+};
+
+}  // namespace testing
+}  // namespace microblog
+
+#endif  // MICROBLOG_TESTS_SUPPORT_SERVICE_PROCESS_H_
