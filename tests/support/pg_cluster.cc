@@ -60,6 +60,7 @@ std::unique_ptr<PgCluster> PgCluster::Start() {
   // From here on the destructor cleans up the directory, whatever fails.
   std::unique_ptr<PgCluster> cluster(new PgCluster(dir_template));
   if (RunningAsRoot()) ChownToPostgres(cluster->dir_);
+  cluster->StartWatchdog();
 
   std::string output;
   int code = cluster->RunPgTool(
@@ -84,19 +85,45 @@ PgCluster::~PgCluster() {
 
 int PgCluster::RunPgTool(const std::string& tool, const std::vector<std::string>& args,
                          std::string* output) const {
-  std::string binary = PgBinDir() + "/" + tool;
-  std::vector<std::string> argv;
-  std::string program = binary;
-  if (RunningAsRoot()) {
-    program = "runuser";
-    argv = {"-u", "postgres", "--", binary};
-  }
+  std::vector<std::string> argv = PgToolCommand(tool);
+  const std::string program = argv.front();
+  argv.erase(argv.begin());
   argv.insert(argv.end(), args.begin(), args.end());
   // Run inside the cluster dir: postgres' tools complain about a current
   // directory they cannot read (e.g. root's home).
   RunResult result = RunToCompletion(program, argv, {}, kPgToolTimeout, dir_);
   *output = result.output;
   return result.exit_code;
+}
+
+std::vector<std::string> PgCluster::PgToolCommand(const std::string& tool) const {
+  std::string binary = PgBinDir() + "/" + tool;
+  if (RunningAsRoot()) return {"runuser", "-u", "postgres", "--", binary};
+  return {binary};
+}
+
+void PgCluster::StartWatchdog() const {
+  // A detached shell that outlives us: once this process is gone (killed by a
+  // ctest timeout, a crash, SIGKILL) and the directory still exists, it stops
+  // the server and removes the directory. After a normal ~PgCluster() it
+  // finds the directory gone and exits.
+  static constexpr char kWatch[] =
+      "owner=$1; dir=$2; shift 2;"
+      "while kill -0 \"$owner\" 2>/dev/null && [ -d \"$dir\" ]; do sleep 1; done;"
+      "if [ -d \"$dir\" ]; then"
+      "  \"$@\" -D \"$dir/data\" -m immediate -w stop >/dev/null 2>&1; rm -rf \"$dir\";"
+      "fi";
+  // The launcher backgrounds the watchdog in its own session and exits, so the
+  // watchdog is nobody's child we must reap, and no process-tree kill finds it.
+  static constexpr char kLaunch[] =
+      "w=$1; shift; setsid sh -c \"$w\" pg-watchdog \"$@\" </dev/null >/dev/null 2>&1 &";
+  std::vector<std::string> args = {"-c", kLaunch, "launcher", kWatch, std::to_string(getpid()),
+                                   dir_};
+  for (std::string& part : PgToolCommand("pg_ctl")) args.push_back(std::move(part));
+  RunResult launched = RunToCompletion("sh", args, {}, kPgToolTimeout);
+  if (launched.exit_code != 0) {
+    throw std::runtime_error("cannot start the cluster watchdog: " + launched.output);
+  }
 }
 
 void PgCluster::StartServer() {

@@ -13,7 +13,9 @@
 //   std::string url = pg->CreateDatabase("user_db");
 //
 // Starting a cluster takes a couple of seconds: share one per test binary and
-// give each test its own database. Not thread-safe.
+// give each test its own database. If the test process dies without running
+// the destructor (SIGKILL, ctest timeout), a detached watchdog stops the server
+// and removes the directory within about a second. Not thread-safe.
 #ifndef MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
 #define MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
 
@@ -69,6 +71,10 @@ class PgCluster {
   int RunPgTool(const std::string& tool, const std::vector<std::string>& args,
                 std::string* output) const;
   void StartServer();
+  // argv prefix running PostgreSQL's `tool` (through runuser when root).
+  std::vector<std::string> PgToolCommand(const std::string& tool) const;
+  // Cleans up after us if this process dies without running the destructor.
+  void StartWatchdog() const;
 
   std::string dir_;
   bool running_ = false;
