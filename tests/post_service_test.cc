@@ -82,6 +82,8 @@ using HealthStatus = grpc::health::v1::HealthCheckResponse;
 constexpr auto kCallTimeout = 30s;
 constexpr auto kWaitTimeout = 60s;
 
+constexpr int kConcurrentRetries = 50;
+
 constexpr char kTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 constexpr char kTracestate[] = "congo=t61rcWkgMzE";
 
@@ -162,6 +164,12 @@ class FakeUserService final : public UserService::Service {
   void set_delay(std::chrono::milliseconds delay) { delay_ = delay; }
   // The next `n` GetUser calls answer UNAVAILABLE.
   void FailNext(int n) { fail_next_ = n; }
+  // GetUser calls wait until `n` of them are waiting (or 20 s passed), then
+  // all proceed: callers released together.
+  void HoldUntil(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_until_ = n;
+  }
 
   int calls() const { return calls_; }
   std::map<std::string, std::string> last_metadata() {
@@ -174,11 +182,19 @@ class FakeUserService final : public UserService::Service {
                        microblog::user::v1::GetUserResponse* response) override {
     ++calls_;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       last_metadata_.clear();
       for (const auto& [key, value] : context->client_metadata()) {
         last_metadata_[std::string(key.data(), key.size())] =
             std::string(value.data(), value.size());
+      }
+      if (hold_until_ > 0) {
+        if (++held_ >= hold_until_) {
+          hold_until_ = 0;
+          released_.notify_all();
+        } else {
+          released_.wait_for(lock, 20s, [&] { return hold_until_ == 0; });
+        }
       }
     }
     const auto until = std::chrono::steady_clock::now() + delay_.load();
@@ -197,6 +213,9 @@ class FakeUserService final : public UserService::Service {
   std::atomic<int> fail_next_{0};
   std::atomic<int> calls_{0};
   std::mutex mu_;
+  std::condition_variable released_;
+  int hold_until_ = 0;                                // guarded by mu_
+  int held_ = 0;                                      // guarded by mu_
   std::map<std::string, std::string> last_metadata_;  // guarded by mu_
 };
 
@@ -401,6 +420,68 @@ class PostServiceTest : public ::testing::Test {
     return seen;
   }
 
+  // Sends kConcurrentRetries CreatePost calls with one request_id at once,
+  // each on its own connection, and checks that they all got the same post
+  // and that the database holds exactly one.
+  void ExpectConcurrentRetriesStoreOnePost(int64_t user_id) {
+    constexpr int n = kConcurrentRetries;
+    std::vector<grpc::Status> statuses(n);
+    std::vector<Post> posts(n);
+    std::vector<std::unique_ptr<PostService::Stub>> stubs;
+    for (int i = 0; i < n; ++i) {
+      std::shared_ptr<grpc::Channel> channel = posts_->NewChannel();
+      // Connected beforehand, so that the calls really overlap.
+      ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + kCallTimeout));
+      stubs.push_back(PostService::NewStub(channel));
+    }
+    // Concurrent reads first make post-service open its database
+    // connections, so that connecting does not space the inserts out.
+    std::vector<std::thread> warm_up;
+    for (int i = 0; i < 16; ++i) {
+      warm_up.emplace_back([&, i] {
+        for (int round = 0; round < 5; ++round) {
+          ListPostsResponse response;
+          EXPECT_TRUE(stubs[i]->ListPosts(NewContext().get(), {}, &response).ok());
+        }
+      });
+    }
+    for (std::thread& thread : warm_up) thread.join();
+
+    std::mutex mu;
+    std::condition_variable go;
+    bool started = false;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          go.wait(lock, [&] { return started; });
+        }
+        statuses[i] = CreatePost(user_id, "said once", "req-0001", &posts[i], stubs[i].get());
+      });
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      started = true;
+    }
+    go.notify_all();
+    for (std::thread& thread : threads) thread.join();
+
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+      EXPECT_EQ(posts[i].SerializeAsString(), posts[0].SerializeAsString()) << i;
+    }
+    EXPECT_EQ(CountPosts("request_id = 'req-0001'"), 1);
+    EXPECT_EQ(CountPosts(), 1);
+    EXPECT_EQ(QueryPosts("SELECT id FROM posts")[0][0].as<int64_t>(), posts[0].id());
+
+    // A later retry still gets the first post.
+    Post again;
+    ASSERT_TRUE(CreatePost(user_id, "said once", "req-0001", &again).ok());
+    EXPECT_EQ(again.id(), posts[0].id());
+    EXPECT_EQ(CountPosts(), 1);
+  }
+
   inline static std::unique_ptr<PgCluster> cluster_;
   MigratedDatabase user_db_;
   MigratedDatabase post_db_;
@@ -530,49 +611,17 @@ TEST_F(PostServiceTest, EveryBadFieldIsReportedBeforeAnyCallToUserService) {
 
 TEST_F(PostServiceTest, ConcurrentRetriesWithOneRequestIdStoreOnePost) {
   StartServices();
-  const int64_t alice = CreateUser("alice");
-  constexpr int kRetries = 50;
+  ExpectConcurrentRetriesStoreOnePost(CreateUser("alice"));
+}
 
-  std::vector<grpc::Status> statuses(kRetries);
-  std::vector<Post> posts(kRetries);
-  {
-    // Each retry on its own connection, released together.
-    std::vector<std::unique_ptr<PostService::Stub>> stubs;
-    for (int i = 0; i < kRetries; ++i) stubs.push_back(PostService::NewStub(posts_->NewChannel()));
-    std::mutex mu;
-    std::condition_variable go;
-    bool started = false;
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kRetries; ++i) {
-      threads.emplace_back([&, i] {
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          go.wait(lock, [&] { return started; });
-        }
-        statuses[i] = CreatePost(alice, "said once", "req-0001", &posts[i], stubs[i].get());
-      });
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      started = true;
-    }
-    go.notify_all();
-    for (std::thread& thread : threads) thread.join();
-  }
-
-  for (int i = 0; i < kRetries; ++i) {
-    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
-    EXPECT_EQ(posts[i].SerializeAsString(), posts[0].SerializeAsString()) << i;
-  }
-  EXPECT_EQ(CountPosts("request_id = 'req-0001'"), 1);
-  EXPECT_EQ(CountPosts(), 1);
-  EXPECT_EQ(QueryPosts("SELECT id FROM posts")[0][0].as<int64_t>(), posts[0].id());
-
-  // A later retry still gets the first post.
-  Post again;
-  ASSERT_TRUE(CreatePost(alice, "said once", "req-0001", &again).ok());
-  EXPECT_EQ(again.id(), posts[0].id());
-  EXPECT_EQ(CountPosts(), 1);
+// The same race, sharpened: the fake user-service answers no author check
+// until all 50 have arrived, so the inserts reach the database together.
+TEST_F(PostServiceTest, RetriesReachingTheDatabaseTogetherStoreOnePost) {
+  FakeUserServer fake;
+  StartPostService(fake.address());
+  fake.service().HoldUntil(kConcurrentRetries);
+  ExpectConcurrentRetriesStoreOnePost(FakeUserService::kKnownUser);
+  EXPECT_EQ(fake.service().calls(), kConcurrentRetries + 1);
 }
 
 TEST_F(PostServiceTest, RequestIdReusedForAnotherPostIsAlreadyExists) {
