@@ -1,0 +1,236 @@
+// Unit tests of UserServiceImpl's own logic, on an in-memory fake store:
+// what the end-to-end tests (tests/user_service_test.cc) cannot force from
+// outside, such as the store's row order, its failures, and proof that
+// invalid requests never reach it.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server_context.h>
+#include <gtest/gtest.h>
+
+#include "absl/status/status.h"
+#include "user-service/password_hasher.h"
+#include "user-service/user_service.h"
+#include "user-service/user_store.h"
+
+namespace microblog {
+namespace user {
+namespace {
+
+namespace v1 = ::microblog::user::v1;
+
+// Keeps users in a map; counts calls; can be told to fail every call.
+class FakeUserStore final : public UserStore {
+ public:
+  int calls = 0;
+  absl::Status fail_with = absl::OkStatus();
+  bool reverse_rows = false;   // return multi-row results in descending id order
+  int last_list_limit = 0;
+  std::map<int64_t, UserRecord> users;
+
+  void Add(int64_t id, const std::string& name) {
+    users[id] = {id, name, name + "@x.io", "hash", 1700000000000000};
+  }
+
+  absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
+                                    const std::string& password_hash, Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    const int64_t id = users.empty() ? 1 : users.rbegin()->first + 1;
+    users[id] = {id, username, email, password_hash, 0};
+    return users[id];
+  }
+  absl::StatusOr<UserRecord> GetById(int64_t id, Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    auto it = users.find(id);
+    if (it == users.end()) return absl::NotFoundError("no such user");
+    return it->second;
+  }
+  absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
+                                           Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    for (const auto& [id, user] : users) {
+      if (user.username == username) return user;
+    }
+    return absl::NotFoundError("no such user");
+  }
+  absl::StatusOr<UserRecord> GetByEmail(const std::string&, Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    return absl::NotFoundError("no such user");
+  }
+  absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
+                                                    Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    last_list_limit = limit;
+    std::vector<UserRecord> out;
+    for (auto it = users.upper_bound(after_id);
+         it != users.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                   Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    std::vector<UserRecord> out;
+    for (const auto& [id, user] : users) {
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) out.push_back(user);
+    }
+    if (reverse_rows) std::reverse(out.begin(), out.end());
+    return out;
+  }
+  absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
+                                    Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    auto it = users.find(id);
+    if (it == users.end()) return absl::NotFoundError("no such user");
+    if (changes.username) it->second.username = *changes.username;
+    if (changes.email) it->second.email = *changes.email;
+    if (changes.password_hash) it->second.password_hash = *changes.password_hash;
+    return it->second;
+  }
+  absl::Status Delete(int64_t id, Clock::time_point) override {
+    if (!Begin()) return fail_with;
+    return users.erase(id) == 1 ? absl::OkStatus() : absl::NotFoundError("no such user");
+  }
+
+ private:
+  bool Begin() {
+    ++calls;
+    return fail_with.ok();
+  }
+};
+
+class UserServiceLogicTest : public ::testing::Test {
+ protected:
+  FakeUserStore store_;
+  PasswordHasher hasher_{1};
+  UserServiceImpl service_{store_, hasher_, std::chrono::seconds(30)};
+  grpc::ServerContext context_;
+};
+
+TEST_F(UserServiceLogicTest, InvalidRequestsNeverReachTheStore) {
+  v1::CreateUserRequest create;
+  create.set_username("no spaces allowed");
+  v1::CreateUserResponse create_response;
+  EXPECT_EQ(service_.CreateUser(&context_, &create, &create_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::GetUserRequest get;
+  v1::GetUserResponse get_response;
+  EXPECT_EQ(service_.GetUser(&context_, &get, &get_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::LookupUserRequest lookup;
+  v1::LookupUserResponse lookup_response;
+  EXPECT_EQ(service_.LookupUser(&context_, &lookup, &lookup_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::ListUsersRequest list;
+  list.set_page_token("not a token");
+  v1::ListUsersResponse list_response;
+  EXPECT_EQ(service_.ListUsers(&context_, &list, &list_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::UpdateUserRequest update;
+  update.set_id(1);
+  update.mutable_update_mask()->add_paths("create_time");
+  v1::UpdateUserResponse update_response;
+  EXPECT_EQ(service_.UpdateUser(&context_, &update, &update_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::DeleteUserRequest del;
+  del.set_id(-1);
+  v1::DeleteUserResponse delete_response;
+  EXPECT_EQ(service_.DeleteUser(&context_, &del, &delete_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::BatchGetUsersRequest batch;
+  batch.add_ids(0);
+  v1::BatchGetUsersResponse batch_response;
+  EXPECT_EQ(service_.BatchGetUsers(&context_, &batch, &batch_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::VerifyPasswordRequest verify;
+  v1::VerifyPasswordResponse verify_response;
+  EXPECT_EQ(service_.VerifyPassword(&context_, &verify, &verify_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_EQ(store_.calls, 0);
+}
+
+TEST_F(UserServiceLogicTest, StoreInternalErrorsReachClientsAsGenericMessage) {
+  store_.fail_with = absl::InternalError("sql error 42501: permission denied for table users");
+  v1::GetUserRequest request;
+  request.set_id(1);
+  v1::GetUserResponse response;
+  grpc::Status status = service_.GetUser(&context_, &request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(status.error_message(), "internal error");
+}
+
+TEST_F(UserServiceLogicTest, StoreUnavailabilityReachesClientsAsUnavailable) {
+  store_.fail_with = absl::UnavailableError("database unavailable; retry later");
+  v1::VerifyPasswordRequest request;
+  request.set_login("someone");
+  request.set_password("some password");
+  v1::VerifyPasswordResponse response;
+  grpc::Status status = service_.VerifyPassword(&context_, &request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(UserServiceLogicTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStoreOrder) {
+  for (int64_t id = 1; id <= 4; ++id) store_.Add(id, "u" + std::to_string(id));
+  store_.reverse_rows = true;
+  v1::BatchGetUsersRequest request;
+  for (int64_t id : {2, 4, 1, 2, 9, 4}) request.add_ids(id);
+  v1::BatchGetUsersResponse response;
+  ASSERT_TRUE(service_.BatchGetUsers(&context_, &request, &response).ok());
+  std::vector<int64_t> ids;
+  for (const v1::User& user : response.users()) ids.push_back(user.id());
+  EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 1}));
+}
+
+TEST_F(UserServiceLogicTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
+  for (int64_t id = 1; id <= 3; ++id) store_.Add(id, "u" + std::to_string(id));
+  v1::ListUsersRequest request;
+  request.set_page_size(3);
+  v1::ListUsersResponse exact;
+  ASSERT_TRUE(service_.ListUsers(&context_, &request, &exact).ok());
+  EXPECT_EQ(store_.last_list_limit, 4);
+  EXPECT_EQ(exact.users_size(), 3);
+  EXPECT_TRUE(exact.next_page_token().empty());  // no empty last page to fetch
+
+  request.set_page_size(2);
+  v1::ListUsersResponse first;
+  ASSERT_TRUE(service_.ListUsers(&context_, &request, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  request.set_page_token(first.next_page_token());
+  v1::ListUsersResponse second;
+  ASSERT_TRUE(service_.ListUsers(&context_, &request, &second).ok());
+  ASSERT_EQ(second.users_size(), 1);
+  EXPECT_EQ(second.users(0).id(), 3);
+  EXPECT_TRUE(second.next_page_token().empty());
+}
+
+TEST_F(UserServiceLogicTest, UpdateUserHashesANewPasswordAndKeepsOtherFields) {
+  store_.Add(1, "walter");
+  v1::UpdateUserRequest request;
+  request.set_id(1);
+  request.set_username("ignored because not in the mask");
+  request.set_password("new password");
+  request.mutable_update_mask()->add_paths("password");
+  v1::UpdateUserResponse response;
+  ASSERT_TRUE(service_.UpdateUser(&context_, &request, &response).ok());
+  EXPECT_EQ(store_.users[1].username, "walter");
+  EXPECT_EQ(store_.users[1].password_hash.rfind("$argon2id$", 0), 0u);
+  auto match = hasher_.Verify(store_.users[1].password_hash, "new password",
+                              std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(match.ok());
+  EXPECT_TRUE(*match);
+}
+
+}  // namespace
+}  // namespace user
+}  // namespace microblog
