@@ -248,8 +248,17 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
   {
     pqxx::connection conn(as_user_service);
     pqxx::nontransaction tx(conn);
-    EXPECT_THROW(tx.exec("SELECT * FROM schema_migrations"), pqxx::insufficient_privilege);
+    // The history is readable (for `migrate wait`), never writable.
+    tx.exec("SELECT * FROM schema_migrations");
+    EXPECT_THROW(tx.exec("DELETE FROM schema_migrations"), pqxx::insufficient_privilege);
     EXPECT_THROW(tx.exec("DROP TABLE users"), pqxx::insufficient_privilege);
+  }
+  {
+    // Kubernetes init containers wait with the service's own credentials.
+    RunResult wait = Migrate({"wait", "--version", "latest", "--target", "user", "--timeout", "5",
+                              "--migrations-dir", kRealMigrations},
+                             {{"USER_DATABASE_URL", as_user_service}});
+    EXPECT_EQ(wait.exit_code, 0) << wait.output;
   }
   {
     pqxx::connection conn(pg_->UrlFor(post_db_, "post_service"));

@@ -5,6 +5,9 @@ DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'post_service') THEN
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE posts TO post_service;
+    -- Read-only on the history, so that `migrate wait` can run with the
+    -- service's own credentials (Kubernetes init containers).
+    GRANT SELECT ON TABLE schema_migrations TO post_service;
   END IF;
 END
 $$;
