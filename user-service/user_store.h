@@ -6,7 +6,10 @@
 // named prepared statements (all kept together in user_store.cc) on a
 // ConnectionPool:
 //
-//   ConnectionPool pool({.url = url, .size = 8, .prepare = PostgresUserStore::Prepare});
+//   ConnectionPoolOptions options;
+//   options.url = url;
+//   options.prepare = PostgresUserStore::Prepare;
+//   ConnectionPool pool(std::move(options));
 //   PostgresUserStore store(pool);
 //   absl::StatusOr<UserRecord> user = store.GetById(42, deadline);
 //
