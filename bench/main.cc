@@ -5,6 +5,7 @@
 //   microblog-bench seed-sql --table=users|posts [--users=10000 --posts=100000]
 //   microblog-bench create-verify-accounts --user_address=... [--verify_accounts=16]
 //   microblog-bench pwhash [--threads=2 --duration=5s] [--json_out=FILE]
+//   microblog-bench wait-serving --address=HOST:PORT [--timeout=60s]
 //
 // `run` prints a readable report; --json_out appends one JSON line per run
 // (see report.h). Exit codes: 0 done, 1 failure, 2 bad command line.
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/create_channel.h>
@@ -25,6 +27,7 @@
 #include "bench/load_generator.h"
 #include "bench/pwhash_speed.h"
 #include "bench/report.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, scenario, "GetUser",
           "GetUser, LookupUser, CreateUser, VerifyPassword, CreatePost, GetPost, ListPosts or mix");
@@ -43,6 +46,8 @@ ABSL_FLAG(uint64_t, seed, 1, "random seed");
 ABSL_FLAG(std::string, json_out, "", "append the JSON report as one line to this file");
 ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
 ABSL_FLAG(int, threads, 2, "pwhash: hashing threads");
+ABSL_FLAG(std::string, address, "", "wait-serving: host:port of the service");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(60), "wait-serving: how long to wait");
 
 namespace {
 
@@ -145,15 +150,43 @@ int Pwhash() {
   return AppendJsonLine(microblog::bench::PwhashJson(*speed)) ? 0 : 1;
 }
 
+// Polls grpc.health.v1.Health/Check (service "") until it answers SERVING.
+int WaitServing() {
+  const std::string address = absl::GetFlag(FLAGS_address);
+  if (address.empty()) {
+    std::cerr << "--address is required\n";
+    return 2;
+  }
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  const auto give_up = std::chrono::steady_clock::now() + Millis(absl::GetFlag(FLAGS_timeout));
+  std::string last_error;
+  while (std::chrono::steady_clock::now() < give_up) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = stub->Check(&context, request, &response);
+    if (status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return 0;
+    }
+    last_error = status.ok() ? "status " + std::to_string(response.status()) : status.error_message();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::cerr << address << " not SERVING in time: " << last_error << "\n";
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "microblog-bench run|seed-sql|create-verify-accounts|pwhash [--flags]\n"
+      "microblog-bench run|seed-sql|create-verify-accounts|pwhash|wait-serving [--flags]\n"
       "Load generator for user-service and post-service; see bench/README.md.");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() != 2) {
-    std::cerr << "usage: microblog-bench run|seed-sql|create-verify-accounts|pwhash [--flags]\n";
+    std::cerr << "usage: microblog-bench run|seed-sql|create-verify-accounts|pwhash|wait-serving "
+                 "[--flags]\n";
     return 2;
   }
   const std::string command = positional[1];
@@ -161,6 +194,7 @@ int main(int argc, char** argv) {
   if (command == "seed-sql") return SeedSql();
   if (command == "create-verify-accounts") return CreateVerifyAccounts();
   if (command == "pwhash") return Pwhash();
+  if (command == "wait-serving") return WaitServing();
   std::cerr << "unknown command " << command << "\n";
   return 2;
 }

@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Numbers of bench/run.sh: pgbench summaries and the results table.
+
+  report.py pgbench-summary --scenario S --clients N --output FILE --time FILE
+            --log-prefix PREFIX
+      Reads one pgbench run (its stdout, /usr/bin/time's "user sys" and the
+      per-transaction logs PREFIX.*) and prints one JSON line: tps, counts,
+      latency percentiles (nearest rank over every transaction, as
+      microblog-bench computes them), per-script breakdown for the mix.
+
+  report.py table --raw DIR --out-dir DIR [--readme FILE]
+      Joins the raw JSON lines run.sh collected in DIR into the results
+      table; writes <date>-<commit>.md/.json and latest.md/.json to --out-dir,
+      prints the markdown, and replaces the part of --readme between
+      "<!-- results:begin -->" and "<!-- results:end -->" with it.
+
+Standard library only (Debian's python3).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import sys
+
+# Targets of issue #6, at the highest in-flight count.
+READ_TARGETS = {"GetPost", "GetUser", "ListPosts"}
+READ_MIN_RATIO = 0.4
+READ_MAX_P99_RATIO = 3.0
+WRITE_TARGETS = {"CreatePost"}
+WRITE_MIN_RATIO = 0.6
+ARGON2_SCENARIOS = {"CreateUser", "VerifyPassword"}
+
+
+def percentile(sorted_values, q):
+    """Nearest rank: the smallest value with at least q of all values <= it."""
+    if not sorted_values:
+        return 0.0
+    rank = min(max(math.ceil(q * len(sorted_values)), 1), len(sorted_values))
+    return sorted_values[rank - 1]
+
+
+def latency_summary(micros):
+    micros.sort()
+    if not micros:
+        return {k: 0.0 for k in ("mean", "p50", "p90", "p99", "p999", "max")}
+    ms = lambda us: round(us / 1000.0, 4)
+    return {
+        "mean": ms(sum(micros) / len(micros)),
+        "p50": ms(percentile(micros, 0.50)),
+        "p90": ms(percentile(micros, 0.90)),
+        "p99": ms(percentile(micros, 0.99)),
+        "p999": ms(percentile(micros, 0.999)),
+        "max": ms(micros[-1]),
+    }
+
+
+def pgbench_summary(args):
+    text = open(args.output).read()
+
+    def number(pattern, default=0.0):
+        m = re.search(pattern, text, re.M)
+        return float(m.group(1)) if m else default
+
+    tps = number(r"^tps = ([\d.]+) \(without initial connection time\)")
+    processed = int(number(r"^number of transactions actually processed: (\d+)"))
+    failed = int(number(r"^number of failed transactions: (\d+)"))
+    duration = number(r"^duration: (\d+) s")
+    scripts = re.findall(r"^SQL script \d+: (\S+)", text, re.M)
+    names = [os.path.splitext(os.path.basename(s))[0] for s in scripts] or [args.scenario]
+
+    # Per-transaction log: client_id transaction_no time script_no time_epoch time_us
+    # (time in microseconds, or "failed"/"skipped").
+    all_micros, per_script, not_ok = [], {}, 0
+    for path in glob.glob(glob.escape(args.log_prefix) + ".*"):
+        with open(path) as log:
+            for line in log:
+                fields = line.split()
+                if len(fields) < 4:
+                    continue
+                if not fields[2].isdigit():
+                    not_ok += 1
+                    continue
+                us = int(fields[2])
+                all_micros.append(us)
+                per_script.setdefault(int(fields[3]), []).append(us)
+
+    cpu = 0.0
+    if args.time and os.path.exists(args.time):
+        parts = open(args.time).read().split()
+        try:
+            cpu = float(parts[-2]) + float(parts[-1])
+        except (IndexError, ValueError):
+            cpu = 0.0
+
+    row = {
+        "scenario": args.scenario,
+        "clients": args.clients,
+        "tps": tps,
+        "transactions": processed,
+        "failed": failed + not_ok,
+        "seconds": duration,
+        "client_cpu_seconds": cpu,
+        "latency_ms": latency_summary(all_micros),
+        "scripts": {
+            (names[i] if i < len(names) else str(i)): {
+                "transactions": len(v),
+                "latency_ms": latency_summary(v),
+            }
+            for i, v in sorted(per_script.items())
+        },
+    }
+    print(json.dumps(row))
+
+
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def fmt(value, digits=1):
+    return f"{value:,.{digits}f}"
+
+
+def ratio(a, b):
+    return a / b if b else 0.0
+
+
+def target_verdict(scenario, n, top_n, ratio_tps, ratio_p99):
+    if n != top_n:
+        return ""
+    if scenario in READ_TARGETS:
+        ok = ratio_tps >= READ_MIN_RATIO and ratio_p99 <= READ_MAX_P99_RATIO
+        return (f"{'met' if ok else 'MISSED'} (≥ {READ_MIN_RATIO}×, "
+                f"p99 ≤ {READ_MAX_P99_RATIO:g}×)")
+    if scenario in WRITE_TARGETS:
+        ok = ratio_tps >= WRITE_MIN_RATIO
+        return f"{'met' if ok else 'MISSED'} (≥ {WRITE_MIN_RATIO}×)"
+    return ""
+
+
+def status_text(counts):
+    return " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "(none)"
+
+
+def build_table(raw):
+    meta = json.load(open(os.path.join(raw, "meta.json")))
+    services = read_jsonl(os.path.join(raw, "service.jsonl"))
+    pgbench = {(r["scenario"], r["clients"]): r for r in read_jsonl(os.path.join(raw, "pgbench.jsonl"))}
+    resources = {(r["scenario"], r["in_flight"]): r
+                 for r in read_jsonl(os.path.join(raw, "resources.jsonl")) if not r.get("label")}
+    experiments = read_jsonl(os.path.join(raw, "experiments.jsonl"))
+    idle = json.load(open(os.path.join(raw, "idle.json")))
+    pwhash = (read_jsonl(os.path.join(raw, "pwhash.jsonl")) or [{}])[-1]
+    top_n = max((s["in_flight"] for s in services), default=0)
+
+    rows = []
+    for s in services:
+        key = (s["scenario"], s["in_flight"])
+        p = pgbench.get(key, {})
+        res = resources.get(key, {})
+        r_tps = ratio(s["calls_per_second"], p.get("tps", 0))
+        r_p99 = ratio(s["latency_ms"]["p99"], p.get("latency_ms", {}).get("p99", 0))
+        rows.append({
+            "scenario": s["scenario"],
+            "in_flight": s["in_flight"],
+            "service": s,
+            "pgbench": p,
+            "resources": res,
+            "ratio_throughput": round(r_tps, 3),
+            "ratio_p99": round(r_p99, 3),
+            "target": target_verdict(s["scenario"], s["in_flight"], top_n, r_tps, r_p99),
+        })
+
+    md = []
+    md.append(f"Run of {meta['date']} on commit `{meta['commit']}`: {meta['nproc']} cores "
+              f"({meta['cpu']}), load average {meta['load_before']} before, "
+              f"{meta['load_after']} after. {meta['postgres']}, {meta['postgres_settings']}. "
+              f"{meta['users']:,} users, {meta['posts']:,} posts; {meta['warmup_s']} s warm-up, "
+              f"{meta['duration_s']} s measured per run; microblog-bench over "
+              f"{meta['channels']} channels per service; pgbench -M prepared -j "
+              f"{meta['pgbench_threads']} with as many clients as calls in flight. Services: "
+              f"DB_POOL_SIZE={meta['db_pool_size']}, PASSWORD_HASH_THREADS="
+              f"{meta['password_hash_threads']}, LOG_LEVEL={meta['log_level']}. "
+              f"Load generator, services, PostgreSQL and pgbench share the same cores."
+              + (" **Quick run: not a measurement.**" if meta.get("quick") else ""))
+    md.append("")
+    md.append("| Scenario | in flight | service calls/s | pgbench tx/s | ratio | "
+              "p50 ms svc / pgb | p99 ms svc / pgb | p99 ratio | p99.9 ms svc / pgb | "
+              "status codes | target |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in rows:
+        s, p = r["service"], r["pgbench"]
+        pl = p.get("latency_ms", {})
+        md.append(
+            f"| {r['scenario']} | {r['in_flight']} | {fmt(s['calls_per_second'])} | "
+            f"{fmt(p.get('tps', 0))} | {r['ratio_throughput']:.2f} | "
+            f"{s['latency_ms']['p50']:.2f} / {pl.get('p50', 0):.2f} | "
+            f"{s['latency_ms']['p99']:.2f} / {pl.get('p99', 0):.2f} | {r['ratio_p99']:.2f} | "
+            f"{s['latency_ms']['p999']:.2f} / {pl.get('p999', 0):.2f} | "
+            f"{status_text(s['status_counts'])}; pgbench failed={p.get('failed', 0)} | "
+            f"{r['target']} |")
+    md.append("")
+    md.append("For CreateUser and VerifyPassword pgbench runs only their SQL; their ceiling is "
+              "Argon2id (one `crypto_pwhash_str` / `_verify` per call, 64 MiB, 2 passes):")
+    md.append("")
+    md.append("| Scenario | in flight | service calls/s | libsodium hashes/s | ratio |")
+    md.append("|---|---:|---:|---:|---:|")
+    hps = pwhash.get("hashes_per_second", 0)
+    for r in rows:
+        if r["scenario"] in ARGON2_SCENARIOS:
+            cps = r["service"]["calls_per_second"]
+            md.append(f"| {r['scenario']} | {r['in_flight']} | {fmt(cps)} | {fmt(hps)} "
+                      f"({pwhash.get('threads', '?')} threads, same binary) | {ratio(cps, hps):.2f} |")
+    md.append("")
+    md.append("Where the CPU went (cores busy during the measured time: load generator, "
+              "user-service, post-service; pgbench's own client):")
+    md.append("")
+    md.append("| Scenario | in flight | generator | user-service | post-service | pgbench client |")
+    md.append("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        s, p, res = r["service"], r["pgbench"], r["resources"]
+        secs = s["seconds"] or 1
+        md.append(f"| {r['scenario']} | {r['in_flight']} | {s['client_cpu_seconds'] / secs:.2f} | "
+                  f"{res.get('user_cpu_s', 0) / secs:.2f} | {res.get('post_cpu_s', 0) / secs:.2f} | "
+                  f"{p.get('client_cpu_seconds', 0) / (p.get('seconds') or 1):.2f} |")
+    md.append("")
+    loaded = [r["resources"] for r in rows if r["in_flight"] == top_n and r["resources"]]
+    mb = lambda kb: f"{kb / 1024:.1f} MiB"
+    if loaded:
+        md.append(f"Memory (VmRSS idle after start-up; largest VmRSS sampled halfway through the "
+                  f"{top_n}-in-flight runs; VmHWM at the end):")
+        md.append("")
+        md.append("| Service | idle RSS | RSS under load | peak (VmHWM) |")
+        md.append("|---|---:|---:|---:|")
+        for name, key in (("user-service", "user"), ("post-service", "post")):
+            md.append(f"| {name} | {mb(idle[key + '_rss_kb'])} | "
+                      f"{mb(max(r[key + '_rss_kb'] for r in loaded))} | "
+                      f"{mb(max(r[key + '_hwm_kb'] for r in loaded))} |")
+        md.append("")
+    if experiments:
+        base = {(r["scenario"], r["in_flight"]): r["service"] for r in rows}
+        md.append("One setting changed, services restarted (same data, same load):")
+        md.append("")
+        md.append("| Setting | Scenario | in flight | calls/s | vs baseline | p99 ms | baseline p99 ms |")
+        md.append("|---|---|---:|---:|---:|---:|---:|")
+        for e in experiments:
+            b = base.get((e["scenario"], e["in_flight"]), {})
+            md.append(f"| {e.get('experiment', '?')} | {e['scenario']} | {e['in_flight']} | "
+                      f"{fmt(e['calls_per_second'])} | "
+                      f"{ratio(e['calls_per_second'], b.get('calls_per_second', 0)):.2f}× | "
+                      f"{e['latency_ms']['p99']:.2f} | {b.get('latency_ms', {}).get('p99', 0):.2f} |")
+        md.append("")
+
+    data = {"meta": meta, "rows": rows, "pwhash": pwhash, "idle": idle,
+            "experiments": experiments}
+    return "\n".join(md), data
+
+
+def table(args):
+    markdown, data = build_table(args.raw)
+    meta = data["meta"]
+    stamp = meta["date"].replace(":", "").replace("-", "")
+    base = os.path.join(args.out_dir, f"{stamp}-{meta['commit']}")
+    document = "# microblog benchmark\n\n" + markdown + "\n"
+    for path in (base + ".md", os.path.join(args.out_dir, "latest.md")):
+        open(path, "w").write(document)
+    for path in (base + ".json", os.path.join(args.out_dir, "latest.json")):
+        json.dump(data, open(path, "w"), indent=1)
+    if args.readme:
+        readme = open(args.readme).read()
+        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+        if begin in readme and end in readme:
+            head, rest = readme.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            open(args.readme, "w").write(head + begin + "\n" + markdown + "\n" + end + tail)
+    print(markdown)
+    print(f"\nwritten: {base}.md, {base}.json", file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pgbench-summary")
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--clients", type=int, required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--time")
+    p.add_argument("--log-prefix", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--raw", required=True)
+    t.add_argument("--out-dir", required=True)
+    t.add_argument("--readme")
+    args = parser.parse_args()
+    {"pgbench-summary": pgbench_summary, "table": table}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

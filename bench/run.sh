@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# The benchmark of issue #6, from nothing: builds the release binaries, starts
+# a fresh PostgreSQL 15 with production-like durability settings, migrates and
+# seeds it, starts user-service and post-service, and runs every scenario of
+# microblog-bench at each in-flight count, each followed by pgbench running
+# the same SQL on the same data with as many clients. Writes the table and
+# the raw numbers to bench/results/ and the latest table into
+# bench/README.md. See bench/README.md for how to read the ratios.
+#
+# Usage: bench/run.sh [--quick] [--no-build] [--keep]
+#   --quick     2 s warm-up, 4 s per run, one in-flight count (16): a check
+#               that the whole pipeline works, not a measurement
+#   --no-build  use the binaries already in build/release
+#   --keep      leave the work dir (PostgreSQL data, logs) behind
+# Environment (defaults in brackets):
+#   BENCH_DURATION [10]  BENCH_WARMUP [3]  BENCH_IN_FLIGHT ["16 64"]
+#   BENCH_SCENARIOS ["GetUser LookupUser CreateUser VerifyPassword CreatePost
+#                     GetPost ListPosts mix"]
+#   BENCH_CHANNELS [4] channels per service    BENCH_PGBENCH_THREADS [nproc]
+#   BENCH_USERS [10000]  BENCH_POSTS [100000]  BENCH_VERIFY_ACCOUNTS [16]
+#   BENCH_USER_PORT [50161]  BENCH_POST_PORT [50162]  (127.0.0.1 only)
+#   DB_POOL_SIZE [8]  PASSWORD_HASH_THREADS [nproc]  LOG_LEVEL [warn]
+#   BENCH_EXPERIMENTS [1]: also rerun GetPost at the highest in-flight count
+#     with LOG_LEVEL=info and with bigger DB_POOL_SIZE (findings for tuning)
+#
+# Needs: the Debian packages of scripts/install-deps.sh (postgresql-15 with
+# pgbench, python3), and root or a user that can run initdb.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+QUICK=0 BUILD=1 KEEP=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --no-build) BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+NPROC="$(nproc)"
+DURATION="${BENCH_DURATION:-10}"
+WARMUP="${BENCH_WARMUP:-3}"
+IN_FLIGHT="${BENCH_IN_FLIGHT:-16 64}"
+if ((QUICK)); then DURATION=4 WARMUP=2 IN_FLIGHT=16; fi
+SCENARIOS="${BENCH_SCENARIOS:-GetUser LookupUser CreateUser VerifyPassword CreatePost GetPost ListPosts mix}"
+CHANNELS="${BENCH_CHANNELS:-4}"
+PGBENCH_THREADS="${BENCH_PGBENCH_THREADS:-$NPROC}"
+USERS="${BENCH_USERS:-10000}"
+POSTS="${BENCH_POSTS:-100000}"
+VERIFY_ACCOUNTS="${BENCH_VERIFY_ACCOUNTS:-16}"
+USER_PORT="${BENCH_USER_PORT:-50161}"
+POST_PORT="${BENCH_POST_PORT:-50162}"
+POOL_SIZE="${DB_POOL_SIZE:-8}"
+HASH_THREADS="${PASSWORD_HASH_THREADS:-$NPROC}"
+SERVICE_LOG_LEVEL="${LOG_LEVEL:-warn}"
+EXPERIMENTS="${BENCH_EXPERIMENTS:-1}"
+PG_BIN="${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}"
+
+BUILD_DIR="$ROOT/build/release"
+BENCH="$BUILD_DIR/bench/microblog-bench"
+USER_BIN="$BUILD_DIR/user-service/user-service"
+POST_BIN="$BUILD_DIR/post-service/post-service"
+MIGRATE_BIN="$BUILD_DIR/migrate/migrate"
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- Build -------------------------------------------------------------------
+if ((BUILD)); then
+  log "building release binaries"
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target user-service post-service migrate microblog-bench
+fi
+for bin in "$BENCH" "$USER_BIN" "$POST_BIN" "$MIGRATE_BIN"; do
+  [[ -x "$bin" ]] || die "$bin missing: build the release preset"
+done
+command -v python3 >/dev/null || die "python3 is needed for the report"
+[[ -x "$PG_BIN/pgbench" ]] || PGBENCH_BIN="$(command -v pgbench)" || die "pgbench not found"
+PGBENCH_BIN="${PGBENCH_BIN:-$PG_BIN/pgbench}"
+
+# --- Work dir and PostgreSQL -------------------------------------------------
+# Short path: the socket lives here too (<= 107 bytes).
+WORK="$(mktemp -d /tmp/mbbench.XXXXXX)"
+RAW="$WORK/raw"
+mkdir -p "$RAW/pgbench-logs"
+chmod 755 "$WORK"
+AS_PG=()
+if [[ "$(id -u)" -eq 0 ]]; then
+  chown postgres: "$WORK"
+  AS_PG=(runuser -u postgres --)
+fi
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true
+  if ((KEEP)); then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+log "initdb in $WORK"
+"${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 \
+  --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+# Durability as in production (fsync, synchronous commit, full page writes);
+# socket only, so nothing but this machine's processes can reach it.
+cat >>"$WORK/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+max_connections = 200
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_wal_size = 2GB
+log_min_messages = warning
+EOF
+"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start >/dev/null \
+  || { cat "$WORK/postgres.log" >&2; die "PostgreSQL did not start"; }
+
+psql_su() { # DB [psql args...]
+  local db="$1"; shift
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -U postgres -d "$db" "$@"
+}
+url() { echo "postgresql:///$1?host=$WORK&user=$2"; }
+
+log "creating databases, roles, schema"
+psql_su postgres -c "CREATE ROLE user_service LOGIN" -c "CREATE ROLE post_service LOGIN" \
+  -c "CREATE DATABASE users" -c "CREATE DATABASE posts" -c "CREATE DATABASE pgbench"
+USER_DATABASE_URL="$(url users postgres)" POST_DATABASE_URL="$(url posts postgres)" \
+  "$MIGRATE_BIN" up --target all --migrations-dir "$ROOT/migrations" >"$WORK/migrate.log" 2>&1 \
+  || { cat "$WORK/migrate.log" >&2; die "migrate failed"; }
+# pgbench needs both tables in one database (CreatePost's author check and
+# insert in one script): the migrated schema of each, tables and indexes.
+for pair in users:users posts:posts; do
+  "$PG_BIN/pg_dump" -h "$WORK" -U postgres --schema-only --no-owner --no-privileges \
+    --table="${pair#*:}" "${pair%%:*}" | psql_su pgbench >/dev/null
+done
+
+log "seeding $USERS users and $POSTS posts (services' databases and pgbench's)"
+"$BENCH" seed-sql --table=users --users="$USERS" >"$WORK/seed_users.sql"
+"$BENCH" seed-sql --table=posts --users="$USERS" --posts="$POSTS" >"$WORK/seed_posts.sql"
+for db in users pgbench; do psql_su "$db" -f "$WORK/seed_users.sql"; done
+for db in posts pgbench; do psql_su "$db" -f "$WORK/seed_posts.sql"; done
+
+# --- Services ----------------------------------------------------------------
+USER_PID="" POST_PID=""
+start_services() { # [VAR=value ...]: overrides for both services
+  USER_PID="" POST_PID=""
+  env LISTEN_ADDRESS="127.0.0.1:$USER_PORT" USER_DATABASE_URL="$(url users user_service)" \
+    DB_POOL_SIZE="$POOL_SIZE" PASSWORD_HASH_THREADS="$HASH_THREADS" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
+    "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
+  USER_PID=$!
+  PIDS+=("$USER_PID")
+  env LISTEN_ADDRESS="127.0.0.1:$POST_PORT" POST_DATABASE_URL="$(url posts post_service)" \
+    USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" DB_POOL_SIZE="$POOL_SIZE" \
+    LOG_LEVEL="$SERVICE_LOG_LEVEL" "$@" "$POST_BIN" >>"$WORK/post-service.log" 2>&1 &
+  POST_PID=$!
+  PIDS+=("$POST_PID")
+  "$BENCH" wait-serving --address="127.0.0.1:$USER_PORT" --timeout=60s \
+    || { tail -20 "$WORK/user-service.log" >&2; die "user-service not serving"; }
+  "$BENCH" wait-serving --address="127.0.0.1:$POST_PORT" --timeout=60s \
+    || { tail -20 "$WORK/post-service.log" >&2; die "post-service not serving"; }
+}
+stop_services() {
+  kill -TERM "$USER_PID" "$POST_PID" 2>/dev/null || true
+  wait "$USER_PID" "$POST_PID" 2>/dev/null || true
+}
+
+log "starting services (DB_POOL_SIZE=$POOL_SIZE PASSWORD_HASH_THREADS=$HASH_THREADS LOG_LEVEL=$SERVICE_LOG_LEVEL)"
+start_services
+"$BENCH" create-verify-accounts --user_address="127.0.0.1:$USER_PORT" \
+  --verify_accounts="$VERIFY_ACCOUNTS" >/dev/null
+# The same accounts, with the hashes user-service made, for pgbench.
+psql_su users -c "\\copy (SELECT username, email, password_hash FROM users WHERE username LIKE 'verify\\_%' ORDER BY id) TO '$WORK/verify.tsv'"
+psql_su pgbench -c "\\copy users (username, email, password_hash) FROM '$WORK/verify.tsv'"
+for db in users posts pgbench; do psql_su "$db" -c "VACUUM ANALYZE"; done
+psql_su postgres -c "CHECKPOINT"
+
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK_TCK="$(getconf CLK_TCK)"
+
+sleep 2
+printf '{"user_rss_kb":%s,"post_rss_kb":%s}\n' "$(status_kb "$USER_PID" VmRSS)" \
+  "$(status_kb "$POST_PID" VmRSS)" >"$RAW/idle.json"
+
+log "libsodium crypto_pwhash_str speed on $HASH_THREADS threads"
+"$BENCH" pwhash --threads="$HASH_THREADS" --duration=5s --json_out="$RAW/pwhash.jsonl" >&2
+
+# Runs microblog-bench for one scenario; samples the services' RSS halfway
+# through the measured time and their CPU over it. $3: JSON file to append to.
+run_service() { # SCENARIO IN_FLIGHT OUT_JSONL [LABEL]
+  local scenario="$1" n="$2" out="$3" label="${4:-}"
+  "$BENCH" run --scenario="$scenario" --user_address="127.0.0.1:$USER_PORT" \
+    --post_address="127.0.0.1:$POST_PORT" --in_flight="$n" --channels="$CHANNELS" \
+    --warmup="${WARMUP}s" --duration="${DURATION}s" --users="$USERS" --posts="$POSTS" \
+    --verify_accounts="$VERIFY_ACCOUNTS" --json_out="$out" >"$RAW/service_${scenario}_${n}${label}.txt" &
+  local gen=$!
+  sleep "$WARMUP"
+  local u0 p0 u1 p1 urss prss
+  u0="$(cpu_ticks "$USER_PID")" p0="$(cpu_ticks "$POST_PID")"
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
+  urss="$(status_kb "$USER_PID" VmRSS)" prss="$(status_kb "$POST_PID" VmRSS)"
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
+  u1="$(cpu_ticks "$USER_PID")" p1="$(cpu_ticks "$POST_PID")"
+  wait "$gen" || die "microblog-bench run $scenario failed: $(cat "$RAW/service_${scenario}_${n}${label}.txt")"
+  cat "$RAW/service_${scenario}_${n}${label}.txt" >&2
+  printf '{"scenario":"%s","in_flight":%s,"label":"%s","user_rss_kb":%s,"post_rss_kb":%s,"user_hwm_kb":%s,"post_hwm_kb":%s,"user_cpu_s":%s,"post_cpu_s":%s}\n' \
+    "$scenario" "$n" "$label" "$urss" "$prss" "$(status_kb "$USER_PID" VmHWM)" \
+    "$(status_kb "$POST_PID" VmHWM)" "$(awk -v a="$u0" -v b="$u1" -v t="$CLK_TCK" 'BEGIN { print (b - a) / t }')" \
+    "$(awk -v a="$p0" -v b="$p1" -v t="$CLK_TCK" 'BEGIN { print (b - a) / t }')" >>"$RAW/resources.jsonl"
+}
+
+# The pgbench script(s) of a scenario, as -f arguments.
+pgbench_scripts() {
+  local d="$ROOT/bench/pgbench"
+  case "$1" in
+    GetUser) echo "-f $d/get_user.sql" ;;
+    LookupUser) echo "-f $d/lookup_user.sql" ;;
+    CreateUser) echo "-f $d/create_user.sql" ;;
+    VerifyPassword) echo "-f $d/verify_password.sql" ;;
+    CreatePost) echo "-f $d/create_post.sql" ;;
+    GetPost) echo "-f $d/get_post.sql" ;;
+    ListPosts) echo "-f $d/list_posts.sql" ;;
+    # The weights of bench/scenario.h's kMixWeights.
+    mix) echo "-f $d/get_post.sql@30 -f $d/list_posts.sql@30 -f $d/get_user.sql@20 -f $d/lookup_user.sql@10 -f $d/create_post.sql@10" ;;
+    *) die "no pgbench script for $1" ;;
+  esac
+}
+
+run_pgbench() { # SCENARIO CLIENTS
+  local scenario="$1" n="$2" threads="$PGBENCH_THREADS"
+  ((threads > n)) && threads="$n"
+  # shellcheck disable=SC2046 # the script list is meant to split
+  local args=(-n -M prepared -c "$n" -j "$threads" -h "$WORK" -U postgres
+              -D users="$USERS" -D posts="$POSTS" -D verify_accounts="$VERIFY_ACCOUNTS"
+              $(pgbench_scripts "$scenario"))
+  "$PGBENCH_BIN" "${args[@]}" -T "$WARMUP" pgbench >/dev/null 2>&1 \
+    || die "pgbench warm-up for $scenario failed: $("$PGBENCH_BIN" "${args[@]}" -t 1 pgbench 2>&1 | tail -5)"
+  local prefix="$RAW/pgbench-logs/${scenario}_${n}"
+  /usr/bin/time -f '%U %S' -o "$RAW/pgbench_${scenario}_${n}.time" \
+    "$PGBENCH_BIN" "${args[@]}" -T "$DURATION" --log --log-prefix="$prefix" pgbench \
+    >"$RAW/pgbench_${scenario}_${n}.txt" 2>&1 \
+    || { cat "$RAW/pgbench_${scenario}_${n}.txt" >&2; die "pgbench $scenario failed"; }
+  python3 "$ROOT/bench/report.py" pgbench-summary --scenario "$scenario" --clients "$n" \
+    --output "$RAW/pgbench_${scenario}_${n}.txt" --time "$RAW/pgbench_${scenario}_${n}.time" \
+    --log-prefix "$prefix" >>"$RAW/pgbench.jsonl"
+  tail -1 "$RAW/pgbench.jsonl" >&2
+  rm -f "$prefix".*  # the summary holds what the report needs
+}
+
+START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+for scenario in $SCENARIOS; do
+  for n in $IN_FLIGHT; do
+    log "$scenario, $n in flight: services"
+    run_service "$scenario" "$n" "$RAW/service.jsonl"
+    log "$scenario, $n clients: pgbench"
+    run_pgbench "$scenario" "$n"
+  done
+done
+
+# Findings for tuning: the same load with one setting changed.
+if ((EXPERIMENTS)) && ((!QUICK)); then
+  top_n="$(tr ' ' '\n' <<<"$IN_FLIGHT" | sort -n | tail -1)"
+  for experiment in "LOG_LEVEL=info" "DB_POOL_SIZE=16" "DB_POOL_SIZE=32"; do
+    log "experiment $experiment: GetPost and GetUser at $top_n in flight"
+    stop_services
+    start_services "$experiment"
+    for scenario in GetPost GetUser; do
+      run_service "$scenario" "$top_n" "$RAW/experiments.jsonl" "_$experiment"
+      python3 - "$RAW/experiments.jsonl" "$experiment" <<'EOF'
+import json, sys
+path, label = sys.argv[1], sys.argv[2]
+lines = open(path).read().splitlines()
+row = json.loads(lines[-1]); row["experiment"] = label
+lines[-1] = json.dumps(row)
+open(path, "w").write("\n".join(lines) + "\n")
+EOF
+    done
+  done
+fi
+END_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT-dirty"
+python3 - "$RAW/meta.json" <<EOF
+import json, sys
+json.dump({
+  "commit": "$COMMIT", "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "nproc": $NPROC,
+  "cpu": "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)",
+  "load_before": "$START_LOAD", "load_after": "$END_LOAD", "quick": bool($QUICK),
+  "duration_s": $DURATION, "warmup_s": $WARMUP, "channels": $CHANNELS,
+  "pgbench_threads": $PGBENCH_THREADS, "users": $USERS, "posts": $POSTS,
+  "verify_accounts": $VERIFY_ACCOUNTS, "db_pool_size": $POOL_SIZE,
+  "password_hash_threads": $HASH_THREADS, "log_level": "$SERVICE_LOG_LEVEL",
+  "postgres": "$("$PG_BIN/postgres" --version)",
+  "postgres_settings": "shared_buffers=256MB fsync=on synchronous_commit=on full_page_writes=on, Unix socket",
+}, open(sys.argv[1], "w"), indent=1)
+EOF
+
+OUT_DIR="$ROOT/bench/results"
+((QUICK)) && OUT_DIR="$ROOT/build/bench-quick"
+mkdir -p "$OUT_DIR"
+python3 "$ROOT/bench/report.py" table --raw "$RAW" --out-dir "$OUT_DIR" \
+  $( ((QUICK)) || echo --readme "$ROOT/bench/README.md")
