@@ -159,8 +159,8 @@ TEST_P(BenchSmokeTest, EveryCallSucceeds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllScenarios, BenchSmokeTest, ::testing::ValuesIn(AllScenarios()),
-                         [](const ::testing::TestParamInfo<Scenario>& info) {
-                           return std::string(ScenarioName(info.param));
+                         [](const ::testing::TestParamInfo<Scenario>& param) {
+                           return std::string(ScenarioName(param.param));
                          });
 
 // The binary run.sh drives: a count-bounded run whose JSON line carries the
