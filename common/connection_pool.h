@@ -22,7 +22,7 @@
 //   pqxx::broken_connection, connect failure   -> UNAVAILABLE
 //   pqxx::in_doubt_error (commit outcome lost) -> UNAVAILABLE
 //   statement timeout / query_canceled         -> DEADLINE_EXCEEDED
-//   no connection free before the deadline     -> UNAVAILABLE
+//   no connection free before the deadline     -> DEADLINE_EXCEEDED
 //   any other exception                        -> INTERNAL (cause logged)
 //
 // Thread-safety: all methods are thread-safe. Not copyable or movable

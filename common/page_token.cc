@@ -42,6 +42,9 @@ absl::StatusOr<std::vector<int64_t>> DecodePageToken(std::string_view kind, std:
     if (!absl::SimpleAtoi(field, &value)) return BadToken();
     values.push_back(value);
   }
+  // Only the canonical form is accepted (base64 decoding tolerates junk such
+  // as a trailing partial group).
+  if (EncodePageToken(kind, values) != token) return BadToken();
   return values;
 }
 

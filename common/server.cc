@@ -12,15 +12,14 @@
 #include <thread>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/health_service.h"
 #include "common/log.h"
-#include "grpc/health/v1/health.pb.h"
 
 namespace microblog {
 namespace {
@@ -114,7 +113,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
 // Keeps the health service in line with the readiness check until stopped.
 class HealthUpdater {
  public:
-  HealthUpdater(grpc::HealthCheckServiceInterface* health, ReadinessCheck readiness,
+  HealthUpdater(HealthService* health, ReadinessCheck readiness,
                 std::chrono::milliseconds interval)
       : health_(health), readiness_(std::move(readiness)), interval_(interval),
         thread_([this] { Loop(); }) {}
@@ -141,7 +140,7 @@ class HealthUpdater {
       if (stop_) break;
       const bool serving = ready.ok();
       if (first || serving != last_serving) {
-        health_->SetServingStatus(serving);
+        health_->SetReady(serving);
         Log(serving ? LogLevel::kInfo : LogLevel::kWarn, "health",
             {{"status", serving ? "SERVING" : "NOT_SERVING"}, {"cause", ready.message()}});
       }
@@ -151,7 +150,7 @@ class HealthUpdater {
     }
   }
 
-  grpc::HealthCheckServiceInterface* health_;
+  HealthService* health_;
   ReadinessCheck readiness_;
   std::chrono::milliseconds interval_;
   std::mutex mu_;
@@ -173,11 +172,7 @@ std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContex
 }
 
 int RunServer(const ServerSettings& settings, const std::string& server_name,
-              const std::vector<grpc::Service*>& services, ReadinessCheck readiness) {
-  // Referencing the health proto links its descriptors into the binary, so
-  // that reflection can describe grpc.health.v1.Health: gRPC's built-in
-  // health service does not register them.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+              const std::vector<ServedService>& services, ReadinessCheck readiness) {
 
   auto credentials = MakeCredentials(settings);
   if (!credentials.ok()) {
@@ -185,7 +180,10 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     return 1;
   }
 
-  grpc::EnableDefaultHealthCheckService(true);
+  std::vector<std::string> names;
+  for (const ServedService& served : services) names.push_back(served.full_name);
+  // Starts NOT_SERVING until the first readiness check passes.
+  HealthService health(names);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
@@ -194,7 +192,8 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   // post-service keeps its channel to user-service alive with pings.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  for (grpc::Service* service : services) builder.RegisterService(service);
+  for (const ServedService& served : services) builder.RegisterService(served.service);
+  builder.RegisterService(&health);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<RpcLogInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -204,9 +203,6 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     Log(LogLevel::kError, "cannot listen", {{"address", settings.listen_address}});
     return 1;
   }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  // NOT_SERVING until the first readiness check passes.
-  health->SetServingStatus(false);
   Log(LogLevel::kInfo, "listening",
       {{"server", server_name}, {"address", settings.listen_address}, {"port", port},
        {"tls", !settings.tls_cert_file.empty()}});
@@ -220,11 +216,11 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
          {"grace_ms", static_cast<int64_t>(settings.shutdown_grace.count())}});
     // Health first, so that load balancers stop sending new calls; then stop
     // accepting and give in-flight calls the grace period.
-    health->Shutdown();
+    health.Shutdown();
     server->Shutdown(std::chrono::system_clock::now() + settings.shutdown_grace);
   });
   {
-    HealthUpdater updater(health, std::move(readiness), settings.health_check_interval);
+    HealthUpdater updater(&health, std::move(readiness), settings.health_check_interval);
     server->Wait();
   }
   signal_waiter.join();

@@ -1,9 +1,11 @@
 // Runs a gRPC server the way both microblog services need it:
-//  - the standard health service (grpc.health.v1.Health): SERVING only while
-//    `readiness` answers OK (polled every health_check_interval), NOT_SERVING
+//  - the standard health service (grpc.health.v1.Health, see
+//    health_service.h): "" and each served service's name are SERVING only
+//    while `readiness` answers OK (polled every health_check_interval);
+//    "liveness" is SERVING while the process runs; everything is NOT_SERVING
 //    from the moment shutdown starts;
 //  - server reflection (v1alpha, what gRPC 1.51 serves and grpcurl falls back
-//    to), the health service's descriptors included, so that
+//    to), the health service included, so that
 //    `grpcurl describe grpc.health.v1.Health` works;
 //  - one JSON log line per RPC (method, status code, duration, peer);
 //  - optional TLS (and client-certificate checks) from ServerSettings;
@@ -13,7 +15,8 @@
 //   int main(int argc, char** argv) {
 //     BlockShutdownSignals();   // first thing in main, before any thread
 //     ... read config, build the service ...
-//     return RunServer(settings, "user-service", {&service},
+//     return RunServer(settings, "user-service",
+//                      {{&service, v1::UserService::service_full_name()}},
 //                      [&](auto deadline) { return pool.Ping(deadline); });
 //   }
 #ifndef MICROBLOG_COMMON_SERVER_H_
@@ -41,12 +44,18 @@ void BlockShutdownSignals();
 // answers). Called from one background thread.
 using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
 
+// A service to serve, with its full proto name (for the health service).
+struct ServedService {
+  grpc::Service* service;  // borrowed
+  std::string full_name;   // e.g. "microblog.user.v1.UserService"
+};
+
 // Builds and runs the server until SIGTERM/SIGINT, then drains it.
 // `services` are borrowed and must outlive the call. Returns the process
 // exit code: 0 after a clean shutdown, 1 when the server cannot start (port
 // in use, bad TLS files; the reason is logged).
 int RunServer(const ServerSettings& settings, const std::string& server_name,
-              const std::vector<grpc::Service*>& services, ReadinessCheck readiness);
+              const std::vector<ServedService>& services, ReadinessCheck readiness);
 
 // The deadline a handler should use for its own work and outgoing calls:
 // the client's deadline, capped at now + max_deadline.

@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
                   {"user_service", directory_options.target}});
   // Ready while our own database answers. user-service being down only
   // affects CreatePost, and reads must keep being routed here meanwhile.
-  return microblog::RunServer(*settings, "post-service", {&service},
+  return microblog::RunServer(*settings, "post-service",
+                              {{&service, microblog::post::v1::PostService::service_full_name()}},
                               [&pool](std::chrono::system_clock::time_point deadline) {
                                 return pool.Ping(deadline);
                               });

@@ -731,6 +731,13 @@ TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRe
   EXPECT_EQ(down_create.status.error_code(), StatusCode::UNAVAILABLE)
       << Describe(down_create.status);
   EXPECT_TRUE(service_->WaitForHealth(HealthCheckResponse::NOT_SERVING, kWaitTimeout));
+  // The service's own name follows readiness; "liveness" (for Kubernetes
+  // liveness probes) stays SERVING: a database outage must not restart pods.
+  EXPECT_EQ(service_->CheckHealth(kCallTimeout, "microblog.user.v1.UserService"),
+            std::optional(HealthCheckResponse::NOT_SERVING));
+  EXPECT_EQ(service_->CheckHealth(kCallTimeout, "liveness"),
+            std::optional(HealthCheckResponse::SERVING));
+  EXPECT_EQ(service_->CheckHealth(kCallTimeout, "no.such.Service"), std::nullopt);
 
   cluster_->Restart();
   guard.restarted = true;
@@ -770,10 +777,10 @@ TEST_F(UserServiceTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
     not_serving = health_update.status() == HealthCheckResponse::NOT_SERVING;
   }
   EXPECT_TRUE(not_serving) << "health never went NOT_SERVING";
-  // A Watch stream never ends by itself: left open, it would hold the
-  // shutdown for the whole grace period.
-  watch_context.TryCancel();
-  watch->Finish();
+  // The server ends Watch streams itself when shutdown starts: left open,
+  // one would hold the shutdown for the whole grace period.
+  EXPECT_FALSE(watch->Read(&health_update));
+  EXPECT_TRUE(watch->Finish().ok());
 
   for (std::thread& thread : threads) thread.join();
   for (const grpc::Status& status : results) EXPECT_TRUE(status.ok()) << Describe(status);

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   microblog::Log(microblog::LogLevel::kInfo, "starting",
                  {{"database", microblog::RedactUrl(database_url)},
                   {"password_hash_threads", static_cast<int64_t>(*hash_threads)}});
-  return microblog::RunServer(*settings, "user-service", {&service},
+  return microblog::RunServer(*settings, "user-service",
+                              {{&service, microblog::user::v1::UserService::service_full_name()}},
                               [&pool](auto deadline) { return pool.Ping(deadline); });
 }

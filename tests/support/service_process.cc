@@ -103,11 +103,13 @@ std::shared_ptr<grpc::Channel> ServiceProcess::NewChannel() const {
   return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
 }
 
-std::optional<ServingStatus> ServiceProcess::CheckHealth(std::chrono::milliseconds timeout) const {
+std::optional<ServingStatus> ServiceProcess::CheckHealth(std::chrono::milliseconds timeout,
+                                                         const std::string& service) const {
   auto stub = grpc::health::v1::Health::NewStub(NewChannel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
   grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = stub->Check(&context, request, &response);
   if (!status.ok()) return std::nullopt;

@@ -74,10 +74,12 @@ class ServiceProcess {
   // independent clients.
   std::shared_ptr<grpc::Channel> NewChannel() const;
 
-  // One health check of service "" with `timeout`; nullopt when the call
-  // itself fails (process gone, server shutting down).
+  // One health check of `service` ("" = the whole server) with `timeout`;
+  // nullopt when the call itself fails (process gone, server shutting down,
+  // unknown service name).
   std::optional<ServingStatus> CheckHealth(
-      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+      const std::string& service = "") const;
   // Polls CheckHealth() until it returns `wanted` or `timeout` passes.
   // Returns whether it got there.
   bool WaitForHealth(ServingStatus wanted, std::chrono::milliseconds timeout) const;
