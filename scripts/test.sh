@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project (README command #2; .ci/run calls
+# exactly this):
+#   1. scripts/install-deps.sh (Debian packages, npm tools into .local/);
+#   2. buf lint and buf format --diff --exit-code in proto/;
+#   3. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
+#   4. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
+#      warnings are errors) in build/dev;
+#   5. ctest --preset dev (output on failure, 2 jobs).
+# Stops at the first failing step and says which one. Works from any
+# directory, as root or not, without a terminal or stdin (CI=true).
+#
+# Usage: scripts/test.sh [extra ctest arguments, e.g. -R migrate]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+exec </dev/null
+
+# Debian's python3 (with python3-grpcio); a virtualenv's python3 first on
+# PATH would not see it.
+PYTHON=/usr/bin/python3
+BUF="$ROOT/.local/node_modules/.bin/buf"
+BUILD_DIR="$ROOT/build/dev"
+LOG_DIR="$ROOT/.local/test-logs"
+
+declare -a STEP_NAMES=() STEP_RESULTS=()
+CURRENT_STEP=""
+PASSED=0
+FAILED=0
+
+banner() { printf '\n==> %s\n' "$*"; }
+
+summary() {
+  local rc=$? i
+  if [[ -n "$CURRENT_STEP" ]]; then
+    STEP_NAMES+=("$CURRENT_STEP")
+    STEP_RESULTS+=("FAILED (exit $rc)")
+  fi
+  printf '\n==> Summary\n'
+  for i in "${!STEP_NAMES[@]}"; do
+    printf '  %-40s %s\n' "${STEP_NAMES[$i]}" "${STEP_RESULTS[$i]}"
+  done
+  if ((rc == 0)); then
+    printf 'scripts/test.sh: all steps passed\n'
+  else
+    printf 'scripts/test.sh: FAILED at step "%s"\n' "${CURRENT_STEP:-?}"
+  fi
+  # The plain closing line: tests counted over the grpcurl self-test and ctest.
+  printf 'tests: %d passed, %d failed\n' "$PASSED" "$FAILED"
+  exit "$rc"
+}
+trap summary EXIT
+
+# step NAME COMMAND...: runs one step; a failure ends the script (set -e) and
+# the EXIT trap reports NAME as the failed step.
+step() {
+  local name="$1"
+  shift
+  banner "$name"
+  CURRENT_STEP="$name"
+  "$@"
+  STEP_NAMES+=("$name")
+  STEP_RESULTS+=("ok")
+  CURRENT_STEP=""
+}
+
+# Sanitizer settings for the dev build's binaries (and the children they
+# start, which inherit the environment). A caller's own settings win.
+# LeakSanitizer needs ptrace-like access to the process; some sandboxes deny
+# it, and then every test would die at exit. Probe with a program that leaks
+# on purpose: enable leak detection only if LeakSanitizer reports that leak.
+configure_sanitizers() {
+  local probe_dir detect_leaks=0
+  probe_dir="$(mktemp -d)"
+  printf '#include <cstdlib>\nvoid* volatile sink;\nint main() { sink = std::malloc(64); sink = nullptr; return 0; }\n' \
+    >"$probe_dir/leak.cc"
+  if c++ -fsanitize=address -g "$probe_dir/leak.cc" -o "$probe_dir/leak" 2>"$probe_dir/cc.log"; then
+    local out rc=0
+    out="$(ASAN_OPTIONS=detect_leaks=1:exitcode=23 "$probe_dir/leak" 2>&1)" || rc=$?
+    if ((rc == 23)) && grep -q 'LeakSanitizer: detected memory leaks' <<<"$out"; then
+      detect_leaks=1
+    fi
+  fi
+  rm -rf "$probe_dir"
+  echo "LeakSanitizer usable here: $((detect_leaks ? 1 : 0))"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=0:print_stacktrace=1:detect_leaks=$detect_leaks:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-print_suppressions=0:suppressions=$ROOT/scripts/lsan.supp}"
+  echo "ASAN_OPTIONS=$ASAN_OPTIONS"
+  echo "UBSAN_OPTIONS=$UBSAN_OPTIONS"
+  echo "LSAN_OPTIONS=$LSAN_OPTIONS"
+}
+
+buf_lint() {
+  (cd proto && "$BUF" lint)
+}
+
+buf_format() {
+  (cd proto && "$BUF" format --diff --exit-code)
+}
+
+# Counts unittest's "Ran N tests" / "FAILED (failures=F, errors=E)" lines.
+grpcurl_selftest() {
+  local out rc=0 ran bad n
+  mkdir -p "$LOG_DIR"
+  "$PYTHON" "$ROOT/tests/grpcurl/grpcurl_test.py" -v >"$LOG_DIR/grpcurl_test.log" 2>&1 || rc=$?
+  cat "$LOG_DIR/grpcurl_test.log"
+  out="$(cat "$LOG_DIR/grpcurl_test.log")"
+  ran="$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' <<<"$out" | tail -1)"
+  ran="${ran:-0}"
+  bad=0
+  for n in $(grep -o -E '(failures|errors)=[0-9]+' <<<"$out" | cut -d= -f2); do
+    bad=$((bad + n))
+  done
+  if ((rc != 0 && bad == 0)); then bad=1; fi
+  PASSED=$((PASSED + ran - bad))
+  FAILED=$((FAILED + bad))
+  ((ran > 0)) || { echo "grpcurl self-test ran no test"; return 1; }
+  return "$rc"
+}
+
+configure_dev() {
+  cmake --preset dev
+}
+
+build_dev() {
+  cmake --build --preset dev
+}
+
+# ctest's own closing line "NN% tests passed, F tests failed out of N" is
+# folded into the summary's totals.
+run_ctest() {
+  local rc=0 line total failed
+  mkdir -p "$LOG_DIR"
+  ctest --preset dev -j2 --no-tests=error --timeout 900 "$@" 2>&1 | tee "$LOG_DIR/ctest.log" || rc=$?
+  line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$LOG_DIR/ctest.log" | tail -1 || true)"
+  if [[ -n "$line" ]]; then
+    failed="$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")"
+    total="$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")"
+    PASSED=$((PASSED + total - failed))
+    FAILED=$((FAILED + failed))
+  elif ((rc != 0)); then
+    FAILED=$((FAILED + 1))
+  fi
+  return "$rc"
+}
+
+step "install dependencies" "$ROOT/scripts/install-deps.sh"
+step "sanitizer options" configure_sanitizers
+step "buf lint (proto/)" buf_lint
+step "buf format --diff --exit-code (proto/)" buf_format
+step "grpcurl.py self-test" grpcurl_selftest
+step "configure (cmake --preset dev)" configure_dev
+step "build (cmake --build --preset dev)" build_dev
+step "ctest --preset dev" run_ctest "$@"
