@@ -59,6 +59,9 @@ const cases = [
   [checks.checkProbes, "dev", "readiness probe on the wrong port", (r) => {
     main(r, "user-service").readinessProbe.grpc.port = 8080;
   }],
+  [checks.checkProbes, "dev", "liveness probe on the readiness health name", (r) => {
+    delete main(r, "user-service").livenessProbe.grpc.service;
+  }],
   [checks.checkProbes, "dev", "liveness probe over HTTP", (r) => {
     main(r, "post-service").livenessProbe = { httpGet: { port: 50052, path: "/" } };
   }],

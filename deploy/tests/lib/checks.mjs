@@ -140,6 +140,14 @@ export function checkProbes(render) {
         if (probe.tcpSocket?.port !== port) problems.push(`${where}: with TLS on, expected tcpSocket on port ${port}`);
       } else if (probe.grpc?.port !== port) {
         problems.push(`${where}: expected a grpc probe on port ${port}, got ${JSON.stringify(probe)}`);
+      } else {
+        // Readiness follows the database (health name ""); liveness asks the
+        // name that stays SERVING while the process runs, so that a database
+        // outage does not restart every pod.
+        const wanted = probeName === "livenessProbe" ? "liveness" : "";
+        if ((probe.grpc.service ?? "") !== wanted) {
+          problems.push(`${where}: expected grpc service "${wanted}", got "${probe.grpc.service ?? ""}"`);
+        }
       }
     }
     for (const svc of render.all("Service")) {
