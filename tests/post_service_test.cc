@@ -36,6 +36,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
@@ -138,13 +139,20 @@ int64_t Micros(const google::protobuf::Timestamp& t) {
 
 // Waits until `address` answers grpc.health.v1.Health/Check with SERVING.
 bool WaitServing(const std::string& address, std::chrono::seconds timeout) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
     grpc::health::v1::HealthCheckRequest request;
     HealthStatus response;
-    if (stub->Check(NewContext(1s).get(), request, &response).ok() &&
+    // Waiting for the connection inside a call makes this thread drive the
+    // reconnection; between fail-fast calls only gRPC's backup poller would
+    // (every 5 s).
+    std::unique_ptr<grpc::ClientContext> context = NewContext(1s);
+    context->set_wait_for_ready(true);
+    if (stub->Check(context.get(), request, &response).ok() &&
         response.status() == HealthStatus::SERVING) {
       return true;
     }
