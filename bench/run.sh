@@ -7,11 +7,14 @@
 # the raw numbers to bench/results/ and the latest table into
 # bench/README.md. See bench/README.md for how to read the ratios.
 #
-# Usage: bench/run.sh [--quick] [--no-build] [--keep]
+# Usage: bench/run.sh [--quick] [--no-build] [--keep] [--serve]
 #   --quick     2 s warm-up, 4 s per run, one in-flight count (16): a check
 #               that the whole pipeline works, not a measurement
 #   --no-build  use the binaries already in build/release
 #   --keep      leave the work dir (PostgreSQL data, logs) behind
+#   --serve     set everything up, print the addresses, and keep PostgreSQL
+#               and the services running (no benchmark) until interrupted:
+#               for profiling and for running microblog-bench by hand
 # Environment (defaults in brackets):
 #   BENCH_DURATION [10]  BENCH_WARMUP [3]  BENCH_IN_FLIGHT ["16 64"]
 #   BENCH_SCENARIOS ["GetUser LookupUser CreateUser VerifyPassword CreatePost
@@ -30,12 +33,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-QUICK=0 BUILD=1 KEEP=0
+QUICK=0 BUILD=1 KEEP=0 SERVE=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
+    --serve) SERVE=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -102,6 +106,7 @@ cleanup() {
   if ((KEEP)); then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 log "initdb in $WORK"
 "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 \
@@ -180,6 +185,13 @@ psql_su users -c "\\copy (SELECT username, email, password_hash FROM users WHERE
 psql_su pgbench -c "\\copy users (username, email, password_hash) FROM '$WORK/verify.tsv'"
 for db in users posts pgbench; do psql_su "$db" -c "VACUUM ANALYZE"; done
 psql_su postgres -c "CHECKPOINT"
+
+if ((SERVE)); then
+  log "serving: user-service 127.0.0.1:$USER_PORT (pid $USER_PID), post-service 127.0.0.1:$POST_PORT (pid $POST_PID)"
+  log "PostgreSQL socket dir $WORK (databases users, posts, pgbench); logs in $WORK; Ctrl-C to stop"
+  while kill -0 "$USER_PID" 2>/dev/null && kill -0 "$POST_PID" 2>/dev/null; do sleep 1; done
+  die "a service exited; see $WORK/*.log"
+fi
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
