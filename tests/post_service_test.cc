@@ -887,6 +887,17 @@ TEST_F(PostServiceTest, TraceContextIsForwardedToUserService) {
   EXPECT_EQ(seen.count("tracestate"), 0u);
 }
 
+TEST_F(PostServiceTest, ResolvesUserServiceThroughDnsTargets) {
+  FakeUserServer fake;
+  // localhost may resolve to ::1 as well, where nothing listens: round-robin
+  // only uses the addresses that connect.
+  const std::string port = fake.address().substr(fake.address().rfind(':') + 1);
+  StartPostService("dns:///localhost:" + port);
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "resolved");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(fake.service().calls(), 1);
+}
+
 TEST_F(PostServiceTest, ChecksAuthorsOverMutualTls) {
   TestCertificates certs;
   grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
