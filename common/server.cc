@@ -57,6 +57,13 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       const double millis =
           std::chrono::duration<double, std::milli>(steady_clock::now() - start_).count();
       const std::string peer = info_->server_context()->peer();
+      // The W3C trace context, when the caller sent one, ties this line to
+      // the caller's (post-service forwards it to user-service).
+      std::string traceparent;
+      const auto& metadata = info_->server_context()->client_metadata();
+      if (auto it = metadata.find("traceparent"); it != metadata.end()) {
+        traceparent.assign(it->second.data(), it->second.size());
+      }
       const bool server_fault = status.error_code() == grpc::StatusCode::INTERNAL ||
                                 status.error_code() == grpc::StatusCode::UNKNOWN ||
                                 status.error_code() == grpc::StatusCode::DATA_LOSS;
@@ -65,6 +72,7 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
            {"code", CodeName(status.error_code())},
            {"duration_ms", millis},
            {"peer", peer},
+           {"traceparent", traceparent},
            {"message", status.error_message()}});
     }
     methods->Proceed();

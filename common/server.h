@@ -7,7 +7,8 @@
 //  - server reflection (v1alpha, what gRPC 1.51 serves and grpcurl falls back
 //    to), the health service included, so that
 //    `grpcurl describe grpc.health.v1.Health` works;
-//  - one JSON log line per RPC (method, status code, duration, peer);
+//  - one JSON log line per RPC (method, status code, duration, peer, the
+//    caller's traceparent);
 //  - optional TLS (and client-certificate checks) from ServerSettings;
 //  - graceful shutdown on SIGTERM/SIGINT: stop accepting, let in-flight calls
 //    finish within shutdown_grace, then return 0.

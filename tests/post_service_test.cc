@@ -887,6 +887,26 @@ TEST_F(PostServiceTest, TraceContextIsForwardedToUserService) {
   EXPECT_EQ(seen.count("tracestate"), 0u);
 }
 
+TEST_F(PostServiceTest, TraceContextReachesTheRealUserServiceLog) {
+  StartServices();
+  const int64_t alice = CreateUser("tracy");
+  CreatePostRequest request;
+  request.set_user_id(alice);
+  request.set_body("traced end to end");
+  CreatePostResponse response;
+  auto context = NewContext();
+  context->AddMetadata("traceparent", kTraceparent);
+  ASSERT_TRUE(stub_->CreatePost(context.get(), request, &response).ok());
+  // Both services' per-RPC log lines carry the caller's trace context.
+  const std::string logged = std::string("\"traceparent\":\"") + kTraceparent + "\"";
+  EXPECT_NE(posts_->output().find(logged), std::string::npos) << posts_->output();
+  // user-service logged its GetUser before answering it, so before
+  // post-service answered us (stderr is unbuffered).
+  const std::string user_log = users_->output();
+  EXPECT_NE(user_log.find(logged), std::string::npos) << user_log;
+  EXPECT_NE(user_log.find("/microblog.user.v1.UserService/GetUser"), std::string::npos);
+}
+
 TEST_F(PostServiceTest, ResolvesUserServiceThroughDnsTargets) {
   FakeUserServer fake;
   // localhost may resolve to ::1 as well, where nothing listens: round-robin
