@@ -20,6 +20,7 @@ Flags (before ADDR, one or two dashes, like grpcurl's):
   -max-time SECONDS     deadline for the whole call
   -connect-timeout SECONDS  (default 10)
   -emit-defaults        print fields that hold their default value
+  -keep-proto-names     print fields with their .proto names, not lowerCamelCase
   -v                    also print response headers and trailers
 
 Like grpcurl, calls and `describe` learn every descriptor only from the
@@ -435,6 +436,7 @@ def _parse_args(argv):
         "max_time": None,
         "connect_timeout": 10.0,
         "emit_defaults": False,
+        "keep_proto_names": False,
         "verbose": False,
     }
     with_value = {
@@ -447,7 +449,12 @@ def _parse_args(argv):
         "max-time": "max_time",
         "connect-timeout": "connect_timeout",
     }
-    booleans = {"plaintext": "plaintext", "emit-defaults": "emit_defaults", "v": "verbose"}
+    booleans = {
+        "plaintext": "plaintext",
+        "emit-defaults": "emit_defaults",
+        "keep-proto-names": "keep_proto_names",
+        "v": "verbose",
+    }
     args = list(argv)
     positional = []
     while args:
@@ -555,10 +562,11 @@ def _read_requests(data):
     return texts or ["{}"]
 
 
-def _to_json(message, pool, emit_defaults):
+def _to_json(message, pool, emit_defaults, keep_proto_names=False):
     return json_format.MessageToJson(
         message,
         including_default_value_fields=emit_defaults,
+        preserving_proto_field_name=keep_proto_names,
         indent=2,
         descriptor_pool=pool,
     )
@@ -681,7 +689,7 @@ def cmd_call(channel, reflection, target, opts, md):
                     _print_metadata("Response headers received", call.initial_metadata())
                 if not first:
                     print()
-                print(_to_json(response, reflection.pool, opts["emit_defaults"]))
+                print(_to_json(response, reflection.pool, opts["emit_defaults"], opts["keep_proto_names"]))
                 first = False
             if opts["verbose"]:
                 _print_metadata("Response trailers received", call.trailing_metadata())
@@ -692,7 +700,7 @@ def cmd_call(channel, reflection, target, opts, md):
             if opts["verbose"]:
                 _print_metadata("Response headers received", call.initial_metadata())
                 print("\nResponse contents:")
-            print(_to_json(response, reflection.pool, opts["emit_defaults"]))
+            print(_to_json(response, reflection.pool, opts["emit_defaults"], opts["keep_proto_names"]))
             if opts["verbose"]:
                 _print_metadata("Response trailers received", call.trailing_metadata())
     except grpc.RpcError as err:

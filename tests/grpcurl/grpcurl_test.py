@@ -221,6 +221,10 @@ class GrpcurlTest(unittest.TestCase):
         out = self.ok("-plaintext", "-d", "@", self.addr, f"{ECHO_SERVICE}.Echo", stdin='{"message": "x"}')
         self.assertEqual(json.loads(out), {"request": {"message": "x"}})
 
+    def test_keep_proto_names(self):
+        out = self.ok("-plaintext", "-keep-proto-names", "-d", '{"bigNumber": "5"}', self.addr, f"{ECHO_SERVICE}/Echo")
+        self.assertEqual(json.loads(out), {"request": {"big_number": "5"}})
+
     def test_call_without_data_sends_empty_message(self):
         out = self.ok("-plaintext", "-emit-defaults", self.addr, f"{ECHO_SERVICE}/Echo")
         self.assertEqual(json.loads(out)["echoHeader"], "")
