@@ -154,7 +154,7 @@ def build_table(raw):
                  for r in read_jsonl(os.path.join(raw, "resources.jsonl")) if not r.get("label")}
     experiments = read_jsonl(os.path.join(raw, "experiments.jsonl"))
     idle = json.load(open(os.path.join(raw, "idle.json")))
-    pwhash = (read_jsonl(os.path.join(raw, "pwhash.jsonl")) or [{}])[-1]
+    pwhash = {p.get("label", "start"): p for p in read_jsonl(os.path.join(raw, "pwhash.jsonl"))}
     top_n = max((s["in_flight"] for s in services), default=0)
 
     rows = []
@@ -205,28 +205,36 @@ def build_table(raw):
             f"{r['target']} |")
     md.append("")
     md.append("For CreateUser and VerifyPassword pgbench runs only their SQL; their ceiling is "
-              "Argon2id (one `crypto_pwhash_str` / `_verify` per call, 64 MiB, 2 passes):")
+              "Argon2id (one `crypto_pwhash_str` / `_verify` per call, 64 MiB, 2 passes), "
+              "measured by `microblog-bench pwhash` right before the scenario:")
     md.append("")
     md.append("| Scenario | in flight | service calls/s | libsodium hashes/s | ratio |")
     md.append("|---|---:|---:|---:|---:|")
-    hps = pwhash.get("hashes_per_second", 0)
     for r in rows:
         if r["scenario"] in ARGON2_SCENARIOS:
+            # The libsodium measurement taken right before this scenario.
+            ph = pwhash.get(r["scenario"], pwhash.get("start", {}))
+            hps = ph.get("hashes_per_second", 0)
             cps = r["service"]["calls_per_second"]
             md.append(f"| {r['scenario']} | {r['in_flight']} | {fmt(cps)} | {fmt(hps)} "
-                      f"({pwhash.get('threads', '?')} threads, same binary) | {ratio(cps, hps):.2f} |")
+                      f"({ph.get('threads', '?')} threads) | {ratio(cps, hps):.2f} |")
     md.append("")
-    md.append("Where the CPU went (cores busy during the measured time: load generator, "
-              "user-service, post-service; pgbench's own client):")
+    md.append("Where the CPU went, in cores busy over the measured time (2 = the whole "
+              "machine). *others* is the machine's busy time minus all of ours (load "
+              "generator or pgbench, services, every PostgreSQL process): other work on "
+              "the shared machine, i.e. the noise of that run.")
     md.append("")
-    md.append("| Scenario | in flight | generator | user-service | post-service | pgbench client |")
-    md.append("|---|---:|---:|---:|---:|---:|")
+    md.append("| Scenario | in flight | generator | user-service | post-service | postgres | "
+              "**others** | pgbench client | postgres (pgbench) | **others** (pgbench) |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        s, p, res = r["service"], r["pgbench"], r["resources"]
-        secs = s["seconds"] or 1
-        md.append(f"| {r['scenario']} | {r['in_flight']} | {s['client_cpu_seconds'] / secs:.2f} | "
-                  f"{res.get('user_cpu_s', 0) / secs:.2f} | {res.get('post_cpu_s', 0) / secs:.2f} | "
-                  f"{p.get('client_cpu_seconds', 0) / (p.get('seconds') or 1):.2f} |")
+        c = r["resources"].get("cpu_cores", {})
+        pc = r["pgbench"].get("cpu_cores", {})
+        g = lambda d, k: f"{d.get(k, 0):.2f}"
+        md.append(f"| {r['scenario']} | {r['in_flight']} | {g(c, 'generator')} | "
+                  f"{g(c, 'user-service')} | {g(c, 'post-service')} | {g(c, 'postgres')} | "
+                  f"{g(c, 'others')} | {g(pc, 'pgbench')} | {g(pc, 'postgres')} | "
+                  f"{g(pc, 'others')} |")
     md.append("")
     loaded = [r["resources"] for r in rows if r["in_flight"] == top_n and r["resources"]]
     mb = lambda kb: f"{kb / 1024:.1f} MiB"
@@ -245,14 +253,18 @@ def build_table(raw):
         base = {(r["scenario"], r["in_flight"]): r["service"] for r in rows}
         md.append("One setting changed, services restarted (same data, same load):")
         md.append("")
-        md.append("| Setting | Scenario | in flight | calls/s | vs baseline | p99 ms | baseline p99 ms |")
-        md.append("|---|---|---:|---:|---:|---:|---:|")
+        md.append("| Setting | Scenario | in flight | calls/s | vs baseline | p99 ms | "
+                  "baseline p99 ms | others (cores) |")
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        res_exp = {(r["scenario"], r["label"]): r for r in read_jsonl(os.path.join(raw, "resources.jsonl"))
+                   if r.get("label")}
         for e in experiments:
             b = base.get((e["scenario"], e["in_flight"]), {})
             md.append(f"| {e.get('experiment', '?')} | {e['scenario']} | {e['in_flight']} | "
                       f"{fmt(e['calls_per_second'])} | "
                       f"{ratio(e['calls_per_second'], b.get('calls_per_second', 0)):.2f}× | "
-                      f"{e['latency_ms']['p99']:.2f} | {b.get('latency_ms', {}).get('p99', 0):.2f} |")
+                      f"{e['latency_ms']['p99']:.2f} | {b.get('latency_ms', {}).get('p99', 0):.2f} | "
+                  f"{res_exp.get((e['scenario'], '_' + e.get('experiment', '')), {}).get('cpu_cores', {}).get('others', 0):.2f} |")
         md.append("")
 
     data = {"meta": meta, "rows": rows, "pwhash": pwhash, "idle": idle,

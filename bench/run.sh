@@ -23,8 +23,9 @@
 #   BENCH_USERS [10000]  BENCH_POSTS [100000]  BENCH_VERIFY_ACCOUNTS [16]
 #   BENCH_USER_PORT [50161]  BENCH_POST_PORT [50162]  (127.0.0.1 only)
 #   DB_POOL_SIZE [8]  PASSWORD_HASH_THREADS [nproc]  LOG_LEVEL [warn]
-#   BENCH_EXPERIMENTS [1]: also rerun GetPost at the highest in-flight count
-#     with LOG_LEVEL=info and with bigger DB_POOL_SIZE (findings for tuning)
+#   BENCH_EXPERIMENTS [1]: also rerun GetPost, GetUser and CreatePost at the
+#     highest in-flight count with LOG_LEVEL=info, DB_POOL_SIZE=32 and
+#     DB_POOL_SIZE=64 (findings for tuning)
 #
 # Needs: the Debian packages of scripts/install-deps.sh (postgresql-15 with
 # pgbench, python3), and root or a user that can run initdb.
@@ -194,38 +195,92 @@ if ((SERVE)); then
 fi
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 CLK_TCK="$(getconf CLK_TCK)"
+PG_PID="$(head -1 "$WORK/data/postmaster.pid")"
+
+# Adds "KEY": VALUE (VALUE is JSON) to the last JSON line of FILE.
+json_add() { # FILE KEY VALUE
+  python3 - "$@" <<'PY'
+import json, sys
+path, key, value = sys.argv[1:4]
+lines = open(path).read().splitlines()
+row = json.loads(lines[-1]); row[key] = json.loads(value)
+lines[-1] = json.dumps(row)
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+}
+
+# CPU bookkeeping, to see how much of the machine each party took during a
+# measured window and how much went to processes that are not ours (other
+# builds on a shared machine: the noise). A snapshot is "key ticks" lines:
+# the machine's busy ticks, each NAME=PID given, and every child of the
+# postmaster (backends, WAL writer, checkpointer...) as postgres.
+cpu_snapshot() { # NAME=PID ...
+  date +'time %s.%N'
+  awk '/^cpu / { print "machine", $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+  local spec pid
+  for spec in "$@"; do
+    awk -v k="${spec%%=*}" '{ print k, $14 + $15 }' "/proc/${spec#*=}/stat" 2>/dev/null || true
+  done
+  for pid in $(pgrep -P "$PG_PID"); do
+    awk -v k="pg:$pid" '{ print k, $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true
+  done
+}
+# Cores busy between two snapshots, as JSON: {"machine": ..., NAME: ...,
+# "postgres": ..., "others": machine minus all of ours}.
+cpu_between() { # SNAPSHOT0 SNAPSHOT1
+  awk -v t="$CLK_TCK" '
+    NR == FNR { a[$1] = $2; next }
+    $1 == "time" { secs = $2 - a["time"]; next }
+    ($1 in a) { k = $1; if (k ~ /^pg:/) k = "postgres"; c[k] += ($2 - a[$1]) / t }
+    END {
+      ours = 0
+      for (k in c) if (k != "machine") ours += c[k]
+      c["others"] = c["machine"] - ours
+      if (c["others"] < 0) c["others"] = 0
+      out = sprintf("\"seconds\":%.3f", secs)
+      for (k in c) out = out sprintf(",\"%s\":%.3f", k, c[k] / secs)
+      print "{" out "}"
+    }' "$1" "$2"
+}
 
 sleep 2
 printf '{"user_rss_kb":%s,"post_rss_kb":%s}\n' "$(status_kb "$USER_PID" VmRSS)" \
   "$(status_kb "$POST_PID" VmRSS)" >"$RAW/idle.json"
 
-log "libsodium crypto_pwhash_str speed on $HASH_THREADS threads"
-"$BENCH" pwhash --threads="$HASH_THREADS" --duration=5s --json_out="$RAW/pwhash.jsonl" >&2
+# libsodium's own Argon2id speed, as many threads as user-service hashes on.
+# Measured at the start and again right before each Argon2id scenario, so
+# that the ratio compares numbers taken under the same machine load.
+run_pwhash() { # LABEL
+  log "libsodium crypto_pwhash_str speed on $HASH_THREADS threads ($1)"
+  "$BENCH" pwhash --threads="$HASH_THREADS" --duration=5s --json_out="$RAW/pwhash.jsonl" >&2
+  json_add "$RAW/pwhash.jsonl" label "\"$1\""
+}
+run_pwhash start
 
 # Runs microblog-bench for one scenario; samples the services' RSS halfway
-# through the measured time and their CPU over it. $3: JSON file to append to.
+# through the measured time and everyone's CPU over it. $3: JSON file to
+# append microblog-bench's report to.
 run_service() { # SCENARIO IN_FLIGHT OUT_JSONL [LABEL]
   local scenario="$1" n="$2" out="$3" label="${4:-}"
+  local text="$RAW/service_${scenario}_${n}${label}.txt"
   "$BENCH" run --scenario="$scenario" --user_address="127.0.0.1:$USER_PORT" \
     --post_address="127.0.0.1:$POST_PORT" --in_flight="$n" --channels="$CHANNELS" \
     --warmup="${WARMUP}s" --duration="${DURATION}s" --users="$USERS" --posts="$POSTS" \
-    --verify_accounts="$VERIFY_ACCOUNTS" --json_out="$out" >"$RAW/service_${scenario}_${n}${label}.txt" &
-  local gen=$!
+    --verify_accounts="$VERIFY_ACCOUNTS" --json_out="$out" >"$text" &
+  local gen=$! procs urss prss
+  procs=(generator="$gen" user-service="$USER_PID" post-service="$POST_PID")
   sleep "$WARMUP"
-  local u0 p0 u1 p1 urss prss
-  u0="$(cpu_ticks "$USER_PID")" p0="$(cpu_ticks "$POST_PID")"
+  cpu_snapshot "${procs[@]}" >"$WORK/cpu0"
   sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
   urss="$(status_kb "$USER_PID" VmRSS)" prss="$(status_kb "$POST_PID" VmRSS)"
-  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
-  u1="$(cpu_ticks "$USER_PID")" p1="$(cpu_ticks "$POST_PID")"
-  wait "$gen" || die "microblog-bench run $scenario failed: $(cat "$RAW/service_${scenario}_${n}${label}.txt")"
-  cat "$RAW/service_${scenario}_${n}${label}.txt" >&2
-  printf '{"scenario":"%s","in_flight":%s,"label":"%s","user_rss_kb":%s,"post_rss_kb":%s,"user_hwm_kb":%s,"post_hwm_kb":%s,"user_cpu_s":%s,"post_cpu_s":%s}\n' \
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 - 0.2 }')"
+  cpu_snapshot "${procs[@]}" >"$WORK/cpu1"
+  wait "$gen" || die "microblog-bench run $scenario failed: $(cat "$text")"
+  cat "$text" >&2
+  printf '{"scenario":"%s","in_flight":%s,"label":"%s","user_rss_kb":%s,"post_rss_kb":%s,"user_hwm_kb":%s,"post_hwm_kb":%s,"cpu_cores":%s}\n' \
     "$scenario" "$n" "$label" "$urss" "$prss" "$(status_kb "$USER_PID" VmHWM)" \
-    "$(status_kb "$POST_PID" VmHWM)" "$(awk -v a="$u0" -v b="$u1" -v t="$CLK_TCK" 'BEGIN { print (b - a) / t }')" \
-    "$(awk -v a="$p0" -v b="$p1" -v t="$CLK_TCK" 'BEGIN { print (b - a) / t }')" >>"$RAW/resources.jsonl"
+    "$(status_kb "$POST_PID" VmHWM)" "$(cpu_between "$WORK/cpu0" "$WORK/cpu1")" >>"$RAW/resources.jsonl"
 }
 
 # The pgbench script(s) of a scenario, as -f arguments.
@@ -257,17 +312,26 @@ run_pgbench() { # SCENARIO CLIENTS
   local prefix="$RAW/pgbench-logs/${scenario}_${n}"
   /usr/bin/time -f '%U %S' -o "$RAW/pgbench_${scenario}_${n}.time" \
     "$PGBENCH_BIN" "${args[@]}" -T "$DURATION" --log --log-prefix="$prefix" pgbench \
-    >"$RAW/pgbench_${scenario}_${n}.txt" 2>&1 \
-    || { cat "$RAW/pgbench_${scenario}_${n}.txt" >&2; die "pgbench $scenario failed"; }
+    >"$RAW/pgbench_${scenario}_${n}.txt" 2>&1 &
+  local timer=$! client
+  # CPU over the middle of the run, once every client has connected.
+  sleep 1
+  client="$(pgrep -P "$timer" | head -1)"
+  cpu_snapshot pgbench="$client" >"$WORK/cpu0"
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print d - 1.5 }')"
+  cpu_snapshot pgbench="$client" >"$WORK/cpu1"
+  wait "$timer" || { cat "$RAW/pgbench_${scenario}_${n}.txt" >&2; die "pgbench $scenario failed"; }
   python3 "$ROOT/bench/report.py" pgbench-summary --scenario "$scenario" --clients "$n" \
     --output "$RAW/pgbench_${scenario}_${n}.txt" --time "$RAW/pgbench_${scenario}_${n}.time" \
     --log-prefix "$prefix" >>"$RAW/pgbench.jsonl"
+  json_add "$RAW/pgbench.jsonl" cpu_cores "$(cpu_between "$WORK/cpu0" "$WORK/cpu1")"
   tail -1 "$RAW/pgbench.jsonl" >&2
   rm -f "$prefix".*  # the summary holds what the report needs
 }
 
 START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 for scenario in $SCENARIOS; do
+  case "$scenario" in CreateUser|VerifyPassword) run_pwhash "$scenario" ;; esac
   for n in $IN_FLIGHT; do
     log "$scenario, $n in flight: services"
     run_service "$scenario" "$n" "$RAW/service.jsonl"
@@ -279,20 +343,13 @@ done
 # Findings for tuning: the same load with one setting changed.
 if ((EXPERIMENTS)) && ((!QUICK)); then
   top_n="$(tr ' ' '\n' <<<"$IN_FLIGHT" | sort -n | tail -1)"
-  for experiment in "LOG_LEVEL=info" "DB_POOL_SIZE=16" "DB_POOL_SIZE=32"; do
-    log "experiment $experiment: GetPost and GetUser at $top_n in flight"
+  for experiment in "LOG_LEVEL=info" "DB_POOL_SIZE=32" "DB_POOL_SIZE=64"; do
+    log "experiment $experiment: GetPost, GetUser and CreatePost at $top_n in flight"
     stop_services
     start_services "$experiment"
-    for scenario in GetPost GetUser; do
+    for scenario in GetPost GetUser CreatePost; do
       run_service "$scenario" "$top_n" "$RAW/experiments.jsonl" "_$experiment"
-      python3 - "$RAW/experiments.jsonl" "$experiment" <<'EOF'
-import json, sys
-path, label = sys.argv[1], sys.argv[2]
-lines = open(path).read().splitlines()
-row = json.loads(lines[-1]); row["experiment"] = label
-lines[-1] = json.dumps(row)
-open(path, "w").write("\n".join(lines) + "\n")
-EOF
+      json_add "$RAW/experiments.jsonl" experiment "\"$experiment\""
     done
   done
 fi
