@@ -6,6 +6,7 @@
 # Usage: scripts/down.sh [--clean]
 set -euo pipefail
 
+# shellcheck source=lib/stack.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 
 case "${1:-}" in

@@ -21,7 +21,6 @@ exec </dev/null
 # PATH would not see it.
 PYTHON=/usr/bin/python3
 BUF="$ROOT/.local/node_modules/.bin/buf"
-BUILD_DIR="$ROOT/build/dev"
 LOG_DIR="$ROOT/.local/test-logs"
 
 declare -a STEP_NAMES=() STEP_RESULTS=()
@@ -110,9 +109,9 @@ grpcurl_selftest() {
   ran="$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' <<<"$out" | tail -1)"
   ran="${ran:-0}"
   bad=0
-  for n in $(grep -o -E '(failures|errors)=[0-9]+' <<<"$out" | cut -d= -f2); do
+  while read -r n; do
     bad=$((bad + n))
-  done
+  done < <(grep -o -E '(failures|errors)=[0-9]+' <<<"$out" | cut -d= -f2)
   if ((rc != 0 && bad == 0)); then bad=1; fi
   PASSED=$((PASSED + ran - bad))
   FAILED=$((FAILED + bad))

@@ -21,6 +21,7 @@
 #               show their output
 set -euo pipefail
 
+# shellcheck source=lib/stack.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 cd "$ROOT"
 

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are for the scripts that source this
 # Shared by scripts/up.sh and scripts/down.sh (sourced, not run): where the
 # local stack keeps its files and how it starts and stops one service.
 #
