@@ -230,7 +230,8 @@ def build_table(raw):
     for r in rows:
         c = r["resources"].get("cpu_cores", {})
         pc = r["pgbench"].get("cpu_cores", {})
-        g = lambda d, k: f"{d.get(k, 0):.2f}"
+        # An empty dict: the window could not be measured (the run ended early).
+        g = lambda d, k: f"{d.get(k, 0):.2f}" if d else "?"
         md.append(f"| {r['scenario']} | {r['in_flight']} | {g(c, 'generator')} | "
                   f"{g(c, 'user-service')} | {g(c, 'post-service')} | {g(c, 'postgres')} | "
                   f"{g(c, 'others')} | {g(pc, 'pgbench')} | {g(pc, 'postgres')} | "

@@ -270,17 +270,21 @@ run_service() { # SCENARIO IN_FLIGHT OUT_JSONL [LABEL]
     --verify_accounts="$VERIFY_ACCOUNTS" --json_out="$out" >"$text" &
   local gen=$! procs urss prss
   procs=(generator="$gen" user-service="$USER_PID" post-service="$POST_PID")
-  sleep "$WARMUP"
+  # The CPU window sits inside the measured time with a margin at both
+  # ends: on a loaded machine this script's sleeps run late.
+  sleep "$(awk -v w="$WARMUP" 'BEGIN { print w + 0.5 }')"
   cpu_snapshot "${procs[@]}" >"$WORK/cpu0"
-  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 - 0.5 }')"
   urss="$(status_kb "$USER_PID" VmRSS)" prss="$(status_kb "$POST_PID" VmRSS)"
-  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 - 0.2 }')"
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 - 1.5 }')"
   cpu_snapshot "${procs[@]}" >"$WORK/cpu1"
+  local cpu='{}'
+  kill -0 "$gen" 2>/dev/null && cpu="$(cpu_between "$WORK/cpu0" "$WORK/cpu1")"
   wait "$gen" || die "microblog-bench run $scenario failed: $(cat "$text")"
   cat "$text" >&2
   printf '{"scenario":"%s","in_flight":%s,"label":"%s","user_rss_kb":%s,"post_rss_kb":%s,"user_hwm_kb":%s,"post_hwm_kb":%s,"cpu_cores":%s}\n' \
     "$scenario" "$n" "$label" "$urss" "$prss" "$(status_kb "$USER_PID" VmHWM)" \
-    "$(status_kb "$POST_PID" VmHWM)" "$(cpu_between "$WORK/cpu0" "$WORK/cpu1")" >>"$RAW/resources.jsonl"
+    "$(status_kb "$POST_PID" VmHWM)" "$cpu" >>"$RAW/resources.jsonl"
 }
 
 # The pgbench script(s) of a scenario, as -f arguments.
@@ -314,17 +318,20 @@ run_pgbench() { # SCENARIO CLIENTS
     "$PGBENCH_BIN" "${args[@]}" -T "$DURATION" --log --log-prefix="$prefix" pgbench \
     >"$RAW/pgbench_${scenario}_${n}.txt" 2>&1 &
   local timer=$! client
-  # CPU over the middle of the run, once every client has connected.
-  sleep 1
-  client="$(pgrep -P "$timer" | head -1)"
+  # CPU over the middle of the run, once every client has connected, and
+  # only if pgbench (hence its backends) still ran at the end of the window.
+  sleep 1.5
+  client="$(pgrep -P "$timer" | head -1 || true)"
   cpu_snapshot pgbench="$client" >"$WORK/cpu0"
-  sleep "$(awk -v d="$DURATION" 'BEGIN { print d - 1.5 }')"
+  sleep "$(awk -v d="$DURATION" 'BEGIN { print (d > 5 ? d - 4 : 1) }')"
   cpu_snapshot pgbench="$client" >"$WORK/cpu1"
+  local cpu='{}'
+  [[ -n "$client" ]] && kill -0 "$client" 2>/dev/null && cpu="$(cpu_between "$WORK/cpu0" "$WORK/cpu1")"
   wait "$timer" || { cat "$RAW/pgbench_${scenario}_${n}.txt" >&2; die "pgbench $scenario failed"; }
   python3 "$ROOT/bench/report.py" pgbench-summary --scenario "$scenario" --clients "$n" \
     --output "$RAW/pgbench_${scenario}_${n}.txt" --time "$RAW/pgbench_${scenario}_${n}.time" \
     --log-prefix "$prefix" >>"$RAW/pgbench.jsonl"
-  json_add "$RAW/pgbench.jsonl" cpu_cores "$(cpu_between "$WORK/cpu0" "$WORK/cpu1")"
+  json_add "$RAW/pgbench.jsonl" cpu_cores "$cpu"
   tail -1 "$RAW/pgbench.jsonl" >&2
   rm -f "$prefix".*  # the summary holds what the report needs
 }
