@@ -138,11 +138,13 @@ int64_t Micros(const google::protobuf::Timestamp& t) {
 }
 
 // Waits until `address` answers grpc.health.v1.Health/Check with SERVING.
-bool WaitServing(const std::string& address, std::chrono::seconds timeout) {
+bool WaitServing(const std::string& address, std::chrono::seconds timeout,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials =
+                     grpc::InsecureChannelCredentials()) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel(address, credentials, args));
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
     grpc::health::v1::HealthCheckRequest request;
@@ -939,6 +941,50 @@ TEST_F(PostServiceTest, ChecksAuthorsOverMutualTls) {
   status = CreatePost(FakeUserService::kKnownUser, "no client certificate");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_EQ(fake.service().calls(), 1);
+}
+
+TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
+  // user-service itself serves TLS and requires client certificates
+  // (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE); post-service presents
+  // its own (USER_SERVICE_TLS_*).
+  TestCertificates certs;
+  user_db_ = testing::PrepareUserDatabase(pg());
+  EnvVars env = UserServiceEnv();
+  const std::string address = "127.0.0.1:" + std::to_string(testing::FreeTcpPort());
+  env["LISTEN_ADDRESS"] = address;
+  env["TLS_CERT_FILE"] = certs.Path("server.crt");
+  env["TLS_KEY_FILE"] = certs.Path("server.key");
+  env["TLS_CLIENT_CA_FILE"] = certs.Path("ca.crt");
+  ChildProcess users(USER_SERVICE_BIN, {}, env);
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = certs.Read("ca.crt");
+  with_cert.pem_cert_chain = certs.Read("client.crt");
+  with_cert.pem_private_key = certs.Read("client.key");
+  ASSERT_TRUE(WaitServing(address, kWaitTimeout, grpc::SslCredentials(with_cert)))
+      << users.ReadOutput();
+
+  // Neither plaintext nor TLS without a client certificate gets through.
+  grpc::SslCredentialsOptions without_cert;
+  without_cert.pem_root_certs = certs.Read("ca.crt");
+  for (const auto& credentials :
+       {grpc::InsecureChannelCredentials(), grpc::SslCredentials(without_cert)}) {
+    auto stub = UserService::NewStub(grpc::CreateChannel(address, credentials));
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(1);
+    microblog::user::v1::GetUserResponse response;
+    EXPECT_EQ(stub->GetUser(NewContext().get(), request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+
+  user_stub_ = UserService::NewStub(grpc::CreateChannel(address, grpc::SslCredentials(with_cert)));
+  const int64_t author = CreateUser("tess");
+  StartPostService(address, {{"USER_SERVICE_TLS_CA_FILE", certs.Path("ca.crt")},
+                             {"USER_SERVICE_TLS_CERT_FILE", certs.Path("client.crt")},
+                             {"USER_SERVICE_TLS_KEY_FILE", certs.Path("client.key")}});
+  grpc::Status status = CreatePost(author, "checked over mutual TLS");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  status = CreatePost(author + 1000, "unknown author, over mutual TLS");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
 }
 
 TEST_F(PostServiceTest, RefusesToStartWithHalfAClientCertificate) {
