@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Numbers of bench/run.sh: pgbench summaries and the results table.
 
-  report.py pgbench-summary --scenario S --clients N --output FILE --time FILE
+  report.py pgbench-summary --scenario S --clients N --output FILE
             --log-prefix PREFIX
-      Reads one pgbench run (its stdout, /usr/bin/time's "user sys" and the
-      per-transaction logs PREFIX.*) and prints one JSON line: tps, counts,
+      Reads one pgbench run (its stdout and the per-transaction logs
+      PREFIX.*) and prints one JSON line: tps, counts,
       latency percentiles (nearest rank over every transaction, as
       microblog-bench computes them), per-script breakdown for the mix.
 
@@ -86,14 +86,6 @@ def pgbench_summary(args):
                 all_micros.append(us)
                 per_script.setdefault(int(fields[3]), []).append(us)
 
-    cpu = 0.0
-    if args.time and os.path.exists(args.time):
-        parts = open(args.time).read().split()
-        try:
-            cpu = float(parts[-2]) + float(parts[-1])
-        except (IndexError, ValueError):
-            cpu = 0.0
-
     row = {
         "scenario": args.scenario,
         "clients": args.clients,
@@ -101,7 +93,6 @@ def pgbench_summary(args):
         "transactions": processed,
         "failed": failed + not_ok,
         "seconds": duration,
-        "client_cpu_seconds": cpu,
         "latency_ms": latency_summary(all_micros),
         "scripts": {
             (names[i] if i < len(names) else str(i)): {
@@ -302,7 +293,6 @@ def main():
     p.add_argument("--scenario", required=True)
     p.add_argument("--clients", type=int, required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--time")
     p.add_argument("--log-prefix", required=True)
     t = sub.add_parser("table")
     t.add_argument("--raw", required=True)

@@ -314,22 +314,20 @@ run_pgbench() { # SCENARIO CLIENTS
   "$PGBENCH_BIN" "${args[@]}" -T "$WARMUP" pgbench >/dev/null 2>&1 \
     || die "pgbench warm-up for $scenario failed: $("$PGBENCH_BIN" "${args[@]}" -t 1 pgbench 2>&1 | tail -5)"
   local prefix="$RAW/pgbench-logs/${scenario}_${n}"
-  /usr/bin/time -f '%U %S' -o "$RAW/pgbench_${scenario}_${n}.time" \
-    "$PGBENCH_BIN" "${args[@]}" -T "$DURATION" --log --log-prefix="$prefix" pgbench \
+  "$PGBENCH_BIN" "${args[@]}" -T "$DURATION" --log --log-prefix="$prefix" pgbench \
     >"$RAW/pgbench_${scenario}_${n}.txt" 2>&1 &
-  local timer=$! client
+  local client=$!
   # CPU over the middle of the run, once every client has connected, and
   # only if pgbench (hence its backends) still ran at the end of the window.
   sleep 1.5
-  client="$(pgrep -P "$timer" | head -1 || true)"
   cpu_snapshot pgbench="$client" >"$WORK/cpu0"
   sleep "$(awk -v d="$DURATION" 'BEGIN { print (d > 5 ? d - 4 : 1) }')"
   cpu_snapshot pgbench="$client" >"$WORK/cpu1"
   local cpu='{}'
-  [[ -n "$client" ]] && kill -0 "$client" 2>/dev/null && cpu="$(cpu_between "$WORK/cpu0" "$WORK/cpu1")"
-  wait "$timer" || { cat "$RAW/pgbench_${scenario}_${n}.txt" >&2; die "pgbench $scenario failed"; }
+  kill -0 "$client" 2>/dev/null && cpu="$(cpu_between "$WORK/cpu0" "$WORK/cpu1")"
+  wait "$client" || { cat "$RAW/pgbench_${scenario}_${n}.txt" >&2; die "pgbench $scenario failed"; }
   python3 "$ROOT/bench/report.py" pgbench-summary --scenario "$scenario" --clients "$n" \
-    --output "$RAW/pgbench_${scenario}_${n}.txt" --time "$RAW/pgbench_${scenario}_${n}.time" \
+    --output "$RAW/pgbench_${scenario}_${n}.txt" \
     --log-prefix "$prefix" >>"$RAW/pgbench.jsonl"
   json_add "$RAW/pgbench.jsonl" cpu_cores "$cpu"
   tail -1 "$RAW/pgbench.jsonl" >&2
