@@ -31,6 +31,8 @@ DEB_PACKAGES=(
   python3 python3-grpcio python3-protobuf
   # runuser (PostgreSQL refuses to run as root), ps, ss.
   util-linux procps iproute2
+  # The TLS tests make a throwaway CA and certificates with the openssl tool.
+  openssl
 )
 
 deb_installed() {
