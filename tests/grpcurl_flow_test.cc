@@ -100,7 +100,6 @@ TEST_F(GrpcurlFlowTest, TheReadmeSession) {
   ASSERT_EQ(created.exit_code, 0) << created.output;
   const std::string id = IdIn(created.output);
   ASSERT_FALSE(id.empty()) << created.output;
-  EXPECT_THAT(created.output, Not(HasSubstr("password")));
 
   RunResult got = Grpcurl(*users_, {"microblog.user.v1.UserService/GetUser"},
                           R"({"id": ")" + id + R"("})");
@@ -121,6 +120,12 @@ TEST_F(GrpcurlFlowTest, TheReadmeSession) {
                               R"({"login": "ada", "password": "wrong password"})");
   EXPECT_EQ(refused.exit_code, kExitUnauthenticated) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("Code: Unauthenticated"));
+  // Neither the passwords nor their hashes ever reach the log.
+  const std::string log = users_->output();
+  EXPECT_THAT(log, HasSubstr("/microblog.user.v1.UserService/VerifyPassword"));
+  EXPECT_THAT(log, Not(HasSubstr("correct horse battery")));
+  EXPECT_THAT(log, Not(HasSubstr("wrong password")));
+  EXPECT_THAT(log, Not(HasSubstr("$argon2id$")));
 
   // Post as that user, list the user's posts.
   RunResult posted = Grpcurl(*posts_, {"microblog.post.v1.PostService/CreatePost"},

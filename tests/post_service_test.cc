@@ -99,6 +99,8 @@ std::unique_ptr<grpc::ClientContext> NewContext(
 
 google::rpc::Status RichStatusOf(const grpc::Status& status) {
   google::rpc::Status rich;
+  // An empty string parses too: require details to be there at all.
+  EXPECT_FALSE(status.error_details().empty()) << "no rich error details";
   EXPECT_TRUE(rich.ParseFromString(status.error_details()));
   return rich;
 }
@@ -556,6 +558,44 @@ TEST_F(PostServiceTest, UnknownAuthorIsNotFoundNamingTheUser) {
   ASSERT_TRUE(info.has_value()) << "NOT_FOUND without a google.rpc.ResourceInfo detail";
   EXPECT_EQ(info->resource_type(), "user");
   EXPECT_EQ(info->resource_name(), "987654");
+  EXPECT_EQ(CountPosts(), 0);
+}
+
+TEST_F(PostServiceTest, DeletedAuthorIsRefusedButTheirPostsStay) {
+  StartServices();
+  const int64_t bob = CreateUser("bob");
+  Post old_post;
+  ASSERT_TRUE(CreatePost(bob, "before leaving", "", &old_post).ok());
+
+  microblog::user::v1::DeleteUserRequest request;
+  request.set_id(bob);
+  microblog::user::v1::DeleteUserResponse response;
+  ASSERT_TRUE(user_stub_->DeleteUser(NewContext().get(), request, &response).ok());
+
+  grpc::Status status = CreatePost(bob, "after leaving");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  std::optional<google::rpc::ResourceInfo> info = ResourceInfoOf(status);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->resource_name(), std::to_string(bob));
+  // No author cache: the very next post is refused, and old posts are kept.
+  EXPECT_TRUE(GetPost(old_post.id()).ok());
+  EXPECT_EQ(CountPosts(), 1);
+}
+
+TEST_F(PostServiceTest, MaxDeadlineCapsWhatTheCallerAllows) {
+  FakeUserServer fake;
+  fake.service().set_delay(120s);
+  // The caller allows 30 s and the author check 60 s: only MAX_DEADLINE_MS
+  // (300 ms) can end the call early.
+  StartPostService(fake.address(),
+                   {{"USER_SERVICE_TIMEOUT_MS", "60000"}, {"MAX_DEADLINE_MS", "300"}});
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "in a hurry");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // Not a speed assertion: 20 s is far above the cap and far below the
+  // caller's 30 s, so only the cap can explain an answer in that window.
+  EXPECT_LT(elapsed, 20s);
   EXPECT_EQ(CountPosts(), 0);
 }
 
@@ -1039,6 +1079,9 @@ TEST_F(PostServiceTest, DatabaseRestartUnderLoadIsUnavailableThenRecovers) {
 
   pg().Stop();
   EXPECT_TRUE(posts_->WaitForHealth(HealthStatus::NOT_SERVING, kWaitTimeout));
+  EXPECT_EQ(posts_->CheckHealth(kCallTimeout, "microblog.post.v1.PostService"),
+            std::optional(HealthStatus::NOT_SERVING));
+  EXPECT_EQ(posts_->CheckHealth(kCallTimeout, "liveness"), std::optional(HealthStatus::SERVING));
   grpc::Status status = GetPost(kept.id());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   ListPostsResponse page;
@@ -1073,6 +1116,25 @@ TEST_F(PostServiceTest, DatabaseRestartUnderLoadIsUnavailableThenRecovers) {
   EXPECT_GT(codes[grpc::StatusCode::OK], 0);
   EXPECT_GT(codes[grpc::StatusCode::UNAVAILABLE], 0);
   EXPECT_TRUE(posts_->Running()) << posts_->output();
+}
+
+TEST(PostServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
+  auto result = microblog::testing::RunToCompletion(POST_SERVICE_BIN, {},
+                                                    {{"POST_DATABASE_URL", ""}});
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("POST_DATABASE_URL"), std::string::npos) << result.output;
+}
+
+TEST(PostServiceConfigTest, HelpListsEveryOptionWithDefaults) {
+  auto result = microblog::testing::RunToCompletion(POST_SERVICE_BIN, {"--help"});
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  for (const std::string option :
+       {"POST_DATABASE_URL", "USER_SERVICE_ADDR", "localhost:50051", "USER_SERVICE_TIMEOUT_MS",
+        "USER_SERVICE_TLS_CA_FILE", "USER_SERVICE_TLS_CERT_FILE", "USER_SERVICE_TLS_KEY_FILE",
+        "LISTEN_ADDRESS", "0.0.0.0:50052", "DB_POOL_SIZE", "MAX_DEADLINE_MS",
+        "SHUTDOWN_GRACE_MS", "--user-service-addr"}) {
+    EXPECT_NE(result.output.find(option), std::string::npos) << option << "\n" << result.output;
+  }
 }
 
 }  // namespace
