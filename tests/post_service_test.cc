@@ -139,32 +139,6 @@ int64_t Micros(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000000 + t.nanos() / 1000;
 }
 
-// Waits until `address` answers grpc.health.v1.Health/Check with SERVING.
-bool WaitServing(const std::string& address, std::chrono::seconds timeout,
-                 std::shared_ptr<grpc::ChannelCredentials> credentials =
-                     grpc::InsecureChannelCredentials()) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateCustomChannel(address, credentials, args));
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    grpc::health::v1::HealthCheckRequest request;
-    HealthStatus response;
-    // Waiting for the connection inside a call makes this thread drive the
-    // reconnection; between fail-fast calls only gRPC's backup poller would
-    // (every 5 s).
-    std::unique_ptr<grpc::ClientContext> context = NewContext(1s);
-    context->set_wait_for_ready(true);
-    if (stub->Check(context.get(), request, &response).ok() &&
-        response.status() == HealthStatus::SERVING) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
 // An in-process UserService standing in for user-service where a test needs
 // to script its answers, slow it down or see what post-service sent it.
 // GetUser knows exactly one user; everything else is UNIMPLEMENTED.
@@ -864,7 +838,7 @@ TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealt
   EnvVars env = UserServiceEnv();
   env["LISTEN_ADDRESS"] = address;
   ChildProcess restarted(USER_SERVICE_BIN, {}, env);
-  ASSERT_TRUE(WaitServing(address, kWaitTimeout)) << restarted.ReadOutput();
+  ASSERT_TRUE(testing::WaitUntilServing(address, kWaitTimeout)) << restarted.ReadOutput();
   const auto until = std::chrono::steady_clock::now() + kWaitTimeout;
   do {
     status = CreatePost(alice, "after the outage", "retry-me");
@@ -1000,7 +974,7 @@ TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
   with_cert.pem_root_certs = certs.Read("ca.crt");
   with_cert.pem_cert_chain = certs.Read("client.crt");
   with_cert.pem_private_key = certs.Read("client.key");
-  ASSERT_TRUE(WaitServing(address, kWaitTimeout, grpc::SslCredentials(with_cert)))
+  ASSERT_TRUE(testing::WaitUntilServing(address, kWaitTimeout, grpc::SslCredentials(with_cert)))
       << users.ReadOutput();
 
   // Neither plaintext nor TLS without a client certificate gets through.

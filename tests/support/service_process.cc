@@ -125,5 +125,27 @@ bool ServiceProcess::WaitForHealth(ServingStatus wanted, std::chrono::millisecon
   }
 }
 
+bool WaitUntilServing(const std::string& address, std::chrono::milliseconds timeout,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub =
+      grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(address, credentials, args));
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    context.set_wait_for_ready(true);
+    if (stub->Check(&context, request, &response).ok() &&
+        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 }  // namespace testing
 }  // namespace microblog

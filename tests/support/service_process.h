@@ -24,6 +24,7 @@
 #include <string>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
 
 #include "grpc/health/v1/health.pb.h"
 #include "support/child_process.h"
@@ -50,6 +51,14 @@ MigratedDatabase PrepareUserDatabase(PgCluster& cluster);
 MigratedDatabase PreparePostDatabase(PgCluster& cluster);
 
 using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+// Waits until the gRPC server at `address` answers Health/Check (service "")
+// with SERVING, for servers not started through ServiceProcess (a fixed
+// address, TLS). Each check waits for the connection (wait_for_ready), so
+// this thread drives reconnection instead of gRPC's 5 s backup poller.
+bool WaitUntilServing(const std::string& address, std::chrono::milliseconds timeout,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials =
+                          grpc::InsecureChannelCredentials());
 
 class ServiceProcess {
  public:
