@@ -147,12 +147,26 @@ absl::Status ConnectionPool::RunErased(
   }
 }
 
-absl::Status ConnectionPool::Ping(Clock::time_point deadline) {
-  return RunErased(deadline, [](pqxx::connection& c) {
-    pqxx::nontransaction tx(c);
+absl::Status ConnectionPool::Ping(Clock::time_point) {
+  std::lock_guard<std::mutex> lock(ping_mu_);
+  if (ping_conn_ == nullptr) {
+    auto fresh = Connect();
+    if (!fresh.ok()) {
+      DiscardAll();
+      return fresh.status();
+    }
+    ping_conn_ = std::move(*fresh);
+  }
+  try {
+    pqxx::nontransaction tx(*ping_conn_);
     tx.exec("SELECT 1");
     return absl::OkStatus();
-  });
+  } catch (const std::exception& e) {
+    ping_conn_.reset();
+    DiscardAll();
+    Log(LogLevel::kWarn, "database ping failed", {{"cause", e.what()}});
+    return Unavailable();
+  }
 }
 
 }  // namespace microblog

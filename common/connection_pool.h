@@ -86,8 +86,12 @@ class ConnectionPool {
     return RunErased(deadline, fn);
   }
 
-  // OK when the database answers a trivial query before `deadline`.
-  // Used by the health checker.
+  // OK when the database answers a trivial query. Used by the health
+  // checker. Runs on a connection of its own, outside the pool: with every
+  // pooled connection busy under load, a ping waiting for one would report
+  // a busy service as unhealthy. A failed ping also discards the pool's idle
+  // connections (they are suspect too). `deadline` is not used beyond the
+  // statement and connect timeouts.
   absl::Status Ping(Clock::time_point deadline);
 
  private:
@@ -105,6 +109,8 @@ class ConnectionPool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
   std::size_t checked_out_ = 0;                          // guarded by mu_
   std::size_t generation_ = 0;  // bumped when a broken connection is seen; guarded by mu_
+  std::mutex ping_mu_;
+  std::unique_ptr<pqxx::connection> ping_conn_;  // guarded by ping_mu_
 };
 
 }  // namespace microblog

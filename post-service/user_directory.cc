@@ -12,6 +12,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace microblog {
@@ -145,10 +146,13 @@ absl::Status GrpcUserDirectory::CheckAuthor(int64_t user_id, Clock::time_point d
   }
   // Whatever else went wrong (down, slow, failing), the author could not be
   // checked: the caller may retry later, so say UNAVAILABLE, never store.
-  return absl::UnavailableError(
-      absl::StrCat("user-service unavailable: ",
-                   absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-                   ": ", status.error_message()));
+  // The channel's message names internal addresses: it goes to our log,
+  // not to the client.
+  Log(LogLevel::kWarn, "author check failed",
+      {{"user_id", static_cast<int64_t>(user_id)},
+       {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+       {"cause", status.error_message()}});
+  return absl::UnavailableError("user-service unavailable; retry later");
 }
 
 }  // namespace post

@@ -1,6 +1,7 @@
 // Unit tests of common/: status mapping, text limits, page tokens,
 // configuration, URL redaction, and the connection pool against a real
 // PostgreSQL (stopped and restarted under it).
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
@@ -256,6 +257,23 @@ TEST_F(ConnectionPoolTest, WaitsForAFreeConnectionOnlyUntilTheDeadline) {
   holder.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(Add(pool, 1, 1).ok());
+}
+
+TEST_F(ConnectionPoolTest, PingAnswersWhileEveryPooledConnectionIsBusy) {
+  ConnectionPool pool(Options(1));
+  std::atomic<bool> held{false};
+  std::thread holder([&] {
+    (void)pool.RunStatus(Soon(), [&](pqxx::connection&) {
+      held = true;
+      std::this_thread::sleep_for(1s);
+      return absl::OkStatus();
+    });
+  });
+  while (!held) std::this_thread::sleep_for(10ms);
+  // A busy service is a healthy one: the ping must not wait for the pool.
+  const absl::Status ping = pool.Ping(system_clock::now() + 100ms);
+  holder.join();
+  EXPECT_TRUE(ping.ok()) << ping;
 }
 
 TEST_F(ConnectionPoolTest, FailsFastWhileTheDatabaseIsDownAndRecoversAfter) {

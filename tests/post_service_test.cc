@@ -819,6 +819,9 @@ TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealt
   // within its generous deadline rather than hanging), and nothing stored.
   grpc::Status status = CreatePost(alice, "during the outage");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // The channel's own message (internal addresses) stays in the log.
+  EXPECT_EQ(status.error_message(), "user-service unavailable; retry later");
+  EXPECT_NE(posts_->output().find("author check failed"), std::string::npos);
   status = CreatePost(alice, "during the outage", "retry-me");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_EQ(CountPosts(), 1);
