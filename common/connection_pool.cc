@@ -169,4 +169,11 @@ absl::Status ConnectionPool::Ping(Clock::time_point) {
   }
 }
 
+std::string BigintArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&out, i == 0 ? "" : ",", ids[i]);
+  out += "}";
+  return out;
+}
+
 }  // namespace microblog

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -112,6 +113,10 @@ class ConnectionPool {
   std::mutex ping_mu_;
   std::unique_ptr<pqxx::connection> ping_conn_;  // guarded by ping_mu_
 };
+
+// The PostgreSQL array literal of `ids` ("{1,2,3}"), to pass a list as one
+// parameter of a prepared statement: `WHERE id = ANY ($1::bigint[])`.
+std::string BigintArray(const std::vector<int64_t>& ids);
 
 }  // namespace microblog
 

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/health_service.h"
 #include "common/log.h"
+#include "common/trace_context.h"
 
 namespace microblog {
 namespace {
@@ -57,18 +58,17 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       const grpc::Status status = methods->GetSendStatus();
       const double millis =
           std::chrono::duration<double, std::milli>(steady_clock::now() - start_).count();
-      const std::string peer = info_->server_context()->peer();
-      // The W3C trace context, when the caller sent one, ties this line to
-      // the caller's (post-service forwards it to user-service).
-      std::string traceparent;
-      const auto& metadata = info_->server_context()->client_metadata();
-      if (auto it = metadata.find("traceparent"); it != metadata.end()) {
-        traceparent.assign(it->second.data(), it->second.size());
-      }
       const bool server_fault = status.error_code() == grpc::StatusCode::INTERNAL ||
                                 status.error_code() == grpc::StatusCode::UNKNOWN ||
                                 status.error_code() == grpc::StatusCode::DATA_LOSS;
-      Log(server_fault ? LogLevel::kError : LogLevel::kInfo, "rpc",
+      const LogLevel level = server_fault ? LogLevel::kError : LogLevel::kInfo;
+      // No line to write: skip gathering its fields.
+      if (!LogEnabled(level)) return methods->Proceed();
+      const std::string peer = info_->server_context()->peer();
+      // The W3C trace context, when the caller sent one, ties this line to
+      // the caller's (post-service forwards it to user-service).
+      const std::string traceparent = TraceContextFrom(*info_->server_context()).traceparent;
+      Log(level, "rpc",
           {{"method", info_->method()},
            {"code", CodeName(status.error_code())},
            {"duration_ms", millis},
@@ -175,7 +175,7 @@ void BlockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContext& context,
+std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
                                                         std::chrono::milliseconds max_deadline) {
   return std::min(context.deadline(), std::chrono::system_clock::now() + max_deadline);
 }

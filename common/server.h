@@ -60,7 +60,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
 
 // The deadline a handler should use for its own work and outgoing calls:
 // the client's deadline, capped at now + max_deadline.
-std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContext& context,
+std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
                                                         std::chrono::milliseconds max_deadline);
 
 }  // namespace microblog

@@ -10,6 +10,7 @@
 #include "common/connection_pool.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "common/worker_pool.h"
 #include "post-service/post_service.h"
 #include "post-service/post_store.h"
 #include "post-service/user_directory.h"
@@ -83,7 +84,9 @@ int main(int argc, char** argv) {
   pool_options.statement_timeout = settings->max_deadline;
   microblog::ConnectionPool pool(std::move(pool_options));
   microblog::post::PostStore store(pool);
-  microblog::post::PostServiceImpl service(store, **users, settings->max_deadline);
+  // As many database workers as connections: a worker never waits for one.
+  microblog::WorkerPool db_workers("db-worker", static_cast<std::size_t>(settings->db_pool_size));
+  microblog::post::PostServiceImpl service(store, **users, db_workers, settings->max_deadline);
 
   microblog::Log(microblog::LogLevel::kInfo, "post-service configured",
                  {{"database", microblog::RedactUrl(database_url)},

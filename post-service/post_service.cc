@@ -4,6 +4,8 @@
 
 #include "common/server.h"
 #include "common/status.h"
+#include "common/trace_context.h"
+#include "common/unary_call.h"
 #include "post-service/post_validation.h"
 
 namespace microblog {
@@ -19,54 +21,94 @@ using microblog::post::v1::ListPostsRequest;
 using microblog::post::v1::ListPostsResponse;
 using microblog::post::v1::Post;
 
-grpc::Status PostServiceImpl::CreatePost(grpc::ServerContext* context,
-                                         const CreatePostRequest* request,
-                                         CreatePostResponse* response) {
-  if (absl::Status valid = ValidateCreatePost(*request); !valid.ok()) return ToGrpcStatus(valid);
+namespace {
+// At most this many ids per GetPost batch query.
+constexpr std::size_t kMaxBatch = 100;
+}  // namespace
+
+PostServiceImpl::PostServiceImpl(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
+                                 std::chrono::milliseconds max_deadline,
+                                 std::size_t loader_threads)
+    : store_(store),
+      authors_(authors),
+      db_workers_(db_workers),
+      max_deadline_(max_deadline),
+      posts_by_id_(
+          "post-loader",
+          [this](const std::vector<int64_t>& ids, std::chrono::system_clock::time_point deadline) {
+            return store_.GetMany(ids, deadline);
+          },
+          kMaxBatch, loader_threads) {}
+
+grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContext* context,
+                                                      const CreatePostRequest* request,
+                                                      CreatePostResponse* response) {
+  if (absl::Status valid = ValidateCreatePost(*request); !valid.ok()) {
+    return RespondNow(context, valid);
+  }
   const auto deadline = EffectiveDeadline(*context, max_deadline_);
+  UnaryCall call = StartUnaryCall(context);
   // The databases cannot share a foreign key: ask user-service first, and
   // store nothing unless it confirmed the author.
-  if (absl::Status author =
-          authors_.CheckAuthor(request->user_id(), deadline, TraceContextFrom(*context));
-      !author.ok()) {
-    return ToGrpcStatus(author);
+  authors_.CheckAuthor(
+      request->user_id(), deadline, TraceContextFrom(*context),
+      [this, request, response, deadline, reply = std::move(call.reply)](
+          const absl::Status& author) {
+        if (!author.ok()) return reply(author);
+        db_workers_.Submit([this, request, response, deadline, reply] {
+          absl::StatusOr<Post> post =
+              store_.Create(request->user_id(), request->body(), request->request_id(), deadline);
+          if (post.ok()) *response->mutable_post() = *std::move(post);
+          reply(post.status());
+        });
+      });
+  return call.reactor;
+}
+
+grpc::ServerUnaryReactor* PostServiceImpl::GetPost(grpc::CallbackServerContext* context,
+                                                   const GetPostRequest* request,
+                                                   GetPostResponse* response) {
+  if (absl::Status valid = ValidatePostId(request->id()); !valid.ok()) {
+    return RespondNow(context, valid);
   }
-  absl::StatusOr<Post> post =
-      store_.Create(request->user_id(), request->body(), request->request_id(), deadline);
-  if (!post.ok()) return ToGrpcStatus(post.status());
-  *response->mutable_post() = *std::move(post);
-  return grpc::Status::OK;
+  UnaryCall call = StartUnaryCall(context);
+  posts_by_id_.Load(request->id(), EffectiveDeadline(*context, max_deadline_),
+                    [response, reply = std::move(call.reply)](absl::StatusOr<Post> post) {
+                      if (post.ok()) *response->mutable_post() = *std::move(post);
+                      reply(post.status());
+                    });
+  return call.reactor;
 }
 
-grpc::Status PostServiceImpl::GetPost(grpc::ServerContext* context, const GetPostRequest* request,
-                                      GetPostResponse* response) {
-  if (absl::Status valid = ValidatePostId(request->id()); !valid.ok()) return ToGrpcStatus(valid);
-  absl::StatusOr<Post> post =
-      store_.Get(request->id(), EffectiveDeadline(*context, max_deadline_));
-  if (!post.ok()) return ToGrpcStatus(post.status());
-  *response->mutable_post() = *std::move(post);
-  return grpc::Status::OK;
-}
-
-grpc::Status PostServiceImpl::ListPosts(grpc::ServerContext* context,
-                                        const ListPostsRequest* request,
-                                        ListPostsResponse* response) {
+grpc::ServerUnaryReactor* PostServiceImpl::ListPosts(grpc::CallbackServerContext* context,
+                                                     const ListPostsRequest* request,
+                                                     ListPostsResponse* response) {
   absl::StatusOr<ListPostsQuery> query = ParseListPostsRequest(*request);
-  if (!query.ok()) return ToGrpcStatus(query.status());
-  absl::StatusOr<PostPage> page = store_.List(*query, EffectiveDeadline(*context, max_deadline_));
-  if (!page.ok()) return ToGrpcStatus(page.status());
-  for (Post& post : page->posts) *response->add_posts() = std::move(post);
-  if (page->next) {
-    response->set_next_page_token(EncodeListPostsToken(query->user_id, *page->next));
-  }
-  return grpc::Status::OK;
+  if (!query.ok()) return RespondNow(context, query.status());
+  return RespondOn(db_workers_, context,
+                   [this, query = *std::move(query), response,
+                    deadline = EffectiveDeadline(*context, max_deadline_)]() -> absl::Status {
+                     absl::StatusOr<PostPage> page = store_.List(query, deadline);
+                     if (!page.ok()) return page.status();
+                     for (Post& post : page->posts) *response->add_posts() = std::move(post);
+                     if (page->next) {
+                       response->set_next_page_token(
+                           EncodeListPostsToken(query.user_id, *page->next));
+                     }
+                     return absl::OkStatus();
+                   });
 }
 
-grpc::Status PostServiceImpl::DeletePost(grpc::ServerContext* context,
-                                         const DeletePostRequest* request,
-                                         DeletePostResponse* /*response*/) {
-  if (absl::Status valid = ValidatePostId(request->id()); !valid.ok()) return ToGrpcStatus(valid);
-  return ToGrpcStatus(store_.Delete(request->id(), EffectiveDeadline(*context, max_deadline_)));
+grpc::ServerUnaryReactor* PostServiceImpl::DeletePost(grpc::CallbackServerContext* context,
+                                                      const DeletePostRequest* request,
+                                                      DeletePostResponse* /*response*/) {
+  if (absl::Status valid = ValidatePostId(request->id()); !valid.ok()) {
+    return RespondNow(context, valid);
+  }
+  return RespondOn(db_workers_, context,
+                   [this, id = request->id(), deadline = EffectiveDeadline(*context, max_deadline_)] {
+                     return store_.Delete(id, deadline);
+                   });
 }
 
 }  // namespace post

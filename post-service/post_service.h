@@ -1,23 +1,38 @@
-// The gRPC handlers of microblog.post.v1.PostService.
+// The gRPC handlers of microblog.post.v1.PostService, on gRPC's callback
+// API: handlers return at once and the work finishes the call from our own
+// threads (common/unary_call.h).
 //
 // Each handler validates its request (post_validation.h) before any query or
 // outgoing call, works within the caller's deadline capped at max_deadline,
-// and maps errors with ToGrpcStatus (common/status.h). CreatePost checks the
-// author with user-service before storing anything.
+// and maps errors with ToGrpcStatus (common/status.h). Where the work runs:
+//  - GetPost: a batch loader, one query for the GetPost calls that arrive
+//    together (common/batch_loader.h);
+//  - CreatePost: the author check first (AuthorChecker, itself batched),
+//    then the insert on `db_workers`; nothing is stored unless user-service
+//    confirmed the author;
+//  - ListPosts, DeletePost: `db_workers`.
 //
 //   ConnectionPool pool(...);
 //   PostStore store(pool);
+//   WorkerPool db_workers("db-worker", settings.db_pool_size);
 //   std::unique_ptr<GrpcUserDirectory> users = ...;
-//   PostServiceImpl service(store, *users, settings.max_deadline);
-//   RunServer(settings, "post-service", {&service}, ...);
+//   PostServiceImpl service(store, *users, db_workers, settings.max_deadline);
+//   RunServer(settings, "post-service", {{&service, ...}}, ...);
 //
-// Thread-safety: handlers run concurrently on gRPC's threads; the service
-// holds no mutable state of its own.
+// Thread-safety: handlers run concurrently on gRPC's threads.
 #ifndef MICROBLOG_POST_SERVICE_POST_SERVICE_H_
 #define MICROBLOG_POST_SERVICE_POST_SERVICE_H_
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
 
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include "common/batch_loader.h"
+#include "common/worker_pool.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "post-service/post_store.h"
 #include "post-service/user_directory.h"
@@ -25,31 +40,35 @@
 namespace microblog {
 namespace post {
 
-class PostServiceImpl final : public microblog::post::v1::PostService::Service {
+class PostServiceImpl final : public microblog::post::v1::PostService::CallbackService {
  public:
-  // `store` and `authors` are borrowed and must outlive the service.
-  PostServiceImpl(PostStore& store, AuthorChecker& authors, std::chrono::milliseconds max_deadline)
-      : store_(store), authors_(authors), max_deadline_(max_deadline) {}
+  // `store`, `authors` and `db_workers` are borrowed and must outlive the
+  // service. `loader_threads` GetPost batches may run at once, each on a
+  // connection of the store's pool.
+  PostServiceImpl(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
+                  std::chrono::milliseconds max_deadline, std::size_t loader_threads = 2);
   PostServiceImpl(const PostServiceImpl&) = delete;
   PostServiceImpl& operator=(const PostServiceImpl&) = delete;
 
-  grpc::Status CreatePost(grpc::ServerContext* context,
-                          const microblog::post::v1::CreatePostRequest* request,
-                          microblog::post::v1::CreatePostResponse* response) override;
-  grpc::Status GetPost(grpc::ServerContext* context,
-                       const microblog::post::v1::GetPostRequest* request,
-                       microblog::post::v1::GetPostResponse* response) override;
-  grpc::Status ListPosts(grpc::ServerContext* context,
-                         const microblog::post::v1::ListPostsRequest* request,
-                         microblog::post::v1::ListPostsResponse* response) override;
-  grpc::Status DeletePost(grpc::ServerContext* context,
-                          const microblog::post::v1::DeletePostRequest* request,
-                          microblog::post::v1::DeletePostResponse* response) override;
+  grpc::ServerUnaryReactor* CreatePost(grpc::CallbackServerContext* context,
+                                       const microblog::post::v1::CreatePostRequest* request,
+                                       microblog::post::v1::CreatePostResponse* response) override;
+  grpc::ServerUnaryReactor* GetPost(grpc::CallbackServerContext* context,
+                                    const microblog::post::v1::GetPostRequest* request,
+                                    microblog::post::v1::GetPostResponse* response) override;
+  grpc::ServerUnaryReactor* ListPosts(grpc::CallbackServerContext* context,
+                                      const microblog::post::v1::ListPostsRequest* request,
+                                      microblog::post::v1::ListPostsResponse* response) override;
+  grpc::ServerUnaryReactor* DeletePost(grpc::CallbackServerContext* context,
+                                       const microblog::post::v1::DeletePostRequest* request,
+                                       microblog::post::v1::DeletePostResponse* response) override;
 
  private:
   PostStore& store_;
   AuthorChecker& authors_;
+  WorkerPool& db_workers_;
   const std::chrono::milliseconds max_deadline_;
+  BatchLoader<int64_t, microblog::post::v1::Post> posts_by_id_;
 };
 
 }  // namespace post

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <pqxx/nontransaction>
@@ -31,7 +32,7 @@ using microblog::post::v1::Post;
 
 constexpr char kCreate[] = "post_create";
 constexpr char kGetByRequestId[] = "post_get_by_request_id";
-constexpr char kGet[] = "post_get";
+constexpr char kGetMany[] = "post_get_many";
 constexpr char kDelete[] = "post_delete";
 constexpr char kListFirst[] = "post_list_first";
 constexpr char kListAfter[] = "post_list_after";
@@ -46,7 +47,7 @@ const std::pair<const char*, const char*> kStatements[] = {
      "ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING "
      "RETURNING " POST_COLUMNS},
     {kGetByRequestId, "SELECT " POST_COLUMNS " FROM posts WHERE request_id = $1"},
-    {kGet, "SELECT " POST_COLUMNS " FROM posts WHERE id = $1"},
+    {kGetMany, "SELECT " POST_COLUMNS " FROM posts WHERE id = ANY ($1::bigint[])"},
     {kDelete, "DELETE FROM posts WHERE id = $1"},
     {kListFirst, "SELECT " POST_COLUMNS " FROM posts" NEWEST_FIRST "LIMIT $1"},
     {kListAfter,
@@ -118,13 +119,31 @@ absl::StatusOr<Post> PostStore::Create(int64_t user_id, const std::string& body,
   });
 }
 
-absl::StatusOr<Post> PostStore::Get(int64_t id, Clock::time_point deadline) {
-  return pool_.Run<Post>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Post> {
-    pqxx::nontransaction tx(c);
-    pqxx::result r = tx.exec_prepared(kGet, id);
-    if (r.empty()) return PostNotFound(id);
-    return PostFromRow(r[0]);
-  });
+std::vector<absl::StatusOr<Post>> PostStore::GetMany(const std::vector<int64_t>& ids,
+                                                    Clock::time_point deadline) {
+  absl::StatusOr<std::vector<Post>> found =
+      pool_.Run<std::vector<Post>>(deadline, [&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        std::vector<Post> posts;
+        for (const pqxx::row& row : tx.exec_prepared(kGetMany, BigintArray(ids))) {
+          posts.push_back(PostFromRow(row));
+        }
+        return posts;
+      });
+  if (!found.ok()) return std::vector<absl::StatusOr<Post>>(ids.size(), found.status());
+  std::unordered_map<int64_t, Post*> by_id;
+  for (Post& post : *found) by_id[post.id()] = &post;
+  std::vector<absl::StatusOr<Post>> posts;
+  posts.reserve(ids.size());
+  for (int64_t id : ids) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      posts.push_back(PostNotFound(id));
+    } else {
+      posts.push_back(std::move(*it->second));
+    }
+  }
+  return posts;
 }
 
 absl::StatusOr<PostPage> PostStore::List(const ListPostsQuery& query,

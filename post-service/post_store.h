@@ -66,8 +66,11 @@ class PostStore {
                                                    const std::string& request_id,
                                                    Clock::time_point deadline);
 
-  // The post `id`, or NOT_FOUND (with a ResourceInfo detail).
-  absl::StatusOr<microblog::post::v1::Post> Get(int64_t id, Clock::time_point deadline);
+  // The posts `ids` (distinct), one result per id in the same order: the
+  // post, or NOT_FOUND (with a ResourceInfo detail) when it does not exist,
+  // or the error of the whole query. One query for all of them.
+  std::vector<absl::StatusOr<microblog::post::v1::Post>> GetMany(const std::vector<int64_t>& ids,
+                                                                  Clock::time_point deadline);
 
   // Up to `query.page_size` posts, newest first (create_time, then id,
   // descending), of `query.user_id` (0: all) strictly after `query.after`.

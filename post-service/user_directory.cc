@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 #include <utility>
 
 #include <grpc/grpc.h>
@@ -21,7 +22,7 @@ namespace {
 
 // Round-robin over every resolved address; gRPC retries UNAVAILABLE answers
 // of user-service (its database restarting, one replica going away) within
-// the call's deadline. GetUser is a read, so retrying it is always safe.
+// the call's deadline. post-service only reads from it, so a retry is always safe.
 constexpr char kServiceConfig[] = R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
   "methodConfig": [{
@@ -89,20 +90,12 @@ grpc::ChannelArguments MakeChannelArguments() {
   return args;
 }
 
-// The metadata value of `key` in `context` ("" when absent).
-std::string ClientMetadata(const grpc::ServerContext& context, const char* key) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find(key);
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
+// At most this many ids per BatchGetUsers call: what user-service accepts.
+constexpr std::size_t kMaxBatch = 100;
+// Batches in progress at once; each holds one call to user-service.
+constexpr std::size_t kLoaderThreads = 2;
 
 }  // namespace
-
-TraceContext TraceContextFrom(const grpc::ServerContext& context) {
-  return TraceContext{ClientMetadata(context, "traceparent"),
-                      ClientMetadata(context, "tracestate")};
-}
 
 absl::StatusOr<std::unique_ptr<GrpcUserDirectory>> GrpcUserDirectory::Create(
     const UserDirectoryOptions& options) {
@@ -125,34 +118,63 @@ GrpcUserDirectory::GrpcUserDirectory(std::shared_ptr<grpc::Channel> channel,
                                      std::chrono::milliseconds timeout)
     : channel_(std::move(channel)),
       stub_(microblog::user::v1::UserService::NewStub(channel_)),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      checks_(
+          "author-checks",
+          [this](const std::vector<Check>& checks, Clock::time_point deadline) {
+            return CheckBatch(checks, deadline);
+          },
+          kMaxBatch, kLoaderThreads) {}
 
-absl::Status GrpcUserDirectory::CheckAuthor(int64_t user_id, Clock::time_point deadline,
-                                            const TraceContext& trace) {
+void GrpcUserDirectory::CheckAuthor(int64_t user_id, Clock::time_point deadline,
+                                    const TraceContext& trace, Reply done) {
+  checks_.Load({user_id, trace}, deadline,
+               [done = std::move(done)](const absl::StatusOr<bool>& exists) {
+                 done(exists.status());
+               });
+}
+
+std::vector<absl::StatusOr<bool>> GrpcUserDirectory::CheckBatch(const std::vector<Check>& checks,
+                                                                Clock::time_point deadline) {
   grpc::ClientContext context;
   context.set_deadline(std::min(deadline, Clock::now() + timeout_));
-  if (!trace.traceparent.empty()) context.AddMetadata("traceparent", trace.traceparent);
-  if (!trace.tracestate.empty()) context.AddMetadata("tracestate", trace.tracestate);
-
-  microblog::user::v1::GetUserRequest request;
-  request.set_id(user_id);
-  microblog::user::v1::GetUserResponse response;
-  const grpc::Status status = stub_->GetUser(&context, request, &response);
-  if (status.ok()) return absl::OkStatus();
-
-  const std::string id = std::to_string(user_id);
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-    return NotFoundResource("user", id, absl::StrCat("user ", id, " does not exist"));
+  microblog::user::v1::BatchGetUsersRequest request;
+  std::unordered_set<int64_t> asked;
+  bool traced = false;
+  for (const Check& check : checks) {
+    if (asked.insert(check.user_id).second) request.add_ids(check.user_id);
+    if (!traced && !check.trace.traceparent.empty()) {
+      AddTo(check.trace, context);
+      traced = true;
+    }
   }
-  // Whatever else went wrong (down, slow, failing), the author could not be
-  // checked: the caller may retry later, so say UNAVAILABLE, never store.
-  // The channel's message names internal addresses: it goes to our log,
-  // not to the client.
-  Log(LogLevel::kWarn, "author check failed",
-      {{"user_id", static_cast<int64_t>(user_id)},
-       {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
-       {"cause", status.error_message()}});
-  return absl::UnavailableError("user-service unavailable; retry later");
+  microblog::user::v1::BatchGetUsersResponse response;
+  const grpc::Status status = stub_->BatchGetUsers(&context, request, &response);
+  if (!status.ok()) {
+    // Whatever went wrong (down, slow, failing), the authors could not be
+    // checked: the callers may retry later, so say UNAVAILABLE, never store.
+    // The channel's message names internal addresses: it goes to our log,
+    // not to the clients.
+    Log(LogLevel::kWarn, "author check failed",
+        {{"users", static_cast<int64_t>(request.ids_size())},
+         {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+         {"cause", status.error_message()}});
+    return std::vector<absl::StatusOr<bool>>(
+        checks.size(), absl::UnavailableError("user-service unavailable; retry later"));
+  }
+  std::unordered_set<int64_t> found;
+  for (const microblog::user::v1::User& user : response.users()) found.insert(user.id());
+  std::vector<absl::StatusOr<bool>> results;
+  results.reserve(checks.size());
+  for (const Check& check : checks) {
+    if (found.count(check.user_id) != 0) {
+      results.push_back(true);
+    } else {
+      const std::string id = std::to_string(check.user_id);
+      results.push_back(NotFoundResource("user", id, absl::StrCat("user ", id, " does not exist")));
+    }
+  }
+  return results;
 }
 
 }  // namespace post

@@ -33,6 +33,7 @@
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "support/child_process.h"
 #include "support/pg_cluster.h"
+#include "support/rpc_details.h"
 #include "support/service_process.h"
 
 #ifndef USER_SERVICE_BIN
@@ -55,28 +56,14 @@ constexpr std::chrono::seconds kWaitTimeout(60);
 
 constexpr char kPassword[] = "correct horse battery staple";
 
-// The google.rpc.BadRequest field violations of a failed call, as
-// field -> description.
-std::map<std::string, std::string> FieldViolations(const grpc::Status& status) {
-  std::map<std::string, std::string> out;
-  google::rpc::Status details;
-  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
-    return out;
-  }
-  for (const google::protobuf::Any& any : details.details()) {
-    google::rpc::BadRequest bad_request;
-    if (!any.UnpackTo(&bad_request)) continue;
-    for (const auto& violation : bad_request.field_violations()) {
-      out[violation.field()] = violation.description();
-    }
-  }
-  return out;
-}
+using ::microblog::testing::Repeat;
+using ::microblog::testing::ResourceInfoOf;
 
+// The fields of the google.rpc.BadRequest detail, as a set: the order of the
+// violations is not part of user-service's contract.
 std::set<std::string> ViolatedFields(const grpc::Status& status) {
-  std::set<std::string> fields;
-  for (const auto& [field, description] : FieldViolations(status)) fields.insert(field);
-  return fields;
+  const std::vector<std::string> fields = ::microblog::testing::ViolatedFields(status);
+  return {fields.begin(), fields.end()};
 }
 
 std::string Describe(const grpc::Status& status) {
@@ -253,12 +240,6 @@ class UserServiceTest : public ::testing::Test {
 
 std::unique_ptr<PgCluster> UserServiceTest::cluster_;
 
-std::string Repeat(const std::string& piece, int times) {
-  std::string out;
-  for (int i = 0; i < times; ++i) out += piece;
-  return out;
-}
-
 // --- CreateUser ---
 
 TEST_F(UserServiceTest, CreateUserStoresAccountAndHashesPassword) {
@@ -409,6 +390,61 @@ TEST_F(UserServiceTest, GetUserAnswersNotFoundAndRejectsNonPositiveIds) {
     EXPECT_EQ(reply.status.error_code(), StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(ViolatedFields(reply.status), std::set<std::string>{"id"});
   }
+}
+
+// Concurrent GetUser calls are loaded in batches (one query for many calls):
+// each caller must still get exactly its own user, or its own NOT_FOUND.
+TEST_F(UserServiceTest, ConcurrentGetUsersEachGetTheirOwnAnswer) {
+  QueryAsSuperuser(
+      "INSERT INTO users (username, email, password_hash) "
+      "SELECT 'batch' || i, 'batch' || i || '@x.io', 'not-a-hash' FROM generate_series(1, 40) i");
+  std::map<int64_t, std::string> names;
+  {
+    pqxx::connection connection(db_.superuser_url);
+    pqxx::nontransaction tx(connection);
+    for (const pqxx::row& row : tx.exec("SELECT id, username FROM users")) {
+      names[row[0].as<int64_t>()] = row[1].as<std::string>();
+    }
+  }
+  ASSERT_EQ(names.size(), 40u);
+  const int64_t first = names.begin()->first;
+
+  constexpr int kThreads = 16;
+  constexpr int kCallsEach = 60;
+  std::vector<std::unique_ptr<v1::UserService::Stub>> stubs;
+  for (int i = 0; i < 4; ++i) stubs.push_back(v1::UserService::NewStub(service_->NewChannel()));
+  std::atomic<int> found{0};
+  std::atomic<int> missing{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        // Ids of existing users and ids past the last one, interleaved.
+        const int64_t id = first + (t * 7 + i * 3) % 60;
+        v1::GetUserRequest request;
+        request.set_id(id);
+        auto reply = Call<v1::GetUserResponse>(&v1::UserService::Stub::GetUser, request,
+                                              stubs[t % stubs.size()].get());
+        auto it = names.find(id);
+        if (it != names.end()) {
+          ASSERT_TRUE(reply.status.ok()) << id << ": " << Describe(reply.status);
+          ASSERT_EQ(reply.response.user().id(), id);
+          ASSERT_EQ(reply.response.user().username(), it->second);
+          ++found;
+        } else {
+          ASSERT_EQ(reply.status.error_code(), StatusCode::NOT_FOUND) << id;
+          std::optional<google::rpc::ResourceInfo> info = ResourceInfoOf(reply.status);
+          ASSERT_TRUE(info.has_value());
+          ASSERT_EQ(info->resource_name(), std::to_string(id));
+          ++missing;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(found + missing, kThreads * kCallsEach);
+  EXPECT_GT(found.load(), 0);
+  EXPECT_GT(missing.load(), 0);
 }
 
 TEST_F(UserServiceTest, LookupUserIgnoresCaseAndValidatesItsKey) {

@@ -6,7 +6,9 @@
 #include "common/connection_pool.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "common/worker_pool.h"
 #include "user-service/password_hasher.h"
+#include "user-service/user_accounts.h"
 #include "user-service/user_service.h"
 #include "user-service/user_store.h"
 
@@ -49,7 +51,14 @@ int main(int argc, char** argv) {
   microblog::ConnectionPool pool(std::move(pool_options));
   microblog::user::PostgresUserStore store(pool);
   microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads));
-  microblog::user::UserServiceImpl service(store, hasher, settings->max_deadline);
+  microblog::user::UserAccounts accounts(store, hasher);
+  // As many database workers as connections: a worker never waits for one.
+  microblog::WorkerPool db_workers("db-worker", static_cast<std::size_t>(settings->db_pool_size));
+  // Hashing calls also query the database: twice the hashing threads, so
+  // that one call's query overlaps another's hash.
+  microblog::WorkerPool hashing_workers("hash-worker", 2 * static_cast<std::size_t>(*hash_threads));
+  microblog::user::UserServiceImpl service(accounts, db_workers, hashing_workers,
+                                           settings->max_deadline);
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",
                  {{"database", microblog::RedactUrl(database_url)},

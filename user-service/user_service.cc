@@ -1,312 +1,82 @@
 #include "user-service/user_service.h"
 
-#include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
-#include <vector>
-
-#include "absl/strings/str_cat.h"
-#include "common/page_token.h"
-#include "common/proto_time.h"
 #include "common/server.h"
-#include "common/status.h"
-#include "user-service/user_validation.h"
+#include "common/unary_call.h"
 
 namespace microblog {
 namespace user {
-namespace {
 
 namespace v1 = ::microblog::user::v1;
 
-constexpr int kDefaultPageSize = 20;
-constexpr int kMaxPageSize = 100;
-constexpr int kMaxBatchIds = 100;
-constexpr char kPageTokenKind[] = "users";
-
-// One message for unknown logins and wrong passwords alike, so that callers
-// cannot probe which accounts exist.
-constexpr char kBadCredentials[] = "login or password is incorrect";
-
-void ToProto(const UserRecord& record, v1::User& user) {
-  user.set_id(record.id);
-  user.set_username(record.username);
-  user.set_email(record.email);
-  *user.mutable_create_time() = TimestampFromMicros(record.create_time_micros);
-}
-
-void AppendIdViolations(const std::string& field, int64_t id, std::vector<FieldViolation>& out) {
-  if (id <= 0) out.push_back({field, absl::StrCat("must be positive, got ", id)});
-}
-
-absl::Status InvalidIfAny(const std::vector<FieldViolation>& violations) {
-  return violations.empty() ? absl::OkStatus() : InvalidArgument(violations);
-}
-
-// The fields UpdateUser may change, as named in its update_mask.
-struct MaskedFields {
-  bool username = false;
-  bool email = false;
-  bool password = false;
-};
-
-MaskedFields ReadUpdateMask(const google::protobuf::FieldMask& mask,
-                            std::vector<FieldViolation>& out) {
-  MaskedFields fields;
-  if (mask.paths().empty()) {
-    out.push_back({"update_mask", "must name at least one of username, email, password"});
-  }
-  for (int i = 0; i < mask.paths_size(); ++i) {
-    const std::string& path = mask.paths(i);
-    if (path == "username") {
-      fields.username = true;
-    } else if (path == "email") {
-      fields.email = true;
-    } else if (path == "password") {
-      fields.password = true;
-    } else {
-      out.push_back({absl::StrCat("update_mask.paths[", i, "]"),
-                     absl::StrCat("unknown field \"", path,
-                                  "\"; allowed: username, email, password")});
-    }
-  }
-  return fields;
-}
-
-}  // namespace
-
-UserServiceImpl::Clock::time_point UserServiceImpl::Deadline(
-    const grpc::ServerContext& context) const {
+std::chrono::system_clock::time_point UserServiceImpl::Deadline(
+    const grpc::CallbackServerContext& context) const {
   return EffectiveDeadline(context, max_deadline_);
 }
 
-// --- CreateUser ---
-
-grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
-                                         const v1::CreateUserRequest* request,
-                                         v1::CreateUserResponse* response) {
-  return ToGrpcStatus(DoCreateUser(*request, Deadline(*context), *response));
+grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
+                                                      const v1::CreateUserRequest* request,
+                                                      v1::CreateUserResponse* response) {
+  return RespondOn(hashing_workers_, context, [this, request, response, d = Deadline(*context)] {
+    return accounts_.CreateUser(*request, d, *response);
+  });
 }
 
-absl::Status UserServiceImpl::DoCreateUser(const v1::CreateUserRequest& request,
-                                           Clock::time_point deadline,
-                                           v1::CreateUserResponse& response) {
-  std::vector<FieldViolation> bad;
-  AppendUsernameViolations("username", request.username(), bad);
-  AppendEmailViolations("email", request.email(), bad);
-  AppendPasswordViolations("password", request.password(), bad);
-  if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
-
-  absl::StatusOr<std::string> hash = hasher_.Hash(request.password(), deadline);
-  if (!hash.ok()) return hash.status();
-  absl::StatusOr<UserRecord> created =
-      store_.Create(request.username(), request.email(), *hash, deadline);
-  if (!created.ok()) return created.status();
-  ToProto(*created, *response.mutable_user());
-  return absl::OkStatus();
+grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
+                                                   const v1::GetUserRequest* request,
+                                                   v1::GetUserResponse* response) {
+  UnaryCall call = StartUnaryCall(context);
+  accounts_.GetUser(*request, Deadline(*context), *response, std::move(call.reply));
+  return call.reactor;
 }
 
-// --- GetUser ---
-
-grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
-                                      const v1::GetUserRequest* request,
-                                      v1::GetUserResponse* response) {
-  std::vector<FieldViolation> bad;
-  AppendIdViolations("id", request->id(), bad);
-  if (!bad.empty()) return ToGrpcStatus(InvalidArgument(bad));
-  absl::StatusOr<UserRecord> user = store_.GetById(request->id(), Deadline(*context));
-  if (!user.ok()) return ToGrpcStatus(user.status());
-  ToProto(*user, *response->mutable_user());
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* UserServiceImpl::LookupUser(grpc::CallbackServerContext* context,
+                                                      const v1::LookupUserRequest* request,
+                                                      v1::LookupUserResponse* response) {
+  return RespondOn(db_workers_, context, [this, request, response, d = Deadline(*context)] {
+    return accounts_.LookupUser(*request, d, *response);
+  });
 }
 
-// --- LookupUser ---
-
-grpc::Status UserServiceImpl::LookupUser(grpc::ServerContext* context,
-                                         const v1::LookupUserRequest* request,
-                                         v1::LookupUserResponse* response) {
-  return ToGrpcStatus(DoLookupUser(*request, Deadline(*context), *response));
+grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,
+                                                     const v1::ListUsersRequest* request,
+                                                     v1::ListUsersResponse* response) {
+  return RespondOn(db_workers_, context, [this, request, response, d = Deadline(*context)] {
+    return accounts_.ListUsers(*request, d, *response);
+  });
 }
 
-absl::Status UserServiceImpl::DoLookupUser(const v1::LookupUserRequest& request,
-                                           Clock::time_point deadline,
-                                           v1::LookupUserResponse& response) {
-  std::vector<FieldViolation> bad;
-  absl::StatusOr<UserRecord> user = absl::InternalError("no lookup ran");
-  switch (request.key_case()) {
-    case v1::LookupUserRequest::kUsername:
-      AppendUsernameViolations("username", request.username(), bad);
-      if (!bad.empty()) return InvalidArgument(bad);
-      user = store_.GetByUsername(request.username(), deadline);
-      break;
-    case v1::LookupUserRequest::kEmail:
-      AppendEmailViolations("email", request.email(), bad);
-      if (!bad.empty()) return InvalidArgument(bad);
-      user = store_.GetByEmail(request.email(), deadline);
-      break;
-    case v1::LookupUserRequest::KEY_NOT_SET:
-      return InvalidArgument({{"key", "set exactly one of username or email"}});
-  }
-  if (!user.ok()) return user.status();
-  ToProto(*user, *response.mutable_user());
-  return absl::OkStatus();
+grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
+                                                      const v1::UpdateUserRequest* request,
+                                                      v1::UpdateUserResponse* response) {
+  WorkerPool& workers =
+      UserAccounts::HashesPassword(*request) ? hashing_workers_ : db_workers_;
+  return RespondOn(workers, context, [this, request, response, d = Deadline(*context)] {
+    return accounts_.UpdateUser(*request, d, *response);
+  });
 }
 
-// --- ListUsers ---
-
-grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
-                                        const v1::ListUsersRequest* request,
-                                        v1::ListUsersResponse* response) {
-  return ToGrpcStatus(DoListUsers(*request, Deadline(*context), *response));
+grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
+                                                      const v1::DeleteUserRequest* request,
+                                                      v1::DeleteUserResponse* /*response*/) {
+  return RespondOn(db_workers_, context, [this, request, d = Deadline(*context)] {
+    return accounts_.DeleteUser(*request, d);
+  });
 }
 
-absl::Status UserServiceImpl::DoListUsers(const v1::ListUsersRequest& request,
-                                          Clock::time_point deadline,
-                                          v1::ListUsersResponse& response) {
-  std::vector<FieldViolation> bad;
-  absl::StatusOr<int> page_size =
-      ResolvePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
-  if (!page_size.ok()) {
-    for (FieldViolation& v : FieldViolationsOf(page_size.status())) bad.push_back(std::move(v));
-  }
-  int64_t after_id = 0;
-  if (!request.page_token().empty()) {
-    absl::StatusOr<std::vector<int64_t>> key =
-        DecodePageToken(kPageTokenKind, request.page_token(), 1);
-    if (key.ok()) {
-      after_id = (*key)[0];
-    } else {
-      for (FieldViolation& v : FieldViolationsOf(key.status())) bad.push_back(std::move(v));
-    }
-  }
-  if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
-
-  // One row more than the page tells whether another page follows.
-  absl::StatusOr<std::vector<UserRecord>> users =
-      store_.ListAfter(after_id, *page_size + 1, deadline);
-  if (!users.ok()) return users.status();
-  const bool more = static_cast<int>(users->size()) > *page_size;
-  if (more) users->resize(*page_size);
-  for (const UserRecord& user : *users) ToProto(user, *response.add_users());
-  if (more) response.set_next_page_token(EncodePageToken(kPageTokenKind, {users->back().id}));
-  return absl::OkStatus();
+grpc::ServerUnaryReactor* UserServiceImpl::BatchGetUsers(grpc::CallbackServerContext* context,
+                                                         const v1::BatchGetUsersRequest* request,
+                                                         v1::BatchGetUsersResponse* response) {
+  return RespondOn(db_workers_, context, [this, request, response, d = Deadline(*context)] {
+    return accounts_.BatchGetUsers(*request, d, *response);
+  });
 }
 
-// --- UpdateUser ---
-
-grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
-                                         const v1::UpdateUserRequest* request,
-                                         v1::UpdateUserResponse* response) {
-  return ToGrpcStatus(DoUpdateUser(*request, Deadline(*context), *response));
-}
-
-absl::Status UserServiceImpl::DoUpdateUser(const v1::UpdateUserRequest& request,
-                                           Clock::time_point deadline,
-                                           v1::UpdateUserResponse& response) {
-  std::vector<FieldViolation> bad;
-  AppendIdViolations("id", request.id(), bad);
-  const MaskedFields fields = ReadUpdateMask(request.update_mask(), bad);
-  if (fields.username) AppendUsernameViolations("username", request.username(), bad);
-  if (fields.email) AppendEmailViolations("email", request.email(), bad);
-  if (fields.password) AppendPasswordViolations("password", request.password(), bad);
-  if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
-
-  UserChanges changes;
-  if (fields.username) changes.username = request.username();
-  if (fields.email) changes.email = request.email();
-  if (fields.password) {
-    absl::StatusOr<std::string> hash = hasher_.Hash(request.password(), deadline);
-    if (!hash.ok()) return hash.status();
-    changes.password_hash = std::move(*hash);
-  }
-  absl::StatusOr<UserRecord> updated = store_.Update(request.id(), changes, deadline);
-  if (!updated.ok()) return updated.status();
-  ToProto(*updated, *response.mutable_user());
-  return absl::OkStatus();
-}
-
-// --- DeleteUser ---
-
-grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
-                                         const v1::DeleteUserRequest* request,
-                                         v1::DeleteUserResponse* /*response*/) {
-  std::vector<FieldViolation> bad;
-  AppendIdViolations("id", request->id(), bad);
-  if (!bad.empty()) return ToGrpcStatus(InvalidArgument(bad));
-  return ToGrpcStatus(store_.Delete(request->id(), Deadline(*context)));
-}
-
-// --- BatchGetUsers ---
-
-grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* context,
-                                            const v1::BatchGetUsersRequest* request,
-                                            v1::BatchGetUsersResponse* response) {
-  return ToGrpcStatus(DoBatchGetUsers(*request, Deadline(*context), *response));
-}
-
-absl::Status UserServiceImpl::DoBatchGetUsers(const v1::BatchGetUsersRequest& request,
-                                              Clock::time_point deadline,
-                                              v1::BatchGetUsersResponse& response) {
-  std::vector<FieldViolation> bad;
-  if (request.ids_size() > kMaxBatchIds) {
-    bad.push_back({"ids", absl::StrCat("must hold at most ", kMaxBatchIds, " ids, got ",
-                                       request.ids_size())});
-  } else {
-    for (int i = 0; i < request.ids_size(); ++i) {
-      AppendIdViolations(absl::StrCat("ids[", i, "]"), request.ids(i), bad);
-    }
-  }
-  if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
-
-  // First appearances, in order: the order of the response.
-  std::vector<int64_t> ids;
-  std::unordered_set<int64_t> seen;
-  for (int64_t id : request.ids()) {
-    if (seen.insert(id).second) ids.push_back(id);
-  }
-  absl::StatusOr<std::vector<UserRecord>> found = store_.GetByIds(ids, deadline);
-  if (!found.ok()) return found.status();
-  std::unordered_map<int64_t, const UserRecord*> by_id;
-  for (const UserRecord& user : *found) by_id[user.id] = &user;
-  for (int64_t id : ids) {
-    auto it = by_id.find(id);
-    if (it != by_id.end()) ToProto(*it->second, *response.add_users());
-  }
-  return absl::OkStatus();
-}
-
-// --- VerifyPassword ---
-
-grpc::Status UserServiceImpl::VerifyPassword(grpc::ServerContext* context,
-                                             const v1::VerifyPasswordRequest* request,
-                                             v1::VerifyPasswordResponse* response) {
-  return ToGrpcStatus(DoVerifyPassword(*request, Deadline(*context), *response));
-}
-
-absl::Status UserServiceImpl::DoVerifyPassword(const v1::VerifyPasswordRequest& request,
-                                               Clock::time_point deadline,
-                                               v1::VerifyPasswordResponse& response) {
-  std::vector<FieldViolation> bad;
-  if (request.login().empty()) bad.push_back({"login", "must not be empty"});
-  if (request.password().empty()) bad.push_back({"password", "must not be empty"});
-  if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
-
-  const bool is_email = request.login().find('@') != std::string::npos;
-  absl::StatusOr<UserRecord> user = is_email ? store_.GetByEmail(request.login(), deadline)
-                                             : store_.GetByUsername(request.login(), deadline);
-  absl::StatusOr<bool> match = false;
-  if (user.ok()) {
-    match = hasher_.Verify(user->password_hash, request.password(), deadline);
-  } else if (absl::IsNotFound(user.status())) {
-    // As slow as a wrong password: timing must not reveal unknown logins.
-    match = hasher_.VerifyDummy(request.password(), deadline);
-  } else {
-    return user.status();
-  }
-  if (!match.ok()) return match.status();
-  if (!*match) return absl::UnauthenticatedError(kBadCredentials);
-  ToProto(*user, *response.mutable_user());
-  return absl::OkStatus();
+grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
+    grpc::CallbackServerContext* context, const v1::VerifyPasswordRequest* request,
+    v1::VerifyPasswordResponse* response) {
+  return RespondOn(hashing_workers_, context, [this, request, response, d = Deadline(*context)] {
+    return accounts_.VerifyPassword(*request, d, *response);
+  });
 }
 
 }  // namespace user

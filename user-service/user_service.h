@@ -1,15 +1,17 @@
-// The gRPC face of user-service: microblog.user.v1.UserService on the sync
-// API. Each handler validates its request completely before touching the
-// database (all bad fields reported at once, as google.rpc.BadRequest),
-// then works through a UserStore and a PasswordHasher, and maps the
-// absl::Status outcome with ToGrpcStatus() (INTERNAL details stay in the
-// log). The status codes of each RPC are the contract written in
-// proto/microblog/user/v1/user_service.proto.
+// The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
+// callback API. Handlers return at once; the work runs elsewhere and
+// finishes the call (common/unary_call.h):
+//  - GetUser: UserAccounts' batch loader (one query for many calls);
+//  - CreateUser, VerifyPassword and UpdateUser with a new password hash
+//    with Argon2id, on `hashing_workers`, so that a burst of logins never
+//    occupies the threads the quick queries need;
+//  - everything else on `db_workers`.
+// What each RPC does is UserAccounts' business (user_accounts.h).
 //
-//   PostgresUserStore store(pool);
-//   PasswordHasher hasher(2);
-//   UserServiceImpl service(store, hasher, settings.max_deadline);
-//   RunServer(settings, "user-service", {&service}, ...);
+//   WorkerPool db_workers("db", settings.db_pool_size);
+//   WorkerPool hashing_workers("hashing", 2 * hash_threads);
+//   UserServiceImpl service(accounts, db_workers, hashing_workers, settings.max_deadline);
+//   RunServer(settings, "user-service", {{&service, ...}}, ...);
 //
 // Thread-safety: handlers run concurrently; the class holds no mutable state
 // of its own.
@@ -19,79 +21,62 @@
 #include <chrono>
 
 #include <grpcpp/server_context.h>
-#include <grpcpp/support/status.h>
+#include <grpcpp/support/server_callback.h>
 
-#include "absl/status/status.h"
+#include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "user-service/password_hasher.h"
-#include "user-service/user_store.h"
+#include "user-service/user_accounts.h"
 
 namespace microblog {
 namespace user {
 
-class UserServiceImpl final : public microblog::user::v1::UserService::Service {
+class UserServiceImpl final : public microblog::user::v1::UserService::CallbackService {
  public:
-  // `store` and `hasher` are borrowed and must outlive the service.
-  // `max_deadline` caps the time any call may take, whatever the client's
-  // deadline.
-  UserServiceImpl(UserStore& store, PasswordHasher& hasher, std::chrono::milliseconds max_deadline)
-      : store_(store), hasher_(hasher), max_deadline_(max_deadline) {}
+  // Everything is borrowed and must outlive the service. `max_deadline`
+  // caps the time any call may take, whatever the client's deadline.
+  UserServiceImpl(UserAccounts& accounts, WorkerPool& db_workers, WorkerPool& hashing_workers,
+                  std::chrono::milliseconds max_deadline)
+      : accounts_(accounts),
+        db_workers_(db_workers),
+        hashing_workers_(hashing_workers),
+        max_deadline_(max_deadline) {}
 
   UserServiceImpl(const UserServiceImpl&) = delete;
   UserServiceImpl& operator=(const UserServiceImpl&) = delete;
 
-  grpc::Status CreateUser(grpc::ServerContext* context,
-                          const microblog::user::v1::CreateUserRequest* request,
-                          microblog::user::v1::CreateUserResponse* response) override;
-  grpc::Status GetUser(grpc::ServerContext* context,
-                       const microblog::user::v1::GetUserRequest* request,
-                       microblog::user::v1::GetUserResponse* response) override;
-  grpc::Status LookupUser(grpc::ServerContext* context,
-                          const microblog::user::v1::LookupUserRequest* request,
-                          microblog::user::v1::LookupUserResponse* response) override;
-  grpc::Status ListUsers(grpc::ServerContext* context,
-                         const microblog::user::v1::ListUsersRequest* request,
-                         microblog::user::v1::ListUsersResponse* response) override;
-  grpc::Status UpdateUser(grpc::ServerContext* context,
-                          const microblog::user::v1::UpdateUserRequest* request,
-                          microblog::user::v1::UpdateUserResponse* response) override;
-  grpc::Status DeleteUser(grpc::ServerContext* context,
-                          const microblog::user::v1::DeleteUserRequest* request,
-                          microblog::user::v1::DeleteUserResponse* response) override;
-  grpc::Status BatchGetUsers(grpc::ServerContext* context,
-                             const microblog::user::v1::BatchGetUsersRequest* request,
-                             microblog::user::v1::BatchGetUsersResponse* response) override;
-  grpc::Status VerifyPassword(grpc::ServerContext* context,
-                              const microblog::user::v1::VerifyPasswordRequest* request,
-                              microblog::user::v1::VerifyPasswordResponse* response) override;
+  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
+                                       const microblog::user::v1::CreateUserRequest* request,
+                                       microblog::user::v1::CreateUserResponse* response) override;
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
+                                    const microblog::user::v1::GetUserRequest* request,
+                                    microblog::user::v1::GetUserResponse* response) override;
+  grpc::ServerUnaryReactor* LookupUser(grpc::CallbackServerContext* context,
+                                       const microblog::user::v1::LookupUserRequest* request,
+                                       microblog::user::v1::LookupUserResponse* response) override;
+  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
+                                      const microblog::user::v1::ListUsersRequest* request,
+                                      microblog::user::v1::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
+                                       const microblog::user::v1::UpdateUserRequest* request,
+                                       microblog::user::v1::UpdateUserResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* context,
+                                       const microblog::user::v1::DeleteUserRequest* request,
+                                       microblog::user::v1::DeleteUserResponse* response) override;
+  grpc::ServerUnaryReactor* BatchGetUsers(
+      grpc::CallbackServerContext* context,
+      const microblog::user::v1::BatchGetUsersRequest* request,
+      microblog::user::v1::BatchGetUsersResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyPassword(
+      grpc::CallbackServerContext* context,
+      const microblog::user::v1::VerifyPasswordRequest* request,
+      microblog::user::v1::VerifyPasswordResponse* response) override;
 
  private:
-  using Clock = std::chrono::system_clock;
+  std::chrono::system_clock::time_point Deadline(const grpc::CallbackServerContext& context) const;
 
-  // The logic of each RPC, in absl::Status terms.
-  absl::Status DoCreateUser(const microblog::user::v1::CreateUserRequest& request,
-                            Clock::time_point deadline,
-                            microblog::user::v1::CreateUserResponse& response);
-  absl::Status DoLookupUser(const microblog::user::v1::LookupUserRequest& request,
-                            Clock::time_point deadline,
-                            microblog::user::v1::LookupUserResponse& response);
-  absl::Status DoListUsers(const microblog::user::v1::ListUsersRequest& request,
-                           Clock::time_point deadline,
-                           microblog::user::v1::ListUsersResponse& response);
-  absl::Status DoUpdateUser(const microblog::user::v1::UpdateUserRequest& request,
-                            Clock::time_point deadline,
-                            microblog::user::v1::UpdateUserResponse& response);
-  absl::Status DoBatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
-                               Clock::time_point deadline,
-                               microblog::user::v1::BatchGetUsersResponse& response);
-  absl::Status DoVerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request,
-                                Clock::time_point deadline,
-                                microblog::user::v1::VerifyPasswordResponse& response);
-
-  Clock::time_point Deadline(const grpc::ServerContext& context) const;
-
-  UserStore& store_;
-  PasswordHasher& hasher_;
+  UserAccounts& accounts_;
+  WorkerPool& db_workers_;
+  WorkerPool& hashing_workers_;
   const std::chrono::milliseconds max_deadline_;
 };
 

@@ -82,19 +82,11 @@ absl::Status AlreadyExists(const pqxx::unique_violation& e) {
   return absl::InternalError(absl::StrCat("unexpected unique violation: ", message));
 }
 
+}  // namespace
+
 absl::Status UserNotFound(int64_t id) {
   return NotFoundResource("user", absl::StrCat(id), absl::StrCat("user ", id, " does not exist"));
 }
-
-// PostgreSQL array literal of `ids`, e.g. {1,2,3}.
-std::string BigintArray(const std::vector<int64_t>& ids) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&out, i == 0 ? "" : ",", ids[i]);
-  out += "}";
-  return out;
-}
-
-}  // namespace
 
 void PostgresUserStore::Prepare(pqxx::connection& connection) {
   for (const Statement& statement : kStatements) connection.prepare(statement.name, statement.sql);

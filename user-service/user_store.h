@@ -56,6 +56,9 @@ struct UserChanges {
   std::optional<std::string> password_hash;
 };
 
+// NOT_FOUND for account `id`, with a google.rpc.ResourceInfo naming it.
+absl::Status UserNotFound(int64_t id);
+
 class UserStore {
  public:
   using Clock = std::chrono::system_clock;

@@ -1,4 +1,4 @@
-// Unit tests of UserServiceImpl's own logic, on an in-memory fake store:
+// Unit tests of UserAccounts, the logic of user-service, on an in-memory fake store:
 // what the end-to-end tests (tests/user_service_test.cc) cannot force from
 // outside, such as the store's row order, its failures, and proof that
 // invalid requests never reach it.
@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/server_context.h>
+#include <future>
+
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
+#include "common/status.h"
 #include "user-service/password_hasher.h"
-#include "user-service/user_service.h"
+#include "user-service/user_accounts.h"
 #include "user-service/user_store.h"
 
 namespace microblog {
@@ -104,58 +106,69 @@ class FakeUserStore final : public UserStore {
 
 class UserServiceLogicTest : public ::testing::Test {
  protected:
+  static std::chrono::system_clock::time_point Deadline() {
+    return std::chrono::system_clock::now() + std::chrono::seconds(30);
+  }
+
+  // GetUser answers through a callback: wait for it.
+  absl::Status GetUser(const v1::GetUserRequest& request, v1::GetUserResponse& response) {
+    std::promise<absl::Status> answered;
+    accounts_.GetUser(request, Deadline(), response,
+                      [&answered](const absl::Status& status) { answered.set_value(status); });
+    return answered.get_future().get();
+  }
+
   FakeUserStore store_;
   PasswordHasher hasher_{1};
-  UserServiceImpl service_{store_, hasher_, std::chrono::seconds(30)};
-  grpc::ServerContext context_;
+  UserAccounts accounts_{store_, hasher_};
 };
 
 TEST_F(UserServiceLogicTest, InvalidRequestsNeverReachTheStore) {
   v1::CreateUserRequest create;
   create.set_username("no spaces allowed");
   v1::CreateUserResponse create_response;
-  EXPECT_EQ(service_.CreateUser(&context_, &create, &create_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.CreateUser(create, Deadline(), create_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::GetUserRequest get;
   v1::GetUserResponse get_response;
-  EXPECT_EQ(service_.GetUser(&context_, &get, &get_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(GetUser(get, get_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::LookupUserRequest lookup;
   v1::LookupUserResponse lookup_response;
-  EXPECT_EQ(service_.LookupUser(&context_, &lookup, &lookup_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.LookupUser(lookup, Deadline(), lookup_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::ListUsersRequest list;
   list.set_page_token("not a token");
   v1::ListUsersResponse list_response;
-  EXPECT_EQ(service_.ListUsers(&context_, &list, &list_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.ListUsers(list, Deadline(), list_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::UpdateUserRequest update;
   update.set_id(1);
   update.mutable_update_mask()->add_paths("create_time");
   v1::UpdateUserResponse update_response;
-  EXPECT_EQ(service_.UpdateUser(&context_, &update, &update_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.UpdateUser(update, Deadline(), update_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::DeleteUserRequest del;
   del.set_id(-1);
   v1::DeleteUserResponse delete_response;
-  EXPECT_EQ(service_.DeleteUser(&context_, &del, &delete_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.DeleteUser(del, Deadline()).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::BatchGetUsersRequest batch;
   batch.add_ids(0);
   v1::BatchGetUsersResponse batch_response;
-  EXPECT_EQ(service_.BatchGetUsers(&context_, &batch, &batch_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.BatchGetUsers(batch, Deadline(), batch_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   v1::VerifyPasswordRequest verify;
   v1::VerifyPasswordResponse verify_response;
-  EXPECT_EQ(service_.VerifyPassword(&context_, &verify, &verify_response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(accounts_.VerifyPassword(verify, Deadline(), verify_response).code(),
+            absl::StatusCode::kInvalidArgument);
 
   EXPECT_EQ(store_.calls, 0);
 }
@@ -165,7 +178,7 @@ TEST_F(UserServiceLogicTest, StoreInternalErrorsReachClientsAsGenericMessage) {
   v1::GetUserRequest request;
   request.set_id(1);
   v1::GetUserResponse response;
-  grpc::Status status = service_.GetUser(&context_, &request, &response);
+  grpc::Status status = ToGrpcStatus(GetUser(request, response));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(status.error_message(), "internal error");
 }
@@ -176,7 +189,7 @@ TEST_F(UserServiceLogicTest, StoreUnavailabilityReachesClientsAsUnavailable) {
   request.set_login("someone");
   request.set_password("some password");
   v1::VerifyPasswordResponse response;
-  grpc::Status status = service_.VerifyPassword(&context_, &request, &response);
+  grpc::Status status = ToGrpcStatus(accounts_.VerifyPassword(request, Deadline(), response));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
@@ -186,7 +199,7 @@ TEST_F(UserServiceLogicTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStor
   v1::BatchGetUsersRequest request;
   for (int64_t id : {2, 4, 1, 2, 9, 4}) request.add_ids(id);
   v1::BatchGetUsersResponse response;
-  ASSERT_TRUE(service_.BatchGetUsers(&context_, &request, &response).ok());
+  ASSERT_TRUE(accounts_.BatchGetUsers(request, Deadline(), response).ok());
   std::vector<int64_t> ids;
   for (const v1::User& user : response.users()) ids.push_back(user.id());
   EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 1}));
@@ -197,18 +210,18 @@ TEST_F(UserServiceLogicTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
   v1::ListUsersRequest request;
   request.set_page_size(3);
   v1::ListUsersResponse exact;
-  ASSERT_TRUE(service_.ListUsers(&context_, &request, &exact).ok());
+  ASSERT_TRUE(accounts_.ListUsers(request, Deadline(), exact).ok());
   EXPECT_EQ(store_.last_list_limit, 4);
   EXPECT_EQ(exact.users_size(), 3);
   EXPECT_TRUE(exact.next_page_token().empty());  // no empty last page to fetch
 
   request.set_page_size(2);
   v1::ListUsersResponse first;
-  ASSERT_TRUE(service_.ListUsers(&context_, &request, &first).ok());
+  ASSERT_TRUE(accounts_.ListUsers(request, Deadline(), first).ok());
   ASSERT_FALSE(first.next_page_token().empty());
   request.set_page_token(first.next_page_token());
   v1::ListUsersResponse second;
-  ASSERT_TRUE(service_.ListUsers(&context_, &request, &second).ok());
+  ASSERT_TRUE(accounts_.ListUsers(request, Deadline(), second).ok());
   ASSERT_EQ(second.users_size(), 1);
   EXPECT_EQ(second.users(0).id(), 3);
   EXPECT_TRUE(second.next_page_token().empty());
@@ -222,7 +235,7 @@ TEST_F(UserServiceLogicTest, UpdateUserHashesANewPasswordAndKeepsOtherFields) {
   request.set_password("new password");
   request.mutable_update_mask()->add_paths("password");
   v1::UpdateUserResponse response;
-  ASSERT_TRUE(service_.UpdateUser(&context_, &request, &response).ok());
+  ASSERT_TRUE(accounts_.UpdateUser(request, Deadline(), response).ok());
   EXPECT_EQ(store_.users[1].username, "walter");
   EXPECT_EQ(store_.users[1].password_hash.rfind("$argon2id$", 0), 0u);
   auto match = hasher_.Verify(store_.users[1].password_hash, "new password",

@@ -1,0 +1,58 @@
+// Answering unary calls of gRPC's callback API from our own threads.
+//
+// Handlers of a `...::CallbackService` return at once; the work that blocks
+// (PostgreSQL, Argon2id, a call to another service) runs on a WorkerPool or
+// a BatchLoader thread, which finishes the call when it is done. No gRPC
+// thread ever waits for the database, and a call in progress costs a queue
+// entry, not a thread.
+//
+//   grpc::ServerUnaryReactor* LookupUser(grpc::CallbackServerContext* context,
+//                                        const LookupUserRequest* request,
+//                                        LookupUserResponse* response) override {
+//     const auto deadline = EffectiveDeadline(*context, max_deadline_);
+//     return RespondOn(db_workers_, context, [=] {
+//       return accounts_.LookupUser(*request, deadline, *response);
+//     });
+//   }
+//
+// `request` and `response` stay valid until the call is finished, so the
+// work may keep pointers to them. Every absl::Status is mapped with
+// ToGrpcStatus() (common/status.h).
+#ifndef MICROBLOG_COMMON_UNARY_CALL_H_
+#define MICROBLOG_COMMON_UNARY_CALL_H_
+
+#include <functional>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include "absl/status/status.h"
+#include "common/worker_pool.h"
+
+namespace microblog {
+
+// Finishes a call once with an absl::Status. Copyable; call it exactly once.
+using Reply = std::function<void(const absl::Status&)>;
+
+// The reactor of `context`'s call (return it from the handler) and the
+// Reply that finishes it.
+struct UnaryCall {
+  grpc::ServerUnaryReactor* reactor;
+  Reply reply;
+};
+UnaryCall StartUnaryCall(grpc::CallbackServerContext* context);
+
+// Runs `work` on `pool` and finishes the call with its status. A call the
+// client cancelled (or whose deadline passed) while it was queued is
+// finished as CANCELLED without running `work`.
+grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContext* context,
+                                    std::function<absl::Status()> work);
+
+// Finishes the call with `status` right away (e.g. a request that failed
+// validation).
+grpc::ServerUnaryReactor* RespondNow(grpc::CallbackServerContext* context,
+                                     const absl::Status& status);
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_UNARY_CALL_H_

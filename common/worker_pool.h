@@ -1,0 +1,57 @@
+// A fixed set of threads running queued jobs in FIFO order: where blocking
+// work (a libpqxx query, an Argon2id hash) runs so that it never holds one
+// of gRPC's own threads.
+//
+//   WorkerPool db_workers("db", 8);
+//   db_workers.Submit([=] { reactor->Finish(Query(...)); });
+//
+// Sizing: a pool whose jobs each hold a database connection should have as
+// many threads as the connection pool has connections, so that no job waits
+// for a connection while holding a thread.
+//
+// Thread-safety: Submit() may be called from any thread, jobs included.
+// Not copyable or movable.
+#ifndef MICROBLOG_COMMON_WORKER_POOL_H_
+#define MICROBLOG_COMMON_WORKER_POOL_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace microblog {
+
+class WorkerPool {
+ public:
+  // Starts `threads` (at least 1) threads. `name` labels them in logs.
+  WorkerPool(std::string name, std::size_t threads);
+  // Runs every job already queued, then joins the threads: a call accepted
+  // by the server is always answered, also during shutdown.
+  ~WorkerPool();
+
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Queues `job`. It must not throw (an escaping exception ends the process).
+  void Submit(std::function<void()> job);
+
+  std::size_t size() const { return threads_.size(); }
+
+ private:
+  void Work();
+
+  const std::string name_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_WORKER_POOL_H_

@@ -1,0 +1,95 @@
+// What user-service does, apart from gRPC: the logic of every RPC of
+// microblog.user.v1.UserService in absl::Status terms. Each method
+// validates its request completely before touching the database (all bad
+// fields reported at once, as google.rpc.BadRequest), then works through a
+// UserStore and a PasswordHasher. The status codes of each RPC are the
+// contract written in proto/microblog/user/v1/user_service.proto; the gRPC
+// edge (user_service.h) maps them with ToGrpcStatus().
+//
+//   PostgresUserStore store(pool);
+//   PasswordHasher hasher(2);
+//   UserAccounts accounts(store, hasher);
+//   absl::Status status = accounts.LookupUser(request, deadline, response);
+//
+// Every method but GetUser blocks until its work is done (run them on a
+// WorkerPool). GetUser answers through a callback: concurrent GetUser calls
+// are loaded together, one query per batch (common/batch_loader.h), because
+// they are the hottest call of the system (post-service checks every
+// author with one).
+//
+// Thread-safety: all methods may run concurrently. Not copyable.
+#ifndef MICROBLOG_USER_SERVICE_USER_ACCOUNTS_H_
+#define MICROBLOG_USER_SERVICE_USER_ACCOUNTS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/batch_loader.h"
+#include "common/unary_call.h"
+#include "microblog/user/v1/user_service.pb.h"
+#include "user-service/password_hasher.h"
+#include "user-service/user_store.h"
+
+namespace microblog {
+namespace user {
+
+class UserAccounts {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  // `store` and `hasher` are borrowed and must outlive the object.
+  // `loader_threads` GetUser batches may run at once, each on a connection
+  // of the store's pool.
+  UserAccounts(UserStore& store, PasswordHasher& hasher, std::size_t loader_threads = 2);
+
+  UserAccounts(const UserAccounts&) = delete;
+  UserAccounts& operator=(const UserAccounts&) = delete;
+
+  absl::Status CreateUser(const microblog::user::v1::CreateUserRequest& request,
+                          Clock::time_point deadline,
+                          microblog::user::v1::CreateUserResponse& response);
+  // Fills `response` and then calls `done`, on this thread when the request
+  // is invalid, on a loader thread otherwise. `response` must stay valid
+  // until then.
+  void GetUser(const microblog::user::v1::GetUserRequest& request, Clock::time_point deadline,
+               microblog::user::v1::GetUserResponse& response, Reply done);
+  absl::Status LookupUser(const microblog::user::v1::LookupUserRequest& request,
+                          Clock::time_point deadline,
+                          microblog::user::v1::LookupUserResponse& response);
+  absl::Status ListUsers(const microblog::user::v1::ListUsersRequest& request,
+                         Clock::time_point deadline,
+                         microblog::user::v1::ListUsersResponse& response);
+  absl::Status UpdateUser(const microblog::user::v1::UpdateUserRequest& request,
+                          Clock::time_point deadline,
+                          microblog::user::v1::UpdateUserResponse& response);
+  absl::Status DeleteUser(const microblog::user::v1::DeleteUserRequest& request,
+                          Clock::time_point deadline);
+  absl::Status BatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
+                             Clock::time_point deadline,
+                             microblog::user::v1::BatchGetUsersResponse& response);
+  absl::Status VerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request,
+                              Clock::time_point deadline,
+                              microblog::user::v1::VerifyPasswordResponse& response);
+
+  // Whether the RPC hashes a password (tens of milliseconds of CPU): the
+  // edge runs those on their own workers, away from the quick queries.
+  static bool HashesPassword(const microblog::user::v1::UpdateUserRequest& request);
+
+ private:
+  // GetUser's batch: one result per id, in order; NOT_FOUND for unknown ids.
+  std::vector<absl::StatusOr<UserRecord>> LoadUsers(const std::vector<int64_t>& ids,
+                                                   Clock::time_point deadline);
+
+  UserStore& store_;
+  PasswordHasher& hasher_;
+  BatchLoader<int64_t, UserRecord> users_by_id_;
+};
+
+}  // namespace user
+}  // namespace microblog
+
+#endif  // MICROBLOG_USER_SERVICE_USER_ACCOUNTS_H_
