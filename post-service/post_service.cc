@@ -38,6 +38,18 @@ PostServiceImpl::PostServiceImpl(PostStore& store, AuthorChecker& authors, Worke
           [this](const std::vector<int64_t>& ids, std::chrono::system_clock::time_point deadline) {
             return store_.GetMany(ids, deadline);
           },
+          kMaxBatch, loader_threads),
+      inserts_(
+          "post-inserts",
+          [this](const std::vector<const CreatePostRequest*>& requests,
+                 std::chrono::system_clock::time_point deadline) {
+            std::vector<NewPost> posts;
+            posts.reserve(requests.size());
+            for (const CreatePostRequest* request : requests) {
+              posts.push_back({request->user_id(), request->body(), request->request_id()});
+            }
+            return store_.CreateMany(posts, deadline);
+          },
           kMaxBatch, loader_threads) {}
 
 grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContext* context,
@@ -55,9 +67,7 @@ grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContex
       [this, request, response, deadline, reply = std::move(call.reply)](
           const absl::Status& author) {
         if (!author.ok()) return reply(author);
-        db_workers_.Submit([this, request, response, deadline, reply] {
-          absl::StatusOr<Post> post =
-              store_.Create(request->user_id(), request->body(), request->request_id(), deadline);
+        inserts_.Load(request, deadline, [response, reply](absl::StatusOr<Post> post) {
           if (post.ok()) *response->mutable_post() = *std::move(post);
           reply(post.status());
         });

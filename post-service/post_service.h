@@ -8,8 +8,11 @@
 //  - GetPost: a batch loader, one query for the GetPost calls that arrive
 //    together (common/batch_loader.h);
 //  - CreatePost: the author check first (AuthorChecker, itself batched),
-//    then the insert on `db_workers`; nothing is stored unless user-service
-//    confirmed the author;
+//    then the insert, batched too: the posts whose authors were confirmed
+//    while the previous batch was being stored go in one transaction (one
+//    commit for all, PostStore::CreateMany). Nothing is stored unless
+//    user-service confirmed the author, and no call is answered before its
+//    post is committed;
 //  - ListPosts, DeletePost: `db_workers`.
 //
 //   ConnectionPool pool(...);
@@ -43,8 +46,8 @@ namespace post {
 class PostServiceImpl final : public microblog::post::v1::PostService::CallbackService {
  public:
   // `store`, `authors` and `db_workers` are borrowed and must outlive the
-  // service. `loader_threads` GetPost batches may run at once, each on a
-  // connection of the store's pool.
+  // service. `loader_threads` GetPost batches, and as many CreatePost
+  // batches, may run at once, each on a connection of the store's pool.
   PostServiceImpl(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
                   std::chrono::milliseconds max_deadline, std::size_t loader_threads = 2);
   PostServiceImpl(const PostServiceImpl&) = delete;
@@ -69,6 +72,8 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
   WorkerPool& db_workers_;
   const std::chrono::milliseconds max_deadline_;
   BatchLoader<int64_t, microblog::post::v1::Post> posts_by_id_;
+  // Keyed by the request itself: two equal requests are two posts.
+  BatchLoader<const microblog::post::v1::CreatePostRequest*, microblog::post::v1::Post> inserts_;
 };
 
 }  // namespace post

@@ -1,12 +1,14 @@
 #include "post-service/post_store.h"
 
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
 #include <pqxx/nontransaction>
 #include <pqxx/result>
+#include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
@@ -86,37 +88,66 @@ void PostStore::PrepareStatements(pqxx::connection& connection) {
   for (const auto& [name, sql] : kStatements) connection.prepare(name, sql);
 }
 
-absl::StatusOr<Post> PostStore::Create(int64_t user_id, const std::string& body,
-                                       const std::string& request_id,
-                                       Clock::time_point deadline) {
+namespace {
+
+// Inserts one post within `tx`, honouring its request_id (see Create()).
+absl::StatusOr<Post> InsertPost(pqxx::transaction_base& tx, const NewPost& post) {
   // An empty request_id is no key at all: NULL is outside the unique index.
   std::optional<std::string> key;
-  if (!request_id.empty()) key = request_id;
+  if (!post.request_id.empty()) key = post.request_id;
+  // Two rounds at most: if the post holding the key is deleted between
+  // the conflict and the read, the key is free again and the insert wins.
+  for (int round = 0; round < 2; ++round) {
+    pqxx::result inserted = tx.exec_prepared(kCreate, post.user_id, post.body, key);
+    if (!inserted.empty()) return PostFromRow(inserted[0]);
+    // Each statement takes a new snapshot (READ COMMITTED): this one sees
+    // the row of the transaction the insert waited for.
+    pqxx::result existing = tx.exec_prepared(kGetByRequestId, key);
+    if (existing.empty()) continue;
+    Post stored = PostFromRow(existing[0]);
+    if (stored.user_id() != post.user_id || stored.body() != post.body) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "request_id \"", post.request_id, "\" was already used for another post (id ",
+          stored.id(), ") with a different user_id or body"));
+    }
+    return stored;
+  }
+  return absl::AbortedError("request_id kept changing hands; retry");
+}
 
+}  // namespace
+
+absl::StatusOr<Post> PostStore::Create(const NewPost& post, Clock::time_point deadline) {
   return pool_.Run<Post>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Post> {
     // Autocommit: the insert is one statement, atomic on its own, and an
-    // explicit transaction would cost two more round trips (BEGIN, COMMIT)
-    // on the hottest write path.
+    // explicit transaction would cost two more round trips (BEGIN, COMMIT).
     pqxx::nontransaction tx(c);
-    // Two rounds at most: if the post holding the key is deleted between
-    // the conflict and the read, the key is free again and the insert wins.
-    for (int round = 0; round < 2; ++round) {
-      pqxx::result inserted = tx.exec_prepared(kCreate, user_id, body, key);
-      if (!inserted.empty()) return PostFromRow(inserted[0]);
-      // Each statement takes a new snapshot: this one sees the row of the
-      // transaction the insert waited for.
-      pqxx::result existing = tx.exec_prepared(kGetByRequestId, key);
-      if (existing.empty()) continue;
-      Post post = PostFromRow(existing[0]);
-      if (post.user_id() != user_id || post.body() != body) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "request_id \"", request_id, "\" was already used for another post (id ",
-            post.id(), ") with a different user_id or body"));
-      }
-      return post;
-    }
-    return absl::AbortedError("request_id kept changing hands; retry");
+    return InsertPost(tx, post);
   });
+}
+
+std::vector<absl::StatusOr<Post>> PostStore::CreateMany(const std::vector<NewPost>& posts,
+                                                       Clock::time_point deadline) {
+  if (posts.size() == 1) return {Create(posts[0], deadline)};
+  // Rows are locked in request_id order, so that two batches holding some
+  // of the same keys wait for each other instead of deadlocking.
+  std::vector<std::size_t> order(posts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return posts[a].request_id < posts[b].request_id;
+  });
+  using Results = std::vector<absl::StatusOr<Post>>;
+  absl::StatusOr<Results> stored =
+      pool_.Run<Results>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Results> {
+        // One transaction: one commit, one WAL flush for the whole batch.
+        pqxx::work tx(c);
+        Results results(posts.size(), absl::InternalError("not stored"));
+        for (std::size_t i : order) results[i] = InsertPost(tx, posts[i]);
+        tx.commit();
+        return results;
+      });
+  if (!stored.ok()) return Results(posts.size(), stored.status());
+  return *std::move(stored);
 }
 
 std::vector<absl::StatusOr<Post>> PostStore::GetMany(const std::vector<int64_t>& ids,

@@ -7,7 +7,7 @@
 //   ConnectionPool pool({.url = url, .size = 8,
 //                        .prepare = &PostStore::PrepareStatements});
 //   PostStore store(pool);
-//   absl::StatusOr<Post> post = store.Create(user_id, body, request_id, deadline);
+//   absl::StatusOr<Post> post = store.Create({user_id, body, request_id}, deadline);
 //
 // The store trusts its arguments: validate requests first
 // (post_validation.h), and check authors with user-service before Create().
@@ -43,6 +43,13 @@ struct PostPage {
   std::optional<PageKey> next;                   // set when more posts follow
 };
 
+// A post to store.
+struct NewPost {
+  int64_t user_id = 0;
+  std::string body;
+  std::string request_id;  // empty: none
+};
+
 class PostStore {
  public:
   using Clock = ConnectionPool::Clock;
@@ -62,9 +69,16 @@ class PostStore {
   // post only (the unique index on request_id decides, not a prior read):
   // a call whose request_id is taken returns the stored post when user_id
   // and body match, and ALREADY_EXISTS (naming request_id) when they do not.
-  absl::StatusOr<microblog::post::v1::Post> Create(int64_t user_id, const std::string& body,
-                                                   const std::string& request_id,
+  absl::StatusOr<microblog::post::v1::Post> Create(const NewPost& post,
                                                    Clock::time_point deadline);
+
+  // Stores `posts` as Create() would, one result per post in the same
+  // order, all in one transaction: one commit (one WAL flush) for the
+  // batch. Each post's own outcome (ALREADY_EXISTS...) is its own; an error
+  // of the transaction (database down, commit lost) is every post's, and
+  // then none is stored.
+  std::vector<absl::StatusOr<microblog::post::v1::Post>> CreateMany(
+      const std::vector<NewPost>& posts, Clock::time_point deadline);
 
   // The posts `ids` (distinct), one result per id in the same order: the
   // post, or NOT_FOUND (with a ResourceInfo detail) when it does not exist,

@@ -462,6 +462,78 @@ TEST_F(PostServiceTest, CreatedPostCanBeReadBackAndDeleted) {
   EXPECT_EQ(GetPost(created.id()).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// Author checks, inserts and reads are batched under concurrency: each call
+// must still get exactly its own outcome, and every acknowledged post must
+// be stored once.
+TEST_F(PostServiceTest, ConcurrentCreatesAndReadsEachGetTheirOwnAnswer) {
+  StartServices();
+  const int64_t authors[] = {CreateUser("alice"), CreateUser("bob")};
+  constexpr int64_t kUnknownAuthor = 999999;
+  constexpr int kThreads = 32;
+  constexpr int kCallsEach = 6;
+
+  struct Outcome {
+    int64_t user_id;
+    std::string body;
+    std::string request_id;
+    grpc::Status status;
+    Post post;
+  };
+  std::vector<Outcome> outcomes(kThreads * kCallsEach);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kCallsEach; ++k) {
+        Outcome& o = outcomes[t * kCallsEach + k];
+        o.user_id = k % 3 == 0 ? kUnknownAuthor : authors[(t + k) % 2];
+        o.body = "thread " + std::to_string(t) + " post " + std::to_string(k);
+        // One request_id shared by every thread, each with its own body:
+        // exactly one of them may win it.
+        o.request_id = k == 1 ? "shared-key" : "";
+        o.status = CreatePost(o.user_id, o.body, o.request_id, &o.post);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  int stored = 0;
+  int shared_key_wins = 0;
+  for (const Outcome& o : outcomes) {
+    if (o.user_id == kUnknownAuthor) {
+      ASSERT_EQ(o.status.error_code(), grpc::StatusCode::NOT_FOUND) << o.body;
+      std::optional<google::rpc::ResourceInfo> info = ResourceInfoOf(o.status);
+      ASSERT_TRUE(info.has_value());
+      EXPECT_EQ(info->resource_name(), std::to_string(kUnknownAuthor));
+    } else if (!o.request_id.empty() && !o.status.ok()) {
+      EXPECT_EQ(o.status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << o.body;
+    } else {
+      ASSERT_TRUE(o.status.ok()) << o.body << ": " << o.status.error_message();
+      EXPECT_EQ(o.post.user_id(), o.user_id);
+      EXPECT_EQ(o.post.body(), o.body);
+      ++stored;
+      if (!o.request_id.empty()) ++shared_key_wins;
+    }
+  }
+  EXPECT_EQ(shared_key_wins, 1);
+  EXPECT_EQ(CountPosts(), stored);
+
+  // Read every stored post back, concurrently: batched reads too.
+  std::vector<std::thread> readers;
+  for (int t = 0; t < kThreads; ++t) {
+    readers.emplace_back([&, t] {
+      for (int k = 0; k < kCallsEach; ++k) {
+        const Outcome& o = outcomes[t * kCallsEach + k];
+        if (!o.status.ok()) continue;
+        Post read;
+        grpc::Status status = GetPost(o.post.id(), &read);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        EXPECT_EQ(read.SerializeAsString(), o.post.SerializeAsString());
+      }
+    });
+  }
+  for (std::thread& thread : readers) thread.join();
+}
+
 TEST_F(PostServiceTest, MissingPostIsNotFoundNamingIt) {
   StartServices();
   for (grpc::Status status : {GetPost(424242), DeletePost(424242)}) {
