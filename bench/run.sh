@@ -74,6 +74,11 @@ MIGRATE_BIN="$BUILD_DIR/migrate/migrate"
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# The code measured is the code as it is now, before the build: commits
+# made while the benchmark runs must not be credited with its numbers.
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT-dirty"
+
 # --- Build -------------------------------------------------------------------
 if ((BUILD)); then
   log "building release binaries"
@@ -360,8 +365,6 @@ if ((EXPERIMENTS)) && ((!QUICK)); then
 fi
 END_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT-dirty"
 python3 - "$RAW/meta.json" <<EOF
 import json, sys
 json.dump({
