@@ -1,7 +1,9 @@
 #include "common/config.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -154,6 +156,14 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
     return absl::InvalidArgumentError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
   }
   return settings;
+}
+
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path, const std::string& setting) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", setting, " ", path));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
 }
 
 }  // namespace microblog

@@ -86,6 +86,10 @@ struct ServerSettings {
 // Validates and converts the common options; also applies LOG_LEVEL.
 absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config);
 
+// The contents of the file that setting `setting` (e.g. "TLS_CERT_FILE")
+// names; INVALID_ARGUMENT naming both when it cannot be read.
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path, const std::string& setting);
+
 }  // namespace microblog
 
 #endif  // MICROBLOG_COMMON_CONFIG_H_

@@ -5,10 +5,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -93,25 +91,17 @@ class RpcLogInterceptorFactory final
   }
 };
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const ServerSettings& settings) {
   if (settings.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions options;
-  auto cert = ReadFile(settings.tls_cert_file);
+  auto cert = ReadSettingFile(settings.tls_cert_file, "TLS_CERT_FILE");
   if (!cert.ok()) return cert.status();
-  auto key = ReadFile(settings.tls_key_file);
+  auto key = ReadSettingFile(settings.tls_key_file, "TLS_KEY_FILE");
   if (!key.ok()) return key.status();
   options.pem_key_cert_pairs.push_back({*key, *cert});
   if (!settings.tls_client_ca_file.empty()) {
-    auto ca = ReadFile(settings.tls_client_ca_file);
+    auto ca = ReadSettingFile(settings.tls_client_ca_file, "TLS_CLIENT_CA_FILE");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;

@@ -1,8 +1,6 @@
 #include "post-service/user_directory.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <unordered_set>
 #include <utility>
 
@@ -13,6 +11,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -37,14 +36,6 @@ constexpr char kServiceConfig[] = R"json({
   }]
 })json";
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
     const UserDirectoryOptions& options) {
   if (options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
@@ -57,15 +48,15 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
   }
   grpc::SslCredentialsOptions ssl;
   if (!options.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(options.tls_ca_file, "USER_SERVICE_TLS_CA_FILE");
+    absl::StatusOr<std::string> ca = ReadSettingFile(options.tls_ca_file, "USER_SERVICE_TLS_CA_FILE");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *std::move(ca);
   }
   if (!options.tls_cert_file.empty()) {
     absl::StatusOr<std::string> cert =
-        ReadFile(options.tls_cert_file, "USER_SERVICE_TLS_CERT_FILE");
+        ReadSettingFile(options.tls_cert_file, "USER_SERVICE_TLS_CERT_FILE");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadFile(options.tls_key_file, "USER_SERVICE_TLS_KEY_FILE");
+    absl::StatusOr<std::string> key = ReadSettingFile(options.tls_key_file, "USER_SERVICE_TLS_KEY_FILE");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *std::move(cert);
     ssl.pem_private_key = *std::move(key);
