@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <regex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -98,14 +97,6 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   // One fwrite of the whole line: stdio locks the stream, so lines of
   // concurrent callers never interleave.
   std::fwrite(line.data(), 1, line.size(), stderr);
-}
-
-std::string RedactUrl(std::string_view url) {
-  static const std::regex kUserinfo(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@?]*):[^@/?]*@)");
-  static const std::regex kParam(R"((password\s*=\s*)('([^'\\]|\\.)*'|[^&\s]*))",
-                                 std::regex::icase);
-  std::string out = std::regex_replace(std::string(url), kUserinfo, "$1:***@");
-  return std::regex_replace(out, kParam, "$1***");
 }
 
 }  // namespace microblog

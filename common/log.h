@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "absl/strings/string_view.h"
+#include "common/redact.h"  // RedactUrl, for the fields of log lines
 
 namespace microblog {
 
@@ -54,11 +55,6 @@ struct LogField {
 };
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
-
-// Returns `url` with any password replaced by "***": handles libpq URIs
-// (postgresql://user:pw@host/db, ?password=pw) and key=value strings
-// (password=pw).
-std::string RedactUrl(std::string_view url);
 
 }  // namespace microblog
 

@@ -4,8 +4,8 @@
 
 #include <map>
 #include <memory>
-#include <regex>
 
+#include "common/redact.h"
 #include "migrate/errors.h"
 
 namespace microblog {
@@ -51,14 +51,7 @@ std::string DescribeEndpoint(const std::map<std::string, std::string>& opts) {
 
 }  // namespace
 
-std::string RedactUnparsedUrl(const std::string& url) {
-  // scheme://user:PASSWORD@host  and  password=VALUE (keyword or query form).
-  static const std::regex kUserInfo(R"(://([^:/@?]*):[^@/?]*@)");
-  static const std::regex kPasswordParam(R"((password\s*=\s*)('[^']*'|[^&\s]*))",
-                                         std::regex::icase);
-  std::string out = std::regex_replace(url, kUserInfo, std::string("://$1:") + kMask + "@");
-  return std::regex_replace(out, kPasswordParam, std::string("$1") + kMask);
-}
+std::string RedactUnparsedUrl(const std::string& url) { return microblog::RedactUrl(url); }
 
 DatabaseUrl::DatabaseUrl(std::string source, std::string url)
     : source_(std::move(source)), url_(std::move(url)) {
