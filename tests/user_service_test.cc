@@ -712,6 +712,22 @@ TEST_F(UserServiceTest, VerifyPasswordGivesUnknownLoginAndWrongPasswordTheSameAn
   EXPECT_EQ(ViolatedFields(empty.status), (std::set<std::string>{"login", "password"}));
 }
 
+TEST_F(UserServiceTest, VerifyPasswordRefusesLoginsAndPasswordsNoAccountCanHave) {
+  MustCreate("peggy");
+  // 120 characters is the longest login (an email); 1024 bytes the longest
+  // password. Beyond: refused before any lookup or hash.
+  EXPECT_EQ(Verify(Repeat("ж", 120), kPassword).status.error_code(), StatusCode::UNAUTHENTICATED);
+  auto long_login = Verify(Repeat("ж", 121), kPassword);
+  EXPECT_EQ(long_login.status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolatedFields(long_login.status), std::set<std::string>{"login"});
+  EXPECT_EQ(Verify("peggy", Repeat("p", 1024)).status.error_code(), StatusCode::UNAUTHENTICATED);
+  auto huge = Verify("peggy", Repeat("p", 1 << 20));
+  EXPECT_EQ(huge.status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolatedFields(huge.status), std::set<std::string>{"password"});
+  auto not_utf8 = Verify("peg\xffgy", kPassword);
+  EXPECT_EQ(ViolatedFields(not_utf8.status), std::set<std::string>{"login"});
+}
+
 // --- Hostile input ---
 
 TEST_F(UserServiceTest, SqlInjectionShapedStringsAreStoredVerbatim) {

@@ -1,5 +1,7 @@
 #include "user-service/user_accounts.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -10,6 +12,7 @@
 #include "common/page_token.h"
 #include "common/proto_time.h"
 #include "common/status.h"
+#include "common/utf8.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {
@@ -279,9 +282,23 @@ absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request
 absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& request,
                                                Clock::time_point deadline,
                                                v1::VerifyPasswordResponse& response) {
+  // Bounds only: a login or password no account could have is refused
+  // before any query or hash (a megabyte of password would otherwise cost
+  // a hash of a megabyte). Saying so reveals nothing about accounts.
   std::vector<FieldViolation> bad;
-  if (request.login().empty()) bad.push_back({"login", "must not be empty"});
-  if (request.password().empty()) bad.push_back({"password", "must not be empty"});
+  const std::optional<std::size_t> login_chars = CountCodePoints(request.login());
+  if (request.login().empty()) {
+    bad.push_back({"login", "must not be empty"});
+  } else if (!login_chars || *login_chars > std::max(kMaxUsernameChars, kMaxEmailChars)) {
+    bad.push_back({"login", absl::StrCat("must be valid UTF-8 of at most ",
+                                         std::max(kMaxUsernameChars, kMaxEmailChars),
+                                         " characters")});
+  }
+  if (request.password().empty()) {
+    bad.push_back({"password", "must not be empty"});
+  } else if (request.password().size() > kMaxPasswordBytes) {
+    bad.push_back({"password", absl::StrCat("must be at most ", kMaxPasswordBytes, " bytes")});
+  }
   if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
 
   const bool is_email = request.login().find('@') != std::string::npos;
