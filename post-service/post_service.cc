@@ -39,6 +39,13 @@ PostServiceImpl::PostServiceImpl(PostStore& store, AuthorChecker& authors, Worke
             return store_.GetMany(ids, deadline);
           },
           kMaxBatch, loader_threads),
+      first_pages_(
+          "timeline-loader",
+          [this](const std::vector<FirstPageKey>& keys,
+                 std::chrono::system_clock::time_point deadline) {
+            return store_.ListFirstPages(keys, deadline);
+          },
+          kMaxBatch, loader_threads),
       inserts_(
           "post-inserts",
           [this](const std::vector<const CreatePostRequest*>& requests,
@@ -90,21 +97,33 @@ grpc::ServerUnaryReactor* PostServiceImpl::GetPost(grpc::CallbackServerContext* 
   return call.reactor;
 }
 
+void PostServiceImpl::FillListResponse(const ListPostsQuery& query, PostPage page,
+                                       ListPostsResponse& response) {
+  for (Post& post : page.posts) *response.add_posts() = std::move(post);
+  if (page.next) response.set_next_page_token(EncodeListPostsToken(query.user_id, *page.next));
+}
+
 grpc::ServerUnaryReactor* PostServiceImpl::ListPosts(grpc::CallbackServerContext* context,
                                                      const ListPostsRequest* request,
                                                      ListPostsResponse* response) {
   absl::StatusOr<ListPostsQuery> query = ParseListPostsRequest(*request);
   if (!query.ok()) return RespondNow(context, query.status());
+  const auto deadline = EffectiveDeadline(*context, max_deadline_);
+  if (query->user_id != 0 && !query->after) {
+    UnaryCall call = StartUnaryCall(context);
+    first_pages_.Load({query->user_id, query->page_size}, deadline,
+                      [query = *query, response, reply = std::move(call.reply)](
+                          absl::StatusOr<PostPage> page) {
+                        if (page.ok()) FillListResponse(query, *std::move(page), *response);
+                        reply(page.status());
+                      });
+    return call.reactor;
+  }
   return RespondOn(db_workers_, context,
-                   [this, query = *std::move(query), response,
-                    deadline = EffectiveDeadline(*context, max_deadline_)]() -> absl::Status {
+                   [this, query = *std::move(query), response, deadline]() -> absl::Status {
                      absl::StatusOr<PostPage> page = store_.List(query, deadline);
                      if (!page.ok()) return page.status();
-                     for (Post& post : page->posts) *response->add_posts() = std::move(post);
-                     if (page->next) {
-                       response->set_next_page_token(
-                           EncodeListPostsToken(query.user_id, *page->next));
-                     }
+                     FillListResponse(query, *std::move(page), *response);
                      return absl::OkStatus();
                    });
 }

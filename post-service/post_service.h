@@ -13,7 +13,10 @@
 //    commit for all, PostStore::CreateMany). Nothing is stored unless
 //    user-service confirmed the author, and no call is answered before its
 //    post is committed;
-//  - ListPosts, DeletePost: `db_workers`.
+//  - ListPosts: the first page of one user's posts (a timeline opening,
+//    the hottest read) through a batch loader, one query for all the users
+//    asked together; other pages, and everyone's posts, on `db_workers`;
+//  - DeletePost: `db_workers`.
 //
 //   ConnectionPool pool(...);
 //   PostStore store(pool);
@@ -46,8 +49,9 @@ namespace post {
 class PostServiceImpl final : public microblog::post::v1::PostService::CallbackService {
  public:
   // `store`, `authors` and `db_workers` are borrowed and must outlive the
-  // service. `loader_threads` GetPost batches, and as many CreatePost
-  // batches, may run at once, each on a connection of the store's pool.
+  // service. `loader_threads` batches of each kind (GetPost, first pages
+  // of ListPosts, CreatePost) may run at once, each on a connection of the
+  // store's pool.
   PostServiceImpl(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
                   std::chrono::milliseconds max_deadline, std::size_t loader_threads = 2);
   PostServiceImpl(const PostServiceImpl&) = delete;
@@ -67,11 +71,16 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
                                        microblog::post::v1::DeletePostResponse* response) override;
 
  private:
+  // Fills `response` with `page` of `query`'s results.
+  static void FillListResponse(const ListPostsQuery& query, PostPage page,
+                               microblog::post::v1::ListPostsResponse& response);
+
   PostStore& store_;
   AuthorChecker& authors_;
   WorkerPool& db_workers_;
   const std::chrono::milliseconds max_deadline_;
   BatchLoader<int64_t, microblog::post::v1::Post> posts_by_id_;
+  BatchLoader<FirstPageKey, PostPage, FirstPageKeyHash> first_pages_;
   // Keyed by the request itself: two equal requests are two posts.
   BatchLoader<const microblog::post::v1::CreatePostRequest*, microblog::post::v1::Post> inserts_;
 };

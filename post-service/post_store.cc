@@ -40,6 +40,7 @@ constexpr char kListFirst[] = "post_list_first";
 constexpr char kListAfter[] = "post_list_after";
 constexpr char kListUserFirst[] = "post_list_user_first";
 constexpr char kListUserAfter[] = "post_list_user_after";
+constexpr char kListUsersFirst[] = "post_list_users_first";
 
 const std::pair<const char*, const char*> kStatements[] = {
     // DO NOTHING on a taken request_id returns no row; the caller then reads
@@ -59,6 +60,15 @@ const std::pair<const char*, const char*> kStatements[] = {
     {kListUserAfter,
      "SELECT " POST_COLUMNS " FROM posts WHERE user_id = $1 AND " AFTER_KEY("$2", "$3")
          NEWEST_FIRST "LIMIT $4"},
+    // The first page of several users at once: $1 user ids, $2 row limits
+    // (page size + 1), pairwise. Column 4 tells whose page a row is on (its
+    // position in $1, from 1); each page's rows come newest first.
+    {kListUsersFirst,
+     "SELECT p.id, p.user_id, p.body, (extract(epoch FROM p.created_at) * 1000000)::bigint, "
+     "u.ord FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u(user_id, lim, ord) "
+     "CROSS JOIN LATERAL (SELECT id, user_id, body, created_at FROM posts "
+     "WHERE posts.user_id = u.user_id" NEWEST_FIRST "LIMIT u.lim) p "
+     "ORDER BY u.ord, p.created_at DESC, p.id DESC"},
 };
 
 #undef POST_COLUMNS
@@ -80,6 +90,20 @@ Post PostFromRow(const pqxx::row& row) {
 absl::Status PostNotFound(int64_t id) {
   const std::string name = std::to_string(id);
   return NotFoundResource("post", name, absl::StrCat("post ", name, " does not exist"));
+}
+
+// A page of at most `page_size` posts from `rows` (newest first; one row
+// more than the page when another page follows).
+PostPage PageFromRows(const std::vector<pqxx::row>& rows, int page_size) {
+  PostPage page;
+  const std::size_t page_rows = std::min<std::size_t>(rows.size(), page_size);
+  page.posts.reserve(page_rows);
+  for (std::size_t i = 0; i < page_rows; ++i) page.posts.push_back(PostFromRow(rows[i]));
+  if (rows.size() > page_rows) {
+    const pqxx::row& last = rows[page_rows - 1];
+    page.next = PageKey{CreateMicros(last), last[0].as<int64_t>()};
+  }
+  return page;
 }
 
 }  // namespace
@@ -193,18 +217,39 @@ absl::StatusOr<PostPage> PostStore::List(const ListPostsQuery& query,
                                          query.after->create_micros, query.after->id, limit)
                       : tx.exec_prepared(kListUserFirst, query.user_id, limit);
     }
-    PostPage page;
-    const auto page_rows = std::min<pqxx::result::size_type>(r.size(), query.page_size);
-    page.posts.reserve(page_rows);
-    for (pqxx::result::size_type i = 0; i < page_rows; ++i) {
-      page.posts.push_back(PostFromRow(r[i]));
-    }
-    if (r.size() > page_rows) {
-      const pqxx::row last = r[page_rows - 1];
-      page.next = PageKey{CreateMicros(last), last[0].as<int64_t>()};
-    }
-    return page;
+    return PageFromRows(std::vector<pqxx::row>(r.begin(), r.end()), query.page_size);
   });
+}
+
+std::vector<absl::StatusOr<PostPage>> PostStore::ListFirstPages(
+    const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
+  std::vector<int64_t> user_ids;
+  std::vector<int64_t> limits;
+  for (const FirstPageKey& key : keys) {
+    user_ids.push_back(key.user_id);
+    limits.push_back(int64_t{key.page_size} + 1);  // one more tells whether a page follows
+  }
+  using Pages = std::vector<absl::StatusOr<PostPage>>;
+  absl::StatusOr<Pages> pages =
+      pool_.Run<Pages>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
+        pqxx::nontransaction tx(c);
+        std::vector<std::vector<pqxx::row>> rows(keys.size());
+        const pqxx::result r =
+            tx.exec_prepared(kListUsersFirst, BigintArray(user_ids), BigintArray(limits));
+        for (const pqxx::row& row : r) {
+          const auto ord = row[4].as<std::size_t>();
+          if (ord < 1 || ord > keys.size()) return absl::InternalError("row of no page");
+          rows[ord - 1].push_back(row);
+        }
+        Pages out;
+        out.reserve(keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          out.push_back(PageFromRows(rows[i], keys[i].page_size));
+        }
+        return out;
+      });
+  if (!pages.ok()) return Pages(keys.size(), pages.status());
+  return *std::move(pages);
 }
 
 absl::Status PostStore::Delete(int64_t id, Clock::time_point deadline) {

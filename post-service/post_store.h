@@ -21,7 +21,9 @@
 #define MICROBLOG_POST_SERVICE_POST_STORE_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +43,21 @@ namespace post {
 struct PostPage {
   std::vector<microblog::post::v1::Post> posts;  // newest first
   std::optional<PageKey> next;                   // set when more posts follow
+};
+
+// A user's first page of posts: what a timeline shows first, the hottest
+// ListPosts call.
+struct FirstPageKey {
+  int64_t user_id = 0;
+  int page_size = 0;
+  bool operator==(const FirstPageKey& other) const {
+    return user_id == other.user_id && page_size == other.page_size;
+  }
+};
+struct FirstPageKeyHash {
+  std::size_t operator()(const FirstPageKey& key) const {
+    return std::hash<int64_t>()(key.user_id * 131 + key.page_size);
+  }
 };
 
 // A post to store.
@@ -89,6 +106,12 @@ class PostStore {
   // Up to `query.page_size` posts, newest first (create_time, then id,
   // descending), of `query.user_id` (0: all) strictly after `query.after`.
   absl::StatusOr<PostPage> List(const ListPostsQuery& query, Clock::time_point deadline);
+
+  // The first pages of several users' posts, one query for all: one
+  // result per key, in order, each what List() answers for {user_id,
+  // page_size, no cursor}. Keys must be distinct.
+  std::vector<absl::StatusOr<PostPage>> ListFirstPages(const std::vector<FirstPageKey>& keys,
+                                                       Clock::time_point deadline);
 
   // Deletes the post `id`, or NOT_FOUND (with a ResourceInfo detail).
   absl::Status Delete(int64_t id, Clock::time_point deadline);

@@ -532,6 +532,32 @@ TEST_F(PostServiceTest, ConcurrentCreatesAndReadsEachGetTheirOwnAnswer) {
     });
   }
   for (std::thread& thread : readers) thread.join();
+
+  // First pages of both authors' posts, concurrently and with different
+  // page sizes (also batched): each the newest of its own author.
+  std::map<int64_t, std::vector<int64_t>> newest;
+  for (int64_t author : authors) {
+    newest[author] = IdsNewestFirst("user_id = " + std::to_string(author));
+  }
+  std::vector<std::thread> listers;
+  for (int t = 0; t < kThreads; ++t) {
+    listers.emplace_back([&, t] {
+      const int64_t author = authors[t % 2];
+      const int page_size = 1 + t % 7;
+      for (int round = 0; round < 5; ++round) {
+        ListPostsResponse response;
+        grpc::Status status = ListPosts(author, page_size, "", &response);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        std::vector<int64_t> ids;
+        for (const Post& post : response.posts()) ids.push_back(post.id());
+        const std::vector<int64_t>& all = newest[author];
+        const std::size_t n = std::min<std::size_t>(page_size, all.size());
+        EXPECT_EQ(ids, std::vector<int64_t>(all.begin(), all.begin() + n));
+        EXPECT_EQ(response.next_page_token().empty(), all.size() <= n);
+      }
+    });
+  }
+  for (std::thread& thread : listers) thread.join();
 }
 
 TEST_F(PostServiceTest, MissingPostIsNotFoundNamingIt) {
