@@ -46,6 +46,7 @@
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "support/child_process.h"
+#include "support/eventually.h"
 #include "support/pg_cluster.h"
 #include "support/rpc_details.h"
 #include "support/service_process.h"
@@ -96,6 +97,7 @@ std::unique_ptr<grpc::ClientContext> NewContext(
   return context;
 }
 
+using ::microblog::testing::Eventually;
 using ::microblog::testing::Repeat;
 using ::microblog::testing::ResourceInfoOf;
 using ::microblog::testing::ViolatedFields;
@@ -904,6 +906,31 @@ TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealt
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(CountPosts(), 2);
   EXPECT_TRUE(posts_->Running());
+}
+
+// Calls in progress at SIGTERM (here: waiting for a slow author check, then
+// queued for their insert) are all finished and stored before the process
+// exits 0: what was acknowledged is stored, what was accepted is answered.
+TEST_F(PostServiceTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
+  FakeUserServer fake;
+  fake.service().set_delay(1500ms);
+  StartPostService(fake.address(), {{"SHUTDOWN_GRACE_MS", "30000"}});
+  constexpr int kCalls = 12;
+  std::vector<grpc::Status> results(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = CreatePost(FakeUserService::kKnownUser, "in flight " + std::to_string(i));
+    });
+  }
+  // Every call has reached the server (the author check is under way).
+  ASSERT_TRUE(Eventually([&] { return fake.service().calls() >= 1; }));
+  std::this_thread::sleep_for(200ms);
+  posts_->Signal(SIGTERM);
+  for (std::thread& thread : threads) thread.join();
+  for (const grpc::Status& status : results) EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(CountPosts(), kCalls);
+  EXPECT_EQ(posts_->WaitExit(60s), std::optional<int>(0)) << posts_->output();
 }
 
 TEST_F(PostServiceTest, SlowUserServiceIsUnavailableWithinTheCheckTimeout) {

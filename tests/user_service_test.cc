@@ -32,6 +32,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "support/child_process.h"
+#include "support/eventually.h"
 #include "support/pg_cluster.h"
 #include "support/rpc_details.h"
 #include "support/service_process.h"
@@ -56,6 +57,7 @@ constexpr std::chrono::seconds kWaitTimeout(60);
 
 constexpr char kPassword[] = "correct horse battery staple";
 
+using ::microblog::testing::Eventually;
 using ::microblog::testing::Repeat;
 using ::microblog::testing::ResourceInfoOf;
 
@@ -77,16 +79,6 @@ struct Reply {
   Response response;
 };
 
-// Polls `condition` every 50 ms until it holds or kWaitTimeout passes.
-template <typename Condition>
-bool Eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + kWaitTimeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
 
 class UserServiceTest : public ::testing::Test {
  protected:
@@ -724,6 +716,25 @@ TEST_F(UserServiceTest, VerifyPasswordRefusesLoginsAndPasswordsNoAccountCanHave)
   auto huge = Verify("peggy", Repeat("p", 1 << 20));
   EXPECT_EQ(huge.status.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(ViolatedFields(huge.status), std::set<std::string>{"password"});
+}
+
+// --- Logging ---
+
+TEST_F(UserServiceTest, LogLevelDecidesWhetherEachRpcIsLogged) {
+  const std::string rpc_line = "\"msg\":\"rpc\"";
+  const std::string method = "/microblog.user.v1.UserService/GetUser";
+  EXPECT_EQ(Get(424242).status.error_code(), StatusCode::NOT_FOUND);
+  // LOG_LEVEL=info (this fixture's default): one line per call, with its code.
+  ASSERT_TRUE(Eventually([&] { return service_->output().find(method) != std::string::npos; }));
+  const std::string info_output = service_->output();
+  EXPECT_NE(info_output.find(rpc_line), std::string::npos) << info_output;
+  EXPECT_NE(info_output.find("\"code\":\"NOT_FOUND\""), std::string::npos) << info_output;
+
+  StartService({{"LOG_LEVEL", "warn"}});
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(Get(424242).status.error_code(), StatusCode::NOT_FOUND);
+  MustCreate("quiet");
+  const std::string warn_output = service_->output();
+  EXPECT_EQ(warn_output.find(rpc_line), std::string::npos) << warn_output;
 }
 
 // --- Hostile input ---

@@ -43,12 +43,6 @@ class FakeUserStore final : public UserStore {
     users[id] = {id, username, email, password_hash, 0};
     return users[id];
   }
-  absl::StatusOr<UserRecord> GetById(int64_t id, Clock::time_point) override {
-    if (!Begin()) return fail_with;
-    auto it = users.find(id);
-    if (it == users.end()) return absl::NotFoundError("no such user");
-    return it->second;
-  }
   absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
                                            Clock::time_point) override {
     if (!Begin()) return fail_with;

@@ -30,7 +30,6 @@ constexpr Statement kStatements[] = {
     {"user_insert",
      "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
      "RETURNING " MICROBLOG_USER_COLUMNS},
-    {"user_by_id", "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE id = $1"},
     {"user_by_username",
      "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE lower(username) = lower($1)"},
     {"user_by_email", "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE lower(email) = lower($1)"},
@@ -116,10 +115,6 @@ absl::StatusOr<UserRecord> PostgresUserStore::Create(const std::string& username
                                                      Clock::time_point deadline) {
   return QueryOne("user_insert", absl::InternalError("INSERT ... RETURNING returned no row"),
                   deadline, username, email, password_hash);
-}
-
-absl::StatusOr<UserRecord> PostgresUserStore::GetById(int64_t id, Clock::time_point deadline) {
-  return QueryOne("user_by_id", UserNotFound(id), deadline, id);
 }
 
 absl::StatusOr<UserRecord> PostgresUserStore::GetByUsername(const std::string& username,

@@ -11,7 +11,7 @@
 //   options.prepare = PostgresUserStore::Prepare;
 //   ConnectionPool pool(std::move(options));
 //   PostgresUserStore store(pool);
-//   absl::StatusOr<UserRecord> user = store.GetById(42, deadline);
+//   absl::StatusOr<UserRecord> user = store.GetByUsername("alice", deadline);
 //
 // Errors of every method, besides the ones it lists: UNAVAILABLE (database
 // unreachable), DEADLINE_EXCEEDED, INTERNAL (anything unexpected; the
@@ -72,7 +72,6 @@ class UserStore {
                                             Clock::time_point deadline) = 0;
 
   // NOT_FOUND (with a google.rpc.ResourceInfo) when there is no such account.
-  virtual absl::StatusOr<UserRecord> GetById(int64_t id, Clock::time_point deadline) = 0;
   virtual absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
                                                    Clock::time_point deadline) = 0;
   virtual absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
@@ -112,7 +111,6 @@ class PostgresUserStore final : public UserStore {
   absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
                                     const std::string& password_hash,
                                     Clock::time_point deadline) override;
-  absl::StatusOr<UserRecord> GetById(int64_t id, Clock::time_point deadline) override;
   absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
                                            Clock::time_point deadline) override;
   absl::StatusOr<UserRecord> GetByEmail(const std::string& email,

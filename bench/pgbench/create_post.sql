@@ -1,5 +1,5 @@
 -- CreatePost: post-service asks user-service whether the author exists
--- (GetUser: user_by_id), then inserts with a fresh request_id (post_create).
+-- (one row of users_by_ids), then inserts with a fresh request_id (post_create).
 -- Here both tables live in one database, so both statements run on one
 -- connection, each in its own implicit transaction (one commit, as the
 -- service's single insert transaction).

@@ -1,4 +1,5 @@
--- GetUser: user-service's user_by_id statement. Variables from pgbench -D:
+-- GetUser, one call at a time: the single-row form of user-service's
+-- users_by_ids (the service batches concurrent calls). Variables from pgbench -D:
 -- users (seeded users, ids 1..users).
 \set id random(1, :users)
 SELECT id, username, email, password_hash, (extract(epoch FROM created_at) * 1000000)::bigint FROM users WHERE id = :id;
