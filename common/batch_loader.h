@@ -156,6 +156,33 @@ class BatchLoader {
   std::vector<std::thread> threads_;
 };
 
+// Shapes the answer of a batched query into what a LoadFn returns: one
+// result per key of `keys`, in their order: the record whose key_of() is
+// that key, or missing(key) (e.g. NOT_FOUND) when `found` has none; every
+// result is found.status() when the query failed.
+//
+//   return InKeyOrder(ids, store.GetByIds(ids, deadline),
+//                     [](const UserRecord& u) { return u.id; }, UserNotFound);
+template <typename Key, typename Record, typename KeyOf, typename Missing>
+std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
+                                               absl::StatusOr<std::vector<Record>> found,
+                                               KeyOf key_of, Missing missing) {
+  if (!found.ok()) return std::vector<absl::StatusOr<Record>>(keys.size(), found.status());
+  std::unordered_map<Key, Record*> by_key;
+  for (Record& record : *found) by_key[key_of(record)] = &record;
+  std::vector<absl::StatusOr<Record>> results;
+  results.reserve(keys.size());
+  for (const Key& key : keys) {
+    auto it = by_key.find(key);
+    if (it == by_key.end()) {
+      results.push_back(missing(key));
+    } else {
+      results.push_back(std::move(*it->second));
+    }
+  }
+  return results;
+}
+
 }  // namespace microblog
 
 #endif  // MICROBLOG_COMMON_BATCH_LOADER_H_

@@ -11,6 +11,7 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
+#include "common/batch_loader.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 
@@ -185,20 +186,8 @@ std::vector<absl::StatusOr<Post>> PostStore::GetMany(const std::vector<int64_t>&
         }
         return posts;
       });
-  if (!found.ok()) return std::vector<absl::StatusOr<Post>>(ids.size(), found.status());
-  std::unordered_map<int64_t, Post*> by_id;
-  for (Post& post : *found) by_id[post.id()] = &post;
-  std::vector<absl::StatusOr<Post>> posts;
-  posts.reserve(ids.size());
-  for (int64_t id : ids) {
-    auto it = by_id.find(id);
-    if (it == by_id.end()) {
-      posts.push_back(PostNotFound(id));
-    } else {
-      posts.push_back(std::move(*it->second));
-    }
-  }
-  return posts;
+  return InKeyOrder(
+      ids, std::move(found), [](const Post& post) { return post.id(); }, PostNotFound);
 }
 
 absl::StatusOr<PostPage> PostStore::List(const ListPostsQuery& query,

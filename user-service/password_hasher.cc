@@ -49,7 +49,7 @@ bool VerifyNow(const std::string& encoded_hash, const SecretCopy& password) {
 
 }  // namespace
 
-PasswordHasher::PasswordHasher(std::size_t threads) {
+PasswordHasher::PasswordHasher(std::size_t threads) : workers_("argon2", threads) {
   if (sodium_init() < 0) {
     Log(LogLevel::kError, "libsodium initialization failed");
     std::abort();
@@ -65,41 +65,6 @@ PasswordHasher::PasswordHasher(std::size_t threads) {
     std::abort();
   }
   dummy_hash_ = encoded;
-  if (threads == 0) threads = 1;
-  workers_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-}
-
-PasswordHasher::~PasswordHasher() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    queue_.clear();  // dropping a job breaks its promise: the waiter sees an error
-  }
-  work_ready_.notify_all();
-  for (std::thread& worker : workers_) worker.join();
-}
-
-void PasswordHasher::Enqueue(std::function<void()> job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(job));
-  }
-  work_ready_.notify_one();
-}
-
-void PasswordHasher::WorkerLoop() {
-  while (true) {
-    std::function<void()> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    job();
-  }
 }
 
 template <typename T, typename Work>
@@ -111,13 +76,9 @@ absl::StatusOr<T> PasswordHasher::RunOnPool(Work work, Clock::time_point deadlin
         return work();
       });
   std::future<absl::StatusOr<T>> result = task->get_future();
-  Enqueue([task] { (*task)(); });
+  workers_.Submit([task] { (*task)(); });
   if (result.wait_until(deadline) != std::future_status::ready) return QueueTimeout();
-  try {
-    return result.get();
-  } catch (const std::future_error&) {  // dropped by the destructor
-    return absl::UnavailableError("server is shutting down");
-  }
+  return result.get();
 }
 
 absl::StatusOr<std::string> PasswordHasher::Hash(std::string_view password,

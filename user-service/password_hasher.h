@@ -20,17 +20,12 @@
 #define MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
-#include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/worker_pool.h"
 
 namespace microblog {
 namespace user {
@@ -43,9 +38,9 @@ class PasswordHasher {
   // starts `threads` (>= 1) worker threads. Aborts if libsodium cannot be
   // initialized: the service cannot work without it.
   explicit PasswordHasher(std::size_t threads);
-  // Stops the workers after the job each one is running; queued jobs are
-  // dropped (their callers see DEADLINE_EXCEEDED or INTERNAL).
-  ~PasswordHasher();
+  // Finishes the queued jobs (those past their deadline are skipped at
+  // once), then stops the workers.
+  ~PasswordHasher() = default;
 
   PasswordHasher(const PasswordHasher&) = delete;
   PasswordHasher& operator=(const PasswordHasher&) = delete;
@@ -65,19 +60,12 @@ class PasswordHasher {
   absl::StatusOr<bool> VerifyDummy(std::string_view password, Clock::time_point deadline);
 
  private:
-  // Queues `job` for a worker.
-  void Enqueue(std::function<void()> job);
   // Runs `work` on a worker and waits for its result until `deadline`.
   template <typename T, typename Work>
   absl::StatusOr<T> RunOnPool(Work work, Clock::time_point deadline);
-  void WorkerLoop();
 
   std::string dummy_hash_;
-  std::mutex mu_;
-  std::condition_variable work_ready_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
-  std::vector<std::thread> workers_;
+  WorkerPool workers_;
 };
 
 }  // namespace user

@@ -130,21 +130,9 @@ void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point 
 
 std::vector<absl::StatusOr<UserRecord>> UserAccounts::LoadUsers(const std::vector<int64_t>& ids,
                                                                 Clock::time_point deadline) {
-  absl::StatusOr<std::vector<UserRecord>> found = store_.GetByIds(ids, deadline);
-  if (!found.ok()) return std::vector<absl::StatusOr<UserRecord>>(ids.size(), found.status());
-  std::unordered_map<int64_t, UserRecord*> by_id;
-  for (UserRecord& user : *found) by_id[user.id] = &user;
-  std::vector<absl::StatusOr<UserRecord>> users;
-  users.reserve(ids.size());
-  for (int64_t id : ids) {
-    auto it = by_id.find(id);
-    if (it == by_id.end()) {
-      users.push_back(UserNotFound(id));
-    } else {
-      users.push_back(std::move(*it->second));
-    }
-  }
-  return users;
+  return InKeyOrder(
+      ids, store_.GetByIds(ids, deadline), [](const UserRecord& user) { return user.id; },
+      UserNotFound);
 }
 
 // --- LookupUser ---
