@@ -1,0 +1,67 @@
+// The start-up both services' main() share: configuration with --help, the
+// common server settings, the required database URL, and the connection
+// pool built from them.
+//
+//   int main(int argc, char** argv) {
+//     BlockShutdownSignals();
+//     std::variant<ServiceConfig, int> parsed = ParseServiceConfig(
+//         {"user-service", "Serves ...", "0.0.0.0:50051", "USER_DATABASE_URL",
+//          "libpq URL of the users database"}, extra_options, argc, argv);
+//     if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+//     ServiceConfig& service = std::get<ServiceConfig>(parsed);
+//     ConnectionPool pool(DatabasePoolOptions(service, &MyStore::Prepare));
+//     ...
+//   }
+#ifndef MICROBLOG_COMMON_SERVICE_MAIN_H_
+#define MICROBLOG_COMMON_SERVICE_MAIN_H_
+
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "absl/status/status.h"
+#include "common/config.h"
+#include "common/connection_pool.h"
+
+namespace microblog {
+
+// What a service declares about its start-up.
+struct ServiceDescription {
+  std::string name;                    // "user-service": program name, message prefix
+  std::string description;             // first line of --help
+  std::string default_listen_address;  // "0.0.0.0:50051"
+  std::string database_url_option;     // "USER_DATABASE_URL" (required)
+  std::string database_url_help;       // its line in --help
+};
+
+// A service's configuration, read and checked.
+struct ServiceConfig {
+  Config config;  // every option, for the service's own ones
+  ServerSettings settings;
+  std::string database_url;
+};
+
+// Reads the common options, the database URL and `extra_options` from the
+// environment and argv. Returns the configuration, or the exit code main()
+// should return at once: 0 after printing --help to stdout, 2 after
+// printing "<name>: <what is wrong>" to stderr.
+std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& service,
+                                                    std::vector<ConfigOption> extra_options,
+                                                    int argc, const char* const* argv);
+
+// Prints "<name>: <status message>" to stderr and returns 2: for main()'s
+// own configuration errors.
+int ConfigurationError(const ServiceDescription& service, const absl::Status& status);
+
+// The connection pool of a service: DB_POOL_SIZE connections to its
+// database, the statement timeout at MAX_DEADLINE_MS, `prepare` run on each
+// new connection.
+ConnectionPoolOptions DatabasePoolOptions(const ServiceConfig& service,
+                                          std::function<void(pqxx::connection&)> prepare);
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_SERVICE_MAIN_H_
