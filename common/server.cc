@@ -190,12 +190,10 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  // The sync server keeps at most MAX_POLLERS idle threads (default 2) and
-  // starts new ones when calls arrive: under 64 calls in flight that meant
-  // ~2,500 thread starts per second and half the CPU in the kernel
-  // (bench/README.md). Keeping idle threads around avoids the churn.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
+  // The services' own methods are on the callback API; only health and
+  // reflection (light traffic) use the sync server's threads, so its
+  // default thread limits are right again (bench/README.md tells how the
+  // sync server's thread churn used to cost half the CPU).
   int port = 0;
   builder.AddListeningPort(settings.listen_address, *credentials, &port);
   // post-service keeps its channel to user-service alive with pings.
