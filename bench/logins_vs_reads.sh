@@ -22,7 +22,9 @@ log() { printf '[logins-vs-reads %s] %s\n' "$(date +%T)" "$*" >&2; }
 SERVE_LOG="$(mktemp)"
 bench/run.sh --serve "$@" >"$SERVE_LOG" 2>&1 &
 SERVE_PID=$!
-cleanup() { kill -INT "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -f "$SERVE_LOG"; }
+# TERM, not INT: a background job of a non-interactive shell ignores SIGINT,
+# and the stack would outlive this script (and skew the next benchmark).
+cleanup() { kill -TERM "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -f "$SERVE_LOG"; }
 trap cleanup EXIT
 
 log "waiting for the stack (bench/run.sh --serve)"

@@ -162,6 +162,13 @@ for db in posts pgbench; do psql_su "$db" -f "$WORK/seed_posts.sql"; done
 USER_PID="" POST_PID=""
 start_services() { # [VAR=value ...]: overrides for both services
   USER_PID="" POST_PID=""
+  # A leftover stack on our ports would answer in place of the services
+  # started here, and the numbers would be someone else's.
+  for port in "$USER_PORT" "$POST_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "127.0.0.1:$port is already in use (another bench/run.sh --serve?)"
+    fi
+  done
   env LISTEN_ADDRESS="127.0.0.1:$USER_PORT" USER_DATABASE_URL="$(url users user_service)" \
     DB_POOL_SIZE="$POOL_SIZE" PASSWORD_HASH_THREADS="$HASH_THREADS" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
     "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
@@ -176,6 +183,8 @@ start_services() { # [VAR=value ...]: overrides for both services
     || { tail -20 "$WORK/user-service.log" >&2; die "user-service not serving"; }
   "$BENCH" wait-serving --address="127.0.0.1:$POST_PORT" --timeout=60s \
     || { tail -20 "$WORK/post-service.log" >&2; die "post-service not serving"; }
+  kill -0 "$USER_PID" "$POST_PID" 2>/dev/null \
+    || { tail -20 "$WORK"/*-service.log >&2; die "a service exited at start-up"; }
 }
 stop_services() {
   kill -TERM "$USER_PID" "$POST_PID" 2>/dev/null || true
