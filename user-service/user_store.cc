@@ -18,6 +18,11 @@ namespace {
 // Every row the store reads has these columns, in this order (see ToRecord).
 #define MICROBLOG_USER_COLUMNS \
   "id, username, email, password_hash, (extract(epoch FROM created_at) * 1000000)::bigint"
+// The same, with an empty password_hash: for reads that never check a
+// password (GetUser, BatchGetUsers, ListUsers), so that the hash does not
+// travel from the database for nothing.
+#define MICROBLOG_PUBLIC_USER_COLUMNS \
+  "id, username, email, ''::text, (extract(epoch FROM created_at) * 1000000)::bigint"
 
 struct Statement {
   const char* name;
@@ -34,8 +39,9 @@ constexpr Statement kStatements[] = {
      "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE lower(username) = lower($1)"},
     {"user_by_email", "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE lower(email) = lower($1)"},
     {"users_after_id",
-     "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE id > $1 ORDER BY id LIMIT $2"},
-    {"users_by_ids", "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE id = ANY ($1::bigint[])"},
+     "SELECT " MICROBLOG_PUBLIC_USER_COLUMNS " FROM users WHERE id > $1 ORDER BY id LIMIT $2"},
+    {"users_by_ids",
+     "SELECT " MICROBLOG_PUBLIC_USER_COLUMNS " FROM users WHERE id = ANY ($1::bigint[])"},
     // NULL parameters keep the current value (UserChanges' unset fields).
     {"user_update",
      "UPDATE users SET username = coalesce($2, username), email = coalesce($3, email), "
@@ -45,6 +51,7 @@ constexpr Statement kStatements[] = {
 };
 
 #undef MICROBLOG_USER_COLUMNS
+#undef MICROBLOG_PUBLIC_USER_COLUMNS
 
 // The unique indexes of migrations/user, and the request field each guards.
 struct UniqueIndex {

@@ -77,12 +77,13 @@ class UserStore {
   virtual absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
                                                 Clock::time_point deadline) = 0;
 
-  // Up to `limit` accounts with id > `after_id`, in ascending id order.
+  // Up to `limit` accounts with id > `after_id`, in ascending id order,
+  // password_hash left empty (listing never checks passwords).
   virtual absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
                                                             Clock::time_point deadline) = 0;
 
   // The accounts among `ids`, each once, in no particular order; unknown ids
-  // are skipped.
+  // are skipped; password_hash left empty (these reads never check one).
   virtual absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
                                                            Clock::time_point deadline) = 0;
 

@@ -4,7 +4,7 @@
 -- connection, each in its own implicit transaction (one commit, as the
 -- service's single insert transaction).
 \set uid random(1, :users)
-SELECT id, username, email, password_hash, (extract(epoch FROM created_at) * 1000000)::bigint FROM users WHERE id = :uid;
+SELECT id, username, email, ''::text, (extract(epoch FROM created_at) * 1000000)::bigint FROM users WHERE id = :uid;
 INSERT INTO posts (user_id, body, request_id)
 VALUES (:uid, 'Benchmark post: the quick brown fox jumps over the lazy dog, then checks its timeline.',
         'pgb-' || gen_random_uuid())

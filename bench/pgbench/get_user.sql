@@ -2,4 +2,4 @@
 -- users_by_ids (the service batches concurrent calls). Variables from pgbench -D:
 -- users (seeded users, ids 1..users).
 \set id random(1, :users)
-SELECT id, username, email, password_hash, (extract(epoch FROM created_at) * 1000000)::bigint FROM users WHERE id = :id;
+SELECT id, username, email, ''::text, (extract(epoch FROM created_at) * 1000000)::bigint FROM users WHERE id = :id;
