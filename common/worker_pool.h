@@ -39,8 +39,6 @@ class WorkerPool {
   // Queues `job`. It must not throw (an escaping exception ends the process).
   void Submit(std::function<void()> job);
 
-  std::size_t size() const { return threads_.size(); }
-
  private:
   void Work();
 

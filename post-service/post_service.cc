@@ -22,7 +22,7 @@ using microblog::post::v1::ListPostsResponse;
 using microblog::post::v1::Post;
 
 namespace {
-// At most this many ids per GetPost batch query.
+// At most this many calls per batch (GetPost, first pages, inserts).
 constexpr std::size_t kMaxBatch = 100;
 }  // namespace
 

@@ -93,9 +93,11 @@ absl::Status PostNotFound(int64_t id) {
   return NotFoundResource("post", name, absl::StrCat("post ", name, " does not exist"));
 }
 
-// A page of at most `page_size` posts from `rows` (newest first; one row
-// more than the page when another page follows).
-PostPage PageFromRows(const std::vector<pqxx::row>& rows, int page_size) {
+// A page of at most `page_size` posts from `rows`, a pqxx::result or a
+// vector of its rows (newest first; one row more than the page when another
+// page follows).
+template <typename Rows>
+PostPage PageFromRows(const Rows& rows, int page_size) {
   PostPage page;
   const std::size_t page_rows = std::min<std::size_t>(rows.size(), page_size);
   page.posts.reserve(page_rows);
@@ -106,14 +108,6 @@ PostPage PageFromRows(const std::vector<pqxx::row>& rows, int page_size) {
   }
   return page;
 }
-
-}  // namespace
-
-void PostStore::PrepareStatements(pqxx::connection& connection) {
-  for (const auto& [name, sql] : kStatements) connection.prepare(name, sql);
-}
-
-namespace {
 
 // Inserts one post within `tx`, honouring its request_id (see Create()).
 absl::StatusOr<Post> InsertPost(pqxx::transaction_base& tx, const NewPost& post) {
@@ -141,6 +135,10 @@ absl::StatusOr<Post> InsertPost(pqxx::transaction_base& tx, const NewPost& post)
 }
 
 }  // namespace
+
+void PostStore::PrepareStatements(pqxx::connection& connection) {
+  for (const auto& [name, sql] : kStatements) connection.prepare(name, sql);
+}
 
 absl::StatusOr<Post> PostStore::Create(const NewPost& post, Clock::time_point deadline) {
   return pool_.Run<Post>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Post> {
@@ -206,7 +204,7 @@ absl::StatusOr<PostPage> PostStore::List(const ListPostsQuery& query,
                                          query.after->create_micros, query.after->id, limit)
                       : tx.exec_prepared(kListUserFirst, query.user_id, limit);
     }
-    return PageFromRows(std::vector<pqxx::row>(r.begin(), r.end()), query.page_size);
+    return PageFromRows(r, query.page_size);
   });
 }
 

@@ -176,6 +176,9 @@ TEST(Log, RedactsPasswordsInUrls) {
             "postgresql:///users?host=/tmp&password=***&user=a");
   EXPECT_EQ(RedactUrl("host=db password=s3cret user=a"), "host=db password=*** user=a");
   EXPECT_EQ(RedactUrl("postgresql://app@db/users"), "postgresql://app@db/users");
+  // Inside a message too (libpq and libpqxx errors quote what they were given).
+  EXPECT_EQ(RedactUrl("cannot connect to postgresql://app:s3cret@db/users: timeout"),
+            "cannot connect to postgresql://app:***@db/users: timeout");
 }
 
 // The pool against a real PostgreSQL.

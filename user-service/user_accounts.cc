@@ -88,17 +88,15 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, std::size_t
           kMaxBatchIds, loader_threads) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
-  for (const std::string& path : request.update_mask().paths()) {
-    if (path == "password") return true;
-  }
-  return false;
+  std::vector<FieldViolation> ignored;  // reported by UpdateUser itself
+  return ReadUpdateMask(request.update_mask(), ignored).password;
 }
 
 // --- CreateUser ---
 
 absl::Status UserAccounts::CreateUser(const v1::CreateUserRequest& request,
-                                           Clock::time_point deadline,
-                                           v1::CreateUserResponse& response) {
+                                      Clock::time_point deadline,
+                                      v1::CreateUserResponse& response) {
   std::vector<FieldViolation> bad;
   AppendUsernameViolations("username", request.username(), bad);
   AppendEmailViolations("email", request.email(), bad);
@@ -138,8 +136,8 @@ std::vector<absl::StatusOr<UserRecord>> UserAccounts::LoadUsers(const std::vecto
 // --- LookupUser ---
 
 absl::Status UserAccounts::LookupUser(const v1::LookupUserRequest& request,
-                                           Clock::time_point deadline,
-                                           v1::LookupUserResponse& response) {
+                                      Clock::time_point deadline,
+                                      v1::LookupUserResponse& response) {
   std::vector<FieldViolation> bad;
   absl::StatusOr<UserRecord> user = absl::InternalError("no lookup ran");
   switch (request.key_case()) {
@@ -164,8 +162,8 @@ absl::Status UserAccounts::LookupUser(const v1::LookupUserRequest& request,
 // --- ListUsers ---
 
 absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
-                                          Clock::time_point deadline,
-                                          v1::ListUsersResponse& response) {
+                                     Clock::time_point deadline,
+                                     v1::ListUsersResponse& response) {
   std::vector<FieldViolation> bad;
   absl::StatusOr<int> page_size =
       ResolvePageSize(request.page_size(), kDefaultPageSize, kMaxPageSize);
@@ -198,8 +196,8 @@ absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
 // --- UpdateUser ---
 
 absl::Status UserAccounts::UpdateUser(const v1::UpdateUserRequest& request,
-                                           Clock::time_point deadline,
-                                           v1::UpdateUserResponse& response) {
+                                      Clock::time_point deadline,
+                                      v1::UpdateUserResponse& response) {
   std::vector<FieldViolation> bad;
   AppendIdViolations("id", request.id(), bad);
   const MaskedFields fields = ReadUpdateMask(request.update_mask(), bad);
@@ -235,8 +233,8 @@ absl::Status UserAccounts::DeleteUser(const v1::DeleteUserRequest& request,
 // --- BatchGetUsers ---
 
 absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request,
-                                              Clock::time_point deadline,
-                                              v1::BatchGetUsersResponse& response) {
+                                         Clock::time_point deadline,
+                                         v1::BatchGetUsersResponse& response) {
   std::vector<FieldViolation> bad;
   if (request.ids_size() > kMaxBatchIds) {
     bad.push_back({"ids", absl::StrCat("must hold at most ", kMaxBatchIds, " ids, got ",
@@ -268,8 +266,8 @@ absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request
 // --- VerifyPassword ---
 
 absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& request,
-                                               Clock::time_point deadline,
-                                               v1::VerifyPasswordResponse& response) {
+                                          Clock::time_point deadline,
+                                          v1::VerifyPasswordResponse& response) {
   // Bounds only: a login or password no account could have is refused
   // before any query or hash (a megabyte of password would otherwise cost
   // a hash of a megabyte). Saying so reveals nothing about accounts.

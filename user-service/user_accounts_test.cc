@@ -98,7 +98,7 @@ class FakeUserStore final : public UserStore {
   }
 };
 
-class UserServiceLogicTest : public ::testing::Test {
+class UserAccountsTest : public ::testing::Test {
  protected:
   static std::chrono::system_clock::time_point Deadline() {
     return std::chrono::system_clock::now() + std::chrono::seconds(30);
@@ -117,7 +117,7 @@ class UserServiceLogicTest : public ::testing::Test {
   UserAccounts accounts_{store_, hasher_};
 };
 
-TEST_F(UserServiceLogicTest, InvalidRequestsNeverReachTheStore) {
+TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
   v1::CreateUserRequest create;
   create.set_username("no spaces allowed");
   v1::CreateUserResponse create_response;
@@ -167,7 +167,7 @@ TEST_F(UserServiceLogicTest, InvalidRequestsNeverReachTheStore) {
   EXPECT_EQ(store_.calls, 0);
 }
 
-TEST_F(UserServiceLogicTest, StoreInternalErrorsReachClientsAsGenericMessage) {
+TEST_F(UserAccountsTest, StoreInternalErrorsReachClientsAsGenericMessage) {
   store_.fail_with = absl::InternalError("sql error 42501: permission denied for table users");
   v1::GetUserRequest request;
   request.set_id(1);
@@ -177,7 +177,7 @@ TEST_F(UserServiceLogicTest, StoreInternalErrorsReachClientsAsGenericMessage) {
   EXPECT_EQ(status.error_message(), "internal error");
 }
 
-TEST_F(UserServiceLogicTest, StoreUnavailabilityReachesClientsAsUnavailable) {
+TEST_F(UserAccountsTest, StoreUnavailabilityReachesClientsAsUnavailable) {
   store_.fail_with = absl::UnavailableError("database unavailable; retry later");
   v1::VerifyPasswordRequest request;
   request.set_login("someone");
@@ -187,7 +187,7 @@ TEST_F(UserServiceLogicTest, StoreUnavailabilityReachesClientsAsUnavailable) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
-TEST_F(UserServiceLogicTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStoreOrder) {
+TEST_F(UserAccountsTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStoreOrder) {
   for (int64_t id = 1; id <= 4; ++id) store_.Add(id, "u" + std::to_string(id));
   store_.reverse_rows = true;
   v1::BatchGetUsersRequest request;
@@ -199,7 +199,7 @@ TEST_F(UserServiceLogicTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStor
   EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 1}));
 }
 
-TEST_F(UserServiceLogicTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
+TEST_F(UserAccountsTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
   for (int64_t id = 1; id <= 3; ++id) store_.Add(id, "u" + std::to_string(id));
   v1::ListUsersRequest request;
   request.set_page_size(3);
@@ -221,7 +221,7 @@ TEST_F(UserServiceLogicTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
   EXPECT_TRUE(second.next_page_token().empty());
 }
 
-TEST_F(UserServiceLogicTest, UpdateUserHashesANewPasswordAndKeepsOtherFields) {
+TEST_F(UserAccountsTest, UpdateUserHashesANewPasswordAndKeepsOtherFields) {
   store_.Add(1, "walter");
   v1::UpdateUserRequest request;
   request.set_id(1);
