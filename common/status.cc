@@ -56,6 +56,12 @@ absl::Status NotFoundResource(std::string_view resource_type, std::string_view r
   return status;
 }
 
+absl::Status NotFoundResource(std::string_view resource_type, int64_t id) {
+  const std::string name = absl::StrCat(id);
+  return NotFoundResource(resource_type, name,
+                          absl::StrCat(std::string(resource_type), " ", name, " does not exist"));
+}
+
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   std::vector<FieldViolation> out;
   auto payload = status.GetPayload(TypeUrlOf(google::rpc::BadRequest::default_instance()));

@@ -24,6 +24,8 @@ namespace v1 = ::microblog::user::v1;
 constexpr int kDefaultPageSize = 20;
 constexpr int kMaxPageSize = 100;
 constexpr int kMaxBatchIds = 100;
+// GetUser batches running at once, each on a connection of the pool.
+constexpr std::size_t kBatchesInFlight = 2;
 constexpr char kPageTokenKind[] = "users";
 
 // One message for unknown logins and wrong passwords alike, so that callers
@@ -77,15 +79,15 @@ MaskedFields ReadUpdateMask(const google::protobuf::FieldMask& mask,
 
 }  // namespace
 
-UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, std::size_t loader_threads)
+UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers)
     : store_(store),
       hasher_(hasher),
-      users_by_id_(
-          "user-loader",
-          [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-            return LoadUsers(ids, deadline);
-          },
-          kMaxBatchIds, loader_threads) {}
+      reads_(Batcher<int64_t, UserRecord>::OnWorkers(
+                 db_workers,
+                 [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+                   return GetBatch(ids, deadline);
+                 }),
+             kMaxBatchIds, kBatchesInFlight) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
   std::vector<FieldViolation> ignored;  // reported by UpdateUser itself
@@ -118,19 +120,19 @@ void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point 
                            v1::GetUserResponse& response, Reply done) {
   std::vector<FieldViolation> bad;
   AppendIdViolations("id", request.id(), bad);
-  if (!bad.empty()) return done(InvalidArgument(bad));
-  users_by_id_.Load(request.id(), deadline,
-                    [&response, done = std::move(done)](absl::StatusOr<UserRecord> user) {
-                      if (user.ok()) ToProto(*user, *response.mutable_user());
-                      done(user.status());
-                    });
+  if (!bad.empty()) return std::move(done)(InvalidArgument(bad));
+  reads_.Add(request.id(), deadline,
+             [&response, done = std::move(done)](absl::StatusOr<UserRecord> user) mutable {
+               if (user.ok()) ToProto(*user, *response.mutable_user());
+               std::move(done)(user.status());
+             });
 }
 
-std::vector<absl::StatusOr<UserRecord>> UserAccounts::LoadUsers(const std::vector<int64_t>& ids,
-                                                                Clock::time_point deadline) {
+std::vector<absl::StatusOr<UserRecord>> UserAccounts::GetBatch(const std::vector<int64_t>& ids,
+                                                               Clock::time_point deadline) {
   return InKeyOrder(
       ids, store_.GetByIds(ids, deadline), [](const UserRecord& user) { return user.id; },
-      UserNotFound);
+      [](int64_t id) { return NotFoundResource("user", id); });
 }
 
 // --- LookupUser ---
@@ -287,21 +289,23 @@ absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& reque
   }
   if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
 
-  const bool is_email = request.login().find('@') != std::string::npos;
-  absl::StatusOr<UserRecord> user = is_email ? store_.GetByEmail(request.login(), deadline)
-                                             : store_.GetByUsername(request.login(), deadline);
+  // Usernames cannot hold '@': a login with one is an email.
+  const LoginField field = request.login().find('@') != std::string::npos ? LoginField::kEmail
+                                                                          : LoginField::kUsername;
+  absl::StatusOr<UserCredentials> account =
+      store_.GetCredentials(field, request.login(), deadline);
   absl::StatusOr<bool> match = false;
-  if (user.ok()) {
-    match = hasher_.Verify(user->password_hash, request.password(), deadline);
-  } else if (absl::IsNotFound(user.status())) {
+  if (account.ok()) {
+    match = hasher_.Verify(account->password_hash, request.password(), deadline);
+  } else if (absl::IsNotFound(account.status())) {
     // As slow as a wrong password: timing must not reveal unknown logins.
     match = hasher_.VerifyDummy(request.password(), deadline);
   } else {
-    return user.status();
+    return account.status();
   }
   if (!match.ok()) return match.status();
   if (!*match) return absl::UnauthenticatedError(kBadCredentials);
-  ToProto(*user, *response.mutable_user());
+  ToProto(account->user, *response.mutable_user());
   return absl::OkStatus();
 }
 

@@ -1,7 +1,7 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
 // callback API. Handlers return at once; the work runs elsewhere and
 // finishes the call (common/unary_call.h):
-//  - GetUser: UserAccounts' batch loader (one query for many calls);
+//  - GetUser: UserAccounts' batches (one query for many calls);
 //  - CreateUser, VerifyPassword and UpdateUser with a new password hash
 //    with Argon2id, on `hashing_workers`, so that a burst of logins never
 //    occupies the threads the quick queries need;
