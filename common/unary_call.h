@@ -21,11 +21,14 @@
 #ifndef MICROBLOG_COMMON_UNARY_CALL_H_
 #define MICROBLOG_COMMON_UNARY_CALL_H_
 
+#include <utility>
+
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
@@ -47,6 +50,22 @@ UnaryCall StartUnaryCall(grpc::CallbackServerContext* context);
 // finished as CANCELLED without running `work`.
 grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work);
+
+// The callback of an operation that answers an absl::StatusOr<T> (a
+// Batcher's Done, say): when OK, hands the value to `fill`, which writes it
+// into the response; then finishes the call with the status.
+//
+//   reads_.Add(request.id(), deadline,
+//              FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
+//                ToProto(post, *response.mutable_post());
+//              }));
+template <typename T, typename Fill>
+absl::AnyInvocable<void(absl::StatusOr<T>) &&> FillThenReply(Reply done, Fill fill) {
+  return [done = std::move(done), fill = std::move(fill)](absl::StatusOr<T> result) mutable {
+    if (result.ok()) fill(*std::move(result));
+    std::move(done)(result.status());
+  };
+}
 
 // Finishes the call with `status` right away (e.g. a request that failed
 // validation).

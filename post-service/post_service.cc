@@ -11,17 +11,12 @@ namespace post {
 
 namespace v1 = ::microblog::post::v1;
 
-std::chrono::system_clock::time_point PostServiceImpl::Deadline(
-    const grpc::CallbackServerContext& context) const {
-  return EffectiveDeadline(context, max_deadline_);
-}
-
 grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContext* context,
                                                       const v1::CreatePostRequest* request,
                                                       v1::CreatePostResponse* response) {
   UnaryCall call = StartUnaryCall(context);
-  posts_.CreatePost(*request, Deadline(*context), TraceContextFrom(*context), *response,
-                    std::move(call.reply));
+  posts_.CreatePost(*request, EffectiveDeadline(*context, max_deadline_),
+                    TraceContextFrom(*context), *response, std::move(call.reply));
   return call.reactor;
 }
 
@@ -29,7 +24,8 @@ grpc::ServerUnaryReactor* PostServiceImpl::GetPost(grpc::CallbackServerContext* 
                                                    const v1::GetPostRequest* request,
                                                    v1::GetPostResponse* response) {
   UnaryCall call = StartUnaryCall(context);
-  posts_.GetPost(*request, Deadline(*context), *response, std::move(call.reply));
+  posts_.GetPost(*request, EffectiveDeadline(*context, max_deadline_), *response,
+                 std::move(call.reply));
   return call.reactor;
 }
 
@@ -37,16 +33,18 @@ grpc::ServerUnaryReactor* PostServiceImpl::ListPosts(grpc::CallbackServerContext
                                                      const v1::ListPostsRequest* request,
                                                      v1::ListPostsResponse* response) {
   UnaryCall call = StartUnaryCall(context);
-  posts_.ListPosts(*request, Deadline(*context), *response, std::move(call.reply));
+  posts_.ListPosts(*request, EffectiveDeadline(*context, max_deadline_), *response,
+                   std::move(call.reply));
   return call.reactor;
 }
 
 grpc::ServerUnaryReactor* PostServiceImpl::DeletePost(grpc::CallbackServerContext* context,
                                                       const v1::DeletePostRequest* request,
                                                       v1::DeletePostResponse* /*response*/) {
-  return RespondOn(db_workers_, context, [this, request, d = Deadline(*context)] {
-    return posts_.DeletePost(*request, d);
-  });
+  return RespondOn(db_workers_, context,
+                   [this, request, d = EffectiveDeadline(*context, max_deadline_)] {
+                     return posts_.DeletePost(*request, d);
+                   });
 }
 
 }  // namespace post

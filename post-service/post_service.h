@@ -51,8 +51,6 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
                                        microblog::post::v1::DeletePostResponse* response) override;
 
  private:
-  std::chrono::system_clock::time_point Deadline(const grpc::CallbackServerContext& context) const;
-
   Posts& posts_;
   WorkerPool& db_workers_;
   const std::chrono::milliseconds max_deadline_;

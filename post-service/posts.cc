@@ -75,10 +75,9 @@ void Posts::CreatePost(const v1::CreatePostRequest& request, Clock::time_point d
        done = std::move(done)](absl::Status author) mutable {
         if (!author.ok()) return std::move(done)(author);
         inserts_.Add(std::move(post), deadline,
-                     [&response, done = std::move(done)](absl::StatusOr<PostRecord> stored) mutable {
-                       if (stored.ok()) ToProto(*stored, *response.mutable_post());
-                       std::move(done)(stored.status());
-                     });
+                     FillThenReply<PostRecord>(std::move(done), [&response](PostRecord stored) {
+                       ToProto(stored, *response.mutable_post());
+                     }));
       });
 }
 
@@ -90,10 +89,9 @@ void Posts::GetPost(const v1::GetPostRequest& request, Clock::time_point deadlin
     return std::move(done)(valid);
   }
   reads_.Add(request.id(), deadline,
-             [&response, done = std::move(done)](absl::StatusOr<PostRecord> post) mutable {
-               if (post.ok()) ToProto(*post, *response.mutable_post());
-               std::move(done)(post.status());
-             });
+             FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
+               ToProto(post, *response.mutable_post());
+             }));
 }
 
 std::vector<absl::StatusOr<PostRecord>> Posts::GetBatch(const std::vector<int64_t>& ids,
@@ -109,11 +107,10 @@ void Posts::ListPosts(const v1::ListPostsRequest& request, Clock::time_point dea
                       v1::ListPostsResponse& response, Reply done) {
   absl::StatusOr<ListPostsQuery> query = ParseListPostsRequest(request);
   if (!query.ok()) return std::move(done)(query.status());
-  auto answer = [query = *query, &response, done = std::move(done)](
-                    absl::StatusOr<PostPage> page) mutable {
-    if (page.ok()) FillListResponse(query, *page, response);
-    std::move(done)(page.status());
-  };
+  auto answer = FillThenReply<PostPage>(
+      std::move(done), [query = *query, &response](PostPage page) {
+        FillListResponse(query, page, response);
+      });
   if (query->user_id != 0 && !query->after) {
     first_pages_.Add({query->user_id, query->page_size}, deadline, std::move(answer));
     return;

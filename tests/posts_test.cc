@@ -288,40 +288,39 @@ TEST_F(PostsTest, UserServiceUnavailableStoresNothing) {
 
 TEST_F(PostsTest, CreatePostsConfirmedWhileABatchIsStoredShareTheNextOneEachWithItsOwnAnswer) {
   authors_.Know(7);
+  v1::CreatePostResponse taken;
+  ASSERT_TRUE(Create(7, "first", taken, "taken").ok());  // batch 1
   store_.HoldInserts();
-  v1::CreatePostResponse first_response;
-  v1::CreatePostRequest first;
-  first.set_user_id(7);
-  first.set_body("first");
-  first.set_request_id("taken");
-  std::future<absl::Status> first_done = StartCreate(first, first_response);
-  store_.AwaitInsertBatches(1);
-  // Both batch slots: a second batch starts too; hold it as well.
-  v1::CreatePostRequest second = first;
-  second.set_request_id("");
-  second.set_body("second");
-  v1::CreatePostResponse second_response;
-  std::future<absl::Status> second_done = StartCreate(second, second_response);
+  // Two batches run at once: hold one in each slot.
+  v1::CreatePostRequest request;
+  request.set_user_id(7);
+  request.set_body("held");
+  std::vector<v1::CreatePostResponse> held_responses(2);
+  std::vector<std::future<absl::Status>> held;
+  held.push_back(StartCreate(request, held_responses[0]));
   store_.AwaitInsertBatches(2);
-  // Both slots busy: these queue and go together in the next batch.
+  held.push_back(StartCreate(request, held_responses[1]));
+  store_.AwaitInsertBatches(3);
+  // Both slots busy: these queue, and go together in the next batch.
   std::vector<v1::CreatePostResponse> queued_responses(3);
   std::vector<std::future<absl::Status>> queued;
   for (int i = 0; i < 3; ++i) {
-    v1::CreatePostRequest request = first;
     request.set_body("queued");
-    request.set_request_id(i == 1 ? "taken" : "");  // the middle one repeats a taken key
+    request.set_request_id(i == 1 ? "taken" : "");  // the middle one reuses a taken key
     queued.push_back(StartCreate(request, queued_responses[i]));
   }
   store_.ReleaseInserts();
-  EXPECT_TRUE(first_done.get().ok());
-  EXPECT_TRUE(second_done.get().ok());
+  EXPECT_TRUE(held[0].get().ok());
+  EXPECT_TRUE(held[1].get().ok());
   EXPECT_TRUE(queued[0].get().ok());
   EXPECT_EQ(queued[1].get().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(queued[2].get().ok());
+  // Two equal requests are two posts.
+  EXPECT_NE(held_responses[0].post().id(), held_responses[1].post().id());
   EXPECT_NE(queued_responses[0].post().id(), queued_responses[2].post().id());
   const std::vector<std::vector<NewPost>> batches = store_.insert_batches();
-  ASSERT_EQ(batches.size(), 3u);
-  EXPECT_EQ(batches[2].size(), 3u);  // two equal requests are two posts
+  ASSERT_EQ(batches.size(), 4u);
+  EXPECT_EQ(batches[3].size(), 3u);
 }
 
 TEST_F(PostsTest, AFailedInsertTransactionIsEveryPostsAnswer) {

@@ -122,10 +122,9 @@ void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point 
   AppendIdViolations("id", request.id(), bad);
   if (!bad.empty()) return std::move(done)(InvalidArgument(bad));
   reads_.Add(request.id(), deadline,
-             [&response, done = std::move(done)](absl::StatusOr<UserRecord> user) mutable {
-               if (user.ok()) ToProto(*user, *response.mutable_user());
-               std::move(done)(user.status());
-             });
+             FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
+               ToProto(user, *response.mutable_user());
+             }));
 }
 
 std::vector<absl::StatusOr<UserRecord>> UserAccounts::GetBatch(const std::vector<int64_t>& ids,

@@ -72,8 +72,6 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
       microblog::user::v1::VerifyPasswordResponse* response) override;
 
  private:
-  std::chrono::system_clock::time_point Deadline(const grpc::CallbackServerContext& context) const;
-
   UserAccounts& accounts_;
   WorkerPool& db_workers_;
   WorkerPool& hashing_workers_;

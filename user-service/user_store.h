@@ -114,7 +114,7 @@ class PostgresUserStore final : public UserStore {
   static void PrepareStatements(pqxx::connection& connection);
 
   // `pool` is borrowed, must outlive the store, and must prepare its
-  // connections with Prepare().
+  // connections with PrepareStatements().
   explicit PostgresUserStore(ConnectionPool& pool) : pool_(pool) {}
 
   PostgresUserStore(const PostgresUserStore&) = delete;
