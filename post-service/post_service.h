@@ -20,6 +20,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include "common/call_forwarder.h"
 #include "common/worker_pool.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "post-service/posts.h"
@@ -32,7 +33,7 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
   // Everything is borrowed and must outlive the service. `max_deadline`
   // caps the time any call may take, whatever the client's deadline.
   PostServiceImpl(Posts& posts, WorkerPool& db_workers, std::chrono::milliseconds max_deadline)
-      : posts_(posts), db_workers_(db_workers), max_deadline_(max_deadline) {}
+      : calls_(posts, max_deadline), posts_(posts), db_workers_(db_workers) {}
 
   PostServiceImpl(const PostServiceImpl&) = delete;
   PostServiceImpl& operator=(const PostServiceImpl&) = delete;
@@ -51,9 +52,9 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
                                        microblog::post::v1::DeletePostResponse* response) override;
 
  private:
-  Posts& posts_;
+  const CallForwarder<Posts> calls_;
+  Posts& posts_;  // for CreatePost, which also takes the caller's trace context
   WorkerPool& db_workers_;
-  const std::chrono::milliseconds max_deadline_;
 };
 
 }  // namespace post
