@@ -61,15 +61,6 @@ TEST(Status, InternalErrorsNeverLeakTheirCause) {
   EXPECT_TRUE(status.error_details().empty());
 }
 
-TEST(Status, FromGrpcStatusKeepsDetails) {
-  const absl::Status original = InvalidArgument({{"body", "empty"}});
-  const absl::Status back = FromGrpcStatus(ToGrpcStatus(original));
-  EXPECT_EQ(back.code(), absl::StatusCode::kInvalidArgument);
-  const auto violations = FieldViolationsOf(back);
-  ASSERT_EQ(violations.size(), 1u);
-  EXPECT_EQ(violations[0].field, "body");
-}
-
 TEST(Utf8, CountsCodePointsNotBytes) {
   EXPECT_EQ(CountCodePoints(""), 0u);
   EXPECT_EQ(CountCodePoints("abc"), 3u);
