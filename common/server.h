@@ -28,8 +28,10 @@
 #include <string>
 #include <vector>
 
+// grpc::Service lives in impl/service_type.h, the header gRPC's generated
+// code includes for it; impl/codegen/ is what gRPC is removing.
+#include <grpcpp/impl/service_type.h>
 #include <grpcpp/server_context.h>
-#include <grpcpp/impl/codegen/service_type.h>
 
 #include "absl/status/status.h"
 #include "common/config.h"
