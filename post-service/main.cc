@@ -50,17 +50,17 @@ int main(int argc, char** argv) {
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
   absl::StatusOr<int64_t> user_timeout_ms =
-      config.config.GetInt("USER_SERVICE_TIMEOUT_MS", 1, 600000);
+      config.values.GetInt("USER_SERVICE_TIMEOUT_MS", 1, 600000);
   if (!user_timeout_ms.ok()) {
     return microblog::ConfigurationError(kPostService, user_timeout_ms.status());
   }
 
   microblog::post::UserDirectoryOptions directory_options;
-  directory_options.target = config.config.GetString("USER_SERVICE_ADDR");
+  directory_options.target = config.values.GetString("USER_SERVICE_ADDR");
   directory_options.timeout = std::chrono::milliseconds(*user_timeout_ms);
-  directory_options.tls_ca_file = config.config.GetString("USER_SERVICE_TLS_CA_FILE");
-  directory_options.tls_cert_file = config.config.GetString("USER_SERVICE_TLS_CERT_FILE");
-  directory_options.tls_key_file = config.config.GetString("USER_SERVICE_TLS_KEY_FILE");
+  directory_options.tls_ca_file = config.values.GetString("USER_SERVICE_TLS_CA_FILE");
+  directory_options.tls_cert_file = config.values.GetString("USER_SERVICE_TLS_CERT_FILE");
+  directory_options.tls_key_file = config.values.GetString("USER_SERVICE_TLS_KEY_FILE");
   absl::StatusOr<std::unique_ptr<microblog::post::GrpcUserDirectory>> users =
       microblog::post::GrpcUserDirectory::Create(directory_options);
   if (!users.ok()) return microblog::ConfigurationError(kPostService, users.status());
