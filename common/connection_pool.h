@@ -6,10 +6,13 @@
 // never reused; while the database is down, calls fail fast with UNAVAILABLE
 // instead of hanging, and the pool recovers by itself once it is back.
 //
-//   ConnectionPool pool({.url = url, .size = 8,
-//                        .prepare = [](pqxx::connection& c) {
-//                          c.prepare("get_user", "SELECT ... WHERE id = $1");
-//                        }});
+//   ConnectionPoolOptions options;
+//   options.url = url;
+//   options.size = 8;
+//   options.prepare = [](pqxx::connection& c) {
+//     c.prepare("get_user", "SELECT ... WHERE id = $1");
+//   };
+//   ConnectionPool pool(std::move(options));
 //   absl::StatusOr<User> user = pool.Run<User>(deadline,
 //       [&](pqxx::connection& c) -> absl::StatusOr<User> {
 //         pqxx::read_transaction tx(c);
