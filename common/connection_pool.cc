@@ -6,6 +6,7 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -93,25 +94,19 @@ absl::Status ConnectionPool::RunErased(
   bool broken = false;
   // Returns the slot (and the connection, unless it is suspect) on every
   // path out of this function, exceptions included.
-  struct Release {
-    ConnectionPool* pool;
-    std::unique_ptr<pqxx::connection>* conn;
-    const bool* broken;
-    std::size_t generation;
-    ~Release() {
-      std::unique_ptr<pqxx::connection> drop;
-      {
-        std::lock_guard<std::mutex> lock(pool->mu_);
-        --pool->checked_out_;
-        if (*conn != nullptr && !*broken && generation == pool->generation_ && (*conn)->is_open()) {
-          pool->idle_.push_back(std::move(*conn));
-        } else {
-          drop = std::move(*conn);
-        }
+  absl::Cleanup release = [this, &conn, &broken, generation] {
+    std::unique_ptr<pqxx::connection> drop;  // closed outside the lock
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --checked_out_;
+      if (conn != nullptr && !broken && generation == generation_ && conn->is_open()) {
+        idle_.push_back(std::move(conn));
+      } else {
+        drop = std::move(conn);
       }
-      pool->cv_.notify_one();
     }
-  } release{this, &conn, &broken, generation};
+    cv_.notify_one();
+  };
 
   if (conn == nullptr) {
     auto fresh = Connect();
