@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -131,7 +132,7 @@ class HealthUpdater {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
       lock.unlock();
-      const absl::Status ready = readiness_(std::chrono::system_clock::now() + interval_);
+      const absl::Status ready = readiness_(std::chrono::system_clock::now() + Budget());
       lock.lock();
       if (stop_) break;
       const bool serving = ready.ok();
@@ -145,6 +146,12 @@ class HealthUpdater {
       cv_.wait_for(lock, interval_, [this] { return stop_; });
     }
   }
+
+  // How long one readiness check may take: the interval, but at least
+  // kMinReadinessBudget. A short interval is there to notice changes soon,
+  // not to demand that a new database connection be made that fast.
+  std::chrono::milliseconds Budget() const { return std::max(interval_, kMinReadinessBudget); }
+  static constexpr std::chrono::milliseconds kMinReadinessBudget{1000};
 
   HealthService* health_;
   ReadinessCheck readiness_;

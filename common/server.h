@@ -44,7 +44,9 @@ namespace microblog {
 void BlockShutdownSignals();
 
 // Readiness check: OK when the service can do its work (its database
-// answers). Called from one background thread.
+// answers). Called from one background thread, with a deadline
+// max(health_check_interval, 1 s) away, which it should honour: the next
+// check only starts after it returns.
 using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
 
 // A service to serve, with its full proto name (for the health service).
