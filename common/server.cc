@@ -194,10 +194,11 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  // The services' own methods are on the callback API; only health and
-  // reflection (light traffic) use the sync server's threads, so its
-  // default thread limits are right again (bench/README.md tells how the
-  // sync server's thread churn used to cost half the CPU).
+  // The services' own methods and health (Watch streams included) are on
+  // the callback API; only reflection (light traffic) uses the sync
+  // server's threads, so its default thread limits are right again
+  // (bench/README.md tells how the sync server's thread churn used to cost
+  // half the CPU).
   int port = 0;
   builder.AddListeningPort(settings.listen_address, *credentials, &port);
   // post-service keeps its channel to user-service alive with pings.
