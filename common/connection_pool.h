@@ -60,7 +60,8 @@ struct ConnectionPoolOptions {
   std::function<void(pqxx::connection&)> prepare;
   // Per-statement limit set on each connection (statement_timeout).
   std::chrono::milliseconds statement_timeout{10000};
-  // libpq connect_timeout for new connections (whole seconds, at least 1).
+  // libpq connect_timeout for new pooled connections (whole seconds, at
+  // least 1). Ping() uses its deadline instead.
   std::chrono::seconds connect_timeout{2};
 };
 
