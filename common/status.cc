@@ -95,16 +95,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(code, std::string(status.message()), rpc_status.SerializeAsString());
 }
 
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  google::rpc::Status rpc_status;
-  if (!status.error_details().empty() && rpc_status.ParseFromString(status.error_details())) {
-    for (const auto& any : rpc_status.details()) {
-      out.SetPayload(any.type_url(), absl::Cord(any.value()));
-    }
-  }
-  return out;
-}
-
 }  // namespace microblog

@@ -64,10 +64,6 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // connection strings) stays in the server log, which this function writes.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// The reverse, for statuses received from a peer service: keeps code,
-// message and the google.rpc.Status details as payloads.
-absl::Status FromGrpcStatus(const grpc::Status& status);
-
 }  // namespace microblog
 
 #endif  // MICROBLOG_COMMON_STATUS_H_

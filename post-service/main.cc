@@ -51,17 +51,17 @@ int main(int argc, char** argv) {
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
   absl::StatusOr<int64_t> user_timeout_ms =
-      config.config.GetInt("USER_SERVICE_TIMEOUT_MS", 1, 600000);
+      config.values.GetInt("USER_SERVICE_TIMEOUT_MS", 1, 600000);
   if (!user_timeout_ms.ok()) {
     return microblog::ConfigurationError(kPostService, user_timeout_ms.status());
   }
 
   microblog::post::UserServiceChannelOptions user_service;
-  user_service.target = config.config.GetString("USER_SERVICE_ADDR");
+  user_service.target = config.values.GetString("USER_SERVICE_ADDR");
   user_service.timeout = std::chrono::milliseconds(*user_timeout_ms);
-  user_service.tls_ca_file = config.config.GetString("USER_SERVICE_TLS_CA_FILE");
-  user_service.tls_cert_file = config.config.GetString("USER_SERVICE_TLS_CERT_FILE");
-  user_service.tls_key_file = config.config.GetString("USER_SERVICE_TLS_KEY_FILE");
+  user_service.tls_ca_file = config.values.GetString("USER_SERVICE_TLS_CA_FILE");
+  user_service.tls_cert_file = config.values.GetString("USER_SERVICE_TLS_CERT_FILE");
+  user_service.tls_key_file = config.values.GetString("USER_SERVICE_TLS_KEY_FILE");
   absl::StatusOr<std::unique_ptr<microblog::post::GrpcAuthorChecker>> authors =
       microblog::post::GrpcAuthorChecker::Create(user_service);
   if (!authors.ok()) return microblog::ConfigurationError(kPostService, authors.status());

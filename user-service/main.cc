@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
       argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
-  absl::StatusOr<int64_t> hash_threads = config.config.GetInt("PASSWORD_HASH_THREADS", 1, 64);
+  absl::StatusOr<int64_t> hash_threads = config.values.GetInt("PASSWORD_HASH_THREADS", 1, 64);
   if (!hash_threads.ok()) return microblog::ConfigurationError(kUserService, hash_threads.status());
 
   microblog::ConnectionPool pool(microblog::DatabasePoolOptions(
