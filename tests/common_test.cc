@@ -184,7 +184,7 @@ TEST(Log, RedactsPasswordsInUrls) {
 // The pool against a real PostgreSQL.
 class ConnectionPoolTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = testing::PgCluster::Start().release(); }
+  static void SetUpTestSuite() { cluster_ = test_support::PgCluster::Start().release(); }
   static void TearDownTestSuite() { delete cluster_; }
 
   static ConnectionPoolOptions Options(std::size_t size) {
@@ -197,9 +197,9 @@ class ConnectionPoolTest : public ::testing::Test {
   }
   static system_clock::time_point Soon() { return system_clock::now() + 5s; }
 
-  static testing::PgCluster* cluster_;
+  static test_support::PgCluster* cluster_;
 };
-testing::PgCluster* ConnectionPoolTest::cluster_ = nullptr;
+test_support::PgCluster* ConnectionPoolTest::cluster_ = nullptr;
 
 absl::StatusOr<int> Add(ConnectionPool& pool, int a, int b) {
   return pool.Run<int>(system_clock::now() + 5s, [&](pqxx::connection& c) -> absl::StatusOr<int> {

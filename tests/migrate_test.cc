@@ -25,7 +25,7 @@
 #include "support/pg_cluster.h"
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 namespace {
 
 namespace fs = std::filesystem;
@@ -697,5 +697,5 @@ TEST(MigrateCliTest, HelpListsCommandsFlagsEnvironmentAndExitCodes) {
 }
 
 }  // namespace
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog

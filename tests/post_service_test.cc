@@ -72,11 +72,11 @@ using microblog::post::v1::ListPostsRequest;
 using microblog::post::v1::ListPostsResponse;
 using microblog::post::v1::Post;
 using microblog::post::v1::PostService;
-using microblog::testing::ChildProcess;
-using microblog::testing::EnvVars;
-using microblog::testing::MigratedDatabase;
-using microblog::testing::PgCluster;
-using microblog::testing::ServiceProcess;
+using microblog::test_support::ChildProcess;
+using microblog::test_support::EnvVars;
+using microblog::test_support::MigratedDatabase;
+using microblog::test_support::PgCluster;
+using microblog::test_support::ServiceProcess;
 using microblog::user::v1::UserService;
 using HealthStatus = grpc::health::v1::HealthCheckResponse;
 
@@ -97,10 +97,10 @@ std::unique_ptr<grpc::ClientContext> NewContext(
   return context;
 }
 
-using ::microblog::testing::Eventually;
-using ::microblog::testing::Repeat;
-using ::microblog::testing::ResourceInfoOf;
-using ::microblog::testing::ViolatedFields;
+using ::microblog::test_support::Eventually;
+using ::microblog::test_support::Repeat;
+using ::microblog::test_support::ResourceInfoOf;
+using ::microblog::test_support::ViolatedFields;
 
 int64_t Micros(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000000 + t.nanos() / 1000;
@@ -229,7 +229,7 @@ class TestCertificates {
 
  private:
   void Openssl(const std::vector<std::string>& args) {
-    testing::RunResult result = testing::RunToCompletion("openssl", args, {}, 60s, dir_.string());
+    test_support::RunResult result = test_support::RunToCompletion("openssl", args, {}, 60s, dir_.string());
     if (result.exit_code != 0) throw std::runtime_error("openssl failed: " + result.output);
   }
 
@@ -247,7 +247,7 @@ class PostServiceTest : public ::testing::Test {
 
   // Starts the real user-service and post-service, each on a fresh database.
   void StartServices() {
-    user_db_ = testing::PrepareUserDatabase(pg());
+    user_db_ = test_support::PrepareUserDatabase(pg());
     users_ = std::make_unique<ServiceProcess>(USER_SERVICE_BIN, UserServiceEnv());
     user_stub_ = UserService::NewStub(users_->NewChannel());
     StartPostService(users_->address());
@@ -256,7 +256,7 @@ class PostServiceTest : public ::testing::Test {
   // Starts post-service on a fresh database, with user-service at
   // `user_service_address`.
   void StartPostService(const std::string& user_service_address, EnvVars extra_env = {}) {
-    post_db_ = testing::PreparePostDatabase(pg());
+    post_db_ = test_support::PreparePostDatabase(pg());
     EnvVars env = {{"POST_DATABASE_URL", post_db_.service_url},
                    {"USER_SERVICE_ADDR", user_service_address},
                    {"HEALTH_CHECK_INTERVAL_MS", "100"}};
@@ -896,7 +896,7 @@ TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealt
   EnvVars env = UserServiceEnv();
   env["LISTEN_ADDRESS"] = address;
   ChildProcess restarted(USER_SERVICE_BIN, {}, env);
-  ASSERT_TRUE(testing::WaitUntilServing(address, kWaitTimeout)) << restarted.ReadOutput();
+  ASSERT_TRUE(test_support::WaitUntilServing(address, kWaitTimeout)) << restarted.ReadOutput();
   const auto until = std::chrono::steady_clock::now() + kWaitTimeout;
   do {
     status = CreatePost(alice, "after the outage", "retry-me");
@@ -1045,9 +1045,9 @@ TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
   // (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE); post-service presents
   // its own (USER_SERVICE_TLS_*).
   TestCertificates certs;
-  user_db_ = testing::PrepareUserDatabase(pg());
+  user_db_ = test_support::PrepareUserDatabase(pg());
   EnvVars env = UserServiceEnv();
-  const std::string address = "127.0.0.1:" + std::to_string(testing::FreeTcpPort());
+  const std::string address = "127.0.0.1:" + std::to_string(test_support::FreeTcpPort());
   env["LISTEN_ADDRESS"] = address;
   env["TLS_CERT_FILE"] = certs.Path("server.crt");
   env["TLS_KEY_FILE"] = certs.Path("server.key");
@@ -1057,7 +1057,7 @@ TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
   with_cert.pem_root_certs = certs.Read("ca.crt");
   with_cert.pem_cert_chain = certs.Read("client.crt");
   with_cert.pem_private_key = certs.Read("client.key");
-  ASSERT_TRUE(testing::WaitUntilServing(address, kWaitTimeout, grpc::SslCredentials(with_cert)))
+  ASSERT_TRUE(test_support::WaitUntilServing(address, kWaitTimeout, grpc::SslCredentials(with_cert)))
       << users.ReadOutput();
 
   // Neither plaintext nor TLS without a client certificate gets through.
@@ -1086,11 +1086,11 @@ TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
 
 TEST_F(PostServiceTest, RefusesToStartWithHalfAClientCertificate) {
   TestCertificates certs;
-  post_db_ = testing::PreparePostDatabase(pg());
-  testing::RunResult result = testing::RunToCompletion(
+  post_db_ = test_support::PreparePostDatabase(pg());
+  test_support::RunResult result = test_support::RunToCompletion(
       POST_SERVICE_BIN, {},
       {{"POST_DATABASE_URL", post_db_.service_url},
-       {"LISTEN_ADDRESS", "127.0.0.1:" + std::to_string(testing::FreeTcpPort())},
+       {"LISTEN_ADDRESS", "127.0.0.1:" + std::to_string(test_support::FreeTcpPort())},
        {"USER_SERVICE_TLS_CERT_FILE", certs.Path("client.crt")}},
       kCallTimeout);
   EXPECT_NE(result.exit_code, 0);
@@ -1189,14 +1189,14 @@ TEST_F(PostServiceTest, DatabaseRestartUnderLoadIsUnavailableThenRecovers) {
 }
 
 TEST(PostServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
-  auto result = microblog::testing::RunToCompletion(POST_SERVICE_BIN, {},
+  auto result = microblog::test_support::RunToCompletion(POST_SERVICE_BIN, {},
                                                     {{"POST_DATABASE_URL", ""}});
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("POST_DATABASE_URL"), std::string::npos) << result.output;
 }
 
 TEST(PostServiceConfigTest, HelpListsEveryOptionWithDefaults) {
-  auto result = microblog::testing::RunToCompletion(POST_SERVICE_BIN, {"--help"});
+  auto result = microblog::test_support::RunToCompletion(POST_SERVICE_BIN, {"--help"});
   EXPECT_EQ(result.exit_code, 0) << result.output;
   for (const std::string option :
        {"POST_DATABASE_URL", "USER_SERVICE_ADDR", "localhost:50051", "USER_SERVICE_TIMEOUT_MS",

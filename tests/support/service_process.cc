@@ -21,7 +21,7 @@
 #endif
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 namespace {
 
 constexpr std::chrono::seconds kMigrateTimeout(60);
@@ -147,5 +147,5 @@ bool WaitUntilServing(const std::string& address, std::chrono::milliseconds time
   return false;
 }
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog
