@@ -19,6 +19,7 @@
 #include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "support/eventually.h"
 #include "support/pg_cluster.h"
 
 namespace microblog {
@@ -26,6 +27,7 @@ namespace {
 
 using std::chrono::system_clock;
 using namespace std::chrono_literals;
+using test_support::Eventually;
 
 TEST(Status, InvalidArgumentCarriesBadRequestDetails) {
   const grpc::Status status =
@@ -272,7 +274,7 @@ TEST_F(ConnectionPoolTest, PingAnswersWhileEveryPooledConnectionIsBusy) {
       return absl::OkStatus();
     });
   });
-  while (!held) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(Eventually([&] { return held.load(); }));
   // A busy service is a healthy one: the ping must not wait for the pool.
   const absl::Status ping = pool.Ping(system_clock::now() + 100ms);
   holder.join();
@@ -292,11 +294,10 @@ TEST_F(ConnectionPoolTest, FailsFastWhileTheDatabaseIsDownAndRecoversAfter) {
   EXPECT_EQ(pool.Ping(Soon()).code(), absl::StatusCode::kUnavailable);
   cluster_->Restart();
   absl::StatusOr<int> sum = absl::UnavailableError("not tried");
-  for (int i = 0; i < 50 && !sum.ok(); ++i) {
+  ASSERT_TRUE(Eventually([&] {
     sum = Add(pool, 1, 2);
-    if (!sum.ok()) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(sum.ok()) << sum.status();
+    return sum.ok();
+  })) << sum.status();
   EXPECT_EQ(*sum, 3);
 }
 
