@@ -23,13 +23,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <pqxx/connection>
 
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/connection_pool.h"
@@ -56,7 +56,7 @@ struct FirstPageKey {
 };
 struct FirstPageKeyHash {
   std::size_t operator()(const FirstPageKey& key) const {
-    return std::hash<int64_t>()(key.user_id * 131 + key.page_size);
+    return absl::HashOf(key.user_id, key.page_size);
   }
 };
 
