@@ -89,18 +89,19 @@ std::vector<Expectation> RequiredId() {
 // maximum is lowered to it.
 std::vector<Expectation> PageSize() { return Int32Field(kOk, kOk, kInvalid, kOk, kInvalid); }
 
-// --- user-service ---
-
-grpc::Status GetUser(const Clients& c, int64_t id) {
-  user_v1::GetUserRequest request;
+// Calls `rpc` (GetUser, DeleteUser, GetPost, DeletePost: a request with
+// just an id) with `id`.
+template <typename Stub, typename Request, typename Response>
+grpc::Status ById(Stub& stub,
+                  grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                  int64_t id) {
+  Request request;
   request.set_id(id);
-  user_v1::GetUserResponse response;
-  grpc::Status status = c.users.GetUser(NewContext().get(), request, &response);
-  if (status.ok()) {
-    EXPECT_EQ(response.user().id(), id);
-  }
-  return status;
+  Response response;
+  return (stub.*rpc)(NewContext().get(), request, &response);
 }
+
+// --- user-service ---
 
 grpc::Status UpdateUser(const Clients& c, int64_t id) {
   user_v1::UpdateUserRequest request;
@@ -113,13 +114,6 @@ grpc::Status UpdateUser(const Clients& c, int64_t id) {
     EXPECT_EQ(response.user().username(), "renamed");
   }
   return status;
-}
-
-grpc::Status DeleteUser(const Clients& c, int64_t id) {
-  user_v1::DeleteUserRequest request;
-  request.set_id(id);
-  user_v1::DeleteUserResponse response;
-  return c.users.DeleteUser(NewContext().get(), request, &response);
 }
 
 // BatchGetUsers with `ids`; on success, checks that exactly the known ones
@@ -161,24 +155,6 @@ grpc::Status CreatePost(const Clients& c, int64_t user_id) {
   return status;
 }
 
-grpc::Status GetPost(const Clients& c, int64_t id) {
-  post_v1::GetPostRequest request;
-  request.set_id(id);
-  post_v1::GetPostResponse response;
-  grpc::Status status = c.posts.GetPost(NewContext().get(), request, &response);
-  if (status.ok()) {
-    EXPECT_EQ(response.post().id(), id);
-  }
-  return status;
-}
-
-grpc::Status DeletePost(const Clients& c, int64_t id) {
-  post_v1::DeletePostRequest request;
-  request.set_id(id);
-  post_v1::DeletePostResponse response;
-  return c.posts.DeletePost(NewContext().get(), request, &response);
-}
-
 grpc::Status ListPosts(const Clients& c, int64_t user_id, int64_t page_size,
                        const std::string& token = "") {
   post_v1::ListPostsRequest request;
@@ -197,9 +173,15 @@ std::string PostsToken(int64_t user_id, int64_t create_micros, int64_t id) {
 
 std::vector<Row> Rows() {
   std::vector<Row> rows = {
-      {"GetUser_id", GetUser, RequiredId()},
+      {"GetUser_id",
+       [](const Clients& c, int64_t id) { return ById(c.users, &UserService::Stub::GetUser, id); },
+       RequiredId()},
       {"UpdateUser_id", UpdateUser, RequiredId()},
-      {"DeleteUser_id", DeleteUser, RequiredId()},
+      {"DeleteUser_id",
+       [](const Clients& c, int64_t id) {
+         return ById(c.users, &UserService::Stub::DeleteUser, id);
+       },
+       RequiredId()},
       // Unknown ids are skipped, not NOT_FOUND; ids must be positive.
       {"BatchGetUsers_ids", [](const Clients& c, int64_t id) { return BatchGetUsers(c, {id}); },
        Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
@@ -228,8 +210,14 @@ std::vector<Row> Rows() {
        Int64Field(kOk, kOk, kOk, kOk, kOk)},
 
       {"CreatePost_user_id", CreatePost, RequiredId()},
-      {"GetPost_id", GetPost, RequiredId()},
-      {"DeletePost_id", DeletePost, RequiredId()},
+      {"GetPost_id",
+       [](const Clients& c, int64_t id) { return ById(c.posts, &PostService::Stub::GetPost, id); },
+       RequiredId()},
+      {"DeletePost_id",
+       [](const Clients& c, int64_t id) {
+         return ById(c.posts, &PostService::Stub::DeletePost, id);
+       },
+       RequiredId()},
       // 0 lists everyone's posts; an author without posts has an empty page.
       {"ListPosts_user_id",
        [](const Clients& c, int64_t user_id) { return ListPosts(c, user_id, 0); },
