@@ -26,6 +26,7 @@
 #include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "support/eventually.h"
 #include "support/pg_cluster.h"
 
 namespace microblog {
@@ -33,6 +34,7 @@ namespace {
 
 using std::chrono::system_clock;
 using namespace std::chrono_literals;
+using test_support::Eventually;
 
 TEST(Status, InvalidArgumentCarriesBadRequestDetails) {
   const grpc::Status status =
@@ -182,7 +184,7 @@ TEST(Log, RedactsPasswordsInUrls) {
 // The pool against a real PostgreSQL.
 class ConnectionPoolTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = testing::PgCluster::Start().release(); }
+  static void SetUpTestSuite() { cluster_ = test_support::PgCluster::Start().release(); }
   static void TearDownTestSuite() { delete cluster_; }
 
   static ConnectionPoolOptions Options(std::size_t size) {
@@ -195,9 +197,9 @@ class ConnectionPoolTest : public ::testing::Test {
   }
   static system_clock::time_point Soon() { return system_clock::now() + 5s; }
 
-  static testing::PgCluster* cluster_;
+  static test_support::PgCluster* cluster_;
 };
-testing::PgCluster* ConnectionPoolTest::cluster_ = nullptr;
+test_support::PgCluster* ConnectionPoolTest::cluster_ = nullptr;
 
 absl::StatusOr<int> Add(ConnectionPool& pool, int a, int b) {
   return pool.Run<int>(system_clock::now() + 5s, [&](pqxx::connection& c) -> absl::StatusOr<int> {
@@ -273,7 +275,7 @@ TEST_F(ConnectionPoolTest, PingAnswersWhileEveryPooledConnectionIsBusy) {
   // Its own connection, made beforehand: the short deadline below is for
   // the query, not for starting a backend on a loaded machine.
   ASSERT_TRUE(pool.Ping(Soon()).ok());
-  while (!held) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(Eventually([&] { return held.load(); }));
   // A busy service is a healthy one: the ping must not wait for the pool.
   const absl::Status ping = pool.Ping(system_clock::now() + 100ms);
   holder.join();
@@ -293,11 +295,10 @@ TEST_F(ConnectionPoolTest, FailsFastWhileTheDatabaseIsDownAndRecoversAfter) {
   EXPECT_EQ(pool.Ping(Soon()).code(), absl::StatusCode::kUnavailable);
   cluster_->Restart();
   absl::StatusOr<int> sum = absl::UnavailableError("not tried");
-  for (int i = 0; i < 50 && !sum.ok(); ++i) {
+  ASSERT_TRUE(Eventually([&] {
     sum = Add(pool, 1, 2);
-    if (!sum.ok()) std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_TRUE(sum.ok()) << sum.status();
+    return sum.ok();
+  })) << sum.status();
   EXPECT_EQ(*sum, 3);
 }
 

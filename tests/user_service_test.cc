@@ -46,10 +46,10 @@ namespace {
 namespace v1 = ::microblog::user::v1;
 using ::grpc::StatusCode;
 using ::grpc::health::v1::HealthCheckResponse;
-using ::microblog::testing::EnvVars;
-using ::microblog::testing::MigratedDatabase;
-using ::microblog::testing::PgCluster;
-using ::microblog::testing::ServiceProcess;
+using ::microblog::test_support::EnvVars;
+using ::microblog::test_support::MigratedDatabase;
+using ::microblog::test_support::PgCluster;
+using ::microblog::test_support::ServiceProcess;
 
 // Generous bounds against hangs; nothing asserts on durations.
 constexpr std::chrono::seconds kCallTimeout(60);
@@ -57,14 +57,14 @@ constexpr std::chrono::seconds kWaitTimeout(60);
 
 constexpr char kPassword[] = "correct horse battery staple";
 
-using ::microblog::testing::Eventually;
-using ::microblog::testing::Repeat;
-using ::microblog::testing::ResourceInfoOf;
+using ::microblog::test_support::Eventually;
+using ::microblog::test_support::Repeat;
+using ::microblog::test_support::ResourceInfoOf;
 
 // The fields of the google.rpc.BadRequest detail, as a set: the order of the
 // violations is not part of user-service's contract.
 std::set<std::string> ViolatedFields(const grpc::Status& status) {
-  const std::vector<std::string> fields = ::microblog::testing::ViolatedFields(status);
+  const std::vector<std::string> fields = ::microblog::test_support::ViolatedFields(status);
   return {fields.begin(), fields.end()};
 }
 
@@ -103,7 +103,7 @@ class UserServiceTest : public ::testing::Test {
   static void TearDownTestSuite() { cluster_.reset(); }
 
   void SetUp() override {
-    db_ = microblog::testing::PrepareUserDatabase(*cluster_);
+    db_ = microblog::test_support::PrepareUserDatabase(*cluster_);
     StartService();
   }
 
@@ -1022,14 +1022,14 @@ TEST_F(UserServiceTest, ReflectionListsUserServiceAndHealth) {
 // --- Configuration ---
 
 TEST(UserServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
-  auto result = microblog::testing::RunToCompletion(USER_SERVICE_BIN, {},
+  auto result = microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {},
                                                     {{"USER_DATABASE_URL", ""}});
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("USER_DATABASE_URL"), std::string::npos) << result.output;
 }
 
 TEST(UserServiceConfigTest, HelpListsEveryOptionWithDefaults) {
-  auto result = microblog::testing::RunToCompletion(USER_SERVICE_BIN, {"--help"});
+  auto result = microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {"--help"});
   EXPECT_EQ(result.exit_code, 0) << result.output;
   for (const std::string option :
        {"USER_DATABASE_URL", "PASSWORD_HASH_THREADS", "--password-hash-threads", "LISTEN_ADDRESS",

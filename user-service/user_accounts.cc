@@ -1,6 +1,7 @@
 #include "user-service/user_accounts.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,10 @@ constexpr int kMaxPageSize = 100;
 constexpr int kMaxBatchIds = 100;
 // GetUser batches running at once, each on a connection of the pool.
 constexpr std::size_t kBatchesInFlight = 2;
+// BatchGetUsers names at most this many bad ids: the message and details of
+// all 100 would exceed the metadata a gRPC client accepts (8 KiB by
+// default), and the caller would get RESOURCE_EXHAUSTED instead.
+constexpr std::size_t kMaxReportedBadIds = 10;
 constexpr char kPageTokenKind[] = "users";
 
 // One message for unknown logins and wrong passwords alike, so that callers
@@ -241,7 +246,7 @@ absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request
     bad.push_back({"ids", absl::StrCat("must hold at most ", kMaxBatchIds, " ids, got ",
                                        request.ids_size())});
   } else {
-    for (int i = 0; i < request.ids_size(); ++i) {
+    for (int i = 0; i < request.ids_size() && bad.size() < kMaxReportedBadIds; ++i) {
       AppendIdViolations(absl::StrCat("ids[", i, "]"), request.ids(i), bad);
     }
   }

@@ -1,5 +1,5 @@
 // Unit tests of UserAccounts, the logic of user-service, on an in-memory fake store:
-// what the end-to-end tests (tests/user_service_test.cc) cannot force from
+// what the end-to-end tests (user_service_test.cc) cannot force from
 // outside, such as the store's row order, its failures, and proof that
 // invalid requests never reach it.
 #include <algorithm>
@@ -214,6 +214,21 @@ TEST_F(UserAccountsTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStoreOrd
   std::vector<int64_t> ids;
   for (const v1::User& user : response.users()) ids.push_back(user.id());
   EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 1}));
+}
+
+// The details of 100 bad ids would not fit in the metadata a gRPC client
+// accepts (it would see RESOURCE_EXHAUSTED): the first ten are named.
+TEST_F(UserAccountsTest, BatchGetUsersNamesAtMostTenBadIds) {
+  v1::BatchGetUsersRequest request;
+  for (int64_t id = 0; id > -100; --id) request.add_ids(id);
+  v1::BatchGetUsersResponse response;
+  absl::Status status = accounts_.BatchGetUsers(request, Deadline(), response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  std::vector<FieldViolation> violations = FieldViolationsOf(status);
+  ASSERT_EQ(violations.size(), 10u);
+  EXPECT_EQ(violations.front().field, "ids[0]");
+  EXPECT_EQ(violations.back().field, "ids[9]");
+  EXPECT_EQ(store_.calls, 0);
 }
 
 TEST_F(UserAccountsTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
