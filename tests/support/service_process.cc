@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <stdexcept>
-#include <thread>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
