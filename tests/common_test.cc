@@ -224,6 +224,15 @@ TEST(Log, RedactsPasswordsInUrls) {
             "cannot connect to postgresql://app:***@db/users: timeout");
 }
 
+TEST(Log, RedactsPasswordsOfAnyLength) {
+  // std::regex, which RedactUrl once used, overflowed the stack on these.
+  const std::string long_value(1 << 20, 'p');
+  EXPECT_EQ(RedactUrl("password=" + long_value + " user=a"), "password=*** user=a");
+  EXPECT_EQ(RedactUrl("postgresql://app:" + long_value + "@db/users"),
+            "postgresql://app:***@db/users");
+  EXPECT_EQ(RedactUrl("password='" + long_value + "' host=db"), "password=*** host=db");
+}
+
 // The pool against a real PostgreSQL.
 class ConnectionPoolTest : public ::testing::Test {
  protected:
