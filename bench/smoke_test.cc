@@ -32,9 +32,9 @@ namespace microblog {
 namespace bench {
 namespace {
 
-using ::microblog::testing::MigratedDatabase;
-using ::microblog::testing::PgCluster;
-using ::microblog::testing::ServiceProcess;
+using ::microblog::test_support::MigratedDatabase;
+using ::microblog::test_support::PgCluster;
+using ::microblog::test_support::ServiceProcess;
 
 constexpr std::int64_t kUsers = 200;
 constexpr std::int64_t kPosts = 2000;
@@ -66,8 +66,8 @@ class BenchSmokeTest : public ::testing::TestWithParam<Scenario> {
  protected:
   static void SetUpTestSuite() {
     pg_ = PgCluster::Start();
-    const MigratedDatabase users = testing::PrepareUserDatabase(*pg_);
-    const MigratedDatabase posts = testing::PreparePostDatabase(*pg_);
+    const MigratedDatabase users = test_support::PrepareUserDatabase(*pg_);
+    const MigratedDatabase posts = test_support::PreparePostDatabase(*pg_);
     const absl::StatusOr<std::string> hash = HashBenchPassword();
     ASSERT_TRUE(hash.ok()) << hash.status();
     pg_->Exec(users.name, SeedUsersSql(kUsers, *hash));
@@ -76,11 +76,11 @@ class BenchSmokeTest : public ::testing::TestWithParam<Scenario> {
     // LOG_LEVEL as in bench/run.sh; two hashing threads as on the benchmark
     // machine.
     user_service_ = std::make_unique<ServiceProcess>(
-        USER_SERVICE_BIN, testing::EnvVars{{"USER_DATABASE_URL", users.service_url},
+        USER_SERVICE_BIN, test_support::EnvVars{{"USER_DATABASE_URL", users.service_url},
                                            {"PASSWORD_HASH_THREADS", "2"},
                                            {"LOG_LEVEL", "warn"}});
     post_service_ = std::make_unique<ServiceProcess>(
-        POST_SERVICE_BIN, testing::EnvVars{{"POST_DATABASE_URL", posts.service_url},
+        POST_SERVICE_BIN, test_support::EnvVars{{"POST_DATABASE_URL", posts.service_url},
                                            {"USER_SERVICE_ADDR", user_service_->address()},
                                            {"LOG_LEVEL", "warn"}});
     auto stub = microblog::user::v1::UserService::NewStub(user_service_->NewChannel());
@@ -171,7 +171,7 @@ TEST_F(BenchSmokeTest, BinaryWritesJsonReport) {
   ASSERT_GE(fd, 0);
   close(fd);
 
-  const testing::RunResult run = testing::RunToCompletion(
+  const test_support::RunResult run = test_support::RunToCompletion(
       MICROBLOG_BENCH_BIN,
       {"run", "--scenario=ListPosts", "--post_address=" + post_service_->address(),
        "--in_flight=4", "--channels=2", "--max_calls=120", "--call_timeout=60s",

@@ -11,7 +11,7 @@
 //   auto config = Config::Parse("user-service", "Serves ...", options, argc, argv);
 //   if (!config.ok()) { std::cerr << config.status().message(); return 2; }
 //   if (config->help_requested()) { std::cout << config->HelpText(); return 0; }
-//   auto pool_size = config->GetInt("DB_POOL_SIZE");
+//   absl::StatusOr<int64_t> pool_size = config->GetInt("DB_POOL_SIZE", 1, 256);
 //
 // Thread-safety: a Config is immutable after Parse(); concurrent reads are
 // safe.

@@ -1,11 +1,18 @@
 #include "common/connection_pool.h"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <string_view>
 #include <utility>
 
+#include <libpq-fe.h>
 #include <pqxx/except>
-#include <pqxx/nontransaction>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -31,6 +38,34 @@ bool IsConnectionLoss(const pqxx::sql_error& e) {
 constexpr char kQueryCanceled[] = "57014";
 
 absl::Status Unavailable() { return absl::UnavailableError("database unavailable; retry later"); }
+
+// Waits until `fd` is ready for `events` (POLLIN/POLLOUT) or `deadline`
+// passes; false in the latter case. Errors and hang-ups count as ready:
+// libpq finds out what they are on its next call.
+bool WaitForSocket(int fd, short events, std::chrono::system_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        deadline - std::chrono::system_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd watched{fd, events, 0};
+    const int ready = poll(&watched, 1, static_cast<int>(std::min<int64_t>(left.count(), INT_MAX)));
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return true;
+  }
+}
+
+// libpq's messages end with a newline.
+std::string Trimmed(const char* message) {
+  return std::string(absl::StripTrailingAsciiWhitespace(message));
+}
+
+absl::Status PingFailed(PGconn* connection) {
+  return absl::UnavailableError(
+      absl::StrCat("database ping failed: ", RedactUrl(Trimmed(PQerrorMessage(connection)))));
+}
+
+absl::Status PingTimedOut() {
+  return absl::DeadlineExceededError("database did not answer the ping before its deadline");
+}
 
 }  // namespace
 
@@ -93,25 +128,19 @@ absl::Status ConnectionPool::RunErased(
   bool broken = false;
   // Returns the slot (and the connection, unless it is suspect) on every
   // path out of this function, exceptions included.
-  struct Release {
-    ConnectionPool* pool;
-    std::unique_ptr<pqxx::connection>* conn;
-    const bool* broken;
-    std::size_t generation;
-    ~Release() {
-      std::unique_ptr<pqxx::connection> drop;
-      {
-        std::lock_guard<std::mutex> lock(pool->mu_);
-        --pool->checked_out_;
-        if (*conn != nullptr && !*broken && generation == pool->generation_ && (*conn)->is_open()) {
-          pool->idle_.push_back(std::move(*conn));
-        } else {
-          drop = std::move(*conn);
-        }
+  absl::Cleanup release = [this, &conn, &broken, generation] {
+    std::unique_ptr<pqxx::connection> drop;  // closed outside the lock
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --checked_out_;
+      if (conn != nullptr && !broken && generation == generation_ && conn->is_open()) {
+        idle_.push_back(std::move(conn));
+      } else {
+        drop = std::move(conn);
       }
-      pool->cv_.notify_one();
     }
-  } release{this, &conn, &broken, generation};
+    cv_.notify_one();
+  };
 
   if (conn == nullptr) {
     auto fresh = Connect();
@@ -147,25 +176,64 @@ absl::Status ConnectionPool::RunErased(
   }
 }
 
-absl::Status ConnectionPool::Ping(Clock::time_point) {
+void ConnectionPool::PingConnectionCloser::operator()(pg_conn* connection) const {
+  PQfinish(connection);
+}
+
+absl::Status ConnectionPool::Ping(Clock::time_point deadline) {
   std::lock_guard<std::mutex> lock(ping_mu_);
-  if (ping_conn_ == nullptr) {
-    auto fresh = Connect();
-    if (!fresh.ok()) {
-      DiscardAll();
-      return fresh.status();
-    }
-    ping_conn_ = std::move(*fresh);
-  }
-  try {
-    pqxx::nontransaction tx(*ping_conn_);
-    tx.exec("SELECT 1");
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
+  const absl::Status status = PingLocked(deadline);
+  if (!status.ok()) {
+    // Whatever state the connection is in (a query may still be pending),
+    // the next ping starts afresh.
     ping_conn_.reset();
     DiscardAll();
-    Log(LogLevel::kWarn, "database ping failed", {{"cause", e.what()}});
-    return Unavailable();
+    Log(LogLevel::kWarn, "database ping failed", {{"cause", status.message()}});
+  }
+  return status;
+}
+
+absl::Status ConnectionPool::PingLocked(Clock::time_point deadline) {
+  if (ping_conn_ == nullptr) {
+    // libpq's non-blocking connect: it says which way to wait before each
+    // step, starting with writing.
+    ping_conn_.reset(PQconnectStart(connect_string_.c_str()));
+    if (ping_conn_ == nullptr) return absl::ResourceExhaustedError("out of memory for a connection");
+    PostgresPollingStatusType step = PGRES_POLLING_WRITING;
+    while (step != PGRES_POLLING_OK) {
+      if (step == PGRES_POLLING_FAILED || PQstatus(ping_conn_.get()) == CONNECTION_BAD) {
+        return PingFailed(ping_conn_.get());
+      }
+      if (!WaitForSocket(PQsocket(ping_conn_.get()),
+                         step == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
+        return PingTimedOut();
+      }
+      step = PQconnectPoll(ping_conn_.get());
+    }
+    if (PQsetnonblocking(ping_conn_.get(), 1) != 0) return PingFailed(ping_conn_.get());
+  }
+  PGconn* const connection = ping_conn_.get();
+  if (PQsendQuery(connection, "SELECT 1") == 0) return PingFailed(connection);
+  // Send the query, reading meanwhile if the server talks first.
+  for (int unsent = PQflush(connection); unsent != 0; unsent = PQflush(connection)) {
+    if (unsent < 0) return PingFailed(connection);
+    if (!WaitForSocket(PQsocket(connection), POLLIN | POLLOUT, deadline)) return PingTimedOut();
+    if (PQconsumeInput(connection) == 0) return PingFailed(connection);
+  }
+  // Read every result; the last PQgetResult() returns null.
+  absl::Status status = absl::OkStatus();
+  for (;;) {
+    while (PQisBusy(connection) != 0) {
+      if (!WaitForSocket(PQsocket(connection), POLLIN, deadline)) return PingTimedOut();
+      if (PQconsumeInput(connection) == 0) return PingFailed(connection);
+    }
+    PGresult* result = PQgetResult(connection);
+    if (result == nullptr) return status;
+    if (PQresultStatus(result) != PGRES_TUPLES_OK && status.ok()) {
+      status = absl::UnavailableError(
+          absl::StrCat("database ping failed: ", Trimmed(PQresultErrorMessage(result))));
+    }
+    PQclear(result);
   }
 }
 

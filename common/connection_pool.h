@@ -6,10 +6,13 @@
 // never reused; while the database is down, calls fail fast with UNAVAILABLE
 // instead of hanging, and the pool recovers by itself once it is back.
 //
-//   ConnectionPool pool({.url = url, .size = 8,
-//                        .prepare = [](pqxx::connection& c) {
-//                          c.prepare("get_user", "SELECT ... WHERE id = $1");
-//                        }});
+//   ConnectionPoolOptions options;
+//   options.url = url;
+//   options.size = 8;
+//   options.prepare = [](pqxx::connection& c) {
+//     c.prepare("get_user", "SELECT ... WHERE id = $1");
+//   };
+//   ConnectionPool pool(std::move(options));
 //   absl::StatusOr<User> user = pool.Run<User>(deadline,
 //       [&](pqxx::connection& c) -> absl::StatusOr<User> {
 //         pqxx::read_transaction tx(c);
@@ -45,6 +48,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+// libpq's connection (PGconn), for Ping().
+struct pg_conn;
+
 namespace microblog {
 
 struct ConnectionPoolOptions {
@@ -54,7 +60,8 @@ struct ConnectionPoolOptions {
   std::function<void(pqxx::connection&)> prepare;
   // Per-statement limit set on each connection (statement_timeout).
   std::chrono::milliseconds statement_timeout{10000};
-  // libpq connect_timeout for new connections (whole seconds, at least 1).
+  // libpq connect_timeout for new pooled connections (whole seconds, at
+  // least 1). Ping() uses its deadline instead.
   std::chrono::seconds connect_timeout{2};
 };
 
@@ -87,12 +94,17 @@ class ConnectionPool {
     return RunErased(deadline, fn);
   }
 
-  // OK when the database answers a trivial query. Used by the health
-  // checker. Runs on a connection of its own, outside the pool: with every
-  // pooled connection busy under load, a ping waiting for one would report
-  // a busy service as unhealthy. A failed ping also discards the pool's idle
-  // connections (they are suspect too). `deadline` is not used beyond the
-  // statement and connect timeouts.
+  // OK when the database answers a trivial query before `deadline`. Used by
+  // the health checker. Runs on a connection of its own, outside the pool
+  // (kept from one ping to the next): with every pooled connection busy
+  // under load, a ping waiting for one would report a busy service as
+  // unhealthy. Connecting and the query both end at `deadline`, even
+  // against a server that accepts connections and never answers
+  // (connect_timeout and statement_timeout do not apply; only resolving a
+  // host name can take longer). Errors: DEADLINE_EXCEEDED when the deadline
+  // passed first, UNAVAILABLE when the database refused or failed. A failed
+  // ping closes its connection and discards the pool's idle connections
+  // (they are suspect too). Pings are serialized.
   absl::Status Ping(Clock::time_point deadline);
 
  private:
@@ -110,8 +122,16 @@ class ConnectionPool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
   std::size_t checked_out_ = 0;                          // guarded by mu_
   std::size_t generation_ = 0;  // bumped when a broken connection is seen; guarded by mu_
+  // Ping() speaks libpq directly: libpqxx 6 has no way to bound a connect
+  // or a query by a deadline.
+  struct PingConnectionCloser {
+    void operator()(pg_conn* connection) const;
+  };
+  // Ping() without the bookkeeping of a failure. Requires ping_mu_.
+  absl::Status PingLocked(Clock::time_point deadline);
+
   std::mutex ping_mu_;
-  std::unique_ptr<pqxx::connection> ping_conn_;  // guarded by ping_mu_
+  std::unique_ptr<pg_conn, PingConnectionCloser> ping_conn_;  // guarded by ping_mu_
 };
 
 // The PostgreSQL array literal of `ids` ("{1,2,3}"), to pass a list as one

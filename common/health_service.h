@@ -10,23 +10,37 @@
 // Being generated from health.proto, it also puts the health service's
 // descriptors in the binary, so reflection can describe it.
 //
+// It is a callback service: no call holds a server thread. Check answers at
+// once. Watch sends the name's current status, then a new message only when
+// that status changes (SetReady() and Shutdown() push it to the open
+// streams; nothing polls). A stream has at most one write in flight; changes
+// that arrive meanwhile collapse into the latest status, sent when the write
+// completes (a watcher may miss a short-lived status, never the last one).
+// Shutdown() makes every stream send NOT_SERVING, if it has not already,
+// and end with OK; a client that cancels ends its stream with CANCELLED.
+//
 // Check answers NOT_FOUND for names it does not know, as the health
-// protocol asks.
+// protocol asks; Watch sends SERVICE_UNKNOWN for them and keeps watching.
+//
+// Ownership: the caller owns the service and registers it with a server
+// (grpc::ServerBuilder::RegisterService); it must outlive that server, i.e.
+// until grpc::Server::Wait() has returned (by then every Watch stream has
+// ended and freed its state).
 //
 // Thread-safety: all methods are thread-safe.
 #ifndef MICROBLOG_COMMON_HEALTH_SERVICE_H_
 #define MICROBLOG_COMMON_HEALTH_SERVICE_H_
 
-#include <condition_variable>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace microblog {
 
-class HealthService final : public grpc::health::v1::Health::Service {
+class HealthService final : public grpc::health::v1::Health::CallbackService {
  public:
   // The name that stays SERVING until shutdown, whatever readiness says.
   static constexpr char kLivenessName[] = "liveness";
@@ -43,21 +57,30 @@ class HealthService final : public grpc::health::v1::Health::Service {
   // and end. Later SetReady() calls are ignored.
   void Shutdown();
 
-  grpc::Status Check(grpc::ServerContext* context, const grpc::health::v1::HealthCheckRequest* request,
-                     grpc::health::v1::HealthCheckResponse* response) override;
-  grpc::Status Watch(grpc::ServerContext* context, const grpc::health::v1::HealthCheckRequest* request,
-                     grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
+                                  const grpc::health::v1::HealthCheckRequest* request,
+                                  grpc::health::v1::HealthCheckResponse* response) override;
+  grpc::ServerWriteReactor<grpc::health::v1::HealthCheckResponse>* Watch(
+      grpc::CallbackServerContext* context,
+      const grpc::health::v1::HealthCheckRequest* request) override;
 
  private:
+  class Watcher;
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
   // Status of `name`, or SERVICE_UNKNOWN. Requires mu_.
   ServingStatus StatusOf(const std::string& name) const;
+  // Tells every open Watch stream its name's current status. Requires mu_.
+  void NotifyWatchersLocked();
+  // Called by a Watcher when its stream is done, just before it deletes
+  // itself; from then on no notification reaches it.
+  void Unregister(Watcher* watcher);
 
   const std::vector<std::string> service_names_;
   mutable std::mutex mu_;
-  std::condition_variable changed_;
-  bool ready_ = false;          // guarded by mu_
-  bool shutting_down_ = false;  // guarded by mu_
+  bool ready_ = false;                     // guarded by mu_
+  bool shutting_down_ = false;             // guarded by mu_
+  std::unordered_set<Watcher*> watchers_;  // open Watch streams; guarded by mu_
 };
 
 }  // namespace microblog

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -34,14 +35,11 @@ sigset_t ShutdownSignals() {
   return set;
 }
 
-const char* CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
-  return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
+// gRPC's status codes have Abseil's values, so Abseil's names serve both.
+// A value outside the known codes logs as its number.
+std::string CodeName(grpc::StatusCode code) {
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
 }
 
 // Writes the one log line per RPC: method, status code, duration, peer.
@@ -134,7 +132,7 @@ class HealthUpdater {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
       lock.unlock();
-      const absl::Status ready = readiness_(std::chrono::system_clock::now() + interval_);
+      const absl::Status ready = readiness_(std::chrono::system_clock::now() + Budget());
       lock.lock();
       if (stop_) break;
       const bool serving = ready.ok();
@@ -148,6 +146,12 @@ class HealthUpdater {
       cv_.wait_for(lock, interval_, [this] { return stop_; });
     }
   }
+
+  // How long one readiness check may take: the interval, but at least
+  // kMinReadinessBudget. A short interval is there to notice changes soon,
+  // not to demand that a new database connection be made that fast.
+  std::chrono::milliseconds Budget() const { return std::max(interval_, kMinReadinessBudget); }
+  static constexpr std::chrono::milliseconds kMinReadinessBudget{1000};
 
   HealthService* health_;
   ReadinessCheck readiness_;
@@ -190,10 +194,11 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  // The services' own methods are on the callback API; only health and
-  // reflection (light traffic) use the sync server's threads, so its
-  // default thread limits are right again (bench/README.md tells how the
-  // sync server's thread churn used to cost half the CPU).
+  // The services' own methods and health (Watch streams included) are on
+  // the callback API; only reflection (light traffic) uses the sync
+  // server's threads, so its default thread limits are right again
+  // (bench/README.md tells how the sync server's thread churn used to cost
+  // half the CPU).
   int port = 0;
   builder.AddListeningPort(settings.listen_address, *credentials, &port);
   // post-service keeps its channel to user-service alive with pings.

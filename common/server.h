@@ -28,8 +28,10 @@
 #include <string>
 #include <vector>
 
+// grpc::Service lives in impl/service_type.h, the header gRPC's generated
+// code includes for it; impl/codegen/ is what gRPC is removing.
+#include <grpcpp/impl/service_type.h>
 #include <grpcpp/server_context.h>
-#include <grpcpp/impl/codegen/service_type.h>
 
 #include "absl/status/status.h"
 #include "common/config.h"
@@ -42,7 +44,9 @@ namespace microblog {
 void BlockShutdownSignals();
 
 // Readiness check: OK when the service can do its work (its database
-// answers). Called from one background thread.
+// answers). Called from one background thread, with a deadline
+// max(health_check_interval, 1 s) away, which it should honour: the next
+// check only starts after it returns.
 using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
 
 // A service to serve, with its full proto name (for the health service).

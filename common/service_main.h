@@ -39,7 +39,7 @@ struct ServiceDescription {
 
 // A service's configuration, read and checked.
 struct ServiceConfig {
-  Config config;  // every option, for the service's own ones
+  Config values;  // every option's value: services read their own options here
   ServerSettings settings;
   std::string database_url;
 };

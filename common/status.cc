@@ -56,6 +56,12 @@ absl::Status NotFoundResource(std::string_view resource_type, std::string_view r
   return status;
 }
 
+absl::Status NotFoundResource(std::string_view resource_type, int64_t id) {
+  const std::string name = absl::StrCat(id);
+  return NotFoundResource(resource_type, name,
+                          absl::StrCat(std::string(resource_type), " ", name, " does not exist"));
+}
+
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   std::vector<FieldViolation> out;
   auto payload = status.GetPayload(TypeUrlOf(google::rpc::BadRequest::default_instance()));
@@ -87,18 +93,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   });
   if (rpc_status.details_size() == 0) return grpc::Status(code, std::string(status.message()));
   return grpc::Status(code, std::string(status.message()), rpc_status.SerializeAsString());
-}
-
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  google::rpc::Status rpc_status;
-  if (!status.error_details().empty() && rpc_status.ParseFromString(status.error_details())) {
-    for (const auto& any : rpc_status.details()) {
-      out.SetPayload(any.type_url(), absl::Cord(any.value()));
-    }
-  }
-  return out;
 }
 
 }  // namespace microblog

@@ -17,6 +17,7 @@
 #ifndef MICROBLOG_COMMON_STATUS_H_
 #define MICROBLOG_COMMON_STATUS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,12 @@ absl::Status NotFoundResource(std::string_view resource_type,
                               std::string_view resource_name,
                               std::string_view message);
 
+// The NOT_FOUND of a resource known by its numeric id: message
+// "<type> <id> does not exist", and a ResourceInfo naming it, e.g.
+// NotFoundResource("user", 42). One builder, so that user-service's answer
+// and post-service's (relaying user-service's) read the same.
+absl::Status NotFoundResource(std::string_view resource_type, int64_t id);
+
 // The field violations carried by `status` (empty when there are none).
 // Mainly for tests and logs.
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
@@ -56,10 +63,6 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // message "internal error": whatever the original message says (SQL,
 // connection strings) stays in the server log, which this function writes.
 grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// The reverse, for statuses received from a peer service: keeps code,
-// message and the google.rpc.Status details as payloads.
-absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace microblog
 

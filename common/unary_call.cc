@@ -12,12 +12,12 @@ UnaryCall StartUnaryCall(grpc::CallbackServerContext* context) {
 }
 
 grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContext* context,
-                                    std::function<absl::Status()> work) {
+                                    absl::AnyInvocable<absl::Status() &&> work) {
   UnaryCall call = StartUnaryCall(context);
-  pool.Submit([context, reply = std::move(call.reply), work = std::move(work)] {
+  pool.Submit([context, reply = std::move(call.reply), work = std::move(work)]() mutable {
     // Nobody waits for the answer any more: spare the database the work.
-    if (context->IsCancelled()) return reply(absl::CancelledError("call cancelled"));
-    reply(work());
+    if (context->IsCancelled()) return std::move(reply)(absl::CancelledError("call cancelled"));
+    std::move(reply)(std::move(work)());
   });
   return call.reactor;
 }
@@ -25,7 +25,7 @@ grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContex
 grpc::ServerUnaryReactor* RespondNow(grpc::CallbackServerContext* context,
                                      const absl::Status& status) {
   UnaryCall call = StartUnaryCall(context);
-  call.reply(status);
+  std::move(call.reply)(status);
   return call.reactor;
 }
 

@@ -2,7 +2,7 @@
 //
 // Handlers of a `...::CallbackService` return at once; the work that blocks
 // (PostgreSQL, Argon2id, a call to another service) runs on a WorkerPool or
-// a BatchLoader thread, which finishes the call when it is done. No gRPC
+// a Batcher's batch, which finishes the call when it is done. No gRPC
 // thread ever waits for the database, and a call in progress costs a queue
 // entry, not a thread.
 //
@@ -21,18 +21,21 @@
 #ifndef MICROBLOG_COMMON_UNARY_CALL_H_
 #define MICROBLOG_COMMON_UNARY_CALL_H_
 
-#include <functional>
+#include <utility>
 
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
 
-// Finishes a call once with an absl::Status. Copyable; call it exactly once.
-using Reply = std::function<void(const absl::Status&)>;
+// Finishes a call with an absl::Status. Move-only and callable once
+// (`std::move(reply)(status)`): a call is finished exactly once.
+using Reply = absl::AnyInvocable<void(const absl::Status&) &&>;
 
 // The reactor of `context`'s call (return it from the handler) and the
 // Reply that finishes it.
@@ -46,7 +49,23 @@ UnaryCall StartUnaryCall(grpc::CallbackServerContext* context);
 // client cancelled (or whose deadline passed) while it was queued is
 // finished as CANCELLED without running `work`.
 grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContext* context,
-                                    std::function<absl::Status()> work);
+                                    absl::AnyInvocable<absl::Status() &&> work);
+
+// The callback of an operation that answers an absl::StatusOr<T> (a
+// Batcher's Done, say): when OK, hands the value to `fill`, which writes it
+// into the response; then finishes the call with the status.
+//
+//   reads_.Add(request.id(), deadline,
+//              FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
+//                ToProto(post, *response.mutable_post());
+//              }));
+template <typename T, typename Fill>
+absl::AnyInvocable<void(absl::StatusOr<T>) &&> FillThenReply(Reply done, Fill fill) {
+  return [done = std::move(done), fill = std::move(fill)](absl::StatusOr<T> result) mutable {
+    if (result.ok()) fill(*std::move(result));
+    std::move(done)(result.status());
+  };
+}
 
 // Finishes the call with `status` right away (e.g. a request that failed
 // validation).

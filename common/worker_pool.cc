@@ -22,7 +22,7 @@ WorkerPool::~WorkerPool() {
   for (std::thread& thread : threads_) thread.join();
 }
 
-void WorkerPool::Submit(std::function<void()> job) {
+void WorkerPool::Submit(Job job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(std::move(job));
@@ -34,7 +34,7 @@ void WorkerPool::Work() {
   // Named threads make profiles (perf, top -H) readable; Linux allows 15 chars.
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   for (;;) {
-    std::function<void()> job;
+    Job job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -42,7 +42,7 @@ void WorkerPool::Work() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job();
+    std::move(job)();
   }
 }
 

@@ -17,11 +17,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/functional/any_invocable.h"
 
 namespace microblog {
 
@@ -36,8 +37,10 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Queues `job`. It must not throw (an escaping exception ends the process).
-  void Submit(std::function<void()> job);
+  // Queues `job`, which runs once. It must not throw (an escaping exception
+  // ends the process).
+  using Job = absl::AnyInvocable<void() &&>;
+  void Submit(Job job);
 
  private:
   void Work();
@@ -45,7 +48,7 @@ class WorkerPool {
   const std::string name_;
   std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  std::deque<Job> jobs_;   // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
   std::vector<std::thread> threads_;
 };

@@ -11,9 +11,10 @@
 #include "common/server.h"
 #include "common/service_main.h"
 #include "common/worker_pool.h"
+#include "post-service/author_checker.h"
 #include "post-service/post_service.h"
 #include "post-service/post_store.h"
-#include "post-service/user_directory.h"
+#include "post-service/posts.h"
 
 namespace {
 
@@ -50,33 +51,33 @@ int main(int argc, char** argv) {
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
   absl::StatusOr<int64_t> user_timeout_ms =
-      config.config.GetInt("USER_SERVICE_TIMEOUT_MS", 1, 600000);
+      config.values.GetInt("USER_SERVICE_TIMEOUT_MS", 1, 600000);
   if (!user_timeout_ms.ok()) {
     return microblog::ConfigurationError(kPostService, user_timeout_ms.status());
   }
 
-  microblog::post::UserDirectoryOptions directory_options;
-  directory_options.target = config.config.GetString("USER_SERVICE_ADDR");
-  directory_options.timeout = std::chrono::milliseconds(*user_timeout_ms);
-  directory_options.tls_ca_file = config.config.GetString("USER_SERVICE_TLS_CA_FILE");
-  directory_options.tls_cert_file = config.config.GetString("USER_SERVICE_TLS_CERT_FILE");
-  directory_options.tls_key_file = config.config.GetString("USER_SERVICE_TLS_KEY_FILE");
-  absl::StatusOr<std::unique_ptr<microblog::post::GrpcUserDirectory>> users =
-      microblog::post::GrpcUserDirectory::Create(directory_options);
-  if (!users.ok()) return microblog::ConfigurationError(kPostService, users.status());
+  microblog::post::UserServiceChannelOptions user_service;
+  user_service.target = config.values.GetString("USER_SERVICE_ADDR");
+  user_service.timeout = std::chrono::milliseconds(*user_timeout_ms);
+  user_service.tls_ca_file = config.values.GetString("USER_SERVICE_TLS_CA_FILE");
+  user_service.tls_cert_file = config.values.GetString("USER_SERVICE_TLS_CERT_FILE");
+  user_service.tls_key_file = config.values.GetString("USER_SERVICE_TLS_KEY_FILE");
+  absl::StatusOr<std::unique_ptr<microblog::post::GrpcAuthorChecker>> authors =
+      microblog::post::GrpcAuthorChecker::Create(user_service);
+  if (!authors.ok()) return microblog::ConfigurationError(kPostService, authors.status());
 
-  microblog::ConnectionPool pool(
-      microblog::DatabasePoolOptions(config, &microblog::post::PostStore::PrepareStatements));
-  microblog::post::PostStore store(pool);
+  microblog::ConnectionPool pool(microblog::DatabasePoolOptions(
+      config, &microblog::post::PostgresPostStore::PrepareStatements));
+  microblog::post::PostgresPostStore store(pool);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));
-  microblog::post::PostServiceImpl service(store, **users, db_workers,
-                                           config.settings.max_deadline);
+  microblog::post::Posts posts(store, **authors, db_workers);
+  microblog::post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline);
 
   microblog::Log(microblog::LogLevel::kInfo, "post-service configured",
                  {{"database", microblog::RedactUrl(config.database_url)},
-                  {"user_service", directory_options.target}});
+                  {"user_service", user_service.target}});
   // Ready while our own database answers. user-service being down only
   // affects CreatePost, and reads must keep being routed here meanwhile.
   return microblog::RunServer(config.settings, kPostService.name,

@@ -60,8 +60,8 @@ absl::Status ValidateCreatePost(const microblog::post::v1::CreatePostRequest& re
   return absl::OkStatus();
 }
 
-absl::Status ValidatePostId(int64_t id, const char* field) {
-  if (id <= 0) return InvalidArgument({{field, "must be a positive post id"}});
+absl::Status ValidatePostId(int64_t id) {
+  if (id <= 0) return InvalidArgument({{"id", "must be a positive post id"}});
   return absl::OkStatus();
 }
 

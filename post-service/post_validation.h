@@ -13,12 +13,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "microblog/post/v1/post_service.pb.h"
+#include "post-service/post_records.h"
 
 namespace microblog {
 namespace post {
@@ -33,22 +33,8 @@ inline constexpr int kMaxPageSize = 100;
 // request_id at most 64 code points.
 absl::Status ValidateCreatePost(const microblog::post::v1::CreatePostRequest& request);
 
-// A post id (GetPost, DeletePost) must be positive; `field` names it in the
-// violation.
-absl::Status ValidatePostId(int64_t id, const char* field = "id");
-
-// Where a listing resumes: the sort key of the last post already returned.
-struct PageKey {
-  int64_t create_micros = 0;  // create_time, microseconds since the epoch
-  int64_t id = 0;
-};
-
-// A ListPosts request after validation.
-struct ListPostsQuery {
-  int64_t user_id = 0;           // 0: everyone's posts
-  int page_size = 0;             // resolved: 1..kMaxPageSize
-  std::optional<PageKey> after;  // unset for the first page
-};
+// A post id (GetPost, DeletePost, field `id`) must be positive.
+absl::Status ValidatePostId(int64_t id);
 
 // Validates and resolves a ListPosts request: user_id not negative,
 // page_size not negative (0 -> default, clamped to the maximum), page_token

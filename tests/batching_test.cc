@@ -1,5 +1,5 @@
 // Unit tests of the threads behind the callback handlers: WorkerPool and
-// BatchLoader (common/). Their subject is the queueing itself, so the
+// Batcher (common/). Their subject is the queueing itself, so the
 // "database" here is a function that records what it was asked and can be
 // held; the services' own tests exercise the same code through gRPC and
 // PostgreSQL.
@@ -10,13 +10,14 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/batch_loader.h"
+#include "common/batcher.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
@@ -72,18 +73,20 @@ class RecordingLoad {
   std::vector<std::vector<int>> batches_;
 };
 
-using Loader = BatchLoader<int, int>;
+using Loader = Batcher<int, int>;
 
-Loader::LoadFn Forward(RecordingLoad& load) {
-  return [&load](const std::vector<int>& keys, system_clock::time_point deadline) {
+// A blocking batch on `workers` that forwards to `load`.
+Loader::StartBatch Forward(WorkerPool& workers, RecordingLoad& load) {
+  return Loader::OnWorkers(workers, [&load](const std::vector<int>& keys,
+                                            system_clock::time_point deadline) {
     return load(keys, deadline);
-  };
+  });
 }
 
 // Collects the answers of many Load() calls.
 class Answers {
  public:
-  Loader::Callback For(int caller) {
+  Loader::Done For(int caller) {
     return [this, caller](absl::StatusOr<int> result) {
       std::lock_guard<std::mutex> lock(mu_);
       answers_.emplace(caller, std::move(result));
@@ -104,14 +107,15 @@ class Answers {
 
 const system_clock::time_point kLater = system_clock::now() + 1h;
 
-TEST(BatchLoader, LookupsQueuedWhileBusyShareTheNextBatch) {
+TEST(Batcher, RequestsQueuedWhileBusyShareTheNextBatch) {
   RecordingLoad load;
   Answers answers;
-  Loader loader("test", Forward(load), 100, 1);
+  WorkerPool workers("test", 2);
+  Loader loader(Forward(workers, load), 100, 1);
   load.Hold();
-  loader.Load(1, kLater, answers.For(1));
-  load.AwaitBatches(1);  // the only loader thread is now busy with {1}
-  for (int key = 2; key <= 6; ++key) loader.Load(key, kLater, answers.For(key));
+  loader.Add(1, kLater, answers.For(1));
+  load.AwaitBatches(1);  // the only batch slot is now busy with {1}
+  for (int key = 2; key <= 6; ++key) loader.Add(key, kLater, answers.For(key));
   load.Release();
   std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(6);
   for (int key = 1; key <= 6; ++key) {
@@ -121,47 +125,51 @@ TEST(BatchLoader, LookupsQueuedWhileBusyShareTheNextBatch) {
   EXPECT_EQ(load.batches(), (std::vector<std::vector<int>>{{1}, {2, 3, 4, 5, 6}}));
 }
 
-TEST(BatchLoader, EachCallerGetsItsOwnKeysResultAndDuplicatesAreLoadedOnce) {
+TEST(Batcher, EachCallerGetsItsOwnResultAndEqualItemsAreSeparateRequests) {
   RecordingLoad load;
   Answers answers;
-  Loader loader("test", Forward(load), 100, 1);
+  WorkerPool workers("test", 2);
+  Loader loader(Forward(workers, load), 100, 1);
   load.Hold();
-  loader.Load(0, kLater, answers.For(0));
+  loader.Add(0, kLater, answers.For(0));
   load.AwaitBatches(1);
-  loader.Load(5, kLater, answers.For(1));
-  loader.Load(-3, kLater, answers.For(2));
-  loader.Load(5, kLater, answers.For(3));
+  loader.Add(5, kLater, answers.For(1));
+  loader.Add(-3, kLater, answers.For(2));
+  loader.Add(5, kLater, answers.For(3));
   load.Release();
   std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(4);
   EXPECT_EQ(*got.at(1), 50);
   EXPECT_EQ(got.at(2).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*got.at(3), 50);
-  EXPECT_EQ(load.batches().back(), (std::vector<int>{5, -3}));
+  // Equal items are two requests (two equal CreatePost calls are two posts).
+  EXPECT_EQ(load.batches().back(), (std::vector<int>{5, -3, 5}));
 }
 
-TEST(BatchLoader, BatchesNeverExceedMaxBatch) {
+TEST(Batcher, BatchesNeverExceedMaxBatch) {
   RecordingLoad load;
   Answers answers;
-  Loader loader("test", Forward(load), 3, 1);
+  WorkerPool workers("test", 2);
+  Loader loader(Forward(workers, load), 3, 1);
   load.Hold();
-  loader.Load(100, kLater, answers.For(100));
+  loader.Add(100, kLater, answers.For(100));
   load.AwaitBatches(1);
-  for (int key = 1; key <= 7; ++key) loader.Load(key, kLater, answers.For(key));
+  for (int key = 1; key <= 7; ++key) loader.Add(key, kLater, answers.For(key));
   load.Release();
   answers.AwaitAll(8);
   EXPECT_EQ(load.batches(),
             (std::vector<std::vector<int>>{{100}, {1, 2, 3}, {4, 5, 6}, {7}}));
 }
 
-TEST(BatchLoader, LookupsWhoseDeadlinePassedWhileQueuedAreNotLoaded) {
+TEST(Batcher, RequestsWhoseDeadlinePassedWhileQueuedAreNotRun) {
   RecordingLoad load;
   Answers answers;
-  Loader loader("test", Forward(load), 100, 1);
+  WorkerPool workers("test", 2);
+  Loader loader(Forward(workers, load), 100, 1);
   load.Hold();
-  loader.Load(1, kLater, answers.For(1));
+  loader.Add(1, kLater, answers.For(1));
   load.AwaitBatches(1);
-  loader.Load(2, system_clock::now() + 1ms, answers.For(2));
-  loader.Load(3, kLater, answers.For(3));
+  loader.Add(2, system_clock::now() + 1ms, answers.For(2));
+  loader.Add(3, kLater, answers.For(3));
   std::this_thread::sleep_for(20ms);  // lets key 2's deadline pass while it is queued
   load.Release();
   std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(3);
@@ -170,22 +178,23 @@ TEST(BatchLoader, LookupsWhoseDeadlinePassedWhileQueuedAreNotLoaded) {
   EXPECT_EQ(load.batches().back(), std::vector<int>{3});
 }
 
-TEST(BatchLoader, AWrongResultCountFailsTheBatchInsteadOfMisattributing) {
+TEST(Batcher, AWrongResultCountFailsTheBatchInsteadOfMisattributing) {
   RecordingLoad load;
   Answers answers;
-  Loader loader(
-      "test",
-      [&load](const std::vector<int>& keys, system_clock::time_point deadline) {
-        std::vector<absl::StatusOr<int>> results = load(keys, deadline);
-        results.resize(1);  // a buggy batch function: one result, whatever the keys
-        return results;
-      },
-      100, 1);
+  WorkerPool workers("test", 2);
+  Loader loader(Loader::OnWorkers(workers,
+                                  [&load](const std::vector<int>& keys,
+                                          system_clock::time_point deadline) {
+                                    std::vector<absl::StatusOr<int>> results = load(keys, deadline);
+                                    results.resize(1);  // a buggy batch: one result, whatever the keys
+                                    return results;
+                                  }),
+                100, 1);
   load.Hold();
-  loader.Load(1, kLater, answers.For(1));
+  loader.Add(1, kLater, answers.For(1));
   load.AwaitBatches(1);
-  loader.Load(2, kLater, answers.For(2));
-  loader.Load(3, kLater, answers.For(3));
+  loader.Add(2, kLater, answers.For(2));
+  loader.Add(3, kLater, answers.For(3));
   load.Release();
   std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(3);
   EXPECT_EQ(*got.at(1), 10);  // a batch of one: the count is right
@@ -193,18 +202,81 @@ TEST(BatchLoader, AWrongResultCountFailsTheBatchInsteadOfMisattributing) {
   EXPECT_EQ(got.at(3).status().code(), absl::StatusCode::kInternal);
 }
 
-TEST(BatchLoader, DestructionAnswersEveryQueuedLookup) {
+TEST(Batcher, DestructionWaitsUntilEveryQueuedRequestIsAnswered) {
   RecordingLoad load;
   Answers answers;
   {
-    Loader loader("test", Forward(load), 2, 1);
+    WorkerPool workers("test", 2);
+    Loader loader(Forward(workers, load), 2, 1);
     load.Hold();
-    loader.Load(1, kLater, answers.For(1));
+    loader.Add(1, kLater, answers.For(1));
     load.AwaitBatches(1);
-    for (int key = 2; key <= 5; ++key) loader.Load(key, kLater, answers.For(key));
+    for (int key = 2; key <= 5; ++key) loader.Add(key, kLater, answers.For(key));
     load.Release();
-  }  // joins here
+  }  // the Batcher's destructor waits, then the pool's
   EXPECT_EQ(answers.AwaitAll(5).size(), 5u);
+}
+
+// An asynchronous batch (as a call on gRPC's callback API): StartBatch returns
+// at once and the batch finishes later, from another thread.
+class PendingBatches {
+ public:
+  void Start(std::vector<int> items, system_clock::time_point /*deadline*/,
+             Loader::Finished finished) {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_.push_back(std::move(items));
+    finished_.push_back(std::move(finished));
+    changed_.notify_all();
+  }
+  // Finishes batch `i` with item * 10 for each item, from a new thread.
+  void FinishFromAnotherThread(std::size_t i) {
+    std::vector<int> items;
+    Loader::Finished finished;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ASSERT_TRUE(changed_.wait_for(lock, 10s, [&] { return started_.size() > i; }));
+      items = started_[i];
+      finished = std::move(finished_[i]);
+    }
+    std::thread([items, finished = std::move(finished)]() mutable {
+      std::vector<absl::StatusOr<int>> results;
+      for (int item : items) results.push_back(item * 10);
+      std::move(finished)(std::move(results));
+    }).join();
+  }
+  std::vector<std::vector<int>> started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::vector<int>> started_;
+  std::vector<Loader::Finished> finished_;
+};
+
+TEST(Batcher, AsynchronousBatchesHoldNoThreadAndQueueBehindTheirSlot) {
+  PendingBatches pending;
+  Answers answers;
+  Loader loader(
+      [&pending](std::vector<int> items, system_clock::time_point deadline,
+                 Loader::Finished finished) {
+        pending.Start(std::move(items), deadline, std::move(finished));
+      },
+      100, 1);
+  // Add() returns although the batch has not finished: nothing waits.
+  loader.Add(1, kLater, answers.For(1));
+  loader.Add(2, kLater, answers.For(2));
+  loader.Add(3, kLater, answers.For(3));
+  EXPECT_EQ(pending.started(), (std::vector<std::vector<int>>{{1}}));
+  pending.FinishFromAnotherThread(0);  // its thread then starts the queued batch
+  pending.FinishFromAnotherThread(1);
+  std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(3);
+  EXPECT_EQ(*got.at(1), 10);
+  EXPECT_EQ(*got.at(2), 20);
+  EXPECT_EQ(*got.at(3), 30);
+  EXPECT_EQ(pending.started(), (std::vector<std::vector<int>>{{1}, {2, 3}}));
 }
 
 TEST(WorkerPool, RunsEveryJobAndDrainsTheQueueOnDestruction) {

@@ -12,7 +12,7 @@
 
 #include "support/service_process.h"
 
-namespace microblog::testing {
+namespace microblog::test_support {
 namespace {
 
 using ::testing::HasSubstr;
@@ -157,4 +157,4 @@ TEST_F(GrpcurlFlowTest, BadInputShowsFieldViolations) {
 }
 
 }  // namespace
-}  // namespace microblog::testing
+}  // namespace microblog::test_support

@@ -24,10 +24,12 @@
 #include "migrate/migration_files.h"
 #include "migrate/text_position.h"
 #include "support/child_process.h"
+#include "support/eventually.h"
 #include "support/pg_cluster.h"
+#include "support/temp_dir.h"
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 namespace {
 
 namespace fs = std::filesystem;
@@ -41,18 +43,6 @@ const std::string kRealMigrations = std::string(MICROBLOG_SOURCE_DIR) + "/migrat
 // A temp directory of migration files, removed afterwards.
 class MigrationsDir {
  public:
-  MigrationsDir() {
-    char name[] = "/tmp/mbmig-XXXXXX";
-    if (mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = name;
-  }
-  ~MigrationsDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  MigrationsDir(const MigrationsDir&) = delete;
-  MigrationsDir& operator=(const MigrationsDir&) = delete;
-
   const std::string& path() const { return path_; }
 
   // Writes <path>/<db>/<file>.
@@ -71,7 +61,8 @@ class MigrationsDir {
   }
 
  private:
-  std::string path_;
+  TempDir dir_{"mbmig"};
+  std::string path_ = dir_.path().string();
 };
 
 class MigrateTest : public ::testing::Test {
@@ -128,13 +119,14 @@ class MigrateTest : public ::testing::Test {
   // Polls `child`'s output until it contains `text` (generous timeout, so a
   // slow machine only makes the test slower).
   static bool WaitForOutput(ChildProcess& child, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (child.ReadOutput().find(text) != std::string::npos) return true;
-      if (!child.Running()) return child.ReadOutput().find(text) != std::string::npos;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    bool exited = false;
+    const bool found = Eventually(
+        [&] {
+          exited = !child.Running();
+          return exited || child.ReadOutput().find(text) != std::string::npos;
+        },
+        kRunTimeout);
+    return found && child.ReadOutput().find(text) != std::string::npos;
   }
 
   // Two trivial migrations for the user database: tables a and b.
@@ -723,5 +715,5 @@ TEST(MigrateCliTest, HelpListsCommandsFlagsEnvironmentAndExitCodes) {
 }
 
 }  // namespace
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog

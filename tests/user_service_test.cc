@@ -46,10 +46,10 @@ namespace {
 namespace v1 = ::microblog::user::v1;
 using ::grpc::StatusCode;
 using ::grpc::health::v1::HealthCheckResponse;
-using ::microblog::testing::EnvVars;
-using ::microblog::testing::MigratedDatabase;
-using ::microblog::testing::PgCluster;
-using ::microblog::testing::ServiceProcess;
+using ::microblog::test_support::EnvVars;
+using ::microblog::test_support::MigratedDatabase;
+using ::microblog::test_support::PgCluster;
+using ::microblog::test_support::ServiceProcess;
 
 // Generous bounds against hangs; nothing asserts on durations.
 constexpr std::chrono::seconds kCallTimeout(60);
@@ -57,19 +57,36 @@ constexpr std::chrono::seconds kWaitTimeout(60);
 
 constexpr char kPassword[] = "correct horse battery staple";
 
-using ::microblog::testing::Eventually;
-using ::microblog::testing::Repeat;
-using ::microblog::testing::ResourceInfoOf;
+using ::microblog::test_support::Eventually;
+using ::microblog::test_support::Repeat;
+using ::microblog::test_support::ResourceInfoOf;
 
 // The fields of the google.rpc.BadRequest detail, as a set: the order of the
 // violations is not part of user-service's contract.
 std::set<std::string> ViolatedFields(const grpc::Status& status) {
-  const std::vector<std::string> fields = ::microblog::testing::ViolatedFields(status);
+  const std::vector<std::string> fields = ::microblog::test_support::ViolatedFields(status);
   return {fields.begin(), fields.end()};
 }
 
 std::string Describe(const grpc::Status& status) {
   return "code " + std::to_string(status.error_code()) + ": " + status.error_message();
+}
+
+// Opens a Watch stream on health name `name`; `context` must outlive it.
+std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> WatchHealth(
+    grpc::health::v1::Health::Stub& health, grpc::ClientContext& context, const std::string& name) {
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(name);
+  return health.Watch(&context, request);
+}
+
+// The next status a Watch stream sends, or nullopt once the stream ended.
+std::optional<HealthCheckResponse::ServingStatus> NextStatus(
+    grpc::ClientReader<HealthCheckResponse>& watch) {
+  HealthCheckResponse response;
+  if (!watch.Read(&response)) return std::nullopt;
+  return response.status();
 }
 
 // A call's outcome.
@@ -86,7 +103,7 @@ class UserServiceTest : public ::testing::Test {
   static void TearDownTestSuite() { cluster_.reset(); }
 
   void SetUp() override {
-    db_ = microblog::testing::PrepareUserDatabase(*cluster_);
+    db_ = microblog::test_support::PrepareUserDatabase(*cluster_);
     StartService();
   }
 
@@ -774,6 +791,10 @@ TEST_F(UserServiceTest, InternalErrorsDoNotLeakSql) {
 
 TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRestart) {
   v1::User user = MustCreate("quentin");
+  auto health = grpc::health::v1::Health::NewStub(service_->NewChannel());
+  grpc::ClientContext watch_context;
+  auto watch = WatchHealth(*health, watch_context, "microblog.user.v1.UserService");
+  EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::SERVING));
 
   cluster_->Stop();
   // Brings the shared cluster back however this test ends.
@@ -799,11 +820,16 @@ TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRe
   EXPECT_EQ(service_->CheckHealth(kCallTimeout, "liveness"),
             std::optional(HealthCheckResponse::SERVING));
   EXPECT_EQ(service_->CheckHealth(kCallTimeout, "no.such.Service"), std::nullopt);
+  // The open Watch stream was told, once.
+  EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::NOT_SERVING));
 
   cluster_->Restart();
   guard.restarted = true;
   EXPECT_TRUE(Eventually([&] { return Get(user.id()).status.ok(); }));
   EXPECT_TRUE(service_->WaitForHealth(HealthCheckResponse::SERVING, kWaitTimeout));
+  EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::SERVING));
+  watch_context.TryCancel();
+  (void)watch->Finish();
   EXPECT_TRUE(Create("rupert", "rupert@x.io").status.ok());
   EXPECT_TRUE(service_->Running());
 }
@@ -847,7 +873,71 @@ TEST_F(UserServiceTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
   for (const grpc::Status& status : results) EXPECT_TRUE(status.ok()) << Describe(status);
   EXPECT_EQ(CountUsers(), kCalls);
   EXPECT_EQ(service_->WaitExit(kWaitTimeout), std::optional<int>(0)) << service_->output();
+}
 
+TEST_F(UserServiceTest, ManyWatchStreamsLeaveTheServerAnsweringAndEndAtShutdown) {
+  const v1::User user = MustCreate("watched");
+  auto health = grpc::health::v1::Health::NewStub(service_->NewChannel());
+  constexpr int kWatchers = 64;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<HealthCheckResponse>>> watches;
+  for (int i = 0; i < kWatchers; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    watches.push_back(WatchHealth(*health, *contexts.back(), i % 2 == 0 ? "" : "liveness"));
+    EXPECT_EQ(NextStatus(*watches.back()), std::optional(HealthCheckResponse::SERVING)) << i;
+  }
+  // Open streams hold no server thread: everything else is still answered.
+  EXPECT_TRUE(Get(user.id()).status.ok());
+  EXPECT_TRUE(Create("another", "another@x.io").status.ok());
+  EXPECT_EQ(service_->CheckHealth(kCallTimeout, "liveness"),
+            std::optional(HealthCheckResponse::SERVING));
+
+  service_->Signal(SIGTERM);
+  for (int i = 0; i < kWatchers; ++i) {
+    EXPECT_EQ(NextStatus(*watches[i]), std::optional(HealthCheckResponse::NOT_SERVING)) << i;
+    EXPECT_EQ(NextStatus(*watches[i]), std::nullopt) << i;
+    EXPECT_TRUE(watches[i]->Finish().ok()) << i;
+  }
+  EXPECT_EQ(service_->WaitExit(kWaitTimeout), std::optional<int>(0)) << service_->output();
+}
+
+TEST_F(UserServiceTest, CancelledWatchStreamsEndAtOnceAndDoNotHoldShutdown) {
+  // A grace period longer than the wait below: a Watch stream the server
+  // failed to end would keep it running past the wait.
+  StartService({{"SHUTDOWN_GRACE_MS", "600000"}});
+  auto health = grpc::health::v1::Health::NewStub(service_->NewChannel());
+  constexpr int kWatchers = 8;
+  for (int i = 0; i < kWatchers; ++i) {
+    grpc::ClientContext context;
+    auto watch = WatchHealth(*health, context, "");
+    EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::SERVING));
+    context.TryCancel();
+    EXPECT_EQ(NextStatus(*watch), std::nullopt);
+    EXPECT_EQ(watch->Finish().error_code(), StatusCode::CANCELLED);
+  }
+  // The server ended each stream when its client cancelled, not later: each
+  // has its log line (written as the server finishes the call) already.
+  const std::string cancelled = R"("method":"/grpc.health.v1.Health/Watch","code":"CANCELLED")";
+  const auto count_cancelled = [&] {
+    const std::string output = service_->output();
+    int count = 0;
+    for (auto at = output.find(cancelled); at != std::string::npos;
+         at = output.find(cancelled, at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  EXPECT_TRUE(Eventually([&] { return count_cancelled() == kWatchers; })) << service_->output();
+  // The server is still well, and still tells new watchers.
+  grpc::ClientContext context;
+  auto watch = WatchHealth(*health, context, "");
+  EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::SERVING));
+
+  service_->Signal(SIGTERM);
+  EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::NOT_SERVING));
+  EXPECT_EQ(NextStatus(*watch), std::nullopt);
+  EXPECT_TRUE(watch->Finish().ok());
+  EXPECT_EQ(service_->WaitExit(kWaitTimeout), std::optional<int>(0)) << service_->output();
 }
 
 // --- Server reflection ---
@@ -932,14 +1022,14 @@ TEST_F(UserServiceTest, ReflectionListsUserServiceAndHealth) {
 // --- Configuration ---
 
 TEST(UserServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
-  auto result = microblog::testing::RunToCompletion(USER_SERVICE_BIN, {},
+  auto result = microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {},
                                                     {{"USER_DATABASE_URL", ""}});
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("USER_DATABASE_URL"), std::string::npos) << result.output;
 }
 
 TEST(UserServiceConfigTest, HelpListsEveryOptionWithDefaults) {
-  auto result = microblog::testing::RunToCompletion(USER_SERVICE_BIN, {"--help"});
+  auto result = microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {"--help"});
   EXPECT_EQ(result.exit_code, 0) << result.output;
   for (const std::string option :
        {"USER_DATABASE_URL", "PASSWORD_HASH_THREADS", "--password-hash-threads", "LISTEN_ADDRESS",

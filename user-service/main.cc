@@ -33,17 +33,17 @@ int main(int argc, char** argv) {
       argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
-  absl::StatusOr<int64_t> hash_threads = config.config.GetInt("PASSWORD_HASH_THREADS", 1, 64);
+  absl::StatusOr<int64_t> hash_threads = config.values.GetInt("PASSWORD_HASH_THREADS", 1, 64);
   if (!hash_threads.ok()) return microblog::ConfigurationError(kUserService, hash_threads.status());
 
-  microblog::ConnectionPool pool(
-      microblog::DatabasePoolOptions(config, microblog::user::PostgresUserStore::Prepare));
+  microblog::ConnectionPool pool(microblog::DatabasePoolOptions(
+      config, &microblog::user::PostgresUserStore::PrepareStatements));
   microblog::user::PostgresUserStore store(pool);
   microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads));
-  microblog::user::UserAccounts accounts(store, hasher);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));
+  microblog::user::UserAccounts accounts(store, hasher, db_workers);
   // Hashing calls also query the database: twice the hashing threads, so
   // that one call's query overlaps another's hash.
   microblog::WorkerPool hashing_workers("hash-worker", 2 * static_cast<std::size_t>(*hash_threads));

@@ -1,5 +1,6 @@
 #include "user-service/user_accounts.h"
 
+#include <cstddef>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +17,9 @@ namespace {
 
 namespace v1 = ::microblog::user::v1;
 
+// GetUser batches running at once, each on a connection of the pool.
+constexpr std::size_t kBatchesInFlight = 2;
+
 // One message for unknown logins and wrong passwords alike, so that callers
 // cannot probe which accounts exist.
 constexpr char kBadCredentials[] = "login or password is incorrect";
@@ -29,15 +33,15 @@ void ToProto(const UserRecord& record, v1::User& user) {
 
 }  // namespace
 
-UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, std::size_t loader_threads)
+UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers)
     : store_(store),
       hasher_(hasher),
-      users_by_id_(
-          "user-loader",
-          [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-            return LoadUsers(ids, deadline);
-          },
-          kMaxBatchIds, loader_threads) {}
+      reads_(Batcher<int64_t, UserRecord>::OnWorkers(
+                 db_workers,
+                 [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+                   return GetBatch(ids, deadline);
+                 }),
+             kMaxBatchIds, kBatchesInFlight) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
   std::vector<FieldViolation> ignored;  // reported by UpdateUser itself
@@ -64,19 +68,20 @@ absl::Status UserAccounts::CreateUser(const v1::CreateUserRequest& request,
 
 void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point deadline,
                            v1::GetUserResponse& response, Reply done) {
-  if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) return done(valid);
-  users_by_id_.Load(request.id(), deadline,
-                    [&response, done = std::move(done)](absl::StatusOr<UserRecord> user) {
-                      if (user.ok()) ToProto(*user, *response.mutable_user());
-                      done(user.status());
-                    });
+  if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) {
+    return std::move(done)(valid);
+  }
+  reads_.Add(request.id(), deadline,
+             FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
+               ToProto(user, *response.mutable_user());
+             }));
 }
 
-std::vector<absl::StatusOr<UserRecord>> UserAccounts::LoadUsers(const std::vector<int64_t>& ids,
-                                                                Clock::time_point deadline) {
+std::vector<absl::StatusOr<UserRecord>> UserAccounts::GetBatch(const std::vector<int64_t>& ids,
+                                                               Clock::time_point deadline) {
   return InKeyOrder(
       ids, store_.GetByIds(ids, deadline), [](const UserRecord& user) { return user.id; },
-      UserNotFound);
+      [](int64_t id) { return NotFoundResource("user", id); });
 }
 
 // --- LookupUser ---
@@ -175,21 +180,23 @@ absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& reque
   // account could have.
   if (absl::Status valid = ValidateVerifyPassword(request); !valid.ok()) return valid;
 
-  const bool is_email = request.login().find('@') != std::string::npos;
-  absl::StatusOr<UserRecord> user = is_email ? store_.GetByEmail(request.login(), deadline)
-                                             : store_.GetByUsername(request.login(), deadline);
+  // Usernames cannot hold '@': a login with one is an email.
+  const LoginField field = request.login().find('@') != std::string::npos ? LoginField::kEmail
+                                                                          : LoginField::kUsername;
+  absl::StatusOr<UserCredentials> account =
+      store_.GetCredentials(field, request.login(), deadline);
   absl::StatusOr<bool> match = false;
-  if (user.ok()) {
-    match = hasher_.Verify(user->password_hash, request.password(), deadline);
-  } else if (absl::IsNotFound(user.status())) {
+  if (account.ok()) {
+    match = hasher_.Verify(account->password_hash, request.password(), deadline);
+  } else if (absl::IsNotFound(account.status())) {
     // As slow as a wrong password: timing must not reveal unknown logins.
     match = hasher_.VerifyDummy(request.password(), deadline);
   } else {
-    return user.status();
+    return account.status();
   }
   if (!match.ok()) return match.status();
   if (!*match) return absl::UnauthenticatedError(kBadCredentials);
-  ToProto(*user, *response.mutable_user());
+  ToProto(account->user, *response.mutable_user());
   return absl::OkStatus();
 }
 

@@ -8,12 +8,14 @@
 //
 //   PostgresUserStore store(pool);
 //   PasswordHasher hasher(2);
-//   UserAccounts accounts(store, hasher);
+//   WorkerPool db_workers("db-worker", pool_size);
+//   UserAccounts accounts(store, hasher, db_workers);
 //   absl::Status status = accounts.LookupUser(request, deadline, response);
 //
 // Every method but GetUser blocks until its work is done (run them on a
 // WorkerPool). GetUser answers through a callback: concurrent GetUser calls
-// are loaded together, one query per batch (common/batch_loader.h), because
+// are loaded together, one query per batch (common/batcher.h, on
+// `db_workers`), because
 // they are the hottest call of the system (post-service checks every
 // author with one).
 //
@@ -22,14 +24,14 @@
 #define MICROBLOG_USER_SERVICE_USER_ACCOUNTS_H_
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/batch_loader.h"
+#include "common/batcher.h"
 #include "common/unary_call.h"
+#include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_store.h"
@@ -41,10 +43,10 @@ class UserAccounts {
  public:
   using Clock = std::chrono::system_clock;
 
-  // `store` and `hasher` are borrowed and must outlive the object.
-  // `loader_threads` GetUser batches may run at once, each on a connection
-  // of the store's pool.
-  UserAccounts(UserStore& store, PasswordHasher& hasher, std::size_t loader_threads = 2);
+  // Everything is borrowed and must outlive the object. GetUser's batches
+  // run on `db_workers`, which should have one thread per connection of the
+  // store's pool.
+  UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers);
 
   UserAccounts(const UserAccounts&) = delete;
   UserAccounts& operator=(const UserAccounts&) = delete;
@@ -53,7 +55,7 @@ class UserAccounts {
                           Clock::time_point deadline,
                           microblog::user::v1::CreateUserResponse& response);
   // Fills `response` and then calls `done`, on this thread when the request
-  // is invalid, on a loader thread otherwise. `response` must stay valid
+  // is invalid, on a worker thread otherwise. `response` must stay valid
   // until then.
   void GetUser(const microblog::user::v1::GetUserRequest& request, Clock::time_point deadline,
                microblog::user::v1::GetUserResponse& response, Reply done);
@@ -81,12 +83,12 @@ class UserAccounts {
 
  private:
   // GetUser's batch: one result per id, in order; NOT_FOUND for unknown ids.
-  std::vector<absl::StatusOr<UserRecord>> LoadUsers(const std::vector<int64_t>& ids,
+  std::vector<absl::StatusOr<UserRecord>> GetBatch(const std::vector<int64_t>& ids,
                                                    Clock::time_point deadline);
 
   UserStore& store_;
   PasswordHasher& hasher_;
-  BatchLoader<int64_t, UserRecord> users_by_id_;
+  Batcher<int64_t, UserRecord> reads_;  // last: its destructor waits for the batches in flight
 };
 
 }  // namespace user

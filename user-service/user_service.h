@@ -1,7 +1,7 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
 // callback API. Handlers return at once; the work runs elsewhere and
 // finishes the call (common/unary_call.h):
-//  - GetUser: UserAccounts' batch loader (one query for many calls);
+//  - GetUser: UserAccounts' batches (one query for many calls);
 //  - CreateUser, VerifyPassword and UpdateUser with a new password hash
 //    with Argon2id, on `hashing_workers`, so that a burst of logins never
 //    occupies the threads the quick queries need;
@@ -23,6 +23,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include "common/call_forwarder.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
@@ -36,10 +37,7 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   // caps the time any call may take, whatever the client's deadline.
   UserServiceImpl(UserAccounts& accounts, WorkerPool& db_workers, WorkerPool& hashing_workers,
                   std::chrono::milliseconds max_deadline)
-      : accounts_(accounts),
-        db_workers_(db_workers),
-        hashing_workers_(hashing_workers),
-        max_deadline_(max_deadline) {}
+      : calls_(accounts, max_deadline), db_workers_(db_workers), hashing_workers_(hashing_workers) {}
 
   UserServiceImpl(const UserServiceImpl&) = delete;
   UserServiceImpl& operator=(const UserServiceImpl&) = delete;
@@ -72,12 +70,9 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
       microblog::user::v1::VerifyPasswordResponse* response) override;
 
  private:
-  std::chrono::system_clock::time_point Deadline(const grpc::CallbackServerContext& context) const;
-
-  UserAccounts& accounts_;
+  const CallForwarder<UserAccounts> calls_;
   WorkerPool& db_workers_;
   WorkerPool& hashing_workers_;
-  const std::chrono::milliseconds max_deadline_;
 };
 
 }  // namespace user

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <pqxx/except>
 #include <pqxx/nontransaction>
@@ -9,49 +10,62 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
+#include "common/named_statement.h"
 #include "common/status.h"
 
 namespace microblog {
 namespace user {
 namespace {
 
-// Every row the store reads has these columns, in this order (see ToRecord).
-#define MICROBLOG_USER_COLUMNS \
-  "id, username, email, password_hash, (extract(epoch FROM created_at) * 1000000)::bigint"
-// The same, with an empty password_hash: for reads that never check a
-// password (GetUser, BatchGetUsers, ListUsers), so that the hash does not
-// travel from the database for nothing.
-#define MICROBLOG_PUBLIC_USER_COLUMNS \
-  "id, username, email, ''::text, (extract(epoch FROM created_at) * 1000000)::bigint"
+// --- Every SQL statement of user-service. ------------------------------------
+// A user row is (id, username, email, create_micros): created_at travels as
+// microseconds since the epoch (see UserFromRow); only the credentials
+// statements add password_hash. Lookups by name go through lower() so that
+// they use the unique indexes on lower(username) and lower(email).
 
-struct Statement {
-  const char* name;
-  const char* sql;
+constexpr NamedStatement kInsert{
+    "user_insert",
+    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
+    "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros"};
+constexpr NamedStatement kByUsername{
+    "user_by_username",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE lower(username) = lower($1)"};
+constexpr NamedStatement kByEmail{
+    "user_by_email",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE lower(email) = lower($1)"};
+constexpr NamedStatement kCredentialsByUsername{
+    "user_credentials_by_username",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros, password_hash FROM users WHERE lower(username) = lower($1)"};
+constexpr NamedStatement kCredentialsByEmail{
+    "user_credentials_by_email",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros, password_hash FROM users WHERE lower(email) = lower($1)"};
+// $1 after id, $2 limit.
+constexpr NamedStatement kAfterId{
+    "users_after_id",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE id > $1 ORDER BY id LIMIT $2"};
+constexpr NamedStatement kByIds{
+    "users_by_ids",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE id = ANY ($1::bigint[])"};
+// NULL parameters keep the current value (UserChanges' unset fields).
+constexpr NamedStatement kUpdate{
+    "user_update",
+    "UPDATE users SET username = coalesce($2, username), email = coalesce($3, email), "
+    "password_hash = coalesce($4, password_hash) WHERE id = $1 "
+    "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros"};
+constexpr NamedStatement kDelete{"user_delete", "DELETE FROM users WHERE id = $1"};
+
+constexpr NamedStatement kStatements[] = {
+    kInsert, kByUsername, kByEmail, kCredentialsByUsername, kCredentialsByEmail,
+    kAfterId, kByIds,     kUpdate,  kDelete,
 };
-
-// All SQL of user-service. Lookups by name go through lower() so that they
-// use the unique indexes on lower(username) and lower(email).
-constexpr Statement kStatements[] = {
-    {"user_insert",
-     "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
-     "RETURNING " MICROBLOG_USER_COLUMNS},
-    {"user_by_username",
-     "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE lower(username) = lower($1)"},
-    {"user_by_email", "SELECT " MICROBLOG_USER_COLUMNS " FROM users WHERE lower(email) = lower($1)"},
-    {"users_after_id",
-     "SELECT " MICROBLOG_PUBLIC_USER_COLUMNS " FROM users WHERE id > $1 ORDER BY id LIMIT $2"},
-    {"users_by_ids",
-     "SELECT " MICROBLOG_PUBLIC_USER_COLUMNS " FROM users WHERE id = ANY ($1::bigint[])"},
-    // NULL parameters keep the current value (UserChanges' unset fields).
-    {"user_update",
-     "UPDATE users SET username = coalesce($2, username), email = coalesce($3, email), "
-     "password_hash = coalesce($4, password_hash) WHERE id = $1 "
-     "RETURNING " MICROBLOG_USER_COLUMNS},
-    {"user_delete", "DELETE FROM users WHERE id = $1"},
-};
-
-#undef MICROBLOG_USER_COLUMNS
-#undef MICROBLOG_PUBLIC_USER_COLUMNS
 
 // The unique indexes of migrations/user, and the request field each guards.
 struct UniqueIndex {
@@ -63,14 +77,19 @@ constexpr UniqueIndex kUniqueIndexes[] = {
     {"users_email_lower_key", "email"},
 };
 
-UserRecord ToRecord(const pqxx::row& row) {
-  UserRecord record;
-  record.id = row[0].as<int64_t>();
-  record.username = row[1].as<std::string>();
-  record.email = row[2].as<std::string>();
-  record.password_hash = row[3].as<std::string>();
-  record.create_time_micros = row[4].as<int64_t>();
-  return record;
+// The one reader of a user row (the columns every statement above returns).
+UserRecord UserFromRow(const pqxx::row& row) {
+  UserRecord user;
+  user.id = row["id"].as<int64_t>();
+  user.username = row["username"].as<std::string>();
+  user.email = row["email"].as<std::string>();
+  user.create_time_micros = row["create_micros"].as<int64_t>();
+  return user;
+}
+
+// A user row with its password_hash column.
+UserCredentials CredentialsFromRow(const pqxx::row& row) {
+  return {UserFromRow(row), row["password_hash"].as<std::string>()};
 }
 
 // ALREADY_EXISTS naming the field whose unique index `e` reports. PostgreSQL
@@ -88,93 +107,109 @@ absl::Status AlreadyExists(const pqxx::unique_violation& e) {
   return absl::InternalError(absl::StrCat("unexpected unique violation: ", message));
 }
 
-}  // namespace
-
-absl::Status UserNotFound(int64_t id) {
-  return NotFoundResource("user", absl::StrCat(id), absl::StrCat("user ", id, " does not exist"));
-}
-
-void PostgresUserStore::Prepare(pqxx::connection& connection) {
-  for (const Statement& statement : kStatements) connection.prepare(statement.name, statement.sql);
-}
-
-template <typename... Args>
-absl::StatusOr<UserRecord> PostgresUserStore::QueryOne(const char* statement,
-                                                       const absl::Status& not_found,
-                                                       Clock::time_point deadline,
-                                                       const Args&... args) {
-  return pool_.Run<UserRecord>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<UserRecord> {
+// Runs `statement` (returning at most one row) with `args` on `pool`: the
+// row read by `from_row`, `not_found()` when there is none, ALREADY_EXISTS
+// on a unique violation.
+template <typename FromRow, typename NotFound, typename... Args>
+auto QueryOne(ConnectionPool& pool, const NamedStatement& statement, FromRow from_row,
+              NotFound not_found, ConnectionPool::Clock::time_point deadline, const Args&... args)
+    -> absl::StatusOr<decltype(from_row(std::declval<const pqxx::row&>()))> {
+  using Record = decltype(from_row(std::declval<const pqxx::row&>()));
+  return pool.Run<Record>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Record> {
     // One statement: autocommit is atomic and saves BEGIN/COMMIT round trips.
     pqxx::nontransaction tx(c);
     try {
-      const pqxx::result rows = tx.exec_prepared(statement, args...);
-      if (rows.empty()) return not_found;
-      return ToRecord(rows[0]);
+      const pqxx::result rows = tx.exec_prepared(statement.name, args...);
+      if (rows.empty()) return not_found();
+      return from_row(rows[0]);
     } catch (const pqxx::unique_violation& e) {
       return AlreadyExists(e);
     }
   });
 }
 
+// NOT_FOUND for the account whose `field` is `value`.
+absl::Status NoUserWith(const char* field, const std::string& value) {
+  return NotFoundResource("user", value, absl::StrCat("no user has this ", field));
+}
+
+// The accounts `statement` returns for `args`, in its order.
+template <typename... Args>
+absl::StatusOr<std::vector<UserRecord>> QueryMany(ConnectionPool& pool,
+                                                  const NamedStatement& statement,
+                                                  ConnectionPool::Clock::time_point deadline,
+                                                  const Args&... args) {
+  return pool.Run<std::vector<UserRecord>>(deadline, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    std::vector<UserRecord> users;
+    for (const pqxx::row& row : tx.exec_prepared(statement.name, args...)) {
+      users.push_back(UserFromRow(row));
+    }
+    return users;
+  });
+}
+
+}  // namespace
+
+void PostgresUserStore::PrepareStatements(pqxx::connection& connection) {
+  PrepareAll(connection, kStatements);
+}
+
 absl::StatusOr<UserRecord> PostgresUserStore::Create(const std::string& username,
                                                      const std::string& email,
                                                      const std::string& password_hash,
                                                      Clock::time_point deadline) {
-  return QueryOne("user_insert", absl::InternalError("INSERT ... RETURNING returned no row"),
-                  deadline, username, email, password_hash);
+  return QueryOne(
+      pool_, kInsert, UserFromRow,
+      [] { return absl::InternalError("INSERT ... RETURNING returned no row"); }, deadline,
+      username, email, password_hash);
 }
 
 absl::StatusOr<UserRecord> PostgresUserStore::GetByUsername(const std::string& username,
                                                             Clock::time_point deadline) {
-  return QueryOne("user_by_username",
-                  NotFoundResource("user", username, "no user has this username"), deadline,
-                  username);
+  return QueryOne(
+      pool_, kByUsername, UserFromRow, [&] { return NoUserWith("username", username); },
+      deadline, username);
 }
 
 absl::StatusOr<UserRecord> PostgresUserStore::GetByEmail(const std::string& email,
                                                          Clock::time_point deadline) {
-  return QueryOne("user_by_email", NotFoundResource("user", email, "no user has this email"),
-                  deadline, email);
+  return QueryOne(
+      pool_, kByEmail, UserFromRow, [&] { return NoUserWith("email", email); }, deadline, email);
+}
+
+absl::StatusOr<UserCredentials> PostgresUserStore::GetCredentials(LoginField field,
+                                                                  const std::string& login,
+                                                                  Clock::time_point deadline) {
+  const bool by_email = field == LoginField::kEmail;
+  return QueryOne(
+      pool_, by_email ? kCredentialsByEmail : kCredentialsByUsername, CredentialsFromRow,
+      [&] { return NoUserWith(by_email ? "email" : "username", login); }, deadline, login);
 }
 
 absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::ListAfter(int64_t after_id, int limit,
                                                                      Clock::time_point deadline) {
-  return pool_.Run<std::vector<UserRecord>>(
-      deadline, [&](pqxx::connection& c) -> absl::StatusOr<std::vector<UserRecord>> {
-        pqxx::nontransaction tx(c);
-        std::vector<UserRecord> users;
-        for (const pqxx::row& row : tx.exec_prepared("users_after_id", after_id, limit)) {
-          users.push_back(ToRecord(row));
-        }
-        return users;
-      });
+  return QueryMany(pool_, kAfterId, deadline, after_id, limit);
 }
 
 absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::GetByIds(
     const std::vector<int64_t>& ids, Clock::time_point deadline) {
   if (ids.empty()) return std::vector<UserRecord>{};
-  return pool_.Run<std::vector<UserRecord>>(
-      deadline, [&](pqxx::connection& c) -> absl::StatusOr<std::vector<UserRecord>> {
-        pqxx::nontransaction tx(c);
-        std::vector<UserRecord> users;
-        for (const pqxx::row& row : tx.exec_prepared("users_by_ids", BigintArray(ids))) {
-          users.push_back(ToRecord(row));
-        }
-        return users;
-      });
+  return QueryMany(pool_, kByIds, deadline, BigintArray(ids));
 }
 
 absl::StatusOr<UserRecord> PostgresUserStore::Update(int64_t id, const UserChanges& changes,
                                                      Clock::time_point deadline) {
-  return QueryOne("user_update", UserNotFound(id), deadline, id, changes.username, changes.email,
-                  changes.password_hash);
+  return QueryOne(
+      pool_, kUpdate, UserFromRow, [id] { return NotFoundResource("user", id); }, deadline, id,
+      changes.username, changes.email, changes.password_hash);
 }
 
 absl::Status PostgresUserStore::Delete(int64_t id, Clock::time_point deadline) {
   return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
     pqxx::nontransaction tx(c);
-    const pqxx::result deleted = tx.exec_prepared("user_delete", id);
-    return deleted.affected_rows() == 0 ? UserNotFound(id) : absl::OkStatus();
+    const pqxx::result deleted = tx.exec_prepared(kDelete.name, id);
+    return deleted.affected_rows() == 0 ? NotFoundResource("user", id) : absl::OkStatus();
   });
 }
 

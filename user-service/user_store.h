@@ -8,7 +8,7 @@
 //
 //   ConnectionPoolOptions options;
 //   options.url = url;
-//   options.prepare = PostgresUserStore::Prepare;
+//   options.prepare = &PostgresUserStore::PrepareStatements;
 //   ConnectionPool pool(std::move(options));
 //   PostgresUserStore store(pool);
 //   absl::StatusOr<UserRecord> user = store.GetByUsername("alice", deadline);
@@ -40,14 +40,23 @@
 namespace microblog {
 namespace user {
 
-// One row of `users`.
+// One row of `users`, without its password hash: what every read but a
+// password check returns, so that the hash never travels for nothing.
 struct UserRecord {
   int64_t id = 0;
   std::string username;
   std::string email;
-  std::string password_hash;  // encoded Argon2id hash; never sent to clients
   int64_t create_time_micros = 0;  // microseconds since the Unix epoch
 };
+
+// An account with its password hash: what a password check needs.
+struct UserCredentials {
+  UserRecord user;
+  std::string password_hash;  // encoded Argon2id hash; never sent to clients
+};
+
+// Which column a login names.
+enum class LoginField { kUsername, kEmail };
 
 // The new values of an update; unset fields keep their value.
 struct UserChanges {
@@ -55,9 +64,6 @@ struct UserChanges {
   std::optional<std::string> email;
   std::optional<std::string> password_hash;
 };
-
-// NOT_FOUND for account `id`, with a google.rpc.ResourceInfo naming it.
-absl::Status UserNotFound(int64_t id);
 
 class UserStore {
  public:
@@ -77,33 +83,38 @@ class UserStore {
   virtual absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
                                                 Clock::time_point deadline) = 0;
 
-  // Up to `limit` accounts with id > `after_id`, in ascending id order,
-  // password_hash left empty (listing never checks passwords).
+  // The account whose `field` is `login`, with its password hash. NOT_FOUND
+  // (with a google.rpc.ResourceInfo) when there is none.
+  virtual absl::StatusOr<UserCredentials> GetCredentials(LoginField field,
+                                                         const std::string& login,
+                                                         Clock::time_point deadline) = 0;
+
+  // Up to `limit` accounts with id > `after_id`, in ascending id order.
   virtual absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
                                                             Clock::time_point deadline) = 0;
 
-  // The accounts among `ids`, each once, in no particular order; unknown ids
-  // are skipped; password_hash left empty (these reads never check one).
+  // The accounts among `ids` (which may repeat), each once, in no particular
+  // order; unknown ids are skipped.
   virtual absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
                                                            Clock::time_point deadline) = 0;
 
-  // Applies `changes` to account `id` and returns it as updated. NOT_FOUND;
-  // ALREADY_EXISTS as Create().
+  // Applies `changes` to account `id` and returns it as updated. NOT_FOUND
+  // (with a google.rpc.ResourceInfo); ALREADY_EXISTS as Create().
   virtual absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
                                             Clock::time_point deadline) = 0;
 
-  // NOT_FOUND when there is no such account.
+  // NOT_FOUND (with a google.rpc.ResourceInfo) when there is no such account.
   virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
 };
 
 class PostgresUserStore final : public UserStore {
  public:
-  // Prepares every statement on a new connection: pass it as
-  // ConnectionPoolOptions::prepare.
-  static void Prepare(pqxx::connection& connection);
+  // Prepares every statement the store uses on a new connection: pass it as
+  // ConnectionPoolOptions::prepare. Throws pqxx exceptions.
+  static void PrepareStatements(pqxx::connection& connection);
 
   // `pool` is borrowed, must outlive the store, and must prepare its
-  // connections with Prepare().
+  // connections with PrepareStatements().
   explicit PostgresUserStore(ConnectionPool& pool) : pool_(pool) {}
 
   PostgresUserStore(const PostgresUserStore&) = delete;
@@ -116,6 +127,8 @@ class PostgresUserStore final : public UserStore {
                                            Clock::time_point deadline) override;
   absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
                                         Clock::time_point deadline) override;
+  absl::StatusOr<UserCredentials> GetCredentials(LoginField field, const std::string& login,
+                                                 Clock::time_point deadline) override;
   absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
                                                     Clock::time_point deadline) override;
   absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
@@ -125,12 +138,6 @@ class PostgresUserStore final : public UserStore {
   absl::Status Delete(int64_t id, Clock::time_point deadline) override;
 
  private:
-  // Runs prepared statement `statement` returning at most one user row;
-  // `not_found` when it returns none.
-  template <typename... Args>
-  absl::StatusOr<UserRecord> QueryOne(const char* statement, const absl::Status& not_found,
-                                      Clock::time_point deadline, const Args&... args);
-
   ConnectionPool& pool_;
 };
 

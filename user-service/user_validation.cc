@@ -21,6 +21,10 @@ namespace v1 = ::microblog::user::v1;
 
 // The page token kind: tokens of other listings (e.g. "posts") are refused.
 constexpr char kPageTokenKind[] = "users";
+// BatchGetUsers names at most this many bad ids: the message and details of
+// all 100 would exceed the metadata a gRPC client accepts (8 KiB by
+// default), and the caller would get RESOURCE_EXHAUSTED instead.
+constexpr std::size_t kMaxReportedBadIds = 10;
 
 void AppendIdViolations(const std::string& field, int64_t id, std::vector<FieldViolation>& out) {
   if (id <= 0) out.push_back({field, absl::StrCat("must be positive, got ", id)});
@@ -242,7 +246,7 @@ absl::Status ValidateBatchGetUsers(const v1::BatchGetUsersRequest& request) {
     bad.push_back({"ids", absl::StrCat("must hold at most ", kMaxBatchIds, " ids, got ",
                                        request.ids_size())});
   } else {
-    for (int i = 0; i < request.ids_size(); ++i) {
+    for (int i = 0; i < request.ids_size() && bad.size() < kMaxReportedBadIds; ++i) {
       AppendIdViolations(absl::StrCat("ids[", i, "]"), request.ids(i), bad);
     }
   }

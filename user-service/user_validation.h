@@ -105,7 +105,7 @@ UpdatedFields ReadUpdateMask(const google::protobuf::FieldMask& mask,
 absl::StatusOr<UpdatedFields> ValidateUpdateUser(
     const microblog::user::v1::UpdateUserRequest& request);
 
-// At most kMaxBatchIds ids, each positive.
+// At most kMaxBatchIds ids, each positive (the first ten bad ones named).
 absl::Status ValidateBatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request);
 
 // Bounds only: a login or password that no account could have.

@@ -20,7 +20,7 @@
 extern char** environ;
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 namespace {
 
 std::string ErrnoMessage(const std::string& what, int err) {
@@ -199,5 +199,5 @@ int FreeTcpPort() {
   return ntohs(addr.sin_port);
 }
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog

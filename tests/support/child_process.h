@@ -5,7 +5,7 @@
 // for it with a timeout. The destructor SIGKILLs and reaps a child that is still
 // running, so a failing test never leaks processes.
 //
-//   microblog::testing::ChildProcess child(MIGRATE_BIN, {"status"},
+//   microblog::test_support::ChildProcess child(MIGRATE_BIN, {"status"},
 //                                           {{"USER_DATABASE_URL", url}});
 //   std::optional<int> code = child.WaitExit(std::chrono::seconds(30));
 //   ASSERT_EQ(code, 0) << child.ReadOutput();
@@ -24,7 +24,7 @@
 #include <vector>
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 
 // Environment entries added to (or overriding) the test's own environment.
 using EnvVars = std::map<std::string, std::string>;
@@ -90,7 +90,7 @@ RunResult RunToCompletion(const std::string& path,
 // use it right away. Throws std::runtime_error on socket errors.
 int FreeTcpPort();
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog
 
 #endif  // MICROBLOG_TESTS_SUPPORT_CHILD_PROCESS_H_

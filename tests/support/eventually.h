@@ -8,7 +8,7 @@
 #include <thread>
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 
 // Polls `condition` every 50 ms until it holds (true) or `timeout` passes
 // (false). A bound against hangs, not a speed assertion.
@@ -22,7 +22,7 @@ bool Eventually(Condition condition, std::chrono::milliseconds timeout = std::ch
   return true;
 }
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog
 
 #endif  // MICROBLOG_TESTS_SUPPORT_EVENTUALLY_H_

@@ -15,7 +15,7 @@
 #include "support/child_process.h"
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 namespace {
 
 constexpr char kDefaultPgBinDir[] = "/usr/lib/postgresql/15/bin";
@@ -178,5 +178,5 @@ void PgCluster::Exec(const std::string& db, const std::string& sql) {
   tx.exec(sql);
 }
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog

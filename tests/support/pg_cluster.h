@@ -8,8 +8,8 @@
 // `postgres` OS user through `runuser -u postgres --` and the dir is chowned to
 // it. Binaries come from /usr/lib/postgresql/15/bin, or env PG_BIN_DIR.
 //
-//   static std::unique_ptr<microblog::testing::PgCluster> pg;   // e.g. in SetUpTestSuite
-//   pg = microblog::testing::PgCluster::Start();
+//   static std::unique_ptr<microblog::test_support::PgCluster> pg;   // e.g. in SetUpTestSuite
+//   pg = microblog::test_support::PgCluster::Start();
 //   std::string url = pg->CreateDatabase("user_db");
 //
 // Starting a cluster takes a couple of seconds: share one per test binary and
@@ -24,7 +24,7 @@
 #include <vector>
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 
 class PgCluster {
  public:
@@ -80,7 +80,7 @@ class PgCluster {
   bool running_ = false;
 };
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog
 
 #endif  // MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_

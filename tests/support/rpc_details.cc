@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 
 google::rpc::Status RichStatusOf(const grpc::Status& status) {
   google::rpc::Status rich;
@@ -46,5 +46,5 @@ std::string Repeat(const std::string& piece, int times) {
   return out;
 }
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog

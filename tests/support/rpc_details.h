@@ -17,7 +17,7 @@
 #include "google/rpc/status.pb.h"
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 
 // The google.rpc.Status carried by `status`. Adds a test failure when there
 // is none (an empty string would parse as an empty status).
@@ -36,7 +36,7 @@ std::optional<google::rpc::ResourceInfo> ResourceInfoOf(const grpc::Status& stat
 // `piece` repeated `times` times.
 std::string Repeat(const std::string& piece, int times);
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog
 
 #endif  // MICROBLOG_TESTS_SUPPORT_RPC_DETAILS_H_

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "support/eventually.h"
 
 #ifndef MIGRATE_BIN
 #error "MIGRATE_BIN must be defined (path of the migrate binary)"
@@ -21,7 +22,7 @@
 #endif
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 namespace {
 
 constexpr std::chrono::seconds kMigrateTimeout(60);
@@ -83,14 +84,16 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
   full_env["LISTEN_ADDRESS"] = address_;
   child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
 
-  const auto deadline = std::chrono::steady_clock::now() + startup_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!child_->Running()) return false;
-    if (CheckHealth(std::chrono::milliseconds(500)) == grpc::health::v1::HealthCheckResponse::SERVING) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  bool exited = false;
+  const bool serving = Eventually(
+      [&] {
+        exited = !child_->Running();
+        return exited || CheckHealth(std::chrono::milliseconds(500)) ==
+                             grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      startup_timeout);
+  if (exited) return false;
+  if (serving) return true;
   throw std::runtime_error(binary + " was not SERVING within " +
                            std::to_string(startup_timeout.count()) + " ms; output:\n" +
                            child_->ReadOutput());
@@ -117,12 +120,8 @@ std::optional<ServingStatus> ServiceProcess::CheckHealth(std::chrono::millisecon
 }
 
 bool ServiceProcess::WaitForHealth(ServingStatus wanted, std::chrono::milliseconds timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (CheckHealth(std::chrono::milliseconds(1000)) == wanted) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  return Eventually([&] { return CheckHealth(std::chrono::milliseconds(1000)) == wanted; },
+                    timeout);
 }
 
 bool WaitUntilServing(const std::string& address, std::chrono::milliseconds timeout,
@@ -131,21 +130,18 @@ bool WaitUntilServing(const std::string& address, std::chrono::milliseconds time
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto stub =
       grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(address, credentials, args));
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    grpc::health::v1::HealthCheckRequest request;
-    grpc::health::v1::HealthCheckResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    context.set_wait_for_ready(true);
-    if (stub->Check(&context, request, &response).ok() &&
-        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return Eventually(
+      [&] {
+        grpc::health::v1::HealthCheckRequest request;
+        grpc::health::v1::HealthCheckResponse response;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+        context.set_wait_for_ready(true);
+        return stub->Check(&context, request, &response).ok() &&
+               response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      timeout);
 }
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog

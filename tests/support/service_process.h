@@ -31,7 +31,7 @@
 #include "support/pg_cluster.h"
 
 namespace microblog {
-namespace testing {
+namespace test_support {
 
 // A fresh, migrated database of one service.
 struct MigratedDatabase {
@@ -111,7 +111,7 @@ class ServiceProcess {
   std::unique_ptr<ChildProcess> child_;
 };
 
-}  // namespace testing
+}  // namespace test_support
 }  // namespace microblog
 
 #endif  // MICROBLOG_TESTS_SUPPORT_SERVICE_PROCESS_H_

@@ -1,6 +1,7 @@
-#include "post-service/user_directory.h"
+#include "post-service/author_checker.h"
 
 #include <algorithm>
+#include <memory>
 #include <unordered_set>
 #include <utility>
 
@@ -37,7 +38,7 @@ constexpr char kServiceConfig[] = R"json({
 })json";
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
-    const UserDirectoryOptions& options) {
+    const UserServiceChannelOptions& options) {
   if (options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
       options.tls_key_file.empty()) {
     return grpc::InsecureChannelCredentials();
@@ -83,13 +84,51 @@ grpc::ChannelArguments MakeChannelArguments() {
 
 // At most this many ids per BatchGetUsers call: what user-service accepts.
 constexpr std::size_t kMaxBatch = 100;
-// Batches in progress at once; each holds one call to user-service.
-constexpr std::size_t kLoaderThreads = 2;
+// Calls to user-service in progress at once; the checks that arrive
+// meanwhile wait for the next one.
+constexpr std::size_t kCallsInFlight = 2;
+
+// One BatchGetUsers call in flight: what gRPC needs alive until it calls back.
+struct BatchGetUsersCall {
+  grpc::ClientContext context;
+  microblog::user::v1::BatchGetUsersRequest request;
+  microblog::user::v1::BatchGetUsersResponse response;
+  std::vector<int64_t> asked;  // one user id per check, in check order
+};
+
+// One result per check of `call`, from user-service's answer `status`.
+std::vector<absl::StatusOr<bool>> AuthorsOf(const BatchGetUsersCall& call,
+                                            const grpc::Status& status) {
+  if (!status.ok()) {
+    // Whatever went wrong (down, slow, failing), the authors could not be
+    // checked: the callers may retry later, so say UNAVAILABLE, never store.
+    // The channel's message names internal addresses: it goes to our log,
+    // not to the clients.
+    Log(LogLevel::kWarn, "author check failed",
+        {{"users", static_cast<int64_t>(call.request.ids_size())},
+         {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+         {"cause", status.error_message()}});
+    return std::vector<absl::StatusOr<bool>>(
+        call.asked.size(), absl::UnavailableError("user-service unavailable; retry later"));
+  }
+  std::unordered_set<int64_t> found;
+  for (const microblog::user::v1::User& user : call.response.users()) found.insert(user.id());
+  std::vector<absl::StatusOr<bool>> results;
+  results.reserve(call.asked.size());
+  for (int64_t user_id : call.asked) {
+    if (found.count(user_id) != 0) {
+      results.push_back(true);
+    } else {
+      results.push_back(NotFoundResource("user", user_id));
+    }
+  }
+  return results;
+}
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<GrpcUserDirectory>> GrpcUserDirectory::Create(
-    const UserDirectoryOptions& options) {
+absl::StatusOr<std::unique_ptr<GrpcAuthorChecker>> GrpcAuthorChecker::Create(
+    const UserServiceChannelOptions& options) {
   if (options.target.empty()) {
     return absl::InvalidArgumentError("USER_SERVICE_ADDR must not be empty");
   }
@@ -101,71 +140,50 @@ absl::StatusOr<std::unique_ptr<GrpcUserDirectory>> GrpcUserDirectory::Create(
   if (!credentials.ok()) return credentials.status();
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateCustomChannel(options.target, *credentials, MakeChannelArguments());
-  return std::unique_ptr<GrpcUserDirectory>(
-      new GrpcUserDirectory(std::move(channel), options.timeout));
+  return std::unique_ptr<GrpcAuthorChecker>(
+      new GrpcAuthorChecker(std::move(channel), options.timeout));
 }
 
-GrpcUserDirectory::GrpcUserDirectory(std::shared_ptr<grpc::Channel> channel,
+GrpcAuthorChecker::GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel,
                                      std::chrono::milliseconds timeout)
     : channel_(std::move(channel)),
       stub_(microblog::user::v1::UserService::NewStub(channel_)),
       timeout_(timeout),
       checks_(
-          "author-checks",
-          [this](const std::vector<Check>& checks, Clock::time_point deadline) {
-            return CheckBatch(checks, deadline);
+          [this](std::vector<Check> checks, Clock::time_point deadline,
+                 CheckBatcher::Finished finished) {
+            AskUserService(std::move(checks), deadline, std::move(finished));
           },
-          kMaxBatch, kLoaderThreads) {}
+          kMaxBatch, kCallsInFlight) {}
 
-void GrpcUserDirectory::CheckAuthor(int64_t user_id, Clock::time_point deadline,
-                                    const TraceContext& trace, Reply done) {
-  checks_.Load({user_id, trace}, deadline,
-               [done = std::move(done)](const absl::StatusOr<bool>& exists) {
-                 done(exists.status());
-               });
+void GrpcAuthorChecker::CheckAuthor(int64_t user_id, Clock::time_point deadline,
+                                    const TraceContext& trace, Answer done) {
+  checks_.Add({user_id, trace}, deadline,
+              [done = std::move(done)](absl::StatusOr<bool> exists) mutable {
+                std::move(done)(exists.status());
+              });
 }
 
-std::vector<absl::StatusOr<bool>> GrpcUserDirectory::CheckBatch(const std::vector<Check>& checks,
-                                                                Clock::time_point deadline) {
-  grpc::ClientContext context;
-  context.set_deadline(std::min(deadline, Clock::now() + timeout_));
-  microblog::user::v1::BatchGetUsersRequest request;
-  std::unordered_set<int64_t> asked;
+void GrpcAuthorChecker::AskUserService(std::vector<Check> checks, Clock::time_point deadline,
+                                       CheckBatcher::Finished finished) {
+  // Shared with gRPC's callback, which must be copyable.
+  auto call = std::make_shared<BatchGetUsersCall>();
+  call->context.set_deadline(std::min(deadline, Clock::now() + timeout_));
+  std::unordered_set<int64_t> distinct;
   bool traced = false;
   for (const Check& check : checks) {
-    if (asked.insert(check.user_id).second) request.add_ids(check.user_id);
+    call->asked.push_back(check.user_id);
+    if (distinct.insert(check.user_id).second) call->request.add_ids(check.user_id);
     if (!traced && !check.trace.traceparent.empty()) {
-      AddTo(check.trace, context);
+      AddTo(check.trace, call->context);
       traced = true;
     }
   }
-  microblog::user::v1::BatchGetUsersResponse response;
-  const grpc::Status status = stub_->BatchGetUsers(&context, request, &response);
-  if (!status.ok()) {
-    // Whatever went wrong (down, slow, failing), the authors could not be
-    // checked: the callers may retry later, so say UNAVAILABLE, never store.
-    // The channel's message names internal addresses: it goes to our log,
-    // not to the clients.
-    Log(LogLevel::kWarn, "author check failed",
-        {{"users", static_cast<int64_t>(request.ids_size())},
-         {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
-         {"cause", status.error_message()}});
-    return std::vector<absl::StatusOr<bool>>(
-        checks.size(), absl::UnavailableError("user-service unavailable; retry later"));
-  }
-  std::unordered_set<int64_t> found;
-  for (const microblog::user::v1::User& user : response.users()) found.insert(user.id());
-  std::vector<absl::StatusOr<bool>> results;
-  results.reserve(checks.size());
-  for (const Check& check : checks) {
-    if (found.count(check.user_id) != 0) {
-      results.push_back(true);
-    } else {
-      const std::string id = std::to_string(check.user_id);
-      results.push_back(NotFoundResource("user", id, absl::StrCat("user ", id, " does not exist")));
-    }
-  }
-  return results;
+  auto answer = std::make_shared<CheckBatcher::Finished>(std::move(finished));
+  stub_->async()->BatchGetUsers(&call->context, &call->request, &call->response,
+                                [call, answer](grpc::Status status) {
+                                  std::move(*answer)(AuthorsOf(*call, status));
+                                });
 }
 
 }  // namespace post

@@ -1,5 +1,5 @@
 // Unit tests of UserAccounts, the logic of user-service, on an in-memory fake store:
-// what the end-to-end tests (tests/user_service_test.cc) cannot force from
+// what the end-to-end tests (user_service_test.cc) cannot force from
 // outside, such as the store's row order, its failures, and proof that
 // invalid requests never reach it.
 #include <algorithm>
@@ -30,30 +30,36 @@ class FakeUserStore final : public UserStore {
   absl::Status fail_with = absl::OkStatus();
   bool reverse_rows = false;   // return multi-row results in descending id order
   int last_list_limit = 0;
-  std::map<int64_t, UserRecord> users;
+  int credential_reads = 0;  // calls of GetCredentials, the one read of a hash
+  std::map<int64_t, UserCredentials> users;
 
   void Add(int64_t id, const std::string& name) {
-    users[id] = {id, name, name + "@x.io", "hash", 1700000000000000};
+    users[id] = {{id, name, name + "@x.io", 1700000000000000}, "hash"};
   }
 
   absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
                                     const std::string& password_hash, Clock::time_point) override {
     if (!Begin()) return fail_with;
     const int64_t id = users.empty() ? 1 : users.rbegin()->first + 1;
-    users[id] = {id, username, email, password_hash, 0};
-    return users[id];
+    users[id] = {{id, username, email, 0}, password_hash};
+    return users[id].user;
   }
   absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
-                                           Clock::time_point) override {
-    if (!Begin()) return fail_with;
-    for (const auto& [id, user] : users) {
-      if (user.username == username) return user;
-    }
-    return absl::NotFoundError("no such user");
+                                           Clock::time_point deadline) override {
+    absl::StatusOr<UserCredentials> found = Find(LoginField::kUsername, username, deadline);
+    if (!found.ok()) return found.status();
+    return found->user;
   }
-  absl::StatusOr<UserRecord> GetByEmail(const std::string&, Clock::time_point) override {
-    if (!Begin()) return fail_with;
-    return absl::NotFoundError("no such user");
+  absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
+                                        Clock::time_point deadline) override {
+    absl::StatusOr<UserCredentials> found = Find(LoginField::kEmail, email, deadline);
+    if (!found.ok()) return found.status();
+    return found->user;
+  }
+  absl::StatusOr<UserCredentials> GetCredentials(LoginField field, const std::string& login,
+                                                 Clock::time_point deadline) override {
+    ++credential_reads;
+    return Find(field, login, deadline);
   }
   absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
                                                     Clock::time_point) override {
@@ -62,7 +68,7 @@ class FakeUserStore final : public UserStore {
     std::vector<UserRecord> out;
     for (auto it = users.upper_bound(after_id);
          it != users.end() && static_cast<int>(out.size()) < limit; ++it) {
-      out.push_back(it->second);
+      out.push_back(it->second.user);
     }
     return out;
   }
@@ -70,8 +76,8 @@ class FakeUserStore final : public UserStore {
                                                    Clock::time_point) override {
     if (!Begin()) return fail_with;
     std::vector<UserRecord> out;
-    for (const auto& [id, user] : users) {
-      if (std::find(ids.begin(), ids.end(), id) != ids.end()) out.push_back(user);
+    for (const auto& [id, account] : users) {
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) out.push_back(account.user);
     }
     if (reverse_rows) std::reverse(out.begin(), out.end());
     return out;
@@ -81,10 +87,10 @@ class FakeUserStore final : public UserStore {
     if (!Begin()) return fail_with;
     auto it = users.find(id);
     if (it == users.end()) return absl::NotFoundError("no such user");
-    if (changes.username) it->second.username = *changes.username;
-    if (changes.email) it->second.email = *changes.email;
+    if (changes.username) it->second.user.username = *changes.username;
+    if (changes.email) it->second.user.email = *changes.email;
     if (changes.password_hash) it->second.password_hash = *changes.password_hash;
-    return it->second;
+    return it->second.user;
   }
   absl::Status Delete(int64_t id, Clock::time_point) override {
     if (!Begin()) return fail_with;
@@ -95,6 +101,16 @@ class FakeUserStore final : public UserStore {
   bool Begin() {
     ++calls;
     return fail_with.ok();
+  }
+  absl::StatusOr<UserCredentials> Find(LoginField field, const std::string& login,
+                                       Clock::time_point) {
+    if (!Begin()) return fail_with;
+    for (const auto& [id, account] : users) {
+      const std::string& value =
+          field == LoginField::kUsername ? account.user.username : account.user.email;
+      if (value == login) return account;
+    }
+    return absl::NotFoundError("no such user");
   }
 };
 
@@ -114,7 +130,8 @@ class UserAccountsTest : public ::testing::Test {
 
   FakeUserStore store_;
   PasswordHasher hasher_{1};
-  UserAccounts accounts_{store_, hasher_};
+  WorkerPool db_workers_{"test-db", 2};
+  UserAccounts accounts_{store_, hasher_, db_workers_};
 };
 
 TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
@@ -199,6 +216,21 @@ TEST_F(UserAccountsTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStoreOrd
   EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 1}));
 }
 
+// The details of 100 bad ids would not fit in the metadata a gRPC client
+// accepts (it would see RESOURCE_EXHAUSTED): the first ten are named.
+TEST_F(UserAccountsTest, BatchGetUsersNamesAtMostTenBadIds) {
+  v1::BatchGetUsersRequest request;
+  for (int64_t id = 0; id > -100; --id) request.add_ids(id);
+  v1::BatchGetUsersResponse response;
+  absl::Status status = accounts_.BatchGetUsers(request, Deadline(), response);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  std::vector<FieldViolation> violations = FieldViolationsOf(status);
+  ASSERT_EQ(violations.size(), 10u);
+  EXPECT_EQ(violations.front().field, "ids[0]");
+  EXPECT_EQ(violations.back().field, "ids[9]");
+  EXPECT_EQ(store_.calls, 0);
+}
+
 TEST_F(UserAccountsTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
   for (int64_t id = 1; id <= 3; ++id) store_.Add(id, "u" + std::to_string(id));
   v1::ListUsersRequest request;
@@ -230,12 +262,38 @@ TEST_F(UserAccountsTest, UpdateUserHashesANewPasswordAndKeepsOtherFields) {
   request.mutable_update_mask()->add_paths("password");
   v1::UpdateUserResponse response;
   ASSERT_TRUE(accounts_.UpdateUser(request, Deadline(), response).ok());
-  EXPECT_EQ(store_.users[1].username, "walter");
+  EXPECT_EQ(store_.users[1].user.username, "walter");
   EXPECT_EQ(store_.users[1].password_hash.rfind("$argon2id$", 0), 0u);
   auto match = hasher_.Verify(store_.users[1].password_hash, "new password",
                               std::chrono::system_clock::now() + std::chrono::seconds(30));
   ASSERT_TRUE(match.ok());
   EXPECT_TRUE(*match);
+}
+
+TEST_F(UserAccountsTest, OnlyVerifyPasswordReadsThePasswordHash) {
+  store_.Add(1, "walter");
+  v1::LookupUserRequest lookup;
+  lookup.set_username("walter");
+  v1::LookupUserResponse lookup_response;
+  ASSERT_TRUE(accounts_.LookupUser(lookup, Deadline(), lookup_response).ok());
+  lookup.set_email("walter@x.io");
+  ASSERT_TRUE(accounts_.LookupUser(lookup, Deadline(), lookup_response).ok());
+  v1::GetUserRequest get;
+  get.set_id(1);
+  v1::GetUserResponse get_response;
+  ASSERT_TRUE(GetUser(get, get_response).ok());
+  EXPECT_EQ(store_.credential_reads, 0);
+
+  absl::StatusOr<std::string> hash = hasher_.Hash("right password", Deadline());
+  ASSERT_TRUE(hash.ok());
+  store_.users[1].password_hash = *hash;
+  v1::VerifyPasswordRequest verify;
+  verify.set_login("walter@x.io");
+  verify.set_password("right password");
+  v1::VerifyPasswordResponse verify_response;
+  ASSERT_TRUE(accounts_.VerifyPassword(verify, Deadline(), verify_response).ok());
+  EXPECT_EQ(verify_response.user().id(), 1);
+  EXPECT_EQ(store_.credential_reads, 1);
 }
 
 }  // namespace

@@ -1,0 +1,222 @@
+// Coalesces concurrent single-item requests into batches, the way Facebook's
+// DataLoader does: under load, the 64 GetUser calls in flight become a few
+// `WHERE id = ANY($1)` queries instead of 64 round trips, 30 CreatePost
+// inserts share one commit, and 50 author checks share one BatchGetUsers
+// call. PostgreSQL, libpq and gRPC then pay per batch instead of per call.
+//
+// No request waits to be batched: one that arrives while fewer than
+// `max_batches_in_flight` batches run starts a batch at once, alone. Requests
+// arriving while every batch slot is busy queue up, and the next batch takes
+// all of them (up to `max_batch`) in one go. So batches grow only when the
+// load does, and latency at low load is that of a single query.
+//
+// How a batch runs is the owner's choice, given at construction:
+//  - blocking work (a query) on a WorkerPool: Batcher::OnWorkers(pool, fn),
+//    where fn returns one result per item;
+//  - asynchronous work (a gRPC call on the callback API): a StartBatch that
+//    returns at once and calls its `finished` later, from any thread.
+//
+//   Batcher<int64_t, UserRecord> users_by_id(
+//       Batcher<int64_t, UserRecord>::OnWorkers(
+//           db_workers, [&](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+//             return LoadUsers(ids, deadline);  // one result per id, same order
+//           }),
+//       /*max_batch=*/100, /*max_batches_in_flight=*/2);
+//   users_by_id.Add(42, deadline, [](absl::StatusOr<UserRecord> user) { ... });
+//
+// Items are not deduplicated: two equal items are two requests, each with its
+// own answer (two equal CreatePost calls are two posts), and the batch's work
+// must accept repeated items. An item whose deadline passed while it was
+// queued gets DEADLINE_EXCEEDED without being run. Each `done` runs on the
+// thread that finished the batch and must be quick (answer the call, or hand
+// further work to a WorkerPool or another Batcher).
+//
+// Thread-safety: Add() may be called from any thread, `done` callbacks
+// included. Not copyable. The destructor waits for the batches in flight;
+// the WorkerPool of OnWorkers() must outlive the Batcher.
+#ifndef MICROBLOG_COMMON_BATCHER_H_
+#define MICROBLOG_COMMON_BATCHER_H_
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/worker_pool.h"
+
+namespace microblog {
+
+template <typename Item, typename Result>
+class Batcher {
+ public:
+  using Clock = std::chrono::system_clock;
+  using Results = std::vector<absl::StatusOr<Result>>;
+  // Receives one request's result, once.
+  using Done = absl::AnyInvocable<void(absl::StatusOr<Result>) &&>;
+  // Receives a batch's results, once: exactly one per item, in item order
+  // (an item's own error, e.g. NOT_FOUND, or the batch's error repeated).
+  using Finished = absl::AnyInvocable<void(Results) &&>;
+  // Starts one batch of 1..max_batch items; `deadline` is the latest
+  // deadline among them. Must not throw; must call `finished` exactly once.
+  using StartBatch =
+      std::function<void(std::vector<Item> items, Clock::time_point deadline, Finished finished)>;
+  // A blocking batch: returns one result per item, in item order.
+  using RunBatch =
+      std::function<Results(const std::vector<Item>& items, Clock::time_point deadline)>;
+
+  // A StartBatch that runs `run` on a thread of `workers`.
+  static StartBatch OnWorkers(WorkerPool& workers, RunBatch run) {
+    return [&workers, run = std::move(run)](std::vector<Item> items, Clock::time_point deadline,
+                                            Finished finished) {
+      workers.Submit([&run, items = std::move(items), deadline,
+                      finished = std::move(finished)]() mutable {
+        std::move(finished)(run(items, deadline));
+      });
+    };
+  }
+
+  Batcher(StartBatch start, std::size_t max_batch, std::size_t max_batches_in_flight)
+      : start_(std::move(start)),
+        max_batch_(std::max<std::size_t>(max_batch, 1)),
+        max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)) {}
+
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Waits until the batches in flight have finished (their items answered).
+  ~Batcher() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return in_flight_ == 0; });
+  }
+
+  // Queues `item`; `done` gets its result exactly once, on the thread that
+  // finishes its batch (or on this one, when the batch ends at once).
+  void Add(Item item, Clock::time_point deadline, Done done) {
+    std::vector<Request> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_.push_back({std::move(item), deadline, std::move(done)});
+      if (in_flight_ == max_in_flight_) return;  // a running batch picks it up
+      ++in_flight_;
+      batch = TakeBatchLocked();
+    }
+    Run(std::move(batch));
+  }
+
+ private:
+  struct Request {
+    Item item;
+    Clock::time_point deadline;
+    Done done;
+  };
+
+  // Up to max_batch_ requests from the front of the queue. Requires mu_.
+  std::vector<Request> TakeBatchLocked() {
+    const std::size_t n = std::min(pending_.size(), max_batch_);
+    std::vector<Request> batch;
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    return batch;
+  }
+
+  // The next batch for a slot that just finished one, or an empty batch
+  // when nothing is queued (the slot is then released: after that, this
+  // thread must not touch `this`, which may be destroyed at once).
+  std::vector<Request> NextBatchOrRelease() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pending_.empty()) return TakeBatchLocked();
+    if (--in_flight_ == 0) idle_.notify_all();
+    return {};
+  }
+
+  // Runs `batch` and the batches queued behind it in this slot. Requests
+  // whose deadline passed are answered at once; the others go to start_.
+  void Run(std::vector<Request> batch) {
+    while (!batch.empty()) {
+      const Clock::time_point now = Clock::now();
+      std::vector<Request> live;
+      std::vector<Item> items;
+      Clock::time_point deadline = now;
+      for (Request& request : batch) {
+        if (request.deadline <= now) {
+          std::move(request.done)(absl::DeadlineExceededError("deadline exceeded while queued"));
+          continue;
+        }
+        deadline = std::max(deadline, request.deadline);
+        items.push_back(std::move(request.item));
+        live.push_back(std::move(request));
+      }
+      if (!live.empty()) {
+        start_(std::move(items), deadline,
+               [this, live = std::move(live)](Results results) mutable {
+                 Answer(live, std::move(results));
+                 Run(NextBatchOrRelease());
+               });
+        return;
+      }
+      batch = NextBatchOrRelease();
+    }
+  }
+
+  static void Answer(std::vector<Request>& requests, Results results) {
+    if (results.size() != requests.size()) {
+      results.assign(requests.size(),
+                     absl::InternalError("batch returned a wrong number of results"));
+    }
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      std::move(requests[i].done)(std::move(results[i]));
+    }
+  }
+
+  const StartBatch start_;
+  const std::size_t max_batch_;
+  const std::size_t max_in_flight_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::deque<Request> pending_;  // guarded by mu_
+  std::size_t in_flight_ = 0;    // batch slots in use; guarded by mu_
+};
+
+// Shapes the answer of a batched query into a batch's results: one result
+// per key of `keys`, in their order: a copy of the record whose key_of() is
+// that key, or missing(key) (e.g. NOT_FOUND) when `found` has none; every
+// result is found.status() when the query failed. Keys may repeat.
+//
+//   return InKeyOrder(ids, store.GetByIds(ids, deadline),
+//                     [](const UserRecord& u) { return u.id; },
+//                     [](int64_t id) { return NotFoundResource("user", id); });
+template <typename Key, typename Record, typename KeyOf, typename Missing>
+std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
+                                               const absl::StatusOr<std::vector<Record>>& found,
+                                               KeyOf key_of, Missing missing) {
+  if (!found.ok()) return std::vector<absl::StatusOr<Record>>(keys.size(), found.status());
+  std::unordered_map<Key, const Record*> by_key;
+  for (const Record& record : *found) by_key[key_of(record)] = &record;
+  std::vector<absl::StatusOr<Record>> results;
+  results.reserve(keys.size());
+  for (const Key& key : keys) {
+    auto it = by_key.find(key);
+    if (it == by_key.end()) {
+      results.push_back(missing(key));
+    } else {
+      results.push_back(*it->second);
+    }
+  }
+  return results;
+}
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_BATCHER_H_

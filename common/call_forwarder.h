@@ -1,0 +1,98 @@
+// The thin gRPC edge of a service: hands each call of a `...::CallbackService`
+// to the method of the logic object behind it (UserAccounts, Posts), with
+// the call's deadline capped at `max_deadline`, and finishes the call with
+// the method's absl::Status (mapped by ToGrpcStatus, common/status.h).
+//
+// Two kinds of logic methods:
+//  - asynchronous ones, which answer through a Reply, from their own
+//    batches or calls: `void GetPost(const Req&, time_point, Resp&, Reply)`;
+//    Forward() calls them on gRPC's thread, and they must not block;
+//  - blocking ones, which return the status:
+//    `absl::Status LookupUser(const Req&, time_point, Resp&)`, or without a
+//    response `absl::Status DeleteUser(const Req&, time_point)`; RunOn()
+//    queues them on a WorkerPool (common/unary_call.h, RespondOn).
+//
+//   class PostServiceImpl final : public v1::PostService::CallbackService {
+//     grpc::ServerUnaryReactor* GetPost(grpc::CallbackServerContext* context,
+//                                       const v1::GetPostRequest* request,
+//                                       v1::GetPostResponse* response) override {
+//       return calls_.Forward(context, &Posts::GetPost, request, response);
+//     }
+//     CallForwarder<Posts> calls_{posts, max_deadline};
+//   };
+//
+// Thread-safety: const methods, safe from any thread. The logic object is
+// borrowed and must outlive the forwarder and every call it forwarded.
+#ifndef MICROBLOG_COMMON_CALL_FORWARDER_H_
+#define MICROBLOG_COMMON_CALL_FORWARDER_H_
+
+#include <chrono>
+#include <utility>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include "absl/status/status.h"
+#include "common/server.h"
+#include "common/unary_call.h"
+#include "common/worker_pool.h"
+
+namespace microblog {
+
+template <typename Logic>
+class CallForwarder {
+ public:
+  using Clock = std::chrono::system_clock;
+  template <typename Request, typename Response>
+  using AsyncMethod = void (Logic::*)(const Request&, Clock::time_point, Response&, Reply);
+  template <typename Request, typename Response>
+  using BlockingMethod = absl::Status (Logic::*)(const Request&, Clock::time_point, Response&);
+  template <typename Request>
+  using BlockingMethodWithoutResponse = absl::Status (Logic::*)(const Request&, Clock::time_point);
+
+  CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline)
+      : logic_(logic), max_deadline_(max_deadline) {}
+
+  // The deadline of `context`'s call for our own work: the client's,
+  // capped at now + max_deadline.
+  Clock::time_point Deadline(const grpc::CallbackServerContext& context) const {
+    return EffectiveDeadline(context, max_deadline_);
+  }
+
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context,
+                                    AsyncMethod<Request, Response> method, const Request* request,
+                                    Response* response) const {
+    UnaryCall call = StartUnaryCall(context);
+    (logic_.*method)(*request, Deadline(*context), *response, std::move(call.reply));
+    return call.reactor;
+  }
+
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
+                                  BlockingMethod<Request, Response> method, const Request* request,
+                                  Response* response) const {
+    return RespondOn(workers, context,
+                     [&logic = logic_, method, request, response, deadline = Deadline(*context)] {
+                       return (logic.*method)(*request, deadline, *response);
+                     });
+  }
+
+  template <typename Request>
+  grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
+                                  BlockingMethodWithoutResponse<Request> method,
+                                  const Request* request) const {
+    return RespondOn(workers, context,
+                     [&logic = logic_, method, request, deadline = Deadline(*context)] {
+                       return (logic.*method)(*request, deadline);
+                     });
+  }
+
+ private:
+  Logic& logic_;
+  const std::chrono::milliseconds max_deadline_;
+};
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_CALL_FORWARDER_H_

@@ -1,0 +1,125 @@
+// post-service's view of user-service: "does this author exist?".
+//
+// AuthorChecker is the interface the service logic (posts.h) depends on, so
+// that the logic can be unit-tested with a fake; GrpcAuthorChecker is the
+// real one, asking microblog.user.v1.UserService over one long-lived gRPC
+// channel:
+//
+//   UserServiceChannelOptions options;
+//   options.target = "dns:///user-service:50051";
+//   absl::StatusOr<std::unique_ptr<GrpcAuthorChecker>> authors =
+//       GrpcAuthorChecker::Create(options);
+//   (*authors)->CheckAuthor(user_id, deadline, trace,
+//                           [](absl::Status author) { ... });
+//
+// Checks are batched (common/batcher.h): the checks that arrive while the
+// previous BatchGetUsers calls are in progress go together in the next one,
+// so that under load one call to user-service answers dozens of CreatePost
+// calls. The calls use gRPC's callback API: no thread waits for
+// user-service. Nothing is cached: every answer comes from user-service
+// after the check was asked, so a deleted user is refused at once.
+//
+// The channel balances round-robin over every address the target resolves
+// to, sends keepalive pings on long calls, and lets gRPC itself retry
+// UNAVAILABLE answers (a few attempts with backoff, within the deadline).
+#ifndef MICROBLOG_POST_SERVICE_AUTHOR_CHECKER_H_
+#define MICROBLOG_POST_SERVICE_AUTHOR_CHECKER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/batcher.h"
+#include "common/trace_context.h"
+#include "microblog/user/v1/user_service.grpc.pb.h"
+
+namespace microblog {
+namespace post {
+
+// Checks that a user exists. Implementations must be thread-safe.
+class AuthorChecker {
+ public:
+  using Clock = std::chrono::system_clock;
+  // Receives the answer of one check, once.
+  using Answer = absl::AnyInvocable<void(absl::Status author) &&>;
+
+  virtual ~AuthorChecker() = default;
+
+  // Calls `done` exactly once, from any thread, with OK when user `user_id`
+  // exists. Errors:
+  //  NOT_FOUND   - no such user; carries a google.rpc.ResourceInfo naming it
+  //                (resource_type "user", resource_name the id);
+  //  UNAVAILABLE - the answer could not be obtained before `deadline` (or
+  //                the checker's own cap): user-service down, overloaded or
+  //                failing;
+  //  DEADLINE_EXCEEDED - `deadline` passed before the check was sent.
+  // `done` never comes later than the deadline (or the cap) by more than the
+  // cost of answering. `trace` goes with the question to user-service.
+  virtual void CheckAuthor(int64_t user_id, Clock::time_point deadline, const TraceContext& trace,
+                           Answer done) = 0;
+};
+
+// How post-service reaches user-service.
+struct UserServiceChannelOptions {
+  // gRPC target of user-service: "host:port" or "dns:///host:port" (every
+  // address of the name is used, round-robin).
+  std::string target = "localhost:50051";
+  // Upper bound of one check, whatever the caller's deadline.
+  std::chrono::milliseconds timeout{2000};
+  // TLS, when any of these is set: tls_ca_file verifies the server (empty:
+  // the system's roots); tls_cert_file and tls_key_file, set together, are
+  // the client certificate for mutual TLS.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+class GrpcAuthorChecker final : public AuthorChecker {
+ public:
+  // Builds the channel (it connects lazily, so user-service need not be up).
+  // INVALID_ARGUMENT for an empty target, a non-positive timeout, an
+  // unreadable TLS file or a certificate without its key (or the reverse).
+  static absl::StatusOr<std::unique_ptr<GrpcAuthorChecker>> Create(
+      const UserServiceChannelOptions& options);
+
+  GrpcAuthorChecker(const GrpcAuthorChecker&) = delete;
+  GrpcAuthorChecker& operator=(const GrpcAuthorChecker&) = delete;
+
+  // Asks UserService.BatchGetUsers, together with the checks queued at the
+  // same time, with deadline min(latest deadline of the batch, now +
+  // timeout). A batched call carries the trace context of its first traced
+  // check. Thread-safe.
+  void CheckAuthor(int64_t user_id, Clock::time_point deadline, const TraceContext& trace,
+                   Answer done) override;
+
+ private:
+  struct Check {
+    int64_t user_id;
+    TraceContext trace;
+  };
+  using CheckBatcher = Batcher<Check, bool>;
+
+  GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout);
+
+  // Starts one BatchGetUsers call for all `checks`; `finished` gets one
+  // result per check when it completes.
+  void AskUserService(std::vector<Check> checks, Clock::time_point deadline,
+                      CheckBatcher::Finished finished);
+
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<microblog::user::v1::UserService::Stub> stub_;
+  const std::chrono::milliseconds timeout_;
+  CheckBatcher checks_;  // last: its destructor waits for the calls in flight
+};
+
+}  // namespace post
+}  // namespace microblog
+
+#endif  // MICROBLOG_POST_SERVICE_AUTHOR_CHECKER_H_

@@ -1,0 +1,60 @@
+// The values post-service's layers hand each other: a stored post as the
+// store reads it, a post to store, and what a listing asks for and gets.
+// Plain structs without behaviour: the logic (posts.h) turns them into and
+// from protos, the store (post_store.h) into and from rows.
+#ifndef MICROBLOG_POST_SERVICE_POST_RECORDS_H_
+#define MICROBLOG_POST_SERVICE_POST_RECORDS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace microblog {
+namespace post {
+
+// One row of `posts`.
+struct PostRecord {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string body;
+  int64_t create_micros = 0;  // created_at, microseconds since the Unix epoch
+};
+
+// A post to store.
+struct NewPost {
+  int64_t user_id = 0;
+  std::string body;
+  std::string request_id;  // idempotency key; empty: none
+};
+
+// Where a listing resumes: the sort key of the last post already returned.
+struct PageKey {
+  int64_t create_micros = 0;
+  int64_t id = 0;
+};
+
+// A validated ListPosts request.
+struct ListPostsQuery {
+  int64_t user_id = 0;           // 0: everyone's posts
+  int page_size = 0;             // 1..kMaxPageSize
+  std::optional<PageKey> after;  // unset for the first page
+};
+
+// A user's first page of posts: what a timeline shows first, the hottest
+// ListPosts call, batched.
+struct FirstPageKey {
+  int64_t user_id = 0;
+  int page_size = 0;
+};
+
+// One page of a listing.
+struct PostPage {
+  std::vector<PostRecord> posts;  // newest first
+  std::optional<PageKey> next;    // set when more posts follow
+};
+
+}  // namespace post
+}  // namespace microblog
+
+#endif  // MICROBLOG_POST_SERVICE_POST_RECORDS_H_

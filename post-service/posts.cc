@@ -1,0 +1,142 @@
+#include "post-service/posts.h"
+
+#include <cstddef>
+#include <iterator>
+#include <utility>
+#include <vector>
+
+#include "common/proto_time.h"
+#include "common/status.h"
+#include "post-service/post_validation.h"
+
+namespace microblog {
+namespace post {
+namespace {
+
+namespace v1 = ::microblog::post::v1;
+
+// At most this many calls per batch (inserts, reads, first pages).
+constexpr std::size_t kMaxBatch = 100;
+// Batches of each kind running at once, each on a connection of the pool.
+constexpr std::size_t kBatchesInFlight = 2;
+
+void ToProto(const PostRecord& record, v1::Post& post) {
+  post.set_id(record.id);
+  post.set_user_id(record.user_id);
+  post.set_body(record.body);
+  *post.mutable_create_time() = TimestampFromMicros(record.create_micros);
+}
+
+// Fills `response` with `page` of `query`'s listing.
+void FillListResponse(const ListPostsQuery& query, const PostPage& page,
+                      v1::ListPostsResponse& response) {
+  for (const PostRecord& post : page.posts) ToProto(post, *response.add_posts());
+  if (page.next) response.set_next_page_token(EncodeListPostsToken(query.user_id, *page.next));
+}
+
+}  // namespace
+
+Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers)
+    : store_(store),
+      authors_(authors),
+      db_workers_(db_workers),
+      inserts_(Batcher<NewPost, PostRecord>::OnWorkers(
+                   db_workers,
+                   [this](const std::vector<NewPost>& posts, Clock::time_point deadline) {
+                     return store_.InsertMany(posts, deadline);
+                   }),
+               kMaxBatch, kBatchesInFlight),
+      reads_(Batcher<int64_t, PostRecord>::OnWorkers(
+                 db_workers,
+                 [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+                   return GetBatch(ids, deadline);
+                 }),
+             kMaxBatch, kBatchesInFlight),
+      first_pages_(Batcher<FirstPageKey, PostPage>::OnWorkers(
+                       db_workers,
+                       [this](const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
+                         return ListFirstPagesBatch(keys, deadline);
+                       }),
+                   kMaxBatch, kBatchesInFlight) {}
+
+// --- CreatePost ---
+
+void Posts::CreatePost(const v1::CreatePostRequest& request, Clock::time_point deadline,
+                       const TraceContext& trace, v1::CreatePostResponse& response, Reply done) {
+  if (absl::Status valid = ValidateCreatePost(request); !valid.ok()) {
+    return std::move(done)(valid);
+  }
+  // The databases cannot share a foreign key: ask user-service first, and
+  // store nothing unless it confirmed the author.
+  NewPost post{request.user_id(), request.body(), request.request_id()};
+  authors_.CheckAuthor(
+      post.user_id, deadline, trace,
+      [this, post = std::move(post), deadline, &response,
+       done = std::move(done)](absl::Status author) mutable {
+        if (!author.ok()) return std::move(done)(author);
+        inserts_.Add(std::move(post), deadline,
+                     FillThenReply<PostRecord>(std::move(done), [&response](PostRecord stored) {
+                       ToProto(stored, *response.mutable_post());
+                     }));
+      });
+}
+
+// --- GetPost ---
+
+void Posts::GetPost(const v1::GetPostRequest& request, Clock::time_point deadline,
+                    v1::GetPostResponse& response, Reply done) {
+  if (absl::Status valid = ValidatePostId(request.id()); !valid.ok()) {
+    return std::move(done)(valid);
+  }
+  reads_.Add(request.id(), deadline,
+             FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
+               ToProto(post, *response.mutable_post());
+             }));
+}
+
+std::vector<absl::StatusOr<PostRecord>> Posts::GetBatch(const std::vector<int64_t>& ids,
+                                                        Clock::time_point deadline) {
+  return InKeyOrder(
+      ids, store_.GetByIds(ids, deadline), [](const PostRecord& post) { return post.id; },
+      [](int64_t id) { return NotFoundResource("post", id); });
+}
+
+// --- ListPosts ---
+
+void Posts::ListPosts(const v1::ListPostsRequest& request, Clock::time_point deadline,
+                      v1::ListPostsResponse& response, Reply done) {
+  absl::StatusOr<ListPostsQuery> query = ParseListPostsRequest(request);
+  if (!query.ok()) return std::move(done)(query.status());
+  auto answer = FillThenReply<PostPage>(
+      std::move(done), [query = *query, &response](PostPage page) {
+        FillListResponse(query, page, response);
+      });
+  if (query->user_id != 0 && !query->after) {
+    first_pages_.Add({query->user_id, query->page_size}, deadline, std::move(answer));
+    return;
+  }
+  db_workers_.Submit([this, query = *std::move(query), deadline,
+                      answer = std::move(answer)]() mutable {
+    if (Clock::now() >= deadline) {
+      return std::move(answer)(absl::DeadlineExceededError("deadline exceeded while queued"));
+    }
+    std::move(answer)(store_.List(query, deadline));
+  });
+}
+
+std::vector<absl::StatusOr<PostPage>> Posts::ListFirstPagesBatch(
+    const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
+  absl::StatusOr<std::vector<PostPage>> pages = store_.ListFirstPages(keys, deadline);
+  if (!pages.ok()) return std::vector<absl::StatusOr<PostPage>>(keys.size(), pages.status());
+  return {std::make_move_iterator(pages->begin()), std::make_move_iterator(pages->end())};
+}
+
+// --- DeletePost ---
+
+absl::Status Posts::DeletePost(const v1::DeletePostRequest& request, Clock::time_point deadline) {
+  if (absl::Status valid = ValidatePostId(request.id()); !valid.ok()) return valid;
+  return store_.Delete(request.id(), deadline);
+}
+
+}  // namespace post
+}  // namespace microblog

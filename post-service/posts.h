@@ -1,0 +1,100 @@
+// What post-service does, apart from gRPC: the logic of every RPC of
+// microblog.post.v1.PostService in absl::Status terms. Each method
+// validates its request completely before any query or outgoing call (all
+// bad fields reported at once, as google.rpc.BadRequest, post_validation.h),
+// then works through an AuthorChecker (user-service) and a PostStore. The
+// status codes of each RPC are the contract written in
+// proto/microblog/post/v1/post_service.proto; the gRPC edge
+// (post_service.h) maps them with ToGrpcStatus().
+//
+//   PostgresPostStore store(pool);
+//   std::unique_ptr<GrpcAuthorChecker> authors = *GrpcAuthorChecker::Create(options);
+//   WorkerPool db_workers("db-worker", pool_size);
+//   Posts posts(store, *authors, db_workers);
+//   posts.GetPost(request, deadline, response, [](absl::Status status) { ... });
+//
+// The hot operations are batched (common/batcher.h): the calls that arrive
+// while earlier batches are running share the next one. A CreatePost goes:
+//  1. ValidateCreatePost;
+//  2. AuthorChecker::CheckAuthor (itself batched into BatchGetUsers calls);
+//  3. `inserts_`: the posts whose authors were confirmed while the previous
+//     insert batch was being stored go in one transaction (one commit,
+//     PostStore::InsertMany);
+//  4. `done`, only after its batch committed.
+// GetPost calls share one GetByIds query, and the first pages of ListPosts
+// for one user (the timeline's opening, the hottest read) share one
+// ListFirstPages query. Other pages, and DeletePost, are single queries.
+// Blocking store work runs on `db_workers`, so that no gRPC thread waits
+// for PostgreSQL; at most kBatchesInFlight batches of each kind run at once.
+//
+// Thread-safety: all methods may run concurrently. Not copyable. The
+// destructor waits for the batches in flight.
+#ifndef MICROBLOG_POST_SERVICE_POSTS_H_
+#define MICROBLOG_POST_SERVICE_POSTS_H_
+
+#include <chrono>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "common/batcher.h"
+#include "common/trace_context.h"
+#include "common/unary_call.h"
+#include "common/worker_pool.h"
+#include "microblog/post/v1/post_service.pb.h"
+#include "post-service/author_checker.h"
+#include "post-service/post_records.h"
+#include "post-service/post_store.h"
+
+namespace microblog {
+namespace post {
+
+class Posts {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  // Everything is borrowed and must outlive the object. `db_workers`
+  // should have one thread per connection of the store's pool.
+  Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers);
+
+  Posts(const Posts&) = delete;
+  Posts& operator=(const Posts&) = delete;
+
+  // Each method fills `response` and then calls `done` exactly once: on
+  // this thread when the request is invalid, on a worker (or gRPC) thread
+  // otherwise. `request` and `response` must stay valid until then.
+
+  // Stores a post once user-service confirmed its author (`trace` goes with
+  // that question).
+  void CreatePost(const microblog::post::v1::CreatePostRequest& request,
+                  Clock::time_point deadline, const TraceContext& trace,
+                  microblog::post::v1::CreatePostResponse& response, Reply done);
+  void GetPost(const microblog::post::v1::GetPostRequest& request, Clock::time_point deadline,
+               microblog::post::v1::GetPostResponse& response, Reply done);
+  void ListPosts(const microblog::post::v1::ListPostsRequest& request, Clock::time_point deadline,
+                 microblog::post::v1::ListPostsResponse& response, Reply done);
+
+  // Blocks until the post is deleted (run it on a WorkerPool).
+  absl::Status DeletePost(const microblog::post::v1::DeletePostRequest& request,
+                          Clock::time_point deadline);
+
+ private:
+  // The batches, named for what they do to the store.
+  std::vector<absl::StatusOr<PostRecord>> GetBatch(const std::vector<int64_t>& ids,
+                                                   Clock::time_point deadline);
+  std::vector<absl::StatusOr<PostPage>> ListFirstPagesBatch(const std::vector<FirstPageKey>& keys,
+                                                            Clock::time_point deadline);
+
+  PostStore& store_;
+  AuthorChecker& authors_;
+  WorkerPool& db_workers_;
+  // Last, so that their destructors wait for the batches in flight while
+  // everything those use is still alive.
+  Batcher<NewPost, PostRecord> inserts_;  // PostStore::InsertMany
+  Batcher<int64_t, PostRecord> reads_;    // GetBatch
+  Batcher<FirstPageKey, PostPage> first_pages_;  // ListFirstPagesBatch
+};
+
+}  // namespace post
+}  // namespace microblog
+
+#endif  // MICROBLOG_POST_SERVICE_POSTS_H_

@@ -1,0 +1,285 @@
+// End-to-end tests of post-service's author checks against user-service:
+// unknown and deleted authors, user-service slow, failing, down and back,
+// trace context forwarded to it, and reaching it by DNS and over mutual TLS.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+#include "google/rpc/error_details.pb.h"
+#include "post_service_fixture.h"
+#include "support/eventually.h"
+#include "support/rpc_details.h"
+#include "support/test_certificates.h"
+
+namespace microblog {
+namespace test_support {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+constexpr char kTracestate[] = "congo=t61rcWkgMzE";
+
+TEST_F(PostServiceTest, UnknownAuthorIsNotFoundNamingTheUser) {
+  StartServices();
+  grpc::Status status = CreatePost(987654, "who am I?");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  std::optional<google::rpc::ResourceInfo> info = ResourceInfoOf(status);
+  ASSERT_TRUE(info.has_value()) << "NOT_FOUND without a google.rpc.ResourceInfo detail";
+  EXPECT_EQ(info->resource_type(), "user");
+  EXPECT_EQ(info->resource_name(), "987654");
+  EXPECT_EQ(CountPosts(), 0);
+}
+
+TEST_F(PostServiceTest, DeletedAuthorIsRefusedButTheirPostsStay) {
+  StartServices();
+  const int64_t bob = CreateUser("bob");
+  Post old_post;
+  ASSERT_TRUE(CreatePost(bob, "before leaving", "", &old_post).ok());
+
+  microblog::user::v1::DeleteUserRequest request;
+  request.set_id(bob);
+  microblog::user::v1::DeleteUserResponse response;
+  ASSERT_TRUE(user_stub_->DeleteUser(NewContext().get(), request, &response).ok());
+
+  grpc::Status status = CreatePost(bob, "after leaving");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  std::optional<google::rpc::ResourceInfo> info = ResourceInfoOf(status);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->resource_name(), std::to_string(bob));
+  // No author cache: the very next post is refused, and old posts are kept.
+  EXPECT_TRUE(GetPost(old_post.id()).ok());
+  EXPECT_EQ(CountPosts(), 1);
+}
+
+TEST_F(PostServiceTest, MaxDeadlineCapsWhatTheCallerAllows) {
+  FakeUserServer fake;
+  fake.service().set_delay(120s);
+  // The caller allows 30 s and the author check 60 s: only MAX_DEADLINE_MS
+  // (300 ms) can end the call early.
+  StartPostService(fake.address(),
+                   {{"USER_SERVICE_TIMEOUT_MS", "60000"}, {"MAX_DEADLINE_MS", "300"}});
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "in a hurry");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // Not a speed assertion: 20 s is far above the cap and far below the
+  // caller's 30 s, so only the cap can explain an answer in that window.
+  EXPECT_LT(elapsed, 20s);
+  EXPECT_EQ(CountPosts(), 0);
+}
+
+// --- user-service going away and coming back -------------------------------------
+
+TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealthy) {
+  StartServices();
+  const int64_t alice = CreateUser("alice");
+  Post kept;
+  ASSERT_TRUE(CreatePost(alice, "before the outage", "", &kept).ok());
+  const std::string address = users_->address();
+
+  users_->Signal(SIGKILL);
+  ASSERT_TRUE(users_->WaitExit(10s).has_value());
+
+  // The author cannot be checked: UNAVAILABLE, promptly (the call returns
+  // within its generous deadline rather than hanging), and nothing stored.
+  grpc::Status status = CreatePost(alice, "during the outage");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // The channel's own message (internal addresses) stays in the log.
+  EXPECT_EQ(status.error_message(), "user-service unavailable; retry later");
+  EXPECT_NE(posts_->output().find("author check failed"), std::string::npos);
+  status = CreatePost(alice, "during the outage", "retry-me");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(CountPosts(), 1);
+  // Validation still comes first.
+  EXPECT_EQ(CreatePost(alice, " ").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Reads do not need user-service, and readiness does not depend on it.
+  Post read;
+  EXPECT_TRUE(GetPost(kept.id(), &read).ok());
+  ListPostsResponse page;
+  ASSERT_TRUE(ListPosts(alice, 0, "", &page).ok());
+  EXPECT_EQ(page.posts_size(), 1);
+  EXPECT_EQ(posts_->CheckHealth(), HealthStatus::SERVING);
+
+  // user-service comes back on the same address: post-service reconnects by
+  // itself (its channel was never rebuilt).
+  EnvVars env = UserServiceEnv();
+  env["LISTEN_ADDRESS"] = address;
+  ChildProcess restarted(kUserServiceBin, {}, env);
+  ASSERT_TRUE(WaitUntilServing(address, kWaitTimeout)) << restarted.ReadOutput();
+  EXPECT_TRUE(Eventually([&] {
+    status = CreatePost(alice, "after the outage", "retry-me");
+    return status.error_code() != grpc::StatusCode::UNAVAILABLE;
+  }));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(CountPosts(), 2);
+  EXPECT_TRUE(posts_->Running());
+}
+
+TEST_F(PostServiceTest, SlowUserServiceIsUnavailableWithinTheCheckTimeout) {
+  FakeUserServer fake;
+  fake.service().set_delay(120s);
+  // The caller allows 30 s and the server 60 s: only USER_SERVICE_TIMEOUT_MS
+  // can end the check early, which makes the answer UNAVAILABLE rather than
+  // the client's own DEADLINE_EXCEEDED.
+  StartPostService(fake.address(),
+                   {{"USER_SERVICE_TIMEOUT_MS", "300"}, {"MAX_DEADLINE_MS", "60000"}});
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "anyone there?");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_NE(status.error_message().find("user-service"), std::string::npos);
+  EXPECT_EQ(CountPosts(), 0);
+}
+
+TEST_F(PostServiceTest, UnavailableAnswersOfUserServiceAreRetriedByTheChannel) {
+  FakeUserServer fake;
+  StartPostService(fake.address());
+  fake.service().FailNext(1);
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "second time lucky");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(fake.service().calls(), 2);
+
+  // The retry budget is finite: a user-service that keeps failing yields
+  // UNAVAILABLE, never a post.
+  fake.service().FailNext(1000);
+  status = CreatePost(FakeUserService::kKnownUser, "never stored");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(CountPosts(), 1);
+}
+
+// --- Trace context ---------------------------------------------------------------
+
+TEST_F(PostServiceTest, TraceContextIsForwardedToUserService) {
+  FakeUserServer fake;
+  StartPostService(fake.address());
+  CreatePostRequest request;
+  request.set_user_id(FakeUserService::kKnownUser);
+  request.set_body("traced");
+  CreatePostResponse response;
+  auto context = NewContext();
+  context->AddMetadata("traceparent", kTraceparent);
+  context->AddMetadata("tracestate", kTracestate);
+  grpc::Status status = stub_->CreatePost(context.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::map<std::string, std::string> seen = fake.service().last_metadata();
+  EXPECT_EQ(seen["traceparent"], kTraceparent);
+  EXPECT_EQ(seen["tracestate"], kTracestate);
+
+  // Nothing is invented when the caller sent none.
+  ASSERT_TRUE(CreatePost(FakeUserService::kKnownUser, "untraced").ok());
+  seen = fake.service().last_metadata();
+  EXPECT_EQ(seen.count("traceparent"), 0u);
+  EXPECT_EQ(seen.count("tracestate"), 0u);
+}
+
+TEST_F(PostServiceTest, TraceContextReachesTheRealUserServiceLog) {
+  StartServices();
+  const int64_t alice = CreateUser("tracy");
+  CreatePostRequest request;
+  request.set_user_id(alice);
+  request.set_body("traced end to end");
+  CreatePostResponse response;
+  auto context = NewContext();
+  context->AddMetadata("traceparent", kTraceparent);
+  ASSERT_TRUE(stub_->CreatePost(context.get(), request, &response).ok());
+  // Both services' per-RPC log lines carry the caller's trace context.
+  const std::string logged = std::string("\"traceparent\":\"") + kTraceparent + "\"";
+  EXPECT_NE(posts_->output().find(logged), std::string::npos) << posts_->output();
+  // user-service logged its BatchGetUsers before answering it, so before
+  // post-service answered us (stderr is unbuffered).
+  const std::string user_log = users_->output();
+  EXPECT_NE(user_log.find(logged), std::string::npos) << user_log;
+  EXPECT_NE(user_log.find("/microblog.user.v1.UserService/BatchGetUsers"), std::string::npos);
+}
+
+// --- Reaching user-service: DNS, mutual TLS --------------------------------------
+
+TEST_F(PostServiceTest, ResolvesUserServiceThroughDnsTargets) {
+  FakeUserServer fake;
+  // localhost may resolve to ::1 as well, where nothing listens: round-robin
+  // only uses the addresses that connect.
+  const std::string port = fake.address().substr(fake.address().rfind(':') + 1);
+  StartPostService("dns:///localhost:" + port);
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "resolved");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(fake.service().calls(), 1);
+}
+
+TEST_F(PostServiceTest, ChecksAuthorsOverMutualTls) {
+  TestCertificates certs;
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = certs.Read("ca.crt");
+  tls.pem_key_cert_pairs.push_back({certs.Read("server.key"), certs.Read("server.crt")});
+  FakeUserServer fake(grpc::SslServerCredentials(tls));
+
+  StartPostService(fake.address(), {{"USER_SERVICE_TLS_CA_FILE", certs.Path("ca.crt")},
+                                    {"USER_SERVICE_TLS_CERT_FILE", certs.Path("client.crt")},
+                                    {"USER_SERVICE_TLS_KEY_FILE", certs.Path("client.key")}});
+  grpc::Status status = CreatePost(FakeUserService::kKnownUser, "over TLS");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(fake.service().calls(), 1);
+
+  // Without a client certificate the server refuses the handshake: the
+  // author cannot be checked, and the call says so.
+  posts_.reset();
+  StartPostService(fake.address(), {{"USER_SERVICE_TLS_CA_FILE", certs.Path("ca.crt")}});
+  status = CreatePost(FakeUserService::kKnownUser, "no client certificate");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(fake.service().calls(), 1);
+}
+
+TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
+  // user-service itself serves TLS and requires client certificates
+  // (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE); post-service presents
+  // its own (USER_SERVICE_TLS_*).
+  TestCertificates certs;
+  user_db_ = PrepareUserDatabase(pg());
+  EnvVars env = UserServiceEnv();
+  const std::string address = "127.0.0.1:" + std::to_string(FreeTcpPort());
+  env["LISTEN_ADDRESS"] = address;
+  env["TLS_CERT_FILE"] = certs.Path("server.crt");
+  env["TLS_KEY_FILE"] = certs.Path("server.key");
+  env["TLS_CLIENT_CA_FILE"] = certs.Path("ca.crt");
+  ChildProcess users(kUserServiceBin, {}, env);
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = certs.Read("ca.crt");
+  with_cert.pem_cert_chain = certs.Read("client.crt");
+  with_cert.pem_private_key = certs.Read("client.key");
+  ASSERT_TRUE(WaitUntilServing(address, kWaitTimeout, grpc::SslCredentials(with_cert)))
+      << users.ReadOutput();
+
+  // Neither plaintext nor TLS without a client certificate gets through.
+  grpc::SslCredentialsOptions without_cert;
+  without_cert.pem_root_certs = certs.Read("ca.crt");
+  for (const auto& credentials :
+       {grpc::InsecureChannelCredentials(), grpc::SslCredentials(without_cert)}) {
+    auto stub = UserService::NewStub(grpc::CreateChannel(address, credentials));
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(1);
+    microblog::user::v1::GetUserResponse response;
+    EXPECT_EQ(stub->GetUser(NewContext().get(), request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+
+  user_stub_ = UserService::NewStub(grpc::CreateChannel(address, grpc::SslCredentials(with_cert)));
+  const int64_t author = CreateUser("tess");
+  StartPostService(address, {{"USER_SERVICE_TLS_CA_FILE", certs.Path("ca.crt")},
+                             {"USER_SERVICE_TLS_CERT_FILE", certs.Path("client.crt")},
+                             {"USER_SERVICE_TLS_KEY_FILE", certs.Path("client.key")}});
+  grpc::Status status = CreatePost(author, "checked over mutual TLS");
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  status = CreatePost(author + 1000, "unknown author, over mutual TLS");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+}
+
+}  // namespace
+}  // namespace test_support
+}  // namespace microblog
