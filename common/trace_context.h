@@ -4,10 +4,17 @@
 //
 //   TraceContext trace = TraceContextFrom(*context);
 //   AddTo(trace, client_context);   // on the outgoing call
+//
+// A traceparent that does not parse is dropped, with its tracestate, as the
+// specification requires: a client cannot make us log or forward arbitrary
+// bytes as trace context.
 #ifndef MICROBLOG_COMMON_TRACE_CONTEXT_H_
 #define MICROBLOG_COMMON_TRACE_CONTEXT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
@@ -20,7 +27,27 @@ struct TraceContext {
   std::string tracestate;
 };
 
-// The trace context of `context`'s client metadata.
+// The fields of a traceparent header: "00-<trace-id>-<parent-id>-<flags>".
+struct Traceparent {
+  uint8_t version = 0;
+  std::string trace_id;   // 32 lower-case hex digits, not all zero
+  std::string parent_id;  // 16 lower-case hex digits, not all zero
+  uint8_t flags = 0;      // bit 0: sampled
+};
+
+// Parses a traceparent header value: 2 hex digits of version (not "ff"),
+// then trace-id, parent-id and flags, dash-separated, all lower-case hex.
+// Version 00 is exactly 55 characters; a later version may append
+// "-<more>", which is ignored (the specification's forward compatibility).
+// nullopt when `text` is not such a value.
+std::optional<Traceparent> ParseTraceparent(std::string_view text);
+
+// The version-00 header value of `traceparent`.
+std::string FormatTraceparent(const Traceparent& traceparent);
+
+// The trace context of `context`'s client metadata: the traceparent in its
+// version-00 form, and the tracestate, when the traceparent parses; nothing
+// otherwise.
 TraceContext TraceContextFrom(const grpc::ServerContextBase& context);
 
 // Adds the non-empty fields of `trace` to an outgoing call's metadata.

@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "migrate/errors.h"
@@ -40,6 +39,27 @@ std::string FormatVersion(int version) {
 
 std::string MigrationFile::Label() const { return FormatVersion(version) + "_" + name; }
 
+std::optional<MigrationFileName> ParseMigrationFileName(std::string_view file_name) {
+  constexpr std::size_t kVersionDigits = 4;
+  MigrationFileName parsed;
+  if (file_name.size() <= kVersionDigits || file_name[kVersionDigits] != '_') return std::nullopt;
+  for (std::size_t i = 0; i < kVersionDigits; ++i) {
+    if (file_name[i] < '0' || file_name[i] > '9') return std::nullopt;
+    parsed.version = parsed.version * 10 + (file_name[i] - '0');
+  }
+  const std::string_view rest = file_name.substr(kVersionDigits + 1);
+  const std::size_t dot = rest.find('.');
+  if (dot == 0 || dot == std::string_view::npos) return std::nullopt;
+  for (char c : rest.substr(0, dot)) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return std::nullopt;
+  }
+  const std::string_view suffix = rest.substr(dot);
+  if (suffix != ".up.sql" && suffix != ".down.sql") return std::nullopt;
+  parsed.name = std::string(rest.substr(0, dot));
+  parsed.is_up = suffix == ".up.sql";
+  return parsed;
+}
+
 std::vector<MigrationFile> LoadMigrationFiles(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -47,19 +67,17 @@ std::vector<MigrationFile> LoadMigrationFiles(const std::string& dir) {
                      " does not exist or is not a directory. Run migrate from the directory "
                      "that holds migrations/ or pass --migrations-dir (env MIGRATIONS_DIR).");
   }
-  static const std::regex kFileName(R"(^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$)");
-
   std::map<int, MigrationFile> by_version;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     const std::string file_name = entry.path().filename().string();
     if (entry.path().extension() != ".sql") continue;
-    std::smatch match;
-    if (!std::regex_match(file_name, match, kFileName)) {
+    const std::optional<MigrationFileName> parsed = ParseMigrationFileName(file_name);
+    if (!parsed.has_value()) {
       throw UsageError("unexpected file " + entry.path().string() + ". " + kLayoutHint);
     }
-    const int version = std::stoi(match[1].str());
-    const std::string name = match[2].str();
-    const bool is_up = match[3].str() == "up";
+    const int version = parsed->version;
+    const std::string& name = parsed->name;
+    const bool is_up = parsed->is_up;
     if (version == 0) {
       throw UsageError("bad version 0000 in " + entry.path().string() +
                        ": versions start at 0001.");
@@ -69,8 +87,8 @@ std::vector<MigrationFile> LoadMigrationFiles(const std::string& dir) {
       migration.version = version;
       migration.name = name;
     } else if (migration.name != name) {
-      throw UsageError("duplicate version " + match[1].str() + " in " + dir + ": " +
-                       migration.Label() + " and " + match[1].str() + "_" + name +
+      throw UsageError("duplicate version " + FormatVersion(version) + " in " + dir + ": " +
+                       migration.Label() + " and " + FormatVersion(version) + "_" + name +
                        ". Give each migration its own version.");
     }
     (is_up ? migration.up_path : migration.down_path) = entry.path().string();

@@ -9,7 +9,9 @@
 #ifndef MICROBLOG_MIGRATE_MIGRATION_FILES_H_
 #define MICROBLOG_MIGRATE_MIGRATION_FILES_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace microblog {
@@ -30,6 +32,17 @@ struct MigrationFile {
 
 // Formats a version as the 4-digit prefix used in file names.
 std::string FormatVersion(int version);
+
+// What a migration file's name says about it.
+struct MigrationFileName {
+  int version = 0;   // 0 for "0000_...": well-formed, but not a valid version
+  std::string name;  // "create_users"
+  bool is_up = false;
+};
+
+// Parses "NNNN_name.up.sql" / "NNNN_name.down.sql" (NNNN 4 ASCII digits, name
+// 1+ of [a-z0-9_]); nullopt for any other file name.
+std::optional<MigrationFileName> ParseMigrationFileName(std::string_view file_name);
 
 // Loads `dir` (e.g. "migrations/user"), sorted by version; element i holds
 // version i + 1. Throws MigrateError(kUsage) on a missing folder, an unreadable

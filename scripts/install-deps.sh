@@ -19,6 +19,9 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 DEB_PACKAGES=(
   # Toolchain and build system.
   build-essential g++ cmake ninja-build pkg-config git ca-certificates
+  # The fuzz targets (tests/fuzz/, preset `fuzz`): clang with libFuzzer and
+  # the sanitizer runtimes it links.
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # C++ libraries and code generators (gRPC 1.51, protobuf 3.21).
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libpq-dev libsodium-dev libabsl-dev libgtest-dev libgmock-dev

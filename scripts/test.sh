@@ -6,11 +6,18 @@
 #   3. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
 #   4. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
 #      warnings are errors) in build/dev;
-#   5. ctest --preset dev (output on failure, 2 jobs).
+#   5. ctest --preset dev (output on failure, 2 jobs);
+#   6. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
+#      of tests/fuzz/ only) in build/fuzz;
+#   7. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
+#      runs over its committed corpus (seconds each).
+# The fuzz steps come last: the dev build and its tests are the main gate
+# and report first; the fuzzers need their own clang build, and a crash they
+# find is reported with the input that caused it.
 # Stops at the first failing step and says which one. Works from any
 # directory, as root or not, without a terminal or stdin (CI=true).
 #
-# Usage: scripts/test.sh [extra ctest arguments, e.g. -R migrate]
+# Usage: scripts/test.sh [extra arguments of the dev ctest, e.g. -R migrate]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -127,13 +134,23 @@ build_dev() {
   cmake --build --preset dev
 }
 
-# ctest's own closing line "NN% tests passed, F tests failed out of N" is
-# folded into the summary's totals.
+configure_fuzz() {
+  cmake --preset fuzz
+}
+
+build_fuzz() {
+  cmake --build --preset fuzz
+}
+
+# run_ctest PRESET [ctest arguments]: ctest's own closing line "NN% tests
+# passed, F tests failed out of N" is folded into the summary's totals.
 run_ctest() {
-  local rc=0 line total failed
+  local preset="$1" rc=0 line total failed log
+  shift
   mkdir -p "$LOG_DIR"
-  ctest --preset dev -j2 --no-tests=error --timeout 900 "$@" 2>&1 | tee "$LOG_DIR/ctest.log" || rc=$?
-  line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$LOG_DIR/ctest.log" | tail -1 || true)"
+  log="$LOG_DIR/ctest-$preset.log"
+  ctest --preset "$preset" -j2 --no-tests=error --timeout 900 "$@" 2>&1 | tee "$log" || rc=$?
+  line="$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)"
   if [[ -n "$line" ]]; then
     failed="$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")"
     total="$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")"
@@ -152,4 +169,7 @@ step "buf format --diff --exit-code (proto/)" buf_format
 step "grpcurl.py self-test" grpcurl_selftest
 step "configure (cmake --preset dev)" configure_dev
 step "build (cmake --build --preset dev)" build_dev
-step "ctest --preset dev" run_ctest "$@"
+step "ctest --preset dev" run_ctest dev "$@"
+step "configure (cmake --preset fuzz)" configure_fuzz
+step "build (cmake --build --preset fuzz)" build_fuzz
+step "ctest --preset fuzz -L fuzz" run_ctest fuzz -L fuzz

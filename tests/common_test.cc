@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "common/log.h"
 #include "common/page_token.h"
 #include "common/status.h"
+#include "common/trace_context.h"
 #include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -170,6 +172,47 @@ TEST(Config, HelpListsEveryOptionWithItsDefault) {
   EXPECT_NE(help.find("(default: 0.0.0.0:50051)"), std::string::npos);
 }
 
+TEST(TraceContext, ParsesVersion00Traceparents) {
+  const std::string header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const std::optional<Traceparent> parsed = ParseTraceparent(header);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->version, 0);
+  EXPECT_EQ(parsed->trace_id, "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(parsed->parent_id, "b7ad6b7169203331");
+  EXPECT_EQ(parsed->flags, 1);
+  EXPECT_EQ(FormatTraceparent(*parsed), header);
+  EXPECT_EQ(ParseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-fe")->flags,
+            0xfe);
+}
+
+TEST(TraceContext, RejectsMalformedTraceparents) {
+  for (const char* bad : {
+           "",
+           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0",     // short flags
+           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",   // v00 has 4 fields
+           "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",    // upper case
+           "00-00000000000000000000000000000000-b7ad6b7169203331-01",    // zero trace id
+           "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",    // zero parent id
+           "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // version ff
+           "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // not hex
+           "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // separator
+           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x",    // flags not hex
+           "00-0af7651916cd43dd8448eb211c8031-9c-b7ad6b7169203331-01",   // dash inside
+           "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",   // no dash after flags
+       }) {
+    EXPECT_FALSE(ParseTraceparent(bad).has_value()) << bad;
+  }
+}
+
+TEST(TraceContext, LaterVersionsMayAppendFieldsAndAreForwardedAsVersion00) {
+  const std::optional<Traceparent> parsed =
+      ParseTraceparent("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-ever");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->version, 0xcc);
+  EXPECT_EQ(FormatTraceparent(*parsed), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  EXPECT_TRUE(ParseTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"));
+}
+
 TEST(Log, RedactsPasswordsInUrls) {
   EXPECT_EQ(RedactUrl("postgresql://app:s3cret@db:5432/users"), "postgresql://app:***@db:5432/users");
   EXPECT_EQ(RedactUrl("postgresql:///users?host=/tmp&password=s3cret&user=a"),
@@ -179,6 +222,15 @@ TEST(Log, RedactsPasswordsInUrls) {
   // Inside a message too (libpq and libpqxx errors quote what they were given).
   EXPECT_EQ(RedactUrl("cannot connect to postgresql://app:s3cret@db/users: timeout"),
             "cannot connect to postgresql://app:***@db/users: timeout");
+}
+
+TEST(Log, RedactsPasswordsOfAnyLength) {
+  // std::regex, which RedactUrl once used, overflowed the stack on these.
+  const std::string long_value(1 << 20, 'p');
+  EXPECT_EQ(RedactUrl("password=" + long_value + " user=a"), "password=*** user=a");
+  EXPECT_EQ(RedactUrl("postgresql://app:" + long_value + "@db/users"),
+            "postgresql://app:***@db/users");
+  EXPECT_EQ(RedactUrl("password='" + long_value + "' host=db"), "password=*** host=db");
 }
 
 // The pool against a real PostgreSQL.

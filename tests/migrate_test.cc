@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -19,6 +20,7 @@
 #include <pqxx/pqxx>
 
 #include "migrate/database_url.h"
+#include "migrate/migration_files.h"
 #include "migrate/text_position.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
@@ -627,6 +629,30 @@ TEST(MigrateLibTest, PositionToLineColumnCountsUtf8Characters) {
   EXPECT_EQ(at(4), "2:1");
   EXPECT_EQ(at(6), "2:3");  // 'd' after the 2-byte 'é'
   EXPECT_EQ(at(9), "4:1");
+}
+
+TEST(MigrateLibTest, ParsesOnlyWellFormedMigrationFileNames) {
+  using migrate::ParseMigrationFileName;
+  const auto up = ParseMigrationFileName("0012_create_users2.up.sql");
+  ASSERT_TRUE(up.has_value());
+  EXPECT_EQ(up->version, 12);
+  EXPECT_EQ(up->name, "create_users2");
+  EXPECT_TRUE(up->is_up);
+  const auto down = ParseMigrationFileName("0001__x.down.sql");
+  ASSERT_TRUE(down.has_value());
+  EXPECT_EQ(down->name, "_x");
+  EXPECT_FALSE(down->is_up);
+  // Well-formed, refused later by the loader with its own message.
+  EXPECT_EQ(ParseMigrationFileName("0000_init.up.sql")->version, 0);
+
+  for (const char* bad : {"", "0001", "0001_", "0001_.up.sql", "001_a.up.sql", "00001_a.up.sql",
+                          "0001-a.up.sql", "0001_A.up.sql", "0001_a-b.up.sql", "0001_a.b.up.sql",
+                          "0001_a.up.sql~", "0001_a.UP.sql", "0001_a.sideways.sql",
+                          "0001_a.up.sq", "000\xd9\xa1_a.up.sql", "+001_a.up.sql"}) {
+    EXPECT_FALSE(ParseMigrationFileName(bad).has_value()) << bad;
+  }
+  // An embedded NUL is part of the name, not its end.
+  EXPECT_FALSE(ParseMigrationFileName(std::string_view("0001_a.up.sql\0x", 15)).has_value());
 }
 
 // --- Command line (no database needed: all of these fail before connecting) ---

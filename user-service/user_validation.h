@@ -2,8 +2,13 @@
 // checked before any query so that bad input never reaches the database and
 // every bad field is reported at once.
 //
-// Each function returns the violations of one field (empty when it is fine);
-// callers collect them and return InvalidArgument(violations) when any.
+// One function per request checks the whole request: OK, or INVALID_ARGUMENT
+// with one violation per bad field (common/status.h).
+//
+//   if (absl::Status valid = ValidateCreateUser(request); !valid.ok()) return valid;
+//
+// They are built from per-field checks, each appending the violation of one
+// field (if any) to a list:
 //
 //   std::vector<FieldViolation> bad;
 //   AppendUsernameViolations("username", request.username(), bad);
@@ -30,11 +35,15 @@
 #define MICROBLOG_USER_SERVICE_USER_VALIDATION_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/status.h"
+#include "microblog/user/v1/user_service.pb.h"
 
 namespace microblog {
 namespace user {
@@ -43,6 +52,9 @@ inline constexpr std::size_t kMaxUsernameChars = 64;
 inline constexpr std::size_t kMaxEmailChars = 120;
 inline constexpr std::size_t kMinPasswordBytes = 8;
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
+inline constexpr int kDefaultPageSize = 20;
+inline constexpr int kMaxPageSize = 100;
+inline constexpr int kMaxBatchIds = 100;
 
 // Each appends at most one violation, for `field` (the request's field path,
 // e.g. "username" or "login"), to `out`.
@@ -52,6 +64,52 @@ void AppendEmailViolations(const std::string& field, std::string_view email,
                            std::vector<FieldViolation>& out);
 void AppendPasswordViolations(const std::string& field, std::string_view password,
                               std::vector<FieldViolation>& out);
+
+// --- Whole requests, one check per RPC. ---
+
+absl::Status ValidateCreateUser(const microblog::user::v1::CreateUserRequest& request);
+
+// The id of GetUser and DeleteUser: positive.
+absl::Status ValidateUserId(int64_t id);
+
+// Exactly one key, a valid username or e-mail address.
+absl::Status ValidateLookupUser(const microblog::user::v1::LookupUserRequest& request);
+
+// A ListUsers request after validation.
+struct ListUsersQuery {
+  int page_size = 0;     // resolved: 1..kMaxPageSize
+  int64_t after_id = 0;  // 0: from the first user
+};
+
+// page_size not negative (0 -> default, clamped to the maximum); page_token
+// empty or issued by EncodeListUsersToken.
+absl::StatusOr<ListUsersQuery> ParseListUsersRequest(
+    const microblog::user::v1::ListUsersRequest& request);
+
+// The opaque token that resumes a listing after the user `last_id`.
+std::string EncodeListUsersToken(int64_t last_id);
+
+// The fields an UpdateUser request changes, as named in its update_mask.
+struct UpdatedFields {
+  bool username = false;
+  bool email = false;
+  bool password = false;
+};
+
+// The fields `mask` names; a violation for an empty mask and for each
+// unknown path is appended to `out`.
+UpdatedFields ReadUpdateMask(const google::protobuf::FieldMask& mask,
+                             std::vector<FieldViolation>& out);
+
+// A positive id, an update_mask of known fields, and valid values for them.
+absl::StatusOr<UpdatedFields> ValidateUpdateUser(
+    const microblog::user::v1::UpdateUserRequest& request);
+
+// At most kMaxBatchIds ids, each positive (the first ten bad ones named).
+absl::Status ValidateBatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request);
+
+// Bounds only: a login or password that no account could have.
+absl::Status ValidateVerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request);
 
 }  // namespace user
 }  // namespace microblog
