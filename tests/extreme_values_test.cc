@@ -201,13 +201,11 @@ std::vector<Row> Rows() {
        Int64Field(kInvalid, kInvalid, kInvalid, kInvalid, kInvalid)},
       {"ListUsers_page_size",
        [](const Clients& c, int64_t page_size) { return ListUsers(c, page_size, ""); }, PageSize()},
-      // The token holds the last id of the previous page. user-service
-      // accepts any well-formed token, even one with an id it never hands
-      // out (<= 0), and lists the users after that id (post-service refuses
-      // ids <= 0 in its tokens).
+      // The token holds the last id of the previous page: one the service
+      // never hands out (<= 0) is refused, as post-service refuses its own.
       {"ListUsers_page_token_id",
        [](const Clients& c, int64_t id) { return ListUsers(c, 0, EncodePageToken("users", {id})); },
-       Int64Field(kOk, kOk, kOk, kOk, kOk)},
+       Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
 
       {"CreatePost_user_id", CreatePost, RequiredId()},
       {"GetPost_id",

@@ -192,10 +192,13 @@ absl::StatusOr<ListUsersQuery> ParseListUsersRequest(const v1::ListUsersRequest&
   if (!request.page_token().empty()) {
     absl::StatusOr<std::vector<int64_t>> key =
         DecodePageToken(kPageTokenKind, request.page_token(), 1);
-    if (key.ok()) {
-      query.after_id = (*key)[0];
-    } else {
+    if (!key.ok()) {
       AppendViolationsOf(key.status(), bad);
+    } else if ((*key)[0] <= 0) {
+      // Never produced by EncodeListUsersToken (it holds the last id listed).
+      bad.push_back({"page_token", "is not a valid page token"});
+    } else {
+      query.after_id = (*key)[0];
     }
   }
   if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
