@@ -41,6 +41,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -51,6 +52,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/status.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
@@ -216,6 +218,50 @@ std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
   }
   return results;
 }
+
+// Reads of single records by id (GetUser, GetPost), batched: one
+// `get_by_ids` query (on `workers`) for the reads that arrive together; each
+// read gets its record, or NOT_FOUND naming `resource_type` and the id (with
+// a google.rpc.ResourceInfo), or the query's error. `Record` has an `id`.
+//
+//   BatchedReadsById<PostRecord> reads(db_workers, "post",
+//       [&](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+//         return store.GetByIds(ids, deadline);  // the records found, any order
+//       }, /*max_batch=*/100, /*max_batches_in_flight=*/2);
+//   reads.Read(42, deadline, [](absl::StatusOr<PostRecord> post) { ... });
+//
+// Thread-safety and lifetime: as Batcher's.
+template <typename Record>
+class BatchedReadsById {
+ public:
+  using Clock = std::chrono::system_clock;
+  using GetByIds = std::function<absl::StatusOr<std::vector<Record>>(
+      const std::vector<int64_t>& ids, Clock::time_point deadline)>;
+  using Done = typename Batcher<int64_t, Record>::Done;
+
+  BatchedReadsById(WorkerPool& workers, const char* resource_type, GetByIds get_by_ids,
+                   std::size_t max_batch, std::size_t max_batches_in_flight)
+      : batcher_(Batcher<int64_t, Record>::OnWorkers(
+                     workers,
+                     [resource_type, get_by_ids = std::move(get_by_ids)](
+                         const std::vector<int64_t>& ids, Clock::time_point deadline) {
+                       return InKeyOrder(
+                           ids, get_by_ids(ids, deadline),
+                           [](const Record& record) { return record.id; },
+                           [resource_type](int64_t id) {
+                             return NotFoundResource(resource_type, id);
+                           });
+                     }),
+                 max_batch, max_batches_in_flight) {}
+
+  // Reads record `id`; `done` gets it exactly once, on a worker thread.
+  void Read(int64_t id, Clock::time_point deadline, Done done) {
+    batcher_.Add(id, deadline, std::move(done));
+  }
+
+ private:
+  Batcher<int64_t, Record> batcher_;
+};
 
 }  // namespace microblog
 

@@ -46,11 +46,10 @@ Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers)
                      return store_.InsertMany(posts, deadline);
                    }),
                kMaxBatch, kBatchesInFlight),
-      reads_(Batcher<int64_t, PostRecord>::OnWorkers(
-                 db_workers,
-                 [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-                   return GetBatch(ids, deadline);
-                 }),
+      reads_(db_workers, "post",
+             [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+               return store_.GetByIds(ids, deadline);
+             },
              kMaxBatch, kBatchesInFlight),
       first_pages_(Batcher<FirstPageKey, PostPage>::OnWorkers(
                        db_workers,
@@ -88,17 +87,10 @@ void Posts::GetPost(const v1::GetPostRequest& request, Clock::time_point deadlin
   if (absl::Status valid = ValidatePostId(request.id()); !valid.ok()) {
     return std::move(done)(valid);
   }
-  reads_.Add(request.id(), deadline,
-             FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
-               ToProto(post, *response.mutable_post());
-             }));
-}
-
-std::vector<absl::StatusOr<PostRecord>> Posts::GetBatch(const std::vector<int64_t>& ids,
-                                                        Clock::time_point deadline) {
-  return InKeyOrder(
-      ids, store_.GetByIds(ids, deadline), [](const PostRecord& post) { return post.id; },
-      [](int64_t id) { return NotFoundResource("post", id); });
+  reads_.Read(request.id(), deadline,
+              FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
+                ToProto(post, *response.mutable_post());
+              }));
 }
 
 // --- ListPosts ---

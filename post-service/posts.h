@@ -79,8 +79,6 @@ class Posts {
 
  private:
   // The batches, named for what they do to the store.
-  std::vector<absl::StatusOr<PostRecord>> GetBatch(const std::vector<int64_t>& ids,
-                                                   Clock::time_point deadline);
   std::vector<absl::StatusOr<PostPage>> ListFirstPagesBatch(const std::vector<FirstPageKey>& keys,
                                                             Clock::time_point deadline);
 
@@ -90,7 +88,7 @@ class Posts {
   // Last, so that their destructors wait for the batches in flight while
   // everything those use is still alive.
   Batcher<NewPost, PostRecord> inserts_;  // PostStore::InsertMany
-  Batcher<int64_t, PostRecord> reads_;    // GetBatch
+  BatchedReadsById<PostRecord> reads_;    // PostStore::GetByIds
   Batcher<FirstPageKey, PostPage> first_pages_;  // ListFirstPagesBatch
 };
 

@@ -36,11 +36,10 @@ void ToProto(const UserRecord& record, v1::User& user) {
 UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers)
     : store_(store),
       hasher_(hasher),
-      reads_(Batcher<int64_t, UserRecord>::OnWorkers(
-                 db_workers,
-                 [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-                   return GetBatch(ids, deadline);
-                 }),
+      reads_(db_workers, "user",
+             [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
+               return store_.GetByIds(ids, deadline);
+             },
              kMaxBatchIds, kBatchesInFlight) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
@@ -71,17 +70,10 @@ void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point 
   if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) {
     return std::move(done)(valid);
   }
-  reads_.Add(request.id(), deadline,
-             FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
-               ToProto(user, *response.mutable_user());
-             }));
-}
-
-std::vector<absl::StatusOr<UserRecord>> UserAccounts::GetBatch(const std::vector<int64_t>& ids,
-                                                               Clock::time_point deadline) {
-  return InKeyOrder(
-      ids, store_.GetByIds(ids, deadline), [](const UserRecord& user) { return user.id; },
-      [](int64_t id) { return NotFoundResource("user", id); });
+  reads_.Read(request.id(), deadline,
+              FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
+                ToProto(user, *response.mutable_user());
+              }));
 }
 
 // --- LookupUser ---

@@ -82,13 +82,10 @@ class UserAccounts {
   static bool HashesPassword(const microblog::user::v1::UpdateUserRequest& request);
 
  private:
-  // GetUser's batch: one result per id, in order; NOT_FOUND for unknown ids.
-  std::vector<absl::StatusOr<UserRecord>> GetBatch(const std::vector<int64_t>& ids,
-                                                   Clock::time_point deadline);
-
   UserStore& store_;
   PasswordHasher& hasher_;
-  Batcher<int64_t, UserRecord> reads_;  // last: its destructor waits for the batches in flight
+  // Last: its destructor waits for the batches in flight.
+  BatchedReadsById<UserRecord> reads_;  // GetUser, through UserStore::GetByIds
 };
 
 }  // namespace user
