@@ -12,7 +12,8 @@
 //
 // How a batch runs is the owner's choice, given at construction:
 //  - blocking work (a query) on a WorkerPool: Batcher::OnWorkers(pool, fn),
-//    where fn returns one result per item;
+//    where fn returns one result per item; a worker that finished a batch
+//    runs the next one queued for its slot itself;
 //  - asynchronous work (a gRPC call on the callback API): a StartBatch that
 //    returns at once and calls its `finished` later, from any thread.
 //
@@ -75,19 +76,27 @@ class Batcher {
   using RunBatch =
       std::function<Results(const std::vector<Item>& items, Clock::time_point deadline)>;
 
-  // A StartBatch that runs `run` on a thread of `workers`.
-  static StartBatch OnWorkers(WorkerPool& workers, RunBatch run) {
-    return [&workers, run = std::move(run)](std::vector<Item> items, Clock::time_point deadline,
-                                            Finished finished) {
-      workers.Submit([&run, items = std::move(items), deadline,
-                      finished = std::move(finished)]() mutable {
-        std::move(finished)(run(items, deadline));
-      });
-    };
+  // Blocking batches on a WorkerPool: a worker runs `run` for a batch, then
+  // the batches queued meanwhile for that slot, one after the other, before
+  // it returns to the pool (no wake-up of another thread per batch).
+  struct OnWorkerPool {
+    WorkerPool* workers;
+    RunBatch run;
+  };
+  static OnWorkerPool OnWorkers(WorkerPool& workers, RunBatch run) {
+    return {&workers, std::move(run)};
   }
 
+  // Asynchronous batches, started by `start`.
   Batcher(StartBatch start, std::size_t max_batch, std::size_t max_batches_in_flight)
       : start_(std::move(start)),
+        max_batch_(std::max<std::size_t>(max_batch, 1)),
+        max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)) {}
+
+  // Blocking batches on a WorkerPool (see OnWorkers).
+  Batcher(OnWorkerPool blocking, std::size_t max_batch, std::size_t max_batches_in_flight)
+      : workers_(blocking.workers),
+        run_(std::move(blocking.run)),
         max_batch_(std::max<std::size_t>(max_batch, 1)),
         max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)) {}
 
@@ -143,31 +152,56 @@ class Batcher {
     return {};
   }
 
-  // Runs `batch` and the batches queued behind it in this slot. Requests
-  // whose deadline passed are answered at once; the others go to start_.
-  void Run(std::vector<Request> batch) {
-    while (!batch.empty()) {
-      const Clock::time_point now = Clock::now();
-      std::vector<Request> live;
-      std::vector<Item> items;
-      Clock::time_point deadline = now;
-      for (Request& request : batch) {
-        if (request.deadline <= now) {
-          std::move(request.done)(absl::DeadlineExceededError("deadline exceeded while queued"));
-          continue;
-        }
-        deadline = std::max(deadline, request.deadline);
-        items.push_back(std::move(request.item));
-        live.push_back(std::move(request));
+  // The requests of `batch` whose deadline has not passed, their items and
+  // their latest deadline; the others are answered DEADLINE_EXCEEDED here.
+  struct LiveBatch {
+    std::vector<Request> requests;
+    std::vector<Item> items;
+    Clock::time_point deadline;
+  };
+  static LiveBatch Live(std::vector<Request>& batch) {
+    const Clock::time_point now = Clock::now();
+    LiveBatch live{{}, {}, now};
+    for (Request& request : batch) {
+      if (request.deadline <= now) {
+        std::move(request.done)(absl::DeadlineExceededError("deadline exceeded while queued"));
+        continue;
       }
-      if (!live.empty()) {
-        start_(std::move(items), deadline,
-               [this, live = std::move(live)](Results results) mutable {
-                 Answer(live, std::move(results));
+      live.deadline = std::max(live.deadline, request.deadline);
+      live.items.push_back(std::move(request.item));
+      live.requests.push_back(std::move(request));
+    }
+    return live;
+  }
+
+  // Runs `batch` and the batches queued behind it in this slot.
+  void Run(std::vector<Request> batch) {
+    if (workers_ != nullptr) {
+      workers_->Submit([this, batch = std::move(batch)]() mutable {
+        RunOnThisWorker(std::move(batch));
+      });
+      return;
+    }
+    while (!batch.empty()) {
+      LiveBatch live = Live(batch);
+      if (!live.requests.empty()) {
+        start_(std::move(live.items), live.deadline,
+               [this, requests = std::move(live.requests)](Results results) mutable {
+                 Answer(requests, std::move(results));
                  Run(NextBatchOrRelease());
                });
         return;
       }
+      batch = NextBatchOrRelease();
+    }
+  }
+
+  // A blocking slot: runs batch after batch on this worker until none is
+  // queued.
+  void RunOnThisWorker(std::vector<Request> batch) {
+    while (!batch.empty()) {
+      LiveBatch live = Live(batch);
+      if (!live.requests.empty()) Answer(live.requests, run_(live.items, live.deadline));
       batch = NextBatchOrRelease();
     }
   }
@@ -182,7 +216,9 @@ class Batcher {
     }
   }
 
-  const StartBatch start_;
+  const StartBatch start_;      // asynchronous batches, or
+  WorkerPool* const workers_ = nullptr;  // blocking ones: run_ on workers_
+  const RunBatch run_;
   const std::size_t max_batch_;
   const std::size_t max_in_flight_;
   std::mutex mu_;

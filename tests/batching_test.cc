@@ -76,7 +76,7 @@ class RecordingLoad {
 using Loader = Batcher<int, int>;
 
 // A blocking batch on `workers` that forwards to `load`.
-Loader::StartBatch Forward(WorkerPool& workers, RecordingLoad& load) {
+Loader::OnWorkerPool Forward(WorkerPool& workers, RecordingLoad& load) {
   return Loader::OnWorkers(workers, [&load](const std::vector<int>& keys,
                                             system_clock::time_point deadline) {
     return load(keys, deadline);
