@@ -228,28 +228,36 @@ class Batcher {
 };
 
 // Shapes the answer of a batched query into a batch's results: one result
-// per key of `keys`, in their order: a copy of the record whose key_of() is
-// that key, or missing(key) (e.g. NOT_FOUND) when `found` has none; every
-// result is found.status() when the query failed. Keys may repeat.
+// per key of `keys`, in their order: the record whose key_of() is that key,
+// or missing(key) (e.g. NOT_FOUND) when `found` has none; every result is
+// found.status() when the query failed. Keys may repeat: a record is copied
+// for all but the last of its keys, and moved to that one.
 //
 //   return InKeyOrder(ids, store.GetByIds(ids, deadline),
 //                     [](const UserRecord& u) { return u.id; },
 //                     [](int64_t id) { return NotFoundResource("user", id); });
 template <typename Key, typename Record, typename KeyOf, typename Missing>
 std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
-                                               const absl::StatusOr<std::vector<Record>>& found,
+                                               absl::StatusOr<std::vector<Record>> found,
                                                KeyOf key_of, Missing missing) {
   if (!found.ok()) return std::vector<absl::StatusOr<Record>>(keys.size(), found.status());
-  std::unordered_map<Key, const Record*> by_key;
-  for (const Record& record : *found) by_key[key_of(record)] = &record;
+  // Each record, with how many of `keys` still ask for it.
+  std::unordered_map<Key, std::pair<Record*, std::size_t>> by_key;
+  for (Record& record : *found) by_key[key_of(record)] = {&record, 0};
+  for (const Key& key : keys) {
+    auto it = by_key.find(key);
+    if (it != by_key.end()) ++it->second.second;
+  }
   std::vector<absl::StatusOr<Record>> results;
   results.reserve(keys.size());
   for (const Key& key : keys) {
     auto it = by_key.find(key);
     if (it == by_key.end()) {
       results.push_back(missing(key));
+    } else if (--it->second.second == 0) {
+      results.push_back(std::move(*it->second.first));
     } else {
-      results.push_back(*it->second);
+      results.push_back(*it->second.first);
     }
   }
   return results;

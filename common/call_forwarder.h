@@ -53,6 +53,10 @@ class CallForwarder {
   CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline)
       : logic_(logic), max_deadline_(max_deadline) {}
 
+  // The logic calls are forwarded to, for a handler that needs more than
+  // Forward/RunOn pass (e.g. the caller's trace context).
+  Logic& logic() const { return logic_; }
+
   // The deadline of `context`'s call for our own work: the client's,
   // capped at now + max_deadline.
   Clock::time_point Deadline(const grpc::CallbackServerContext& context) const {

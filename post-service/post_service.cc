@@ -14,8 +14,9 @@ grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContex
                                                       const v1::CreatePostRequest* request,
                                                       v1::CreatePostResponse* response) {
   UnaryCall call = StartUnaryCall(context);
-  posts_.CreatePost(*request, calls_.Deadline(*context), TraceContextFrom(*context), *response,
-                    std::move(call.reply));
+  // Beyond what Forward passes: the caller's trace context, for user-service.
+  calls_.logic().CreatePost(*request, calls_.Deadline(*context), TraceContextFrom(*context),
+                            *response, std::move(call.reply));
   return call.reactor;
 }
 

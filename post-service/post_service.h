@@ -33,7 +33,7 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
   // Everything is borrowed and must outlive the service. `max_deadline`
   // caps the time any call may take, whatever the client's deadline.
   PostServiceImpl(Posts& posts, WorkerPool& db_workers, std::chrono::milliseconds max_deadline)
-      : calls_(posts, max_deadline), posts_(posts), db_workers_(db_workers) {}
+      : calls_(posts, max_deadline), db_workers_(db_workers) {}
 
   PostServiceImpl(const PostServiceImpl&) = delete;
   PostServiceImpl& operator=(const PostServiceImpl&) = delete;
@@ -53,7 +53,6 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
 
  private:
   const CallForwarder<Posts> calls_;
-  Posts& posts_;  // for CreatePost, which also takes the caller's trace context
   WorkerPool& db_workers_;
 };
 

@@ -279,6 +279,24 @@ TEST(Batcher, AsynchronousBatchesHoldNoThreadAndQueueBehindTheirSlot) {
   EXPECT_EQ(pending.started(), (std::vector<std::vector<int>>{{1}, {2, 3}}));
 }
 
+TEST(InKeyOrder, RepeatedKeysEachGetTheRecordAndMissingKeysTheirOwnError) {
+  struct Row {
+    int id;
+    std::string name;
+  };
+  std::vector<absl::StatusOr<Row>> got = InKeyOrder(
+      std::vector<int>{7, 3, 7, 9, 7}, absl::StatusOr<std::vector<Row>>({{3, "three"}, {7, "seven"}}),
+      [](const Row& row) { return row.id; },
+      [](int id) { return absl::NotFoundError(std::to_string(id)); });
+  ASSERT_EQ(got.size(), 5u);
+  for (int i : {0, 2, 4}) {
+    ASSERT_TRUE(got[i].ok()) << i;
+    EXPECT_EQ(got[i]->name, "seven") << i;  // copies, and the record itself last
+  }
+  EXPECT_EQ(got[1]->name, "three");
+  EXPECT_EQ(got[3].status(), absl::NotFoundError("9"));
+}
+
 TEST(WorkerPool, RunsEveryJobAndDrainsTheQueueOnDestruction) {
   std::atomic<int> done{0};
   {
