@@ -142,12 +142,16 @@ PgCluster* MigrateTest::pg_ = nullptr;
 
 // --- The real migrations/ ---------------------------------------------------
 
+// The newest files of migrations/user and migrations/post.
+constexpr int kRealUserVersion = 3;
+constexpr int kRealPostVersion = 3;
+
 TEST_F(MigrateTest, UpFromEmptyDownToZeroAndUpAgain) {
   // No --migrations-dir: the default is ./migrations.
   RunResult up = Migrate({"up"}, {}, MICROBLOG_SOURCE_DIR);
   ASSERT_EQ(up.exit_code, 0) << up.output;
-  EXPECT_EQ(Version(user_url_), 2);
-  EXPECT_EQ(Version(post_url_), 2);
+  EXPECT_EQ(Version(user_url_), kRealUserVersion);
+  EXPECT_EQ(Version(post_url_), kRealPostVersion);
   EXPECT_TRUE(TableExists(user_url_, "users"));
   EXPECT_TRUE(TableExists(post_url_, "posts"));
   EXPECT_FALSE(TableExists(user_url_, "posts"));
@@ -161,13 +165,59 @@ TEST_F(MigrateTest, UpFromEmptyDownToZeroAndUpAgain) {
 
   RunResult again = Migrate({"up", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_EQ(Version(user_url_), 2);
-  EXPECT_EQ(Version(post_url_), 2);
+  EXPECT_EQ(Version(user_url_), kRealUserVersion);
+  EXPECT_EQ(Version(post_url_), kRealPostVersion);
 
   RunResult noop = Migrate({"up", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(noop.exit_code, 0) << noop.output;
-  EXPECT_THAT(noop.output, HasSubstr("user: nothing to do, database is at version 2"));
-  EXPECT_THAT(noop.output, HasSubstr("post: nothing to do, database is at version 2"));
+  EXPECT_THAT(noop.output, HasSubstr("user: nothing to do, database is at version 3"));
+  EXPECT_THAT(noop.output, HasSubstr("post: nothing to do, database is at version 3"));
+}
+
+// The release before this one is one step down on each database: rolling
+// back to it and forward again keeps working with data in every table, and
+// keeps the users and posts.
+TEST_F(MigrateTest, DownToPreviousReleaseAndUpAgainWithData) {
+  RunResult up = Migrate({"up", "--migrations-dir", kRealMigrations});
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  {
+    pqxx::connection conn(user_url_);
+    pqxx::nontransaction tx(conn);
+    tx.exec("INSERT INTO users (username, email, password_hash) VALUES "
+            "('a', 'a@x.org', 'h'), ('b', 'b@x.org', 'h')");
+    tx.exec("WITH d AS (DELETE FROM users WHERE username = 'b' RETURNING id) "
+            "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM d");
+  }
+  {
+    pqxx::connection conn(post_url_);
+    pqxx::nontransaction tx(conn);
+    tx.exec("INSERT INTO posts (user_id, body) VALUES (1, 'kept'), (2, 'gone')");
+    tx.exec("DELETE FROM posts WHERE user_id = 2");
+    tx.exec("INSERT INTO user_tombstones (user_id, deleted_at, source) VALUES (2, now(), 'event')");
+    tx.exec("UPDATE event_cursors SET position = 'somewhere' WHERE feed = 'user-events'");
+  }
+
+  RunResult down = Migrate({"down", "--migrations-dir", kRealMigrations});
+  ASSERT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_EQ(Version(user_url_), kRealUserVersion - 1);
+  EXPECT_EQ(Version(post_url_), kRealPostVersion - 1);
+  EXPECT_FALSE(TableExists(user_url_, "user_events"));
+  EXPECT_FALSE(TableExists(post_url_, "user_tombstones"));
+  EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(username, ',') FROM users"), "a");
+  EXPECT_EQ(QueryString(post_url_, "SELECT string_agg(body, ',') FROM posts"), "kept");
+  // The previous release's DeleteUser still works on that schema.
+  EXPECT_EQ(QueryString(user_url_, "WITH d AS (DELETE FROM users RETURNING 1) "
+                                   "SELECT count(*) FROM d"),
+            "1");
+
+  RunResult again = Migrate({"up", "--migrations-dir", kRealMigrations});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(Version(user_url_), kRealUserVersion);
+  EXPECT_EQ(Version(post_url_), kRealPostVersion);
+  EXPECT_EQ(QueryString(post_url_, "SELECT string_agg(body, ',') FROM posts"), "kept");
+  // A fresh cursor: the consumer starts the feed from its oldest event.
+  EXPECT_EQ(QueryString(post_url_, "SELECT position FROM event_cursors"), "");
+  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM user_events"), "0");
 }
 
 TEST_F(MigrateTest, RealSchemaIndexesAndCaseInsensitiveUniqueness) {
@@ -258,6 +308,27 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
     pqxx::nontransaction tx(conn);
     tx.exec("INSERT INTO posts (user_id, body) VALUES (1, 'hi')");
     EXPECT_EQ(tx.exec1("SELECT count(*) FROM posts")[0].as<int>(), 1);
+    // The deletion cascade: tombstones are added and read, never changed;
+    // the feed cursor is read and moved, never added or removed.
+    tx.exec("INSERT INTO user_tombstones (user_id, deleted_at, source) VALUES (9, now(), 'event')");
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM user_tombstones")[0].as<int>(), 1);
+    EXPECT_THROW(tx.exec("DELETE FROM user_tombstones"), pqxx::insufficient_privilege);
+    tx.exec("UPDATE event_cursors SET position = 'x' WHERE feed = 'user-events'");
+    EXPECT_THROW(tx.exec("INSERT INTO event_cursors (feed) VALUES ('other')"),
+                 pqxx::insufficient_privilege);
+    EXPECT_THROW(tx.exec("DELETE FROM event_cursors"), pqxx::insufficient_privilege);
+  }
+  {
+    // user-service writes, reads and prunes its outbox; it never rewrites an
+    // event.
+    pqxx::connection conn(as_user_service);
+    pqxx::nontransaction tx(conn);
+    tx.exec("INSERT INTO user_events (kind, user_id) VALUES ('user.deleted', 1)");
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM user_events")[0].as<int>(), 1);
+    EXPECT_THROW(tx.exec("UPDATE user_events SET user_id = 2"), pqxx::insufficient_privilege);
+    tx.exec("INSERT INTO user_events_pruned (xid, id) VALUES ('1', 1)");
+    tx.exec("UPDATE user_events_pruned SET id = 2");
+    tx.exec("DELETE FROM user_events");
   }
   {
     // user_service has nothing on the post database's table.
@@ -267,8 +338,8 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
   }
 
   // Rolling back the grant migration revokes.
-  RunResult down =
-      Migrate({"down", "--target", "user", "--migrations-dir", kRealMigrations});
+  RunResult down = Migrate(
+      {"down", "--to", "1", "--target", "user", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(down.exit_code, 0) << down.output;
   EXPECT_EQ(Version(user_url_), 1);
   pqxx::connection conn(as_user_service);
