@@ -175,7 +175,8 @@ std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContex
 }
 
 int RunServer(const ServerSettings& settings, const std::string& server_name,
-              const std::vector<ServedService>& services, ReadinessCheck readiness) {
+              const std::vector<ServedService>& services, ReadinessCheck readiness,
+              std::function<void()> on_shutdown) {
 
   auto credentials = MakeCredentials(settings);
   if (!credentials.ok()) {
@@ -229,6 +230,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     // Health first, so that load balancers stop sending new calls; then stop
     // accepting and give in-flight calls the grace period.
     health.Shutdown();
+    if (on_shutdown) on_shutdown();
     server->Shutdown(std::chrono::system_clock::now() + settings.shutdown_grace);
   });
   {

@@ -58,9 +58,12 @@ struct ServedService {
 // Builds and runs the server until SIGTERM/SIGINT, then drains it.
 // `services` are borrowed and must outlive the call. Returns the process
 // exit code: 0 after a clean shutdown, 1 when the server cannot start (port
-// in use, bad TLS files; the reason is logged).
+// in use, bad TLS files; the reason is logged). `on_shutdown`, when set,
+// runs once SIGTERM/SIGINT arrived, before the drain: e.g. to make long
+// polls answer now rather than hold the drain (WaitList::Close).
 int RunServer(const ServerSettings& settings, const std::string& server_name,
-              const std::vector<ServedService>& services, ReadinessCheck readiness);
+              const std::vector<ServedService>& services, ReadinessCheck readiness,
+              std::function<void()> on_shutdown = nullptr);
 
 // The deadline a handler should use for its own work and outgoing calls:
 // the client's deadline, capped at now + max_deadline.

@@ -1,16 +1,22 @@
 // user-service: serves microblog.user.v1.UserService on PostgreSQL.
 // Configuration comes from the environment or flags: run with --help.
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <variant>
 
 #include "common/connection_pool.h"
 #include "common/log.h"
+#include "common/periodic_task.h"
+#include "common/pg_listener.h"
 #include "common/server.h"
 #include "common/service_main.h"
+#include "common/wait_list.h"
 #include "common/worker_pool.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
+#include "user-service/user_event_store.h"
+#include "user-service/user_events.h"
 #include "user-service/user_service.h"
 #include "user-service/user_store.h"
 
@@ -29,16 +35,38 @@ int main(int argc, char** argv) {
   std::variant<microblog::ServiceConfig, int> parsed = microblog::ParseServiceConfig(
       kUserService,
       {{"PASSWORD_HASH_THREADS", "2",
-        "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."}},
+        "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."},
+       {"USER_EVENTS_RETENTION_SECONDS", "604800",
+        "How long the outbox keeps events for ListUserEvents readers (default 7 days); a "
+        "reader further behind is told so (OUT_OF_RANGE) and must reconcile."},
+       {"USER_EVENTS_PRUNE_INTERVAL_MS", "60000",
+        "How often events past USER_EVENTS_RETENTION_SECONDS are deleted."}},
       argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
   absl::StatusOr<int64_t> hash_threads = config.values.GetInt("PASSWORD_HASH_THREADS", 1, 64);
   if (!hash_threads.ok()) return microblog::ConfigurationError(kUserService, hash_threads.status());
+  absl::StatusOr<int64_t> retention_s =
+      config.values.GetInt("USER_EVENTS_RETENTION_SECONDS", 1, int64_t{10} * 365 * 24 * 3600);
+  if (!retention_s.ok()) return microblog::ConfigurationError(kUserService, retention_s.status());
+  absl::StatusOr<int64_t> prune_interval_ms =
+      config.values.GetInt("USER_EVENTS_PRUNE_INTERVAL_MS", 100, int64_t{24} * 3600 * 1000);
+  if (!prune_interval_ms.ok()) {
+    return microblog::ConfigurationError(kUserService, prune_interval_ms.status());
+  }
 
-  microblog::ConnectionPool pool(microblog::DatabasePoolOptions(
-      config, &microblog::user::PostgresUserStore::PrepareStatements));
+  microblog::ConnectionPool pool(
+      microblog::DatabasePoolOptions(config, [](pqxx::connection& connection) {
+        microblog::user::PostgresUserStore::PrepareStatements(connection);
+        microblog::user::PostgresUserEventStore::PrepareStatements(connection);
+      }));
   microblog::user::PostgresUserStore store(pool);
+  microblog::user::PostgresUserEventStore event_store(pool);
+  // Long polls of ListUserEvents wait here; a commit of an event on any
+  // replica wakes them (NOTIFY from the outbox's trigger).
+  microblog::WaitList new_events;
+  microblog::PgListener event_listener(config.database_url, microblog::user::kUserEventsChannel,
+                                       [&new_events] { new_events.NotifyAll(); });
   microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads));
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
@@ -47,7 +75,11 @@ int main(int argc, char** argv) {
   // Hashing calls also query the database: twice the hashing threads, so
   // that one call's query overlaps another's hash.
   microblog::WorkerPool hashing_workers("hash-worker", 2 * static_cast<std::size_t>(*hash_threads));
-  microblog::user::UserServiceImpl service(accounts, db_workers, hashing_workers,
+  microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
+                                     std::chrono::seconds(*retention_s));
+  microblog::PeriodicTask pruning("prune-events", std::chrono::milliseconds(*prune_interval_ms),
+                                  [&feed] { feed.PruneExpired(); });
+  microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_workers,
                                            config.settings.max_deadline);
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",
@@ -55,5 +87,7 @@ int main(int argc, char** argv) {
                   {"password_hash_threads", static_cast<int64_t>(*hash_threads)}});
   return microblog::RunServer(config.settings, kUserService.name,
                               {{&service, microblog::user::v1::UserService::service_full_name()}},
-                              [&pool](auto deadline) { return pool.Ping(deadline); });
+                              [&pool](auto deadline) { return pool.Ping(deadline); },
+                              // Long polls answer now instead of holding the drain.
+                              [&new_events] { new_events.Close(); });
 }

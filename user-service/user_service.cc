@@ -54,5 +54,11 @@ grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
   return calls_.RunOn(hashing_workers_, context, &UserAccounts::VerifyPassword, request, response);
 }
 
+grpc::ServerUnaryReactor* UserServiceImpl::ListUserEvents(
+    grpc::CallbackServerContext* context, const v1::ListUserEventsRequest* request,
+    v1::ListUserEventsResponse* response) {
+  return event_calls_.Forward(context, &UserEventFeed::ListUserEvents, request, response);
+}
+
 }  // namespace user
 }  // namespace microblog

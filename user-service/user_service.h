@@ -5,6 +5,7 @@
 //  - CreateUser, VerifyPassword and UpdateUser with a new password hash
 //    with Argon2id, on `hashing_workers`, so that a burst of logins never
 //    occupies the threads the quick queries need;
+//  - ListUserEvents: UserEventFeed's long poll (user_events.h);
 //  - everything else on `db_workers`.
 // What each RPC does is UserAccounts' business (user_accounts.h).
 //
@@ -27,6 +28,7 @@
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
+#include "user-service/user_events.h"
 
 namespace microblog {
 namespace user {
@@ -35,9 +37,12 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
  public:
   // Everything is borrowed and must outlive the service. `max_deadline`
   // caps the time any call may take, whatever the client's deadline.
-  UserServiceImpl(UserAccounts& accounts, WorkerPool& db_workers, WorkerPool& hashing_workers,
-                  std::chrono::milliseconds max_deadline)
-      : calls_(accounts, max_deadline), db_workers_(db_workers), hashing_workers_(hashing_workers) {}
+  UserServiceImpl(UserAccounts& accounts, UserEventFeed& events, WorkerPool& db_workers,
+                  WorkerPool& hashing_workers, std::chrono::milliseconds max_deadline)
+      : calls_(accounts, max_deadline),
+        event_calls_(events, max_deadline),
+        db_workers_(db_workers),
+        hashing_workers_(hashing_workers) {}
 
   UserServiceImpl(const UserServiceImpl&) = delete;
   UserServiceImpl& operator=(const UserServiceImpl&) = delete;
@@ -68,9 +73,14 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
       grpc::CallbackServerContext* context,
       const microblog::user::v1::VerifyPasswordRequest* request,
       microblog::user::v1::VerifyPasswordResponse* response) override;
+  grpc::ServerUnaryReactor* ListUserEvents(
+      grpc::CallbackServerContext* context,
+      const microblog::user::v1::ListUserEventsRequest* request,
+      microblog::user::v1::ListUserEventsResponse* response) override;
 
  private:
   const CallForwarder<UserAccounts> calls_;
+  const CallForwarder<UserEventFeed> event_calls_;
   WorkerPool& db_workers_;
   WorkerPool& hashing_workers_;
 };

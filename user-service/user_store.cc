@@ -60,7 +60,13 @@ constexpr NamedStatement kUpdate{
     "password_hash = coalesce($4, password_hash) WHERE id = $1 "
     "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
     "create_micros"};
-constexpr NamedStatement kDelete{"user_delete", "DELETE FROM users WHERE id = $1"};
+// The account and its 'user.deleted' event (the outbox, user_event_store.h)
+// in one statement: autocommit makes both one transaction, so the event
+// exists exactly when the deletion committed.
+constexpr NamedStatement kDelete{
+    "user_delete",
+    "WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING id) "
+    "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM deleted"};
 
 constexpr NamedStatement kStatements[] = {
     kInsert, kByUsername, kByEmail, kCredentialsByUsername, kCredentialsByEmail,

@@ -103,7 +103,9 @@ class UserStore {
   virtual absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
                                             Clock::time_point deadline) = 0;
 
-  // NOT_FOUND (with a google.rpc.ResourceInfo) when there is no such account.
+  // Deletes the account and records its deletion in the outbox
+  // (user_events, read through UserEventStore), atomically. NOT_FOUND (with
+  // a google.rpc.ResourceInfo) when there is no such account.
   virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
 };
 

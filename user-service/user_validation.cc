@@ -277,5 +277,65 @@ absl::Status ValidateVerifyPassword(const v1::VerifyPasswordRequest& request) {
   return InvalidIfAny(bad);
 }
 
+namespace {
+
+constexpr char kEventsTokenKind[] = "user-events";
+
+// Appends a violation of `wait` unless it is a valid, non-negative
+// google.protobuf.Duration; returns it in milliseconds, capped at
+// kMaxEventWait.
+std::chrono::milliseconds ReadWait(const google::protobuf::Duration& wait,
+                                   std::vector<FieldViolation>& out) {
+  const int64_t seconds = wait.seconds();
+  const int32_t nanos = wait.nanos();
+  if (nanos <= -1000000000 || nanos >= 1000000000 || (seconds > 0 && nanos < 0) ||
+      (seconds < 0 && nanos > 0)) {
+    out.push_back({"wait", "is not a valid duration (nanos out of range or of the wrong sign)"});
+    return std::chrono::milliseconds(0);
+  }
+  if (seconds < 0 || nanos < 0) {
+    out.push_back({"wait", "must not be negative"});
+    return std::chrono::milliseconds(0);
+  }
+  if (seconds >= kMaxEventWait.count()) return kMaxEventWait;
+  return std::chrono::seconds(seconds) +
+         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(nanos));
+}
+
+}  // namespace
+
+absl::StatusOr<ListUserEventsQuery> ParseListUserEventsRequest(
+    const v1::ListUserEventsRequest& request) {
+  std::vector<FieldViolation> bad;
+  ListUserEventsQuery query;
+  absl::StatusOr<int> page_size =
+      ResolvePageSize(request.page_size(), kDefaultEventPageSize, kMaxEventPageSize);
+  if (page_size.ok()) {
+    query.page_size = *page_size;
+  } else {
+    AppendViolationsOf(page_size.status(), bad);
+  }
+  if (!request.page_token().empty()) {
+    absl::StatusOr<std::vector<int64_t>> key =
+        DecodePageToken(kEventsTokenKind, request.page_token(), 2);
+    if (!key.ok()) {
+      AppendViolationsOf(key.status(), bad);
+    } else if ((*key)[0] <= 0 || (*key)[1] <= 0) {
+      // Never produced by EncodeUserEventsToken (real xids and ids are
+      // positive).
+      bad.push_back({"page_token", "is not a valid page token"});
+    } else {
+      query.after = FeedPosition{(*key)[0], (*key)[1]};
+    }
+  }
+  query.wait = ReadWait(request.wait(), bad);
+  if (absl::Status invalid = InvalidIfAny(bad); !invalid.ok()) return invalid;
+  return query;
+}
+
+std::string EncodeUserEventsToken(const FeedPosition& position) {
+  return EncodePageToken(kEventsTokenKind, {position.xid, position.id});
+}
+
 }  // namespace user
 }  // namespace microblog

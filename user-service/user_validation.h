@@ -34,8 +34,10 @@
 #ifndef MICROBLOG_USER_SERVICE_USER_VALIDATION_H_
 #define MICROBLOG_USER_SERVICE_USER_VALIDATION_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "common/status.h"
 #include "microblog/user/v1/user_service.pb.h"
+#include "user-service/user_event_store.h"
 
 namespace microblog {
 namespace user {
@@ -110,6 +113,26 @@ absl::Status ValidateBatchGetUsers(const microblog::user::v1::BatchGetUsersReque
 
 // Bounds only: a login or password that no account could have.
 absl::Status ValidateVerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request);
+
+inline constexpr int kDefaultEventPageSize = 100;
+inline constexpr int kMaxEventPageSize = 1000;
+inline constexpr std::chrono::seconds kMaxEventWait{30};
+
+// A ListUserEvents request after validation.
+struct ListUserEventsQuery {
+  int page_size = 0;                  // resolved: 1..kMaxEventPageSize
+  std::optional<FeedPosition> after;  // unset: from the oldest kept event
+  std::chrono::milliseconds wait{0};  // 0..kMaxEventWait
+};
+
+// page_size not negative (0 -> default, clamped to the maximum);
+// page_token empty or issued by EncodeUserEventsToken; wait a valid
+// non-negative Duration (longer ones lowered to kMaxEventWait).
+absl::StatusOr<ListUserEventsQuery> ParseListUserEventsRequest(
+    const microblog::user::v1::ListUserEventsRequest& request);
+
+// The opaque token that resumes the feed after `position`.
+std::string EncodeUserEventsToken(const FeedPosition& position);
 
 }  // namespace user
 }  // namespace microblog
