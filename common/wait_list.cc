@@ -79,7 +79,10 @@ void WaitList::RunTimer() {
     if (waiters_.empty()) {
       timer_wake_.wait(lock);
     } else {
-      timer_wake_.wait_until(lock, waiters_.begin()->first);
+      // A copy: wait_until reads it after waking, when NotifyAll() may
+      // have erased the waiter.
+      const Clock::time_point earliest = waiters_.begin()->first;
+      timer_wake_.wait_until(lock, earliest);
     }
     std::vector<Waiter> expired = TakeLocked(/*everyone=*/false);
     if (expired.empty()) continue;
