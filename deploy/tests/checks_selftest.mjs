@@ -1,7 +1,7 @@
 // deploy.checks_selftest: each check of lib/checks.mjs and the schema
 // validator must FAIL on a render broken in the way it guards against, so a
 // green deploy.manifests.* / deploy.schema.* means something. Starts from
-// the real dev and prod renders; each case breaks one copy.
+// the real dev, prod and prod-tls renders; each case breaks one copy.
 //
 //   node deploy/tests/checks_selftest.mjs --migrations migrations
 
@@ -27,6 +27,7 @@ const newest = {
 const pristine = {
   dev: await renderKustomization(path.join(K8S_DIR, "overlays/dev")),
   prod: await renderKustomization(path.join(K8S_DIR, "overlays/prod")),
+  "prod-tls": await renderKustomization(path.join(K8S_DIR, "overlays/prod-tls")),
 };
 
 // A deep copy of an overlay's objects, broken by `mutate(render)`.
@@ -39,6 +40,11 @@ const deployment = (r, name) => r.find("Deployment", name);
 const main = (r, name) => deployment(r, name).spec.template.spec.containers[0];
 const wait = (r, name) => deployment(r, name).spec.template.spec.initContainers[0];
 const job = (r) => r.all("Job")[0];
+const cronJob = (r) => r.find("CronJob", "post-service-reconcile");
+const cronPod = (r) => cronJob(r).spec.jobTemplate.spec.template.spec;
+const cronMain = (r) => cronPod(r).containers[0];
+const cronWait = (r) => cronPod(r).initContainers[0];
+const configMap = (r, prefix) => r.all("ConfigMap").find((c) => c.metadata.name.startsWith(`${prefix}-`));
 
 // [check, overlay, what is broken, mutation]
 const cases = [
@@ -53,8 +59,38 @@ const cases = [
   [checks.checkPodSecurity, "dev", "database container keeps capabilities", (r) => {
     r.find("StatefulSet", "users-db").spec.template.spec.containers[0].securityContext.capabilities = {};
   }],
+  [checks.checkPodSecurity, "prod", "CronJob container may escalate", (r) => {
+    cronMain(r).securityContext.allowPrivilegeEscalation = true;
+  }],
+  [checks.checkPodSecurity, "prod", "CronJob container with a writable root filesystem", (r) => {
+    delete cronMain(r).securityContext.readOnlyRootFilesystem;
+  }],
+  [checks.checkPodSecurity, "dev", "CronJob pod runs as root", (r) => {
+    cronPod(r).securityContext.runAsUser = 0;
+    delete cronMain(r).securityContext.runAsUser;
+  }],
+  [checks.checkPodSecurity, "prod", "CronJob init container keeps capabilities", (r) => {
+    delete cronWait(r).securityContext.capabilities;
+  }],
+  [checks.checkPodSecurity, "prod", "CronJob without seccomp profile", (r) => {
+    delete cronPod(r).securityContext.seccompProfile;
+    delete cronMain(r).securityContext.seccompProfile;
+  }],
+  [checks.checkServiceAccounts, "dev", "CronJob mounts a service account token", (r) => {
+    cronPod(r).automountServiceAccountToken = true;
+  }],
+  [checks.checkServiceAccounts, "prod", "pod leaves automount to a ServiceAccount that mounts", (r) => {
+    delete deployment(r, "post-service").spec.template.spec.automountServiceAccountToken;
+    r.find("ServiceAccount", "post-service").automountServiceAccountToken = true;
+  }],
+  [checks.checkServiceAccounts, "prod", "CronJob's ServiceAccount not rendered", (r) => {
+    r.objects = r.objects.filter((o) => !(o.kind === "ServiceAccount" && o.metadata.name === "post-service-reconcile"));
+  }],
   [checks.checkResources, "dev", "Job without memory limit", (r) => {
     delete job(r).spec.template.spec.containers[0].resources.limits.memory;
+  }],
+  [checks.checkResources, "prod", "CronJob without CPU request", (r) => {
+    delete cronMain(r).resources.requests.cpu;
   }],
   [checks.checkProbes, "dev", "readiness probe on the wrong port", (r) => {
     main(r, "user-service").readinessProbe.grpc.port = 8080;
@@ -71,8 +107,17 @@ const cases = [
   [checks.checkImages, "dev", "init container runs another tag than the Job", (r) => {
     wait(r, "post-service").image = "microblog/migrate:0.0.9";
   }],
+  [checks.checkImages, "prod", "CronJob runs another release's post-service", (r) => {
+    cronMain(r).image = "microblog/post-service:0.0.9";
+  }],
   [checks.checkSchemaVersions, "dev", "init container waits for an old version", (r) => {
     wait(r, "user-service").args[2] = "0000";
+  }],
+  [checks.checkSchemaVersions, "prod", "CronJob waits for an old posts version", (r) => {
+    cronWait(r).args[2] = "0002";
+  }],
+  [checks.checkSchemaVersions, "dev", "CronJob without wait-for-schema", (r) => {
+    delete cronPod(r).initContainers;
   }],
   [checks.checkSchemaVersions, "prod", "Job name without the version", (r) => {
     job(r).metadata.name = "migrate";
@@ -84,6 +129,9 @@ const cases = [
     delete job(r).metadata.annotations["argocd.argoproj.io/hook"];
     delete job(r).metadata.annotations["argocd.argoproj.io/sync-wave"];
   }],
+  [checks.checkMigrationJob, "prod", "CronJob gives up waiting before the migration Job's deadline", (r) => {
+    cronWait(r).args[6] = "300";
+  }],
   [checks.checkGracefulTermination, "prod", "grace period shorter than the drain", (r) => {
     deployment(r, "user-service").spec.template.spec.terminationGracePeriodSeconds = 10;
   }],
@@ -94,6 +142,9 @@ const cases = [
     r.all("ConfigMap").find((c) => c.metadata.name.startsWith("post-service-config")).data.USER_SERVICE_ADDR =
       "dns:///user-service-headless.default.svc.cluster.local:50051";
   }],
+  [checks.checkUserServiceAddress, "dev", "CronJob dials user-service's ClusterIP Service", (r) => {
+    cronMain(r).env.push({ name: "USER_SERVICE_ADDR", value: "dns:///user-service.microblog-dev.svc.cluster.local:50051" });
+  }],
   [checks.checkUserServiceAddress, "prod", "headless Service made ClusterIP", (r) => {
     delete r.find("Service", "user-service-headless").spec.clusterIP;
   }],
@@ -102,6 +153,54 @@ const cases = [
   }],
   [checks.checkAvailability, "dev", "no PodDisruptionBudget", (r) => {
     r.objects = r.objects.filter((o) => !(o.kind === "PodDisruptionBudget" && o.metadata.name === "post-service"));
+  }],
+  [checks.checkCronJobs, "dev", "CronJob allows concurrent runs", (r) => {
+    cronJob(r).spec.concurrencyPolicy = "Allow";
+  }],
+  [checks.checkCronJobs, "prod", "CronJob without concurrencyPolicy (default Allow)", (r) => {
+    delete cronJob(r).spec.concurrencyPolicy;
+  }],
+  [checks.checkCronJobs, "prod", "CronJob without startingDeadlineSeconds", (r) => {
+    delete cronJob(r).spec.startingDeadlineSeconds;
+  }],
+  [checks.checkCronJobs, "prod", "CronJob on the controller's local time", (r) => {
+    delete cronJob(r).spec.timeZone;
+  }],
+  [checks.checkCronJobs, "dev", "CronJob keeps no failed Jobs to read", (r) => {
+    delete cronJob(r).spec.failedJobsHistoryLimit;
+  }],
+  [checks.checkCronJobs, "prod", "CronJob pods restart forever", (r) => {
+    cronPod(r).restartPolicy = "Always";
+  }],
+  [checks.checkCronJobs, "prod", "CronJob without backoffLimit", (r) => {
+    delete cronJob(r).spec.jobTemplate.spec.backoffLimit;
+  }],
+  [checks.checkCronJobs, "prod", "CronJob deadline shorter than its schema wait", (r) => {
+    cronJob(r).spec.jobTemplate.spec.activeDeadlineSeconds = 600;
+  }],
+  [checks.checkCronJobs, "dev", "CronJob runs the server instead of reconcile", (r) => {
+    delete cronMain(r).args;
+  }],
+  [checks.checkCronJobs, "prod", "CronJob misses post-service's configuration", (r) => {
+    cronMain(r).envFrom = cronMain(r).envFrom.filter((e) => !e.configMapRef?.name.startsWith("post-service-config-"));
+  }],
+  [checks.checkCronJobs, "prod", "post-service patched with a setting the CronJob lacks", (r) => {
+    main(r, "post-service").env.push({ name: "USER_SERVICE_TIMEOUT_MS", value: "500" });
+  }],
+  [checks.checkCronJobs, "dev", "no reconcile CronJob", (r) => {
+    r.objects = r.objects.filter((o) => o.kind !== "CronJob");
+  }],
+  [checks.checkSelectors, "dev", "CronJob pods labelled as post-service", (r) => {
+    cronJob(r).spec.jobTemplate.spec.template.metadata.labels["app.kubernetes.io/name"] = "post-service";
+  }],
+  [checks.checkSelectors, "prod", "Service selecting only part-of (every pod)", (r) => {
+    r.find("Service", "post-service").spec.selector = { "app.kubernetes.io/part-of": "microblog" };
+  }],
+  [checks.checkFileSettings, "prod-tls", "CronJob without the TLS client certificate mount", (r) => {
+    cronMain(r).volumeMounts = cronMain(r).volumeMounts.filter((m) => m.name !== "tls");
+  }],
+  [checks.checkFileSettings, "prod-tls", "TLS mount without its volume", (r) => {
+    cronPod(r).volumes = cronPod(r).volumes.filter((v) => v.name !== "tls");
   }],
   [checks.checkReferences, "dev", "Secret key missing", (r) => {
     delete r.find("Secret", "migrate-db").stringData["post-url"];
@@ -120,6 +219,39 @@ const cases = [
       podSelector: { matchLabels: { "app.kubernetes.io/name": "post-service" } },
     });
   }],
+  [checks.checkNetworkPolicies, "dev", "user-service refuses the reconcile CronJob", (r) => {
+    r.find("NetworkPolicy", "user-service-ingress").spec.ingress[0].from.pop();
+  }],
+  [checks.checkNetworkPolicies, "prod", "no egress policy for the reconcile CronJob", (r) => {
+    r.objects = r.objects.filter((o) => o.metadata?.name !== "post-service-reconcile-egress");
+  }],
+  [checks.checkNetworkPolicies, "prod", "reconcile egress to anything", (r) => {
+    delete r.find("NetworkPolicy", "post-service-reconcile-egress").spec.egress[0].ports;
+  }],
+  [checks.checkNetworkPolicies, "dev", "posts-db refuses the reconcile CronJob", (r) => {
+    const from = r.find("NetworkPolicy", "posts-db-ingress").spec.ingress[0].from;
+    from.splice(from.findIndex((p) => p.podSelector?.matchLabels?.["app.kubernetes.io/name"] === "post-service-reconcile"), 1);
+  }],
+  [checks.checkNetworkPolicies, "dev", "reconcile egress reaches users-db", (r) => {
+    r.find("NetworkPolicy", "post-service-reconcile-egress").spec.egress[0].to.push({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "users-db" } },
+    });
+    r.find("NetworkPolicy", "users-db-ingress").spec.ingress[0].from.push({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "post-service-reconcile" } },
+    });
+  }],
+  [checks.checkNetworkPolicies, "prod", "reconcile pods accept connections", (r) => {
+    r.objects.push({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "reconcile-ingress", namespace: "microblog" },
+      spec: {
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "post-service-reconcile" } },
+        policyTypes: ["Ingress"],
+        ingress: [{ ports: [{ protocol: "TCP", port: 8080 }] }],
+      },
+    });
+  }],
   [checks.checkNetworkPolicies, "prod", "no DNS egress", (r) => {
     r.objects = r.objects.filter((o) => o.metadata?.name !== "allow-dns-egress");
   }],
@@ -130,7 +262,7 @@ const cases = [
 
 for (const [check, overlay, what, mutate] of cases) {
   test(`${check.name} catches: ${what} (${overlay})`, () => {
-    const args = check === checks.checkSchemaVersions ? [newest] : check === checks.checkAvailability ? [{ highAvailability: overlay === "prod" }] : [];
+    const args = check === checks.checkSchemaVersions ? [newest] : check === checks.checkAvailability ? [{ highAvailability: overlay !== "dev" }] : [];
     assert.deepEqual(check(new Render(structuredClone(pristine[overlay])), ...args), [], "pristine render must pass");
     const problems = check(broken(overlay, mutate), ...args);
     assert.ok(problems.length > 0, "broken render passed");
@@ -151,4 +283,18 @@ test("schema validation catches a wrong type and an unknown field", async () => 
   assert.match(problems[0], /containerPort must be integer/);
   assert.match(problems[1], /unknown field "spec.template.spec.containers\[0\].readinesProbe"/);
   assert.match(problems[2], /unknown field "spec.ports\[0\].targetport"/);
+});
+
+test("schema validation reaches into a CronJob's Job and pod templates", async () => {
+  const validator = await SchemaValidator.load();
+  const render = broken("prod", (r) => {
+    cronJob(r).spec.concurrencypolicy = "Forbid";
+    cronJob(r).spec.jobTemplate.spec.backofflimit = 2;
+    cronMain(r).securitycontext = cronMain(r).securityContext;
+  });
+  const problems = await validator.validate(cronJob(render));
+  assert.equal(problems.length, 3, problems.join("\n"));
+  assert.match(problems.join("\n"), /unknown field "spec.concurrencypolicy"/);
+  assert.match(problems.join("\n"), /unknown field "spec.jobTemplate.spec.backofflimit"/);
+  assert.match(problems.join("\n"), /unknown field "spec.jobTemplate.spec.template.spec.containers\[0\].securitycontext"/);
 });

@@ -35,6 +35,7 @@ const newest = {
 
 const cases = {
   "every container runs non-root, read-only, without privileges": () => checks.checkPodSecurity(render),
+  "no pod mounts a service account token; ServiceAccounts exist": () => checks.checkServiceAccounts(render),
   "every container has CPU and memory requests and limits": () => checks.checkResources(render),
   "probes are gRPC (tcpSocket with TLS) on the real listening ports": () => checks.checkProbes(render),
   "one image tag; init containers run the migration Job's image": () => checks.checkImages(render),
@@ -42,7 +43,10 @@ const cases = {
     checks.checkSchemaVersions(render, newest),
   "migration Job: up --target all, Helm and Argo CD hooks, deadline": () => checks.checkMigrationJob(render),
   "graceful termination: preStop sleep + drain fit the grace period": () => checks.checkGracefulTermination(render),
-  "post-service dials the headless user-service by FQDN": () => checks.checkUserServiceAddress(render),
+  "post-service and reconcile dial the headless user-service by FQDN": () => checks.checkUserServiceAddress(render),
+  "CronJobs: Forbid, deadlines, history; reconcile runs post-service's config": () => checks.checkCronJobs(render),
+  "each Service / PDB / controller selector matches one workload's pods": () => checks.checkSelectors(render),
+  "every *_FILE setting lies on a mounted volume": () => checks.checkFileSettings(render),
   "PodDisruptionBudgets (and replicas + HPA when highly available)": () =>
     checks.checkAvailability(render, { highAvailability: values["high-availability"] }),
   "ConfigMap and Secret references resolve": () => checks.checkReferences(render, externalSecrets),

@@ -13,6 +13,15 @@ export const SERVICES = [
   { name: "user-service", target: "user", db: "users-db" },
   { name: "post-service", target: "post", db: "posts-db" },
 ];
+// The daily `post-service reconcile` pass: post-service's binary and
+// configuration in a CronJob, gated on the posts schema like post-service.
+export const RECONCILE = {
+  kind: "CronJob",
+  name: "post-service-reconcile",
+  container: "reconcile",
+  image: "microblog/post-service",
+  target: "post",
+};
 const MIGRATE = "migrate";
 const NAME_LABEL = "app.kubernetes.io/name";
 const IMAGE_PREFIX = "microblog/";
@@ -43,8 +52,26 @@ function migrationJobs(render) {
   return render.all("Job").filter((j) => podLabels(j)[NAME_LABEL] === MIGRATE);
 }
 
-function waitContainer(deployment) {
-  return podSpec(deployment).initContainers?.find((c) => c.name === "wait-for-schema");
+function waitContainer(workload) {
+  return podSpec(workload).initContainers?.find((c) => c.name === "wait-for-schema");
+}
+
+function reconcileCronJob(render) {
+  return render.find(RECONCILE.kind, RECONCILE.name);
+}
+
+function reconcileContainer(cronJob) {
+  return podSpec(cronJob).containers?.find((c) => c.name === RECONCILE.container);
+}
+
+// The workloads whose wait-for-schema init container gates them on a
+// database's version: both service Deployments and the reconcile CronJob.
+// [{where, workload (undefined when not rendered), target}]
+function schemaWaiters(render) {
+  return [
+    ...SERVICES.map((s) => ({ where: `Deployment/${s.name}`, workload: serviceDeployment(render, s), target: s.target })),
+    { where: `${RECONCILE.kind}/${RECONCILE.name}`, workload: reconcileCronJob(render), target: RECONCILE.target },
+  ];
 }
 
 function argValue(args, flag) {
@@ -63,8 +90,8 @@ function imageTag(image) {
   return at > image.lastIndexOf("/") ? image.slice(at + 1) : undefined;
 }
 
-// Every container, init containers and Jobs included: non-root with a
-// numeric uid, no privilege escalation, read-only root, no capabilities,
+// Every container, init containers, Jobs and CronJobs' pod templates
+// included: non-root with a numeric uid, no privilege escalation, read-only root, no capabilities,
 // RuntimeDefault seccomp (container or pod level).
 export function checkPodSecurity(render) {
   const problems = [];
@@ -178,11 +205,11 @@ export function checkImages(render) {
   const jobs = migrationJobs(render);
   if (jobs.length !== 1) return [...problems, `expected one migration Job, found ${jobs.length}`];
   const jobImage = podSpec(jobs[0]).containers?.[0]?.image;
-  for (const service of SERVICES) {
-    const wait = waitContainer(serviceDeployment(render, service));
-    if (!wait) problems.push(`Deployment/${service.name}: no wait-for-schema init container`);
+  for (const { where, workload } of schemaWaiters(render)) {
+    const wait = waitContainer(workload);
+    if (!wait) problems.push(`${where}: no wait-for-schema init container`);
     else if (wait.image !== jobImage) {
-      problems.push(`Deployment/${service.name}: wait-for-schema runs ${wait.image}, the Job runs ${jobImage}`);
+      problems.push(`${where}: wait-for-schema runs ${wait.image}, the Job runs ${jobImage}`);
     }
   }
   return problems;
@@ -192,21 +219,21 @@ export function checkImages(render) {
 // the Job's name carries both.
 export function checkSchemaVersions(render, newest /* {user, post} */) {
   const problems = [];
-  for (const service of SERVICES) {
-    const wait = waitContainer(serviceDeployment(render, service));
+  for (const { where, workload, target } of schemaWaiters(render)) {
+    const wait = waitContainer(workload);
     if (!wait) {
-      problems.push(`Deployment/${service.name}: no wait-for-schema init container`);
+      problems.push(`${where}: no wait-for-schema init container`);
       continue;
     }
     const args = wait.args ?? [];
-    if (args[0] !== "wait") problems.push(`Deployment/${service.name}: wait-for-schema does not run \`migrate wait\``);
-    if (argValue(args, "--target") !== service.target) {
-      problems.push(`Deployment/${service.name}: wait-for-schema does not target ${service.target}`);
+    if (args[0] !== "wait") problems.push(`${where}: wait-for-schema does not run \`migrate wait\``);
+    if (argValue(args, "--target") !== target) {
+      problems.push(`${where}: wait-for-schema does not target ${target}`);
     }
     const version = argValue(args, "--version");
-    if (!/^\d+$/.test(version ?? "") || Number(version) !== newest[service.target]) {
+    if (!/^\d+$/.test(version ?? "") || Number(version) !== newest[target]) {
       problems.push(
-        `Deployment/${service.name}: waits for version ${version}, newest migration in migrations/${service.target} is ${pad4(newest[service.target])}`,
+        `${where}: waits for version ${version}, newest migration in migrations/${target} is ${pad4(newest[target])}`,
       );
     }
   }
@@ -243,13 +270,12 @@ export function checkMigrationJob(render) {
   if (podSpec(job).restartPolicy !== "Never" && podSpec(job).restartPolicy !== "OnFailure") {
     problems.push(`${ref(job)}: restartPolicy must be Never or OnFailure`);
   }
-  for (const service of SERVICES) {
-    const wait = waitContainer(serviceDeployment(render, service));
-    const timeout = Number(argValue(wait?.args, "--timeout"));
-    const deadline = job.spec?.activeDeadlineSeconds;
-    if (!(deadline > 0)) problems.push(`${ref(job)}: no activeDeadlineSeconds`);
-    else if (!(timeout > deadline)) {
-      problems.push(`Deployment/${service.name}: wait-for-schema --timeout ${timeout} must outlast the Job's activeDeadlineSeconds ${deadline}`);
+  const deadline = job.spec?.activeDeadlineSeconds;
+  if (!(deadline > 0)) return [...problems, `${ref(job)}: no activeDeadlineSeconds`];
+  for (const { where, workload } of schemaWaiters(render)) {
+    const timeout = Number(argValue(waitContainer(workload)?.args, "--timeout"));
+    if (!(timeout > deadline)) {
+      problems.push(`${where}: wait-for-schema --timeout ${timeout} must outlast the Job's activeDeadlineSeconds ${deadline}`);
     }
   }
   return problems;
@@ -280,30 +306,49 @@ export function checkGracefulTermination(render) {
   return problems;
 }
 
-// post-service dials user-service's headless Service by its fully
-// qualified name in this namespace, on user-service's port.
+// post-service, and its reconcile CronJob, dial user-service's headless
+// Service by its fully qualified name in this namespace, on user-service's
+// port.
 export function checkUserServiceAddress(render) {
-  const problems = [];
   const post = serviceDeployment(render, SERVICES[1]);
   const user = serviceDeployment(render, SERVICES[0]);
   if (!post || !user) return ["user-service or post-service Deployment missing"];
-  const address = render.containerEnv(mainContainer(post)).get("USER_SERVICE_ADDR");
-  const m = /^dns:\/\/\/([^:/]+):(\d+)$/.exec(typeof address === "string" ? address : "");
-  if (!m) return [`post-service USER_SERVICE_ADDR ${JSON.stringify(address)} is not dns:///host:port`];
-  const [, host, port] = m;
-  const suffix = `.${render.namespace}.svc.cluster.local`;
-  if (!host.endsWith(suffix)) problems.push(`USER_SERVICE_ADDR host ${host} is not in namespace ${render.namespace}`);
-  const svc = render.find("Service", host.slice(0, host.length - suffix.length));
-  if (!svc) return [...problems, `USER_SERVICE_ADDR names Service ${host}, which is not rendered`];
-  if (svc.spec?.clusterIP !== "None") problems.push(`${ref(svc)}: not headless (clusterIP: None), round_robin would see one address`);
-  if (!selectorMatches({ matchLabels: svc.spec?.selector ?? {} }, podLabels(user)) || !svc.spec?.selector) {
-    problems.push(`${ref(svc)}: does not select user-service pods`);
+  const reconcile = reconcileCronJob(render);
+  if (!reconcile) return [`${RECONCILE.kind}/${RECONCILE.name} missing`];
+  const problems = [];
+  const clients = [
+    [ref(post), mainContainer(post)],
+    [ref(reconcile), reconcileContainer(reconcile)],
+  ];
+  for (const [who, container] of clients) {
+    if (!container) {
+      problems.push(`${who}: main container missing`);
+      continue;
+    }
+    const address = render.containerEnv(container).get("USER_SERVICE_ADDR");
+    const m = /^dns:\/\/\/([^:/]+):(\d+)$/.exec(typeof address === "string" ? address : "");
+    if (!m) {
+      problems.push(`${who}: USER_SERVICE_ADDR ${JSON.stringify(address)} is not dns:///host:port`);
+      continue;
+    }
+    const [, host, port] = m;
+    const suffix = `.${render.namespace}.svc.cluster.local`;
+    if (!host.endsWith(suffix)) problems.push(`${who}: USER_SERVICE_ADDR host ${host} is not in namespace ${render.namespace}`);
+    const svc = render.find("Service", host.slice(0, host.length - suffix.length));
+    if (!svc) {
+      problems.push(`${who}: USER_SERVICE_ADDR names Service ${host}, which is not rendered`);
+      continue;
+    }
+    if (svc.spec?.clusterIP !== "None") problems.push(`${ref(svc)}: not headless (clusterIP: None), round_robin would see one address`);
+    if (!selectorMatches({ matchLabels: svc.spec?.selector ?? {} }, podLabels(user)) || !svc.spec?.selector) {
+      problems.push(`${ref(svc)}: does not select user-service pods`);
+    }
+    if (!(svc.spec?.ports ?? []).some((p) => p.port === Number(port))) problems.push(`${ref(svc)}: has no port ${port}`);
+    if (Number(port) !== listenPort(render, mainContainer(user))) {
+      problems.push(`${who}: USER_SERVICE_ADDR port ${port} is not user-service's listening port`);
+    }
   }
-  if (!(svc.spec?.ports ?? []).some((p) => p.port === Number(port))) problems.push(`${ref(svc)}: has no port ${port}`);
-  if (Number(port) !== listenPort(render, mainContainer(user))) {
-    problems.push(`USER_SERVICE_ADDR port ${port} is not user-service's listening port`);
-  }
-  return problems;
+  return [...new Set(problems)];
 }
 
 // PodDisruptionBudgets always; with `highAvailability`, at least 2 replicas
@@ -390,7 +435,8 @@ export function checkNetworkPolicies(render) {
   const user = pod("user-service");
   const post = pod("post-service");
   const migrate = pod(MIGRATE);
-  if (!user || !post || !migrate) return ["user-service, post-service or migrate pods missing"];
+  const reconcile = pod(RECONCILE.name);
+  if (!user || !post || !migrate || !reconcile) return ["user-service, post-service, reconcile or migrate pods missing"];
   const intruder = { namespace: ns, labels: { [NAME_LABEL]: "intruder" } };
   const elsewhere = { namespace: "other", labels: { [NAME_LABEL]: "post-service" } };
   const client = { namespace: "clients", labels: { app: "client" } };
@@ -431,6 +477,15 @@ export function checkNetworkPolicies(render) {
   expect(false, user, externalDb, 443, "user-service -> outside, not the database port");
   expect(false, post, externalDb, 443, "post-service -> outside, not the database port");
 
+  // The reconcile CronJob calls user-service, nothing else of ours, and
+  // serves nothing: no one may connect to it.
+  expect(true, reconcile, user, userPort, "reconcile -> user-service");
+  expect(false, reconcile, post, postPort, "reconcile -> post-service");
+  expect(false, reconcile, externalDb, 443, "reconcile -> outside, not the database port");
+  for (const [src, label] of [[client, "client"], [intruder, "other pod"], [post, "post-service"], [user, "user-service"]]) {
+    for (const port of [postPort, userPort, 8080]) expectIngress(false, src, reconcile, port, `${label} -> reconcile`);
+  }
+
   // Database access: in-cluster database pods when the overlay has them,
   // otherwise external databases reachable on their port only.
   const users = pod("users-db");
@@ -448,11 +503,137 @@ export function checkNetworkPolicies(render) {
     expectIngress(false, intruder, users, 5432, "other pod -> users-db");
     expectIngress(false, user, posts, 5432, "user-service -> posts-db");
     expectIngress(false, intruder, posts, 5432, "other pod -> posts-db");
+    expect(true, reconcile, posts, 5432, "reconcile -> posts-db");
+    expect(false, reconcile, users, 5432, "reconcile -> users-db");
+    expectIngress(false, reconcile, users, 5432, "reconcile -> users-db");
   } else {
     expect(true, user, externalDb, 5432, "user-service -> external users database");
     expect(true, post, externalDb, 5432, "post-service -> external posts database");
+    expect(true, reconcile, externalDb, 5432, "reconcile -> external posts database");
     expect(true, migrate, externalDb, 5432, "migrate -> external databases");
     expect(false, intruder, externalDb, 5432, "other pod -> external databases");
+  }
+  return problems;
+}
+
+// No pod gets a Kubernetes API token: automountServiceAccountToken is false
+// on the pod, or unset there and false on its (rendered) ServiceAccount.
+// A named ServiceAccount must be rendered (else the pod is never created).
+export function checkServiceAccounts(render) {
+  const problems = [];
+  for (const workload of render.workloads()) {
+    const spec = podSpec(workload);
+    const name = spec.serviceAccountName;
+    const account = name ? render.find("ServiceAccount", name) : undefined;
+    if (name && !account) problems.push(`${ref(workload)}: ServiceAccount ${name} not rendered`);
+    const automount = spec.automountServiceAccountToken ?? account?.automountServiceAccountToken;
+    if (automount !== false) problems.push(`${ref(workload)}: mounts a service account token`);
+  }
+  return problems;
+}
+
+// CronJobs: never two runs at once, a bounded start delay, bounded retries
+// and run time, kept history; one that waits for the schema can outwait
+// neither its own deadline. The reconcile CronJob exists and runs
+// `post-service reconcile` with post-service's exact configuration.
+export function checkCronJobs(render) {
+  const problems = [];
+  for (const cron of render.all("CronJob")) {
+    const where = ref(cron);
+    const spec = cron.spec ?? {};
+    const job = spec.jobTemplate?.spec ?? {};
+    if (spec.concurrencyPolicy !== "Forbid") {
+      problems.push(`${where}: concurrencyPolicy is ${spec.concurrencyPolicy ?? "Allow (default)"}, not Forbid`);
+    }
+    if (!(spec.startingDeadlineSeconds > 0)) problems.push(`${where}: no startingDeadlineSeconds`);
+    if (!spec.timeZone) problems.push(`${where}: no timeZone (the schedule would follow the controller's local time)`);
+    for (const key of ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"]) {
+      if (!Number.isInteger(spec[key])) problems.push(`${where}: no ${key}`);
+    }
+    if (!Number.isInteger(job.backoffLimit)) problems.push(`${where}: no backoffLimit (default 6 retries)`);
+    const deadline = job.activeDeadlineSeconds;
+    if (!(deadline > 0)) problems.push(`${where}: no activeDeadlineSeconds`);
+    const restart = podSpec(cron).restartPolicy;
+    if (restart !== "Never" && restart !== "OnFailure") problems.push(`${where}: restartPolicy must be Never or OnFailure`);
+    const wait = waitContainer(cron);
+    const timeout = Number(argValue(wait?.args, "--timeout"));
+    if (wait && deadline > 0 && !(deadline > timeout)) {
+      problems.push(`${where}: activeDeadlineSeconds ${deadline} leaves no time after wait-for-schema --timeout ${timeout}`);
+    }
+  }
+
+  const cron = reconcileCronJob(render);
+  if (!cron) return [...problems, `${RECONCILE.kind}/${RECONCILE.name} missing`];
+  const container = reconcileContainer(cron);
+  if (!container) return [...problems, `${ref(cron)}: no container named ${RECONCILE.container}`];
+  const image = container.image ?? "";
+  if (image !== RECONCILE.image && !image.startsWith(`${RECONCILE.image}:`) && !image.startsWith(`${RECONCILE.image}@`)) {
+    problems.push(`${ref(cron)}: runs ${image}, not ${RECONCILE.image}`);
+  }
+  if (JSON.stringify(container.args ?? []) !== JSON.stringify(["reconcile"])) {
+    problems.push(`${ref(cron)}: args ${JSON.stringify(container.args)}, expected ["reconcile"]`);
+  }
+  const post = serviceDeployment(render, SERVICES[1]);
+  if (!post || !mainContainer(post)) return [...problems, "Deployment/post-service missing"];
+  const serverEnv = render.containerEnv(mainContainer(post));
+  const env = render.containerEnv(container);
+  for (const [name, value] of serverEnv) {
+    if (JSON.stringify(env.get(name)) !== JSON.stringify(value)) {
+      problems.push(`${ref(cron)}: ${name} is ${JSON.stringify(env.get(name))}, post-service has ${JSON.stringify(value)}`);
+    }
+  }
+  return problems;
+}
+
+// Each Service and PodDisruptionBudget selects the pods of exactly one
+// workload, and each Deployment's / StatefulSet's selector only its own:
+// a pod of another workload carrying the same labels (say the reconcile
+// CronJob's as app.kubernetes.io/name=post-service) would receive traffic,
+// count towards a budget, or be adopted.
+export function checkSelectors(render) {
+  const problems = [];
+  const workloads = render.workloads();
+  const matching = (selector) => workloads.filter((w) => selectorMatches(selector, podLabels(w)));
+  for (const svc of render.all("Service")) {
+    const selector = svc.spec?.selector;
+    if (!selector || Object.keys(selector).length === 0) continue;
+    const selected = matching({ matchLabels: selector });
+    if (selected.length !== 1) {
+      problems.push(`${ref(svc)}: selects the pods of ${selected.map(ref).join(", ") || "no workload"}, expected exactly one`);
+    }
+  }
+  for (const pdb of render.all("PodDisruptionBudget")) {
+    const selector = pdb.spec?.selector;
+    const selected = selector ? matching(selector) : [];
+    if (selected.length !== 1) {
+      problems.push(`${ref(pdb)}: selects the pods of ${selected.map(ref).join(", ") || "no workload"}, expected exactly one`);
+    }
+  }
+  for (const owner of workloads.filter((w) => w.kind === "Deployment" || w.kind === "StatefulSet")) {
+    const selector = owner.spec?.selector;
+    const others = selector ? matching(selector).filter((w) => w !== owner) : [];
+    if (others.length > 0) problems.push(`${ref(owner)}: its selector also matches the pods of ${others.map(ref).join(", ")}`);
+  }
+  return problems;
+}
+
+// Every *_FILE setting of a container (TLS certificates and keys) that is
+// an absolute path lies on a volume mounted in that container: with a
+// read-only root filesystem nothing else can provide it. (Catches, e.g., the
+// TLS component mounting the client certificate into post-service but not
+// into the reconcile CronJob.)
+export function checkFileSettings(render) {
+  const problems = [];
+  for (const { workload, container } of render.containers()) {
+    const volumes = new Set((podSpec(workload).volumes ?? []).map((v) => v.name));
+    const mounts = (container.volumeMounts ?? []).filter((m) => volumes.has(m.name));
+    for (const [name, value] of render.containerEnv(container)) {
+      if (!name.endsWith("_FILE") || typeof value !== "string" || !value.startsWith("/")) continue;
+      const dir = (m) => m.mountPath.replace(/\/+$/, "");
+      if (!mounts.some((m) => value.startsWith(`${dir(m)}/`))) {
+        problems.push(`${ref(workload)} container ${container.name}: ${name}=${value} is on no mounted volume`);
+      }
+    }
   }
   return problems;
 }

@@ -4,7 +4,9 @@
 
 import { ref } from "./env.mjs";
 
-const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "Job"]);
+// CronJobs count as workloads: their pod template
+// (spec.jobTemplate.spec.template) gets every check a Deployment's gets.
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"]);
 
 export class Render {
   constructor(objects) {
@@ -59,12 +61,19 @@ export class Render {
   }
 }
 
+// The pod template of a workload: spec.template, or for a CronJob the one
+// of its Job template.
+export function podTemplate(workload) {
+  const spec = workload?.kind === "CronJob" ? workload?.spec?.jobTemplate?.spec : workload?.spec;
+  return spec?.template ?? {};
+}
+
 export function podSpec(workload) {
-  return workload?.spec?.template?.spec ?? {};
+  return podTemplate(workload).spec ?? {};
 }
 
 export function podLabels(workload) {
-  return workload?.spec?.template?.metadata?.labels ?? {};
+  return podTemplate(workload).metadata?.labels ?? {};
 }
 
 export { ref };
