@@ -2,15 +2,13 @@
 //
 // AuthorChecker is the interface the service logic (posts.h) depends on, so
 // that the logic can be unit-tested with a fake; GrpcAuthorChecker is the
-// real one, asking microblog.user.v1.UserService over one long-lived gRPC
-// channel:
+// real one, asking microblog.user.v1.UserService over post-service's
+// channel to it (user_service_channel.h):
 //
-//   UserServiceChannelOptions options;
-//   options.target = "dns:///user-service:50051";
-//   absl::StatusOr<std::unique_ptr<GrpcAuthorChecker>> authors =
-//       GrpcAuthorChecker::Create(options);
-//   (*authors)->CheckAuthor(user_id, deadline, trace,
-//                           [](absl::Status author) { ... });
+//   std::unique_ptr<GrpcAuthorChecker> authors = GrpcAuthorChecker::Create(
+//       *NewUserServiceChannel(options), options.timeout);
+//   authors->CheckAuthor(user_id, deadline, trace,
+//                        [](absl::Status author) { ... });
 //
 // Checks are batched (common/batcher.h): the checks that arrive while the
 // previous BatchGetUsers calls are in progress go together in the next one,
@@ -18,10 +16,6 @@
 // calls. The calls use gRPC's callback API: no thread waits for
 // user-service. Nothing is cached: every answer comes from user-service
 // after the check was asked, so a deleted user is refused at once.
-//
-// The channel balances round-robin over every address the target resolves
-// to, sends keepalive pings on long calls, and lets gRPC itself retry
-// UNAVAILABLE answers (a few attempts with backoff, within the deadline).
 #ifndef MICROBLOG_POST_SERVICE_AUTHOR_CHECKER_H_
 #define MICROBLOG_POST_SERVICE_AUTHOR_CHECKER_H_
 
@@ -66,28 +60,12 @@ class AuthorChecker {
                            Answer done) = 0;
 };
 
-// How post-service reaches user-service.
-struct UserServiceChannelOptions {
-  // gRPC target of user-service: "host:port" or "dns:///host:port" (every
-  // address of the name is used, round-robin).
-  std::string target = "localhost:50051";
-  // Upper bound of one check, whatever the caller's deadline.
-  std::chrono::milliseconds timeout{2000};
-  // TLS, when any of these is set: tls_ca_file verifies the server (empty:
-  // the system's roots); tls_cert_file and tls_key_file, set together, are
-  // the client certificate for mutual TLS.
-  std::string tls_ca_file;
-  std::string tls_cert_file;
-  std::string tls_key_file;
-};
-
 class GrpcAuthorChecker final : public AuthorChecker {
  public:
-  // Builds the channel (it connects lazily, so user-service need not be up).
-  // INVALID_ARGUMENT for an empty target, a non-positive timeout, an
-  // unreadable TLS file or a certificate without its key (or the reverse).
-  static absl::StatusOr<std::unique_ptr<GrpcAuthorChecker>> Create(
-      const UserServiceChannelOptions& options);
+  // Checks authors over `channel` (user_service_channel.h), each check
+  // bounded by `timeout` whatever the caller's deadline.
+  static std::unique_ptr<GrpcAuthorChecker> Create(std::shared_ptr<grpc::Channel> channel,
+                                                   std::chrono::milliseconds timeout);
 
   GrpcAuthorChecker(const GrpcAuthorChecker&) = delete;
   GrpcAuthorChecker& operator=(const GrpcAuthorChecker&) = delete;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/named_statement.h"
 #include "common/status.h"
+#include "post-service/author_locks.h"
 
 namespace microblog {
 namespace post {
@@ -148,14 +150,6 @@ void PostgresPostStore::PrepareStatements(pqxx::connection& connection) {
 std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
     const std::vector<NewPost>& posts, Clock::time_point deadline) {
   using Results = std::vector<absl::StatusOr<PostRecord>>;
-  if (posts.size() == 1) {
-    // Autocommit: one insert is atomic on its own, and an explicit
-    // transaction would cost two more round trips (BEGIN, COMMIT).
-    return {pool_.Run<PostRecord>(deadline, [&](pqxx::connection& c) {
-      pqxx::nontransaction tx(c);
-      return InsertPost(tx, posts[0]);
-    })};
-  }
   // Rows are locked in request_id order, so that two batches holding some
   // of the same keys wait for each other instead of deadlocking.
   std::vector<std::size_t> order(posts.size());
@@ -163,12 +157,34 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return posts[a].request_id < posts[b].request_id;
   });
+  std::vector<int64_t> authors;
+  for (const NewPost& post : posts) authors.push_back(post.user_id);
+  std::sort(authors.begin(), authors.end());
+  authors.erase(std::unique(authors.begin(), authors.end()), authors.end());
   absl::StatusOr<Results> stored =
       pool_.Run<Results>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Results> {
-        // One transaction: one commit, one WAL flush for the whole batch.
+        // One transaction: one commit, one WAL flush for the whole batch;
+        // also for a single post, because the author check below must see
+        // what committed while it waited for the lock (author_locks.h).
         pqxx::work tx(c);
+        // Two statements in one round trip (simple query protocol; the ids
+        // are integers we format): each gets its own snapshot, so the
+        // tombstone read sees a removal that committed while we waited.
+        const std::string lock_then_read = absl::StrCat(
+            LockAuthorsSql("pg_advisory_xact_lock_shared", authors), "; ",
+            "SELECT user_id FROM user_tombstones WHERE user_id = ANY ('",
+            BigintArray(authors), "'::bigint[])");
+        std::set<int64_t> removed;
+        for (const pqxx::row& row : tx.exec(lock_then_read)) {
+          removed.insert(row[0].as<int64_t>());
+        }
         Results results(posts.size(), absl::InternalError("not stored"));
-        for (std::size_t i : order) results[i] = InsertPost(tx, posts[i]);
+        for (std::size_t i : order) {
+          // The same answer as user-service's "no such user" (AuthorChecker).
+          results[i] = removed.count(posts[i].user_id) != 0
+                           ? absl::StatusOr<PostRecord>(NotFoundResource("user", posts[i].user_id))
+                           : InsertPost(tx, posts[i]);
+        }
         tx.commit();
         return results;
       });

@@ -49,6 +49,10 @@ class PostStore {
   // post only (the unique index on request_id decides, not a prior read):
   // a post whose request_id is taken gets the stored post when user_id and
   // body match, and ALREADY_EXISTS (naming request_id) when they do not.
+  // A post whose author was removed (user_tombstones: the user was
+  // deleted) is NOT_FOUND (with a google.rpc.ResourceInfo naming the user),
+  // decided inside the transaction under the author's lock, so that no post
+  // outlives its author whatever the interleaving (author_locks.h).
   // An error of the transaction (database down, commit lost) is every
   // post's, and then none is stored.
   virtual std::vector<absl::StatusOr<PostRecord>> InsertMany(const std::vector<NewPost>& posts,

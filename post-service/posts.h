@@ -8,7 +8,7 @@
 // (post_service.h) maps them with ToGrpcStatus().
 //
 //   PostgresPostStore store(pool);
-//   std::unique_ptr<GrpcAuthorChecker> authors = *GrpcAuthorChecker::Create(options);
+//   std::unique_ptr<GrpcAuthorChecker> authors = GrpcAuthorChecker::Create(channel, timeout);
 //   WorkerPool db_workers("db-worker", pool_size);
 //   Posts posts(store, *authors, db_workers);
 //   posts.GetPost(request, deadline, response, [](absl::Status status) { ... });

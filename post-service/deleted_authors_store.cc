@@ -1,0 +1,160 @@
+#include "post-service/deleted_authors_store.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+#include <pqxx/transaction>
+
+#include "common/named_statement.h"
+#include "post-service/author_locks.h"
+
+namespace microblog {
+namespace post {
+namespace {
+
+// --- The cascade's statements. ------------------------------------------------
+
+constexpr NamedStatement kReadCursor{"cursor_read",
+                                     "SELECT position FROM event_cursors WHERE feed = $1"};
+// The applying replica holds the row until it commits; the others skip it.
+constexpr NamedStatement kLockCursor{
+    "cursor_lock", "SELECT position FROM event_cursors WHERE feed = $1 FOR UPDATE SKIP LOCKED"};
+constexpr NamedStatement kMoveCursor{
+    "cursor_move", "UPDATE event_cursors SET position = $2, updated_at = now() WHERE feed = $1"};
+// Only from the position found expired: another replica may have reset it
+// and moved on already.
+constexpr NamedStatement kResetCursor{
+    "cursor_reset",
+    "UPDATE event_cursors SET position = '', updated_at = now() WHERE feed = $1 AND position = $2"};
+// $1 user ids, $2 their deletion times (micros), pairwise; $3 source.
+constexpr NamedStatement kInsertTombstones{
+    "tombstones_insert",
+    "INSERT INTO user_tombstones (user_id, deleted_at, source) "
+    "SELECT u.id, 'epoch'::timestamptz + u.micros * interval '1 microsecond', $3 "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS u(id, micros) "
+    "ON CONFLICT (user_id) DO NOTHING"};
+constexpr NamedStatement kDeletePostsOf{"posts_delete_of_users",
+                                        "DELETE FROM posts WHERE user_id = ANY ($1::bigint[])"};
+// A loose index scan over posts_user_created_idx: one index probe per
+// distinct author instead of reading every post. $1 after, $2 limit.
+constexpr NamedStatement kAuthorsAfter{
+    "authors_after",
+    "WITH RECURSIVE authors AS ("
+    "  (SELECT user_id FROM posts WHERE user_id > $1 ORDER BY user_id LIMIT 1) "
+    "  UNION ALL "
+    "  SELECT (SELECT p.user_id FROM posts p WHERE p.user_id > a.user_id "
+    "          ORDER BY p.user_id LIMIT 1) "
+    "  FROM authors a WHERE a.user_id IS NOT NULL) "
+    "SELECT user_id FROM authors WHERE user_id IS NOT NULL LIMIT $2"};
+
+constexpr NamedStatement kStatements[] = {kReadCursor,       kLockCursor,    kMoveCursor,
+                                          kResetCursor,      kInsertTombstones, kDeletePostsOf,
+                                          kAuthorsAfter};
+
+const char* SourceName(RemovalSource source) {
+  return source == RemovalSource::kEvent ? "event" : "reconcile";
+}
+
+// Removes `authors` within `tx` (author_locks.h); returns the posts deleted.
+int64_t RemoveWithin(pqxx::transaction_base& tx, const std::vector<DeletedAuthor>& authors,
+                     RemovalSource source) {
+  if (authors.empty()) return 0;
+  // Distinct, ascending: the lock order CreatePost uses too. The earliest
+  // deletion time wins for a user named twice.
+  std::map<int64_t, int64_t> deleted_micros;
+  for (const DeletedAuthor& author : authors) {
+    auto [it, inserted] = deleted_micros.emplace(author.user_id, author.deleted_micros);
+    if (!inserted) it->second = std::min(it->second, author.deleted_micros);
+  }
+  std::vector<int64_t> ids;
+  std::vector<int64_t> micros;
+  for (const auto& [id, when] : deleted_micros) {
+    ids.push_back(id);
+    micros.push_back(when);
+  }
+  tx.exec(LockAuthorsSql("pg_advisory_xact_lock", ids));
+  const std::string id_array = BigintArray(ids);
+  tx.exec_prepared(kInsertTombstones.name, id_array, BigintArray(micros), SourceName(source));
+  return tx.exec_prepared(kDeletePostsOf.name, id_array).affected_rows();
+}
+
+}  // namespace
+
+void PostgresDeletedAuthorsStore::PrepareStatements(pqxx::connection& connection) {
+  PrepareAll(connection, kStatements);
+}
+
+absl::StatusOr<std::string> PostgresDeletedAuthorsStore::ReadCursor(const std::string& feed,
+                                                                    Clock::time_point deadline) {
+  return pool_.Run<std::string>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<std::string> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result rows = tx.exec_prepared(kReadCursor.name, feed);
+    if (rows.empty()) {
+      return absl::FailedPreconditionError("no cursor row for feed " + feed +
+                                           " (is the posts database migrated?)");
+    }
+    return rows[0][0].as<std::string>();
+  });
+}
+
+absl::StatusOr<FeedPageResult> PostgresDeletedAuthorsStore::ApplyFeedPage(
+    const std::string& feed, const std::string& from, const std::string& to,
+    const std::vector<DeletedAuthor>& authors, Clock::time_point deadline) {
+  return pool_.Run<FeedPageResult>(
+      deadline, [&](pqxx::connection& c) -> absl::StatusOr<FeedPageResult> {
+        pqxx::work tx(c);
+        const pqxx::result cursor = tx.exec_prepared(kLockCursor.name, feed);
+        FeedPageResult result;
+        if (cursor.empty()) {
+          result.outcome = FeedPageResult::kBusy;
+          return result;
+        }
+        if (cursor[0][0].as<std::string>() != from) {
+          result.outcome = FeedPageResult::kMoved;
+          return result;
+        }
+        result.posts_removed = RemoveWithin(tx, authors, RemovalSource::kEvent);
+        tx.exec_prepared(kMoveCursor.name, feed, to);
+        tx.commit();
+        return result;
+      });
+}
+
+absl::Status PostgresDeletedAuthorsStore::ResetCursor(const std::string& feed,
+                                                      const std::string& from,
+                                                      Clock::time_point deadline) {
+  return pool_.RunStatus(deadline, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec_prepared(kResetCursor.name, feed, from);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> PostgresDeletedAuthorsStore::RemoveAuthors(
+    const std::vector<DeletedAuthor>& authors, RemovalSource source, Clock::time_point deadline) {
+  return pool_.Run<int64_t>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<int64_t> {
+    pqxx::work tx(c);
+    const int64_t removed = RemoveWithin(tx, authors, source);
+    tx.commit();
+    return removed;
+  });
+}
+
+absl::StatusOr<std::vector<int64_t>> PostgresDeletedAuthorsStore::AuthorsAfter(
+    int64_t after, int limit, Clock::time_point deadline) {
+  using Ids = std::vector<int64_t>;
+  return pool_.Run<Ids>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Ids> {
+    pqxx::nontransaction tx(c);
+    Ids ids;
+    for (const pqxx::row& row : tx.exec_prepared(kAuthorsAfter.name, after, limit)) {
+      ids.push_back(row[0].as<int64_t>());
+    }
+    return ids;
+  });
+}
+
+}  // namespace post
+}  // namespace microblog

@@ -1,0 +1,169 @@
+#include "post-service/user_event_consumer.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace microblog {
+namespace post {
+namespace {
+
+using Clock = std::chrono::system_clock;
+namespace v1 = ::microblog::user::v1;
+
+// Upper bound of one database step.
+constexpr std::chrono::seconds kStoreTimeout{30};
+// Pause of a replica that found another one applying.
+constexpr std::chrono::milliseconds kStandBy{200};
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+int64_t Micros(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
+}  // namespace
+
+UserEventConsumer::UserEventConsumer(DeletedAuthorsStore& store,
+                                     v1::UserService::StubInterface& users,
+                                     Reconciler& reconciler, UserEventConsumerOptions options)
+    : store_(store),
+      users_(users),
+      reconciler_(reconciler),
+      options_(std::move(options)),
+      random_(std::random_device{}()),
+      thread_([this] { Run(); }) {}
+
+UserEventConsumer::~UserEventConsumer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (call_ != nullptr) call_->TryCancel();
+  }
+  stop_.notify_all();
+  thread_.join();
+}
+
+bool UserEventConsumer::Pause(std::chrono::milliseconds how_long) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !stop_.wait_for(lock, how_long, [this] { return stopping_; });
+}
+
+std::chrono::milliseconds UserEventConsumer::Jittered(std::chrono::milliseconds base) {
+  std::uniform_int_distribution<int64_t> jitter(base.count() / 2, base.count() * 3 / 2);
+  return std::chrono::milliseconds(jitter(random_));
+}
+
+void UserEventConsumer::Run() {
+  std::chrono::milliseconds backoff = options_.first_backoff;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    switch (Step()) {
+      case Next::kPoll:
+        backoff = options_.first_backoff;
+        break;
+      case Next::kStandBy:
+        backoff = options_.first_backoff;
+        if (!Pause(Jittered(kStandBy))) return;
+        break;
+      case Next::kBackOff:
+        if (!Pause(Jittered(backoff))) return;
+        backoff = std::min(backoff * 2, options_.max_backoff);
+        break;
+    }
+  }
+}
+
+UserEventConsumer::Next UserEventConsumer::Failed(const char* what, const absl::Status& status) {
+  Log(LogLevel::kWarn, "user-event consumer: retrying after a failure",
+      {{"step", what},
+       {"code", absl::StatusCodeToString(status.code())},
+       {"cause", RedactUrl(std::string(status.message()))}});
+  return Next::kBackOff;
+}
+
+UserEventConsumer::Next UserEventConsumer::Step() {
+  absl::StatusOr<std::string> cursor =
+      store_.ReadCursor(kUserEventsFeed, Clock::now() + kStoreTimeout);
+  if (!cursor.ok()) return Failed("read cursor", cursor.status());
+
+  v1::ListUserEventsRequest request;
+  request.set_page_size(options_.page_size);
+  request.set_page_token(*cursor);
+  const auto wait_seconds = std::chrono::duration_cast<std::chrono::seconds>(options_.wait);
+  request.mutable_wait()->set_seconds(wait_seconds.count());
+  request.mutable_wait()->set_nanos(static_cast<int32_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.wait - wait_seconds).count()));
+  v1::ListUserEventsResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(Clock::now() + options_.wait + options_.call_timeout);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Next::kPoll;
+    call_ = &context;
+  }
+  const grpc::Status status = users_.ListUserEvents(&context, request, &response);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    call_ = nullptr;
+    if (stopping_) return Next::kPoll;
+  }
+  if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) return RecoverFromOverrun(*cursor);
+  if (!status.ok()) return Failed("ListUserEvents", FromGrpc(status));
+  if (response.next_page_token() == *cursor) return Next::kPoll;  // nothing new
+
+  std::vector<DeletedAuthor> deleted;
+  for (const v1::UserEvent& event : response.events()) {
+    // Other kinds (later releases) need nothing from post-service.
+    if (event.kind() == v1::UserEvent::KIND_USER_DELETED) {
+      deleted.push_back({event.user_id(), Micros(event.occur_time())});
+    }
+  }
+  absl::StatusOr<FeedPageResult> applied =
+      store_.ApplyFeedPage(kUserEventsFeed, *cursor, response.next_page_token(), deleted,
+                           Clock::now() + kStoreTimeout);
+  if (!applied.ok()) return Failed("apply events", applied.status());
+  switch (applied->outcome) {
+    case FeedPageResult::kBusy:
+      return Next::kStandBy;
+    case FeedPageResult::kMoved:
+      return Next::kPoll;
+    case FeedPageResult::kApplied:
+      break;
+  }
+  if (!deleted.empty()) {
+    Log(LogLevel::kInfo, "applied user deletions",
+        {{"users", static_cast<int64_t>(deleted.size())},
+         {"posts_removed", applied->posts_removed},
+         {"first_user", deleted.front().user_id}});
+  }
+  return Next::kPoll;
+}
+
+UserEventConsumer::Next UserEventConsumer::RecoverFromOverrun(const std::string& cursor) {
+  Log(LogLevel::kError,
+      "user-event consumer fell behind user-service's retention: events were deleted before "
+      "post-service applied them; running a reconciliation pass, then restarting the feed from "
+      "its oldest kept event",
+      {{"feed", kUserEventsFeed}});
+  absl::StatusOr<ReconcileReport> report = reconciler_.RunOnce();
+  if (!report.ok()) return Failed("reconcile after retention overrun", report.status());
+  Log(LogLevel::kWarn, "reconciliation after retention overrun done",
+      {{"authors_checked", report->authors_checked},
+       {"authors_missing", report->authors_missing},
+       {"posts_removed", report->posts_removed}});
+  absl::Status reset = store_.ResetCursor(kUserEventsFeed, cursor, Clock::now() + kStoreTimeout);
+  if (!reset.ok()) return Failed("reset cursor", reset);
+  return Next::kPoll;
+}
+
+}  // namespace post
+}  // namespace microblog
