@@ -79,21 +79,32 @@ FakeUserServer::~FakeUserServer() { server_->Shutdown(std::chrono::system_clock:
 
 // --- PostServiceTest ---
 
-void PostServiceTest::StartServices() {
+void PostServiceTest::StartServices(EnvVars user_env) {
   user_db_ = PrepareUserDatabase(pg());
-  users_ = std::make_unique<ServiceProcess>(kUserServiceBin, UserServiceEnv());
+  EnvVars env = UserServiceEnv();
+  for (auto& [key, value] : user_env) env[key] = value;
+  users_ = std::make_unique<ServiceProcess>(kUserServiceBin, env);
   user_stub_ = UserService::NewStub(users_->NewChannel());
   StartPostService(users_->address());
 }
 
 void PostServiceTest::StartPostService(const std::string& user_service_address, EnvVars extra_env) {
   post_db_ = PreparePostDatabase(pg());
+  user_service_address_ = user_service_address;
+  posts_ = LaunchPostService(std::move(extra_env));
+  stub_ = PostService::NewStub(posts_->NewChannel());
+}
+
+EnvVars PostServiceTest::PostServiceEnv(EnvVars extra_env) const {
   EnvVars env = {{"POST_DATABASE_URL", post_db_.service_url},
-                 {"USER_SERVICE_ADDR", user_service_address},
+                 {"USER_SERVICE_ADDR", user_service_address_},
                  {"HEALTH_CHECK_INTERVAL_MS", "100"}};
   for (auto& [key, value] : extra_env) env[key] = value;
-  posts_ = std::make_unique<ServiceProcess>(kPostServiceBin, env);
-  stub_ = PostService::NewStub(posts_->NewChannel());
+  return env;
+}
+
+std::unique_ptr<ServiceProcess> PostServiceTest::LaunchPostService(EnvVars extra_env) const {
+  return std::make_unique<ServiceProcess>(kPostServiceBin, PostServiceEnv(std::move(extra_env)));
 }
 
 EnvVars PostServiceTest::UserServiceEnv() const {
@@ -109,6 +120,19 @@ int64_t PostServiceTest::CreateUser(const std::string& name) {
   grpc::Status status = user_stub_->CreateUser(NewContext().get(), request, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return response.user().id();
+}
+
+grpc::Status PostServiceTest::DeleteUser(int64_t id) {
+  microblog::user::v1::DeleteUserRequest request;
+  request.set_id(id);
+  microblog::user::v1::DeleteUserResponse response;
+  return user_stub_->DeleteUser(NewContext().get(), request, &response);
+}
+
+pqxx::result PostServiceTest::QueryUsers(const std::string& sql) {
+  pqxx::connection connection(user_db_.superuser_url);
+  pqxx::nontransaction tx(connection);
+  return tx.exec(sql);
 }
 
 grpc::Status PostServiceTest::CreatePost(int64_t user_id, const std::string& body,

@@ -130,18 +130,29 @@ class PostServiceTest : public ::testing::Test {
 
   static PgCluster& pg() { return *cluster_; }
 
-  // Starts the real user-service and post-service, each on a fresh database.
-  void StartServices();
+  // Starts the real user-service (with `user_env` added to its
+  // environment) and post-service, each on a fresh database.
+  void StartServices(EnvVars user_env = {});
 
   // Starts post-service on a fresh database, with user-service at
   // `user_service_address`.
   void StartPostService(const std::string& user_service_address, EnvVars extra_env = {});
+  // post-service's environment for post_db_ and the user-service of
+  // StartPostService(), plus `extra_env`.
+  EnvVars PostServiceEnv(EnvVars extra_env = {}) const;
+  // Starts another post-service process on the same database (e.g. after
+  // the previous one was stopped, or as a second replica).
+  std::unique_ptr<ServiceProcess> LaunchPostService(EnvVars extra_env = {}) const;
 
   // user-service's environment for the database user_db_.
   EnvVars UserServiceEnv() const;
 
   // Creates a user through user-service; returns its id.
   int64_t CreateUser(const std::string& name);
+  // Deletes a user through user-service.
+  grpc::Status DeleteUser(int64_t id);
+  // Runs `sql` on user-service's database as the superuser.
+  pqxx::result QueryUsers(const std::string& sql);
 
   grpc::Status CreatePost(int64_t user_id, const std::string& body,
                           const std::string& request_id = "", Post* post = nullptr,
@@ -173,6 +184,7 @@ class PostServiceTest : public ::testing::Test {
   std::unique_ptr<ServiceProcess> users_;
   std::unique_ptr<ServiceProcess> posts_;
   std::unique_ptr<UserService::Stub> user_stub_;
+  std::string user_service_address_;  // of StartPostService()
   std::unique_ptr<PostService::Stub> stub_;
 };
 
