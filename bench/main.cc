@@ -6,6 +6,8 @@
 //   microblog-bench create-verify-accounts --user_address=... [--verify_accounts=16]
 //   microblog-bench pwhash [--threads=2 --duration=5s] [--json_out=FILE]
 //   microblog-bench wait-serving --address=HOST:PORT [--timeout=60s]
+//   microblog-bench deletion-latency --user_address=... --post_address=...
+//       [--trials=200 --posts_per_user=3 --label=idle --json_out=FILE]
 //
 // `run` prints a readable report; --json_out appends one JSON line per run
 // (see report.h). Exit codes: 0 done, 1 failure, 2 bad command line.
@@ -25,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/dataset.h"
+#include "bench/deletion_latency.h"
 #include "bench/load_generator.h"
 #include "bench/pwhash_speed.h"
 #include "bench/report.h"
@@ -49,6 +52,9 @@ ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
 ABSL_FLAG(int, threads, 2, "pwhash: hashing threads");
 ABSL_FLAG(std::string, address, "", "wait-serving: host:port of the service");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(60), "wait-serving: how long to wait");
+ABSL_FLAG(int, trials, 200, "deletion-latency: users deleted, one after the other");
+ABSL_FLAG(int, posts_per_user, 3, "deletion-latency: posts of each deleted user");
+ABSL_FLAG(std::string, label, "", "deletion-latency: label of the JSON line (e.g. idle)");
 
 namespace {
 
@@ -178,11 +184,41 @@ int WaitServing() {
   return 1;
 }
 
+int DeletionLatency() {
+  const std::string user_address = absl::GetFlag(FLAGS_user_address);
+  const std::string post_address = absl::GetFlag(FLAGS_post_address);
+  if (user_address.empty() || post_address.empty()) {
+    std::cerr << "--user_address and --post_address are required\n";
+    return 2;
+  }
+  auto users = microblog::user::v1::UserService::NewStub(
+      grpc::CreateChannel(user_address, grpc::InsecureChannelCredentials()));
+  auto posts = microblog::post::v1::PostService::NewStub(
+      grpc::CreateChannel(post_address, grpc::InsecureChannelCredentials()));
+  microblog::bench::DeletionLatencyOptions options;
+  options.trials = absl::GetFlag(FLAGS_trials);
+  options.posts_per_user = absl::GetFlag(FLAGS_posts_per_user);
+  options.call_timeout = Millis(absl::GetFlag(FLAGS_call_timeout));
+  options.seed = absl::GetFlag(FLAGS_seed);
+  absl::StatusOr<microblog::bench::DeletionLatencyReport> report =
+      microblog::bench::MeasureDeletionLatency(*users, *posts, options);
+  if (!report.ok()) {
+    std::cerr << report.status().ToString() << "\n";
+    return 1;
+  }
+  std::cout << microblog::bench::DeletionLatencyText(*report) << std::flush;
+  return AppendJsonLine(microblog::bench::DeletionLatencyJson(*report, options,
+                                                              absl::GetFlag(FLAGS_label)))
+             ? 0
+             : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "microblog-bench run|seed-sql|create-verify-accounts|pwhash|wait-serving [--flags]\n"
+      "microblog-bench run|seed-sql|create-verify-accounts|pwhash|wait-serving|deletion-latency "
+      "[--flags]\n"
       "Load generator for user-service and post-service; see bench/README.md.");
   // Debian's Abseil is built with Mutex deadlock detection on (no NDEBUG):
   // every lock gRPC takes then updates a lock graph, a few per cent of the
@@ -190,8 +226,8 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() != 2) {
-    std::cerr << "usage: microblog-bench run|seed-sql|create-verify-accounts|pwhash|wait-serving "
-                 "[--flags]\n";
+    std::cerr << "usage: microblog-bench run|seed-sql|create-verify-accounts|pwhash|wait-serving|"
+                 "deletion-latency [--flags]\n";
     return 2;
   }
   const std::string command = positional[1];
@@ -200,6 +236,7 @@ int main(int argc, char** argv) {
   if (command == "create-verify-accounts") return CreateVerifyAccounts();
   if (command == "pwhash") return Pwhash();
   if (command == "wait-serving") return WaitServing();
+  if (command == "deletion-latency") return DeletionLatency();
   std::cerr << "unknown command " << command << "\n";
   return 2;
 }

@@ -8,11 +8,13 @@
 // call must get exactly the status code of the proto's "Errors:" contract,
 // and afterwards both services must still run and answer their health
 // check SERVING. CreateUser, LookupUser and VerifyPassword have no numeric
-// field.
+// field. ListUserEvents' wait (a google.protobuf.Duration) counts as its two
+// fields, seconds and nanos.
 //
 // Each row starts fresh services whose databases hold user 1 and post 1, so
 // that 1 names something that exists and INT64_MAX something that does not.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -141,6 +143,20 @@ grpc::Status ListUsers(const Clients& c, int64_t page_size, const std::string& t
   return c.users.ListUsers(NewContext().get(), request, &response);
 }
 
+// ListUserEvents with `page_size`, a token of `token` (empty: none) and a
+// wait of `wait_seconds` + `wait_nanos`. Called with a deadline of 2 s, so
+// that the longest wait (capped at 30 s) answers, OK, before the deadline.
+grpc::Status ListUserEvents(const Clients& c, int64_t page_size, const std::vector<int64_t>& token,
+                            int64_t wait_seconds = 0, int64_t wait_nanos = 0) {
+  user_v1::ListUserEventsRequest request;
+  request.set_page_size(static_cast<int32_t>(page_size));
+  if (!token.empty()) request.set_page_token(EncodePageToken("user-events", token));
+  request.mutable_wait()->set_seconds(wait_seconds);
+  request.mutable_wait()->set_nanos(static_cast<int32_t>(wait_nanos));
+  user_v1::ListUserEventsResponse response;
+  return c.users.ListUserEvents(NewContext(std::chrono::seconds(2)).get(), request, &response);
+}
+
 // --- post-service ---
 
 grpc::Status CreatePost(const Clients& c, int64_t user_id) {
@@ -206,6 +222,25 @@ std::vector<Row> Rows() {
       {"ListUsers_page_token_id",
        [](const Clients& c, int64_t id) { return ListUsers(c, 0, EncodePageToken("users", {id})); },
        Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
+      {"ListUserEvents_page_size",
+       [](const Clients& c, int64_t page_size) { return ListUserEvents(c, page_size, {}); },
+       PageSize()},
+      // The token holds a feed position (transaction id, event id): the
+      // service never hands out one that is not positive.
+      {"ListUserEvents_page_token_xid",
+       [](const Clients& c, int64_t xid) { return ListUserEvents(c, 0, {xid, 1}); },
+       Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
+      {"ListUserEvents_page_token_id",
+       [](const Clients& c, int64_t id) { return ListUserEvents(c, 0, {1, id}); },
+       Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
+      // Waits are capped at 30 s and by the call's deadline; negative ones
+      // are refused.
+      {"ListUserEvents_wait_seconds",
+       [](const Clients& c, int64_t seconds) { return ListUserEvents(c, 0, {}, seconds); },
+       Int64Field(kOk, kOk, kInvalid, kOk, kInvalid)},
+      {"ListUserEvents_wait_nanos",
+       [](const Clients& c, int64_t nanos) { return ListUserEvents(c, 0, {}, 0, nanos); },
+       Int32Field(kOk, kOk, kInvalid, kInvalid, kInvalid)},
 
       {"CreatePost_user_id", CreatePost, RequiredId()},
       {"GetPost_id",

@@ -21,33 +21,16 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
 #include "common/connection_pool.h"
+#include "user-service/user_event_records.h"
 
 namespace microblog {
 namespace user {
-
-// A place in the feed: the last event a reader has seen.
-struct FeedPosition {
-  int64_t xid = 0;  // the event's transaction (xid8, epoch-extended)
-  int64_t id = 0;   // the event's id
-};
-
-// Kinds of events, as stored in user_events.kind.
-inline constexpr char kUserDeletedKind[] = "user.deleted";
-
-// One row of user_events.
-struct UserEventRecord {
-  FeedPosition position;
-  std::string kind;  // e.g. kUserDeletedKind
-  int64_t user_id = 0;
-  int64_t occur_micros = 0;  // occurred_at, microseconds since the Unix epoch
-};
 
 class UserEventStore {
  public:

@@ -37,10 +37,24 @@ void CheckUpdateUser(const v1::UpdateUserRequest& request) {
   FUZZ_CHECK(request.id() > 0);
 }
 
+void CheckListUserEvents(const v1::ListUserEventsRequest& request) {
+  const absl::StatusOr<user::ListUserEventsQuery> query = user::ParseListUserEventsRequest(request);
+  CheckRequestVerdict(query.status());
+  if (!query.ok()) return;
+  FUZZ_CHECK(query->page_size >= 1 && query->page_size <= user::kMaxEventPageSize);
+  FUZZ_CHECK(query->wait.count() >= 0 && query->wait <= user::kMaxEventWait);
+  if (request.page_token().empty()) {
+    FUZZ_CHECK(!query->after.has_value());
+  } else {
+    FUZZ_CHECK(query->after.has_value() &&
+               user::EncodeUserEventsToken(*query->after) == request.page_token());
+  }
+}
+
 // Checks the request of UserService's RPC number `rpc` (in the order of the
 // service's definition) that `data` holds.
 void CheckRequestOf(uint8_t rpc, const uint8_t* data, size_t size) {
-  switch (rpc % 8) {
+  switch (rpc % 9) {
     case 0:
       return WithRequest<v1::CreateUserRequest>(data, size, [](const auto& r) {
         CheckRequestVerdict(user::ValidateCreateUser(r));
@@ -69,6 +83,8 @@ void CheckRequestOf(uint8_t rpc, const uint8_t* data, size_t size) {
       return WithRequest<v1::VerifyPasswordRequest>(data, size, [](const auto& r) {
         CheckRequestVerdict(user::ValidateVerifyPassword(r));
       });
+    case 8:
+      return WithRequest<v1::ListUserEventsRequest>(data, size, CheckListUserEvents);
   }
 }
 

@@ -1,0 +1,35 @@
+// The values of user-service's event feed that its layers hand each other:
+// a position in the feed and a stored event. Plain structs without
+// behaviour, as post-service's post_records.h: the feed's logic
+// (user_events.h) turns them into and from protos and page tokens, the
+// store (user_event_store.h) into and from rows.
+#ifndef MICROBLOG_USER_SERVICE_USER_EVENT_RECORDS_H_
+#define MICROBLOG_USER_SERVICE_USER_EVENT_RECORDS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace microblog {
+namespace user {
+
+// A place in the feed: the last event a reader has seen.
+struct FeedPosition {
+  int64_t xid = 0;  // the event's transaction (xid8, epoch-extended)
+  int64_t id = 0;   // the event's id
+};
+
+// Kinds of events, as stored in user_events.kind.
+inline constexpr char kUserDeletedKind[] = "user.deleted";
+
+// One row of user_events.
+struct UserEventRecord {
+  FeedPosition position;
+  std::string kind;  // e.g. kUserDeletedKind
+  int64_t user_id = 0;
+  int64_t occur_micros = 0;  // occurred_at, microseconds since the Unix epoch
+};
+
+}  // namespace user
+}  // namespace microblog
+
+#endif  // MICROBLOG_USER_SERVICE_USER_EVENT_RECORDS_H_
