@@ -274,6 +274,28 @@ TEST_F(DeletionCascadeTest, InterleavedOutboxTransactionsAreBothApplied) {
   EXPECT_EQ(response.events(1).user_id(), y);
 }
 
+// An event that committed while an older, unrelated transaction (here in
+// the posts database: transaction ids are cluster-wide) was running is held
+// back until that transaction ends, and its end notifies nobody: the long
+// poll must find it by itself, not wait for its safety-net end (30 s here).
+TEST_F(DeletionCascadeTest, AnEventHeldBackByAnOlderTransactionComesWhenItEnds) {
+  // user-service caps every call at MAX_DEADLINE_MS: let the poll be 30 s.
+  StartServices({{"MAX_DEADLINE_MS", "60000"}}, {{"USER_EVENTS_WAIT_MS", "30000"}});
+  auto [alice, alice_posts] = UserWithPosts("alice", 2);
+  pqxx::connection older_connection(post_db_.superuser_url);
+  auto older = std::make_unique<pqxx::work>(older_connection);
+  older->exec("SELECT pg_current_xact_id()");  // takes a transaction id
+  ASSERT_TRUE(DeleteUser(alice).ok());
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(Tombstones(alice), 0) << "handed out past a running older transaction";
+
+  older->commit();
+  older.reset();
+  // Far less than the 30 s safety net, far more than it takes.
+  EXPECT_TRUE(Eventually([&] { return Tombstones(alice) == 1; }, 15s)) << posts_->output();
+  EXPECT_EQ(PostsOf(alice), 0);
+}
+
 // --- 5. Killed while applying. -----------------------------------------------
 
 // post-service is SIGKILLed in the middle of applying a deletion (held there

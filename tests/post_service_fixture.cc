@@ -79,13 +79,13 @@ FakeUserServer::~FakeUserServer() { server_->Shutdown(std::chrono::system_clock:
 
 // --- PostServiceTest ---
 
-void PostServiceTest::StartServices(EnvVars user_env) {
+void PostServiceTest::StartServices(EnvVars user_env, EnvVars post_env) {
   user_db_ = PrepareUserDatabase(pg());
   EnvVars env = UserServiceEnv();
   for (auto& [key, value] : user_env) env[key] = value;
   users_ = std::make_unique<ServiceProcess>(kUserServiceBin, env);
   user_stub_ = UserService::NewStub(users_->NewChannel());
-  StartPostService(users_->address());
+  StartPostService(users_->address(), std::move(post_env));
 }
 
 void PostServiceTest::StartPostService(const std::string& user_service_address, EnvVars extra_env) {

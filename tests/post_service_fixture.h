@@ -130,9 +130,9 @@ class PostServiceTest : public ::testing::Test {
 
   static PgCluster& pg() { return *cluster_; }
 
-  // Starts the real user-service (with `user_env` added to its
-  // environment) and post-service, each on a fresh database.
-  void StartServices(EnvVars user_env = {});
+  // Starts the real user-service and post-service (with `user_env` and
+  // `post_env` added to their environments), each on a fresh database.
+  void StartServices(EnvVars user_env = {}, EnvVars post_env = {});
 
   // Starts post-service on a fresh database, with user-service at
   // `user_service_address`.

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace microblog {
 namespace user {
@@ -27,6 +28,15 @@ struct UserEventRecord {
   std::string kind;  // e.g. kUserDeletedKind
   int64_t user_id = 0;
   int64_t occur_micros = 0;  // occurred_at, microseconds since the Unix epoch
+};
+
+// What one read of the feed found.
+struct FeedPage {
+  std::vector<UserEventRecord> events;  // in feed order
+  // Events after the position have committed but are not shown yet: a
+  // transaction older than them is still running (they come once it ends,
+  // without any notification of their own).
+  bool held_back = false;
 };
 
 }  // namespace user

@@ -14,13 +14,18 @@ namespace {
 
 // $1 after xid, $2 after id, $3 whether to check retention ($1/$2 are a
 // real position), $4 limit. One statement, so one snapshot: retention
-// cannot delete events between the check and the read. `expired` is on
-// every row; with no events there is one row of NULL events.
+// cannot delete events between the check and the read. `expired` and
+// `held_back` are on every row; with no events there is one row of NULL
+// events. `held_back`: committed events after the position that the feed
+// does not show yet, because an older transaction is still running.
 constexpr NamedStatement kListAfter{
     "user_events_after",
-    "SELECT w.expired, e.id, e.xid, e.kind, e.user_id, e.occur_micros "
+    "SELECT w.expired, w.held_back, e.id, e.xid, e.kind, e.user_id, e.occur_micros "
     "FROM (SELECT $3::boolean AND EXISTS (SELECT 1 FROM user_events_pruned p "
-    "      WHERE (p.xid, p.id) > ($1::text::xid8, $2::bigint)) AS expired) w "
+    "        WHERE (p.xid, p.id) > ($1::text::xid8, $2::bigint)) AS expired, "
+    "      EXISTS (SELECT 1 FROM user_events h "
+    "        WHERE (h.xid, h.id) > ($1::text::xid8, $2::bigint) "
+    "        AND h.xid >= pg_snapshot_xmin(pg_current_snapshot())) AS held_back) w "
     "LEFT JOIN LATERAL (SELECT id, xid::text::bigint AS xid, kind, user_id, "
     "  (extract(epoch FROM occurred_at) * 1000000)::bigint AS occur_micros "
     "  FROM user_events "
@@ -52,29 +57,29 @@ void PostgresUserEventStore::PrepareStatements(pqxx::connection& connection) {
   PrepareAll(connection, kStatements);
 }
 
-absl::StatusOr<std::vector<UserEventRecord>> PostgresUserEventStore::ListAfter(
+absl::StatusOr<FeedPage> PostgresUserEventStore::ListAfter(
     const std::optional<FeedPosition>& after, int limit, Clock::time_point deadline) {
   const FeedPosition from = after.value_or(FeedPosition{});
-  using Events = std::vector<UserEventRecord>;
-  return pool_.Run<Events>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Events> {
+  return pool_.Run<FeedPage>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<FeedPage> {
     pqxx::nontransaction tx(c);
     const pqxx::result rows =
         tx.exec_prepared(kListAfter.name, from.xid, from.id, after.has_value(), limit);
-    Events events;
+    FeedPage page;
     for (const pqxx::row& row : rows) {
       if (row["expired"].as<bool>()) {
         return absl::OutOfRangeError(
             "events after this position were deleted by retention before they were read");
       }
+      page.held_back = row["held_back"].as<bool>();
       if (row["id"].is_null()) continue;
       UserEventRecord event;
       event.position = {row["xid"].as<int64_t>(), row["id"].as<int64_t>()};
       event.kind = row["kind"].as<std::string>();
       event.user_id = row["user_id"].as<int64_t>();
       event.occur_micros = row["occur_micros"].as<int64_t>();
-      events.push_back(std::move(event));
+      page.events.push_back(std::move(event));
     }
-    return events;
+    return page;
   });
 }
 

@@ -39,10 +39,11 @@ class UserEventStore {
   virtual ~UserEventStore() = default;
 
   // Up to `limit` events after `after` (nullopt: from the oldest kept), in
-  // feed order. OUT_OF_RANGE when retention deleted events after `after`
-  // (the reader missed them).
-  virtual absl::StatusOr<std::vector<UserEventRecord>> ListAfter(
-      const std::optional<FeedPosition>& after, int limit, Clock::time_point deadline) = 0;
+  // feed order, and whether more are committed but held back by an older
+  // transaction still running. OUT_OF_RANGE when retention deleted events
+  // after `after` (the reader missed them).
+  virtual absl::StatusOr<FeedPage> ListAfter(const std::optional<FeedPosition>& after, int limit,
+                                             Clock::time_point deadline) = 0;
 
   // Deletes the events older than `retention` that the feed has already
   // made visible, and records the newest one deleted (for ListAfter's
@@ -61,9 +62,8 @@ class PostgresUserEventStore final : public UserEventStore {
   // PrepareStatements().
   explicit PostgresUserEventStore(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<std::vector<UserEventRecord>> ListAfter(const std::optional<FeedPosition>& after,
-                                                         int limit,
-                                                         Clock::time_point deadline) override;
+  absl::StatusOr<FeedPage> ListAfter(const std::optional<FeedPosition>& after, int limit,
+                                     Clock::time_point deadline) override;
   absl::StatusOr<int64_t> Prune(std::chrono::seconds retention,
                                 Clock::time_point deadline) override;
 

@@ -23,6 +23,10 @@ namespace {
 constexpr std::chrono::milliseconds kAnswerMargin{100};
 // Upper bound of one prune.
 constexpr std::chrono::seconds kPruneTimeout{60};
+// While committed events are held back by an older transaction, nothing
+// will notify their release: read again after this, doubling up to the max.
+constexpr std::chrono::milliseconds kFirstHeldBackRecheck{2};
+constexpr std::chrono::milliseconds kMaxHeldBackRecheck{500};
 
 // The proto kind of a stored kind; nullopt for kinds this build does not
 // know (written by a newer release): those are skipped.
@@ -41,6 +45,8 @@ struct UserEventFeed::Poll {
   std::string page_token;        // the request's
   v1::ListUserEventsResponse* response;
   Reply done;
+  // Next re-read while events are held back (see FeedPage::held_back).
+  std::chrono::milliseconds held_back_recheck = kFirstHeldBackRecheck;
 };
 
 UserEventFeed::UserEventFeed(UserEventStore& store, WorkerPool& db_workers, WaitList& new_events,
@@ -66,16 +72,25 @@ void UserEventFeed::Read(std::shared_ptr<Poll> poll) {
   db_workers_.Submit([this, poll = std::move(poll)]() mutable {
     // Taken before reading: a notification from here on wakes the wait.
     const uint64_t seen = new_events_.generation();
-    absl::StatusOr<std::vector<UserEventRecord>> events =
+    absl::StatusOr<FeedPage> page =
         store_.ListAfter(poll->query.after, poll->query.page_size, poll->deadline);
-    if (!events.ok()) return std::move(poll->done)(events.status());
-    if (events->empty() && Clock::now() < poll->wait_until && !new_events_.closed()) {
-      const Clock::time_point wait_until = poll->wait_until;
-      new_events_.Wait(seen, wait_until, [this, poll]() mutable { Read(std::move(poll)); });
+    if (!page.ok()) return std::move(poll->done)(page.status());
+    const Clock::time_point now = Clock::now();
+    if (page->events.empty() && now < poll->wait_until && !new_events_.closed()) {
+      // Parked until a notification (a new event committed) or the end of
+      // the wait; or, when committed events wait only for an older
+      // transaction to end (which notifies nobody), a short while.
+      Clock::time_point wake_up = poll->wait_until;
+      if (page->held_back) {
+        wake_up = std::min(wake_up, now + poll->held_back_recheck);
+        poll->held_back_recheck = std::min(poll->held_back_recheck * 2, kMaxHeldBackRecheck);
+      }
+      new_events_.Wait(seen, wake_up, [this, poll]() mutable { Read(std::move(poll)); });
       return;
     }
+    const std::vector<UserEventRecord>& events = page->events;
     v1::ListUserEventsResponse& response = *poll->response;
-    for (const UserEventRecord& event : *events) {
+    for (const UserEventRecord& event : events) {
       const std::optional<v1::UserEvent::Kind> kind = KindOf(event.kind);
       if (!kind) continue;
       v1::UserEvent& out = *response.add_events();
@@ -84,8 +99,8 @@ void UserEventFeed::Read(std::shared_ptr<Poll> poll) {
       out.set_user_id(event.user_id);
       *out.mutable_occur_time() = TimestampFromMicros(event.occur_micros);
     }
-    response.set_next_page_token(events->empty() ? poll->page_token
-                                                 : EncodeUserEventsToken(events->back().position));
+    response.set_next_page_token(events.empty() ? poll->page_token
+                                                : EncodeUserEventsToken(events.back().position));
     std::move(poll->done)(absl::OkStatus());
   });
 }
