@@ -1,10 +1,13 @@
 // The one rule that keeps a post from outliving its author when CreatePost
 // races a user's deletion (the cascade of DeleteUser):
 //
-//  - a CreatePost transaction (PostgresPostStore::InsertMany) first takes
-//    a SHARED transaction-level advisory lock on each of its authors, then,
-//    in a later statement, reads user_tombstones for them and refuses the
-//    tombstoned ones (NOT_FOUND), then inserts;
+//  - a CreatePost batch (PostgresPostStore::InsertMany, through the SQL
+//    function insert_posts() of migrations/post/0003) first takes a SHARED
+//    transaction-level advisory lock on each of its authors, then, in a
+//    later statement, reads user_tombstones for them and refuses the
+//    tombstoned ones (NOT_FOUND), then inserts; (each statement of a
+//    VOLATILE function gets its own snapshot, as a statement of a
+//    transaction does);
 //  - removing an author (PostgresDeletedAuthorsStore: the user-event
 //    consumer and reconciliation) takes the EXCLUSIVE lock on it, then
 //    inserts its tombstone and deletes its posts, and commits.
@@ -19,7 +22,8 @@
 // before any row lock, so two such transactions never deadlock.
 //
 // The key of user U's lock is U with bit 62 set (U # 2^62): outside the
-// int4 range of hashtext() keys that `migrate` uses for its own lock.
+// int4 range of hashtext() keys that `migrate` uses for its own lock. The
+// same expression is written in insert_posts().
 #ifndef MICROBLOG_POST_SERVICE_AUTHOR_LOCKS_H_
 #define MICROBLOG_POST_SERVICE_AUTHOR_LOCKS_H_
 

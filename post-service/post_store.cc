@@ -4,18 +4,15 @@
 #include <cstddef>
 #include <numeric>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 
 #include <pqxx/nontransaction>
 #include <pqxx/result>
-#include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
 #include "common/named_statement.h"
 #include "common/status.h"
-#include "post-service/author_locks.h"
 
 namespace microblog {
 namespace post {
@@ -29,14 +26,18 @@ namespace {
 // timestamp (exact: float8 holds every integer below 2^53, which the page
 // token check enforces), so that the indexes serve it.
 
-// DO NOTHING on a taken request_id returns no row; InsertPost then reads the
-// post holding it. The partial unique index decides races.
-constexpr NamedStatement kInsert{
-    "post_insert",
-    "INSERT INTO posts (user_id, body, request_id) VALUES ($1, $2, $3) "
-    "ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING "
-    "RETURNING id, user_id, body, (extract(epoch FROM created_at) * 1000000)::bigint AS "
-    "create_micros"};
+// CreatePost's batches: insert_posts() (migrations/post/0003) takes the
+// authors' shared locks, refuses tombstoned authors and inserts each post,
+// in one round trip and one statement, so one commit (author_locks.h).
+// $1 user ids, $2 bodies, $3 request ids (NULL: none), pairwise, in
+// insertion order. One row per post: `ord` (its position, from 1),
+// `outcome` ('inserted', 'removed': its author is deleted, 'taken': its
+// request_id is held by another post, which InsertMany then reads) and
+// the post when inserted. The partial unique index decides races.
+constexpr NamedStatement kInsertBatch{
+    "posts_insert_batch",
+    "SELECT ord, outcome, post_id AS id, post_user_id AS user_id, post_body AS body, "
+    "create_micros FROM insert_posts($1::bigint[], $2::text[], $3::text[])"};
 constexpr NamedStatement kGetByRequestId{
     "post_get_by_request_id",
     "SELECT id, user_id, body, (extract(epoch FROM created_at) * 1000000)::bigint AS create_micros "
@@ -83,8 +84,8 @@ constexpr NamedStatement kListFirstPages{
     "ORDER BY u.page, p.created_at DESC, p.id DESC"};
 
 constexpr NamedStatement kStatements[] = {
-    kInsert,         kGetByRequestId, kGetByIds,       kDelete,         kListFirst,
-    kListAfter,      kListUserFirst,  kListUserAfter,  kListFirstPages,
+    kInsertBatch, kGetByRequestId, kGetByIds,      kDelete,         kListFirst,
+    kListAfter,   kListUserFirst,  kListUserAfter, kListFirstPages,
 };
 
 // The one reader of a post row (the columns every statement above returns).
@@ -116,27 +117,76 @@ PostPage PageFromRows(const Rows& rows, int page_size) {
 // One row more than the page tells whether another page follows.
 int64_t RowLimit(int page_size) { return int64_t{page_size} + 1; }
 
-// Inserts one post within `tx`, honouring its request_id (see InsertMany).
-absl::StatusOr<PostRecord> InsertPost(pqxx::transaction_base& tx, const NewPost& post) {
-  // An empty request_id is no key at all: NULL is outside the unique index.
-  std::optional<std::string> key;
-  if (!post.request_id.empty()) key = post.request_id;
-  // Two rounds at most: if the post holding the key is deleted between
-  // the conflict and the read, the key is free again and the insert wins.
-  for (int round = 0; round < 2; ++round) {
-    const pqxx::result inserted = tx.exec_prepared(kInsert.name, post.user_id, post.body, key);
-    if (!inserted.empty()) return PostFromRow(inserted[0]);
-    // Each statement takes a new snapshot (READ COMMITTED): this one sees
-    // the row of the transaction the insert waited for.
-    const pqxx::result existing = tx.exec_prepared(kGetByRequestId.name, key);
-    if (existing.empty()) continue;
-    PostRecord stored = PostFromRow(existing[0]);
-    if (stored.user_id != post.user_id || stored.body != post.body) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "request_id \"", post.request_id, "\" was already used for another post (id ",
-          stored.id, ") with a different user_id or body"));
+// What insert_posts() said of one post.
+enum class InsertOutcome { kInserted, kRemoved, kTaken };
+
+// Runs insert_posts() on `posts` (in that order); one outcome per post, with
+// the stored post when inserted.
+absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> InsertBatch(
+    pqxx::connection& c, const std::vector<const NewPost*>& posts) {
+  std::vector<int64_t> user_ids;
+  std::vector<std::optional<std::string>> bodies;
+  std::vector<std::optional<std::string>> request_ids;
+  for (const NewPost* post : posts) {
+    user_ids.push_back(post->user_id);
+    bodies.emplace_back(post->body);
+    // An empty request_id is no key at all: NULL is outside the unique index.
+    request_ids.push_back(post->request_id.empty() ? std::nullopt
+                                                   : std::optional<std::string>(post->request_id));
+  }
+  // One statement: autocommit is atomic and saves BEGIN/COMMIT round trips.
+  pqxx::nontransaction tx(c);
+  const pqxx::result rows = tx.exec_prepared(kInsertBatch.name, BigintArray(user_ids),
+                                             TextArray(bodies), TextArray(request_ids));
+  using Outcomes = std::vector<std::pair<InsertOutcome, PostRecord>>;
+  Outcomes outcomes(posts.size(), {InsertOutcome::kTaken, PostRecord{}});
+  if (rows.size() != posts.size()) return absl::InternalError("insert_posts: wrong row count");
+  for (const pqxx::row& row : rows) {
+    const auto ord = row["ord"].as<std::size_t>();
+    if (ord < 1 || ord > posts.size()) return absl::InternalError("insert_posts: bad ord");
+    const std::string outcome = row["outcome"].as<std::string>();
+    if (outcome == "inserted") {
+      outcomes[ord - 1] = {InsertOutcome::kInserted, PostFromRow(row)};
+    } else if (outcome == "removed") {
+      outcomes[ord - 1].first = InsertOutcome::kRemoved;
+    } else if (outcome != "taken") {
+      return absl::InternalError("insert_posts: unknown outcome " + outcome);
     }
-    return stored;
+  }
+  return outcomes;
+}
+
+// The answer for `post`, whose request_id insert_posts() found taken: the
+// post holding it when user_id and body match (a retry), ALREADY_EXISTS when
+// they do not. The holder committed (the insert waited for it), so this
+// later statement sees it; if it was deleted meanwhile, the key is free
+// again and the post is inserted once more (two rounds at most).
+absl::StatusOr<PostRecord> ResolveTakenKey(pqxx::connection& c, const NewPost& post) {
+  for (int round = 0; round < 2; ++round) {
+    {
+      pqxx::nontransaction tx(c);
+      const pqxx::result existing = tx.exec_prepared(kGetByRequestId.name, post.request_id);
+      if (!existing.empty()) {
+        PostRecord stored = PostFromRow(existing[0]);
+        if (stored.user_id != post.user_id || stored.body != post.body) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "request_id \"", post.request_id, "\" was already used for another post (id ",
+              stored.id, ") with a different user_id or body"));
+        }
+        return stored;
+      }
+    }
+    absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> again =
+        InsertBatch(c, {&post});
+    if (!again.ok()) return again.status();
+    switch ((*again)[0].first) {
+      case InsertOutcome::kInserted:
+        return std::move((*again)[0].second);
+      case InsertOutcome::kRemoved:
+        return NotFoundResource("user", post.user_id);
+      case InsertOutcome::kTaken:
+        break;
+    }
   }
   return absl::AbortedError("request_id kept changing hands; retry");
 }
@@ -157,39 +207,34 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return posts[a].request_id < posts[b].request_id;
   });
-  std::vector<int64_t> authors;
-  for (const NewPost& post : posts) authors.push_back(post.user_id);
-  std::sort(authors.begin(), authors.end());
-  authors.erase(std::unique(authors.begin(), authors.end()), authors.end());
-  absl::StatusOr<Results> stored =
-      pool_.Run<Results>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Results> {
-        // One transaction: one commit, one WAL flush for the whole batch;
-        // also for a single post, because the author check below must see
-        // what committed while it waited for the lock (author_locks.h).
-        pqxx::work tx(c);
-        // Two statements in one round trip (simple query protocol; the ids
-        // are integers we format): each gets its own snapshot, so the
-        // tombstone read sees a removal that committed while we waited.
-        const std::string lock_then_read = absl::StrCat(
-            LockAuthorsSql("pg_advisory_xact_lock_shared", authors), "; ",
-            "SELECT user_id FROM user_tombstones WHERE user_id = ANY ('",
-            BigintArray(authors), "'::bigint[])");
-        std::set<int64_t> removed;
-        for (const pqxx::row& row : tx.exec(lock_then_read)) {
-          removed.insert(row[0].as<int64_t>());
-        }
-        Results results(posts.size(), absl::InternalError("not stored"));
-        for (std::size_t i : order) {
-          // The same answer as user-service's "no such user" (AuthorChecker).
-          results[i] = removed.count(posts[i].user_id) != 0
-                           ? absl::StatusOr<PostRecord>(NotFoundResource("user", posts[i].user_id))
-                           : InsertPost(tx, posts[i]);
-        }
-        tx.commit();
-        return results;
-      });
-  if (!stored.ok()) return Results(posts.size(), stored.status());
-  return *std::move(stored);
+  std::vector<const NewPost*> ordered;
+  for (std::size_t i : order) ordered.push_back(&posts[i]);
+  using Outcomes = std::vector<std::pair<InsertOutcome, PostRecord>>;
+  absl::StatusOr<Outcomes> outcomes = pool_.Run<Outcomes>(
+      deadline, [&](pqxx::connection& c) { return InsertBatch(c, ordered); });
+  // An error of the statement is every post's, and then none is stored.
+  if (!outcomes.ok()) return Results(posts.size(), outcomes.status());
+  Results results(posts.size(), absl::InternalError("not stored"));
+  for (std::size_t k = 0; k < ordered.size(); ++k) {
+    const NewPost& post = *ordered[k];
+    auto& [outcome, record] = (*outcomes)[k];
+    switch (outcome) {
+      case InsertOutcome::kInserted:
+        results[order[k]] = std::move(record);
+        break;
+      case InsertOutcome::kRemoved:
+        // The same answer as user-service's "no such user" (AuthorChecker).
+        results[order[k]] = NotFoundResource("user", post.user_id);
+        break;
+      case InsertOutcome::kTaken:
+        // Rare (a retried request): on its own, after the batch committed,
+        // so that its failure is its own.
+        results[order[k]] = pool_.Run<PostRecord>(
+            deadline, [&](pqxx::connection& c) { return ResolveTakenKey(c, post); });
+        break;
+    }
+  }
+  return results;
 }
 
 absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(

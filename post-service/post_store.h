@@ -43,8 +43,9 @@ class PostStore {
 
   virtual ~PostStore() = default;
 
-  // Stores `posts` in one transaction (one commit for all), one result per
-  // post in the same order; created_at is the database server's clock.
+  // Stores `posts` in one statement (one round trip, one commit for all),
+  // one result per post in the same order; created_at is the database
+  // server's clock.
   // With a non-empty request_id, concurrent and repeated inserts store one
   // post only (the unique index on request_id decides, not a prior read):
   // a post whose request_id is taken gets the stored post when user_id and

@@ -268,6 +268,27 @@ TEST_F(ConnectionPoolTest, RunsPreparedStatements) {
   EXPECT_TRUE(pool.Ping(Soon()).ok());
 }
 
+// Array parameters: what goes in as TextArray comes out of PostgreSQL as
+// the same texts, in order, NULLs included.
+TEST_F(ConnectionPoolTest, TextArrayRoundTripsAnyText) {
+  const std::vector<std::optional<std::string>> texts = {
+      "plain", "", "with, comma", "{braces}", "\"quoted\"", "back\\slash", "NULL",
+      std::nullopt, "  spaces  ", "new\nline", "\xc3\xa6\xe5\xb1\xb1 \xf0\x9f\x98\x80", "\\\""};
+  pqxx::connection c(cluster_->SuperuserUrl());
+  pqxx::nontransaction tx(c);
+  const pqxx::result rows = tx.exec_params(
+      "SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n", TextArray(texts));
+  ASSERT_EQ(rows.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i]) {
+      EXPECT_EQ(rows[i][0].as<std::string>(), *texts[i]) << i;
+    } else {
+      EXPECT_TRUE(rows[i][0].is_null()) << i;
+    }
+  }
+  EXPECT_EQ(tx.exec_params1("SELECT cardinality($1::text[])", TextArray({}))[0].as<int>(), 0);
+}
+
 TEST_F(ConnectionPoolTest, ReturnsTheConnectionWhenTheCallbackThrows) {
   ConnectionPool pool(Options(1));
   for (int i = 0; i < 3; ++i) {

@@ -203,6 +203,8 @@ TEST_F(MigrateTest, DownToPreviousReleaseAndUpAgainWithData) {
   EXPECT_EQ(Version(post_url_), kRealPostVersion - 1);
   EXPECT_FALSE(TableExists(user_url_, "user_events"));
   EXPECT_FALSE(TableExists(post_url_, "user_tombstones"));
+  EXPECT_EQ(QueryString(post_url_, "SELECT count(*) FROM pg_proc WHERE proname = 'insert_posts'"),
+            "0");
   EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(username, ',') FROM users"), "a");
   EXPECT_EQ(QueryString(post_url_, "SELECT string_agg(body, ',') FROM posts"), "kept");
   // The previous release's DeleteUser still works on that schema.
@@ -317,6 +319,17 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
     EXPECT_THROW(tx.exec("INSERT INTO event_cursors (feed) VALUES ('other')"),
                  pqxx::insufficient_privilege);
     EXPECT_THROW(tx.exec("DELETE FROM event_cursors"), pqxx::insufficient_privilege);
+    // CreatePost's batch insert.
+    EXPECT_EQ(tx.exec1("SELECT outcome FROM insert_posts('{1}', '{hi}', '{NULL}')")[0]
+                  .as<std::string>(),
+              "inserted");
+  }
+  {
+    // Nobody else may call it (it is not PUBLIC).
+    pqxx::connection conn(pg_->UrlFor(post_db_, "user_service"));
+    pqxx::nontransaction tx(conn);
+    EXPECT_THROW(tx.exec("SELECT * FROM insert_posts('{1}', '{hi}', '{NULL}')"),
+                 pqxx::insufficient_privilege);
   }
   {
     // user-service writes, reads and prunes its outbox; it never rewrites an

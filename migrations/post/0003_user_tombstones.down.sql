@@ -1,5 +1,6 @@
 -- Dropping the tables drops their grants with them. Posts already removed
 -- stay removed; after `migrate up` again the consumer starts the feed from
 -- its oldest kept event, and reconciliation covers anything older.
+DROP FUNCTION insert_posts(bigint[], text[], text[]);
 DROP TABLE event_cursors;
 DROP TABLE user_tombstones;
