@@ -76,39 +76,9 @@ done
 BENCH="$NEW/bench/microblog-bench"
 
 # --- PostgreSQL, as bench/run.sh sets it up -------------------------------------
-WORK="$(mktemp -d /tmp/mbcascade.XXXXXX)"
+source "$ROOT/bench/lib/postgres.sh"
+bench_postgres_start /tmp/mbcascade.XXXXXX
 RAW="$WORK/raw.jsonl"
-chmod 755 "$WORK"
-AS_PG=()
-if [[ "$(id -u)" -eq 0 ]]; then chown postgres: "$WORK"; AS_PG=(runuser -u postgres --); fi
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true
-  if ((KEEP)); then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 \
-  --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-cat >>"$WORK/data/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-max_connections = 200
-shared_buffers = 256MB
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_wal_size = 2GB
-log_min_messages = warning
-EOF
-"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start >/dev/null \
-  || { cat "$WORK/postgres.log" >&2; die "PostgreSQL did not start"; }
-psql_su() { local db="$1"; shift; "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -U postgres -d "$db" "$@"; }
-url() { echo "postgresql:///$1?host=$WORK&user=$2"; }
 
 log "databases, schema (the working tree's migrations), $USERS users and $POSTS posts"
 psql_su postgres -c "CREATE ROLE user_service LOGIN" -c "CREATE ROLE post_service LOGIN" \

@@ -93,51 +93,10 @@ command -v python3 >/dev/null || die "python3 is needed for the report"
 PGBENCH_BIN="${PGBENCH_BIN:-$PG_BIN/pgbench}"
 
 # --- Work dir and PostgreSQL -------------------------------------------------
-# Short path: the socket lives here too (<= 107 bytes).
-WORK="$(mktemp -d /tmp/mbbench.XXXXXX)"
+source "$ROOT/bench/lib/postgres.sh"
+bench_postgres_start /tmp/mbbench.XXXXXX
 RAW="$WORK/raw"
 mkdir -p "$RAW/pgbench-logs"
-chmod 755 "$WORK"
-AS_PG=()
-if [[ "$(id -u)" -eq 0 ]]; then
-  chown postgres: "$WORK"
-  AS_PG=(runuser -u postgres --)
-fi
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true
-  if ((KEEP)); then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "initdb in $WORK"
-"${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 \
-  --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-# Durability as in production (fsync, synchronous commit, full page writes);
-# socket only, so nothing but this machine's processes can reach it.
-cat >>"$WORK/data/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-max_connections = 200
-shared_buffers = 256MB
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_wal_size = 2GB
-log_min_messages = warning
-EOF
-"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w start >/dev/null \
-  || { cat "$WORK/postgres.log" >&2; die "PostgreSQL did not start"; }
-
-psql_su() { # DB [psql args...]
-  local db="$1"; shift
-  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -U postgres -d "$db" "$@"
-}
-url() { echo "postgresql:///$1?host=$WORK&user=$2"; }
 
 log "creating databases, roles, schema"
 psql_su postgres -c "CREATE ROLE user_service LOGIN" -c "CREATE ROLE post_service LOGIN" \

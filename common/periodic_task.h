@@ -13,11 +13,11 @@
 #define MICROBLOG_COMMON_PERIODIC_TASK_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
+
+#include "common/stop_signal.h"
 
 namespace microblog {
 
@@ -36,10 +36,8 @@ class PeriodicTask {
   const std::string name_;
   const std::chrono::milliseconds interval_;
   const std::function<void()> task_;
-  std::mutex mu_;
-  std::condition_variable stop_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;     // last: starts once the rest is set
+  StopSignal stop_;
+  std::thread thread_;  // last: starts once the rest is set
 };
 
 }  // namespace microblog

@@ -39,22 +39,8 @@ PgListener::PgListener(std::string url, std::string channel, std::function<void(
       thread_([this] { Run(); }) {}
 
 PgListener::~PgListener() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  stop_.notify_all();
+  stop_.Stop();
   thread_.join();
-}
-
-bool PgListener::stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
-bool PgListener::SleepUnlessStopped(std::chrono::milliseconds how_long) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return stop_.wait_for(lock, how_long, [this] { return stopping_; });
 }
 
 void PgListener::ListenOnce(std::chrono::milliseconds& retry) {
@@ -65,12 +51,12 @@ void PgListener::ListenOnce(std::chrono::milliseconds& retry) {
   // and anything sent before is read by the readers we wake now.
   Log(LogLevel::kInfo, "listening for notifications", {{"channel", channel_}});
   on_notify_();
-  while (!stopping()) connection.await_notification(0, kPollMicros);
+  while (!stop_.stopped()) connection.await_notification(0, kPollMicros);
 }
 
 void PgListener::Run() {
   std::chrono::milliseconds retry = kFirstRetry;
-  while (!stopping()) {
+  while (!stop_.stopped()) {
     try {
       ListenOnce(retry);
       return;
@@ -80,7 +66,7 @@ void PgListener::Run() {
            {"error", RedactUrl(e.what())},
            {"retry_ms", static_cast<int64_t>(retry.count())}});
     }
-    if (SleepUnlessStopped(retry)) return;
+    if (!stop_.SleepFor(retry)) return;
     retry = std::min(retry * 2, kMaxRetry);
   }
 }

@@ -18,11 +18,11 @@
 #define MICROBLOG_COMMON_PG_LISTENER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
+
+#include "common/stop_signal.h"
 
 namespace microblog {
 
@@ -41,17 +41,12 @@ class PgListener {
   // Listens until stopped or the connection fails (throws); resets
   // `retry` once connected.
   void ListenOnce(std::chrono::milliseconds& retry);
-  // Sleeps `how_long` unless stopped meanwhile; returns whether stopped.
-  bool SleepUnlessStopped(std::chrono::milliseconds how_long);
-  bool stopping();
 
   const std::string url_;
   const std::string channel_;
   const std::function<void()> on_notify_;
-  std::mutex mu_;
-  std::condition_variable stop_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;     // last: started once everything else is set
+  StopSignal stop_;
+  std::thread thread_;  // last: started once everything else is set
 };
 
 }  // namespace microblog

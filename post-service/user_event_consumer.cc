@@ -40,18 +40,14 @@ UserEventConsumer::UserEventConsumer(DeletedAuthorsStore& store,
       thread_([this] { Run(); }) {}
 
 UserEventConsumer::~UserEventConsumer() {
+  stop_.Stop();
   {
+    // A call registered before the flag was seen is cancelled here; one
+    // not registered yet sees the flag (Step() checks it under mu_).
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
     if (call_ != nullptr) call_->TryCancel();
   }
-  stop_.notify_all();
   thread_.join();
-}
-
-bool UserEventConsumer::Pause(std::chrono::milliseconds how_long) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return !stop_.wait_for(lock, how_long, [this] { return stopping_; });
 }
 
 std::chrono::milliseconds UserEventConsumer::Jittered(std::chrono::milliseconds base) {
@@ -61,21 +57,17 @@ std::chrono::milliseconds UserEventConsumer::Jittered(std::chrono::milliseconds 
 
 void UserEventConsumer::Run() {
   std::chrono::milliseconds backoff = options_.first_backoff;
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-    }
+  while (!stop_.stopped()) {
     switch (Step()) {
       case Next::kPoll:
         backoff = options_.first_backoff;
         break;
       case Next::kStandBy:
         backoff = options_.first_backoff;
-        if (!Pause(Jittered(kStandBy))) return;
+        if (!stop_.SleepFor(Jittered(kStandBy))) return;
         break;
       case Next::kBackOff:
-        if (!Pause(Jittered(backoff))) return;
+        if (!stop_.SleepFor(Jittered(backoff))) return;
         backoff = std::min(backoff * 2, options_.max_backoff);
         break;
     }
@@ -107,15 +99,15 @@ UserEventConsumer::Next UserEventConsumer::Step() {
   context.set_deadline(Clock::now() + options_.wait + options_.call_timeout);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return Next::kPoll;
+    if (stop_.stopped()) return Next::kPoll;
     call_ = &context;
   }
   const grpc::Status status = users_.ListUserEvents(&context, request, &response);
   {
     std::lock_guard<std::mutex> lock(mu_);
     call_ = nullptr;
-    if (stopping_) return Next::kPoll;
   }
+  if (stop_.stopped()) return Next::kPoll;
   if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) return RecoverFromOverrun(*cursor);
   if (!status.ok()) return Failed("ListUserEvents", FromGrpc(status));
   if (response.next_page_token() == *cursor) return Next::kPoll;  // nothing new

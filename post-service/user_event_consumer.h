@@ -32,7 +32,6 @@
 #define MICROBLOG_POST_SERVICE_USER_EVENT_CONSUMER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <string>
@@ -41,6 +40,7 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
+#include "common/stop_signal.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "post-service/deleted_authors_store.h"
 #include "post-service/reconciler.h"
@@ -87,8 +87,6 @@ class UserEventConsumer {
   Next RecoverFromOverrun(const std::string& cursor);
   // Logs `what` failed with `status` at warn; returns kBackOff.
   Next Failed(const char* what, const absl::Status& status);
-  // Sleeps `how_long` unless stopped meanwhile; false when stopped.
-  bool Pause(std::chrono::milliseconds how_long);
   std::chrono::milliseconds Jittered(std::chrono::milliseconds base);
 
   DeletedAuthorsStore& store_;
@@ -97,11 +95,10 @@ class UserEventConsumer {
   const UserEventConsumerOptions options_;
   std::minstd_rand random_;  // used by the consumer's thread only
 
+  StopSignal stop_;
   std::mutex mu_;
-  std::condition_variable stop_;
-  bool stopping_ = false;                  // guarded by mu_
-  grpc::ClientContext* call_ = nullptr;    // the call in flight; guarded by mu_
-  std::thread thread_;                     // last: started once the rest is set
+  grpc::ClientContext* call_ = nullptr;  // the call in flight; guarded by mu_
+  std::thread thread_;                   // last: started once the rest is set
 };
 
 }  // namespace post
