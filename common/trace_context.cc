@@ -1,6 +1,7 @@
 #include "common/trace_context.h"
 
 #include <cstddef>
+#include <random>
 
 namespace microblog {
 namespace {
@@ -75,6 +76,31 @@ TraceContext TraceContextFrom(const grpc::ServerContextBase& context) {
 void AddTo(const TraceContext& trace, grpc::ClientContext& context) {
   if (!trace.traceparent.empty()) context.AddMetadata("traceparent", trace.traceparent);
   if (!trace.tracestate.empty()) context.AddMetadata("tracestate", trace.tracestate);
+}
+
+TraceContext ChildSpan(const TraceContext& parent) {
+  std::optional<Traceparent> traceparent = ParseTraceparent(parent.traceparent);
+  if (!traceparent.has_value()) return TraceContext{};
+  static constexpr char kHex[] = "0123456789abcdef";
+  // One generator per thread: no lock on the hot path.
+  thread_local std::mt19937_64 random(std::random_device{}());
+  std::string span_id(16, '0');
+  do {
+    uint64_t bits = random();
+    for (char& digit : span_id) {
+      digit = kHex[bits & 0xf];
+      bits >>= 4;
+    }
+  } while (IsAllZero(span_id));
+  traceparent->parent_id = std::move(span_id);
+  return TraceContext{FormatTraceparent(*traceparent), parent.tracestate};
+}
+
+TraceLogFields TraceLogFieldsOf(const TraceContext& trace) {
+  const std::optional<Traceparent> traceparent = ParseTraceparent(trace.traceparent);
+  if (!traceparent.has_value()) return {};
+  std::string traceparent_text = FormatTraceparent(*traceparent);
+  return {traceparent->trace_id, traceparent->parent_id, traceparent_text.substr(53, 2)};
 }
 
 }  // namespace microblog

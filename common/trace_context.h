@@ -3,7 +3,8 @@
 // one trace spans both services.
 //
 //   TraceContext trace = TraceContextFrom(*context);
-//   AddTo(trace, client_context);   // on the outgoing call
+//   AddTo(ChildSpan(trace), client_context);   // on the outgoing call
+//   Log(LogLevel::kInfo, "rpc", {{"trace_id", TraceLogFields(trace).trace_id}, ...});
 //
 // A traceparent that does not parse is dropped, with its tracestate, as the
 // specification requires: a client cannot make us log or forward arbitrary
@@ -52,6 +53,20 @@ TraceContext TraceContextFrom(const grpc::ServerContextBase& context);
 
 // Adds the non-empty fields of `trace` to an outgoing call's metadata.
 void AddTo(const TraceContext& trace, grpc::ClientContext& context);
+
+// The trace context of a call made on behalf of `parent`: the same trace id,
+// flags and tracestate, and a new random span id (the outgoing call's own
+// span, which the callee logs). Empty when `parent` is.
+TraceContext ChildSpan(const TraceContext& parent);
+
+// The fields OpenTelemetry names for trace context in non-OTLP logs, from
+// `trace`'s traceparent: all empty when there is none.
+struct TraceLogFields {
+  std::string trace_id;     // 32 lower-case hex digits
+  std::string span_id;      // the span the logged work belongs to: 16 hex digits
+  std::string trace_flags;  // 2 hex digits
+};
+TraceLogFields TraceLogFieldsOf(const TraceContext& trace);
 
 }  // namespace microblog
 

@@ -26,6 +26,7 @@ struct BatchGetUsersCall {
   microblog::user::v1::BatchGetUsersRequest request;
   microblog::user::v1::BatchGetUsersResponse response;
   std::vector<int64_t> asked;  // one user id per check, in check order
+  TraceContext trace;          // sent with the call (a child span), if any
 };
 
 // One result per check of `call`, from user-service's answer `status`.
@@ -36,10 +37,13 @@ std::vector<absl::StatusOr<bool>> AuthorsOf(const BatchGetUsersCall& call,
     // checked: the callers may retry later, so say UNAVAILABLE, never store.
     // The channel's message names internal addresses: it goes to our log,
     // not to the clients.
+    const TraceLogFields trace = TraceLogFieldsOf(call.trace);
     Log(LogLevel::kWarn, "author check failed",
         {{"users", static_cast<int64_t>(call.request.ids_size())},
          {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
-         {"cause", status.error_message()}});
+         {"cause", status.error_message()},
+         {"trace_id", trace.trace_id},
+         {"span_id", trace.span_id}});
     return std::vector<absl::StatusOr<bool>>(
         call.asked.size(), absl::UnavailableError("user-service unavailable; retry later"));
   }
@@ -95,7 +99,9 @@ void GrpcAuthorChecker::AskUserService(std::vector<Check> checks, Clock::time_po
     call->asked.push_back(check.user_id);
     if (distinct.insert(check.user_id).second) call->request.add_ids(check.user_id);
     if (!traced && !check.trace.traceparent.empty()) {
-      AddTo(check.trace, call->context);
+      // The call to user-service is a span of its own in the caller's trace.
+      call->trace = ChildSpan(check.trace);
+      AddTo(call->trace, call->context);
       traced = true;
     }
   }

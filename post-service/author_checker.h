@@ -72,8 +72,8 @@ class GrpcAuthorChecker final : public AuthorChecker {
 
   // Asks UserService.BatchGetUsers, together with the checks queued at the
   // same time, with deadline min(latest deadline of the batch, now +
-  // timeout). A batched call carries the trace context of its first traced
-  // check. Thread-safe.
+  // timeout). A batched call belongs to the trace of its first traced check,
+  // as a new span (ChildSpan). Thread-safe.
   void CheckAuthor(int64_t user_id, Clock::time_point deadline, const TraceContext& trace,
                    Answer done) override;
 

@@ -185,6 +185,25 @@ TEST(TraceContext, ParsesVersion00Traceparents) {
             0xfe);
 }
 
+TEST(TraceContext, AChildSpanKeepsTheTraceAndGetsANewSpanId) {
+  const TraceContext parent{"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "k=v"};
+  const TraceContext child = ChildSpan(parent);
+  const std::optional<Traceparent> parsed = ParseTraceparent(child.traceparent);
+  ASSERT_TRUE(parsed.has_value()) << child.traceparent;
+  EXPECT_EQ(parsed->trace_id, "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_NE(parsed->parent_id, "b7ad6b7169203331");
+  EXPECT_EQ(parsed->flags, 1);
+  EXPECT_EQ(child.tracestate, "k=v");
+  EXPECT_NE(ChildSpan(parent).traceparent, child.traceparent);  // each call its own span
+  EXPECT_TRUE(ChildSpan(TraceContext{}).traceparent.empty());
+
+  const TraceLogFields fields = TraceLogFieldsOf(parent);
+  EXPECT_EQ(fields.trace_id, "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(fields.span_id, "b7ad6b7169203331");
+  EXPECT_EQ(fields.trace_flags, "01");
+  EXPECT_TRUE(TraceLogFieldsOf(TraceContext{}).trace_id.empty());
+}
+
 TEST(TraceContext, RejectsMalformedTraceparents) {
   for (const char* bad : {
            "",

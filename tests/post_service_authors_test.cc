@@ -13,6 +13,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include "common/trace_context.h"
 #include "google/rpc/error_details.pb.h"
 #include "post_service_fixture.h"
 #include "support/eventually.h"
@@ -170,7 +171,14 @@ TEST_F(PostServiceTest, TraceContextIsForwardedToUserService) {
   grpc::Status status = stub_->CreatePost(context.get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   std::map<std::string, std::string> seen = fake.service().last_metadata();
-  EXPECT_EQ(seen["traceparent"], kTraceparent);
+  // The same trace, flags and state; the call to user-service is a span of
+  // its own.
+  const std::optional<Traceparent> sent = ParseTraceparent(seen["traceparent"]);
+  const std::optional<Traceparent> caller = ParseTraceparent(kTraceparent);
+  ASSERT_TRUE(sent.has_value()) << seen["traceparent"];
+  EXPECT_EQ(sent->trace_id, caller->trace_id);
+  EXPECT_NE(sent->parent_id, caller->parent_id);
+  EXPECT_EQ(sent->flags, caller->flags);
   EXPECT_EQ(seen["tracestate"], kTracestate);
 
   // Nothing is invented when the caller sent none.
@@ -190,14 +198,26 @@ TEST_F(PostServiceTest, TraceContextReachesTheRealUserServiceLog) {
   auto context = NewContext();
   context->AddMetadata("traceparent", kTraceparent);
   ASSERT_TRUE(stub_->CreatePost(context.get(), request, &response).ok());
-  // Both services' per-RPC log lines carry the caller's trace context.
-  const std::string logged = std::string("\"traceparent\":\"") + kTraceparent + "\"";
-  EXPECT_NE(posts_->output().find(logged), std::string::npos) << posts_->output();
+  // Both services' per-RPC log lines carry the trace (OpenTelemetry's field
+  // names): post-service's with the caller's span, user-service's with the
+  // span of post-service's call to it.
+  const std::optional<Traceparent> caller = ParseTraceparent(kTraceparent);
+  ASSERT_TRUE(caller.has_value());
+  const std::string trace_id = "\"trace_id\":\"" + caller->trace_id + "\"";
+  const std::string caller_span = "\"span_id\":\"" + caller->parent_id + "\"";
+  const std::string post_log = posts_->output();
+  EXPECT_NE(post_log.find(trace_id + "," + caller_span + ",\"trace_flags\":\"01\""),
+            std::string::npos)
+      << post_log;
   // user-service logged its BatchGetUsers before answering it, so before
   // post-service answered us (stderr is unbuffered).
   const std::string user_log = users_->output();
-  EXPECT_NE(user_log.find(logged), std::string::npos) << user_log;
-  EXPECT_NE(user_log.find("/microblog.user.v1.UserService/BatchGetUsers"), std::string::npos);
+  const std::size_t batch_line = user_log.find("/microblog.user.v1.UserService/BatchGetUsers");
+  ASSERT_NE(batch_line, std::string::npos) << user_log;
+  const std::string line = user_log.substr(batch_line, user_log.find('\n', batch_line) - batch_line);
+  EXPECT_NE(line.find(trace_id), std::string::npos) << line;
+  EXPECT_NE(line.find("\"span_id\":\""), std::string::npos) << line;
+  EXPECT_EQ(line.find(caller_span), std::string::npos) << line;
 }
 
 // --- Reaching user-service: DNS, mutual TLS --------------------------------------
