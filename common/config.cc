@@ -104,9 +104,12 @@ absl::StatusOr<int64_t> Config::GetInt(const std::string& env, int64_t min, int6
   return value;
 }
 
-std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address) {
+std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address,
+                                              const std::string& default_metrics_address) {
   return {
       {"LISTEN_ADDRESS", default_listen_address, "host:port the gRPC server listens on."},
+      {"METRICS_ADDRESS", default_metrics_address,
+       "host:port serving Prometheus metrics over HTTP at /metrics; empty: no metrics."},
       {"DB_POOL_SIZE", "8", "Number of database connections (1-256)."},
       {"MAX_DEADLINE_MS", "10000",
        "Cap on any request's deadline, in milliseconds; also the database statement timeout."},
@@ -125,6 +128,7 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
 absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   ServerSettings settings;
   settings.listen_address = config.GetString("LISTEN_ADDRESS");
+  settings.metrics_address = config.GetString("METRICS_ADDRESS");
   if (settings.listen_address.empty()) {
     return absl::InvalidArgumentError("LISTEN_ADDRESS must not be empty");
   }

@@ -63,14 +63,16 @@ class Config {
   bool help_requested_ = false;
 };
 
-// Options every server has: LISTEN_ADDRESS, DB_POOL_SIZE, MAX_DEADLINE_MS,
+// Options every server has: LISTEN_ADDRESS, METRICS_ADDRESS, DB_POOL_SIZE, MAX_DEADLINE_MS,
 // SHUTDOWN_GRACE_MS, LOG_LEVEL, HEALTH_CHECK_INTERVAL_MS, TLS_CERT_FILE,
 // TLS_KEY_FILE, TLS_CLIENT_CA_FILE.
-std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address);
+std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address,
+                                              const std::string& default_metrics_address = "");
 
 // The server settings read from those options.
 struct ServerSettings {
   std::string listen_address;
+  std::string metrics_address;  // empty: no metrics server
   int db_pool_size = 8;
   // Cap on how long any request may run, whatever deadline the client set
   // (also the database statement timeout).

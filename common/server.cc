@@ -20,6 +20,10 @@
 #include "absl/synchronization/mutex.h"
 #include "common/health_service.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_server.h"
+#include "common/process_metrics.h"
+#include "common/rpc_metrics.h"
 #include "common/trace_context.h"
 
 namespace microblog {
@@ -42,18 +46,40 @@ std::string CodeName(grpc::StatusCode code) {
   return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
 }
 
-// Writes the one log line per RPC: method, status code, duration, peer.
+// go-grpc-prometheus's grpc_type of a call.
+const char* GrpcType(grpc::experimental::ServerRpcInfo::Type type) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  switch (type) {
+    case Type::UNARY:
+      return "unary";
+    case Type::CLIENT_STREAMING:
+      return "client_stream";
+    case Type::SERVER_STREAMING:
+      return "server_stream";
+    case Type::BIDI_STREAMING:
+      return "bidi_stream";
+  }
+  return "unary";
+}
+
+// Per call: the metrics (rpc_metrics.h) and the one log line per RPC:
+// method, status code, duration, peer, trace.
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : info_(info), start_(steady_clock::now()) {}
+  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcServerMetrics* metrics)
+      : info_(info), metrics_(metrics), start_(steady_clock::now()) {
+    if (metrics_ != nullptr) metrics_->Started(info_->method(), GrpcType(info_->type()));
+  }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      const double millis =
-          std::chrono::duration<double, std::milli>(steady_clock::now() - start_).count();
+      const double seconds = std::chrono::duration<double>(steady_clock::now() - start_).count();
+      if (metrics_ != nullptr) {
+        metrics_->Handled(info_->method(), GrpcType(info_->type()), status.error_code(), seconds);
+      }
+      const double millis = seconds * 1000;
       const bool server_fault = status.error_code() == grpc::StatusCode::INTERNAL ||
                                 status.error_code() == grpc::StatusCode::UNKNOWN ||
                                 status.error_code() == grpc::StatusCode::DATA_LOSS;
@@ -91,16 +117,22 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   grpc::experimental::ServerRpcInfo* info_;
+  RpcServerMetrics* metrics_;  // null: no metrics
   steady_clock::time_point start_;
 };
 
 class RpcLogInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
+  explicit RpcLogInterceptorFactory(RpcServerMetrics* metrics) : metrics_(metrics) {}
+
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcLogInterceptor(info);
+    return new RpcLogInterceptor(info, metrics_);
   }
+
+ private:
+  RpcServerMetrics* metrics_;
 };
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
@@ -204,6 +236,22 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
 
   std::vector<std::string> names;
   for (const ServedService& served : services) names.push_back(served.full_name);
+
+  // Prometheus metrics on their own HTTP port (METRICS_ADDRESS).
+  Registry registry;
+  std::unique_ptr<RpcServerMetrics> rpc_metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!settings.metrics_address.empty()) {
+    rpc_metrics = std::make_unique<RpcServerMetrics>(registry, names);
+    AddProcessMetrics(registry);
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(settings.metrics_address, registry);
+    if (!started.ok()) {
+      Log(LogLevel::kError, "cannot serve metrics", {{"cause", started.status().message()}});
+      return 1;
+    }
+    metrics_server = *std::move(started);
+  }
   // Starts NOT_SERVING until the first readiness check passes.
   HealthService health(names);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -222,7 +270,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   for (const ServedService& served : services) builder.RegisterService(served.service);
   builder.RegisterService(&health);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<RpcLogInterceptorFactory>());
+  interceptors.push_back(std::make_unique<RpcLogInterceptorFactory>(rpc_metrics.get()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -232,7 +280,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   }
   Log(LogLevel::kInfo, "listening",
       {{"server", server_name}, {"address", settings.listen_address}, {"port", port},
-       {"tls", !settings.tls_cert_file.empty()}});
+       {"tls", !settings.tls_cert_file.empty()}, {"metrics", settings.metrics_address}});
 
   std::thread signal_waiter([&] {
     const sigset_t set = ShutdownSignals();

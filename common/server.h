@@ -7,6 +7,10 @@
 //  - server reflection (v1alpha, what gRPC 1.51 serves and grpcurl falls back
 //    to), the health service included, so that
 //    `grpcurl describe grpc.health.v1.Health` works;
+//  - Prometheus metrics on METRICS_ADDRESS (when set): go-grpc-prometheus's
+//    grpc_server_* series for every call (rpc_metrics.h), process metrics
+//    and build info (process_metrics.h), served at /metrics by
+//    metrics_server.h;
 //  - one JSON log line per RPC (method, status code, duration, peer, the
 //    caller's traceparent);
 //  - optional TLS (and client-certificate checks) from ServerSettings;

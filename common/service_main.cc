@@ -10,7 +10,8 @@ namespace microblog {
 std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& service,
                                                     std::vector<ConfigOption> extra_options,
                                                     int argc, const char* const* argv) {
-  std::vector<ConfigOption> options = CommonServerOptions(service.default_listen_address);
+  std::vector<ConfigOption> options = CommonServerOptions(service.default_listen_address,
+                                                         service.default_metrics_address);
   options.push_back({service.database_url_option, "", service.database_url_help});
   for (ConfigOption& option : extra_options) options.push_back(std::move(option));
 

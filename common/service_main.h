@@ -33,6 +33,7 @@ struct ServiceDescription {
   std::string name;                    // "user-service": program name, message prefix
   std::string description;             // first line of --help
   std::string default_listen_address;  // "0.0.0.0:50051"
+  std::string default_metrics_address;  // "0.0.0.0:9464"
   std::string database_url_option;     // "USER_DATABASE_URL" (required)
   std::string database_url_help;       // its line in --help
 };

@@ -42,7 +42,7 @@ const ServiceDescription kPostService = {
     "post-service",
     "Serves microblog.post.v1.PostService: publishes and lists posts. "
     "`post-service reconcile` instead makes one reconciliation pass and exits.",
-    "0.0.0.0:50052", "POST_DATABASE_URL",
+    "0.0.0.0:50052", "0.0.0.0:9465", "POST_DATABASE_URL",
     "libpq URL of the posts database, e.g. postgresql://post_service@db:5432/posts"};
 
 std::vector<ConfigOption> PostServiceOptions() {

@@ -28,6 +28,9 @@ DEB_PACKAGES=(
   # .proto files we compile but do not own: google/rpc/*.proto (inside a jar)
   # and grpc/{health,reflection}/*.proto.
   libgoogle-common-protos-java grpc-proto
+  # The metrics' embedded HTTP server; promtool (and the Prometheus server)
+  # check what it serves in the tests.
+  libcivetweb-dev prometheus
   # PostgreSQL 15: the tests' throwaway clusters and scripts/pg.sh.
   postgresql-15 postgresql-client-15
   # tests/grpcurl/grpcurl.py (Debian's python3, not a virtualenv's).

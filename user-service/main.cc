@@ -24,7 +24,7 @@ namespace {
 
 const microblog::ServiceDescription kUserService = {
     "user-service", "Serves microblog.user.v1.UserService: accounts and password checks.",
-    "0.0.0.0:50051", "USER_DATABASE_URL",
+    "0.0.0.0:50051", "0.0.0.0:9464", "USER_DATABASE_URL",
     "libpq URL of the users database, as the user_service role"};
 
 }  // namespace

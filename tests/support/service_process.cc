@@ -81,6 +81,12 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
   address_ = "127.0.0.1:" + std::to_string(FreeTcpPort());
   EnvVars full_env = env;
   full_env["LISTEN_ADDRESS"] = address_;
+  // Metrics on a port of their own too, unless the test chose: the
+  // services' default ports would clash between tests running at once.
+  if (full_env.count("METRICS_ADDRESS") == 0) {
+    full_env["METRICS_ADDRESS"] = "127.0.0.1:" + std::to_string(FreeTcpPort());
+  }
+  metrics_address_ = full_env["METRICS_ADDRESS"];
   child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
 
   bool exited = false;

@@ -78,6 +78,9 @@ class ServiceProcess {
 
   // "127.0.0.1:<port>".
   const std::string& address() const { return address_; }
+  // Where it serves Prometheus metrics: METRICS_ADDRESS as given, else
+  // "127.0.0.1:<another free port>"; empty when the test disabled them.
+  const std::string& metrics_address() const { return metrics_address_; }
   // A new insecure channel to the service. Each call makes a channel with its
   // own connection (channel args make it unique), so tests can simulate
   // independent clients.
@@ -108,6 +111,7 @@ class ServiceProcess {
                 std::chrono::milliseconds startup_timeout);
 
   std::string address_;
+  std::string metrics_address_;
   std::unique_ptr<ChildProcess> child_;
 };
 

@@ -1,0 +1,103 @@
+#include "common/rpc_metrics.h"
+
+#include <google/protobuf/descriptor.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace microblog {
+namespace {
+
+constexpr const char* kGoCodeNames[] = {
+    "OK",           "Canceled",          "Unknown",          "InvalidArgument",
+    "DeadlineExceeded", "NotFound",      "AlreadyExists",    "PermissionDenied",
+    "ResourceExhausted", "FailedPrecondition", "Aborted",    "OutOfRange",
+    "Unimplemented", "Internal",         "Unavailable",      "DataLoss",
+    "Unauthenticated"};
+
+// "/pkg.Service/Method" -> {"pkg.Service", "Method"}.
+std::pair<std::string, std::string> SplitPath(std::string_view path) {
+  if (!path.empty() && path[0] == '/') path.remove_prefix(1);
+  const std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return {std::string(path), ""};
+  return {std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+
+}  // namespace
+
+std::string GoCodeName(grpc::StatusCode code) {
+  const int value = static_cast<int>(code);
+  if (value >= 0 && value < 17) return kGoCodeNames[value];
+  return absl::StrCat("Code(", value, ")");
+}
+
+RpcServerMetrics::RpcServerMetrics(Registry& registry, const std::vector<std::string>& services)
+    : started_(registry.AddCounter("grpc_server_started_total",
+                                   "Total number of RPCs started on the server.",
+                                   {"grpc_type", "grpc_service", "grpc_method"})),
+      handled_(registry.AddCounter(
+          "grpc_server_handled_total",
+          "Total number of RPCs completed on the server, regardless of success or failure.",
+          {"grpc_type", "grpc_service", "grpc_method", "grpc_code"})),
+      handling_(registry.AddHistogram(
+          "grpc_server_handling_seconds",
+          "Histogram of response latency (seconds) of gRPC that had been application-level "
+          "handled by the server.",
+          {"grpc_type", "grpc_service", "grpc_method"}, DefaultLatencyBuckets())) {
+  for (const std::string& name : services) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    if (service == nullptr) continue;
+    for (int i = 0; i < service->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* method = service->method(i);
+      if (method->client_streaming() || method->server_streaming()) continue;
+      unary_.emplace(absl::StrCat("/", name, "/", method->name()),
+                     Create(name, method->name(), "unary"));
+    }
+  }
+}
+
+RpcServerMetrics::MethodSeries RpcServerMetrics::Create(const std::string& service,
+                                                        const std::string& method,
+                                                        const char* type) {
+  MethodSeries series;
+  series.started = &started_.WithLabels({type, service, method});
+  for (std::size_t code = 0; code < kCodes; ++code) {
+    series.handled[code] = &handled_.WithLabels({type, service, method, kGoCodeNames[code]});
+  }
+  series.handling = &handling_.WithLabels({type, service, method});
+  return series;
+}
+
+RpcServerMetrics::MethodSeries& RpcServerMetrics::Series(std::string_view path, const char* type) {
+  if (std::string_view(type) == "unary") {
+    auto it = unary_.find(std::string(path));
+    if (it != unary_.end()) return it->second;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = absl::StrCat(type, " ", std::string(path));
+  auto it = others_.find(key);
+  if (it == others_.end()) {
+    auto [service, method] = SplitPath(path);
+    it = others_.emplace(key, Create(service, method, type)).first;
+  }
+  return it->second;
+}
+
+void RpcServerMetrics::Started(std::string_view path, const char* type) {
+  Series(path, type).started->Increment();
+}
+
+void RpcServerMetrics::Handled(std::string_view path, const char* type, grpc::StatusCode code,
+                               double seconds) {
+  MethodSeries& series = Series(path, type);
+  const auto index = static_cast<std::size_t>(code);
+  if (index < kCodes) {
+    series.handled[index]->Increment();
+  } else {
+    auto [service, method] = SplitPath(path);
+    handled_.WithLabels({type, service, method, GoCodeName(code)}).Increment();
+  }
+  series.handling->Observe(seconds);
+}
+
+}  // namespace microblog

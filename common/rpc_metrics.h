@@ -1,0 +1,68 @@
+// The gRPC server metrics dashboards and alerts written for
+// go-grpc-prometheus expect, for every RPC a server handles:
+//
+//   grpc_server_started_total{grpc_type, grpc_service, grpc_method}
+//   grpc_server_handled_total{grpc_type, grpc_service, grpc_method, grpc_code}
+//   grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method} (histogram)
+//
+// grpc_code is the canonical code as Go prints it (OK, NotFound,
+// InvalidArgument, ...). Every unary method of the services named at
+// construction has all its series from the start, at 0, so that rates and
+// ratios exist before the first error. RunServer (server.h) records through
+// its per-call interceptor.
+//
+// Thread-safety: Started/Handled may be called from any thread; the series
+// of the named services are looked up without a lock.
+#ifndef MICROBLOG_COMMON_RPC_METRICS_H_
+#define MICROBLOG_COMMON_RPC_METRICS_H_
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "common/metrics.h"
+
+namespace microblog {
+
+// "OK", "Canceled", ..., "Unauthenticated": Go's names of the gRPC codes.
+std::string GoCodeName(grpc::StatusCode code);
+
+class RpcServerMetrics {
+ public:
+  // Adds the three families to `registry` (borrowed) and creates the series
+  // of every unary method of `services` (full names, e.g.
+  // "microblog.user.v1.UserService", known to the generated descriptor pool).
+  RpcServerMetrics(Registry& registry, const std::vector<std::string>& services);
+
+  // `path` is gRPC's "/package.Service/Method"; `type` "unary",
+  // "client_stream", "server_stream" or "bidi_stream".
+  void Started(std::string_view path, const char* type);
+  void Handled(std::string_view path, const char* type, grpc::StatusCode code, double seconds);
+
+ private:
+  static constexpr std::size_t kCodes = 17;
+  struct MethodSeries {
+    Counter* started;
+    std::array<Counter*, kCodes> handled;
+    Histogram* handling;
+  };
+  // The series of one call, created on first use for methods not named at
+  // construction (health, reflection).
+  MethodSeries& Series(std::string_view path, const char* type);
+  MethodSeries Create(const std::string& service, const std::string& method, const char* type);
+
+  CounterFamily& started_;
+  CounterFamily& handled_;
+  HistogramFamily& handling_;
+  std::unordered_map<std::string, MethodSeries> unary_;  // by path; fixed after construction
+  std::mutex mu_;
+  std::unordered_map<std::string, MethodSeries> others_;  // by type + path; guarded by mu_
+};
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_RPC_METRICS_H_

@@ -1,0 +1,138 @@
+// Prometheus metrics of both services, end to end: the real binaries serve
+// /metrics on METRICS_ADDRESS; calls with known outcomes must show in
+// go-grpc-prometheus's series with exactly those counts, every method x
+// code series exists from start-up, the exposition passes `promtool check
+// metrics`, and the listener survives garbage while gRPC keeps serving.
+#include <cstdint>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "post_service_fixture.h"
+#include "support/http_get.h"
+#include "support/temp_dir.h"
+
+namespace microblog {
+namespace test_support {
+namespace {
+
+// The value of the sample `series` (name and labels, exactly as exposed)
+// in `exposition`; -1 when it is absent.
+double Sample(const std::string& exposition, const std::string& series) {
+  const std::string prefix = "\n" + series + " ";
+  const std::size_t at = ("\n" + exposition).find(prefix);
+  if (at == std::string::npos) return -1;
+  const std::size_t start = at + prefix.size() - 1;
+  return std::stod(exposition.substr(start, exposition.find('\n', start) - start));
+}
+
+std::string UserLabels(const std::string& method) {
+  return "grpc_type=\"unary\",grpc_service=\"microblog.user.v1.UserService\",grpc_method=\"" +
+         method + "\"";
+}
+
+std::string Handled(const std::string& labels, const std::string& code) {
+  return "grpc_server_handled_total{" + labels + ",grpc_code=\"" + code + "\"}";
+}
+
+class MetricsTest : public PostServiceTest {
+ protected:
+  std::string Scrape(const ServiceProcess& service) {
+    const HttpResponse response = HttpGet(service.metrics_address(), "/metrics");
+    EXPECT_EQ(response.status, 200) << response.headers;
+    EXPECT_NE(response.headers.find("text/plain; version=0.0.4"), std::string::npos)
+        << response.headers;
+    return response.body;
+  }
+
+  // `promtool check metrics` on `exposition`: its exit code and output.
+  RunResult Promtool(const std::string& exposition) {
+    const std::string path = (dir_.path() / "metrics.txt").string();
+    std::ofstream(path) << exposition;
+    return RunToCompletion("/bin/sh", {"-c", "promtool check metrics < " + path});
+  }
+
+  TempDir dir_{"metrics"};
+};
+
+TEST_F(MetricsTest, CallsShowInGrpcServerSeriesAndTheExpositionIsValid) {
+  StartServices();
+  const std::string before = Scrape(*users_);
+  // Every method x code exists at 0 before any call.
+  EXPECT_EQ(Sample(before, Handled(UserLabels("GetUser"), "OK")), 0) << before;
+  EXPECT_EQ(Sample(before, Handled(UserLabels("VerifyPassword"), "Unauthenticated")), 0);
+  EXPECT_EQ(Sample(before, Handled(UserLabels("ListUserEvents"), "OutOfRange")), 0);
+
+  const int64_t alice = CreateUser("alice");
+  for (int i = 0; i < 3; ++i) {
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(alice);
+    microblog::user::v1::GetUserResponse response;
+    ASSERT_TRUE(user_stub_->GetUser(NewContext().get(), request, &response).ok());
+  }
+  for (int64_t id : {int64_t{987654}, int64_t{-1}}) {
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(id);
+    microblog::user::v1::GetUserResponse response;
+    EXPECT_FALSE(user_stub_->GetUser(NewContext().get(), request, &response).ok());
+  }
+  ASSERT_TRUE(CreatePost(alice, "measured").ok());
+
+  const std::string users = Scrape(*users_);
+  const std::string get_user = UserLabels("GetUser");
+  EXPECT_EQ(Sample(users, "grpc_server_started_total{" + get_user + "}"), 5) << users;
+  EXPECT_EQ(Sample(users, Handled(get_user, "OK")), 3);
+  EXPECT_EQ(Sample(users, Handled(get_user, "NotFound")), 1);
+  EXPECT_EQ(Sample(users, Handled(get_user, "InvalidArgument")), 1);
+  EXPECT_EQ(Sample(users, Handled(UserLabels("CreateUser"), "OK")), 1);
+  EXPECT_EQ(Sample(users, "grpc_server_handling_seconds_count{" + get_user + "}"), 5);
+  EXPECT_EQ(Sample(users, "grpc_server_handling_seconds_bucket{" + get_user + ",le=\"+Inf\"}"), 5);
+  // post-service's author check reached user-service.
+  EXPECT_EQ(Sample(users, Handled(UserLabels("BatchGetUsers"), "OK")), 1);
+  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                           "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
+                           "process_start_time_seconds"}) {
+    EXPECT_GT(Sample(users, name), 0) << name;
+  }
+  EXPECT_TRUE(std::regex_search(users, std::regex(R"(microblog_build_info\{version="[^"]+",commit="[^"]+"\} 1)")))
+      << users;
+
+  const std::string posts = Scrape(*posts_);
+  EXPECT_EQ(Sample(posts,
+                   Handled("grpc_type=\"unary\",grpc_service=\"microblog.post.v1.PostService\","
+                           "grpc_method=\"CreatePost\"",
+                           "OK")),
+            1)
+      << posts;
+
+  for (const std::string& exposition : {users, posts}) {
+    const RunResult check = Promtool(exposition);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+  }
+}
+
+TEST_F(MetricsTest, TheListenerSurvivesGarbageAndOnlyServesMetrics) {
+  StartServices();
+  SendRaw(users_->metrics_address(), "GARBAGE\r\n\r\n");
+  SendRaw(users_->metrics_address(), std::string(100000, 'x'));
+  SendRaw(users_->metrics_address(), "GET /metrics HTTP/1.1\r\nContent-Length: -5\r\n\r\n");
+  EXPECT_EQ(HttpGet(users_->metrics_address(), "/other").status, 404);
+  EXPECT_EQ(HttpGet(users_->metrics_address(), "/metrics").status, 200);
+  EXPECT_GT(CreateUser("still_serving"), 0);
+  EXPECT_TRUE(users_->Running());
+}
+
+TEST_F(MetricsTest, AnEmptyMetricsAddressTurnsThemOff) {
+  user_db_ = PrepareUserDatabase(pg());
+  EnvVars env = UserServiceEnv();
+  env["METRICS_ADDRESS"] = "";
+  ServiceProcess users(kUserServiceBin, env);
+  EXPECT_TRUE(users.metrics_address().empty());
+  EXPECT_EQ(users.output().find("cannot serve metrics"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace test_support
+}  // namespace microblog

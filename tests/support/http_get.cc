@@ -1,0 +1,73 @@
+#include "support/http_get.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace microblog {
+namespace test_support {
+namespace {
+
+int Connect(const std::string& address) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("bad address " + address);
+  sockaddr_in target{};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &target.sin_addr) != 1) {
+    throw std::runtime_error("bad address " + address);
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  timeval timeout{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot connect to " + address);
+  }
+  return fd;
+}
+
+std::string Exchange(int fd, const std::string& bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string received;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return received;
+}
+
+}  // namespace
+
+HttpResponse HttpGet(const std::string& address, const std::string& path) {
+  const std::string raw =
+      Exchange(Connect(address), "GET " + path + " HTTP/1.1\r\nHost: " + address +
+                                     "\r\nConnection: close\r\n\r\n");
+  HttpResponse response;
+  const std::size_t end_of_headers = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.", 0) != 0 || end_of_headers == std::string::npos) return response;
+  response.status = std::stoi(raw.substr(9, 3));
+  response.headers = raw.substr(0, end_of_headers);
+  response.body = raw.substr(end_of_headers + 4);
+  return response;
+}
+
+std::string SendRaw(const std::string& address, const std::string& bytes) {
+  return Exchange(Connect(address), bytes);
+}
+
+}  // namespace test_support
+}  // namespace microblog

@@ -1,0 +1,32 @@
+// A minimal HTTP/1.1 GET for tests (the services' /metrics endpoint): one
+// request on a fresh TCP connection, the whole response read until the
+// server closes it.
+//
+//   HttpResponse response = HttpGet("127.0.0.1:9464", "/metrics");
+//   EXPECT_EQ(response.status, 200);
+#ifndef MICROBLOG_TESTS_SUPPORT_HTTP_GET_H_
+#define MICROBLOG_TESTS_SUPPORT_HTTP_GET_H_
+
+#include <string>
+
+namespace microblog {
+namespace test_support {
+
+struct HttpResponse {
+  int status = 0;        // 0 when there was no parsable response
+  std::string headers;   // the header block, status line included
+  std::string body;
+};
+
+// GET `path` from `address` ("host:port", IPv4). Throws std::runtime_error
+// when it cannot connect; a response that does not parse has status 0.
+HttpResponse HttpGet(const std::string& address, const std::string& path);
+
+// Sends `bytes` as they are to `address` and returns what came back before
+// the server closed the connection (or 2 s passed): for garbage requests.
+std::string SendRaw(const std::string& address, const std::string& bytes);
+
+}  // namespace test_support
+}  // namespace microblog
+
+#endif  // MICROBLOG_TESTS_SUPPORT_HTTP_GET_H_
