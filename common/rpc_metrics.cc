@@ -1,5 +1,7 @@
 #include "common/rpc_metrics.h"
 
+#include <chrono>
+
 #include <google/protobuf/descriptor.h>
 
 #include "absl/strings/str_cat.h"
@@ -30,18 +32,25 @@ std::string GoCodeName(grpc::StatusCode code) {
   return absl::StrCat("Code(", value, ")");
 }
 
-RpcServerMetrics::RpcServerMetrics(Registry& registry, const std::vector<std::string>& services)
-    : started_(registry.AddCounter("grpc_server_started_total",
-                                   "Total number of RPCs started on the server.",
-                                   {"grpc_type", "grpc_service", "grpc_method"})),
+RpcMetrics::RpcMetrics(Registry& registry, Side side, const std::vector<std::string>& services)
+    : started_(registry.AddCounter(
+          side == Side::kServer ? "grpc_server_started_total" : "grpc_client_started_total",
+          side == Side::kServer ? "Total number of RPCs started on the server."
+                                : "Total number of RPCs started on the client.",
+          {"grpc_type", "grpc_service", "grpc_method"})),
       handled_(registry.AddCounter(
-          "grpc_server_handled_total",
-          "Total number of RPCs completed on the server, regardless of success or failure.",
+          side == Side::kServer ? "grpc_server_handled_total" : "grpc_client_handled_total",
+          side == Side::kServer
+              ? "Total number of RPCs completed on the server, regardless of success or failure."
+              : "Total number of RPCs completed by the client, regardless of success or failure.",
           {"grpc_type", "grpc_service", "grpc_method", "grpc_code"})),
       handling_(registry.AddHistogram(
-          "grpc_server_handling_seconds",
-          "Histogram of response latency (seconds) of gRPC that had been application-level "
-          "handled by the server.",
+          side == Side::kServer ? "grpc_server_handling_seconds" : "grpc_client_handling_seconds",
+          side == Side::kServer
+              ? "Histogram of response latency (seconds) of gRPC that had been application-level "
+                "handled by the server."
+              : "Histogram of response latency (seconds) of the gRPC until it is finished by the "
+                "application.",
           {"grpc_type", "grpc_service", "grpc_method"}, DefaultLatencyBuckets())) {
   for (const std::string& name : services) {
     const google::protobuf::ServiceDescriptor* service =
@@ -56,7 +65,7 @@ RpcServerMetrics::RpcServerMetrics(Registry& registry, const std::vector<std::st
   }
 }
 
-RpcServerMetrics::MethodSeries RpcServerMetrics::Create(const std::string& service,
+RpcMetrics::MethodSeries RpcMetrics::Create(const std::string& service,
                                                         const std::string& method,
                                                         const char* type) {
   MethodSeries series;
@@ -68,7 +77,7 @@ RpcServerMetrics::MethodSeries RpcServerMetrics::Create(const std::string& servi
   return series;
 }
 
-RpcServerMetrics::MethodSeries& RpcServerMetrics::Series(std::string_view path, const char* type) {
+RpcMetrics::MethodSeries& RpcMetrics::Series(std::string_view path, const char* type) {
   if (std::string_view(type) == "unary") {
     auto it = unary_.find(std::string(path));
     if (it != unary_.end()) return it->second;
@@ -83,11 +92,11 @@ RpcServerMetrics::MethodSeries& RpcServerMetrics::Series(std::string_view path, 
   return it->second;
 }
 
-void RpcServerMetrics::Started(std::string_view path, const char* type) {
+void RpcMetrics::Started(std::string_view path, const char* type) {
   Series(path, type).started->Increment();
 }
 
-void RpcServerMetrics::Handled(std::string_view path, const char* type, grpc::StatusCode code,
+void RpcMetrics::Handled(std::string_view path, const char* type, grpc::StatusCode code,
                                double seconds) {
   MethodSeries& series = Series(path, type);
   const auto index = static_cast<std::size_t>(code);
@@ -98,6 +107,71 @@ void RpcServerMetrics::Handled(std::string_view path, const char* type, grpc::St
     handled_.WithLabels({type, service, method, GoCodeName(code)}).Increment();
   }
   series.handling->Observe(seconds);
+}
+
+namespace {
+
+const char* ClientType(grpc::experimental::ClientRpcInfo::Type type) {
+  using Type = grpc::experimental::ClientRpcInfo::Type;
+  switch (type) {
+    case Type::UNARY:
+      return "unary";
+    case Type::CLIENT_STREAMING:
+      return "client_stream";
+    case Type::SERVER_STREAMING:
+      return "server_stream";
+    case Type::BIDI_STREAMING:
+      return "bidi_stream";
+    case Type::UNKNOWN:
+      break;
+  }
+  return "unary";
+}
+
+class ClientMetricsInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  ClientMetricsInterceptor(grpc::experimental::ClientRpcInfo* info, RpcMetrics& metrics)
+      : info_(info), metrics_(metrics), start_(std::chrono::steady_clock::now()) {
+    metrics_.Started(info_->method(), ClientType(info_->type()));
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::POST_RECV_STATUS)) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      metrics_.Handled(info_->method(), ClientType(info_->type()),
+                       methods->GetRecvStatus()->error_code(), seconds);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ClientRpcInfo* info_;
+  RpcMetrics& metrics_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+class ClientMetricsInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit ClientMetricsInterceptorFactory(RpcMetrics& metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    return new ClientMetricsInterceptor(info, metrics_);
+  }
+
+ private:
+  RpcMetrics& metrics_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+ClientMetricsInterceptors(RpcMetrics& metrics) {
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<ClientMetricsInterceptorFactory>(metrics));
+  return factories;
 }
 
 }  // namespace microblog

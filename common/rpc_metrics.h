@@ -1,15 +1,17 @@
-// The gRPC server metrics dashboards and alerts written for
-// go-grpc-prometheus expect, for every RPC a server handles:
+// The gRPC metrics dashboards and alerts written for go-grpc-prometheus
+// expect, for every RPC a server handles (side "server") or a client makes
+// (side "client"):
 //
-//   grpc_server_started_total{grpc_type, grpc_service, grpc_method}
-//   grpc_server_handled_total{grpc_type, grpc_service, grpc_method, grpc_code}
-//   grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method} (histogram)
+//   grpc_<side>_started_total{grpc_type, grpc_service, grpc_method}
+//   grpc_<side>_handled_total{grpc_type, grpc_service, grpc_method, grpc_code}
+//   grpc_<side>_handling_seconds{grpc_type, grpc_service, grpc_method} (histogram)
 //
 // grpc_code is the canonical code as Go prints it (OK, NotFound,
 // InvalidArgument, ...). Every unary method of the services named at
 // construction has all its series from the start, at 0, so that rates and
-// ratios exist before the first error. RunServer (server.h) records through
-// its per-call interceptor.
+// ratios exist before the first error. RunServer (server.h) records the
+// server side through its per-call interceptor; ClientMetricsInterceptors()
+// gives a channel the client side.
 //
 // Thread-safety: Started/Handled may be called from any thread; the series
 // of the named services are looked up without a lock.
@@ -17,11 +19,14 @@
 #define MICROBLOG_COMMON_RPC_METRICS_H_
 
 #include <array>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/status.h>
 
 #include "common/metrics.h"
@@ -31,12 +36,14 @@ namespace microblog {
 // "OK", "Canceled", ..., "Unauthenticated": Go's names of the gRPC codes.
 std::string GoCodeName(grpc::StatusCode code);
 
-class RpcServerMetrics {
+class RpcMetrics {
  public:
-  // Adds the three families to `registry` (borrowed) and creates the series
-  // of every unary method of `services` (full names, e.g.
+  enum class Side { kServer, kClient };
+
+  // Adds the three families of `side` to `registry` (borrowed) and creates
+  // the series of every unary method of `services` (full names, e.g.
   // "microblog.user.v1.UserService", known to the generated descriptor pool).
-  RpcServerMetrics(Registry& registry, const std::vector<std::string>& services);
+  RpcMetrics(Registry& registry, Side side, const std::vector<std::string>& services);
 
   // `path` is gRPC's "/package.Service/Method"; `type` "unary",
   // "client_stream", "server_stream" or "bidi_stream".
@@ -62,6 +69,12 @@ class RpcServerMetrics {
   std::mutex mu_;
   std::unordered_map<std::string, MethodSeries> others_;  // by type + path; guarded by mu_
 };
+
+// Interceptors recording every call of a channel in `metrics` (a client
+// side RpcMetrics, borrowed: it must outlive the channel), for
+// grpc::experimental::CreateCustomChannelWithInterceptors.
+std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+ClientMetricsInterceptors(RpcMetrics& metrics);
 
 }  // namespace microblog
 

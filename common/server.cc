@@ -66,7 +66,7 @@ const char* GrpcType(grpc::experimental::ServerRpcInfo::Type type) {
 // method, status code, duration, peer, trace.
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcServerMetrics* metrics)
+  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
       : info_(info), metrics_(metrics), start_(steady_clock::now()) {
     if (metrics_ != nullptr) metrics_->Started(info_->method(), GrpcType(info_->type()));
   }
@@ -117,14 +117,14 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   grpc::experimental::ServerRpcInfo* info_;
-  RpcServerMetrics* metrics_;  // null: no metrics
+  RpcMetrics* metrics_;  // null: no metrics
   steady_clock::time_point start_;
 };
 
 class RpcLogInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit RpcLogInterceptorFactory(RpcServerMetrics* metrics) : metrics_(metrics) {}
+  explicit RpcLogInterceptorFactory(RpcMetrics* metrics) : metrics_(metrics) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
@@ -132,7 +132,7 @@ class RpcLogInterceptorFactory final
   }
 
  private:
-  RpcServerMetrics* metrics_;
+  RpcMetrics* metrics_;
 };
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
@@ -222,7 +222,7 @@ std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContex
 
 int RunServer(const ServerSettings& settings, const std::string& server_name,
               const std::vector<ServedService>& services, ReadinessCheck readiness,
-              std::function<void()> on_shutdown) {
+              std::function<void()> on_shutdown, Registry* registry) {
 
   auto credentials = MakeCredentials(settings);
   if (!credentials.ok()) {
@@ -238,14 +238,15 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   for (const ServedService& served : services) names.push_back(served.full_name);
 
   // Prometheus metrics on their own HTTP port (METRICS_ADDRESS).
-  Registry registry;
-  std::unique_ptr<RpcServerMetrics> rpc_metrics;
+  Registry own_registry;
+  Registry& metrics = registry != nullptr ? *registry : own_registry;
+  std::unique_ptr<RpcMetrics> rpc_metrics;
   std::unique_ptr<MetricsServer> metrics_server;
   if (!settings.metrics_address.empty()) {
-    rpc_metrics = std::make_unique<RpcServerMetrics>(registry, names);
-    AddProcessMetrics(registry);
+    rpc_metrics = std::make_unique<RpcMetrics>(metrics, RpcMetrics::Side::kServer, names);
+    AddProcessMetrics(metrics);
     absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(settings.metrics_address, registry);
+        MetricsServer::Start(settings.metrics_address, metrics);
     if (!started.ok()) {
       Log(LogLevel::kError, "cannot serve metrics", {{"cause", started.status().message()}});
       return 1;

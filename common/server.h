@@ -39,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "common/config.h"
+#include "common/metrics.h"
 
 namespace microblog {
 
@@ -65,9 +66,12 @@ struct ServedService {
 // in use, bad TLS files; the reason is logged). `on_shutdown`, when set,
 // runs once SIGTERM/SIGINT arrived, before the drain: e.g. to make long
 // polls answer now rather than hold the drain (WaitList::Close).
+// `registry` (borrowed), when given, is where the server's metrics go, next
+// to the caller's own (e.g. post-service's client metrics); otherwise the
+// server keeps its own.
 int RunServer(const ServerSettings& settings, const std::string& server_name,
               const std::vector<ServedService>& services, ReadinessCheck readiness,
-              std::function<void()> on_shutdown = nullptr);
+              std::function<void()> on_shutdown = nullptr, Registry* registry = nullptr);
 
 // The deadline a handler should use for its own work and outgoing calls:
 // the client's deadline, capped at now + max_deadline.

@@ -19,6 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "common/connection_pool.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/rpc_metrics.h"
 #include "common/server.h"
 #include "common/service_main.h"
 #include "common/worker_pool.h"
@@ -146,7 +148,7 @@ int Reconcile(const ServiceConfig& config, const Settings& settings,
 }
 
 int Serve(const ServiceConfig& config, const Settings& settings,
-          const std::shared_ptr<grpc::Channel>& channel) {
+          const std::shared_ptr<grpc::Channel>& channel, microblog::Registry& metrics) {
   std::unique_ptr<post::GrpcAuthorChecker> authors =
       post::GrpcAuthorChecker::Create(channel, settings.user_service.timeout);
   microblog::ConnectionPool pool(
@@ -176,7 +178,8 @@ int Serve(const ServiceConfig& config, const Settings& settings,
                               {{&service, microblog::post::v1::PostService::service_full_name()}},
                               [&pool](std::chrono::system_clock::time_point deadline) {
                                 return pool.Ping(deadline);
-                              });
+                              },
+                              nullptr, &metrics);
 }
 
 }  // namespace
@@ -197,9 +200,15 @@ int main(int argc, char** argv) {
   const ServiceConfig& config = std::get<ServiceConfig>(parsed);
   absl::StatusOr<Settings> settings = ReadSettings(config);
   if (!settings.ok()) return microblog::ConfigurationError(kPostService, settings.status());
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      post::NewUserServiceChannel(settings->user_service);
+  // The server's metrics and post-service's calls to user-service, in one
+  // registry (served by RunServer; a reconcile pass serves none).
+  microblog::Registry metrics;
+  microblog::RpcMetrics client_metrics(metrics, microblog::RpcMetrics::Side::kClient,
+                                       {microblog::user::v1::UserService::service_full_name()});
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = post::NewUserServiceChannel(
+      settings->user_service, reconcile ? nullptr : &client_metrics);
   if (!channel.ok()) return microblog::ConfigurationError(kPostService, channel.status());
 
-  return reconcile ? Reconcile(config, *settings, *channel) : Serve(config, *settings, *channel);
+  return reconcile ? Reconcile(config, *settings, *channel)
+                   : Serve(config, *settings, *channel, metrics);
 }

@@ -78,7 +78,7 @@ grpc::ChannelArguments MakeChannelArguments() {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> NewUserServiceChannel(
-    const UserServiceChannelOptions& options) {
+    const UserServiceChannelOptions& options, RpcMetrics* metrics) {
   if (options.target.empty()) {
     return absl::InvalidArgumentError("USER_SERVICE_ADDR must not be empty");
   }
@@ -88,7 +88,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewUserServiceChannel(
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeCredentials(options);
   if (!credentials.ok()) return credentials.status();
-  return grpc::CreateCustomChannel(options.target, *credentials, MakeChannelArguments());
+  if (metrics == nullptr) {
+    return grpc::CreateCustomChannel(options.target, *credentials, MakeChannelArguments());
+  }
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      options.target, *credentials, MakeChannelArguments(), ClientMetricsInterceptors(*metrics));
 }
 
 }  // namespace post

@@ -21,6 +21,7 @@
 #include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
+#include "common/rpc_metrics.h"
 
 namespace microblog {
 namespace post {
@@ -42,10 +43,12 @@ struct UserServiceChannelOptions {
 };
 
 // Builds the channel (it connects lazily, so user-service need not be up).
-// INVALID_ARGUMENT for an empty target, a non-positive timeout, an
-// unreadable TLS file or a certificate without its key (or the reverse).
+// With `metrics` (a client-side RpcMetrics, borrowed, outliving the
+// channel), every call is counted in grpc_client_*. INVALID_ARGUMENT for an
+// empty target, a non-positive timeout, an unreadable TLS file or a
+// certificate without its key (or the reverse).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> NewUserServiceChannel(
-    const UserServiceChannelOptions& options);
+    const UserServiceChannelOptions& options, RpcMetrics* metrics = nullptr);
 
 }  // namespace post
 }  // namespace microblog

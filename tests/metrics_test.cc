@@ -106,6 +106,18 @@ TEST_F(MetricsTest, CallsShowInGrpcServerSeriesAndTheExpositionIsValid) {
                            "OK")),
             1)
       << posts;
+  // post-service's side of its calls to user-service.
+  EXPECT_EQ(Sample(posts, "grpc_client_handled_total{" + UserLabels("BatchGetUsers") +
+                              ",grpc_code=\"OK\"}"),
+            1)
+      << posts;
+  EXPECT_EQ(Sample(posts, "grpc_client_handled_total{" + UserLabels("BatchGetUsers") +
+                              ",grpc_code=\"Unavailable\"}"),
+            0);
+  EXPECT_EQ(Sample(posts, "grpc_client_handling_seconds_count{" + UserLabels("BatchGetUsers") + "}"),
+            1);
+  // The deletion feed's long polls are calls too (one at least is running).
+  EXPECT_GE(Sample(posts, "grpc_client_started_total{" + UserLabels("ListUserEvents") + "}"), 1);
 
   for (const std::string& exposition : {users, posts}) {
     const RunResult check = Promtool(exposition);
