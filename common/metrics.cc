@@ -28,29 +28,14 @@ std::string FormatValue(double value) {
   return std::string(text, written.ptr);
 }
 
-// Label values escape backslash, double quote and line feed.
-std::string EscapeLabelValue(const std::string& value) {
+// Backslash and line feed escaped, and double quote too in label values
+// (HELP text keeps it).
+std::string Escape(const std::string& text, bool quote) {
   std::string out;
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
+  for (char c : text) {
+    if (c == '\\' || (quote && c == '"')) {
+      out += '\\';
       out += c;
-    }
-  }
-  return out;
-}
-
-// HELP text escapes backslash and line feed.
-std::string EscapeHelp(const std::string& help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
     } else {
@@ -65,7 +50,7 @@ std::string Labels(const std::vector<std::pair<std::string, std::string>>& label
   std::string out = "{";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     absl::StrAppend(&out, i == 0 ? "" : ",", labels[i].first, "=\"",
-                    EscapeLabelValue(labels[i].second), "\"");
+                    Escape(labels[i].second, /*quote=*/true), "\"");
   }
   return out + "}";
 }
@@ -81,7 +66,7 @@ std::vector<std::pair<std::string, std::string>> Zip(const std::vector<std::stri
 
 void Header(std::string& out, const std::string& name, const std::string& help,
             const char* type) {
-  absl::StrAppend(&out, "# HELP ", name, " ", EscapeHelp(help), "\n# TYPE ", name, " ", type,
+  absl::StrAppend(&out, "# HELP ", name, " ", Escape(help, /*quote=*/false), "\n# TYPE ", name, " ", type,
                   "\n");
 }
 

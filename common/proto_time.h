@@ -12,6 +12,8 @@
 namespace microblog {
 
 google::protobuf::Timestamp TimestampFromMicros(int64_t micros_since_epoch);
+// The inverse, truncating to whole microseconds.
+int64_t MicrosFromTimestamp(const google::protobuf::Timestamp& timestamp);
 
 }  // namespace microblog
 

@@ -9,6 +9,7 @@
 namespace microblog {
 namespace {
 
+// grpc::StatusCode 0..16 as Go prints them.
 constexpr const char* kGoCodeNames[] = {
     "OK",           "Canceled",          "Unknown",          "InvalidArgument",
     "DeadlineExceeded", "NotFound",      "AlreadyExists",    "PermissionDenied",
@@ -25,12 +26,6 @@ std::pair<std::string, std::string> SplitPath(std::string_view path) {
 }
 
 }  // namespace
-
-std::string GoCodeName(grpc::StatusCode code) {
-  const int value = static_cast<int>(code);
-  if (value >= 0 && value < 17) return kGoCodeNames[value];
-  return absl::StrCat("Code(", value, ")");
-}
 
 RpcMetrics::RpcMetrics(Registry& registry, Side side, const std::vector<std::string>& services)
     : started_(registry.AddCounter(
@@ -70,7 +65,7 @@ RpcMetrics::MethodSeries RpcMetrics::Create(const std::string& service,
                                                         const char* type) {
   MethodSeries series;
   series.started = &started_.WithLabels({type, service, method});
-  for (std::size_t code = 0; code < kCodes; ++code) {
+  for (std::size_t code = 0; code < series.handled.size(); ++code) {
     series.handled[code] = &handled_.WithLabels({type, service, method, kGoCodeNames[code]});
   }
   series.handling = &handling_.WithLabels({type, service, method});
@@ -92,62 +87,40 @@ RpcMetrics::MethodSeries& RpcMetrics::Series(std::string_view path, const char* 
   return it->second;
 }
 
-void RpcMetrics::Started(std::string_view path, const char* type) {
-  Series(path, type).started->Increment();
+RpcMetrics::MethodSeries& RpcMetrics::RecordStart(std::string_view path, const char* type) {
+  MethodSeries& series = Series(path, type);
+  series.started->Increment();
+  return series;
 }
 
-void RpcMetrics::Handled(std::string_view path, const char* type, grpc::StatusCode code,
-                               double seconds) {
-  MethodSeries& series = Series(path, type);
+void RpcMetrics::RecordEnd(MethodSeries& series, grpc::StatusCode code, double seconds) {
   const auto index = static_cast<std::size_t>(code);
-  if (index < kCodes) {
-    series.handled[index]->Increment();
-  } else {
-    auto [service, method] = SplitPath(path);
-    handled_.WithLabels({type, service, method, GoCodeName(code)}).Increment();
-  }
+  // gRPC never finishes a call with a code outside the canonical 17.
+  if (index < series.handled.size()) series.handled[index]->Increment();
   series.handling->Observe(seconds);
 }
 
 namespace {
 
-const char* ClientType(grpc::experimental::ClientRpcInfo::Type type) {
-  using Type = grpc::experimental::ClientRpcInfo::Type;
-  switch (type) {
-    case Type::UNARY:
-      return "unary";
-    case Type::CLIENT_STREAMING:
-      return "client_stream";
-    case Type::SERVER_STREAMING:
-      return "server_stream";
-    case Type::BIDI_STREAMING:
-      return "bidi_stream";
-    case Type::UNKNOWN:
-      break;
-  }
-  return "unary";
-}
-
 class ClientMetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
   ClientMetricsInterceptor(grpc::experimental::ClientRpcInfo* info, RpcMetrics& metrics)
-      : info_(info), metrics_(metrics), start_(std::chrono::steady_clock::now()) {
-    metrics_.Started(info_->method(), ClientType(info_->type()));
-  }
+      : series_(metrics.RecordStart(info->method(), GrpcTypeName(info->type()))),
+        metrics_(metrics),
+        start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::POST_RECV_STATUS)) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      metrics_.Handled(info_->method(), ClientType(info_->type()),
-                       methods->GetRecvStatus()->error_code(), seconds);
+      metrics_.RecordEnd(series_, methods->GetRecvStatus()->error_code(), seconds);
     }
     methods->Proceed();
   }
 
  private:
-  grpc::experimental::ClientRpcInfo* info_;
+  RpcMetrics::MethodSeries& series_;
   RpcMetrics& metrics_;
   std::chrono::steady_clock::time_point start_;
 };

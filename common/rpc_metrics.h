@@ -33,8 +33,15 @@
 
 namespace microblog {
 
-// "OK", "Canceled", ..., "Unauthenticated": Go's names of the gRPC codes.
-std::string GoCodeName(grpc::StatusCode code);
+// go-grpc-prometheus's grpc_type of a call, from gRPC's ServerRpcInfo::Type
+// or ClientRpcInfo::Type (same enumerator names).
+template <typename RpcType>
+const char* GrpcTypeName(RpcType type) {
+  if (type == RpcType::CLIENT_STREAMING) return "client_stream";
+  if (type == RpcType::SERVER_STREAMING) return "server_stream";
+  if (type == RpcType::BIDI_STREAMING) return "bidi_stream";
+  return "unary";
+}
 
 class RpcMetrics {
  public:
@@ -45,20 +52,21 @@ class RpcMetrics {
   // "microblog.user.v1.UserService", known to the generated descriptor pool).
   RpcMetrics(Registry& registry, Side side, const std::vector<std::string>& services);
 
-  // `path` is gRPC's "/package.Service/Method"; `type` "unary",
-  // "client_stream", "server_stream" or "bidi_stream".
-  void Started(std::string_view path, const char* type);
-  void Handled(std::string_view path, const char* type, grpc::StatusCode code, double seconds);
-
- private:
-  static constexpr std::size_t kCodes = 17;
+  // The series of one method: looked up once per call (RecordStart), then
+  // updated without a lookup (RecordEnd).
   struct MethodSeries {
     Counter* started;
-    std::array<Counter*, kCodes> handled;
+    std::array<Counter*, 17> handled;  // by grpc::StatusCode
     Histogram* handling;
   };
-  // The series of one call, created on first use for methods not named at
-  // construction (health, reflection).
+
+  // `path` is gRPC's "/package.Service/Method"; `type` "unary",
+  // "client_stream", "server_stream" or "bidi_stream" (GrpcTypeName).
+  // Counts the call as started and returns its series.
+  MethodSeries& RecordStart(std::string_view path, const char* type);
+  void RecordEnd(MethodSeries& series, grpc::StatusCode code, double seconds);
+
+ private:
   MethodSeries& Series(std::string_view path, const char* type);
   MethodSeries Create(const std::string& service, const std::string& method, const char* type);
 

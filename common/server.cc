@@ -46,39 +46,24 @@ std::string CodeName(grpc::StatusCode code) {
   return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
 }
 
-// go-grpc-prometheus's grpc_type of a call.
-const char* GrpcType(grpc::experimental::ServerRpcInfo::Type type) {
-  using Type = grpc::experimental::ServerRpcInfo::Type;
-  switch (type) {
-    case Type::UNARY:
-      return "unary";
-    case Type::CLIENT_STREAMING:
-      return "client_stream";
-    case Type::SERVER_STREAMING:
-      return "server_stream";
-    case Type::BIDI_STREAMING:
-      return "bidi_stream";
-  }
-  return "unary";
-}
-
 // Per call: the metrics (rpc_metrics.h) and the one log line per RPC:
 // method, status code, duration, peer, trace.
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
   RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
-      : info_(info), metrics_(metrics), start_(steady_clock::now()) {
-    if (metrics_ != nullptr) metrics_->Started(info_->method(), GrpcType(info_->type()));
-  }
+      : info_(info),
+        metrics_(metrics),
+        series_(metrics != nullptr
+                    ? &metrics->RecordStart(info->method(), GrpcTypeName(info->type()))
+                    : nullptr),
+        start_(steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       const double seconds = std::chrono::duration<double>(steady_clock::now() - start_).count();
-      if (metrics_ != nullptr) {
-        metrics_->Handled(info_->method(), GrpcType(info_->type()), status.error_code(), seconds);
-      }
+      if (series_ != nullptr) metrics_->RecordEnd(*series_, status.error_code(), seconds);
       const double millis = seconds * 1000;
       const bool server_fault = status.error_code() == grpc::StatusCode::INTERNAL ||
                                 status.error_code() == grpc::StatusCode::UNKNOWN ||
@@ -117,7 +102,8 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   grpc::experimental::ServerRpcInfo* info_;
-  RpcMetrics* metrics_;  // null: no metrics
+  RpcMetrics* metrics_;                  // null: no metrics
+  RpcMetrics::MethodSeries* series_;     // this call's, when metrics are on
   steady_clock::time_point start_;
 };
 

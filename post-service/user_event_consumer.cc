@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/proto_time.h"
 
 namespace microblog {
 namespace post {
@@ -21,10 +22,6 @@ constexpr std::chrono::milliseconds kStandBy{200};
 
 absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
-int64_t Micros(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000 + t.nanos() / 1000;
 }
 
 }  // namespace
@@ -116,7 +113,7 @@ UserEventConsumer::Next UserEventConsumer::Step() {
   for (const v1::UserEvent& event : response.events()) {
     // Other kinds (later releases) need nothing from post-service.
     if (event.kind() == v1::UserEvent::KIND_USER_DELETED) {
-      deleted.push_back({event.user_id(), Micros(event.occur_time())});
+      deleted.push_back({event.user_id(), MicrosFromTimestamp(event.occur_time())});
     }
   }
   absl::StatusOr<FeedPageResult> applied =

@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "common/connection_pool.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/page_token.h"
 #include "common/status.h"
 #include "common/trace_context.h"
@@ -183,6 +184,39 @@ TEST(TraceContext, ParsesVersion00Traceparents) {
   EXPECT_EQ(FormatTraceparent(*parsed), header);
   EXPECT_EQ(ParseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-fe")->flags,
             0xfe);
+}
+
+// The exposition format 0.0.4, exactly: HELP/TYPE once per family, label
+// values and HELP escaped, cumulative buckets ending in +Inf = _count,
+// collected samples after the families.
+TEST(Metrics, RendersTextFormatExactly) {
+  Registry registry;
+  CounterFamily& calls = registry.AddCounter("calls_total", "Calls.\nAll of them \\ counted.",
+                                             {"path"});
+  calls.WithLabels({"a\"b\\c\nd"}).Increment(2);
+  calls.WithLabels({"plain"}).Increment(0.5);
+  HistogramFamily& latency = registry.AddHistogram("latency_seconds", "Latency.", {}, {0.1, 1});
+  latency.WithLabels({}).Observe(0.05);
+  latency.WithLabels({}).Observe(0.5);
+  latency.WithLabels({}).Observe(7);
+  registry.AddCollector([](Registry::Samples& out) {
+    out.push_back({"open_fds", "Open.", "gauge", {}, 3});
+  });
+  EXPECT_EQ(registry.Render(),
+            "# HELP calls_total Calls.\\nAll of them \\\\ counted.\n"
+            "# TYPE calls_total counter\n"
+            "calls_total{path=\"a\\\"b\\\\c\\nd\"} 2\n"
+            "calls_total{path=\"plain\"} 0.5\n"
+            "# HELP latency_seconds Latency.\n"
+            "# TYPE latency_seconds histogram\n"
+            "latency_seconds_bucket{le=\"0.1\"} 1\n"
+            "latency_seconds_bucket{le=\"1\"} 2\n"
+            "latency_seconds_bucket{le=\"+Inf\"} 3\n"
+            "latency_seconds_sum 7.55\n"
+            "latency_seconds_count 3\n"
+            "# HELP open_fds Open.\n"
+            "# TYPE open_fds gauge\n"
+            "open_fds 3\n");
 }
 
 TEST(TraceContext, AChildSpanKeepsTheTraceAndGetsANewSpanId) {

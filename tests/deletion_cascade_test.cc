@@ -514,6 +514,24 @@ TEST_F(DeletionCascadeTest, ALongPollAnswersWhenAnEventCommits) {
   EXPECT_EQ(resumed.next_page_token(), polled.next_page_token());
 }
 
+// SIGTERM answers parked long polls at once (empty, OK) instead of letting
+// them hold the drain until SHUTDOWN_GRACE_MS cancels them.
+TEST_F(DeletionCascadeTest, ShutdownAnswersParkedLongPolls) {
+  StartServices({{"MAX_DEADLINE_MS", "60000"}, {"SHUTDOWN_GRACE_MS", "2000"}});
+  ListUserEventsRequest request;
+  request.mutable_wait()->set_seconds(30);
+  ListUserEventsResponse polled;
+  grpc::Status polled_status;
+  std::thread poll([&] { polled_status = ListUserEvents(request, &polled, 40s); });
+  std::this_thread::sleep_for(500ms);  // parked by now
+  users_->Signal(SIGTERM);
+  poll.join();
+  EXPECT_TRUE(polled_status.ok()) << polled_status.error_code() << " "
+                                  << polled_status.error_message();
+  EXPECT_EQ(polled.events_size(), 0);
+  EXPECT_EQ(users_->WaitExit(kWaitTimeout), 0) << users_->output();
+}
+
 }  // namespace
 }  // namespace test_support
 }  // namespace microblog
