@@ -202,6 +202,43 @@ const cases = [
   [checks.checkFileSettings, "prod-tls", "TLS mount without its volume", (r) => {
     cronPod(r).volumes = cronPod(r).volumes.filter((v) => v.name !== "tls");
   }],
+  [checks.checkMetrics, "dev", "no metrics container port", (r) => {
+    main(r, "user-service").ports = main(r, "user-service").ports.filter((p) => p.name !== "metrics");
+  }],
+  [checks.checkMetrics, "prod", "METRICS_ADDRESS moved, the container port did not", (r) => {
+    configMap(r, "post-service-config").data.METRICS_ADDRESS = "0.0.0.0:9100";
+  }],
+  [checks.checkMetrics, "prod-tls", "METRICS_ADDRESS left to the binary's default", (r) => {
+    delete configMap(r, "user-service-config").data.METRICS_ADDRESS;
+  }],
+  [checks.checkMetrics, "dev", "METRICS_ADDRESS on loopback", (r) => {
+    configMap(r, "user-service-config").data.METRICS_ADDRESS = "127.0.0.1:9464";
+  }],
+  [checks.checkMetrics, "prod", "prometheus.io/port names the gRPC port", (r) => {
+    deployment(r, "post-service").spec.template.metadata.annotations["prometheus.io/port"] = "50052";
+  }],
+  [checks.checkMetrics, "dev", "no prometheus.io/scrape annotation", (r) => {
+    delete deployment(r, "user-service").spec.template.metadata.annotations["prometheus.io/scrape"];
+  }],
+  [checks.checkMetrics, "prod", "prometheus.io/path not /metrics", (r) => {
+    deployment(r, "user-service").spec.template.metadata.annotations["prometheus.io/path"] = "/";
+  }],
+  [checks.checkMetrics, "dev", "Service without the metrics port", (r) => {
+    const svc = r.find("Service", "post-service");
+    svc.spec.ports = svc.spec.ports.filter((p) => p.name !== "metrics");
+  }],
+  [checks.checkMetrics, "prod", "Service metrics port targets the gRPC port", (r) => {
+    r.find("Service", "user-service").spec.ports.find((p) => p.name === "metrics").targetPort = "grpc";
+  }],
+  [checks.checkMetrics, "prod", "headless Service exposes metrics too (every pod two targets)", (r) => {
+    r.find("Service", "user-service-headless").spec.ports.push({ name: "metrics", port: 9464, targetPort: "metrics", protocol: "TCP" });
+  }],
+  [checks.checkMetrics, "dev", "Service annotated for scraping as well as the pods", (r) => {
+    r.find("Service", "post-service").metadata.annotations = { "prometheus.io/scrape": "true" };
+  }],
+  [checks.checkMetrics, "prod", "reconcile CronJob asks to be scraped", (r) => {
+    cronJob(r).spec.jobTemplate.spec.template.metadata.annotations = { "prometheus.io/scrape": "true" };
+  }],
   [checks.checkReferences, "dev", "Secret key missing", (r) => {
     delete r.find("Secret", "migrate-db").stringData["post-url"];
   }],
@@ -251,6 +288,32 @@ const cases = [
         ingress: [{ ports: [{ protocol: "TCP", port: 8080 }] }],
       },
     });
+  }],
+  [checks.checkNetworkPolicies, "dev", "monitoring namespace cannot scrape user-service", (r) => {
+    r.objects = r.objects.filter((o) => o.metadata?.name !== "user-service-metrics-ingress");
+  }],
+  [checks.checkNetworkPolicies, "prod", "metrics policy selects another namespace", (r) => {
+    r.find("NetworkPolicy", "post-service-metrics-ingress").spec.ingress[0].from[0].namespaceSelector.matchLabels = {
+      "kubernetes.io/metadata.name": "prometheus",
+    };
+  }],
+  [checks.checkNetworkPolicies, "prod", "metrics port open to every namespace", (r) => {
+    r.find("NetworkPolicy", "post-service-metrics-ingress").spec.ingress[0].from[0].namespaceSelector = {};
+  }],
+  [checks.checkNetworkPolicies, "dev", "metrics port open to every pod", (r) => {
+    delete r.find("NetworkPolicy", "user-service-metrics-ingress").spec.ingress[0].from;
+  }],
+  [checks.checkNetworkPolicies, "prod-tls", "monitoring namespace admitted to user-service's gRPC port", (r) => {
+    r.find("NetworkPolicy", "user-service-metrics-ingress").spec.ingress[0].ports.push({ protocol: "TCP", port: 50051 });
+  }],
+  [checks.checkNetworkPolicies, "prod", "monitoring namespace admitted to every port", (r) => {
+    delete r.find("NetworkPolicy", "user-service-metrics-ingress").spec.ingress[0].ports;
+  }],
+  [checks.checkNetworkPolicies, "dev", "monitoring admitted to a port range around the metrics port", (r) => {
+    Object.assign(r.find("NetworkPolicy", "post-service-metrics-ingress").spec.ingress[0].ports[0], { port: 9000, endPort: 9999 });
+  }],
+  [checks.checkNetworkPolicies, "prod", "metrics policy on the wrong port", (r) => {
+    r.find("NetworkPolicy", "post-service-metrics-ingress").spec.ingress[0].ports[0].port = 9464;
   }],
   [checks.checkNetworkPolicies, "prod", "no DNS egress", (r) => {
     r.objects = r.objects.filter((o) => o.metadata?.name !== "allow-dns-egress");

@@ -47,6 +47,7 @@ const cases = {
   "CronJobs: Forbid, deadlines, history; reconcile runs post-service's config": () => checks.checkCronJobs(render),
   "each Service / PDB / controller selector matches one workload's pods": () => checks.checkSelectors(render),
   "every *_FILE setting lies on a mounted volume": () => checks.checkFileSettings(render),
+  "metrics port = METRICS_ADDRESS's, in the scrape annotations and one Service": () => checks.checkMetrics(render),
   "PodDisruptionBudgets (and replicas + HPA when highly available)": () =>
     checks.checkAvailability(render, { highAvailability: values["high-availability"] }),
   "ConfigMap and Secret references resolve": () => checks.checkReferences(render, externalSecrets),

@@ -22,6 +22,13 @@ export const RECONCILE = {
   image: "microblog/post-service",
   target: "post",
 };
+// Prometheus: the named container port and Service port, the path, and the
+// namespace allowed to scrape (by its kubernetes.io/metadata.name label,
+// which the API server sets to the namespace's name; deploy/README.md,
+// "Metrics and alerts").
+export const METRICS_PORT_NAME = "metrics";
+const METRICS_PATH = "/metrics";
+export const MONITORING_NAMESPACE = "monitoring";
 const MIGRATE = "migrate";
 const NAME_LABEL = "app.kubernetes.io/name";
 const IMAGE_PREFIX = "microblog/";
@@ -83,6 +90,13 @@ function listenPort(render, container) {
   const address = render.containerEnv(container).get("LISTEN_ADDRESS");
   const m = typeof address === "string" ? /:(\d+)$/.exec(address) : null;
   return m ? Number(m[1]) : undefined;
+}
+
+// The port of METRICS_ADDRESS, undefined when unset or not host:port.
+function metricsPort(render, container) {
+  const address = render.containerEnv(container).get("METRICS_ADDRESS");
+  const m = typeof address === "string" ? /^(.+):(\d+)$/.exec(address) : null;
+  return m ? Number(m[2]) : undefined;
 }
 
 function imageTag(image) {
@@ -181,10 +195,85 @@ export function checkProbes(render) {
       if (!selectorMatches({ matchLabels: svc.spec?.selector ?? {} }, podLabels(deployment))) continue;
       if (Object.keys(svc.spec?.selector ?? {}).length === 0) continue;
       for (const p of svc.spec?.ports ?? []) {
+        // The metrics port leads elsewhere on purpose (checkMetrics).
+        if (p.name === METRICS_PORT_NAME) continue;
         const target = p.targetPort ?? p.port;
         const resolved = typeof target === "string" ? container.ports?.find((cp) => cp.name === target)?.containerPort : target;
         if (resolved !== port) problems.push(`${ref(svc)} port ${p.port}: targets ${target}, not the listening port ${port}`);
       }
+    }
+  }
+  return problems;
+}
+
+// Prometheus metrics of both services: METRICS_ADDRESS is set explicitly
+// (not left to the binary's default) on a non-loopback host; its port is the
+// container port named `metrics` and the pod's prometheus.io/port; the pods
+// say prometheus.io/scrape "true" and path /metrics; exactly one Service per
+// Deployment exposes `metrics` (two would make every pod two targets), and
+// no Service asks for annotation-based scraping on top of the pods'. The
+// reconcile CronJob serves nothing and must not ask to be scraped.
+export function checkMetrics(render) {
+  const problems = [];
+  for (const service of SERVICES) {
+    const deployment = serviceDeployment(render, service);
+    const container = deployment && mainContainer(deployment);
+    if (!container) {
+      problems.push(`Deployment/${service.name}: missing`);
+      continue;
+    }
+    const where = ref(deployment);
+    const address = render.containerEnv(container).get("METRICS_ADDRESS");
+    const port = metricsPort(render, container);
+    if (port === undefined) {
+      problems.push(`${where}: METRICS_ADDRESS ${JSON.stringify(address)} is not an explicit host:port`);
+      continue;
+    }
+    if (/^(127\.|localhost:|\[::1\]:)/.test(address)) {
+      problems.push(`${where}: METRICS_ADDRESS ${address} listens on loopback, nothing could scrape it`);
+    }
+    const declared = (container.ports ?? []).find((p) => p.name === METRICS_PORT_NAME);
+    if (!declared) problems.push(`${where}: no container port named ${METRICS_PORT_NAME}`);
+    else if (declared.containerPort !== port || (declared.protocol ?? "TCP") !== "TCP") {
+      problems.push(`${where}: container port ${METRICS_PORT_NAME} is ${declared.protocol ?? "TCP"} ${declared.containerPort}, METRICS_ADDRESS says TCP ${port}`);
+    }
+    const annotations = deployment.spec?.template?.metadata?.annotations ?? {};
+    const wanted = { "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": METRICS_PATH };
+    for (const [key, value] of Object.entries(wanted)) {
+      if (annotations[key] !== value) {
+        problems.push(`${where}: pod annotation ${key} is ${JSON.stringify(annotations[key])}, expected ${JSON.stringify(value)}`);
+      }
+    }
+    const services = render
+      .all("Service")
+      .filter((svc) => Object.keys(svc.spec?.selector ?? {}).length > 0)
+      .filter((svc) => selectorMatches({ matchLabels: svc.spec.selector }, podLabels(deployment)));
+    const exposing = services.filter((svc) => (svc.spec?.ports ?? []).some((p) => p.name === METRICS_PORT_NAME));
+    if (exposing.length !== 1) {
+      problems.push(`${where}: ${exposing.length} Services expose port ${METRICS_PORT_NAME} (${exposing.map(ref).join(", ")}), expected exactly one`);
+    }
+    for (const svc of exposing) {
+      const p = svc.spec.ports.find((sp) => sp.name === METRICS_PORT_NAME);
+      const target = p.targetPort ?? p.port;
+      const resolved = typeof target === "string" ? container.ports?.find((cp) => cp.name === target)?.containerPort : target;
+      if (resolved !== port || (p.protocol ?? "TCP") !== "TCP") {
+        problems.push(`${ref(svc)} port ${METRICS_PORT_NAME}: targets ${p.protocol ?? "TCP"} ${target}, not the metrics port ${port}`);
+      }
+    }
+    for (const svc of services) {
+      if (svc.metadata?.annotations?.["prometheus.io/scrape"] !== undefined) {
+        problems.push(`${ref(svc)}: prometheus.io/scrape on the Service too would scrape every pod twice`);
+      }
+    }
+  }
+  const cron = reconcileCronJob(render);
+  if (cron) {
+    const template = cron.spec?.jobTemplate?.spec?.template ?? {};
+    if (template.metadata?.annotations?.["prometheus.io/scrape"] === "true") {
+      problems.push(`${ref(cron)}: asks to be scraped, but a reconcile pass serves no metrics`);
+    }
+    for (const c of podSpec(cron).containers ?? []) {
+      if ((c.ports ?? []).length > 0) problems.push(`${ref(cron)} container ${c.name}: declares ports, but serves nothing`);
     }
   }
   return problems;
@@ -484,6 +573,57 @@ export function checkNetworkPolicies(render) {
   expect(false, reconcile, externalDb, 443, "reconcile -> outside, not the database port");
   for (const [src, label] of [[client, "client"], [intruder, "other pod"], [post, "post-service"], [user, "user-service"]]) {
     for (const port of [postPort, userPort, 8080]) expectIngress(false, src, reconcile, port, `${label} -> reconcile`);
+  }
+
+  // Prometheus: the monitoring namespace reaches each service's metrics
+  // port, no other port of ours; nothing else reaches a metrics port.
+  const monitoring = { namespace: MONITORING_NAMESPACE, labels: { [NAME_LABEL]: "prometheus" } };
+  const userMetrics = metricsPort(render, mainContainer(serviceDeployment(render, SERVICES[0])));
+  const postMetrics = metricsPort(render, mainContainer(serviceDeployment(render, SERVICES[1])));
+  if (userMetrics === undefined || postMetrics === undefined) {
+    problems.push("METRICS_ADDRESS of user-service or post-service has no port");
+  } else {
+    expect(true, monitoring, user, userMetrics, "monitoring namespace -> user-service metrics");
+    expect(true, monitoring, post, postMetrics, "monitoring namespace -> post-service metrics");
+    expectIngress(false, monitoring, user, userPort, "monitoring namespace -> user-service gRPC");
+    expectIngress(false, monitoring, user, postMetrics, "monitoring namespace -> user-service, not its metrics port");
+    expectIngress(false, monitoring, post, userMetrics, "monitoring namespace -> post-service, not its metrics port");
+    for (const port of [userMetrics, postMetrics, userPort, postPort]) {
+      expectIngress(false, monitoring, reconcile, port, "monitoring namespace -> reconcile");
+    }
+    const others = [
+      [client, "client in another namespace"],
+      [intruder, "other pod"],
+      [elsewhere, "post-service of another namespace"],
+      [{ namespace: `${MONITORING_NAMESPACE}-2`, labels: monitoring.labels }, "Prometheus of another namespace"],
+      [user, "user-service"],
+      [post, "post-service"],
+      [reconcile, "reconcile"],
+      [migrate, "migrate"],
+    ];
+    for (const [src, label] of others) {
+      expectIngress(false, src, user, userMetrics, `${label} -> user-service metrics`);
+      expectIngress(false, src, post, postMetrics, `${label} -> post-service metrics`);
+    }
+    // A rule admitting the monitoring namespace lists metrics ports only,
+    // each of a service the policy selects (not just "what was probed").
+    const monitoringLabels = { "kubernetes.io/metadata.name": MONITORING_NAMESPACE };
+    for (const policy of policies) {
+      const selected = SERVICES.filter((service) =>
+        selectorMatches(policy.spec?.podSelector ?? {}, podLabels(serviceDeployment(render, service))),
+      );
+      const allowed = selected.map((service) => metricsPort(render, mainContainer(serviceDeployment(render, service))));
+      for (const rule of policy.spec?.ingress ?? []) {
+        const admitsMonitoring = (rule.from ?? []).some(
+          (peer) => peer.namespaceSelector && selectorMatches(peer.namespaceSelector, monitoringLabels),
+        );
+        if (!admitsMonitoring) continue;
+        const ports = rule.ports ?? [];
+        if (ports.length === 0 || ports.some((p) => p.endPort !== undefined || !allowed.includes(p.port))) {
+          problems.push(`${ref(policy)}: admits the ${MONITORING_NAMESPACE} namespace to ${JSON.stringify(ports)}, not only metrics ports ${JSON.stringify(allowed)}`);
+        }
+      }
+    }
   }
 
   // Database access: in-cluster database pods when the overlay has them,
