@@ -14,9 +14,17 @@
 #   deploy.checks_selftest       each of those checks fails on a broken render
 #   deploy.image_libs            every library the built binaries load comes
 #                                from a package the Dockerfile installs
+#   deploy.render.monitoring     `kubectl kustomize deploy/monitoring` renders
+#   deploy.alerts                the PrometheusRule's spec passes `promtool
+#                                check rules` and `promtool test rules`
+#                                (alerts_rules_test.yaml: each alert firing and
+#                                silent), names only metrics the services expose
+#
+# promtool comes from Debian's `prometheus` package (scripts/install-deps.sh).
 
 find_program(MICROBLOG_KUBECTL kubectl)
 find_program(MICROBLOG_NODE node)
+find_program(MICROBLOG_PROMTOOL promtool)
 
 set(_deploy_dir "${PROJECT_SOURCE_DIR}/deploy")
 set(_deploy_env
@@ -51,6 +59,17 @@ add_test(NAME deploy.checks_selftest
   COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/checks_selftest.mjs --migrations ${_migrations})
 set_tests_properties(deploy.schema.examples deploy.checks_selftest
   PROPERTIES ENVIRONMENT "${_deploy_env}")
+
+# Alert rules and monitoring objects (deploy/monitoring). A missing promtool
+# is passed on as ...-NOTFOUND and fails the promtool cases.
+add_test(NAME deploy.render.monitoring
+  COMMAND ${MICROBLOG_KUBECTL} kustomize ${_deploy_dir}/monitoring)
+add_test(NAME deploy.alerts
+  COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/alerts_test.mjs
+    --promtool ${MICROBLOG_PROMTOOL}
+    --rule ${_deploy_dir}/monitoring/prometheus-rule.yaml
+    --unit ${_deploy_dir}/tests/alerts_rules_test.yaml)
+set_tests_properties(deploy.alerts PROPERTIES ENVIRONMENT "${_deploy_env}")
 
 # The binaries as built by this tree (CTest does not build them: run the
 # build first, as for every other test).
