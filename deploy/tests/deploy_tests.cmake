@@ -19,6 +19,8 @@
 #                                check rules` and `promtool test rules`
 #                                (alerts_rules_test.yaml: each alert firing and
 #                                silent), names only metrics the services expose
+#   deploy.dashboard             grafana-dashboard.json is JSON and names only
+#                                metrics the services expose
 #
 # promtool comes from Debian's `prometheus` package (scripts/install-deps.sh).
 
@@ -70,6 +72,9 @@ add_test(NAME deploy.alerts
     --rule ${_deploy_dir}/monitoring/prometheus-rule.yaml
     --unit ${_deploy_dir}/tests/alerts_rules_test.yaml)
 set_tests_properties(deploy.alerts PROPERTIES ENVIRONMENT "${_deploy_env}")
+add_test(NAME deploy.dashboard
+  COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/dashboard_test.mjs
+    ${_deploy_dir}/monitoring/grafana-dashboard.json)
 
 # The binaries as built by this tree (CTest does not build them: run the
 # build first, as for every other test).
