@@ -32,6 +32,13 @@
 // thread that finished the batch and must be quick (answer the call, or hand
 // further work to a WorkerPool or another Batcher).
 //
+// Logs: a batch's work runs with the log trace (common/log.h) of its first
+// traced request, the one current when Add() was called.
+//
+// Metrics: given a Histogram (BatchSizeHistogram()), each batch started
+// observes its size there (microblog_batch_size{loader}), which tells how
+// much batching the load produces.
+//
 // Thread-safety: Add() may be called from any thread, `done` callbacks
 // included. Not copyable. The destructor waits for the batches in flight;
 // the WorkerPool of OnWorkers() must outlive the Batcher.
@@ -45,7 +52,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -53,10 +62,16 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
+
+// The series microblog_batch_size{loader=`loader`} of `registry`, for a
+// Batcher's `sizes`; null when `registry` is null.
+Histogram* BatchSizeHistogram(Registry* registry, const std::string& loader);
 
 template <typename Item, typename Result>
 class Batcher {
@@ -87,18 +102,23 @@ class Batcher {
     return {&workers, std::move(run)};
   }
 
-  // Asynchronous batches, started by `start`.
-  Batcher(StartBatch start, std::size_t max_batch, std::size_t max_batches_in_flight)
+  // Asynchronous batches, started by `start`. `sizes`, if not null,
+  // observes the size of each batch started and must outlive the Batcher.
+  Batcher(StartBatch start, std::size_t max_batch, std::size_t max_batches_in_flight,
+          Histogram* sizes = nullptr)
       : start_(std::move(start)),
         max_batch_(std::max<std::size_t>(max_batch, 1)),
-        max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)) {}
+        max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)),
+        sizes_(sizes) {}
 
   // Blocking batches on a WorkerPool (see OnWorkers).
-  Batcher(OnWorkerPool blocking, std::size_t max_batch, std::size_t max_batches_in_flight)
+  Batcher(OnWorkerPool blocking, std::size_t max_batch, std::size_t max_batches_in_flight,
+          Histogram* sizes = nullptr)
       : workers_(blocking.workers),
         run_(std::move(blocking.run)),
         max_batch_(std::max<std::size_t>(max_batch, 1)),
-        max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)) {}
+        max_in_flight_(std::max<std::size_t>(max_batches_in_flight, 1)),
+        sizes_(sizes) {}
 
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -115,7 +135,7 @@ class Batcher {
     std::vector<Request> batch;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending_.push_back({std::move(item), deadline, std::move(done)});
+      pending_.push_back({std::move(item), deadline, std::move(done), CurrentLogTrace()});
       if (in_flight_ == max_in_flight_) return;  // a running batch picks it up
       ++in_flight_;
       batch = TakeBatchLocked();
@@ -128,6 +148,7 @@ class Batcher {
     Item item;
     Clock::time_point deadline;
     Done done;
+    std::shared_ptr<const LogTrace> trace;  // of the call that asked, if traced
   };
 
   // Up to max_batch_ requests from the front of the queue. Requires mu_.
@@ -154,22 +175,28 @@ class Batcher {
 
   // The requests of `batch` whose deadline has not passed, their items and
   // their latest deadline; the others are answered DEADLINE_EXCEEDED here.
+  // Observes the size of a batch that will run.
   struct LiveBatch {
     std::vector<Request> requests;
     std::vector<Item> items;
     Clock::time_point deadline;
+    std::shared_ptr<const LogTrace> trace;  // the first traced request's
   };
-  static LiveBatch Live(std::vector<Request>& batch) {
+  LiveBatch Live(std::vector<Request>& batch) {
     const Clock::time_point now = Clock::now();
-    LiveBatch live{{}, {}, now};
+    LiveBatch live{{}, {}, now, nullptr};
     for (Request& request : batch) {
       if (request.deadline <= now) {
         std::move(request.done)(absl::DeadlineExceededError("deadline exceeded while queued"));
         continue;
       }
       live.deadline = std::max(live.deadline, request.deadline);
+      if (live.trace == nullptr) live.trace = request.trace;
       live.items.push_back(std::move(request.item));
       live.requests.push_back(std::move(request));
+    }
+    if (sizes_ != nullptr && !live.requests.empty()) {
+      sizes_->Observe(static_cast<double>(live.requests.size()));
     }
     return live;
   }
@@ -185,6 +212,7 @@ class Batcher {
     while (!batch.empty()) {
       LiveBatch live = Live(batch);
       if (!live.requests.empty()) {
+        ScopedLogTrace log_trace(std::move(live.trace));
         start_(std::move(live.items), live.deadline,
                [this, requests = std::move(live.requests)](Results results) mutable {
                  Answer(requests, std::move(results));
@@ -201,7 +229,10 @@ class Batcher {
   void RunOnThisWorker(std::vector<Request> batch) {
     while (!batch.empty()) {
       LiveBatch live = Live(batch);
-      if (!live.requests.empty()) Answer(live.requests, run_(live.items, live.deadline));
+      if (!live.requests.empty()) {
+        ScopedLogTrace log_trace(std::move(live.trace));
+        Answer(live.requests, run_(live.items, live.deadline));
+      }
       batch = NextBatchOrRelease();
     }
   }
@@ -221,6 +252,7 @@ class Batcher {
   const RunBatch run_;
   const std::size_t max_batch_;
   const std::size_t max_in_flight_;
+  Histogram* const sizes_;
   std::mutex mu_;
   std::condition_variable idle_;
   std::deque<Request> pending_;  // guarded by mu_
@@ -274,7 +306,7 @@ std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
 //       }, /*max_batch=*/100, /*max_batches_in_flight=*/2);
 //   reads.Read(42, deadline, [](absl::StatusOr<PostRecord> post) { ... });
 //
-// Thread-safety and lifetime: as Batcher's.
+// Thread-safety, lifetime and metrics: as Batcher's.
 template <typename Record>
 class BatchedReadsById {
  public:
@@ -284,7 +316,8 @@ class BatchedReadsById {
   using Done = typename Batcher<int64_t, Record>::Done;
 
   BatchedReadsById(WorkerPool& workers, const char* resource_type, GetByIds get_by_ids,
-                   std::size_t max_batch, std::size_t max_batches_in_flight)
+                   std::size_t max_batch, std::size_t max_batches_in_flight,
+                   Histogram* sizes = nullptr)
       : batcher_(Batcher<int64_t, Record>::OnWorkers(
                      workers,
                      [resource_type, get_by_ids = std::move(get_by_ids)](
@@ -296,7 +329,7 @@ class BatchedReadsById {
                              return NotFoundResource(resource_type, id);
                            });
                      }),
-                 max_batch, max_batches_in_flight) {}
+                 max_batch, max_batches_in_flight, sizes) {}
 
   // Reads record `id`; `done` gets it exactly once, on a worker thread.
   void Read(int64_t id, Clock::time_point deadline, Done done) {

@@ -68,6 +68,7 @@ class CallForwarder {
                                     AsyncMethod<Request, Response> method, const Request* request,
                                     Response* response) const {
     UnaryCall call = StartUnaryCall(context);
+    ScopedLogTrace log_trace(std::move(call.trace));
     (logic_.*method)(*request, Deadline(*context), *response, std::move(call.reply));
     return call.reactor;
   }

@@ -73,7 +73,52 @@ ConnectionPool::ConnectionPool(ConnectionPoolOptions options)
     : options_(std::move(options)),
       connect_string_(WithParameter(
           options_.url, "connect_timeout",
-          std::to_string(std::max<int64_t>(1, options_.connect_timeout.count())))) {}
+          std::to_string(std::max<int64_t>(1, options_.connect_timeout.count())))),
+      metrics_(AddMetrics(options_)) {}
+
+ConnectionPool::Metrics ConnectionPool::AddMetrics(const ConnectionPoolOptions& options) {
+  if (options.metrics == nullptr) return {};
+  Registry& registry = *options.metrics;
+  const std::vector<std::string> pool = {options.name};
+  GaugeFamily& connections = registry.AddGauge(
+      "microblog_db_pool_connections",
+      "Database connections of the pool, checked out (in_use) or open and free (idle).",
+      {"pool", "state"});
+  registry
+      .AddGauge("microblog_db_pool_max_connections",
+                "Connections the pool may open (DB_POOL_SIZE).", {"pool"})
+      .WithLabels(pool)
+      .Set(static_cast<double>(options.size));
+  Metrics metrics;
+  metrics.in_use = &connections.WithLabels({options.name, "in_use"});
+  metrics.idle = &connections.WithLabels({options.name, "idle"});
+  metrics.acquisitions =
+      &registry
+           .AddCounter("microblog_db_pool_acquisitions_total",
+                       "Connections checked out of the pool.", {"pool"})
+           .WithLabels(pool);
+  metrics.waits = &registry
+                       .AddCounter("microblog_db_pool_waits_total",
+                                   "Checkouts that found every connection in use and waited.",
+                                   {"pool"})
+                       .WithLabels(pool);
+  metrics.wait_seconds =
+      &registry
+           .AddHistogram("microblog_db_pool_wait_seconds",
+                         "How long checkouts that waited waited for a connection (including "
+                         "those that gave up at their deadline).",
+                         {"pool"},
+                         {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                          5})
+           .WithLabels(pool);
+  return metrics;
+}
+
+void ConnectionPool::UpdateGaugesLocked() {
+  if (metrics_.in_use == nullptr) return;
+  metrics_.in_use->Set(static_cast<double>(checked_out_));
+  metrics_.idle->Set(static_cast<double>(idle_.size()));
+}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -101,6 +146,7 @@ void ConnectionPool::DiscardAll() {
     std::lock_guard<std::mutex> lock(mu_);
     dropped.swap(idle_);
     ++generation_;
+    UpdateGaugesLocked();
   }
   // Closing happens outside the lock.
 }
@@ -111,11 +157,21 @@ absl::Status ConnectionPool::RunErased(
   std::size_t generation;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool got_slot = cv_.wait_until(lock, deadline, [&] {
-      return !idle_.empty() || checked_out_ < options_.size;
-    });
-    if (!got_slot) {
-      return absl::DeadlineExceededError("deadline exceeded while waiting for a database connection");
+    const auto available = [&] { return !idle_.empty() || checked_out_ < options_.size; };
+    if (metrics_.acquisitions != nullptr) metrics_.acquisitions->Increment();
+    if (!available()) {
+      const auto waiting_since = std::chrono::steady_clock::now();
+      const bool got_slot = cv_.wait_until(lock, deadline, available);
+      if (metrics_.waits != nullptr) {
+        metrics_.waits->Increment();
+        metrics_.wait_seconds->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting_since)
+                .count());
+      }
+      if (!got_slot) {
+        return absl::DeadlineExceededError(
+            "deadline exceeded while waiting for a database connection");
+      }
     }
     ++checked_out_;
     if (!idle_.empty()) {
@@ -123,6 +179,7 @@ absl::Status ConnectionPool::RunErased(
       idle_.pop_back();
     }
     generation = generation_;
+    UpdateGaugesLocked();
   }
 
   bool broken = false;
@@ -138,6 +195,7 @@ absl::Status ConnectionPool::RunErased(
       } else {
         drop = std::move(conn);
       }
+      UpdateGaugesLocked();
     }
     cv_.notify_one();
   };

@@ -28,6 +28,13 @@
 //   no connection free before the deadline     -> DEADLINE_EXCEEDED
 //   any other exception                        -> INTERNAL (cause logged)
 //
+// Metrics (with ConnectionPoolOptions::metrics), labelled pool=<name>:
+//   microblog_db_pool_connections{state="in_use"|"idle"}  gauges
+//   microblog_db_pool_max_connections                     gauge (size)
+//   microblog_db_pool_acquisitions_total                  every checkout
+//   microblog_db_pool_waits_total                         checkouts that waited
+//   microblog_db_pool_wait_seconds                        histogram of those waits
+//
 // Thread-safety: all methods are thread-safe. Not copyable or movable
 // (libpqxx connections are not).
 #ifndef MICROBLOG_COMMON_CONNECTION_POOL_H_
@@ -48,6 +55,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/metrics.h"
 
 // libpq's connection (PGconn), for Ping().
 struct pg_conn;
@@ -64,6 +72,10 @@ struct ConnectionPoolOptions {
   // libpq connect_timeout for new pooled connections (whole seconds, at
   // least 1). Ping() uses its deadline instead.
   std::chrono::seconds connect_timeout{2};
+  // Where the pool reports its metrics (see above), if anywhere; must
+  // outlive the pool. `name` is the `pool` label.
+  Registry* metrics = nullptr;
+  std::string name = "primary";
 };
 
 class ConnectionPool {
@@ -115,9 +127,22 @@ class ConnectionPool {
   // Drops every idle connection and makes checked-out ones be dropped on
   // return: after one broken connection the others are suspect too.
   void DiscardAll();
+  // Brings the connection gauges up to date. Requires mu_.
+  void UpdateGaugesLocked();
+
+  // The pool's metrics, all null without ConnectionPoolOptions::metrics.
+  struct Metrics {
+    Gauge* in_use = nullptr;
+    Gauge* idle = nullptr;
+    Counter* acquisitions = nullptr;
+    Counter* waits = nullptr;
+    Histogram* wait_seconds = nullptr;
+  };
+  static Metrics AddMetrics(const ConnectionPoolOptions& options);
 
   const ConnectionPoolOptions options_;
   const std::string connect_string_;  // url + connect_timeout
+  const Metrics metrics_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_

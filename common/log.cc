@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,8 @@ namespace microblog {
 namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
+
+thread_local std::shared_ptr<const LogTrace> t_trace;
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -79,7 +82,9 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   AppendJsonString(line, LevelName(level));
   line += ",\"msg\":";
   AppendJsonString(line, msg);
+  bool own_trace = false;
   for (const LogField& field : fields) {
+    own_trace = own_trace || field.key == "trace_id";
     line.push_back(',');
     AppendJsonString(line, field.key);
     line.push_back(':');
@@ -93,10 +98,25 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
       line += std::get<bool>(field.value) ? "true" : "false";
     }
   }
+  if (t_trace != nullptr && !own_trace) {
+    line += ",\"trace_id\":";
+    AppendJsonString(line, t_trace->trace_id);
+    line += ",\"span_id\":";
+    AppendJsonString(line, t_trace->span_id);
+    line += ",\"trace_flags\":";
+    AppendJsonString(line, t_trace->trace_flags);
+  }
   line += "}\n";
   // One fwrite of the whole line: stdio locks the stream, so lines of
   // concurrent callers never interleave.
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
+
+ScopedLogTrace::ScopedLogTrace(std::shared_ptr<const LogTrace> trace)
+    : previous_(std::exchange(t_trace, std::move(trace))) {}
+
+ScopedLogTrace::~ScopedLogTrace() { t_trace = std::move(previous_); }
+
+const std::shared_ptr<const LogTrace>& CurrentLogTrace() { return t_trace; }
 
 }  // namespace microblog

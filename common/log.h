@@ -7,6 +7,12 @@
 // passwords, password hashes or database URLs containing passwords (see
 // RedactUrl()).
 //
+// Lines written while a call is served carry its W3C trace context, under
+// OpenTelemetry's field names for non-OTLP logs (trace_id, span_id,
+// trace_flags): the code serving a call installs a ScopedLogTrace on each
+// thread it works on (common/unary_call.h does it for the handlers, worker
+// jobs and replies; Batcher for its batches).
+//
 // Thread-safety: every function may be called from any thread; lines from
 // concurrent callers never interleave.
 #ifndef MICROBLOG_COMMON_LOG_H_
@@ -14,6 +20,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,7 +61,33 @@ struct LogField {
   LogValue value;
 };
 
+// Writes one line at `level` with `fields`, and the current thread's trace
+// (below) unless `fields` name a trace_id of their own.
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+
+// The trace a line belongs to; ids in lowercase hex.
+struct LogTrace {
+  std::string trace_id;     // 32 hex digits
+  std::string span_id;      // the span of the logged work: 16 hex digits
+  std::string trace_flags;  // 2 hex digits
+};
+
+// Makes `trace` the current thread's while it lives (null: no trace), then
+// restores the previous one. Stack-only: create and destroy on one thread.
+class ScopedLogTrace {
+ public:
+  explicit ScopedLogTrace(std::shared_ptr<const LogTrace> trace);
+  ~ScopedLogTrace();
+  ScopedLogTrace(const ScopedLogTrace&) = delete;
+  ScopedLogTrace& operator=(const ScopedLogTrace&) = delete;
+
+ private:
+  std::shared_ptr<const LogTrace> previous_;
+};
+
+// The current thread's trace, or null: to hand it with work to another
+// thread.
+const std::shared_ptr<const LogTrace>& CurrentLogTrace();
 
 }  // namespace microblog
 

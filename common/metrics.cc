@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +76,8 @@ void Header(std::string& out, const std::string& name, const std::string& help,
 
 void Counter::Increment(double by) { AddTo(value_, by); }
 
+void Gauge::Add(double by) { AddTo(value_, by); }
+
 Histogram::Histogram(const std::vector<double>* bounds)
     : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
   for (std::size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0);
@@ -96,33 +100,65 @@ std::vector<uint64_t> Histogram::CumulativeCounts() const {
   return cumulative;
 }
 
+Registry::Entry& Registry::FindOrAdd(const std::string& name, const char* kind,
+                                     const std::vector<std::string>& label_names,
+                                     const std::function<std::unique_ptr<Entry>()>& make) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::unique_ptr<Entry>& entry : entries_) {
+    if (entry->name != name) continue;
+    const char* existing = entry->counters ? "counter" : entry->gauges ? "gauge" : "histogram";
+    const std::vector<std::string>& existing_labels =
+        entry->counters     ? entry->counters->label_names()
+        : entry->gauges     ? entry->gauges->label_names()
+                            : entry->histograms->label_names();
+    if (std::string(existing) != kind || existing_labels != label_names) {
+      std::fprintf(stderr, "metric %s added twice with different types or labels\n",
+                   name.c_str());
+      std::abort();
+    }
+    return *entry;
+  }
+  entries_.push_back(make());
+  return *entries_.back();
+}
+
 CounterFamily& Registry::AddCounter(const std::string& name, const std::string& help,
                                     std::vector<std::string> label_names) {
-  auto entry = std::make_unique<Entry>();
-  entry->name = name;
-  entry->help = help;
-  entry->counters = std::make_unique<CounterFamily>(std::move(label_names),
-                                                    [] { return std::make_unique<Counter>(); });
-  CounterFamily& family = *entry->counters;
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_.push_back(std::move(entry));
-  return family;
+  return *FindOrAdd(name, "counter", label_names, [&] {
+            auto entry = std::make_unique<Entry>();
+            entry->name = name;
+            entry->help = help;
+            entry->counters = std::make_unique<CounterFamily>(
+                label_names, [] { return std::make_unique<Counter>(); });
+            return entry;
+          }).counters;
+}
+
+GaugeFamily& Registry::AddGauge(const std::string& name, const std::string& help,
+                                std::vector<std::string> label_names) {
+  return *FindOrAdd(name, "gauge", label_names, [&] {
+            auto entry = std::make_unique<Entry>();
+            entry->name = name;
+            entry->help = help;
+            entry->gauges = std::make_unique<GaugeFamily>(
+                label_names, [] { return std::make_unique<Gauge>(); });
+            return entry;
+          }).gauges;
 }
 
 HistogramFamily& Registry::AddHistogram(const std::string& name, const std::string& help,
                                         std::vector<std::string> label_names,
                                         std::vector<double> bounds) {
-  auto entry = std::make_unique<Entry>();
-  entry->name = name;
-  entry->help = help;
-  entry->bounds = std::make_unique<std::vector<double>>(std::move(bounds));
-  const std::vector<double>* kept = entry->bounds.get();
-  entry->histograms = std::make_unique<HistogramFamily>(
-      std::move(label_names), [kept] { return std::make_unique<Histogram>(kept); });
-  HistogramFamily& family = *entry->histograms;
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_.push_back(std::move(entry));
-  return family;
+  return *FindOrAdd(name, "histogram", label_names, [&] {
+            auto entry = std::make_unique<Entry>();
+            entry->name = name;
+            entry->help = help;
+            entry->bounds = std::make_unique<std::vector<double>>(std::move(bounds));
+            const std::vector<double>* kept = entry->bounds.get();
+            entry->histograms = std::make_unique<HistogramFamily>(
+                label_names, [kept] { return std::make_unique<Histogram>(kept); });
+            return entry;
+          }).histograms;
 }
 
 void Registry::AddCollector(std::function<void(Samples&)> collect) {
@@ -139,6 +175,12 @@ std::string Registry::Render() const {
       entry->counters->ForEach([&](const std::vector<std::string>& values, const Counter& c) {
         absl::StrAppend(&out, entry->name, Labels(Zip(entry->counters->label_names(), values)),
                         " ", FormatValue(c.value()), "\n");
+      });
+    } else if (entry->gauges) {
+      Header(out, entry->name, entry->help, "gauge");
+      entry->gauges->ForEach([&](const std::vector<std::string>& values, const Gauge& g) {
+        absl::StrAppend(&out, entry->name, Labels(Zip(entry->gauges->label_names(), values)),
+                        " ", FormatValue(g.value()), "\n");
       });
     } else {
       Header(out, entry->name, entry->help, "histogram");

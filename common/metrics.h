@@ -8,12 +8,17 @@
 //       "grpc_server_handled_total", "RPCs completed on the server.",
 //       {"grpc_method", "grpc_code"});
 //   handled.WithLabels({"GetUser", "OK"}).Increment();
+//   registry.AddGauge("microblog_db_pool_connections", "...", {"pool", "state"})
+//       .WithLabels({"primary", "idle"}).Set(3);
 //   registry.AddCollector([](Registry::Samples& out) { ... });  // at scrape time
 //   std::string text = registry.Render();
 //
 // Series are created on first use (or up front, to exist at 0) and live as
 // long as the registry; WithLabels() returns a reference that stays valid,
-// so hot paths look a series up once and keep it.
+// so hot paths look a series up once and keep it. Adding a family whose name
+// exists returns the existing one: each component (a connection pool, a
+// batcher) adds what it needs without knowing who else reports the same
+// metric with other labels.
 //
 // Thread-safety: everything may be used from any thread. Updating a series
 // is lock-free (atomics); creating one and rendering take the family's
@@ -36,6 +41,17 @@ namespace microblog {
 class Counter {
  public:
   void Increment(double by = 1);
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+// A value that goes up and down.
+class Gauge {
+ public:
+  void Set(double value) { value_.store(value, std::memory_order_relaxed); }
+  void Add(double by);
   double value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -91,6 +107,7 @@ class Family {
 };
 
 using CounterFamily = Family<Counter>;
+using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
 class Registry {
@@ -105,15 +122,21 @@ class Registry {
   };
   using Samples = std::vector<Sample>;
 
-  // Names must be valid Prometheus metric names ending in _total, label
-  // names valid label names; each name is added once. The returned family
-  // lives as long as the registry. (Gauges come from collectors.)
+  // Names must be valid Prometheus metric names (counters' ending in
+  // _total), label names valid label names. The returned family lives as
+  // long as the registry. A name added again returns the family added first
+  // (help and bounds of the first call); adding it with another type or
+  // other label names is a programming error and aborts.
   CounterFamily& AddCounter(const std::string& name, const std::string& help,
                             std::vector<std::string> label_names);
+  GaugeFamily& AddGauge(const std::string& name, const std::string& help,
+                        std::vector<std::string> label_names);
   HistogramFamily& AddHistogram(const std::string& name, const std::string& help,
                                 std::vector<std::string> label_names, std::vector<double> bounds);
   // Runs `collect` at every Render(): for values read from elsewhere
-  // (/proc, a pool's state). Samples of one name must be consecutive.
+  // (/proc) or computed at scrape time. Samples of one name must be
+  // consecutive, and their names not those of families. What `collect`
+  // reads must outlive the registry's scrapes.
   void AddCollector(std::function<void(Samples&)> collect);
 
   // Every family and collected sample, in text format 0.0.4.
@@ -124,9 +147,16 @@ class Registry {
     std::string name;
     std::string help;
     std::unique_ptr<CounterFamily> counters;
+    std::unique_ptr<GaugeFamily> gauges;
     std::unique_ptr<HistogramFamily> histograms;
     std::unique_ptr<std::vector<double>> bounds;
   };
+  // The entry named `name`, or a new one made by `make`, checked to be of
+  // `kind` with `label_names`.
+  Entry& FindOrAdd(const std::string& name, const char* kind,
+                   const std::vector<std::string>& label_names,
+                   const std::function<std::unique_ptr<Entry>()>& make);
+
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;                // guarded by mu_
   std::vector<std::function<void(Samples&)>> collectors_;      // guarded by mu_

@@ -76,7 +76,7 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       // the caller's span (post-service's calls to user-service carry a span
       // of their own): OpenTelemetry's field names for non-OTLP logs.
       // Untraced calls write no empty trace fields.
-      const TraceLogFields trace = TraceLogFieldsOf(TraceContextFrom(*info_->server_context()));
+      const LogTrace trace = TraceLogFieldsOf(TraceContextFrom(*info_->server_context()));
       const std::string code = CodeName(status.error_code());
       if (trace.trace_id.empty()) {
         Log(level, "rpc",

@@ -96,11 +96,18 @@ TraceContext ChildSpan(const TraceContext& parent) {
   return TraceContext{FormatTraceparent(*traceparent), parent.tracestate};
 }
 
-TraceLogFields TraceLogFieldsOf(const TraceContext& trace) {
+LogTrace TraceLogFieldsOf(const TraceContext& trace) {
   const std::optional<Traceparent> traceparent = ParseTraceparent(trace.traceparent);
   if (!traceparent.has_value()) return {};
   std::string traceparent_text = FormatTraceparent(*traceparent);
   return {traceparent->trace_id, traceparent->parent_id, traceparent_text.substr(53, 2)};
+}
+
+std::shared_ptr<const LogTrace> SharedLogTraceOf(const TraceContext& trace) {
+  if (trace.traceparent.empty()) return nullptr;  // the common case: no parsing
+  LogTrace fields = TraceLogFieldsOf(trace);
+  if (fields.trace_id.empty()) return nullptr;
+  return std::make_shared<const LogTrace>(std::move(fields));
 }
 
 }  // namespace microblog

@@ -4,7 +4,7 @@
 //
 //   TraceContext trace = TraceContextFrom(*context);
 //   AddTo(ChildSpan(trace), client_context);   // on the outgoing call
-//   Log(LogLevel::kInfo, "rpc", {{"trace_id", TraceLogFields(trace).trace_id}, ...});
+//   Log(LogLevel::kInfo, "rpc", {{"trace_id", TraceLogFieldsOf(trace).trace_id}, ...});
 //
 // A traceparent that does not parse is dropped, with its tracestate, as the
 // specification requires: a client cannot make us log or forward arbitrary
@@ -13,12 +13,15 @@
 #define MICROBLOG_COMMON_TRACE_CONTEXT_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
+
+#include "common/log.h"
 
 namespace microblog {
 
@@ -61,12 +64,11 @@ TraceContext ChildSpan(const TraceContext& parent);
 
 // The fields OpenTelemetry names for trace context in non-OTLP logs, from
 // `trace`'s traceparent: all empty when there is none.
-struct TraceLogFields {
-  std::string trace_id;     // 32 lower-case hex digits
-  std::string span_id;      // the span the logged work belongs to: 16 hex digits
-  std::string trace_flags;  // 2 hex digits
-};
-TraceLogFields TraceLogFieldsOf(const TraceContext& trace);
+LogTrace TraceLogFieldsOf(const TraceContext& trace);
+
+// The same, shared, for a ScopedLogTrace (common/log.h); null when `trace`
+// has no valid traceparent.
+std::shared_ptr<const LogTrace> SharedLogTraceOf(const TraceContext& trace);
 
 }  // namespace microblog
 

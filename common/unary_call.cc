@@ -3,18 +3,28 @@
 #include <utility>
 
 #include "common/status.h"
+#include "common/trace_context.h"
 
 namespace microblog {
 
 UnaryCall StartUnaryCall(grpc::CallbackServerContext* context) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  return {reactor, [reactor](const absl::Status& status) { reactor->Finish(ToGrpcStatus(status)); }};
+  std::shared_ptr<const LogTrace> trace = SharedLogTraceOf(TraceContextFrom(*context));
+  return {reactor,
+          [reactor, trace](const absl::Status& status) {
+            // ToGrpcStatus logs internal errors' causes: with the trace.
+            ScopedLogTrace log_trace(trace);
+            reactor->Finish(ToGrpcStatus(status));
+          },
+          trace};
 }
 
 grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work) {
   UnaryCall call = StartUnaryCall(context);
-  pool.Submit([context, reply = std::move(call.reply), work = std::move(work)]() mutable {
+  pool.Submit([context, reply = std::move(call.reply), work = std::move(work),
+               trace = std::move(call.trace)]() mutable {
+    ScopedLogTrace log_trace(std::move(trace));
     // Nobody waits for the answer any more: spare the database the work.
     if (context->IsCancelled()) return std::move(reply)(absl::CancelledError("call cancelled"));
     std::move(reply)(std::move(work)());

@@ -21,6 +21,7 @@
 #ifndef MICROBLOG_COMMON_UNARY_CALL_H_
 #define MICROBLOG_COMMON_UNARY_CALL_H_
 
+#include <memory>
 #include <utility>
 
 #include <grpcpp/server_context.h>
@@ -29,6 +30,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/log.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
@@ -37,11 +39,14 @@ namespace microblog {
 // (`std::move(reply)(status)`): a call is finished exactly once.
 using Reply = absl::AnyInvocable<void(const absl::Status&) &&>;
 
-// The reactor of `context`'s call (return it from the handler) and the
-// Reply that finishes it.
+// The reactor of `context`'s call (return it from the handler), the Reply
+// that finishes it, and the call's trace for the log (null when untraced):
+// install it (ScopedLogTrace, common/log.h) where the call's work runs. The
+// Reply and RespondOn's jobs install it themselves.
 struct UnaryCall {
   grpc::ServerUnaryReactor* reactor;
   Reply reply;
+  std::shared_ptr<const LogTrace> trace;
 };
 UnaryCall StartUnaryCall(grpc::CallbackServerContext* context);
 

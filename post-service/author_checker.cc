@@ -37,7 +37,7 @@ std::vector<absl::StatusOr<bool>> AuthorsOf(const BatchGetUsersCall& call,
     // checked: the callers may retry later, so say UNAVAILABLE, never store.
     // The channel's message names internal addresses: it goes to our log,
     // not to the clients.
-    const TraceLogFields trace = TraceLogFieldsOf(call.trace);
+    const LogTrace trace = TraceLogFieldsOf(call.trace);
     Log(LogLevel::kWarn, "author check failed",
         {{"users", static_cast<int64_t>(call.request.ids_size())},
          {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
@@ -64,26 +64,50 @@ std::vector<absl::StatusOr<bool>> AuthorsOf(const BatchGetUsersCall& call,
 }  // namespace
 
 std::unique_ptr<GrpcAuthorChecker> GrpcAuthorChecker::Create(
-    std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout) {
-  return std::unique_ptr<GrpcAuthorChecker>(new GrpcAuthorChecker(std::move(channel), timeout));
+    std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout,
+    Registry* metrics) {
+  return std::unique_ptr<GrpcAuthorChecker>(
+      new GrpcAuthorChecker(std::move(channel), timeout, metrics));
+}
+
+GrpcAuthorChecker::Outcomes GrpcAuthorChecker::AddOutcomes(Registry* metrics) {
+  if (metrics == nullptr) return {};
+  CounterFamily& checks = metrics->AddCounter(
+      "microblog_author_checks_total",
+      "CreatePost's author checks by outcome; unavailable: user-service could not answer.",
+      {"outcome"});
+  return {&checks.WithLabels({"ok"}), &checks.WithLabels({"not_found"}),
+          &checks.WithLabels({"unavailable"}), &checks.WithLabels({"deadline_exceeded"})};
+}
+
+void GrpcAuthorChecker::Outcomes::Count(const absl::Status& author) const {
+  if (ok == nullptr) return;
+  switch (author.code()) {
+    case absl::StatusCode::kOk: return ok->Increment();
+    case absl::StatusCode::kNotFound: return not_found->Increment();
+    case absl::StatusCode::kDeadlineExceeded: return deadline_exceeded->Increment();
+    default: return unavailable->Increment();  // the contract's only other outcome
+  }
 }
 
 GrpcAuthorChecker::GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel,
-                                     std::chrono::milliseconds timeout)
+                                     std::chrono::milliseconds timeout, Registry* metrics)
     : channel_(std::move(channel)),
       stub_(microblog::user::v1::UserService::NewStub(channel_)),
       timeout_(timeout),
+      outcomes_(AddOutcomes(metrics)),
       checks_(
           [this](std::vector<Check> checks, Clock::time_point deadline,
                  CheckBatcher::Finished finished) {
             AskUserService(std::move(checks), deadline, std::move(finished));
           },
-          kMaxBatch, kCallsInFlight) {}
+          kMaxBatch, kCallsInFlight, BatchSizeHistogram(metrics, "check_author")) {}
 
 void GrpcAuthorChecker::CheckAuthor(int64_t user_id, Clock::time_point deadline,
                                     const TraceContext& trace, Answer done) {
   checks_.Add({user_id, trace}, deadline,
-              [done = std::move(done)](absl::StatusOr<bool> exists) mutable {
+              [this, done = std::move(done)](absl::StatusOr<bool> exists) mutable {
+                outcomes_.Count(exists.status());
                 std::move(done)(exists.status());
               });
 }

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batcher.h"
+#include "common/metrics.h"
 #include "common/trace_context.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 
@@ -63,9 +64,14 @@ class AuthorChecker {
 class GrpcAuthorChecker final : public AuthorChecker {
  public:
   // Checks authors over `channel` (user_service_channel.h), each check
-  // bounded by `timeout` whatever the caller's deadline.
+  // bounded by `timeout` whatever the caller's deadline. With `metrics`
+  // (which must outlive the checker), counts the checks by outcome,
+  // microblog_author_checks_total{outcome="ok"|"not_found"|"unavailable"|
+  // "deadline_exceeded"}, and observes the batch sizes
+  // (microblog_batch_size{loader="check_author"}).
   static std::unique_ptr<GrpcAuthorChecker> Create(std::shared_ptr<grpc::Channel> channel,
-                                                   std::chrono::milliseconds timeout);
+                                                   std::chrono::milliseconds timeout,
+                                                   Registry* metrics = nullptr);
 
   GrpcAuthorChecker(const GrpcAuthorChecker&) = delete;
   GrpcAuthorChecker& operator=(const GrpcAuthorChecker&) = delete;
@@ -84,7 +90,18 @@ class GrpcAuthorChecker final : public AuthorChecker {
   };
   using CheckBatcher = Batcher<Check, bool>;
 
-  GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout);
+  GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout,
+                    Registry* metrics);
+
+  // The checks' outcome counters, by status code; all null without metrics.
+  struct Outcomes {
+    Counter* ok = nullptr;
+    Counter* not_found = nullptr;
+    Counter* unavailable = nullptr;
+    Counter* deadline_exceeded = nullptr;
+    void Count(const absl::Status& author) const;
+  };
+  static Outcomes AddOutcomes(Registry* metrics);
 
   // Starts one BatchGetUsers call for all `checks`; `finished` gets one
   // result per check when it completes.
@@ -94,6 +111,7 @@ class GrpcAuthorChecker final : public AuthorChecker {
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<microblog::user::v1::UserService::Stub> stub_;
   const std::chrono::milliseconds timeout_;
+  const Outcomes outcomes_;
   CheckBatcher checks_;  // last: its destructor waits for the calls in flight
 };
 

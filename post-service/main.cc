@@ -109,10 +109,13 @@ absl::StatusOr<Settings> ReadSettings(const ServiceConfig& config) {
 
 // The cascade's own connection: its transactions never wait for, nor take,
 // one of the RPCs' connections.
-microblog::ConnectionPoolOptions CascadePoolOptions(const ServiceConfig& config) {
+microblog::ConnectionPoolOptions CascadePoolOptions(const ServiceConfig& config,
+                                                   microblog::Registry* metrics) {
   microblog::ConnectionPoolOptions options = microblog::DatabasePoolOptions(
       config, &post::PostgresDeletedAuthorsStore::PrepareStatements);
   options.size = 1;
+  options.metrics = metrics;
+  options.name = "user_events";
   // Removing a prolific author deletes many rows in one statement.
   options.statement_timeout = std::chrono::minutes(5);
   return options;
@@ -120,7 +123,7 @@ microblog::ConnectionPoolOptions CascadePoolOptions(const ServiceConfig& config)
 
 int Reconcile(const ServiceConfig& config, const Settings& settings,
               const std::shared_ptr<grpc::Channel>& channel) {
-  microblog::ConnectionPool pool(CascadePoolOptions(config));
+  microblog::ConnectionPool pool(CascadePoolOptions(config, nullptr));
   post::PostgresDeletedAuthorsStore store(pool);
   std::unique_ptr<microblog::user::v1::UserService::Stub> users =
       microblog::user::v1::UserService::NewStub(channel);
@@ -150,23 +153,26 @@ int Reconcile(const ServiceConfig& config, const Settings& settings,
 int Serve(const ServiceConfig& config, const Settings& settings,
           const std::shared_ptr<grpc::Channel>& channel, microblog::Registry& metrics) {
   std::unique_ptr<post::GrpcAuthorChecker> authors =
-      post::GrpcAuthorChecker::Create(channel, settings.user_service.timeout);
-  microblog::ConnectionPool pool(
-      microblog::DatabasePoolOptions(config, &post::PostgresPostStore::PrepareStatements));
+      post::GrpcAuthorChecker::Create(channel, settings.user_service.timeout, &metrics);
+  microblog::ConnectionPoolOptions pool_options =
+      microblog::DatabasePoolOptions(config, &post::PostgresPostStore::PrepareStatements);
+  pool_options.metrics = &metrics;
+  microblog::ConnectionPool pool(std::move(pool_options));
   post::PostgresPostStore store(pool);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));
-  post::Posts posts(store, *authors, db_workers);
+  post::Posts posts(store, *authors, db_workers, &metrics);
   post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline);
 
   // The DeleteUser cascade, in the background.
-  microblog::ConnectionPool cascade_pool(CascadePoolOptions(config));
+  microblog::ConnectionPool cascade_pool(CascadePoolOptions(config, &metrics));
   post::PostgresDeletedAuthorsStore cascade_store(cascade_pool);
   std::unique_ptr<microblog::user::v1::UserService::Stub> users =
       microblog::user::v1::UserService::NewStub(channel);
   post::Reconciler reconciler(cascade_store, *users, settings.reconcile);
-  post::UserEventConsumer consumer(cascade_store, *users, reconciler, settings.consumer);
+  post::UserEventConsumer consumer(cascade_store, *users, reconciler, settings.consumer,
+                                   &metrics);
 
   microblog::Log(microblog::LogLevel::kInfo, "post-service configured",
                  {{"database", microblog::RedactUrl(config.database_url)},

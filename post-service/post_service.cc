@@ -14,6 +14,7 @@ grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContex
                                                       const v1::CreatePostRequest* request,
                                                       v1::CreatePostResponse* response) {
   UnaryCall call = StartUnaryCall(context);
+  ScopedLogTrace log_trace(std::move(call.trace));
   // Beyond what Forward passes: the caller's trace context, for user-service.
   calls_.logic().CreatePost(*request, calls_.Deadline(*context), TraceContextFrom(*context),
                             *response, std::move(call.reply));

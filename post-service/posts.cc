@@ -36,7 +36,8 @@ void FillListResponse(const ListPostsQuery& query, const PostPage& page,
 
 }  // namespace
 
-Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers)
+Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
+             Registry* metrics)
     : store_(store),
       authors_(authors),
       db_workers_(db_workers),
@@ -45,18 +46,19 @@ Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers)
                    [this](const std::vector<NewPost>& posts, Clock::time_point deadline) {
                      return store_.InsertMany(posts, deadline);
                    }),
-               kMaxBatch, kBatchesInFlight),
+               kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "create_post")),
       reads_(db_workers, "post",
              [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
                return store_.GetByIds(ids, deadline);
              },
-             kMaxBatch, kBatchesInFlight),
+             kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_post")),
       first_pages_(Batcher<FirstPageKey, PostPage>::OnWorkers(
                        db_workers,
                        [this](const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
                          return ListFirstPagesBatch(keys, deadline);
                        }),
-                   kMaxBatch, kBatchesInFlight) {}
+                   kMaxBatch, kBatchesInFlight,
+                   BatchSizeHistogram(metrics, "list_posts_first_page")) {}
 
 // --- CreatePost ---
 

@@ -54,7 +54,10 @@ class Posts {
 
   // Everything is borrowed and must outlive the object. `db_workers`
   // should have one thread per connection of the store's pool.
-  Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers);
+  // `metrics`, if not null, gets the batch sizes of its loaders
+  // (microblog_batch_size) and must outlive this object.
+  Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
+        Registry* metrics = nullptr);
 
   Posts(const Posts&) = delete;
   Posts& operator=(const Posts&) = delete;

@@ -24,17 +24,49 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
+int64_t MicrosSinceEpoch(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+}
+
 }  // namespace
 
 UserEventConsumer::UserEventConsumer(DeletedAuthorsStore& store,
                                      v1::UserService::StubInterface& users,
-                                     Reconciler& reconciler, UserEventConsumerOptions options)
+                                     Reconciler& reconciler, UserEventConsumerOptions options,
+                                     Registry* metrics)
     : store_(store),
       users_(users),
       reconciler_(reconciler),
       options_(std::move(options)),
-      random_(std::random_device{}()),
-      thread_([this] { Run(); }) {}
+      random_(std::random_device{}()) {
+  if (metrics != nullptr) {
+    applied_ = &metrics
+                    ->AddCounter("microblog_user_events_applied_total",
+                                 "Events of user-service's feed applied by this replica "
+                                 "(user deletions and events that need nothing).",
+                                 {})
+                    .WithLabels({});
+    metrics->AddCollector([this](Registry::Samples& out) {
+      const int64_t since = behind_since_micros_.load(std::memory_order_relaxed);
+      const int64_t now = MicrosSinceEpoch(Clock::now());
+      out.push_back({"microblog_user_events_lag_seconds",
+                     "How far behind user-service's feed of deletions this replica is: 0 when "
+                     "its last poll found nothing more, else the age of the oldest event it "
+                     "has not applied, or the time since its failures began.",
+                     "gauge",
+                     {},
+                     since == 0 ? 0.0 : static_cast<double>(std::max<int64_t>(now - since, 0)) / 1e6});
+    });
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void UserEventConsumer::BehindSince(int64_t micros) {
+  int64_t current = behind_since_micros_.load(std::memory_order_relaxed);
+  while ((current == 0 || micros < current) &&
+         !behind_since_micros_.compare_exchange_weak(current, micros, std::memory_order_relaxed)) {
+  }
+}
 
 UserEventConsumer::~UserEventConsumer() {
   stop_.Stop();
@@ -72,6 +104,7 @@ void UserEventConsumer::Run() {
 }
 
 UserEventConsumer::Next UserEventConsumer::Failed(const char* what, const absl::Status& status) {
+  BehindSince(MicrosSinceEpoch(Clock::now()));
   Log(LogLevel::kWarn, "user-event consumer: retrying after a failure",
       {{"step", what},
        {"code", absl::StatusCodeToString(status.code())},
@@ -107,7 +140,13 @@ UserEventConsumer::Next UserEventConsumer::Step() {
   if (stop_.stopped()) return Next::kPoll;
   if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) return RecoverFromOverrun(*cursor);
   if (!status.ok()) return Failed("ListUserEvents", FromGrpc(status));
-  if (response.next_page_token() == *cursor) return Next::kPoll;  // nothing new
+  if (response.next_page_token() == *cursor) {  // nothing new
+    CaughtUp();
+    return Next::kPoll;
+  }
+  if (response.events_size() > 0) {
+    BehindSince(MicrosFromTimestamp(response.events(0).occur_time()));
+  }
 
   std::vector<DeletedAuthor> deleted;
   for (const v1::UserEvent& event : response.events()) {
@@ -127,6 +166,15 @@ UserEventConsumer::Next UserEventConsumer::Step() {
       return Next::kPoll;
     case FeedPageResult::kApplied:
       break;
+  }
+  if (applied_ != nullptr) applied_->Increment(response.events_size());
+  if (response.events_size() < options_.page_size) {
+    CaughtUp();
+  } else {
+    // A full page: more may follow, none older than its last event.
+    behind_since_micros_.store(
+        MicrosFromTimestamp(response.events(response.events_size() - 1).occur_time()),
+        std::memory_order_relaxed);
   }
   if (!deleted.empty()) {
     Log(LogLevel::kInfo, "applied user deletions",

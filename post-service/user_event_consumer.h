@@ -26,10 +26,19 @@
 // (reconciler.h) removes every missing author's posts, and the cursor
 // restarts from the oldest kept event. Nothing is skipped silently.
 //
+// Metrics (with a Registry): microblog_user_events_applied_total counts
+// the events of the pages this replica applied; microblog_user_events_lag_seconds
+// is how far behind the feed it is at scrape time: 0 once a poll found
+// nothing more, else the age of the oldest event it knows it has not
+// applied (or, while polls fail, the time since the first failure), so it
+// grows while the consumer is stuck.
+//
 // Thread-safety: runs on a thread of its own; construct and destroy from
 // one thread.
 #ifndef MICROBLOG_POST_SERVICE_USER_EVENT_CONSUMER_H_
 #define MICROBLOG_POST_SERVICE_USER_EVENT_CONSUMER_H_
+
+#include <atomic>
 
 #include <chrono>
 #include <mutex>
@@ -40,6 +49,7 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
+#include "common/metrics.h"
 #include "common/stop_signal.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "post-service/deleted_authors_store.h"
@@ -65,10 +75,12 @@ struct UserEventConsumerOptions {
 
 class UserEventConsumer {
  public:
-  // Starts consuming. Everything is borrowed and must outlive the consumer.
+  // Starts consuming. Everything is borrowed and must outlive the consumer;
+  // `metrics` (optional) must also outlive its scrapes.
   UserEventConsumer(DeletedAuthorsStore& store,
                     microblog::user::v1::UserService::StubInterface& users,
-                    Reconciler& reconciler, UserEventConsumerOptions options);
+                    Reconciler& reconciler, UserEventConsumerOptions options,
+                    Registry* metrics = nullptr);
   // Cancels the call in flight and stops (a page being applied commits or
   // rolls back first).
   ~UserEventConsumer();
@@ -88,12 +100,19 @@ class UserEventConsumer {
   // Logs `what` failed with `status` at warn; returns kBackOff.
   Next Failed(const char* what, const absl::Status& status);
   std::chrono::milliseconds Jittered(std::chrono::milliseconds base);
+  // For the lag: the consumer is behind since `micros` (an event's time or
+  // a failure's), unless it already was since earlier; or it caught up.
+  void BehindSince(int64_t micros);
+  void CaughtUp() { behind_since_micros_.store(0, std::memory_order_relaxed); }
 
   DeletedAuthorsStore& store_;
   microblog::user::v1::UserService::StubInterface& users_;
   Reconciler& reconciler_;
   const UserEventConsumerOptions options_;
   std::minstd_rand random_;  // used by the consumer's thread only
+  Counter* applied_ = nullptr;  // microblog_user_events_applied_total, if metered
+  // Microseconds since the epoch; 0 while caught up.
+  std::atomic<int64_t> behind_since_micros_{0};
 
   StopSignal stop_;
   std::mutex mu_;

@@ -219,6 +219,32 @@ TEST(Metrics, RendersTextFormatExactly) {
             "open_fds 3\n");
 }
 
+// Components add the families they need without coordinating: the same
+// name returns the same family, whose series they share or tell apart by
+// labels; gauges go up and down.
+TEST(Metrics, AddingAFamilyAgainReturnsItAndGaugesRender) {
+  Registry registry;
+  GaugeFamily& first = registry.AddGauge("pool_connections", "Connections.", {"pool"});
+  GaugeFamily& again = registry.AddGauge("pool_connections", "Ignored help.", {"pool"});
+  EXPECT_EQ(&first, &again);
+  first.WithLabels({"primary"}).Set(3);
+  again.WithLabels({"primary"}).Add(-1);
+  again.WithLabels({"events"}).Add(0.5);
+  CounterFamily& counter = registry.AddCounter("waits_total", "Waits.", {});
+  EXPECT_EQ(&counter, &registry.AddCounter("waits_total", "Waits.", {}));
+  counter.WithLabels({}).Increment();
+  EXPECT_EQ(registry.Render(),
+            "# HELP pool_connections Connections.\n"
+            "# TYPE pool_connections gauge\n"
+            "pool_connections{pool=\"events\"} 0.5\n"
+            "pool_connections{pool=\"primary\"} 2\n"
+            "# HELP waits_total Waits.\n"
+            "# TYPE waits_total counter\n"
+            "waits_total 1\n");
+  EXPECT_DEATH(registry.AddCounter("pool_connections_total", "x", {}).WithLabels({}).Increment();
+               registry.AddGauge("waits_total", "Not a gauge.", {}), "added twice");
+}
+
 TEST(TraceContext, AChildSpanKeepsTheTraceAndGetsANewSpanId) {
   const TraceContext parent{"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "k=v"};
   const TraceContext child = ChildSpan(parent);
@@ -231,7 +257,7 @@ TEST(TraceContext, AChildSpanKeepsTheTraceAndGetsANewSpanId) {
   EXPECT_NE(ChildSpan(parent).traceparent, child.traceparent);  // each call its own span
   EXPECT_TRUE(ChildSpan(TraceContext{}).traceparent.empty());
 
-  const TraceLogFields fields = TraceLogFieldsOf(parent);
+  const LogTrace fields = TraceLogFieldsOf(parent);
   EXPECT_EQ(fields.trace_id, "0af7651916cd43dd8448eb211c80319c");
   EXPECT_EQ(fields.span_id, "b7ad6b7169203331");
   EXPECT_EQ(fields.trace_flags, "01");

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "post_service_fixture.h"
+#include "support/eventually.h"
 #include "support/http_get.h"
 #include "support/temp_dir.h"
 
@@ -123,6 +124,77 @@ TEST_F(MetricsTest, CallsShowInGrpcServerSeriesAndTheExpositionIsValid) {
     const RunResult check = Promtool(exposition);
     EXPECT_EQ(check.exit_code, 0) << check.output;
   }
+}
+
+// What only we know: pools, batches, Argon2id, author checks and the
+// deletion feed, each moved by calls whose effect on it is known.
+TEST_F(MetricsTest, DomainMetricsFollowWhatTheServicesDid) {
+  StartServices({{"DB_POOL_SIZE", "3"}}, {{"DB_POOL_SIZE", "4"}});
+  const std::string idle_users = Scrape(*users_);
+  EXPECT_EQ(Sample(idle_users, "microblog_db_pool_max_connections{pool=\"primary\"}"), 3)
+      << idle_users;
+  EXPECT_EQ(Sample(idle_users, "microblog_password_hash_queue_depth"), 0);
+
+  const int64_t alice = CreateUser("alice");  // one Argon2id hash
+  microblog::user::v1::VerifyPasswordRequest verify;
+  verify.set_login("alice");
+  verify.set_password("wrong password");
+  microblog::user::v1::VerifyPasswordResponse verified;
+  user_stub_->VerifyPassword(NewContext().get(), verify, &verified);  // one verification
+  for (int i = 0; i < 3; ++i) {  // one after the other: batches of one
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(alice);
+    microblog::user::v1::GetUserResponse response;
+    ASSERT_TRUE(user_stub_->GetUser(NewContext().get(), request, &response).ok());
+  }
+  ASSERT_TRUE(CreatePost(alice, "checked author").ok());
+  EXPECT_EQ(CreatePost(987654, "unknown author").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  std::string users = Scrape(*users_);
+  EXPECT_EQ(Sample(users, "microblog_password_hash_seconds_count{operation=\"hash\"}"), 1) << users;
+  EXPECT_EQ(Sample(users, "microblog_password_hash_seconds_count{operation=\"verify\"}"), 1);
+  EXPECT_EQ(Sample(users, "microblog_batch_size_count{loader=\"get_user\"}"), 3);
+  EXPECT_EQ(Sample(users, "microblog_batch_size_sum{loader=\"get_user\"}"), 3);
+  // CreateUser, VerifyPassword's lookup, and the GetUser batches at least.
+  EXPECT_GE(Sample(users, "microblog_db_pool_acquisitions_total{pool=\"primary\"}"), 5);
+  EXPECT_EQ(Sample(users, "microblog_db_pool_waits_total{pool=\"primary\"}"), 0);
+  EXPECT_TRUE(Eventually([&] {
+    users = Scrape(*users_);
+    return Sample(users, "microblog_db_pool_connections{pool=\"primary\",state=\"in_use\"}") == 0;
+  })) << users;
+  const double idle = Sample(users, "microblog_db_pool_connections{pool=\"primary\",state=\"idle\"}");
+  EXPECT_GE(idle, 1);
+  EXPECT_LE(idle, 3);
+
+  std::string posts = Scrape(*posts_);
+  EXPECT_EQ(Sample(posts, "microblog_author_checks_total{outcome=\"ok\"}"), 1) << posts;
+  EXPECT_EQ(Sample(posts, "microblog_author_checks_total{outcome=\"not_found\"}"), 1);
+  EXPECT_EQ(Sample(posts, "microblog_author_checks_total{outcome=\"unavailable\"}"), 0);
+  EXPECT_EQ(Sample(posts, "microblog_batch_size_count{loader=\"check_author\"}"), 2);
+  EXPECT_EQ(Sample(posts, "microblog_batch_size_count{loader=\"create_post\"}"), 1);
+  EXPECT_EQ(Sample(posts, "microblog_db_pool_max_connections{pool=\"primary\"}"), 4);
+  EXPECT_EQ(Sample(posts, "microblog_db_pool_max_connections{pool=\"user_events\"}"), 1);
+
+  // The deletion reaches post-service through the feed: one event applied,
+  // and nothing left behind.
+  ASSERT_TRUE(DeleteUser(alice).ok());
+  EXPECT_TRUE(Eventually([&] {
+    posts = Scrape(*posts_);
+    return Sample(posts, "microblog_user_events_applied_total") == 1;
+  })) << posts;
+  EXPECT_EQ(Sample(posts, "microblog_user_events_lag_seconds"), 0);
+
+  // user-service gone: author checks are unavailable, and the feed's lag
+  // grows while its polls fail.
+  users_.reset();
+  EXPECT_EQ(CreatePost(alice, "nobody to ask").error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(Eventually([&] {
+    posts = Scrape(*posts_);
+    return Sample(posts, "microblog_user_events_lag_seconds") > 0;
+  })) << posts;
+  EXPECT_EQ(Sample(posts, "microblog_author_checks_total{outcome=\"unavailable\"}"), 1) << posts;
+  const RunResult check = Promtool(posts);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
 TEST_F(MetricsTest, TheListenerSurvivesGarbageAndOnlyServesMetrics) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -218,6 +219,97 @@ TEST_F(PostServiceTest, TraceContextReachesTheRealUserServiceLog) {
   EXPECT_NE(line.find(trace_id), std::string::npos) << line;
   EXPECT_NE(line.find("\"span_id\":\""), std::string::npos) << line;
   EXPECT_EQ(line.find(caller_span), std::string::npos) << line;
+}
+
+// The lines of `log` from offset `from` on that contain `text`.
+std::vector<std::string> LinesWith(const std::string& log, std::size_t from,
+                                   const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t at = log.find(text, from); at != std::string::npos;
+       at = log.find(text, at + 1)) {
+    const std::size_t start = log.rfind('\n', at) + 1;  // npos + 1 == 0
+    lines.push_back(log.substr(start, log.find('\n', at) - start));
+  }
+  return lines;
+}
+
+// Whether one of `lines` contains `text`.
+bool AnyContains(const std::vector<std::string>& lines, const std::string& text) {
+  for (const std::string& line : lines) {
+    if (line.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Not only the per-RPC line: whatever a service logs while it serves a
+// traced call carries the trace, whether the work ran in a batch
+// (GetPost), on a worker (LookupUser) or while answering (the internal
+// error's cause); lines of untraced calls carry none. (The deletion
+// consumer's own lines about the same killed connections carry none
+// either: they serve no call.)
+TEST_F(PostServiceTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
+  StartServices();
+  const int64_t alice = CreateUser("lines");
+  ASSERT_TRUE(CreatePost(alice, "kept").ok());
+  const std::optional<Traceparent> caller = ParseTraceparent(kTraceparent);
+  ASSERT_TRUE(caller.has_value());
+  const std::string trace_fields = "\"trace_id\":\"" + caller->trace_id + "\",\"span_id\":\"" +
+                                   caller->parent_id + "\",\"trace_flags\":\"01\"";
+  const std::string kill_connections =
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE datname = current_database() AND pid <> pg_backend_pid()";
+  const auto traced_context = [] {
+    auto context = NewContext();
+    context->AddMetadata("traceparent", kTraceparent);
+    return context;
+  };
+
+  // A batched read whose pooled connection was killed.
+  QueryPosts(kill_connections);
+  std::size_t from = posts_->output().size();
+  GetPostRequest get;
+  get.set_id(1);
+  GetPostResponse got;
+  EXPECT_EQ(stub_->GetPost(traced_context().get(), get, &got).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(AnyContains(LinesWith(posts_->output(), from, "database connection lost"),
+                          trace_fields))
+      << posts_->output().substr(from);
+
+  // Blocking work on a worker thread, in user-service.
+  QueryUsers(kill_connections);
+  from = users_->output().size();
+  microblog::user::v1::LookupUserRequest lookup;
+  lookup.set_username("lines");
+  microblog::user::v1::LookupUserResponse looked_up;
+  EXPECT_EQ(user_stub_->LookupUser(traced_context().get(), lookup, &looked_up).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(AnyContains(LinesWith(users_->output(), from, "database connection lost"),
+                          trace_fields))
+      << users_->output().substr(from);
+
+  // An internal error's cause, logged as the call is answered.
+  QueryPosts("ALTER TABLE posts RENAME COLUMN body TO text_body");
+  from = posts_->output().size();
+  ListPostsRequest list;
+  list.set_user_id(alice);
+  list.set_page_size(5);
+  ListPostsResponse listed;
+  EXPECT_EQ(stub_->ListPosts(traced_context().get(), list, &listed).error_code(),
+            grpc::StatusCode::INTERNAL);
+  EXPECT_TRUE(AnyContains(LinesWith(posts_->output(), from, "\"msg\":\"internal error\""),
+                          trace_fields))
+      << posts_->output().substr(from);
+
+  // The same without a trace: no trace fields at all.
+  from = posts_->output().size();
+  EXPECT_EQ(stub_->ListPosts(NewContext().get(), list, &listed).error_code(),
+            grpc::StatusCode::INTERNAL);
+  const std::vector<std::string> untraced =
+      LinesWith(posts_->output(), from, "\"msg\":\"internal error\"");
+  EXPECT_FALSE(untraced.empty()) << posts_->output().substr(from);
+  EXPECT_FALSE(AnyContains(untraced, "trace_id")) << posts_->output().substr(from);
+  QueryPosts("ALTER TABLE posts RENAME COLUMN text_body TO body");
 }
 
 // --- Reaching user-service: DNS, mutual TLS --------------------------------------

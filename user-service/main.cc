@@ -3,10 +3,12 @@
 #include <cstddef>
 #include <chrono>
 #include <cstdint>
+#include <utility>
 #include <variant>
 
 #include "common/connection_pool.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/periodic_task.h"
 #include "common/pg_listener.h"
 #include "common/server.h"
@@ -55,11 +57,15 @@ int main(int argc, char** argv) {
     return microblog::ConfigurationError(kUserService, prune_interval_ms.status());
   }
 
-  microblog::ConnectionPool pool(
+  // Everything below reports its metrics here; RunServer serves them.
+  microblog::Registry metrics;
+  microblog::ConnectionPoolOptions pool_options =
       microblog::DatabasePoolOptions(config, [](pqxx::connection& connection) {
         microblog::user::PostgresUserStore::PrepareStatements(connection);
         microblog::user::PostgresUserEventStore::PrepareStatements(connection);
-      }));
+      });
+  pool_options.metrics = &metrics;
+  microblog::ConnectionPool pool(std::move(pool_options));
   microblog::user::PostgresUserStore store(pool);
   microblog::user::PostgresUserEventStore event_store(pool);
   // Long polls of ListUserEvents wait here; a commit of an event on any
@@ -67,11 +73,11 @@ int main(int argc, char** argv) {
   microblog::WaitList new_events;
   microblog::PgListener event_listener(config.database_url, microblog::user::kUserEventsChannel,
                                        [&new_events] { new_events.NotifyAll(); });
-  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads));
+  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));
-  microblog::user::UserAccounts accounts(store, hasher, db_workers);
+  microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
   // Hashing calls also query the database: twice the hashing threads, so
   // that one call's query overlaps another's hash.
   microblog::WorkerPool hashing_workers("hash-worker", 2 * static_cast<std::size_t>(*hash_threads));
@@ -89,5 +95,5 @@ int main(int argc, char** argv) {
                               {{&service, microblog::user::v1::UserService::service_full_name()}},
                               [&pool](auto deadline) { return pool.Ping(deadline); },
                               // Long polls answer now instead of holding the drain.
-                              [&new_events] { new_events.Close(); });
+                              [&new_events] { new_events.Close(); }, &metrics);
 }

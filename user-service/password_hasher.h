@@ -15,6 +15,10 @@
 // (work that is still queued when its deadline passes is skipped);
 // INTERNAL when libsodium fails (e.g. out of memory).
 //
+// Metrics (with a Registry): microblog_password_hash_queue_depth, the jobs
+// waiting for a hashing thread, and microblog_password_hash_seconds
+// {operation="hash"|"verify"}, the time of the Argon2id work itself.
+//
 // Thread-safety: all methods are thread-safe. Not copyable.
 #ifndef MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
 #define MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
@@ -25,6 +29,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/metrics.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
@@ -36,8 +41,9 @@ class PasswordHasher {
 
   // Initializes libsodium, computes the dummy hash (see VerifyDummy) and
   // starts `threads` (>= 1) worker threads. Aborts if libsodium cannot be
-  // initialized: the service cannot work without it.
-  explicit PasswordHasher(std::size_t threads);
+  // initialized: the service cannot work without it. `metrics`, if not
+  // null, gets the metrics above and must outlive the hasher.
+  explicit PasswordHasher(std::size_t threads, Registry* metrics = nullptr);
   // Finishes the queued jobs (those past their deadline are skipped at
   // once), then stops the workers.
   ~PasswordHasher() = default;
@@ -60,11 +66,16 @@ class PasswordHasher {
   absl::StatusOr<bool> VerifyDummy(std::string_view password, Clock::time_point deadline);
 
  private:
-  // Runs `work` on a worker and waits for its result until `deadline`.
+  // Runs `work` on a worker and waits for its result until `deadline`;
+  // `seconds` (if metered) observes how long `work` ran.
   template <typename T, typename Work>
-  absl::StatusOr<T> RunOnPool(Work work, Clock::time_point deadline);
+  absl::StatusOr<T> RunOnPool(Work work, Clock::time_point deadline, Histogram* seconds);
 
   std::string dummy_hash_;
+  // Null without metrics.
+  Gauge* queue_depth_ = nullptr;
+  Histogram* hash_seconds_ = nullptr;
+  Histogram* verify_seconds_ = nullptr;
   WorkerPool workers_;
 };
 

@@ -33,14 +33,15 @@ void ToProto(const UserRecord& record, v1::User& user) {
 
 }  // namespace
 
-UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers)
+UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers,
+                           Registry* metrics)
     : store_(store),
       hasher_(hasher),
       reads_(db_workers, "user",
              [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
                return store_.GetByIds(ids, deadline);
              },
-             kMaxBatchIds, kBatchesInFlight) {}
+             kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
   std::vector<FieldViolation> ignored;  // reported by UpdateUser itself

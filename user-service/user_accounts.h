@@ -46,7 +46,10 @@ class UserAccounts {
   // Everything is borrowed and must outlive the object. GetUser's batches
   // run on `db_workers`, which should have one thread per connection of the
   // store's pool.
-  UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers);
+  // `metrics`, if not null, gets the batch sizes of its loaders
+  // (microblog_batch_size) and must outlive this object.
+  UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers,
+               Registry* metrics = nullptr);
 
   UserAccounts(const UserAccounts&) = delete;
   UserAccounts& operator=(const UserAccounts&) = delete;
