@@ -6,6 +6,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
 #include <stdexcept>
 
 namespace microblog {
@@ -50,6 +53,34 @@ std::string Exchange(int fd, const std::string& bytes) {
   return received;
 }
 
+// The payload of a chunked body (RFC 9112 section 7.1: hex size line, data,
+// CRLF, until a chunk of size 0; extensions and trailers ignored); nullopt
+// when it is cut short or malformed.
+std::optional<std::string> Dechunk(const std::string& chunked) {
+  std::string payload;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t line_end = chunked.find("\r\n", at);
+    if (line_end == std::string::npos) return std::nullopt;
+    const std::string size_line = chunked.substr(at, line_end - at);
+    if (size_line.empty() || !std::isxdigit(static_cast<unsigned char>(size_line[0]))) {
+      return std::nullopt;
+    }
+    const std::size_t size = std::stoul(size_line, nullptr, 16);
+    if (size == 0) return payload;
+    const std::size_t data = line_end + 2;
+    if (size > chunked.size() || data + size + 2 > chunked.size()) return std::nullopt;
+    payload.append(chunked, data, size);
+    at = data + size + 2;
+  }
+}
+
+bool IsChunked(std::string headers) {
+  std::transform(headers.begin(), headers.end(), headers.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return headers.find("\r\ntransfer-encoding: chunked") != std::string::npos;
+}
+
 }  // namespace
 
 HttpResponse HttpGet(const std::string& address, const std::string& path) {
@@ -59,10 +90,31 @@ HttpResponse HttpGet(const std::string& address, const std::string& path) {
   HttpResponse response;
   const std::size_t end_of_headers = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.", 0) != 0 || end_of_headers == std::string::npos) return response;
-  response.status = std::stoi(raw.substr(9, 3));
   response.headers = raw.substr(0, end_of_headers);
   response.body = raw.substr(end_of_headers + 4);
+  if (IsChunked(response.headers)) {
+    std::optional<std::string> payload = Dechunk(response.body);
+    if (!payload.has_value()) return {};
+    response.body = std::move(*payload);
+  }
+  response.status = std::stoi(raw.substr(9, 3));
   return response;
+}
+
+std::string UrlEncode(const std::string& value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string encoded;
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
+      encoded += c;
+    } else {
+      encoded += '%';
+      encoded += kHex[byte >> 4];
+      encoded += kHex[byte & 0xF];
+    }
+  }
+  return encoded;
 }
 
 std::string SendRaw(const std::string& address, const std::string& bytes) {

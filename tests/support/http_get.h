@@ -1,6 +1,6 @@
-// A minimal HTTP/1.1 GET for tests (the services' /metrics endpoint): one
-// request on a fresh TCP connection, the whole response read until the
-// server closes it.
+// A minimal HTTP/1.1 GET for tests (the services' /metrics endpoint,
+// Prometheus's HTTP API): one request on a fresh TCP connection, the whole
+// response read until the server closes it, a chunked body decoded.
 //
 //   HttpResponse response = HttpGet("127.0.0.1:9464", "/metrics");
 //   EXPECT_EQ(response.status, 200);
@@ -20,7 +20,13 @@ struct HttpResponse {
 
 // GET `path` from `address` ("host:port", IPv4). Throws std::runtime_error
 // when it cannot connect; a response that does not parse has status 0.
+// `body` is the payload: a chunked one (Go's servers chunk the larger
+// answers) comes decoded.
 HttpResponse HttpGet(const std::string& address, const std::string& path);
+
+// `value` percent-encoded for a URL's query string: every byte but
+// RFC 3986's unreserved characters (e.g. a PromQL query).
+std::string UrlEncode(const std::string& value);
 
 // Sends `bytes` as they are to `address` and returns what came back before
 // the server closed the connection (or 2 s passed): for garbage requests.
