@@ -118,6 +118,12 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
       {"HEALTH_CHECK_INTERVAL_MS", "1000",
        "How often the database is checked for the health service, in milliseconds."},
       {"LOG_LEVEL", "info", "debug, info, warn or error."},
+      {"ACCESS_LOG_SLOW_MS", "100",
+       "The per-RPC log line is written at info for every call that is not OK, every call "
+       "slower than this (ms), and one in ACCESS_LOG_SAMPLE_EVERY of the other OK calls; the "
+       "rest at debug (the metrics count them all)."},
+      {"ACCESS_LOG_SAMPLE_EVERY", "100",
+       "One in this many fast OK calls gets its per-RPC line at info (1: every call; 0: none)."},
       {"TLS_CERT_FILE", "", "PEM certificate chain; with TLS_KEY_FILE, serves TLS instead of plaintext."},
       {"TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE."},
       {"TLS_CLIENT_CA_FILE", "",
@@ -150,6 +156,12 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
         "LOG_LEVEL='", config.GetString("LOG_LEVEL"), "' must be debug, info, warn or error"));
   }
   SetLogLevel(*level);
+  auto slow = config.GetInt("ACCESS_LOG_SLOW_MS", 0, 3600 * 1000);
+  if (!slow.ok()) return slow.status();
+  settings.access_log.slow = std::chrono::milliseconds(*slow);
+  auto sample = config.GetInt("ACCESS_LOG_SAMPLE_EVERY", 0, 1000000000);
+  if (!sample.ok()) return sample.status();
+  settings.access_log.sample_every = *sample;
   settings.tls_cert_file = config.GetString("TLS_CERT_FILE");
   settings.tls_key_file = config.GetString("TLS_KEY_FILE");
   settings.tls_client_ca_file = config.GetString("TLS_CLIENT_CA_FILE");

@@ -17,6 +17,7 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "common/health_service.h"
 #include "common/log.h"
@@ -46,13 +47,38 @@ std::string CodeName(grpc::StatusCode code) {
   return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
 }
 
+// The level of a finished call's log line under `policy` (AccessLogPolicy,
+// common/config.h); `ok_calls` counts the fast OK calls, for sampling.
+// Successful health checks (probes, every few seconds) are always debug.
+LogLevel AccessLogLevel(grpc::StatusCode code, double millis, bool health_check,
+                        const AccessLogPolicy& policy, std::atomic<uint64_t>& ok_calls) {
+  if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
+      code == grpc::StatusCode::DATA_LOSS) {
+    return LogLevel::kError;
+  }
+  if (code != grpc::StatusCode::OK) return LogLevel::kInfo;
+  if (health_check) return LogLevel::kDebug;
+  if (millis >= static_cast<double>(policy.slow.count())) return LogLevel::kInfo;
+  if (policy.sample_every > 0 &&
+      ok_calls.fetch_add(1, std::memory_order_relaxed) %
+              static_cast<uint64_t>(policy.sample_every) ==
+          0) {
+    return LogLevel::kInfo;
+  }
+  return LogLevel::kDebug;
+}
+
 // Per call: the metrics (rpc_metrics.h) and the one log line per RPC:
-// method, status code, duration, peer, trace.
+// method, status code, duration, peer, trace; at the level AccessLogLevel
+// says.
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
+  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics,
+                    const AccessLogPolicy& policy, std::atomic<uint64_t>& ok_calls)
       : info_(info),
         metrics_(metrics),
+        policy_(policy),
+        ok_calls_(ok_calls),
         series_(metrics != nullptr
                     ? &metrics->RecordStart(info->method(), GrpcTypeName(info->type()))
                     : nullptr),
@@ -65,10 +91,10 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       const double seconds = std::chrono::duration<double>(steady_clock::now() - start_).count();
       if (series_ != nullptr) metrics_->RecordEnd(*series_, status.error_code(), seconds);
       const double millis = seconds * 1000;
-      const bool server_fault = status.error_code() == grpc::StatusCode::INTERNAL ||
-                                status.error_code() == grpc::StatusCode::UNKNOWN ||
-                                status.error_code() == grpc::StatusCode::DATA_LOSS;
-      const LogLevel level = server_fault ? LogLevel::kError : LogLevel::kInfo;
+      const LogLevel level =
+          AccessLogLevel(status.error_code(), millis,
+                         absl::StartsWith(info_->method(), "/grpc.health.v1.Health/"), policy_,
+                         ok_calls_);
       // No line to write: skip gathering its fields.
       if (!LogEnabled(level)) return methods->Proceed();
       const std::string peer = info_->server_context()->peer();
@@ -103,6 +129,8 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  private:
   grpc::experimental::ServerRpcInfo* info_;
   RpcMetrics* metrics_;                  // null: no metrics
+  const AccessLogPolicy& policy_;
+  std::atomic<uint64_t>& ok_calls_;
   RpcMetrics::MethodSeries* series_;     // this call's, when metrics are on
   steady_clock::time_point start_;
 };
@@ -110,15 +138,18 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 class RpcLogInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit RpcLogInterceptorFactory(RpcMetrics* metrics) : metrics_(metrics) {}
+  RpcLogInterceptorFactory(RpcMetrics* metrics, AccessLogPolicy policy)
+      : metrics_(metrics), policy_(policy) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcLogInterceptor(info, metrics_);
+    return new RpcLogInterceptor(info, metrics_, policy_, ok_calls_);
   }
 
  private:
   RpcMetrics* metrics_;
+  const AccessLogPolicy policy_;
+  std::atomic<uint64_t> ok_calls_{0};  // fast OK calls so far, for sampling
 };
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
@@ -257,7 +288,8 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   for (const ServedService& served : services) builder.RegisterService(served.service);
   builder.RegisterService(&health);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<RpcLogInterceptorFactory>(rpc_metrics.get()));
+  interceptors.push_back(
+      std::make_unique<RpcLogInterceptorFactory>(rpc_metrics.get(), settings.access_log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -197,6 +197,57 @@ TEST_F(MetricsTest, DomainMetricsFollowWhatTheServicesDid) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+// How many lines of `log` contain `text`.
+int CountLines(const std::string& log, const std::string& text) {
+  int count = 0;
+  for (std::size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// The access log at info, as deployed: every call that is not OK, every
+// slow one, and one in ACCESS_LOG_SAMPLE_EVERY of the fast OK calls (health
+// checks never: probes would drown the rest); the metrics count every call.
+// user-service alone, so that only this test's calls are counted.
+TEST_F(MetricsTest, TheAccessLogWritesFailuresSlowCallsAndASampleOfTheRest) {
+  user_db_ = PrepareUserDatabase(pg());
+  const auto start_users = [&](const std::string& sample_every, const std::string& slow_ms) {
+    EnvVars env = UserServiceEnv();
+    env["ACCESS_LOG_SAMPLE_EVERY"] = sample_every;
+    env["ACCESS_LOG_SLOW_MS"] = slow_ms;
+    users_ = std::make_unique<ServiceProcess>(kUserServiceBin, env);
+    user_stub_ = UserService::NewStub(users_->NewChannel());
+  };
+  start_users("50", "60000");
+  const int64_t alice = CreateUser("sampled");  // fast OK call number 1
+  const auto get_user = [&](int64_t id) {
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(id);
+    microblog::user::v1::GetUserResponse response;
+    return user_stub_->GetUser(NewContext().get(), request, &response);
+  };
+  for (int i = 0; i < 120; ++i) ASSERT_TRUE(get_user(alice).ok());  // numbers 2..121
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get_user(987654).error_code(), grpc::StatusCode::NOT_FOUND);
+  const std::string log = users_->output();
+  // OK calls number 1, 51 and 101 (CreateUser is the first); every NotFound.
+  EXPECT_EQ(CountLines(log, "\"method\":\"/microblog.user.v1.UserService/GetUser\",\"code\":\"OK\""), 2)
+      << log;
+  EXPECT_EQ(CountLines(log, "\"method\":\"/microblog.user.v1.UserService/CreateUser\",\"code\":\"OK\""), 1);
+  EXPECT_EQ(CountLines(log, "\"code\":\"NOT_FOUND\""), 3) << log;
+  EXPECT_EQ(Sample(Scrape(*users_), Handled(UserLabels("GetUser"), "OK")), 120);
+
+  EXPECT_EQ(CountLines(log, "grpc.health.v1.Health"), 0) << log;
+
+  // Every call slower than ACCESS_LOG_SLOW_MS (0: all of them) is written.
+  start_users("0", "0");
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(get_user(alice).ok());
+  EXPECT_EQ(CountLines(users_->output(),
+                       "\"method\":\"/microblog.user.v1.UserService/GetUser\",\"code\":\"OK\""),
+            7)
+      << users_->output();
+}
+
 TEST_F(MetricsTest, TheListenerSurvivesGarbageAndOnlyServesMetrics) {
   StartServices();
   SendRaw(users_->metrics_address(), "GARBAGE\r\n\r\n");

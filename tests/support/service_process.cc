@@ -87,6 +87,9 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
     full_env["METRICS_ADDRESS"] = "127.0.0.1:" + std::to_string(FreeTcpPort());
   }
   metrics_address_ = full_env["METRICS_ADDRESS"];
+  // Tests read the per-RPC lines of the calls they make: all of them at
+  // info, unless the test is about the sampling (AccessLogPolicy).
+  if (full_env.count("ACCESS_LOG_SAMPLE_EVERY") == 0) full_env["ACCESS_LOG_SAMPLE_EVERY"] = "1";
   child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
 
   bool exited = false;
