@@ -128,6 +128,14 @@ class UserAccountsTest : public ::testing::Test {
     return answered.get_future().get();
   }
 
+  // LookupUser too.
+  absl::Status LookupUser(const v1::LookupUserRequest& request, v1::LookupUserResponse& response) {
+    std::promise<absl::Status> answered;
+    accounts_.LookupUser(request, Deadline(), response,
+                         [&answered](const absl::Status& status) { answered.set_value(status); });
+    return answered.get_future().get();
+  }
+
   FakeUserStore store_;
   PasswordHasher hasher_{1};
   WorkerPool db_workers_{"test-db", 2};
@@ -148,7 +156,7 @@ TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
 
   v1::LookupUserRequest lookup;
   v1::LookupUserResponse lookup_response;
-  EXPECT_EQ(accounts_.LookupUser(lookup, Deadline(), lookup_response).code(),
+  EXPECT_EQ(LookupUser(lookup, lookup_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   v1::ListUsersRequest list;
@@ -275,9 +283,9 @@ TEST_F(UserAccountsTest, OnlyVerifyPasswordReadsThePasswordHash) {
   v1::LookupUserRequest lookup;
   lookup.set_username("walter");
   v1::LookupUserResponse lookup_response;
-  ASSERT_TRUE(accounts_.LookupUser(lookup, Deadline(), lookup_response).ok());
+  ASSERT_TRUE(LookupUser(lookup, lookup_response).ok());
   lookup.set_email("walter@x.io");
-  ASSERT_TRUE(accounts_.LookupUser(lookup, Deadline(), lookup_response).ok());
+  ASSERT_TRUE(LookupUser(lookup, lookup_response).ok());
   v1::GetUserRequest get;
   get.set_id(1);
   v1::GetUserResponse get_response;

@@ -26,6 +26,7 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "absl/strings/ascii.h"
 #include "common/page_token.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -33,6 +34,7 @@
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
+#include "support/http_get.h"
 #include "support/pg_cluster.h"
 #include "support/rpc_details.h"
 #include "support/service_process.h"
@@ -347,6 +349,47 @@ TEST_F(UserServiceTest, CreateUserRefusesTakenUsernameOrEmailIgnoringCase) {
   EXPECT_NE(same_email.status.error_message().find("email"), std::string::npos)
       << same_email.status.error_message();
   EXPECT_EQ(CountUsers(), 1);
+}
+
+// LookupUser is batched (lookups arriving together share one query): under
+// concurrency each caller still gets its own account, by username or email,
+// ignoring case, or its own NOT_FOUND; and every lookup went through the
+// batches (their sizes add up to the calls).
+TEST_F(UserServiceTest, ConcurrentLookupsEachGetTheirOwnAnswer) {
+  const std::vector<v1::User> users = CreateMany(3, "looked");
+  constexpr int kCalls = 90;
+  std::vector<std::string> errors(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      const v1::User& user = users[i % 3];
+      Reply<v1::LookupUserResponse> reply;
+      int64_t expected_id = user.id();
+      switch (i % 5) {
+        case 0: reply = LookupByUsername(user.username()); break;
+        case 1: reply = LookupByEmail(user.email()); break;
+        case 2: reply = LookupByUsername(absl::AsciiStrToUpper(user.username())); break;
+        case 3: reply = LookupByEmail(absl::AsciiStrToUpper(user.email())); break;
+        default:
+          reply = LookupByUsername("nobody" + std::to_string(i));
+          expected_id = 0;
+      }
+      if (expected_id == 0) {
+        if (reply.status.error_code() != StatusCode::NOT_FOUND) errors[i] = Describe(reply.status);
+      } else if (!reply.status.ok() || reply.response.user().id() != expected_id) {
+        errors[i] = Describe(reply.status) + " id " + std::to_string(reply.response.user().id());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(errors[i], "") << "call " << i;
+
+  const std::string metrics =
+      microblog::test_support::HttpGet(service_->metrics_address(), "/metrics").body;
+  EXPECT_NE(metrics.find("microblog_batch_size_sum{loader=\"lookup_user\"} " +
+                         std::to_string(kCalls) + "\n"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(UserServiceTest, ConcurrentCreatesOfOneUsernameLetExactlyOneWin) {

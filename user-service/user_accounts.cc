@@ -41,7 +41,13 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool&
              [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
                return store_.GetByIds(ids, deadline);
              },
-             kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")) {}
+             kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
+      lookups_(Batcher<Login, UserRecord>::OnWorkers(
+                   db_workers,
+                   [this](const std::vector<Login>& logins, Clock::time_point deadline) {
+                     return store_.GetByLogins(logins, deadline);
+                   }),
+               kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "lookup_user")) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
   std::vector<FieldViolation> ignored;  // reported by UpdateUser itself
@@ -79,16 +85,17 @@ void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point 
 
 // --- LookupUser ---
 
-absl::Status UserAccounts::LookupUser(const v1::LookupUserRequest& request,
-                                      Clock::time_point deadline,
-                                      v1::LookupUserResponse& response) {
-  if (absl::Status valid = ValidateLookupUser(request); !valid.ok()) return valid;
-  absl::StatusOr<UserRecord> user = request.has_username()
-                                        ? store_.GetByUsername(request.username(), deadline)
-                                        : store_.GetByEmail(request.email(), deadline);
-  if (!user.ok()) return user.status();
-  ToProto(*user, *response.mutable_user());
-  return absl::OkStatus();
+void UserAccounts::LookupUser(const v1::LookupUserRequest& request, Clock::time_point deadline,
+                              v1::LookupUserResponse& response, Reply done) {
+  if (absl::Status valid = ValidateLookupUser(request); !valid.ok()) {
+    return std::move(done)(valid);
+  }
+  Login login = request.has_username() ? Login{LoginField::kUsername, request.username()}
+                                       : Login{LoginField::kEmail, request.email()};
+  lookups_.Add(std::move(login), deadline,
+               FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
+                 ToProto(user, *response.mutable_user());
+               }));
 }
 
 // --- ListUsers ---

@@ -62,9 +62,11 @@ class UserAccounts {
   // until then.
   void GetUser(const microblog::user::v1::GetUserRequest& request, Clock::time_point deadline,
                microblog::user::v1::GetUserResponse& response, Reply done);
-  absl::Status LookupUser(const microblog::user::v1::LookupUserRequest& request,
-                          Clock::time_point deadline,
-                          microblog::user::v1::LookupUserResponse& response);
+  // Fills `response` and then calls `done`, as GetUser does: lookups
+  // arriving together share one query (UserStore::GetByLogins).
+  void LookupUser(const microblog::user::v1::LookupUserRequest& request,
+                  Clock::time_point deadline, microblog::user::v1::LookupUserResponse& response,
+                  Reply done);
   absl::Status ListUsers(const microblog::user::v1::ListUsersRequest& request,
                          Clock::time_point deadline,
                          microblog::user::v1::ListUsersResponse& response);
@@ -89,6 +91,7 @@ class UserAccounts {
   PasswordHasher& hasher_;
   // Last: its destructor waits for the batches in flight.
   BatchedReadsById<UserRecord> reads_;  // GetUser, through UserStore::GetByIds
+  Batcher<Login, UserRecord> lookups_;  // LookupUser, through UserStore::GetByLogins
 };
 
 }  // namespace user

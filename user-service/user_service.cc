@@ -20,7 +20,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* UserServiceImpl::LookupUser(grpc::CallbackServerContext* context,
                                                       const v1::LookupUserRequest* request,
                                                       v1::LookupUserResponse* response) {
-  return calls_.RunOn(db_workers_, context, &UserAccounts::LookupUser, request, response);
+  return calls_.Forward(context, &UserAccounts::LookupUser, request, response);
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext* context,

@@ -1,5 +1,6 @@
 #include "user-service/user_store.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,18 @@ constexpr NamedStatement kCredentialsByEmail{
     "user_credentials_by_email",
     "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
     "create_micros, password_hash FROM users WHERE lower(email) = lower($1)"};
+// Batched LookupUser: $1 and $2 are parallel arrays, each login's username
+// or email (NULL in the other); `i` is its 1-based position. One index scan
+// per login and field, through the same lower() indexes.
+constexpr NamedStatement kByLogins{
+    "users_by_logins",
+    "SELECT l.i, u.id, u.username, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint "
+    "AS create_micros FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(username, email, "
+    "i) JOIN users u ON lower(u.username) = lower(l.username) "
+    "UNION ALL "
+    "SELECT l.i, u.id, u.username, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint "
+    "AS create_micros FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(username, email, "
+    "i) JOIN users u ON lower(u.email) = lower(l.email)"};
 // $1 after id, $2 limit.
 constexpr NamedStatement kAfterId{
     "users_after_id",
@@ -69,7 +82,7 @@ constexpr NamedStatement kDelete{
     "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM deleted"};
 
 constexpr NamedStatement kStatements[] = {
-    kInsert, kByUsername, kByEmail, kCredentialsByUsername, kCredentialsByEmail,
+    kInsert, kByUsername, kByEmail, kByLogins, kCredentialsByUsername, kCredentialsByEmail,
     kAfterId, kByIds,     kUpdate,  kDelete,
 };
 
@@ -182,6 +195,44 @@ absl::StatusOr<UserRecord> PostgresUserStore::GetByEmail(const std::string& emai
                                                          Clock::time_point deadline) {
   return QueryOne(
       pool_, kByEmail, UserFromRow, [&] { return NoUserWith("email", email); }, deadline, email);
+}
+
+std::vector<absl::StatusOr<UserRecord>> UserStore::GetByLogins(const std::vector<Login>& logins,
+                                                                Clock::time_point deadline) {
+  std::vector<absl::StatusOr<UserRecord>> found;
+  found.reserve(logins.size());
+  for (const Login& login : logins) {
+    found.push_back(login.field == LoginField::kEmail ? GetByEmail(login.value, deadline)
+                                                      : GetByUsername(login.value, deadline));
+  }
+  return found;
+}
+
+std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
+    const std::vector<Login>& logins, Clock::time_point deadline) {
+  std::vector<std::optional<std::string>> usernames;
+  std::vector<std::optional<std::string>> emails;
+  for (const Login& login : logins) {
+    const bool by_email = login.field == LoginField::kEmail;
+    usernames.push_back(by_email ? std::nullopt : std::optional<std::string>(login.value));
+    emails.push_back(by_email ? std::optional<std::string>(login.value) : std::nullopt);
+  }
+  std::vector<absl::StatusOr<UserRecord>> found;
+  for (const Login& login : logins) {
+    found.push_back(login.field == LoginField::kEmail ? NoUserWith("email", login.value)
+                                                      : NoUserWith("username", login.value));
+  }
+  const absl::Status status = pool_.RunStatus(deadline, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    for (const pqxx::row& row :
+         tx.exec_prepared(kByLogins.name, TextArray(usernames), TextArray(emails))) {
+      const int64_t i = row["i"].as<int64_t>();
+      if (i >= 1 && i <= static_cast<int64_t>(found.size())) found[i - 1] = UserFromRow(row);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) found.assign(logins.size(), status);
+  return found;
 }
 
 absl::StatusOr<UserCredentials> PostgresUserStore::GetCredentials(LoginField field,

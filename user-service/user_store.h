@@ -58,6 +58,13 @@ struct UserCredentials {
 // Which column a login names.
 enum class LoginField { kUsername, kEmail };
 
+// One lookup of an account by login: which field, and the value asked
+// (matched ignoring case).
+struct Login {
+  LoginField field;
+  std::string value;
+};
+
 // The new values of an update; unset fields keep their value.
 struct UserChanges {
   std::optional<std::string> username;
@@ -82,6 +89,13 @@ class UserStore {
                                                    Clock::time_point deadline) = 0;
   virtual absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
                                                 Clock::time_point deadline) = 0;
+
+  // The account of each of `logins` (which may repeat), in their order: its
+  // record, or NOT_FOUND as GetByUsername()/GetByEmail() give; every entry
+  // is the query's error when it failed. This default asks those once per
+  // login; PostgresUserStore asks once for all (batched LookupUser).
+  virtual std::vector<absl::StatusOr<UserRecord>> GetByLogins(const std::vector<Login>& logins,
+                                                              Clock::time_point deadline);
 
   // The account whose `field` is `login`, with its password hash. NOT_FOUND
   // (with a google.rpc.ResourceInfo) when there is none.
@@ -129,6 +143,8 @@ class PostgresUserStore final : public UserStore {
                                            Clock::time_point deadline) override;
   absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
                                         Clock::time_point deadline) override;
+  std::vector<absl::StatusOr<UserRecord>> GetByLogins(const std::vector<Login>& logins,
+                                                      Clock::time_point deadline) override;
   absl::StatusOr<UserCredentials> GetCredentials(LoginField field, const std::string& login,
                                                  Clock::time_point deadline) override;
   absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
