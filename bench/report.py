@@ -174,6 +174,9 @@ def build_table(raw):
               f"{meta['duration_s']} s measured per run; microblog-bench over "
               f"{meta['channels']} channels per service; pgbench -M prepared -j "
               f"{meta['pgbench_threads']} with as many clients as calls in flight. Services: "
+              + (f"as deploy/k8s/base configures them (metrics on, loopback addresses): "
+                 f"user-service `{meta['user_config']}`, post-service `{meta['post_config']}`; "
+                 if 'user_config' in meta else "") +
               f"DB_POOL_SIZE={meta['db_pool_size']}, PASSWORD_HASH_THREADS="
               f"{meta['password_hash_threads']}, LOG_LEVEL={meta['log_level']}. "
               f"Load generator, services, PostgreSQL and pgbench share the same cores."

@@ -22,10 +22,15 @@
 #   BENCH_CHANNELS [4] channels per service    BENCH_PGBENCH_THREADS [nproc]
 #   BENCH_USERS [10000]  BENCH_POSTS [100000]  BENCH_VERIFY_ACCOUNTS [16]
 #   BENCH_USER_PORT [50161]  BENCH_POST_PORT [50162]  (127.0.0.1 only)
-#   DB_POOL_SIZE [8]  PASSWORD_HASH_THREADS [nproc]  LOG_LEVEL [warn]
-#   BENCH_EXPERIMENTS [1]: also rerun GetPost, GetUser and CreatePost at the
-#     highest in-flight count with LOG_LEVEL=info, DB_POOL_SIZE=32 and
-#     DB_POOL_SIZE=64 (findings for tuning)
+#   BENCH_EXPERIMENTS [1]: also rerun GetUser, GetPost and CreatePost at the
+#     highest in-flight count with one setting changed: metrics off
+#     (METRICS_ADDRESS=, the A/B of their cost), every call in the access
+#     log (ACCESS_LOG_SAMPLE_EVERY=1, the old info), LOG_LEVEL=warn
+#
+# The services run with exactly the configuration deploy/k8s/base ships
+# (the literals of its user-service-config and post-service-config
+# ConfigMaps: log level, pool size, deadlines, metrics on), except the
+# addresses, which are loopback ports here; the report prints it.
 #
 # Needs: the Debian packages of scripts/install-deps.sh (postgresql-15 with
 # pgbench, python3), and root or a user that can run initdb.
@@ -59,9 +64,8 @@ POSTS="${BENCH_POSTS:-100000}"
 VERIFY_ACCOUNTS="${BENCH_VERIFY_ACCOUNTS:-16}"
 USER_PORT="${BENCH_USER_PORT:-50161}"
 POST_PORT="${BENCH_POST_PORT:-50162}"
-POOL_SIZE="${DB_POOL_SIZE:-8}"
-HASH_THREADS="${PASSWORD_HASH_THREADS:-$NPROC}"
-SERVICE_LOG_LEVEL="${LOG_LEVEL:-warn}"
+USER_METRICS_PORT="${BENCH_USER_METRICS_PORT:-50163}"
+POST_METRICS_PORT="${BENCH_POST_METRICS_PORT:-50164}"
 EXPERIMENTS="${BENCH_EXPERIMENTS:-1}"
 PG_BIN="${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}"
 
@@ -91,6 +95,33 @@ done
 command -v python3 >/dev/null || die "python3 is needed for the report"
 [[ -x "$PG_BIN/pgbench" ]] || PGBENCH_BIN="$(command -v pgbench)" || die "pgbench not found"
 PGBENCH_BIN="${PGBENCH_BIN:-$PG_BIN/pgbench}"
+
+# --- The deployed configuration ----------------------------------------------
+# KEY=VALUE lines of one ConfigMap's literals in deploy/k8s/base.
+deployed_config() { # configmap-name
+  python3 - "$ROOT/deploy/k8s/base/kustomization.yaml" "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+block = re.search(r"- name: " + re.escape(sys.argv[2]) + r"\n\s+literals:\n((?:\s+(?:- \S+=.*|#.*)\n)+)", text)
+if not block: sys.exit("no literals for " + sys.argv[2])
+for line in block.group(1).splitlines():
+    line = line.strip()
+    if line.startswith("- "): print(line[2:])
+PY
+}
+# Addresses are this machine's; everything else is as deployed.
+mapfile -t USER_CONFIG < <(deployed_config user-service-config | grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS)=')
+mapfile -t POST_CONFIG < <(deployed_config post-service-config | grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS|USER_SERVICE_ADDR)=')
+((${#USER_CONFIG[@]} > 0 && ${#POST_CONFIG[@]} > 0)) || die "cannot read deploy/k8s/base's ConfigMaps"
+config_value() { # KEY lines...: the value of KEY, or its binary default
+  local key="$1"; shift
+  local line
+  for line in "$@"; do [[ "$line" == "$key="* ]] && { echo "${line#*=}"; return; }; done
+  "$USER_BIN" --help | sed -n "/ \/ $key\$/{n; s/.*(default: \(.*\))\$/\1/p}"
+}
+POOL_SIZE="$(config_value DB_POOL_SIZE "${USER_CONFIG[@]}")"
+HASH_THREADS="$(config_value PASSWORD_HASH_THREADS "${USER_CONFIG[@]}")"
+SERVICE_LOG_LEVEL="$(config_value LOG_LEVEL "${USER_CONFIG[@]}")"
 
 # --- Work dir and PostgreSQL -------------------------------------------------
 source "$ROOT/bench/lib/postgres.sh"
@@ -128,14 +159,14 @@ start_services() { # [VAR=value ...]: overrides for both services
       die "127.0.0.1:$port is already in use (another bench/run.sh --serve?)"
     fi
   done
-  env LISTEN_ADDRESS="127.0.0.1:$USER_PORT" USER_DATABASE_URL="$(url users user_service)" \
-    DB_POOL_SIZE="$POOL_SIZE" PASSWORD_HASH_THREADS="$HASH_THREADS" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
+  env "${USER_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$USER_PORT" \
+    METRICS_ADDRESS="127.0.0.1:$USER_METRICS_PORT" USER_DATABASE_URL="$(url users user_service)" \
     "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
   USER_PID=$!
   PIDS+=("$USER_PID")
-  env LISTEN_ADDRESS="127.0.0.1:$POST_PORT" POST_DATABASE_URL="$(url posts post_service)" \
-    USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" DB_POOL_SIZE="$POOL_SIZE" \
-    LOG_LEVEL="$SERVICE_LOG_LEVEL" "$@" "$POST_BIN" >>"$WORK/post-service.log" 2>&1 &
+  env "${POST_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
+    METRICS_ADDRESS="127.0.0.1:$POST_METRICS_PORT" POST_DATABASE_URL="$(url posts post_service)" \
+    USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" "$@" "$POST_BIN" >>"$WORK/post-service.log" 2>&1 &
   POST_PID=$!
   PIDS+=("$POST_PID")
   "$BENCH" wait-serving --address="127.0.0.1:$USER_PORT" --timeout=60s \
@@ -150,7 +181,7 @@ stop_services() {
   wait "$USER_PID" "$POST_PID" 2>/dev/null || true
 }
 
-log "starting services (DB_POOL_SIZE=$POOL_SIZE PASSWORD_HASH_THREADS=$HASH_THREADS LOG_LEVEL=$SERVICE_LOG_LEVEL)"
+log "starting services as deploy/k8s/base configures them: user-service ${USER_CONFIG[*]}; post-service ${POST_CONFIG[*]}"
 start_services
 "$BENCH" create-verify-accounts --user_address="127.0.0.1:$USER_PORT" \
   --verify_accounts="$VERIFY_ACCOUNTS" >/dev/null
@@ -321,11 +352,11 @@ done
 # Findings for tuning: the same load with one setting changed.
 if ((EXPERIMENTS)) && ((!QUICK)); then
   top_n="$(tr ' ' '\n' <<<"$IN_FLIGHT" | sort -n | tail -1)"
-  for experiment in "LOG_LEVEL=info" "DB_POOL_SIZE=32" "DB_POOL_SIZE=64"; do
-    log "experiment $experiment: GetPost, GetUser and CreatePost at $top_n in flight"
+  for experiment in "METRICS_ADDRESS=" "ACCESS_LOG_SAMPLE_EVERY=1" "LOG_LEVEL=warn"; do
+    log "experiment $experiment: GetUser, GetPost and CreatePost at $top_n in flight"
     stop_services
     start_services "$experiment"
-    for scenario in GetPost GetUser CreatePost; do
+    for scenario in GetUser GetPost CreatePost; do
       run_service "$scenario" "$top_n" "$RAW/experiments.jsonl" "_$experiment"
       json_add "$RAW/experiments.jsonl" experiment "\"$experiment\""
     done
@@ -343,6 +374,7 @@ json.dump({
   "pgbench_threads": $PGBENCH_THREADS, "users": $USERS, "posts": $POSTS,
   "verify_accounts": $VERIFY_ACCOUNTS, "db_pool_size": $POOL_SIZE,
   "password_hash_threads": $HASH_THREADS, "log_level": "$SERVICE_LOG_LEVEL",
+  "user_config": "${USER_CONFIG[*]}", "post_config": "${POST_CONFIG[*]}",
   "postgres": "$("$PG_BIN/postgres" --version)",
   "postgres_settings": "shared_buffers=256MB fsync=on synchronous_commit=on full_page_writes=on, Unix socket",
 }, open(sys.argv[1], "w"), indent=1)
