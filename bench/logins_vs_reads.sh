@@ -19,21 +19,9 @@ BENCH="$ROOT/build/release/bench/microblog-bench"
 
 log() { printf '[logins-vs-reads %s] %s\n' "$(date +%T)" "$*" >&2; }
 
-SERVE_LOG="$(mktemp)"
-bench/run.sh --serve "$@" >"$SERVE_LOG" 2>&1 &
-SERVE_PID=$!
-# TERM, not INT: a background job of a non-interactive shell ignores SIGINT,
-# and the stack would outlive this script (and skew the next benchmark).
-cleanup() { kill -TERM "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -f "$SERVE_LOG"; }
-trap cleanup EXIT
-
 log "waiting for the stack (bench/run.sh --serve)"
-for _ in $(seq 600); do
-  grep -q "serving: user-service" "$SERVE_LOG" && break
-  kill -0 "$SERVE_PID" 2>/dev/null || { cat "$SERVE_LOG" >&2; exit 1; }
-  sleep 1
-done
-grep -q "serving: user-service" "$SERVE_LOG" || { cat "$SERVE_LOG" >&2; exit 1; }
+source "$ROOT/bench/lib/serve.sh"
+serve_stack_start "$@"
 
 run() { # SCENARIO IN_FLIGHT [SECONDS]
   "$BENCH" run --scenario="$1" --in_flight="$2" --user_address="127.0.0.1:$USER_PORT" \

@@ -105,6 +105,38 @@ def pgbench_summary(args):
     print(json.dumps(row))
 
 
+def ab_table(experiments, rows, resources):
+    """The A/B runs (run.sh's experiments): each setting's mean over its
+    rounds against the control's ("deployed", restarted the same way, in the
+    same rounds); older runs without a control compare with the main run."""
+    others = {r["label"]: r.get("cpu_cores", {}).get("others", 0) for r in resources if r.get("label")}
+    groups = {}
+    for e in experiments:
+        groups.setdefault((e.get("experiment", "?"), e["scenario"], e["in_flight"]), []).append(e)
+    main = {(r["scenario"], r["in_flight"]): [r["service"]] for r in rows}
+    def control(scenario, n):
+        return groups.get(("deployed", scenario, n)) or main.get((scenario, n), [])
+    def mean(values):
+        return sum(values) / len(values) if values else 0
+    md = ["A/B: services restarted with one setting changed, same data and load, alternated in "
+          "rounds; each setting's mean against the deployed configuration's (the control, "
+          "restarted the same way in the same rounds):", "",
+          "| Setting | Scenario | in flight | calls/s per round | mean | vs deployed | "
+          "p99 ms (mean) | deployed p99 ms | others (cores, max) |",
+          "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for (setting, scenario, n), runs in groups.items():
+        base = control(scenario, n)
+        calls = [r["calls_per_second"] for r in runs]
+        worst = max(others.get(f"_{setting}_{r.get('round', '')}", 0) for r in runs)
+        md.append(f"| {setting} | {scenario} | {n} | "
+                  f"{', '.join(fmt(c) for c in calls)} | {fmt(mean(calls))} | "
+                  f"{ratio(mean(calls), mean([b['calls_per_second'] for b in base])):.3f}× | "
+                  f"{mean([r['latency_ms']['p99'] for r in runs]):.2f} | "
+                  f"{mean([b['latency_ms']['p99'] for b in base]):.2f} | {worst:.2f} |")
+    md.append("")
+    return md
+
+
 def read_jsonl(path):
     if not os.path.exists(path):
         return []
@@ -245,23 +277,8 @@ def build_table(raw):
                       f"{mb(max(r[key + '_hwm_kb'] for r in loaded))} |")
         md.append("")
     if experiments:
-        base = {(r["scenario"], r["in_flight"]): r["service"] for r in rows}
-        md.append("One setting changed, services restarted (same data, same load):")
-        md.append("")
-        md.append("| Setting | Scenario | in flight | calls/s | vs baseline | p99 ms | "
-                  "baseline p99 ms | others (cores) |")
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|")
-        res_exp = {(r["scenario"], r["label"]): r for r in read_jsonl(os.path.join(raw, "resources.jsonl"))
-                   if r.get("label")}
-        for e in experiments:
-            b = base.get((e["scenario"], e["in_flight"]), {})
-            md.append(f"| {e.get('experiment', '?')} | {e['scenario']} | {e['in_flight']} | "
-                      f"{fmt(e['calls_per_second'])} | "
-                      f"{ratio(e['calls_per_second'], b.get('calls_per_second', 0)):.2f}× | "
-                      f"{e['latency_ms']['p99']:.2f} | {b.get('latency_ms', {}).get('p99', 0):.2f} | "
-                  f"{res_exp.get((e['scenario'], '_' + e.get('experiment', '')), {}).get('cpu_cores', {}).get('others', 0):.2f} |")
-        md.append("")
-
+        md.extend(ab_table(experiments, rows,
+                           read_jsonl(os.path.join(raw, "resources.jsonl"))))
     data = {"meta": meta, "rows": rows, "pwhash": pwhash, "idle": idle,
             "experiments": experiments}
     return "\n".join(md), data

@@ -22,10 +22,14 @@
 #   BENCH_CHANNELS [4] channels per service    BENCH_PGBENCH_THREADS [nproc]
 #   BENCH_USERS [10000]  BENCH_POSTS [100000]  BENCH_VERIFY_ACCOUNTS [16]
 #   BENCH_USER_PORT [50161]  BENCH_POST_PORT [50162]  (127.0.0.1 only)
-#   BENCH_EXPERIMENTS [1]: also rerun GetUser, GetPost and CreatePost at the
-#     highest in-flight count with one setting changed: metrics off
-#     (METRICS_ADDRESS=, the A/B of their cost), every call in the access
-#     log (ACCESS_LOG_SAMPLE_EVERY=1, the old info), LOG_LEVEL=warn
+#   BENCH_EXPERIMENTS [1]: afterwards, A/B runs of GetUser, GetPost and
+#     CreatePost at the highest in-flight count, services restarted for
+#     each setting, in BENCH_AB_ROUNDS [2] alternated rounds: the deployed
+#     configuration (the control), metrics off (METRICS_ADDRESS=, what
+#     metrics cost), every call in the access log (ACCESS_LOG_SAMPLE_EVERY=1,
+#     what info cost before issue 12), LOG_LEVEL=warn
+#   BENCH_SERVICE_OVERRIDES [""]: VAR=value words applied to both services
+#     on top of the deployed configuration (bench/profile.sh uses it)
 #
 # The services run with exactly the configuration deploy/k8s/base ships
 # (the literals of its user-service-config and post-service-config
@@ -67,6 +71,8 @@ POST_PORT="${BENCH_POST_PORT:-50162}"
 USER_METRICS_PORT="${BENCH_USER_METRICS_PORT:-50163}"
 POST_METRICS_PORT="${BENCH_POST_METRICS_PORT:-50164}"
 EXPERIMENTS="${BENCH_EXPERIMENTS:-1}"
+AB_ROUNDS="${BENCH_AB_ROUNDS:-2}"
+read -r -a SERVICE_OVERRIDES <<<"${BENCH_SERVICE_OVERRIDES:-}"
 PG_BIN="${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}"
 
 BUILD_DIR="$ROOT/build/release"
@@ -161,12 +167,13 @@ start_services() { # [VAR=value ...]: overrides for both services
   done
   env "${USER_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$USER_PORT" \
     METRICS_ADDRESS="127.0.0.1:$USER_METRICS_PORT" USER_DATABASE_URL="$(url users user_service)" \
-    "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
+    "${SERVICE_OVERRIDES[@]}" "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
   USER_PID=$!
   PIDS+=("$USER_PID")
   env "${POST_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
     METRICS_ADDRESS="127.0.0.1:$POST_METRICS_PORT" POST_DATABASE_URL="$(url posts post_service)" \
-    USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" "$@" "$POST_BIN" >>"$WORK/post-service.log" 2>&1 &
+    USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" "${SERVICE_OVERRIDES[@]}" "$@" "$POST_BIN" \
+    >>"$WORK/post-service.log" 2>&1 &
   POST_PID=$!
   PIDS+=("$POST_PID")
   "$BENCH" wait-serving --address="127.0.0.1:$USER_PORT" --timeout=60s \
@@ -352,13 +359,16 @@ done
 # Findings for tuning: the same load with one setting changed.
 if ((EXPERIMENTS)) && ((!QUICK)); then
   top_n="$(tr ' ' '\n' <<<"$IN_FLIGHT" | sort -n | tail -1)"
-  for experiment in "METRICS_ADDRESS=" "ACCESS_LOG_SAMPLE_EVERY=1" "LOG_LEVEL=warn"; do
-    log "experiment $experiment: GetUser, GetPost and CreatePost at $top_n in flight"
-    stop_services
-    start_services "$experiment"
-    for scenario in GetUser GetPost CreatePost; do
-      run_service "$scenario" "$top_n" "$RAW/experiments.jsonl" "_$experiment"
-      json_add "$RAW/experiments.jsonl" experiment "\"$experiment\""
+  for round in $(seq "$AB_ROUNDS"); do
+    for experiment in deployed "METRICS_ADDRESS=" "ACCESS_LOG_SAMPLE_EVERY=1" "LOG_LEVEL=warn"; do
+      log "A/B round $round, $experiment: GetUser, GetPost and CreatePost at $top_n in flight"
+      stop_services
+      if [[ "$experiment" == deployed ]]; then start_services; else start_services "$experiment"; fi
+      for scenario in GetUser GetPost CreatePost; do
+        run_service "$scenario" "$top_n" "$RAW/experiments.jsonl" "_${experiment}_$round"
+        json_add "$RAW/experiments.jsonl" experiment "\"$experiment\""
+        json_add "$RAW/experiments.jsonl" round "$round"
+      done
     done
   done
 fi
