@@ -98,6 +98,26 @@ test("the lint refuses a DROP COLUMN unless it is a contract step", () => {
   assert.equal(findings, 0, log);
 });
 
+test("the recipes of migrations/README.md pass", () => {
+  const [findings, log] = lintTree({
+    // Add a NOT NULL column: nullable, backfill, check NOT VALID, VALIDATE.
+    "0002_c.up.sql": "ALTER TABLE users ADD COLUMN c bigint;\n",
+    "0003_c_check.up.sql": "ALTER TABLE users ADD CONSTRAINT users_c_not_null CHECK (c IS NOT NULL) NOT VALID;\n",
+    "0004_c_validate.up.sql": "ALTER TABLE users VALIDATE CONSTRAINT users_c_not_null;\n",
+    // A unique constraint from an index built concurrently.
+    "0005_c_idx.up.sql": "-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_c_key ON users (c);\n",
+    "0006_c_unique.up.sql": "ALTER TABLE users ADD CONSTRAINT users_c_key UNIQUE USING INDEX users_c_key;\n",
+    // Widening to text, marked and explained.
+    "0007_widen.up.sql": "-- migrate:contract-of 0001 (widening: catalog-only, old code checks its own limit)\n" +
+      "-- varchar to text is catalog-only in PostgreSQL 15.\n" +
+      "-- squawk-ignore changing-column-type\nALTER TABLE users ALTER COLUMN name TYPE text;\n",
+    // Drop a column: a default first, the drop in a later release.
+    "0008_c_default.up.sql": "ALTER TABLE users ALTER COLUMN c SET DEFAULT 0;\n",
+    "0009_drop_c.up.sql": "-- migrate:contract-of 0008 (release 9 no longer reads or writes c)\nALTER TABLE users DROP COLUMN c;\n",
+  });
+  assert.equal(findings, 0, log);
+});
+
 // The expand/contract checker alone, on file 0005 of a directory holding
 // 0001..0006.
 const VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006"];
