@@ -12,7 +12,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 
 import { checkUpFile } from "./expand_contract.mjs";
-import { lint } from "./lint.mjs";
+import { lint } from "./lint_lib.mjs";
 
 const SQUAWK = process.env.SQUAWK;
 assert.ok(SQUAWK, "set SQUAWK to the squawk binary");
