@@ -4,7 +4,7 @@
 #   1. Debian packages (apt-get; as root directly, otherwise through sudo).
 #      `apt-get update` runs only when something is missing.
 #   2. The npm tools pinned in scripts/tools/package.json + package-lock.json
-#      (buf, kubernetes-models, ...) into the git-ignored .local/ of the
+#      (buf, squawk, kubernetes-models, ...) into the git-ignored .local/ of the
 #      checkout, with `npm ci --prefix .local`.
 # Idempotent, and a fast no-op when everything is already present.
 #
@@ -85,12 +85,14 @@ TOOLS="$ROOT/scripts/tools"
 LOCAL="$ROOT/.local"
 STAMP="$LOCAL/node_modules/.microblog-tools.sha256"
 want="$(cat "$TOOLS/package.json" "$TOOLS/package-lock.json" | sha256sum | cut -d' ' -f1)"
-if [[ ! -x "$LOCAL/node_modules/.bin/buf" || ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
+if [[ ! -x "$LOCAL/node_modules/.bin/buf" || ! -x "$LOCAL/node_modules/.bin/squawk" || ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
   log "installing npm tools from scripts/tools/package-lock.json into .local/"
   mkdir -p "$LOCAL"
   cp "$TOOLS/package.json" "$TOOLS/package-lock.json" "$LOCAL/"
   npm ci --prefix "$LOCAL" --no-audit --no-fund --loglevel=error </dev/null
   "$LOCAL/node_modules/.bin/buf" --version >/dev/null
+  # squawk's binary comes from its platform package (@squawk-cli/linux-x64).
+  "$LOCAL/node_modules/.bin/squawk" --version >/dev/null
   printf '%s\n' "$want" >"$STAMP"
 fi
 
