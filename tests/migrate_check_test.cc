@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -130,6 +131,30 @@ TEST_F(MigrateCheckTest, ProjectMigrationsPass) {
   pqxx::connection conn(user_url_);
   pqxx::nontransaction tx(conn);
   EXPECT_TRUE(tx.exec1("SELECT to_regclass('schema_migrations') IS NULL")[0].as<bool>());
+}
+
+// The pass above does compare the project's grants: the same files with the
+// revoke of users removed from user/0002's down file fail.
+TEST_F(MigrateCheckTest, ProjectGrantsAreCompared) {
+  MigrationsDir dir;
+  fs::copy(kRealMigrations + "/user", dir.path() + "/user");
+  const std::string down = dir.path() + "/user/0002_grant_user_service.down.sql";
+  std::string sql;
+  {
+    std::ifstream in(down);
+    sql.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string revoke =
+      "REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLE users FROM user_service;";
+  ASSERT_NE(sql.find(revoke), std::string::npos) << sql;
+  sql.erase(sql.find(revoke), revoke.size());
+  std::ofstream(down, std::ios::trunc) << sql;
+
+  RunResult check = Check(dir.path());
+  EXPECT_EQ(check.exit_code, 10) << check.output;
+  EXPECT_THAT(check.output, AllOf(HasSubstr("0002_grant_user_service.down.sql"),
+                                  HasSubstr("grant table public.users is left behind"),
+                                  HasSubstr("user_service=arwd/postgres")));
 }
 
 TEST_F(MigrateCheckTest, DownThatForgetsAnIndexFails) {
