@@ -7,6 +7,7 @@
 
 #include <pqxx/pqxx>
 
+#include "migrate/check_command.h"
 #include "migrate/database_migrator.h"
 #include "migrate/errors.h"
 
@@ -211,6 +212,9 @@ void RunCommand(const Options& options, std::ostream& out) {
       return;
     case Command::kWait:
       RunWait(options, out);
+      return;
+    case Command::kCheck:
+      RunCheck(options, out);
       return;
   }
 }

@@ -20,6 +20,11 @@ enum class ExitCode : int {
   kUnreachable = 3,      // cannot connect to a database
   kRefused = 4,          // edited applied migration, database ahead of the files, or wait found it ahead
   kWaitTimeout = 5,      // `wait` gave up
+  // `migrate check` (check_command.h); far from the others to leave room.
+  kCheckFailed = 10,     // a down file does not restore the schema its up file changed
+  kCheckNoCreatedb = 11, // the role may not create the scratch database
+  // Interrupted by SIGINT / SIGTERM after cleaning up: 128 + the signal's
+  // number, like a shell (130, 143).
 };
 
 class MigrateError : public std::runtime_error {

@@ -19,6 +19,7 @@ const std::map<std::string, Command>& CommandNames() {
   static const auto* names = new std::map<std::string, Command>{
       {"up", Command::kUp},           {"down", Command::kDown}, {"status", Command::kStatus},
       {"history", Command::kHistory}, {"wait", Command::kWait}, {"help", Command::kHelp},
+      {"check", Command::kCheck},
   };
   return *names;
 }
@@ -117,7 +118,7 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
   }
 
   if (!command_name.has_value()) {
-    throw UsageError("missing command: one of up, down, status, history, wait.");
+    throw UsageError("missing command: one of up, down, status, history, wait, check.");
   }
   options.command = CommandNames().at(*command_name);
   if (options.command == Command::kHelp) return options;
@@ -210,6 +211,18 @@ Commands:
         second; an unreachable database is retried). For init containers.
         `latest` means the newest file in the migrations folder.
         Default timeout: 300 seconds.
+  check
+        Proves the down files: in a scratch database created on the server of
+        each target's URL (the role needs CREATEDB; roles the migrations GRANT
+        to must exist there for the grants to be checked), for every version
+        v: apply v+1 up and down again and compare the schema with version
+        v's; then roll back from the newest version to 0 one file at a time,
+        comparing each version again (version 0: the empty database).
+        Compared: tables, columns (type, default, nullability), constraints,
+        indexes, sequences/identities, views, functions, triggers, policies,
+        rules, types, extensions, grants and comments (not column order). The
+        first difference is printed with the down file and both definitions.
+        The scratch database is dropped, also on failure, SIGINT and SIGTERM.
   help  This text (also --help, -h).
 
 Flags (any command):
@@ -245,6 +258,10 @@ Exit codes:
      version the files do not know (database ahead of code), or `wait` found
      the database past the requested version
   5  `wait` timed out
+  10 `check`: a down file does not restore the schema its up file changed (or
+     leaves something behind at version 0)
+  11 `check`: the role may not create the scratch database (needs CREATEDB)
+  130, 143  `check` interrupted by SIGINT / SIGTERM (scratch database dropped)
 )";
 }
 

@@ -26,7 +26,7 @@ struct DatabaseSpec {
 // All databases, in the order they are migrated (and locked).
 const std::vector<DatabaseSpec>& KnownDatabases();
 
-enum class Command { kHelp, kUp, kDown, kStatus, kHistory, kWait };
+enum class Command { kHelp, kUp, kDown, kStatus, kHistory, kWait, kCheck };
 
 struct TargetDatabase {
   const DatabaseSpec* spec = nullptr;

@@ -1,0 +1,45 @@
+// `migrate check`: proves that every down file undoes its up file.
+//
+// For each target database it creates a scratch database on the same server
+// (the URL's role needs CREATEDB), and there, for every version v from 0 to
+// the newest N: takes a SchemaSnapshot at v, applies v+1 up and down again,
+// and compares the schema with the snapshot; then it applies v+1 again and
+// goes on. Finally it rolls back one version at a time from N to 0 comparing
+// with the snapshot of each version, so that a down file is also proven after
+// the later migrations have been applied and rolled back, and version 0 must
+// equal the empty database. The first difference fails the check
+// (MigrateError(kCheckFailed)) naming the down file, the object and its two
+// definitions.
+//
+// The scratch database is dropped at the end: on success, on failure, and on
+// SIGINT / SIGTERM, which are blocked in the calling thread and received by a
+// watcher thread while the check runs; the watcher drops the scratch database
+// WITH (FORCE) at once (ending a migration that is still running), and the
+// check then fails with exit code 128 + the signal's number.
+// Requires PostgreSQL 13 or later (DROP DATABASE ... WITH (FORCE)).
+#ifndef MICROBLOG_MIGRATE_CHECK_COMMAND_H_
+#define MICROBLOG_MIGRATE_CHECK_COMMAND_H_
+
+#include <ostream>
+#include <string>
+
+#include "migrate/options.h"
+
+namespace microblog {
+namespace migrate {
+
+// Runs the check on every target of `options`, progress on `out`. Throws
+// MigrateError: kCheckFailed (a down file does not restore the schema),
+// kCheckNoCreatedb (no CREATEDB), kMigrationFailed (a file fails to apply),
+// kUnreachable, kUsage (migration folders), or 128 + signal when interrupted.
+void RunCheck(const Options& options, std::ostream& out);
+
+// `url` (any libpq syntax) with its database replaced by `database`, as a
+// keyword=value connection string. Throws MigrateError(kUsage) when libpq
+// cannot parse `url`.
+std::string ConninfoWithDatabase(const std::string& url, const std::string& database);
+
+}  // namespace migrate
+}  // namespace microblog
+
+#endif  // MICROBLOG_MIGRATE_CHECK_COMMAND_H_
