@@ -333,6 +333,25 @@ std::vector<std::string> DatabaseMigrator::InvalidIndexesNamedIn(const std::stri
 
 namespace {
 
+// CREATE [UNIQUE] INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX ...
+// CONCURRENTLY: their locks (SHARE UPDATE EXCLUSIVE) never block reads or
+// writes, but they wait for every older transaction, and a lock_timeout
+// there would only leave an INVALID index behind.
+bool IsConcurrentIndexStatement(const std::string& text) {
+  std::string words;
+  for (char c : text) {
+    const bool blank = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (blank && (words.empty() || words.back() == ' ')) continue;
+    words += blank ? ' ' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (words.size() > 200) break;
+  }
+  for (const char* prefix : {"CREATE INDEX CONCURRENTLY", "CREATE UNIQUE INDEX CONCURRENTLY",
+                             "DROP INDEX CONCURRENTLY"}) {
+    if (words.rfind(prefix, 0) == 0) return true;
+  }
+  return words.rfind("REINDEX", 0) == 0 && words.find("CONCURRENTLY") != std::string::npos;
+}
+
 std::string InvalidIndexAdvice(const std::vector<std::string>& invalid) {
   std::string text;
   for (const std::string& index : invalid) {
@@ -368,8 +387,9 @@ void DatabaseMigrator::ApplyWithoutTransaction(const MigrationFile& file, bool u
                          "database " + name_ + ": cannot set lock_timeout: " + error->message);
     }
   };
-  set_lock_timeout(lock_timeout_ms_);
   for (const Statement& statement : statements) {
+    const bool concurrent = IsConcurrentIndexStatement(statement.text);
+    set_lock_timeout(concurrent ? 0 : lock_timeout_ms_);
     for (int attempt = 0;; ++attempt) {
       std::optional<ScriptError> error = RunWatched(statement.text);
       if (!error.has_value()) break;

@@ -351,7 +351,9 @@ failure leaves the version unapplied and the next `up` runs the file again
 from the start, so such files must be idempotent (IF NOT EXISTS). An INVALID
 index left by a failed concurrent build that the file names is reported, with
 the fix (DROP INDEX CONCURRENTLY, then run migrate again). Statements are split
-at semicolons outside quotes, dollar quotes and comments.
+at semicolons outside quotes, dollar quotes and comments. CREATE/DROP INDEX
+CONCURRENTLY and REINDEX ... CONCURRENTLY run without lock_timeout: they never
+block reads or writes, but wait for older transactions to end.
 
 Rules for migrations (expand/contract): the migration job runs before the
 rollout while the previous release still serves, so every migration must work

@@ -946,6 +946,41 @@ TEST_F(MigrateTest, LockTimeoutFailsAfterTheRetriesNamingTheBlocker) {
 
 // --- Files that run outside a transaction -------------------------------------
 
+// CONCURRENTLY statements never block reads or writes but wait for every
+// older transaction: lock_timeout would only leave an INVALID index, so they
+// run without it.
+TEST_F(MigrateTest, ConcurrentIndexBuildWaitsForOldTransactionsDespiteLockTimeout) {
+  MigrationsDir dir;
+  AddLockingMigrations(dir);
+  dir.Add("user", "0003_t_n_idx",
+          "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_n_idx ON t (n);\n",
+          "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_n_idx;\n");
+  ASSERT_EQ(Migrate({"up", "--to", "2", "--target", "user", "--migrations-dir", dir.path()})
+                .exit_code,
+            0);
+  pqxx::connection holder(user_url_);
+  auto holder_tx =
+      std::make_unique<pqxx::transaction<pqxx::isolation_level::repeatable_read>>(holder);
+  holder_tx->exec("SELECT count(*) FROM t");  // keeps a snapshot the build waits for
+
+  Reader reader(user_url_);
+  auto up = StartMigrate({"up", "--lock-timeout", "200ms", "--target", "user",
+                          "--migrations-dir", dir.path()});
+  ASSERT_TRUE(WaitForOutput(*up, "runs outside a transaction")) << up->ReadOutput();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(up->Running()) << up->ReadOutput();
+  EXPECT_EQ(Version(user_url_), 2);
+  holder_tx->abort();
+  holder_tx.reset();
+  ASSERT_EQ(up->WaitExit(kRunTimeout), 0) << up->ReadOutput();
+  reader.Stop();
+  EXPECT_EQ(Version(user_url_), 3);
+  EXPECT_EQ(QueryString(user_url_, "SELECT indisvalid FROM pg_index"
+                                   " WHERE indexrelid = 't_n_idx'::regclass"),
+            "t");
+  EXPECT_LT(reader.max_ms(), 200 + 700);
+}
+
 TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromTheStart) {
   MigrationsDir dir;
   dir.Add("user", "0001_create_t",
