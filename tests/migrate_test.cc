@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -1141,6 +1142,30 @@ TEST(MigrateLibTest, SplitsStatementsOutsideQuotesAndComments) {
   EXPECT_TRUE(migrate::IsNoTransaction(script));
   EXPECT_TRUE(migrate::IsNoTransaction("-- migrate:no-transaction \r\nSELECT 1;"));
   EXPECT_FALSE(migrate::IsNoTransaction("SELECT 1;\n-- migrate:no-transaction\n"));
+}
+
+// Any text, however unbalanced its quotes and comments: the splitter ends,
+// and each statement is the script's own text at its offset, in order.
+TEST(MigrateLibTest, SplitStatementsHoldsOnArbitraryText) {
+  const std::vector<std::string> tokens = {"'", "\"", "$$", "$a$", "$1", ";", "--", "/*", "*/",
+                                           "\n", " ", "E'", "\\", "x", "SELECT", "''"};
+  std::mt19937 random(13);
+  for (int round = 0; round < 3000; ++round) {
+    std::string script;
+    const int length = static_cast<int>(random() % 40);
+    for (int i = 0; i < length; ++i) script += tokens[random() % tokens.size()];
+    const std::vector<migrate::Statement> statements = migrate::SplitStatements(script);
+    size_t previous_end = 0;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      const migrate::Statement& statement = statements[i];
+      ASSERT_EQ(statement.number, static_cast<int>(i) + 1) << script;
+      ASSERT_FALSE(statement.text.empty()) << script;
+      const size_t at = static_cast<size_t>(statement.char_offset);  // ASCII: chars are bytes
+      ASSERT_GE(at, previous_end) << script;
+      ASSERT_EQ(script.compare(at, statement.text.size(), statement.text), 0) << script;
+      previous_end = at + statement.text.size();
+    }
+  }
 }
 
 TEST(MigrateLibTest, ParsesOnlyWellFormedMigrationFileNames) {
