@@ -135,7 +135,10 @@ void DatabaseMigrator::MigrateTo(int target, bool dry_run) {
     for (int v = current + 1; v <= target; ++v) {
       const MigrationFile& file = files_[v - 1];
       if (dry_run) {
-        out_ << name_ << ": would apply " << file.up_path << ":\n" << file.up_sql << std::endl;
+        out_ << name_ << ": would apply " << file.up_path
+             << (IsNoTransaction(file.up_sql) ? " (outside a transaction, statement by statement)"
+                                              : "")
+             << ":\n" << file.up_sql << std::endl;
       } else {
         ApplyOne(file, /*up=*/true);
       }
@@ -144,7 +147,11 @@ void DatabaseMigrator::MigrateTo(int target, bool dry_run) {
     for (int v = current; v > target; --v) {
       const MigrationFile& file = files_[v - 1];
       if (dry_run) {
-        out_ << name_ << ": would roll back with " << file.down_path << ":\n"
+        out_ << name_ << ": would roll back with " << file.down_path
+             << (IsNoTransaction(file.down_sql)
+                     ? " (outside a transaction, statement by statement)"
+                     : "")
+             << ":\n"
              << file.down_sql << std::endl;
       } else {
         ApplyOne(file, /*up=*/false);
@@ -288,7 +295,8 @@ std::string DatabaseMigrator::LockFailure(const MigrationFile& file, bool up,
                                           const ScriptError& error) const {
   std::string message =
       "migration " + file.Label() + " (" + (up ? "up" : "down") + ") on database " + name_ +
-      " gave up after " + std::to_string(lock_retries_ + 1) + " attempts: each waited " +
+      " gave up after " + std::to_string(lock_retries_ + 1) +
+      (lock_retries_ == 0 ? " attempt: it waited " : " attempts: each waited ") +
       std::to_string(lock_timeout_ms_) +
       " ms for a lock (--lock-timeout) and was rolled back; the database stays at version " +
       std::to_string(up ? file.version - 1 : file.version) + ".\n" + error.Describe(path, sql);

@@ -997,6 +997,11 @@ TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromT
           "DROP INDEX CONCURRENTLY IF EXISTS t_n_idx;\n");
   const std::vector<std::string> up_args = {"up", "--target", "user", "--migrations-dir",
                                             dir.path()};
+  RunResult plan = Migrate({"up", "--dry-run", "--target", "user", "--migrations-dir",
+                            dir.path()});
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_THAT(plan.output, HasSubstr("0002_indexes.up.sql (outside a transaction"));
+
   RunResult failed = Migrate(up_args);
   EXPECT_EQ(failed.exit_code, 1) << failed.output;
   EXPECT_THAT(failed.output,
