@@ -1,8 +1,11 @@
 #include "migrate/commands.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include <pqxx/pqxx>
@@ -17,6 +20,12 @@ namespace {
 
 using Migrators = std::vector<std::unique_ptr<DatabaseMigrator>>;
 
+std::string JoinJson(const std::vector<std::string>& items) {
+  std::string joined;
+  for (size_t i = 0; i < items.size(); ++i) joined += (i == 0 ? "" : ",\n  ") + items[i];
+  return joined;
+}
+
 // Loads every target's migration folder before any database is contacted.
 Migrators PrepareMigrators(const Options& options, std::ostream& out) {
   Migrators migrators;
@@ -26,8 +35,58 @@ Migrators PrepareMigrators(const Options& options, std::ostream& out) {
         LoadMigrationFiles(options.migrations_dir + "/" + target.spec->name);
     migrators.push_back(std::make_unique<DatabaseMigrator>(target.spec->name, std::move(url),
                                                            std::move(files), out));
+    migrators.back()->SetLockPolicy(options.lock_timeout_ms, options.lock_retries);
   }
   return migrators;
+}
+
+// --- JSON output (status --json, history --json) ---
+
+std::string JsonString(const std::string& text) {
+  std::string json = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        json += "\\\"";
+        break;
+      case '\\':
+        json += "\\\\";
+        break;
+      case '\n':
+        json += "\\n";
+        break;
+      case '\t':
+        json += "\\t";
+        break;
+      case '\r':
+        json += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          json += escaped;
+        } else {
+          json += static_cast<char>(c);
+        }
+    }
+  }
+  return json + "\"";
+}
+
+std::string JsonApplied(const AppliedMigration& applied) {
+  return "{\"version\": " + std::to_string(applied.version) +
+         ", \"name\": " + JsonString(applied.name) +
+         ", \"checksum\": " + JsonString(applied.checksum) +
+         ", \"applied_at\": " + JsonString(applied.applied_at) +
+         ", \"duration_ms\": " + std::to_string(applied.duration_ms) + "}";
+}
+
+template <typename T, typename F>
+std::string JsonArray(const std::vector<T>& items, F&& to_json) {
+  std::string json = "[";
+  for (size_t i = 0; i < items.size(); ++i) json += (i == 0 ? "" : ", ") + to_json(items[i]);
+  return json + "]";
 }
 
 // The version each database must reach, or a usage error when the request
@@ -83,21 +142,60 @@ void RunUpOrDown(const Options& options, std::ostream& out) {
 }
 
 // Prints the state of each database; exit code: the worst problem found.
-void RunStatus(const Options& options, std::ostream& out) {
+void RunStatus(const Options& options, std::ostream& out, std::ostream& err) {
   Migrators migrators = PrepareMigrators(options, out);
   std::optional<MigrateError> failure;
+  std::vector<std::string> json_databases;
   for (auto& db : migrators) {
     try {
       db->Connect();
       db->LoadHistory();
     } catch (const MigrateError& e) {
-      out << "database " << db->name() << ": " << e.what() << std::endl;
+      if (options.json) {
+        json_databases.push_back("{\"name\": " + JsonString(db->name()) +
+                                 ", \"url\": " + JsonString(db->url().redacted()) +
+                                 ", \"current_version\": null, \"latest_version\": " +
+                                 std::to_string(db->latest_version()) +
+                                 ", \"up_to_date\": false, \"applied\": [], \"pending\": [],"
+                                 " \"problems\": [], \"error\": " + JsonString(e.what()) + "}");
+        err << "database " << db->name() << ": " << e.what() << std::endl;
+      } else {
+        out << "database " << db->name() << ": " << e.what() << std::endl;
+      }
       if (!failure.has_value()) {
         failure = MigrateError(e.code(), "database " + db->name() + ": see the message above.");
       }
       continue;
     }
     const int current = db->current_version();
+    const std::vector<std::string> problems = db->Problems();
+    if (!problems.empty() && !failure.has_value()) {
+      failure = MigrateError(ExitCode::kRefused,
+                             "database " + db->name() +
+                                 " does not match the migration files (see [problem] above).");
+    }
+    if (options.json) {
+      std::vector<const MigrationFile*> pending;
+      for (const MigrationFile& file : db->files()) {
+        if (file.version > current) pending.push_back(&file);
+      }
+      json_databases.push_back(
+          "{\"name\": " + JsonString(db->name()) + ", \"url\": " +
+          JsonString(db->url().redacted()) + ", \"current_version\": " +
+          std::to_string(current) + ", \"latest_version\": " +
+          std::to_string(db->latest_version()) + ", \"up_to_date\": " +
+          (current == db->latest_version() && problems.empty() ? "true" : "false") +
+          ",\n   \"applied\": " + JsonArray(db->history(), JsonApplied) +
+          ",\n   \"pending\": " +
+          JsonArray(pending,
+                    [](const MigrationFile* file) {
+                      return "{\"version\": " + std::to_string(file->version) +
+                             ", \"name\": " + JsonString(file->name) +
+                             ", \"path\": " + JsonString(file->up_path) + "}";
+                    }) +
+          ",\n   \"problems\": " + JsonArray(problems, JsonString) + ", \"error\": null}");
+      continue;
+    }
     out << "database " << db->name() << " (" << db->url().redacted() << "): current version "
         << current << ", latest " << db->latest_version();
     if (current == db->latest_version()) out << ", up to date";
@@ -109,13 +207,14 @@ void RunStatus(const Options& options, std::ostream& out) {
     for (const MigrationFile& file : db->files()) {
       if (file.version > current) out << "  [pending] " << file.Label() << std::endl;
     }
-    for (const std::string& problem : db->Problems()) {
+    for (const std::string& problem : problems) {
       out << "  [problem] " << problem << std::endl;
-      if (!failure.has_value()) {
-        failure = MigrateError(ExitCode::kRefused,
-                               "database " + db->name() +
-                                   " does not match the migration files (see [problem] above).");
-      }
+    }
+  }
+  if (options.json) {
+    out << "{\"databases\": [\n  " << JoinJson(json_databases) << "\n]}" << std::endl;
+    if (failure.has_value()) {
+      throw MigrateError(failure->code(), "see \"problems\" and \"error\" in the JSON output.");
     }
   }
   if (failure.has_value()) throw *failure;
@@ -123,9 +222,16 @@ void RunStatus(const Options& options, std::ostream& out) {
 
 void RunHistory(const Options& options, std::ostream& out) {
   Migrators migrators = PrepareMigrators(options, out);
+  std::vector<std::string> json_databases;
   for (auto& db : migrators) {
     db->Connect();
     db->LoadHistory();
+    if (options.json) {
+      json_databases.push_back("{\"name\": " + JsonString(db->name()) + ", \"url\": " +
+                               JsonString(db->url().redacted()) + ",\n   \"migrations\": " +
+                               JsonArray(db->history(), JsonApplied) + "}");
+      continue;
+    }
     out << "database " << db->name() << " (" << db->url().redacted()
         << "): " << db->history().size() << " applied" << std::endl;
     if (db->history().empty()) continue;
@@ -138,6 +244,78 @@ void RunHistory(const Options& options, std::ostream& out) {
           << std::setw(22) << applied.applied_at << applied.duration_ms << std::endl;
     }
   }
+  if (options.json) {
+    out << "{\"databases\": [\n  " << JoinJson(json_databases) << "\n]}" << std::endl;
+  }
+}
+
+// The header of a new up or down file.
+std::string NewFileHeader(const std::string& label, const std::string& database, bool up) {
+  std::string header = "-- " + label + (up ? " (up)" : " (down)") + ", database " + database +
+                       ". Written by `migrate new`.\n--\n";
+  if (up) {
+    header +=
+        "-- The change. It runs in one transaction with its schema_migrations row (no\n"
+        "-- BEGIN/COMMIT here) and with lock_timeout (--lock-timeout, retried). For\n"
+        "-- CREATE INDEX CONCURRENTLY put `-- migrate:no-transaction` as the very first\n"
+        "-- line, above this header, and make every statement idempotent (IF NOT EXISTS).\n"
+        "--\n"
+        "-- Rules:\n"
+        "-- * Expand/contract: this runs before the rollout, while the previous release\n"
+        "--   still serves, so it must work with the previous release's code. Add things\n"
+        "--   (nullable columns, tables, indexes); drop, rename or retype only what no\n"
+        "--   running release uses (the contract step, a release later).\n"
+        "-- * Lock-friendly DDL on busy tables: CREATE INDEX CONCURRENTLY, ADD CONSTRAINT\n"
+        "--   ... NOT VALID then VALIDATE CONSTRAINT in a later migration, backfill in\n"
+        "--   batches, no table rewrites (volatile defaults, type changes).\n"
+        "-- * Down undoes up: the .down.sql file restores the schema exactly.\n"
+        "-- * Never edit this file once applied anywhere: write a new migration.\n";
+  } else {
+    header +=
+        "-- Undo exactly what the .up.sql file did, in reverse order, so that the\n"
+        "-- previous release runs on the result (`migrate down`). Same transaction and\n"
+        "-- lock_timeout rules as the up file.\n";
+  }
+  return header + "\n";
+}
+
+void RunNew(const Options& options, std::ostream& out) {
+  namespace fs = std::filesystem;
+  const TargetDatabase& target = options.targets.front();
+  const std::string dir = options.migrations_dir + "/" + target.spec->name;
+  // Also refuses gaps, duplicates and lone files, like up.
+  const std::vector<MigrationFile> files = LoadMigrationFiles(dir);
+  const std::string label = FormatVersion(static_cast<int>(files.size()) + 1) + "_" +
+                            options.new_name;
+  const std::string up_path = dir + "/" + label + ".up.sql";
+  const std::string down_path = dir + "/" + label + ".down.sql";
+  for (const std::string& path : {up_path, down_path}) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      throw MigrateError(ExitCode::kUsage,
+                         path + " already exists: refusing to overwrite it. Remove it or pick "
+                                "another name.");
+    }
+  }
+  for (const auto& [path, up] : {std::pair{up_path, true}, std::pair{down_path, false}}) {
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << NewFileHeader(label, target.spec->name, up);
+    file.close();
+    if (!file) {
+      throw MigrateError(ExitCode::kUsage, "cannot write " + path + ": check the folder's "
+                                           "permissions.");
+    }
+  }
+  out << up_path << "\n" << down_path << std::endl;
+}
+
+void RunStamp(const Options& options, std::ostream& out) {
+  Migrators migrators = PrepareMigrators(options, out);
+  DatabaseMigrator& db = *migrators.front();
+  db.Connect();
+  db.AcquireLock();
+  db.LoadHistory();
+  db.Stamp(options.stamp_version);
 }
 
 void RunWait(const Options& options, std::ostream& out) {
@@ -195,7 +373,7 @@ void RunWait(const Options& options, std::ostream& out) {
 
 }  // namespace
 
-void RunCommand(const Options& options, std::ostream& out) {
+void RunCommand(const Options& options, std::ostream& out, std::ostream& err) {
   switch (options.command) {
     case Command::kHelp:
       out << HelpText();
@@ -205,7 +383,7 @@ void RunCommand(const Options& options, std::ostream& out) {
       RunUpOrDown(options, out);
       return;
     case Command::kStatus:
-      RunStatus(options, out);
+      RunStatus(options, out, err);
       return;
     case Command::kHistory:
       RunHistory(options, out);
@@ -216,6 +394,12 @@ void RunCommand(const Options& options, std::ostream& out) {
     case Command::kCheck:
       RunCheck(options, out);
       return;
+    case Command::kNew:
+      RunNew(options, out);
+      return;
+    case Command::kStamp:
+      RunStamp(options, out);
+      return;
   }
 }
 
@@ -223,7 +407,7 @@ int RunMigrate(const std::vector<std::string>& args, const EnvLookup& env, std::
                std::ostream& err) {
   try {
     Options options = ParseOptions(args, env);
-    RunCommand(options, out);
+    RunCommand(options, out, err);
     return static_cast<int>(ExitCode::kOk);
   } catch (const MigrateError& e) {
     err << "migrate: error: " << e.what() << std::endl;

@@ -1,4 +1,4 @@
-// The commands of `migrate` (up, down, status, history, wait) across the
+// The commands of `migrate` (up, down, status, history, wait, new, stamp) across the
 // target databases, and RunMigrate(), the whole program minus main().
 //
 // Order of work, so that nothing changes unless everything checks out: load
@@ -18,9 +18,10 @@
 namespace microblog {
 namespace migrate {
 
-// Runs the command in `options`, reporting progress on `out`. Throws
-// MigrateError on failure.
-void RunCommand(const Options& options, std::ostream& out);
+// Runs the command in `options`, reporting progress on `out` (with --json,
+// only the JSON document; messages then go to `err`). Throws MigrateError on
+// failure.
+void RunCommand(const Options& options, std::ostream& out, std::ostream& err);
 
 // Parses `args` (argv without the program name), runs the command, prints
 // failures on `err` as "migrate: error: ..." and returns the exit code (see

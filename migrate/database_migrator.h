@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "migrate/connection.h"
 #include "migrate/database_url.h"
 #include "migrate/migration_files.h"
+#include "migrate/sql_script.h"
 
 namespace microblog {
 namespace migrate {
@@ -82,9 +84,36 @@ class DatabaseMigrator {
   // the file, line:column and PostgreSQL's message when a migration fails.
   void MigrateTo(int target, bool dry_run);
 
+  // lock_timeout of every migration in milliseconds (0: none) and how many
+  // times a migration that hit it (SQLSTATE 55P03) is retried, with backoff.
+  void SetLockPolicy(int timeout_ms, int retries);
+
+  // Records versions 1..`version` as applied without running them (only the
+  // missing rows, with the files' checksums and duration_ms 0), in one
+  // transaction. Requires AcquireLock() and LoadHistory(). Throws
+  // MigrateError: kUsage beyond the newest file, kRefused when the database
+  // is past `version`, has an edited applied file or is ahead of the files.
+  void Stamp(int version);
+
  private:
+  std::vector<std::string> ProblemsImpl(bool holes) const;
+  std::vector<std::string> ProblemsExceptHoles() const;
   void EnsureHistoryTable();
   void ApplyOne(const MigrationFile& file, bool up);
+  // One attempt in a transaction; the error (already rolled back) or nullopt.
+  std::optional<ScriptError> TryInTransaction(const MigrationFile& file, bool up,
+                                             const std::string& sql, int64_t* elapsed_ms);
+  void ApplyWithoutTransaction(const MigrationFile& file, bool up);
+  // Runs `sql` on the session, recording who blocks it into last_blockers_.
+  std::optional<ScriptError> RunWatched(const std::string& sql);
+  void RecordBlockers();
+  // Waits before retry `attempt` (1-based) and says so.
+  void BackOff(const MigrationFile& file, int attempt);
+  std::string LockFailure(const MigrationFile& file, bool up, const std::string& path,
+                          const std::string& sql, const ScriptError& error) const;
+  // INVALID indexes (failed concurrent builds) whose names appear in `sql`.
+  std::vector<std::string> InvalidIndexesNamedIn(const std::string& sql);
+  void WriteHistoryRow(pqxx::work& tx, const MigrationFile& file, bool up, int64_t elapsed_ms);
 
   std::string name_;
   DatabaseUrl url_;
@@ -92,6 +121,11 @@ class DatabaseMigrator {
   std::ostream& out_;
   std::unique_ptr<Connection> conn_;
   std::vector<AppliedMigration> history_;
+  int lock_timeout_ms_ = 2000;
+  int lock_retries_ = 5;
+  // A second session that asks pg_stat_activity who blocks conn_.
+  std::unique_ptr<Connection> monitor_;
+  std::vector<std::string> last_blockers_;
 };
 
 }  // namespace migrate

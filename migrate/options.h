@@ -26,7 +26,7 @@ struct DatabaseSpec {
 // All databases, in the order they are migrated (and locked).
 const std::vector<DatabaseSpec>& KnownDatabases();
 
-enum class Command { kHelp, kUp, kDown, kStatus, kHistory, kWait, kCheck };
+enum class Command { kHelp, kUp, kDown, kStatus, kHistory, kWait, kCheck, kNew, kStamp };
 
 struct TargetDatabase {
   const DatabaseSpec* spec = nullptr;
@@ -46,6 +46,16 @@ struct Options {
   // wait --version; nullopt means "latest"
   std::optional<int> wait_version;
   int wait_timeout_seconds = 300;
+  // new NAME
+  std::string new_name;
+  // stamp VERSION
+  int stamp_version = 0;
+  // status --json, history --json
+  bool json = false;
+  // up/down: lock_timeout of every migration (0: none) and how many times a
+  // migration that timed out waiting for a lock is retried.
+  int lock_timeout_ms = 2000;
+  int lock_retries = 5;
 };
 
 // Reads an environment variable; nullopt when unset.

@@ -9,8 +9,11 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace microblog {
 namespace migrate {
@@ -31,6 +34,32 @@ struct ScriptError {
 // Executes `script` on `conn` (not owned). Returns the error, or nullopt when
 // every statement succeeded.
 std::optional<ScriptError> RunScript(PGconn* conn, const std::string& script);
+
+// Like RunScript, but calls `while_running` every `interval` until the server
+// answers (e.g. to ask another session who blocks this one).
+std::optional<ScriptError> RunScript(PGconn* conn, const std::string& script,
+                                     const std::function<void()>& while_running,
+                                     std::chrono::milliseconds interval);
+
+// The first line of a file that must run outside a transaction.
+constexpr char kNoTransactionMarker[] = "-- migrate:no-transaction";
+
+// True when the first line of `script` is kNoTransactionMarker (trailing
+// blanks and a CR allowed).
+bool IsNoTransaction(const std::string& script);
+
+// One statement of a script, for files run statement by statement.
+struct Statement {
+  std::string text;          // without the terminating semicolon
+  int char_offset = 0;       // characters of the script before `text`
+  int number = 0;            // 1-based
+};
+
+// Splits `script` at semicolons outside '...', E'...', "...", $tag$...$tag$,
+// -- and /* */ comments; leading blanks and comments are skipped and
+// statements that are only blanks and comments are dropped. (Not for
+// BEGIN ATOMIC function bodies.)
+std::vector<Statement> SplitStatements(const std::string& script);
 
 }  // namespace migrate
 }  // namespace microblog

@@ -6,21 +6,28 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include "migrate/database_url.h"
 #include "migrate/migration_files.h"
+#include "migrate/sql_script.h"
 #include "migrate/text_position.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
@@ -126,6 +133,21 @@ class MigrateTest : public ::testing::Test {
         },
         kRunTimeout);
     return found && child.ReadOutput().find(text) != std::string::npos;
+  }
+
+  // Runs migrate with stdout only (stderr dropped) and parses it as JSON.
+  google::protobuf::Struct MigrateJson(const std::vector<std::string>& args, int* exit_code) {
+    std::vector<std::string> sh_args = {"-c", "exec \"$0\" \"$@\" 2>/dev/null", MIGRATE_BIN};
+    sh_args.insert(sh_args.end(), args.begin(), args.end());
+    RunResult result = RunToCompletion(
+        "/bin/sh", sh_args,
+        {{"USER_DATABASE_URL", user_url_}, {"POST_DATABASE_URL", post_url_}, {"MIGRATIONS_DIR", ""}},
+        kRunTimeout);
+    *exit_code = result.exit_code;
+    google::protobuf::Struct document;
+    auto status = google::protobuf::util::JsonStringToMessage(result.output, &document);
+    EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << result.output;
+    return document;
   }
 
   // Two trivial migrations for the user database: tables a and b.
@@ -654,6 +676,394 @@ TEST_F(MigrateTest, WaitFailsWhenDatabaseIsAheadAndTimesOut) {
   EXPECT_THAT(ahead.output, HasSubstr("at version 2, ahead of the expected version 1"));
 }
 
+// --- stamp ------------------------------------------------------------------
+
+TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
+  MigrationsDir dir;
+  AddSimpleMigrations(dir);
+  dir.Add("user", "0003_create_c", "CREATE TABLE c (x int);\n", "DROP TABLE c;\n");
+  const std::vector<std::string> common = {"--target", "user", "--migrations-dir", dir.path()};
+  auto with = [&common](std::vector<std::string> args) {
+    args.insert(args.end(), common.begin(), common.end());
+    return args;
+  };
+  // A database whose schema was created another way: a and b, no history.
+  pg_->Exec(user_db_, "CREATE TABLE a (x int); CREATE TABLE b (x int)");
+
+  RunResult past_files = Migrate(with({"stamp", "4"}));
+  EXPECT_EQ(past_files.exit_code, 2) << past_files.output;
+  EXPECT_THAT(past_files.output, HasSubstr("newest migration file is 0003_create_c"));
+  EXPECT_FALSE(TableExists(user_url_, "schema_migrations"));
+
+  RunResult stamp = Migrate(with({"stamp", "2"}));
+  ASSERT_EQ(stamp.exit_code, 0) << stamp.output;
+  EXPECT_THAT(stamp.output, AllOf(HasSubstr("stamped 0001_create_a"),
+                                  HasSubstr("stamped 0002_create_b"),
+                                  HasSubstr("nothing was run"), HasSubstr("now at version 2")));
+  EXPECT_EQ(Version(user_url_), 2);
+  // The same checksums `up` records, and no time spent.
+  const std::vector<migrate::MigrationFile> files = migrate::LoadMigrationFiles(dir.path() + "/user");
+  EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(checksum, ',' ORDER BY version)"
+                                   " FROM schema_migrations"),
+            files[0].checksum + "," + files[1].checksum);
+  EXPECT_EQ(QueryString(user_url_, "SELECT sum(duration_ms) FROM schema_migrations"), "0");
+
+  // `up` continues from there: only 0003 runs (0001 would fail: a exists).
+  RunResult up = Migrate(with({"up"}));
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_THAT(up.output, Not(HasSubstr("applying 0001")));
+  EXPECT_TRUE(TableExists(user_url_, "c"));
+
+  RunResult same = Migrate(with({"stamp", "3"}));
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_THAT(same.output, HasSubstr("nothing to stamp"));
+  RunResult behind = Migrate(with({"stamp", "2"}));
+  EXPECT_EQ(behind.exit_code, 4) << behind.output;
+  EXPECT_THAT(behind.output, AllOf(HasSubstr("at version 3, past 2"),
+                                   HasSubstr("migrate down --to 2")));
+  EXPECT_EQ(Version(user_url_), 3);
+
+  // Repairing history: a row deleted by hand is refused by up and restored by
+  // stamp, with the file's checksum.
+  pg_->Exec(user_db_, "DELETE FROM schema_migrations WHERE version = 2");
+  RunResult holed = Migrate(with({"up"}));
+  EXPECT_EQ(holed.exit_code, 4) << holed.output;
+  EXPECT_THAT(holed.output, HasSubstr("migrate stamp 2"));
+  RunResult repair = Migrate(with({"stamp", "3"}));
+  ASSERT_EQ(repair.exit_code, 0) << repair.output;
+  EXPECT_THAT(repair.output, AllOf(HasSubstr("stamped 0002_create_b"),
+                                   Not(HasSubstr("stamped 0001")), Not(HasSubstr("stamped 0003"))));
+  EXPECT_EQ(QueryString(user_url_, "SELECT checksum FROM schema_migrations WHERE version = 2"),
+            files[1].checksum);
+  EXPECT_EQ(Migrate(with({"status"})).exit_code, 0);
+
+  // An edited applied file is not papered over.
+  dir.Add("user", "0001_create_a", "CREATE TABLE a (y int);\n", "DROP TABLE a;\n");
+  RunResult edited = Migrate(with({"stamp", "3"}));
+  EXPECT_EQ(edited.exit_code, 4) << edited.output;
+  EXPECT_THAT(edited.output, HasSubstr("changed after it was applied"));
+}
+
+TEST_F(MigrateTest, StampTakesTheMigrationLock) {
+  MigrationsDir dir;
+  AddSimpleMigrations(dir);
+  pqxx::connection holder(user_url_);
+  pqxx::nontransaction tx(holder);
+  tx.exec("SELECT pg_advisory_lock(hashtext('microblog.migrate'))");
+  auto stamp = StartMigrate({"stamp", "1", "--target", "user", "--migrations-dir", dir.path()});
+  EXPECT_TRUE(WaitForOutput(*stamp, "waiting for another migrate run")) << stamp->ReadOutput();
+  EXPECT_FALSE(TableExists(user_url_, "schema_migrations"));
+  tx.exec("SELECT pg_advisory_unlock(hashtext('microblog.migrate'))");
+  EXPECT_EQ(stamp->WaitExit(kRunTimeout), 0) << stamp->ReadOutput();
+  EXPECT_EQ(Version(user_url_), 1);
+}
+
+// --- JSON ---------------------------------------------------------------------
+
+TEST_F(MigrateTest, StatusAndHistoryJson) {
+  MigrationsDir dir;
+  AddSimpleMigrations(dir);
+  dir.Add("post", "0001_create_p", "CREATE TABLE p (x int);\n", "DROP TABLE p;\n");
+  ASSERT_EQ(Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()})
+                .exit_code,
+            0);
+  const std::vector<migrate::MigrationFile> files = migrate::LoadMigrationFiles(dir.path() + "/user");
+
+  int exit_code = -1;
+  google::protobuf::Struct status =
+      MigrateJson({"status", "--json", "--migrations-dir", dir.path()}, &exit_code);
+  EXPECT_EQ(exit_code, 0);
+  const auto& databases = status.fields().at("databases").list_value().values();
+  ASSERT_EQ(databases.size(), 2);
+  const auto& user = databases[0].struct_value().fields();
+  EXPECT_EQ(user.at("name").string_value(), "user");
+  EXPECT_EQ(user.at("current_version").number_value(), 1);
+  EXPECT_EQ(user.at("latest_version").number_value(), 2);
+  EXPECT_FALSE(user.at("up_to_date").bool_value());
+  EXPECT_TRUE(user.at("error").has_null_value());
+  EXPECT_EQ(user.at("problems").list_value().values_size(), 0);
+  const auto& applied = user.at("applied").list_value().values();
+  ASSERT_EQ(applied.size(), 1);
+  EXPECT_EQ(applied[0].struct_value().fields().at("name").string_value(), "create_a");
+  EXPECT_EQ(applied[0].struct_value().fields().at("checksum").string_value(), files[0].checksum);
+  EXPECT_THAT(applied[0].struct_value().fields().at("applied_at").string_value(),
+              ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}Z"));
+  EXPECT_GE(applied[0].struct_value().fields().at("duration_ms").number_value(), 0);
+  const auto& pending = user.at("pending").list_value().values();
+  ASSERT_EQ(pending.size(), 1);
+  EXPECT_EQ(pending[0].struct_value().fields().at("version").number_value(), 2);
+  EXPECT_THAT(pending[0].struct_value().fields().at("path").string_value(),
+              HasSubstr("0002_create_b.up.sql"));
+  const auto& post = databases[1].struct_value().fields();
+  EXPECT_EQ(post.at("name").string_value(), "post");
+  EXPECT_EQ(post.at("current_version").number_value(), 0);
+
+  google::protobuf::Struct history = MigrateJson(
+      {"history", "--json", "--target", "user", "--migrations-dir", dir.path()}, &exit_code);
+  EXPECT_EQ(exit_code, 0);
+  const auto& history_dbs = history.fields().at("databases").list_value().values();
+  ASSERT_EQ(history_dbs.size(), 1);
+  const auto& rows = history_dbs[0].struct_value().fields().at("migrations").list_value().values();
+  ASSERT_EQ(rows.size(), 1);
+  EXPECT_EQ(rows[0].struct_value().fields().at("version").number_value(), 1);
+  EXPECT_EQ(rows[0].struct_value().fields().at("checksum").string_value(), files[0].checksum);
+
+  // A problem: still one JSON document, the exit code as without --json.
+  dir.Add("user", "0001_create_a", "CREATE TABLE a (\"quoted\" int);\n", "DROP TABLE a;\n");
+  google::protobuf::Struct edited = MigrateJson(
+      {"status", "--json", "--target", "user", "--migrations-dir", dir.path()}, &exit_code);
+  EXPECT_EQ(exit_code, 4);
+  const auto& problems = edited.fields().at("databases").list_value().values(0)
+                             .struct_value().fields().at("problems").list_value().values();
+  ASSERT_EQ(problems.size(), 1);
+  EXPECT_THAT(problems[0].string_value(), HasSubstr("changed after it was applied"));
+
+  // An unreachable database: "error" set.
+  const std::string secret = "Sup3rSecretPw";
+  RunResult unreachable = RunToCompletion(
+      "/bin/sh",
+      {"-c", "exec \"$0\" \"$@\" 2>/dev/null", MIGRATE_BIN, "status", "--json", "--target",
+       "post", "--migrations-dir", dir.path()},
+      {{"POST_DATABASE_URL",
+        "postgresql://bob:" + secret + "@127.0.0.1:" + std::to_string(FreeTcpPort()) + "/db"},
+       {"MIGRATIONS_DIR", ""}},
+      kRunTimeout);
+  EXPECT_EQ(unreachable.exit_code, 3) << unreachable.output;
+  google::protobuf::Struct down;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(unreachable.output, &down).ok())
+      << unreachable.output;
+  EXPECT_THAT(down.fields().at("databases").list_value().values(0).struct_value().fields()
+                  .at("error").string_value(),
+              HasSubstr("127.0.0.1"));
+  EXPECT_THAT(unreachable.output, Not(HasSubstr(secret)));
+}
+
+// --- lock_timeout and retries -------------------------------------------------
+
+// A table `t` with rows (0001) and a migration that needs an ACCESS EXCLUSIVE
+// lock on it (0002).
+void AddLockingMigrations(const MigrationsDir& dir) {
+  dir.Add("user", "0001_create_t",
+          "CREATE TABLE t (n int);\nINSERT INTO t SELECT generate_series(1, 100);\n",
+          "DROP TABLE t;\n");
+  dir.Add("user", "0002_add_y", "ALTER TABLE t ADD COLUMN y int;\n",
+          "ALTER TABLE t DROP COLUMN y;\n");
+}
+
+// Reads `t` in a loop on its own session and keeps the slowest read.
+class Reader {
+ public:
+  explicit Reader(const std::string& url)
+      : thread_([this, url] {
+          pqxx::connection conn(url);
+          while (!stop_) {
+            const auto started = std::chrono::steady_clock::now();
+            pqxx::nontransaction tx(conn);
+            tx.exec("SELECT count(*) FROM t");
+            const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started);
+            if (took.count() > max_ms_) max_ms_ = took.count();
+            ++reads_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          }
+        }) {}
+  ~Reader() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t max_ms() const { return max_ms_; }
+  int64_t reads() const { return reads_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> max_ms_{0};
+  std::atomic<int64_t> reads_{0};
+  std::thread thread_;
+};
+
+TEST_F(MigrateTest, LockTimeoutKeepsReadsFlowingAndRetriesUntilTheLockIsFree) {
+  MigrationsDir dir;
+  AddLockingMigrations(dir);
+  ASSERT_EQ(Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()})
+                .exit_code,
+            0);
+  // A long transaction that read t: its ACCESS SHARE lock blocks ALTER TABLE.
+  pqxx::connection holder(user_url_);
+  const std::string holder_pid = std::to_string(holder.backendpid());
+  auto holder_tx = std::make_unique<pqxx::work>(holder);
+  holder_tx->exec("SELECT count(*) FROM t");
+
+  Reader reader(user_url_);
+  const auto started = std::chrono::steady_clock::now();
+  auto up = StartMigrate({"up", "--lock-timeout", "300ms", "--lock-retries", "20", "--target",
+                          "user", "--migrations-dir", dir.path()});
+  ASSERT_TRUE(WaitForOutput(*up, "retry 2 of 20")) << up->ReadOutput();
+  const auto blocked_for = std::chrono::steady_clock::now() - started;
+  holder_tx->abort();  // the lock is released after the first retries
+  holder_tx.reset();
+  ASSERT_EQ(up->WaitExit(kRunTimeout), 0) << up->ReadOutput();
+  reader.Stop();
+
+  EXPECT_THAT(up->ReadOutput(),
+              AllOf(HasSubstr("timed out after 300 ms waiting for a lock"),
+                    HasSubstr("blocked by pid " + holder_pid), HasSubstr("applied 0002_add_y")));
+  EXPECT_EQ(Version(user_url_), 2);
+  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM information_schema.columns"
+                                   " WHERE table_name = 't' AND column_name = 'y'"),
+            "1");
+  // Readers queued behind the ALTER waited at most about one lock_timeout,
+  // although the migration was blocked for much longer.
+  EXPECT_GT(std::chrono::duration_cast<std::chrono::milliseconds>(blocked_for).count(), 900);
+  EXPECT_GT(reader.reads(), 10);
+  EXPECT_LT(reader.max_ms(), 300 + 700) << "reads waited behind the blocked migration";
+}
+
+TEST_F(MigrateTest, LockTimeoutFailsAfterTheRetriesNamingTheBlocker) {
+  MigrationsDir dir;
+  AddLockingMigrations(dir);
+  ASSERT_EQ(Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()})
+                .exit_code,
+            0);
+  pqxx::connection holder(user_url_);
+  const std::string holder_pid = std::to_string(holder.backendpid());
+  pqxx::work holder_tx(holder);
+  holder_tx.exec("SELECT count(*) FROM t");
+
+  Reader reader(user_url_);
+  RunResult up = Migrate({"up", "--lock-timeout", "0.2s", "--lock-retries", "2", "--target",
+                          "user", "--migrations-dir", dir.path()});
+  reader.Stop();
+  EXPECT_EQ(up.exit_code, 1) << up.output;
+  EXPECT_THAT(up.output,
+              AllOf(HasSubstr("0002_add_y"), HasSubstr("gave up after 3 attempts"),
+                    HasSubstr("stays at version 1"), HasSubstr("lock timeout"),
+                    HasSubstr("blocked by: pid " + holder_pid),
+                    HasSubstr("state idle in transaction"), HasSubstr("query started"),
+                    HasSubstr("AccessShareLock on t"), HasSubstr("pg_terminate_backend")));
+  EXPECT_EQ(Version(user_url_), 1);
+  EXPECT_LT(reader.max_ms(), 200 + 700);
+}
+
+// --- Files that run outside a transaction -------------------------------------
+
+// CONCURRENTLY statements never block reads or writes but wait for every
+// older transaction: lock_timeout would only leave an INVALID index, so they
+// run without it.
+TEST_F(MigrateTest, ConcurrentIndexBuildWaitsForOldTransactionsDespiteLockTimeout) {
+  MigrationsDir dir;
+  AddLockingMigrations(dir);
+  dir.Add("user", "0003_t_n_idx",
+          "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_n_idx ON t (n);\n",
+          "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_n_idx;\n");
+  ASSERT_EQ(Migrate({"up", "--to", "2", "--target", "user", "--migrations-dir", dir.path()})
+                .exit_code,
+            0);
+  pqxx::connection holder(user_url_);
+  auto holder_tx =
+      std::make_unique<pqxx::transaction<pqxx::isolation_level::repeatable_read>>(holder);
+  holder_tx->exec("SELECT count(*) FROM t");  // keeps a snapshot the build waits for
+
+  Reader reader(user_url_);
+  auto up = StartMigrate({"up", "--lock-timeout", "200ms", "--target", "user",
+                          "--migrations-dir", dir.path()});
+  ASSERT_TRUE(WaitForOutput(*up, "runs outside a transaction")) << up->ReadOutput();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(up->Running()) << up->ReadOutput();
+  EXPECT_EQ(Version(user_url_), 2);
+  holder_tx->abort();
+  holder_tx.reset();
+  ASSERT_EQ(up->WaitExit(kRunTimeout), 0) << up->ReadOutput();
+  reader.Stop();
+  EXPECT_EQ(Version(user_url_), 3);
+  EXPECT_EQ(QueryString(user_url_, "SELECT indisvalid FROM pg_index"
+                                   " WHERE indexrelid = 't_n_idx'::regclass"),
+            "t");
+  EXPECT_LT(reader.max_ms(), 200 + 700);
+}
+
+TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromTheStart) {
+  MigrationsDir dir;
+  dir.Add("user", "0001_create_t",
+          "CREATE TABLE t (n int);\nINSERT INTO t VALUES (1), (1), (2);\n", "DROP TABLE t;\n");
+  // The unique index cannot be built: duplicates. CONCURRENTLY leaves it INVALID.
+  dir.Add("user", "0002_indexes",
+          "-- migrate:no-transaction\n"
+          "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_n_idx ON t (n);\n"
+          "-- the unique one; a ';' in a comment\n"
+          "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_n_key ON t (n);\n",
+          "-- migrate:no-transaction\n"
+          "DROP INDEX CONCURRENTLY IF EXISTS t_n_key;\n"
+          "DROP INDEX CONCURRENTLY IF EXISTS t_n_idx;\n");
+  const std::vector<std::string> up_args = {"up", "--target", "user", "--migrations-dir",
+                                            dir.path()};
+  RunResult plan = Migrate({"up", "--dry-run", "--target", "user", "--migrations-dir",
+                            dir.path()});
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_THAT(plan.output, HasSubstr("0002_indexes.up.sql (outside a transaction"));
+
+  RunResult failed = Migrate(up_args);
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_THAT(failed.output,
+              AllOf(HasSubstr("at statement 2 of 2"), HasSubstr("0002_indexes.up.sql line 4"),
+                    HasSubstr("could not create unique index"),
+                    HasSubstr("INVALID index public.t_n_key"),
+                    HasSubstr("DROP INDEX CONCURRENTLY IF EXISTS public.t_n_key"),
+                    HasSubstr("stays at version 1"), HasSubstr("idempotent")));
+  EXPECT_EQ(Version(user_url_), 1);
+  // Statement 1 took effect; no history row for 0002.
+  EXPECT_TRUE(TableExists(user_url_, "t_n_idx"));
+  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM schema_migrations WHERE version = 2"),
+            "0");
+
+  // Rerunning with the broken index in place is refused, with the fix.
+  pg_->Exec(user_db_, "DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE n = 1)");
+  RunResult refused = Migrate(up_args);
+  EXPECT_EQ(refused.exit_code, 4) << refused.output;
+  EXPECT_THAT(refused.output, AllOf(HasSubstr("INVALID index public.t_n_key"),
+                                    HasSubstr("DROP INDEX CONCURRENTLY")));
+
+  // The fix the message gives, then the whole file runs again from the start.
+  pg_->Exec(user_db_, "DROP INDEX CONCURRENTLY IF EXISTS public.t_n_key");
+  RunResult rerun = Migrate(up_args);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_THAT(rerun.output, HasSubstr("runs outside a transaction"));
+  EXPECT_EQ(Version(user_url_), 2);
+  EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(c.relname || ':' || i.indisvalid, ','"
+                                   " ORDER BY c.relname) FROM pg_index i"
+                                   " JOIN pg_class c ON c.oid = i.indexrelid"
+                                   " WHERE i.indrelid = 't'::regclass"),
+            "t_n_idx:true,t_n_key:true");
+
+  // The down file runs the same way.
+  RunResult down = Migrate({"down", "--target", "user", "--migrations-dir", dir.path()});
+  ASSERT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_EQ(Version(user_url_), 1);
+  EXPECT_FALSE(TableExists(user_url_, "t_n_key"));
+}
+
+TEST_F(MigrateTest, NoTransactionFileReportsPositionAndHoldsTheLock) {
+  MigrationsDir dir;
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (n int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_slow",
+          "-- migrate:no-transaction\n"
+          "SELECT pg_sleep(2);\n"
+          "SELECT $$;$$, ';', * FROM  nope;\n",
+          "SELECT 1;\n");
+  auto up = StartMigrate({"up", "--target", "user", "--migrations-dir", dir.path()});
+  ASSERT_TRUE(WaitForOutput(*up, "runs outside a transaction")) << up->ReadOutput();
+  // The session advisory lock stays held between statements (no transaction).
+  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
+                                   " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
+                                   " AND a.query LIKE '%pg_sleep%'"),
+            "1");
+  EXPECT_EQ(up->WaitExit(kRunTimeout), 1) << up->ReadOutput();
+  EXPECT_THAT(up->ReadOutput(), AllOf(HasSubstr("at statement 2 of 2"),
+                                      HasSubstr("0002_slow.up.sql line 3, column 28"),
+                                      HasSubstr("relation \"nope\" does not exist")));
+  EXPECT_EQ(Version(user_url_), 1);
+}
+
 // --- Bad input ----------------------------------------------------------------
 
 TEST_F(MigrateTest, UnreachableDatabaseMessageNamesEndpointButNeverThePassword) {
@@ -713,6 +1123,54 @@ TEST(MigrateLibTest, PositionToLineColumnCountsUtf8Characters) {
   EXPECT_EQ(at(4), "2:1");
   EXPECT_EQ(at(6), "2:3");  // 'd' after the 2-byte 'é'
   EXPECT_EQ(at(9), "4:1");
+}
+
+TEST(MigrateLibTest, SplitsStatementsOutsideQuotesAndComments) {
+  using migrate::SplitStatements;
+  const std::string script =
+      "-- migrate:no-transaction\n"
+      "CREATE INDEX CONCURRENTLY i ON t (';');\n"
+      "/* ; */ SELECT 'it''s; fine', E'\\'; still', \"a;b\" FROM t;;\n"
+      "DO $body$ BEGIN PERFORM 1; END $body$;\n"
+      "SELECT $1, $$;$$\n"
+      "-- trailing comment only;\n";
+  const std::vector<migrate::Statement> statements = SplitStatements(script);
+  ASSERT_EQ(statements.size(), 4);
+  EXPECT_EQ(statements[0].text, "CREATE INDEX CONCURRENTLY i ON t (';')");
+  EXPECT_EQ(statements[1].text, "SELECT 'it''s; fine', E'\\'; still', \"a;b\" FROM t");
+  EXPECT_EQ(statements[2].text, "DO $body$ BEGIN PERFORM 1; END $body$");
+  EXPECT_EQ(statements[3].number, 4);
+  EXPECT_THAT(statements[3].text, ::testing::StartsWith("SELECT $1, $$;$$"));
+  // Offsets are in characters, for line:column.
+  EXPECT_EQ(statements[0].char_offset, 26);
+  EXPECT_EQ(script.substr(statements[1].char_offset, 6), "SELECT");
+  EXPECT_TRUE(migrate::IsNoTransaction(script));
+  EXPECT_TRUE(migrate::IsNoTransaction("-- migrate:no-transaction \r\nSELECT 1;"));
+  EXPECT_FALSE(migrate::IsNoTransaction("SELECT 1;\n-- migrate:no-transaction\n"));
+}
+
+// Any text, however unbalanced its quotes and comments: the splitter ends,
+// and each statement is the script's own text at its offset, in order.
+TEST(MigrateLibTest, SplitStatementsHoldsOnArbitraryText) {
+  const std::vector<std::string> tokens = {"'", "\"", "$$", "$a$", "$1", ";", "--", "/*", "*/",
+                                           "\n", " ", "E'", "\\", "x", "SELECT", "''"};
+  std::mt19937 random(13);
+  for (int round = 0; round < 3000; ++round) {
+    std::string script;
+    const int length = static_cast<int>(random() % 40);
+    for (int i = 0; i < length; ++i) script += tokens[random() % tokens.size()];
+    const std::vector<migrate::Statement> statements = migrate::SplitStatements(script);
+    size_t previous_end = 0;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      const migrate::Statement& statement = statements[i];
+      ASSERT_EQ(statement.number, static_cast<int>(i) + 1) << script;
+      ASSERT_FALSE(statement.text.empty()) << script;
+      const size_t at = static_cast<size_t>(statement.char_offset);  // ASCII: chars are bytes
+      ASSERT_GE(at, previous_end) << script;
+      ASSERT_EQ(script.compare(at, statement.text.size(), statement.text), 0) << script;
+      previous_end = at + statement.text.size();
+    }
+  }
 }
 
 TEST(MigrateLibTest, ParsesOnlyWellFormedMigrationFileNames) {
@@ -787,12 +1245,96 @@ TEST(MigrateCliTest, UsageErrorsExitWithCodeTwo) {
   }
 }
 
+// --- new (no database) ----------------------------------------------------------
+
+TEST(MigrateCliTest, NewWritesTheNextNumberedPair) {
+  MigrationsDir dir;
+  dir.Add("user", "0001_create_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n");
+  // No URLs needed.
+  RunResult created = RunCli({"new", "add_b", "--target", "user", "--migrations-dir", dir.path()},
+                             {{"USER_DATABASE_URL", ""}, {"POST_DATABASE_URL", ""}});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const std::string up = dir.path() + "/user/0002_add_b.up.sql";
+  const std::string down = dir.path() + "/user/0002_add_b.down.sql";
+  EXPECT_EQ(created.output, up + "\n" + down + "\n");
+  std::ifstream up_file(up);
+  std::stringstream header;
+  header << up_file.rdbuf();
+  EXPECT_THAT(header.str(), AllOf(HasSubstr("Expand/contract"), HasSubstr("previous release"),
+                                  HasSubstr("Lock-friendly"), HasSubstr("Down undoes up"),
+                                  HasSubstr("migrate:no-transaction")));
+  // The pair is a valid (empty) migration.
+  const auto files = migrate::LoadMigrationFiles(dir.path() + "/user");
+  ASSERT_EQ(files.size(), 2);
+  EXPECT_EQ(files[1].name, "add_b");
+
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {{"new", "Add-B", "--target", "user"}, "invalid migration name 'Add-B'"},
+      {{"new", "add b", "--target", "user"}, "[a-z0-9_]+"},
+      {{"new", "add_c"}, "pass --target user or --target post"},
+      {{"new", "--target", "user"}, "missing NAME"},
+      {{"new", "a", "b", "--target", "user"}, "unexpected argument 'b'"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"--migrations-dir", dir.path()});
+    RunResult result = RunCli(args);
+    EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(c.args) << ": " << result.output;
+    EXPECT_THAT(result.output, HasSubstr(c.message)) << ::testing::PrintToString(c.args);
+  }
+
+  // A stray half pair (files exist) and a gap are refused, nothing written.
+  dir.Write("user", "0003_stray.up.sql", "SELECT 1;\n");
+  RunResult stray = RunCli({"new", "add_c", "--target", "user", "--migrations-dir", dir.path()});
+  EXPECT_EQ(stray.exit_code, 2) << stray.output;
+  EXPECT_THAT(stray.output, AllOf(HasSubstr("0003_stray"), HasSubstr("has no .down.sql file")));
+  dir.Remove("user", "0003_stray.up.sql");
+  dir.Add("user", "0005_gap", "SELECT 1;\n", "SELECT 1;\n");
+  RunResult gap = RunCli({"new", "add_c", "--target", "user", "--migrations-dir", dir.path()});
+  EXPECT_EQ(gap.exit_code, 2) << gap.output;
+  EXPECT_THAT(gap.output, HasSubstr("version 0003 is missing"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path() + "/user"), fs::directory_iterator()),
+            6);
+}
+
+TEST(MigrateCliTest, StampLockAndJsonFlagsAreChecked) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {{"stamp", "2"}, "pass --target user or --target post"},
+      {{"stamp", "--target", "user"}, "missing VERSION"},
+      {{"stamp", "0", "--target", "user"}, "at least 1"},
+      {{"stamp", "x", "--target", "user"}, "invalid value 'x' for VERSION"},
+      {{"up", "--lock-timeout", "2 minutes"}, "invalid value '2 minutes' for --lock-timeout"},
+      {{"up", "--lock-timeout", "1.5"}, "invalid value '1.5'"},
+      {{"up", "--lock-retries", "-1"}, "invalid value '-1' for --lock-retries"},
+      {{"up", "--json"}, "unknown flag --json for command up"},
+      {{"status", "--lock-timeout", "1s"}, "unknown flag --lock-timeout for command status"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"--migrations-dir", kRealMigrations});
+    RunResult result = RunCli(args);
+    EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(c.args) << ": " << result.output;
+    EXPECT_THAT(result.output, HasSubstr(c.message)) << ::testing::PrintToString(c.args);
+  }
+}
+
 TEST(MigrateCliTest, HelpListsCommandsFlagsEnvironmentAndExitCodes) {
   RunResult help = RunCli({"--help"});
   ASSERT_EQ(help.exit_code, 0) << help.output;
   for (const char* text : {"up", "down", "status", "history", "wait --version", "--target",
                            "--dry-run", "--steps", "USER_DATABASE_URL", "POST_DATABASE_URL",
-                           "Exit codes", "5  `wait` timed out"}) {
+                           "Exit codes", "5  `wait` timed out", "new NAME --target",
+                           "stamp VERSION", "--json", "--lock-timeout", "--lock-retries",
+                           "55P03", "migrate:no-transaction", "expand/contract",
+                           "\"current_version\"", "\"migrations\""}) {
     EXPECT_THAT(help.output, HasSubstr(text));
   }
 }
