@@ -194,9 +194,17 @@ TEST_F(DeletionCascadeTest, NoPostOutlivesItsAuthorWhenCreatePostRacesTheDeletio
       writers.emplace_back([&, w] {
         for (int i = 0; i < 500; ++i) {
           Post post;
-          const grpc::Status status =
-              CreatePost(user, "w" + std::to_string(w) + " #" + std::to_string(i), "", &post,
-                         stubs[w].get());
+          // As a careful client does: a request id, and the same call again
+          // on UNAVAILABLE (seen once in CI on a loaded machine: the test's
+          // own channel failed to connect). The id makes the retry safe.
+          const std::string request_id =
+              "r" + std::to_string(round) + "w" + std::to_string(w) + "i" + std::to_string(i);
+          grpc::Status status;
+          for (int attempt = 0; attempt < 3; ++attempt) {
+            status = CreatePost(user, "w" + std::to_string(w) + " #" + std::to_string(i),
+                                request_id, &post, stubs[w].get());
+            if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+          }
           std::lock_guard<std::mutex> lock(mu);
           if (status.ok()) {
             acknowledged.push_back(post.id());
