@@ -21,8 +21,8 @@
 
 #include "support/child_process.h"
 #include "support/eventually.h"
+#include "support/migrations_dir.h"
 #include "support/pg_cluster.h"
-#include "support/temp_dir.h"
 
 namespace microblog {
 namespace test_support {
@@ -34,25 +34,6 @@ using ::testing::HasSubstr;
 
 constexpr std::chrono::seconds kRunTimeout(90);
 const std::string kRealMigrations = std::string(MICROBLOG_SOURCE_DIR) + "/migrations";
-
-// A temp directory of migration files for the user database.
-class MigrationsDir {
- public:
-  const std::string& path() const { return path_; }
-  // Writes NNNN_name.up.sql and .down.sql under user/.
-  void Add(const std::string& label, const std::string& up, const std::string& down) const {
-    fs::create_directories(path_ + "/user");
-    std::ofstream(path_ + "/user/" + label + ".up.sql", std::ios::trunc) << up;
-    std::ofstream(path_ + "/user/" + label + ".down.sql", std::ios::trunc) << down;
-  }
-  std::string DownPath(const std::string& label) const {
-    return path_ + "/user/" + label + ".down.sql";
-  }
-
- private:
-  TempDir dir_{"mbchk"};
-  std::string path_ = dir_.path().string();
-};
 
 class MigrateCheckTest : public ::testing::Test {
  protected:
@@ -159,15 +140,15 @@ TEST_F(MigrateCheckTest, ProjectGrantsAreCompared) {
 
 TEST_F(MigrateCheckTest, DownThatForgetsAnIndexFails) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("0002_index_t", "CREATE INDEX t_x_idx ON t (x);\n", "-- forgot the index\nSELECT 1;\n");
-  dir.Add("0003_create_u", "CREATE TABLE u (y int);\n", "DROP TABLE u;\n");
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_index_t", "CREATE INDEX t_x_idx ON t (x);\n", "-- forgot the index\nSELECT 1;\n");
+  dir.Add("user", "0003_create_u", "CREATE TABLE u (y int);\n", "DROP TABLE u;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 10) << check.output;
   EXPECT_THAT(
       check.output,
       AllOf(HasSubstr("0001_create_t: up, down, up"),
-            HasSubstr("the down file of 0002_index_t (" + dir.DownPath("0002_index_t") +
+            HasSubstr("the down file of 0002_index_t (" + dir.Path("user", "0002_index_t.down.sql") +
                       ") does not restore the schema of version 1"),
             HasSubstr("index public.t_x_idx is left behind"),
             HasSubstr("version 1:         (absent)"),
@@ -176,9 +157,9 @@ TEST_F(MigrateCheckTest, DownThatForgetsAnIndexFails) {
 
 TEST_F(MigrateCheckTest, DownThatRestoresAColumnDifferentlyFails) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (id int, x int NOT NULL DEFAULT 0);\n",
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (id int, x int NOT NULL DEFAULT 0);\n",
           "DROP TABLE t;\n");
-  dir.Add("0002_drop_x", "ALTER TABLE t DROP COLUMN x;\n",
+  dir.Add("user", "0002_drop_x", "ALTER TABLE t DROP COLUMN x;\n",
           "ALTER TABLE t ADD COLUMN x bigint DEFAULT 1;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 10) << check.output;
@@ -189,7 +170,7 @@ TEST_F(MigrateCheckTest, DownThatRestoresAColumnDifferentlyFails) {
 
 TEST_F(MigrateCheckTest, DownThatLeavesAFunctionAtVersionZeroFails) {
   MigrationsDir dir;
-  dir.Add("0001_create_t",
+  dir.Add("user", "0001_create_t",
           "CREATE TABLE t (x int);\n"
           "CREATE FUNCTION t_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM t';\n",
           "DROP TABLE t CASCADE;\n");
@@ -204,8 +185,8 @@ TEST_F(MigrateCheckTest, DownThatLeavesAFunctionAtVersionZeroFails) {
 
 TEST_F(MigrateCheckTest, DownThatForgetsToRevokeAGrantFails) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("0002_grant_reader", "GRANT SELECT, INSERT ON t TO check_reader;\n",
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_grant_reader", "GRANT SELECT, INSERT ON t TO check_reader;\n",
           "REVOKE INSERT ON t FROM check_reader;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 10) << check.output;
@@ -216,17 +197,17 @@ TEST_F(MigrateCheckTest, DownThatForgetsToRevokeAGrantFails) {
 
 TEST_F(MigrateCheckTest, DownThatForgetsACommentOrATriggerFails) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("0002_comment", "COMMENT ON COLUMN t.x IS 'the x';\n", "SELECT 1;\n");
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_comment", "COMMENT ON COLUMN t.x IS 'the x';\n", "SELECT 1;\n");
   RunResult comment = Check(dir.path());
   EXPECT_EQ(comment.exit_code, 10) << comment.output;
   EXPECT_THAT(comment.output,
               AllOf(HasSubstr("0002_comment.down.sql"),
                     HasSubstr("comment column x of table t is left behind"), HasSubstr("the x")));
 
-  dir.Add("0002_comment", "COMMENT ON COLUMN t.x IS 'the x';\n",
+  dir.Add("user", "0002_comment", "COMMENT ON COLUMN t.x IS 'the x';\n",
           "COMMENT ON COLUMN t.x IS NULL;\n");
-  dir.Add("0003_trigger",
+  dir.Add("user", "0003_trigger",
           "CREATE FUNCTION t_noop() RETURNS trigger LANGUAGE plpgsql AS"
           " 'BEGIN RETURN NULL; END';\n"
           "CREATE TRIGGER t_noop AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION t_noop();\n",
@@ -243,8 +224,8 @@ TEST_F(MigrateCheckTest, DownThatForgetsACommentOrATriggerFails) {
 // to 0, one file at a time.
 TEST_F(MigrateCheckTest, CorrectFilesPassUpDownAndTheWalkDown) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("0002_create_s", "CREATE SEQUENCE s OWNED BY t.x;\nGRANT USAGE ON s TO check_reader;\n",
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_create_s", "CREATE SEQUENCE s OWNED BY t.x;\nGRANT USAGE ON s TO check_reader;\n",
           "DROP SEQUENCE s;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 0) << check.output;
@@ -254,7 +235,7 @@ TEST_F(MigrateCheckTest, CorrectFilesPassUpDownAndTheWalkDown) {
 
 TEST_F(MigrateCheckTest, RoleWithoutCreatedbGetsAClearError) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
   RunResult check =
       Check(dir.path(), {{"USER_DATABASE_URL", pg_->UrlFor(user_db_, "no_createdb")}});
   EXPECT_EQ(check.exit_code, 11) << check.output;
@@ -265,8 +246,8 @@ TEST_F(MigrateCheckTest, RoleWithoutCreatedbGetsAClearError) {
 
 TEST_F(MigrateCheckTest, FailingMigrationStillDropsTheScratchDatabase) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("0002_broken", "ALTER TABLE nope ADD COLUMN y int;\n", "SELECT 1;\n");
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_broken", "ALTER TABLE nope ADD COLUMN y int;\n", "SELECT 1;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 1) << check.output;
   EXPECT_THAT(check.output, AllOf(HasSubstr("0002_broken"), HasSubstr("nope")));
@@ -276,8 +257,8 @@ TEST_F(MigrateCheckTest, FailingMigrationStillDropsTheScratchDatabase) {
 // stops at once, drops its scratch database and exits with 128 + signal.
 TEST_F(MigrateCheckTest, SignalMidCheckDropsTheScratchDatabase) {
   MigrationsDir dir;
-  dir.Add("0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("0002_slow", "SELECT pg_sleep(60);\n", "SELECT 1;\n");
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0002_slow", "SELECT pg_sleep(60);\n", "SELECT 1;\n");
   for (int signal : {SIGINT, SIGTERM}) {
     ChildProcess child(MIGRATE_BIN, {"check", "--target", "user", "--migrations-dir", dir.path()},
                        Env());

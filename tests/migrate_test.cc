@@ -31,8 +31,8 @@
 #include "migrate/text_position.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
+#include "support/migrations_dir.h"
 #include "support/pg_cluster.h"
-#include "support/temp_dir.h"
 
 namespace microblog {
 namespace test_support {
@@ -45,31 +45,6 @@ using ::testing::Not;
 
 constexpr std::chrono::seconds kRunTimeout(60);
 const std::string kRealMigrations = std::string(MICROBLOG_SOURCE_DIR) + "/migrations";
-
-// A temp directory of migration files, removed afterwards.
-class MigrationsDir {
- public:
-  const std::string& path() const { return path_; }
-
-  // Writes <path>/<db>/<file>.
-  void Write(const std::string& db, const std::string& file, const std::string& content) const {
-    fs::create_directories(path_ + "/" + db);
-    std::ofstream(path_ + "/" + db + "/" + file, std::ios::binary | std::ios::trunc) << content;
-  }
-  void Remove(const std::string& db, const std::string& file) const {
-    fs::remove(path_ + "/" + db + "/" + file);
-  }
-  // Writes NNNN_name.up.sql and .down.sql for `db`.
-  void Add(const std::string& db, const std::string& label, const std::string& up,
-           const std::string& down) const {
-    Write(db, label + ".up.sql", up);
-    Write(db, label + ".down.sql", down);
-  }
-
- private:
-  TempDir dir_{"mbmig"};
-  std::string path_ = dir_.path().string();
-};
 
 class MigrateTest : public ::testing::Test {
  protected:
