@@ -100,28 +100,16 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       const std::string peer = info_->server_context()->peer();
       // The W3C trace context, when the caller sent one, ties this line to
       // the caller's span (post-service's calls to user-service carry a span
-      // of their own): OpenTelemetry's field names for non-OTLP logs.
-      // Untraced calls write no empty trace fields.
-      const LogTrace trace = TraceLogFieldsOf(TraceContextFrom(*info_->server_context()));
-      const std::string code = CodeName(status.error_code());
-      if (trace.trace_id.empty()) {
-        Log(level, "rpc",
-            {{"method", info_->method()},
-             {"code", code},
-             {"duration_ms", millis},
-             {"peer", peer},
-             {"message", status.error_message()}});
-      } else {
-        Log(level, "rpc",
-            {{"method", info_->method()},
-             {"code", code},
-             {"duration_ms", millis},
-             {"peer", peer},
-             {"trace_id", trace.trace_id},
-             {"span_id", trace.span_id},
-             {"trace_flags", trace.trace_flags},
-             {"message", status.error_message()}});
-      }
+      // of their own): Log() adds it, as to every line of the call; calls
+      // the handlers did not answer themselves (health, reflection) get it
+      // here too. Untraced calls write no empty trace fields.
+      ScopedLogTrace log_trace(SharedLogTraceOf(TraceContextFrom(*info_->server_context())));
+      Log(level, "rpc",
+          {{"method", info_->method()},
+           {"code", CodeName(status.error_code())},
+           {"duration_ms", millis},
+           {"peer", peer},
+           {"message", status.error_message()}});
     }
     methods->Proceed();
   }

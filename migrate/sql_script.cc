@@ -90,6 +90,25 @@ bool IsNoTransaction(const std::string& script) {
   return first_line == kNoTransactionMarker;
 }
 
+namespace {
+
+// The position after the comment starting at `i` (`-- ...` to the end of
+// the line, `/* ... */`), or `i` when none starts there.
+size_t SkipComment(const std::string& script, size_t i) {
+  const size_t n = script.size();
+  if (script.compare(i, 2, "--") == 0) {
+    const size_t eol = script.find('\n', i);
+    return eol == std::string::npos ? n : eol + 1;
+  }
+  if (script.compare(i, 2, "/*") == 0) {
+    const size_t end = script.find("*/", i + 2);
+    return end == std::string::npos ? n : end + 2;
+  }
+  return i;
+}
+
+}  // namespace
+
 std::vector<Statement> SplitStatements(const std::string& script) {
   std::vector<Statement> statements;
   const size_t n = script.size();
@@ -97,16 +116,10 @@ std::vector<Statement> SplitStatements(const std::string& script) {
   while (i < n) {
     // Skip blanks and comments before the statement.
     while (i < n) {
-      if (std::isspace(static_cast<unsigned char>(script[i]))) {
-        ++i;
-      } else if (script.compare(i, 2, "--") == 0) {
-        const size_t eol = script.find('\n', i);
-        i = eol == std::string::npos ? n : eol + 1;
-      } else if (script.compare(i, 2, "/*") == 0) {
-        const size_t end = script.find("*/", i + 2);
-        i = end == std::string::npos ? n : end + 2;
-      } else if (script[i] == ';') {
-        ++i;  // an empty statement
+      if (std::isspace(static_cast<unsigned char>(script[i])) || script[i] == ';') {
+        ++i;  // a blank, or the end of an empty statement
+      } else if (const size_t after = SkipComment(script, i); after != i) {
+        i = after;
       } else {
         break;
       }
@@ -134,12 +147,8 @@ std::vector<Statement> SplitStatements(const std::string& script) {
             ++i;
           }
         }
-      } else if (script.compare(i, 2, "--") == 0) {
-        const size_t eol = script.find('\n', i);
-        i = eol == std::string::npos ? n : eol + 1;
-      } else if (script.compare(i, 2, "/*") == 0) {
-        const size_t end = script.find("*/", i + 2);
-        i = end == std::string::npos ? n : end + 2;
+      } else if (const size_t after = SkipComment(script, i); after != i) {
+        i = after;
       } else if (c == '$') {
         // $tag$ or $$ (not $1: a tag does not start with a digit).
         size_t j = i + 1;

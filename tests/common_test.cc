@@ -398,7 +398,11 @@ TEST_F(ConnectionPoolTest, SqlErrorsAreInternalAndTimeoutsAreDeadlineExceeded) {
 }
 
 TEST_F(ConnectionPoolTest, WaitsForAFreeConnectionOnlyUntilTheDeadline) {
-  ConnectionPool pool(Options(1));
+  Registry metrics;
+  ConnectionPoolOptions options = Options(1);
+  options.metrics = &metrics;
+  options.name = "test";
+  ConnectionPool pool(std::move(options));
   std::thread holder([&] {
     (void)pool.RunStatus(Soon(), [](pqxx::connection&) {
       std::this_thread::sleep_for(1s);
@@ -412,6 +416,20 @@ TEST_F(ConnectionPoolTest, WaitsForAFreeConnectionOnlyUntilTheDeadline) {
   holder.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(Add(pool, 1, 1).ok());
+
+  // The metrics saw it: three checkouts, one of which waited (and gave up
+  // at its deadline, after ~100 ms); nothing in use now, one idle.
+  const std::string text = metrics.Render();
+  for (const char* sample :
+       {"microblog_db_pool_acquisitions_total{pool=\"test\"} 3\n",
+        "microblog_db_pool_waits_total{pool=\"test\"} 1\n",
+        "microblog_db_pool_wait_seconds_count{pool=\"test\"} 1\n",
+        "microblog_db_pool_wait_seconds_bucket{pool=\"test\",le=\"0.05\"} 0\n",
+        "microblog_db_pool_max_connections{pool=\"test\"} 1\n",
+        "microblog_db_pool_connections{pool=\"test\",state=\"in_use\"} 0\n",
+        "microblog_db_pool_connections{pool=\"test\",state=\"idle\"} 1\n"}) {
+    EXPECT_NE(text.find(sample), std::string::npos) << sample << "\n" << text;
+  }
 }
 
 TEST_F(ConnectionPoolTest, PingAnswersWhileEveryPooledConnectionIsBusy) {

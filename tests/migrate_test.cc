@@ -126,6 +126,12 @@ class MigrateTest : public ::testing::Test {
   }
 
   // Two trivial migrations for the user database: tables a and b.
+  // `args` for the user database only, with the migrations of `dir`.
+  static std::vector<std::string> OnUser(std::vector<std::string> args, const MigrationsDir& dir) {
+    args.insert(args.end(), {"--target", "user", "--migrations-dir", dir.path()});
+    return args;
+  }
+
   static void AddSimpleMigrations(const MigrationsDir& dir) {
     dir.Add("user", "0001_create_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n");
     dir.Add("user", "0002_create_b", "CREATE TABLE b (x int);\n", "DROP TABLE b;\n");
@@ -410,33 +416,28 @@ TEST_F(MigrateTest, DownDefaultsToOneStepAndValidatesTargets) {
   MigrationsDir dir;
   AddSimpleMigrations(dir);
   dir.Add("user", "0003_create_c", "CREATE TABLE c (x int);\n", "DROP TABLE c;\n");
-  const std::vector<std::string> common = {"--target", "user", "--migrations-dir", dir.path()};
-  auto with = [&common](std::vector<std::string> args) {
-    args.insert(args.end(), common.begin(), common.end());
-    return args;
-  };
-  ASSERT_EQ(Migrate(with({"up"})).exit_code, 0);
+  ASSERT_EQ(Migrate(OnUser({"up"}, dir)).exit_code, 0);
 
-  RunResult one = Migrate(with({"down"}));
+  RunResult one = Migrate(OnUser({"down"}, dir));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_EQ(Version(user_url_), 2);
   EXPECT_FALSE(TableExists(user_url_, "c"));
 
-  RunResult beyond = Migrate(with({"down", "--steps", "5"}));
+  RunResult beyond = Migrate(OnUser({"down", "--steps", "5"}, dir));
   EXPECT_EQ(beyond.exit_code, 2) << beyond.output;
-  RunResult above = Migrate(with({"down", "--to", "3"}));
+  RunResult above = Migrate(OnUser({"down", "--to", "3"}, dir));
   EXPECT_EQ(above.exit_code, 2) << above.output;
-  RunResult up_past = Migrate(with({"up", "--to", "9"}));
+  RunResult up_past = Migrate(OnUser({"up", "--to", "9"}, dir));
   EXPECT_EQ(up_past.exit_code, 2) << up_past.output;
   EXPECT_THAT(up_past.output, HasSubstr("--to 9 is beyond the newest migration"));
   EXPECT_EQ(Version(user_url_), 2);
 
-  RunResult two = Migrate(with({"down", "--steps", "2"}));
+  RunResult two = Migrate(OnUser({"down", "--steps", "2"}, dir));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_EQ(Version(user_url_), 0);
   EXPECT_FALSE(TableExists(user_url_, "a"));
 
-  RunResult at_zero = Migrate(with({"down"}));
+  RunResult at_zero = Migrate(OnUser({"down"}, dir));
   EXPECT_EQ(at_zero.exit_code, 0) << at_zero.output;
   EXPECT_THAT(at_zero.output, HasSubstr("nothing to do"));
 }
@@ -511,15 +512,12 @@ TEST_F(MigrateTest, PositionCountsCharactersNotBytes) {
 TEST_F(MigrateTest, RefusesWhenAppliedMigrationWasEdited) {
   MigrationsDir dir;
   AddSimpleMigrations(dir);
-  const std::vector<std::string> common = {"--target", "user", "--migrations-dir", dir.path()};
-  RunResult to1 = Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()});
+  RunResult to1 = Migrate(OnUser({"up", "--to", "1"}, dir));
   ASSERT_EQ(to1.exit_code, 0) << to1.output;
 
   dir.Add("user", "0001_create_a", "CREATE TABLE a (x bigint);\n", "DROP TABLE a;\n");
   for (const char* command : {"up", "down", "status"}) {
-    std::vector<std::string> args = {command};
-    args.insert(args.end(), common.begin(), common.end());
-    RunResult refused = Migrate(args);
+    RunResult refused = Migrate(OnUser({command}, dir));
     EXPECT_EQ(refused.exit_code, 4) << command << ": " << refused.output;
     EXPECT_THAT(refused.output, AllOf(HasSubstr("0001_create_a"),
                                       HasSubstr("changed after it was applied"),
@@ -657,20 +655,15 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
   MigrationsDir dir;
   AddSimpleMigrations(dir);
   dir.Add("user", "0003_create_c", "CREATE TABLE c (x int);\n", "DROP TABLE c;\n");
-  const std::vector<std::string> common = {"--target", "user", "--migrations-dir", dir.path()};
-  auto with = [&common](std::vector<std::string> args) {
-    args.insert(args.end(), common.begin(), common.end());
-    return args;
-  };
   // A database whose schema was created another way: a and b, no history.
   pg_->Exec(user_db_, "CREATE TABLE a (x int); CREATE TABLE b (x int)");
 
-  RunResult past_files = Migrate(with({"stamp", "4"}));
+  RunResult past_files = Migrate(OnUser({"stamp", "4"}, dir));
   EXPECT_EQ(past_files.exit_code, 2) << past_files.output;
   EXPECT_THAT(past_files.output, HasSubstr("newest migration file is 0003_create_c"));
   EXPECT_FALSE(TableExists(user_url_, "schema_migrations"));
 
-  RunResult stamp = Migrate(with({"stamp", "2"}));
+  RunResult stamp = Migrate(OnUser({"stamp", "2"}, dir));
   ASSERT_EQ(stamp.exit_code, 0) << stamp.output;
   EXPECT_THAT(stamp.output, AllOf(HasSubstr("stamped 0001_create_a"),
                                   HasSubstr("stamped 0002_create_b"),
@@ -684,15 +677,15 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
   EXPECT_EQ(QueryString(user_url_, "SELECT sum(duration_ms) FROM schema_migrations"), "0");
 
   // `up` continues from there: only 0003 runs (0001 would fail: a exists).
-  RunResult up = Migrate(with({"up"}));
+  RunResult up = Migrate(OnUser({"up"}, dir));
   ASSERT_EQ(up.exit_code, 0) << up.output;
   EXPECT_THAT(up.output, Not(HasSubstr("applying 0001")));
   EXPECT_TRUE(TableExists(user_url_, "c"));
 
-  RunResult same = Migrate(with({"stamp", "3"}));
+  RunResult same = Migrate(OnUser({"stamp", "3"}, dir));
   EXPECT_EQ(same.exit_code, 0) << same.output;
   EXPECT_THAT(same.output, HasSubstr("nothing to stamp"));
-  RunResult behind = Migrate(with({"stamp", "2"}));
+  RunResult behind = Migrate(OnUser({"stamp", "2"}, dir));
   EXPECT_EQ(behind.exit_code, 4) << behind.output;
   EXPECT_THAT(behind.output, AllOf(HasSubstr("at version 3, past 2"),
                                    HasSubstr("migrate down --to 2")));
@@ -701,20 +694,20 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
   // Repairing history: a row deleted by hand is refused by up and restored by
   // stamp, with the file's checksum.
   pg_->Exec(user_db_, "DELETE FROM schema_migrations WHERE version = 2");
-  RunResult holed = Migrate(with({"up"}));
+  RunResult holed = Migrate(OnUser({"up"}, dir));
   EXPECT_EQ(holed.exit_code, 4) << holed.output;
   EXPECT_THAT(holed.output, HasSubstr("migrate stamp 2"));
-  RunResult repair = Migrate(with({"stamp", "3"}));
+  RunResult repair = Migrate(OnUser({"stamp", "3"}, dir));
   ASSERT_EQ(repair.exit_code, 0) << repair.output;
   EXPECT_THAT(repair.output, AllOf(HasSubstr("stamped 0002_create_b"),
                                    Not(HasSubstr("stamped 0001")), Not(HasSubstr("stamped 0003"))));
   EXPECT_EQ(QueryString(user_url_, "SELECT checksum FROM schema_migrations WHERE version = 2"),
             files[1].checksum);
-  EXPECT_EQ(Migrate(with({"status"})).exit_code, 0);
+  EXPECT_EQ(Migrate(OnUser({"status"}, dir)).exit_code, 0);
 
   // An edited applied file is not papered over.
   dir.Add("user", "0001_create_a", "CREATE TABLE a (y int);\n", "DROP TABLE a;\n");
-  RunResult edited = Migrate(with({"stamp", "3"}));
+  RunResult edited = Migrate(OnUser({"stamp", "3"}, dir));
   EXPECT_EQ(edited.exit_code, 4) << edited.output;
   EXPECT_THAT(edited.output, HasSubstr("changed after it was applied"));
 }

@@ -144,6 +144,20 @@ export function checkResources(render) {
   return problems;
 }
 
+// Each service's Deployment with its main container; a service whose
+// Deployment or container is missing is reported in `problems` and skipped.
+function* serviceContainers(render, problems) {
+  for (const service of SERVICES) {
+    const deployment = serviceDeployment(render, service);
+    const container = deployment && mainContainer(deployment);
+    if (!container) {
+      problems.push(`Deployment/${service.name}: missing`);
+      continue;
+    }
+    yield { service, deployment, container };
+  }
+}
+
 // Readiness and liveness probes of both services hit the port the service
 // listens on (LISTEN_ADDRESS), which is a declared container port and the
 // Services' target. gRPC probes, except with TLS on the port (TLS_CERT_FILE
@@ -215,13 +229,7 @@ export function checkProbes(render) {
 // reconcile CronJob serves nothing and must not ask to be scraped.
 export function checkMetrics(render) {
   const problems = [];
-  for (const service of SERVICES) {
-    const deployment = serviceDeployment(render, service);
-    const container = deployment && mainContainer(deployment);
-    if (!container) {
-      problems.push(`Deployment/${service.name}: missing`);
-      continue;
-    }
+  for (const { service, deployment, container } of serviceContainers(render, problems)) {
     const where = ref(deployment);
     const address = render.containerEnv(container).get("METRICS_ADDRESS");
     const port = metricsPort(render, container);
@@ -374,13 +382,7 @@ export function checkMigrationJob(render) {
 // within terminationGracePeriodSeconds.
 export function checkGracefulTermination(render) {
   const problems = [];
-  for (const service of SERVICES) {
-    const deployment = serviceDeployment(render, service);
-    const container = deployment && mainContainer(deployment);
-    if (!container) {
-      problems.push(`Deployment/${service.name}: missing`);
-      continue;
-    }
+  for (const { service, deployment, container } of serviceContainers(render, problems)) {
     const sleep = container.lifecycle?.preStop?.sleep?.seconds;
     if (!(sleep > 0)) problems.push(`${ref(deployment)}: no preStop sleep`);
     const grace = Number(render.containerEnv(container).get("SHUTDOWN_GRACE_MS"));
