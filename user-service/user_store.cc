@@ -217,21 +217,29 @@ std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
     usernames.push_back(by_email ? std::nullopt : std::optional<std::string>(login.value));
     emails.push_back(by_email ? std::optional<std::string>(login.value) : std::nullopt);
   }
-  std::vector<absl::StatusOr<UserRecord>> found;
-  for (const Login& login : logins) {
-    found.push_back(login.field == LoginField::kEmail ? NoUserWith("email", login.value)
-                                                      : NoUserWith("username", login.value));
-  }
+  // By position; the NOT_FOUND statuses (with their ResourceInfo) are made
+  // only for the logins the query did not find.
+  std::vector<std::optional<UserRecord>> rows(logins.size());
   const absl::Status status = pool_.RunStatus(deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     for (const pqxx::row& row :
          tx.exec_prepared(kByLogins.name, TextArray(usernames), TextArray(emails))) {
       const int64_t i = row["i"].as<int64_t>();
-      if (i >= 1 && i <= static_cast<int64_t>(found.size())) found[i - 1] = UserFromRow(row);
+      if (i >= 1 && i <= static_cast<int64_t>(rows.size())) rows[i - 1] = UserFromRow(row);
     }
     return absl::OkStatus();
   });
-  if (!status.ok()) found.assign(logins.size(), status);
+  if (!status.ok()) return std::vector<absl::StatusOr<UserRecord>>(logins.size(), status);
+  std::vector<absl::StatusOr<UserRecord>> found;
+  found.reserve(logins.size());
+  for (std::size_t i = 0; i < logins.size(); ++i) {
+    if (rows[i].has_value()) {
+      found.push_back(std::move(*rows[i]));
+    } else {
+      const bool by_email = logins[i].field == LoginField::kEmail;
+      found.push_back(NoUserWith(by_email ? "email" : "username", logins[i].value));
+    }
+  }
   return found;
 }
 
