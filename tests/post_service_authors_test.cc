@@ -248,7 +248,10 @@ bool AnyContains(const std::vector<std::string>& lines, const std::string& text)
 // consumer's own lines about the same killed connections carry none
 // either: they serve no call.)
 TEST_F(PostServiceTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
-  StartServices();
+  // Readiness checks only at start-up: a periodic ping would find the
+  // killed connections first and the calls below would get fresh ones.
+  const EnvVars no_periodic_ping = {{"HEALTH_CHECK_INTERVAL_MS", "3600000"}};
+  StartServices(no_periodic_ping, no_periodic_ping);
   const int64_t alice = CreateUser("lines");
   ASSERT_TRUE(CreatePost(alice, "kept").ok());
   const std::optional<Traceparent> caller = ParseTraceparent(kTraceparent);
