@@ -113,8 +113,19 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
       {"DB_POOL_SIZE", "8", "Number of database connections (1-256)."},
       {"MAX_DEADLINE_MS", "10000",
        "Cap on any request's deadline, in milliseconds; also the database statement timeout."},
+      {"SHUTDOWN_DRAIN_DELAY_MS", "0",
+       "On SIGTERM/SIGINT, how long to keep serving with health NOT_SERVING before the server "
+       "stops accepting calls, so that load balancers and health-checking clients move away "
+       "(ms; 0: stop at once; a second signal ends the delay)."},
       {"SHUTDOWN_GRACE_MS", "10000",
-       "On SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled (ms)."},
+       "After the drain delay, how long in-flight calls may finish before they are cancelled (ms)."},
+      {"MAX_CONNECTION_AGE_MS", "0",
+       "Each client connection is asked to go away (HTTP/2 GOAWAY) after about this long "
+       "(+/-10 %), so that clients re-resolve and spread over new replicas (ms; 0: never; else "
+       "at least 1000)."},
+      {"MAX_CONNECTION_AGE_GRACE_MS", "10000",
+       "With MAX_CONNECTION_AGE_MS: how long calls in progress on an aged connection may "
+       "finish before it is closed (ms; at least MAX_DEADLINE_MS)."},
       {"HEALTH_CHECK_INTERVAL_MS", "1000",
        "How often the database is checked for the health service, in milliseconds."},
       {"LOG_LEVEL", "info", "debug, info, warn or error."},
@@ -147,6 +158,26 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   auto grace = config.GetInt("SHUTDOWN_GRACE_MS", 0, 3600 * 1000);
   if (!grace.ok()) return grace.status();
   settings.shutdown_grace = std::chrono::milliseconds(*grace);
+  auto drain = config.GetInt("SHUTDOWN_DRAIN_DELAY_MS", 0, 3600 * 1000);
+  if (!drain.ok()) return drain.status();
+  settings.shutdown_drain_delay = std::chrono::milliseconds(*drain);
+  auto age = config.GetInt("MAX_CONNECTION_AGE_MS", 0, 7 * 24 * 3600 * 1000LL);
+  if (!age.ok()) return age.status();
+  if (*age != 0 && *age < 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MAX_CONNECTION_AGE_MS='", *age, "' must be 0 (never) or at least 1000"));
+  }
+  settings.max_connection_age = std::chrono::milliseconds(*age);
+  auto age_grace = config.GetInt("MAX_CONNECTION_AGE_GRACE_MS", 0, 3600 * 1000);
+  if (!age_grace.ok()) return age_grace.status();
+  settings.max_connection_age_grace = std::chrono::milliseconds(*age_grace);
+  // Every call's deadline is capped at MAX_DEADLINE_MS: a shorter grace
+  // would cut calls that were allowed to run.
+  if (*age != 0 && settings.max_connection_age_grace < settings.max_deadline) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MAX_CONNECTION_AGE_GRACE_MS=", *age_grace, " must be at least MAX_DEADLINE_MS=",
+        settings.max_deadline.count(), ", or calls on an aged connection are cut"));
+  }
   auto interval = config.GetInt("HEALTH_CHECK_INTERVAL_MS", 10, 3600 * 1000);
   if (!interval.ok()) return interval.status();
   settings.health_check_interval = std::chrono::milliseconds(*interval);

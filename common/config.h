@@ -64,7 +64,8 @@ class Config {
 };
 
 // Options every server has: LISTEN_ADDRESS, METRICS_ADDRESS, DB_POOL_SIZE, MAX_DEADLINE_MS,
-// SHUTDOWN_GRACE_MS, LOG_LEVEL, ACCESS_LOG_SLOW_MS, ACCESS_LOG_SAMPLE_EVERY,
+// SHUTDOWN_DRAIN_DELAY_MS, SHUTDOWN_GRACE_MS, MAX_CONNECTION_AGE_MS,
+// MAX_CONNECTION_AGE_GRACE_MS, LOG_LEVEL, ACCESS_LOG_SLOW_MS, ACCESS_LOG_SAMPLE_EVERY,
 // HEALTH_CHECK_INTERVAL_MS, TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE.
 std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address,
                                               const std::string& default_metrics_address = "");
@@ -86,8 +87,15 @@ struct ServerSettings {
   // Cap on how long any request may run, whatever deadline the client set
   // (also the database statement timeout).
   std::chrono::milliseconds max_deadline{10000};
-  // How long in-flight calls may run after SIGTERM before they are cancelled.
+  // After SIGTERM: how long the server keeps serving, health NOT_SERVING,
+  // before it stops accepting calls (clients move away meanwhile).
+  std::chrono::milliseconds shutdown_drain_delay{0};
+  // Then: how long in-flight calls may run before they are cancelled.
   std::chrono::milliseconds shutdown_grace{10000};
+  // GOAWAY to each connection after this age (+/-10 %, gRPC's jitter); 0:
+  // never. Calls in progress then get max_connection_age_grace.
+  std::chrono::milliseconds max_connection_age{0};
+  std::chrono::milliseconds max_connection_age_grace{10000};
   std::chrono::milliseconds health_check_interval{1000};
   AccessLogPolicy access_log;
   std::string tls_cert_file;  // TLS on when cert and key are both set

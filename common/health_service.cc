@@ -93,14 +93,22 @@ HealthService::HealthService(std::vector<std::string> service_names)
 
 void HealthService::SetReady(bool ready) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (shutting_down_ || ready_ == ready) return;
+  if (draining_ || ready_ == ready) return;
   ready_ = ready;
+  NotifyWatchersLocked();
+}
+
+void HealthService::StartDraining() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (draining_) return;
+  draining_ = true;
   NotifyWatchersLocked();
 }
 
 void HealthService::Shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return;
+  draining_ = true;
   shutting_down_ = true;
   NotifyWatchersLocked();
 }
@@ -111,7 +119,7 @@ HealthService::ServingStatus HealthService::StatusOf(const std::string& name) co
   const bool known = name.empty() ||
                      std::find(service_names_.begin(), service_names_.end(), name) != service_names_.end();
   if (!known) return HealthCheckResponse::SERVICE_UNKNOWN;
-  return ready_ ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
+  return ready_ && !draining_ ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
 }
 
 void HealthService::NotifyWatchersLocked() {

@@ -1,6 +1,10 @@
 // The standard gRPC health service (grpc.health.v1.Health), our own
-// implementation instead of gRPC's built-in one, because we need two things
+// implementation instead of gRPC's built-in one, because we need three things
 // the built-in one (gRPC 1.51) lacks:
+//  - a drain phase: StartDraining() turns readiness NOT_SERVING while
+//    Watch streams stay open, so that health-checking clients (gRPC's
+//    client-side health checking, healthCheckConfig) move their calls to
+//    other replicas while this one still serves;
 //  - Watch streams end when shutdown starts (after sending NOT_SERVING):
 //    the built-in service keeps them open, so one watching client would hold
 //    a graceful shutdown for the whole grace period;
@@ -12,11 +16,11 @@
 //
 // It is a callback service: no call holds a server thread. Check answers at
 // once. Watch sends the name's current status, then a new message only when
-// that status changes (SetReady() and Shutdown() push it to the open
+// that status changes (SetReady(), StartDraining() and Shutdown() push it to the open
 // streams; nothing polls). A stream has at most one write in flight; changes
 // that arrive meanwhile collapse into the latest status, sent when the write
 // completes (a watcher may miss a short-lived status, never the last one).
-// Shutdown() makes every stream send NOT_SERVING, if it has not already,
+// StartDraining() sends NOT_SERVING to every stream; Shutdown() makes every stream send NOT_SERVING, if it has not already,
 // and end with OK; a client that cancels ends its stream with CANCELLED.
 //
 // Check answers NOT_FOUND for names it does not know, as the health
@@ -53,8 +57,13 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
 
   // Readiness of "" and the served services.
   void SetReady(bool ready);
-  // Everything NOT_SERVING from now on; open Watch streams get that status
-  // and end. Later SetReady() calls are ignored.
+  // "" and the served services NOT_SERVING from now on ("liveness" stays
+  // SERVING: the process still serves, and must not be restarted for
+  // draining); open Watch streams get that status and stay open. Later
+  // SetReady() calls are ignored.
+  void StartDraining();
+  // Everything NOT_SERVING, "liveness" included; open Watch streams end
+  // (with OK) once they have sent it.
   void Shutdown();
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
@@ -79,7 +88,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   const std::vector<std::string> service_names_;
   mutable std::mutex mu_;
   bool ready_ = false;                     // guarded by mu_
-  bool shutting_down_ = false;             // guarded by mu_
+  bool draining_ = false;                  // NOT_SERVING for good; guarded by mu_
+  bool shutting_down_ = false;             // Watch streams end; guarded by mu_
   std::unordered_set<Watcher*> watchers_;  // open Watch streams; guarded by mu_
 };
 

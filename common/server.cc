@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <ctime>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
@@ -38,6 +42,26 @@ sigset_t ShutdownSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   return set;
+}
+
+// Waits up to `timeout` for one of `signals` (blocked in this thread);
+// true when one arrived.
+bool WaitForSignal(const sigset_t& signals, std::chrono::milliseconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - steady_clock::now());
+    if (left <= std::chrono::nanoseconds::zero()) return false;
+    timespec wait{static_cast<time_t>(left.count() / 1000000000),
+                  static_cast<long>(left.count() % 1000000000)};
+    if (sigtimedwait(&signals, nullptr, &wait) >= 0) return true;
+    if (errno != EINTR) return false;  // EAGAIN: the time is up
+  }
+}
+
+// A duration as a channel argument (an int of milliseconds).
+int ClampedMillis(std::chrono::milliseconds value) {
+  return static_cast<int>(std::min<int64_t>(value.count(), std::numeric_limits<int>::max()));
 }
 
 // gRPC's status codes have Abseil's values, so Abseil's names serve both.
@@ -273,6 +297,14 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   // post-service keeps its channel to user-service alive with pings.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Connections age out (GOAWAY, then the grace for calls in progress), so
+  // that long-lived clients re-resolve and reach replicas added since.
+  if (settings.max_connection_age > std::chrono::milliseconds::zero()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               ClampedMillis(settings.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               ClampedMillis(settings.max_connection_age_grace));
+  }
   for (const ServedService& served : services) builder.RegisterService(served.service);
   builder.RegisterService(&health);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -295,9 +327,24 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     sigwait(&set, &signal_number);
     Log(LogLevel::kInfo, "shutting down",
         {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+         {"drain_delay_ms", static_cast<int64_t>(settings.shutdown_drain_delay.count())},
          {"grace_ms", static_cast<int64_t>(settings.shutdown_grace.count())}});
-    // Health first, so that load balancers stop sending new calls; then stop
-    // accepting and give in-flight calls the grace period.
+    // Drain first: readiness NOT_SERVING while every call is still served,
+    // so that load balancers, readiness probes and health-checking clients
+    // move away. Only then Shutdown(): gRPC 1.51's server answers CANCELLED
+    // to every call that reaches it once Shutdown() has begun, even one the
+    // client sent before it saw the GOAWAY (README.md, "Scaling up, scaling
+    // down and rollouts").
+    health.StartDraining();
+    if (settings.shutdown_drain_delay > std::chrono::milliseconds::zero()) {
+      if (WaitForSignal(set, settings.shutdown_drain_delay)) {
+        Log(LogLevel::kWarn, "drain delay cut short by a second signal");
+      }
+    }
+    Log(LogLevel::kInfo, "stopping",
+        {{"grace_ms", static_cast<int64_t>(settings.shutdown_grace.count())}});
+    // Watch streams end, long polls answer (on_shutdown), new calls are
+    // refused, and in-flight calls get the grace period.
     health.Shutdown();
     if (on_shutdown) on_shutdown();
     server->Shutdown(std::chrono::system_clock::now() + settings.shutdown_grace);

@@ -14,8 +14,13 @@
 //  - one JSON log line per RPC (method, status code, duration, peer, the
 //    caller's traceparent);
 //  - optional TLS (and client-certificate checks) from ServerSettings;
-//  - graceful shutdown on SIGTERM/SIGINT: stop accepting, let in-flight calls
-//    finish within shutdown_grace, then return 0.
+//  - connections that age out (max_connection_age: GOAWAY, then
+//    max_connection_age_grace for the calls in progress), so that clients
+//    re-resolve and spread over replicas added after they connected;
+//  - graceful shutdown on SIGTERM/SIGINT: readiness NOT_SERVING while
+//    everything is still served for shutdown_drain_delay (a second signal
+//    ends it early), then stop accepting, let in-flight calls finish within
+//    shutdown_grace, and return 0.
 //
 //   int main(int argc, char** argv) {
 //     BlockShutdownSignals();   // first thing in main, before any thread
@@ -64,8 +69,9 @@ struct ServedService {
 // `services` are borrowed and must outlive the call. Returns the process
 // exit code: 0 after a clean shutdown, 1 when the server cannot start (port
 // in use, bad TLS files; the reason is logged). `on_shutdown`, when set,
-// runs once SIGTERM/SIGINT arrived, before the drain: e.g. to make long
-// polls answer now rather than hold the drain (WaitList::Close).
+// runs after the drain delay, just before the server stops accepting calls:
+// e.g. to make long polls answer now rather than hold the grace period
+// (WaitList::Close).
 // `registry` (borrowed), when given, is where the server's metrics go, next
 // to the caller's own (e.g. post-service's client metrics); otherwise the
 // server keeps its own.

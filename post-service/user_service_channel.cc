@@ -13,11 +13,16 @@ namespace microblog {
 namespace post {
 namespace {
 
-// Round-robin over every resolved address; gRPC retries UNAVAILABLE answers
-// of user-service (its database restarting, one replica going away) within
-// the call's deadline. post-service only reads from it, so a retry is always safe.
+// Round-robin over every resolved address that is healthy: gRPC's
+// client-side health checking watches each replica's health service
+// (grpc.health.v1.Health/Watch of UserService), so calls leave a replica as
+// soon as it says NOT_SERVING, e.g. when it starts draining on SIGTERM,
+// while it still serves (README.md, "Scaling up, scaling down and
+// rollouts"). gRPC retries UNAVAILABLE answers of user-service (its
+// database restarting, one replica going away) within the call's deadline. post-service only reads from it, so a retry is always safe.
 constexpr char kServiceConfig[] = R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": "microblog.user.v1.UserService"},
   "methodConfig": [{
     "name": [{"service": "microblog.user.v1.UserService"}],
     "retryPolicy": {

@@ -15,10 +15,13 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <pqxx/nontransaction>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_replace.h"
 #include "common/config.h"
 #include "common/connection_pool.h"
 #include "common/log.h"
@@ -158,6 +161,51 @@ TEST(Config, RejectsUnknownFlagsAndBadValues) {
   auto settings = ReadServerSettings(*parsed);
   ASSERT_FALSE(settings.ok());
   EXPECT_NE(settings.status().message().find("DB_POOL_SIZE"), absl::string_view::npos);
+}
+
+// The scaling settings: off by default; a connection age needs a grace at
+// least MAX_DEADLINE_MS, or aged connections would cut calls.
+TEST(Config, ReadsAndChecksDrainAndConnectionAgeSettings) {
+  auto read = [](std::vector<const char*> flags) {
+    flags.insert(flags.begin(), "svc");
+    auto config = Config::Parse("svc", "test", CommonServerOptions("x:1"),
+                                static_cast<int>(flags.size()), flags.data());
+    EXPECT_TRUE(config.ok()) << config.status();
+    return ReadServerSettings(*config);
+  };
+  auto defaults = read({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->shutdown_drain_delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(defaults->max_connection_age, std::chrono::milliseconds(0));
+  EXPECT_EQ(defaults->max_connection_age_grace, std::chrono::milliseconds(10000));
+
+  auto set = read({"--shutdown-drain-delay-ms=30000", "--max-connection-age-ms=30000",
+                   "--max-connection-age-grace-ms=5000", "--max-deadline-ms=5000"});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->shutdown_drain_delay, std::chrono::milliseconds(30000));
+  EXPECT_EQ(set->max_connection_age, std::chrono::milliseconds(30000));
+  EXPECT_EQ(set->max_connection_age_grace, std::chrono::milliseconds(5000));
+
+  for (std::vector<const char*> bad : std::vector<std::vector<const char*>>{
+           {"--shutdown-drain-delay-ms=-1"},
+           {"--shutdown-drain-delay-ms=soon"},
+           {"--max-connection-age-ms=999"},
+           {"--max-connection-age-ms=-5"},
+           {"--max-connection-age-grace-ms=-1"},
+           {"--max-connection-age-grace-ms=4999", "--max-connection-age-ms=60000",
+            "--max-deadline-ms=5000"}}) {
+    auto settings = read(bad);
+    ASSERT_FALSE(settings.ok()) << bad[0];
+    EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument);
+    const std::string name = absl::AsciiStrToUpper(
+        absl::StrReplaceAll(std::string(bad[0]).substr(2, std::string(bad[0]).find('=') - 2),
+                            {{"-", "_"}}));
+    EXPECT_NE(settings.status().message().find(name), absl::string_view::npos)
+        << settings.status();
+  }
+  // Without an age, the grace is not checked against the deadline.
+  EXPECT_TRUE(read({"--max-connection-age-grace-ms=0"}).ok());
+  SetLogLevel(LogLevel::kInfo);
 }
 
 TEST(Config, HelpListsEveryOptionWithItsDefault) {

@@ -138,6 +138,24 @@ const cases = [
   [checks.checkGracefulTermination, "prod", "no preStop delay", (r) => {
     delete main(r, "post-service").lifecycle;
   }],
+  [checks.checkGracefulTermination, "prod", "grace period without room for the drain delay", (r) => {
+    configMap(r, "user-service-config").data.SHUTDOWN_DRAIN_DELAY_MS = "60000";
+  }],
+  [checks.checkGracefulTermination, "dev", "no drain delay", (r) => {
+    delete configMap(r, "post-service-config").data.SHUTDOWN_DRAIN_DELAY_MS;
+  }],
+  [checks.checkGracefulTermination, "prod", "drain shorter than the readiness probe needs", (r) => {
+    main(r, "post-service").readinessProbe.periodSeconds = 20;
+  }],
+  [checks.checkGracefulTermination, "dev", "no MAX_CONNECTION_AGE_MS", (r) => {
+    delete configMap(r, "user-service-config").data.MAX_CONNECTION_AGE_MS;
+  }],
+  [checks.checkGracefulTermination, "prod", "connections outlive the drain", (r) => {
+    configMap(r, "post-service-config").data.MAX_CONNECTION_AGE_MS = "300000";
+  }],
+  [checks.checkGracefulTermination, "dev", "aged connections cut calls", (r) => {
+    configMap(r, "user-service-config").data.MAX_CONNECTION_AGE_GRACE_MS = "1000";
+  }],
   [checks.checkUserServiceAddress, "prod", "USER_SERVICE_ADDR in the wrong namespace", (r) => {
     r.all("ConfigMap").find((c) => c.metadata.name.startsWith("post-service-config")).data.USER_SERVICE_ADDR =
       "dns:///user-service-headless.default.svc.cluster.local:50051";

@@ -42,7 +42,7 @@ const cases = {
   "init containers wait for the newest migrations; Job name carries them": () =>
     checks.checkSchemaVersions(render, newest),
   "migration Job: up --target all, Helm and Argo CD hooks, deadline": () => checks.checkMigrationJob(render),
-  "graceful termination: preStop sleep + drain fit the grace period": () => checks.checkGracefulTermination(render),
+  "termination: preStop + drain delay + grace fit the grace period; drain outlasts probes and connection age": () => checks.checkGracefulTermination(render),
   "post-service and reconcile dial the headless user-service by FQDN": () => checks.checkUserServiceAddress(render),
   "CronJobs: Forbid, deadlines, history; reconcile runs post-service's config": () => checks.checkCronJobs(render),
   "each Service / PDB / controller selector matches one workload's pods": () => checks.checkSelectors(render),

@@ -78,7 +78,10 @@ ServiceProcess::ServiceProcess(const std::string& binary, const EnvVars& env,
 
 bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
                               std::chrono::milliseconds startup_timeout) {
-  address_ = "127.0.0.1:" + std::to_string(FreeTcpPort());
+  // A test that places replicas itself (several loopback addresses on one
+  // port, behind FakeDns) gives LISTEN_ADDRESS.
+  const auto given = env.find("LISTEN_ADDRESS");
+  address_ = given != env.end() ? given->second : "127.0.0.1:" + std::to_string(FreeTcpPort());
   EnvVars full_env = env;
   full_env["LISTEN_ADDRESS"] = address_;
   // Metrics on a port of their own too, unless the test chose: the

@@ -63,7 +63,7 @@ bool WaitUntilServing(const std::string& address, std::chrono::milliseconds time
 class ServiceProcess {
  public:
   // Starts `binary` with the test's environment plus `env`, and
-  // LISTEN_ADDRESS set to 127.0.0.1:<free port>. Waits up to `startup_timeout`
+  // LISTEN_ADDRESS set to 127.0.0.1:<free port> unless `env` sets it. Waits up to `startup_timeout`
   // until grpc.health.v1.Health/Check (service "") answers SERVING. Throws
   // std::runtime_error, carrying the process output, when the process exits
   // or is not SERVING in time. A start that failed because another process
@@ -76,7 +76,7 @@ class ServiceProcess {
   ServiceProcess(const ServiceProcess&) = delete;
   ServiceProcess& operator=(const ServiceProcess&) = delete;
 
-  // "127.0.0.1:<port>".
+  // "127.0.0.1:<port>" (or the LISTEN_ADDRESS given).
   const std::string& address() const { return address_; }
   // Where it serves Prometheus metrics: METRICS_ADDRESS as given, else
   // "127.0.0.1:<another free port>"; empty when the test disabled them.

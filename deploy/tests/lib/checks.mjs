@@ -378,18 +378,50 @@ export function checkMigrationJob(render) {
   return problems;
 }
 
-// Termination: a preStop delay, then SHUTDOWN_GRACE_MS of draining, all
-// within terminationGracePeriodSeconds.
+// Termination (README.md, "Scaling down and rollouts"): a preStop delay,
+// then SHUTDOWN_DRAIN_DELAY_MS of serving while NOT_SERVING, then
+// SHUTDOWN_GRACE_MS for the calls in flight, all within
+// terminationGracePeriodSeconds (plus a margin for the process to exit).
+// The drain must outlast what moves clients away: the readiness probe
+// noticing NOT_SERVING (periodSeconds x failureThreshold), and every
+// connection's MAX_CONNECTION_AGE_MS (+10 % jitter) since the pod left the
+// endpoints at preStop, so that clients without health checking got their
+// GOAWAY before Shutdown. Aged connections give calls
+// MAX_CONNECTION_AGE_GRACE_MS, at least MAX_DEADLINE_MS.
+export const TERMINATION_MARGIN_SECONDS = 5;
 export function checkGracefulTermination(render) {
   const problems = [];
-  for (const { service, deployment, container } of serviceContainers(render, problems)) {
+  for (const { deployment, container } of serviceContainers(render, problems)) {
+    const env = render.containerEnv(container);
+    const setting = (name) => Number(env.get(name));
     const sleep = container.lifecycle?.preStop?.sleep?.seconds;
     if (!(sleep > 0)) problems.push(`${ref(deployment)}: no preStop sleep`);
-    const grace = Number(render.containerEnv(container).get("SHUTDOWN_GRACE_MS"));
+    const grace = setting("SHUTDOWN_GRACE_MS");
     if (!(grace > 0)) problems.push(`${ref(deployment)}: SHUTDOWN_GRACE_MS not configured`);
+    const drain = setting("SHUTDOWN_DRAIN_DELAY_MS");
+    if (!(drain > 0)) problems.push(`${ref(deployment)}: SHUTDOWN_DRAIN_DELAY_MS not configured`);
     const period = podSpec(deployment).terminationGracePeriodSeconds;
-    if (!(period > (sleep ?? 0) + grace / 1000)) {
-      problems.push(`${ref(deployment)}: terminationGracePeriodSeconds ${period} <= preStop ${sleep} s + drain ${grace / 1000} s`);
+    const needed = (sleep ?? 0) + (drain || 0) / 1000 + (grace || 0) / 1000 + TERMINATION_MARGIN_SECONDS;
+    if (!(period >= needed)) {
+      problems.push(`${ref(deployment)}: terminationGracePeriodSeconds ${period} < preStop ${sleep} s + drain ${drain / 1000} s + grace ${grace / 1000} s + ${TERMINATION_MARGIN_SECONDS} s`);
+    }
+    const probe = container.readinessProbe;
+    const noticed = (probe?.periodSeconds ?? 10) * (probe?.failureThreshold ?? 3) * 1000;
+    if (drain > 0 && drain < noticed) {
+      problems.push(`${ref(deployment)}: SHUTDOWN_DRAIN_DELAY_MS ${drain} < ${noticed} ms the readiness probe needs to see NOT_SERVING`);
+    }
+    const age = setting("MAX_CONNECTION_AGE_MS");
+    if (!(age > 0)) {
+      problems.push(`${ref(deployment)}: MAX_CONNECTION_AGE_MS not configured (new replicas would get no traffic from long-lived clients)`);
+    } else {
+      if ((sleep ?? 0) * 1000 + (drain || 0) < 1.1 * age) {
+        problems.push(`${ref(deployment)}: preStop ${sleep} s + SHUTDOWN_DRAIN_DELAY_MS ${drain} < 1.1 x MAX_CONNECTION_AGE_MS ${age}: connections may still carry calls at Shutdown`);
+      }
+      const ageGrace = setting("MAX_CONNECTION_AGE_GRACE_MS");
+      const deadline = setting("MAX_DEADLINE_MS");
+      if (!(ageGrace >= deadline)) {
+        problems.push(`${ref(deployment)}: MAX_CONNECTION_AGE_GRACE_MS ${ageGrace} < MAX_DEADLINE_MS ${deadline}: aged connections would cut calls`);
+      }
     }
     const strategy = deployment.spec?.strategy?.rollingUpdate;
     if (strategy?.maxUnavailable !== 0) problems.push(`${ref(deployment)}: rollingUpdate.maxUnavailable must be 0`);
