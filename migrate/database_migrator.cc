@@ -97,6 +97,7 @@ void DatabaseMigrator::AcquireLock() {
 }
 
 void DatabaseMigrator::CheckLockHolder(pqxx::transaction_base& tx) const {
+  if (lock_pid_ == 0) return;  // no lock taken (migrate check's scratch database)
   const int64_t now = BackendPid(tx);
   if (now != lock_pid_) {
     throw MigrateError(ExitCode::kRefused,

@@ -106,7 +106,8 @@ class DatabaseMigrator {
  private:
   // MigrateError(kRefused) when a second session gets conn_'s server process.
   void RefuseTransactionPooler();
-  // MigrateError(kRefused) unless `tx` runs on the session holding the lock.
+  // MigrateError(kRefused) unless `tx` runs on the session holding the lock
+  // (when AcquireLock() took it).
   void CheckLockHolder(pqxx::transaction_base& tx) const;
   std::vector<std::string> ProblemsImpl(bool holes) const;
   std::vector<std::string> ProblemsExceptHoles() const;
