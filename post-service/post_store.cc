@@ -238,8 +238,8 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
 }
 
 absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
-    const std::vector<int64_t>& ids, Clock::time_point deadline) {
-  return pool_.Run<std::vector<PostRecord>>(deadline, [&](pqxx::connection& c) {
+    const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline) {
+  return router_.Run<std::vector<PostRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<PostRecord> posts;
     for (const pqxx::row& row : tx.exec_prepared(kGetByIds.name, BigintArray(ids))) {
@@ -250,9 +250,10 @@ absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
 }
 
 absl::StatusOr<PostPage> PostgresPostStore::List(const ListPostsQuery& query,
+                                                 const ReadFrom& from,
                                                  Clock::time_point deadline) {
   const int64_t limit = RowLimit(query.page_size);
-  return pool_.Run<PostPage>(deadline, [&](pqxx::connection& c) {
+  return router_.Run<PostPage>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     pqxx::result rows;
     if (query.user_id == 0 && !query.after) {
@@ -270,7 +271,7 @@ absl::StatusOr<PostPage> PostgresPostStore::List(const ListPostsQuery& query,
 }
 
 absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
-    const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
+    const std::vector<FirstPageKey>& keys, const ReadFrom& from, Clock::time_point deadline) {
   std::vector<int64_t> user_ids;
   std::vector<int64_t> limits;
   for (const FirstPageKey& key : keys) {
@@ -278,7 +279,7 @@ absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
     limits.push_back(RowLimit(key.page_size));
   }
   using Pages = std::vector<PostPage>;
-  return pool_.Run<Pages>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
+  return router_.Run<Pages>(from, deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
     pqxx::nontransaction tx(c);
     const pqxx::result result =
         tx.exec_prepared(kListFirstPages.name, BigintArray(user_ids), BigintArray(limits));
@@ -304,6 +305,10 @@ absl::Status PostgresPostStore::Delete(int64_t id, Clock::time_point deadline) {
     if (deleted.affected_rows() == 0) return NotFoundResource("post", id);
     return absl::OkStatus();
   });
+}
+
+std::string PostgresPostStore::WriteToken(Clock::time_point deadline) {
+  return router_.WriteToken(deadline);
 }
 
 }  // namespace post
