@@ -361,6 +361,15 @@ class KeepCalling {
   std::thread thread_;  // last
 };
 
+// "code=count ..." of `codes`.
+std::string Describe(const std::map<grpc::StatusCode, int>& codes) {
+  std::string out;
+  for (const auto& [code, count] : codes) {
+    out += std::to_string(static_cast<int>(code)) + "=" + std::to_string(count) + " ";
+  }
+  return out + "\n";
+}
+
 TEST_F(ReplicasTest, AStoppedReplicaCostsNoFailedCall) {
   PgCluster& replica = StartReplica();
   StartUserService({&replica}, "5000");
@@ -416,9 +425,9 @@ TEST_F(ReplicasTest, AStoppedReplicaCostsNoFailedCall) {
 
   const std::map<grpc::StatusCode, int> user_codes = user_reads.Stop();
   const std::map<grpc::StatusCode, int> post_codes = post_reads.Stop();
-  ASSERT_EQ(user_codes.size(), 1u);
+  ASSERT_EQ(user_codes.size(), 1u) << Describe(user_codes) << user_service_->output();
   EXPECT_EQ(user_codes.begin()->first, grpc::StatusCode::OK);
-  ASSERT_EQ(post_codes.size(), 1u);
+  ASSERT_EQ(post_codes.size(), 1u) << Describe(post_codes) << post_service_->output();
   EXPECT_EQ(post_codes.begin()->first, grpc::StatusCode::OK);
   // Health never depended on the replica.
   EXPECT_EQ(user_service_->CheckHealth(), grpc::health::v1::HealthCheckResponse::SERVING);

@@ -214,7 +214,10 @@ std::unique_ptr<PgCluster> PgCluster::StartReplica(std::chrono::milliseconds app
 }
 
 bool PgCluster::WaitForReplay(const PgCluster& primary, std::chrono::milliseconds timeout) const {
-  const std::string target = primary.Query("postgres", "SELECT pg_current_wal_lsn()::text");
+  // The insert position: with synchronous_commit=off (as here) the write
+  // position may still be short of a commit that returned.
+  const std::string target =
+      primary.Query("postgres", "SELECT pg_current_wal_insert_lsn()::text");
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const std::string reached = Query(
