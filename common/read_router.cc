@@ -111,6 +111,7 @@ ReadRouter::ReadRouter(ConnectionPool& primary, ReadRouterOptions options)
   for (std::size_t i = 0; i < options_.replica_urls.size(); ++i) {
     ConnectionPoolOptions pool = options_.pool;
     pool.url = options_.replica_urls[i];
+    pool.prepared_statements = primary_.statement_mode() == StatementMode::kPrepared;
     pool.name = absl::StrCat("replica-", i + 1);
     names_.push_back(pool.name);
     replica_reads_.push_back(ReadsCounter(pool.name));

@@ -54,14 +54,18 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <pqxx/connection>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/connection_pool.h"
 #include "common/metrics.h"
+#include "common/named_statement.h"
 #include "common/periodic_task.h"
 #include "common/read_from.h"
 
@@ -128,7 +132,8 @@ struct ReadRouterOptions {
   std::chrono::milliseconds max_lag{1000};
   std::chrono::milliseconds poll_interval{500};
   // For each replica pool: size, prepare, statement timeout, metrics; its
-  // url and name are set by the router.
+  // url and name are set by the router, its statement mode
+  // (prepared_statements) is the primary's.
   ConnectionPoolOptions pool;
 };
 
@@ -160,6 +165,15 @@ class ReadRouter {
   }
   absl::Status RunStatus(const ReadFrom& from, Clock::time_point deadline,
                          const std::function<absl::Status(pqxx::connection&)>& fn);
+
+  // Runs `statement` in `tx` (on a connection a Run() callback got, from
+  // whichever pool) as every pool of the router runs statements: the
+  // replica pools take the primary's statement mode (ConnectionPool::Exec).
+  template <typename... Args>
+  pqxx::result Exec(pqxx::transaction_base& tx, const NamedStatement& statement,
+                    Args&&... args) const {
+    return primary_.Exec(tx, statement, std::forward<Args>(args)...);
+  }
 
   // The consistency token a write answers once it committed: the primary's
   // WAL position now. "" without replicas (no round trip: every read is on

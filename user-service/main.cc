@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
   // Reads that tolerate replication lag go to USER_DATABASE_READ_URL's
   // replicas (user_accounts.h says which); the feed stays on the primary.
   microblog::ReadRouter router(
-      pool, microblog::DatabaseReadOptions(config, &microblog::user::PostgresUserStore::PrepareStatements,
-                                           &metrics));
+      pool, microblog::DatabaseReadOptions(
+                config, &microblog::user::PostgresUserStore::PrepareStatements, &metrics));
   microblog::user::PostgresUserStore store(router);
   microblog::user::PostgresUserEventStore event_store(pool);
   // Long polls of ListUserEvents wait here; a commit of an event on any
