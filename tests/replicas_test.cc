@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/client_context.h>
@@ -26,6 +27,7 @@
 
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
+#include "support/child_process.h"
 #include "support/eventually.h"
 #include "support/http_get.h"
 #include "support/pg_cluster.h"
@@ -433,6 +435,49 @@ TEST_F(ReplicasTest, AStoppedReplicaCostsNoFailedCall) {
   EXPECT_EQ(user_service_->CheckHealth(), grpc::health::v1::HealthCheckResponse::SERVING);
   std::cerr << "calls across the stop: user-service " << user_codes.begin()->second
             << ", post-service " << post_codes.begin()->second << "\n";
+}
+
+// --- Configuration ---
+
+TEST(ReplicaConfigTest, HelpListsTheReplicaSettingsWithTheirDefaults) {
+  for (const auto& [binary, read_url] :
+       {std::pair<std::string, std::string>{USER_SERVICE_BIN, "USER_DATABASE_READ_URL"},
+        {POST_SERVICE_BIN, "POST_DATABASE_READ_URL"}}) {
+    const RunResult help = RunToCompletion(binary, {"--help"});
+    EXPECT_EQ(help.exit_code, 0) << help.output;
+    // Each option's entry (its flag line, then its help line) names its
+    // default.
+    const auto entry_of = [&help = help.output](const std::string& option) {
+      const std::size_t at = help.find(" / " + option + "\n");
+      if (at == std::string::npos) return std::string();
+      const std::size_t help_line = help.find('\n', at) + 1;
+      return help.substr(at, help.find('\n', help_line) - at);
+    };
+    EXPECT_NE(entry_of(read_url).find("(default: unset)"), std::string::npos) << help.output;
+    EXPECT_NE(entry_of("DB_REPLICA_MAX_LAG_MS").find("(default: 1000)"), std::string::npos)
+        << help.output;
+    EXPECT_NE(entry_of("DB_REPLICA_POLL_INTERVAL_MS").find("(default: 500)"), std::string::npos)
+        << help.output;
+  }
+}
+
+TEST(ReplicaConfigTest, BadReplicaSettingsAreStartupErrorsNamingTheSetting) {
+  const std::vector<std::pair<EnvVars, std::string>> cases = {
+      {{{"USER_DATABASE_READ_URL", "postgresql://u:secret@a/db host=b"}},
+       "USER_DATABASE_READ_URL: entry 2"},
+      {{{"USER_DATABASE_READ_URL", "postgresql://u:secret@a/db?bogus=1"}},
+       "USER_DATABASE_READ_URL: entry 1 is not a valid libpq connection string"},
+      {{{"DB_REPLICA_MAX_LAG_MS", "0"}}, "DB_REPLICA_MAX_LAG_MS"},
+      {{{"DB_REPLICA_POLL_INTERVAL_MS", "10"}}, "DB_REPLICA_POLL_INTERVAL_MS"},
+  };
+  for (const auto& [bad, expected] : cases) {
+    EnvVars env = bad;
+    env["USER_DATABASE_URL"] = "postgresql://user_service@localhost/users";
+    const RunResult result = RunToCompletion(USER_SERVICE_BIN, {}, env);
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("secret"), std::string::npos) << result.output;
+  }
 }
 
 }  // namespace
