@@ -116,6 +116,7 @@ TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealt
   // itself (its channel was never rebuilt).
   EnvVars env = UserServiceEnv();
   env["LISTEN_ADDRESS"] = address;
+  env["METRICS_ADDRESS"] = "";  // not the default port: tests run in parallel
   ChildProcess restarted(kUserServiceBin, {}, env);
   ASSERT_TRUE(WaitUntilServing(address, kWaitTimeout)) << restarted.ReadOutput();
   EXPECT_TRUE(Eventually([&] {
@@ -363,6 +364,7 @@ TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
   env["TLS_CERT_FILE"] = certs.Path("server.crt");
   env["TLS_KEY_FILE"] = certs.Path("server.key");
   env["TLS_CLIENT_CA_FILE"] = certs.Path("ca.crt");
+  env["METRICS_ADDRESS"] = "";  // not the default port: tests run in parallel
   ChildProcess users(kUserServiceBin, {}, env);
   grpc::SslCredentialsOptions with_cert;
   with_cert.pem_root_certs = certs.Read("ca.crt");
