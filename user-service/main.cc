@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/connection_pool.h"
+#include "common/read_router.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/periodic_task.h"
@@ -30,7 +31,10 @@ namespace {
 const microblog::ServiceDescription kUserService = {
     "user-service", "Serves microblog.user.v1.UserService: accounts and password checks.",
     "0.0.0.0:50051", "0.0.0.0:9464", "USER_DATABASE_URL",
-    "libpq URL of the users database, as the user_service role"};
+    "libpq URL of the users database, as the user_service role", "USER_DATABASE_READ_URL",
+    "Read replicas of the users database (streaming standbys), as the user_service role: "
+    "postgresql:// URIs separated by whitespace, or one keyword/value string; unset: every "
+    "read on the primary."};
 
 }  // namespace
 
@@ -85,7 +89,12 @@ int main(int argc, char** argv) {
       });
   pool_options.metrics = &metrics;
   microblog::ConnectionPool pool(std::move(pool_options));
-  microblog::user::PostgresUserStore store(pool);
+  // Reads that tolerate replication lag go to USER_DATABASE_READ_URL's
+  // replicas (user_accounts.h says which); the feed stays on the primary.
+  microblog::ReadRouter router(
+      pool, microblog::DatabaseReadOptions(
+                config, &microblog::user::PostgresUserStore::PrepareStatements, &metrics));
+  microblog::user::PostgresUserStore store(router);
   microblog::user::PostgresUserEventStore event_store(pool);
   // Long polls of ListUserEvents wait here; a commit of an event on any
   // replica wakes them (NOTIFY from the outbox's trigger).

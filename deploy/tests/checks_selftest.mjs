@@ -244,6 +244,10 @@ const cases = [
   [checks.checkReferences, "dev", "Secret key missing", (r) => {
     delete r.find("Secret", "migrate-db").stringData["post-url"];
   }],
+  [checks.checkReferences, "dev", "an optional key made required", (r) => {
+    const env = r.find("Deployment", "user-service").spec.template.spec.containers[0].env;
+    delete env.find((e) => e.name === "USER_DATABASE_READ_URL").valueFrom.secretKeyRef.optional;
+  }],
   [checks.checkNamespace, "prod", "Namespace without Pod Security enforcement", (r) => {
     delete r.find("Namespace", "microblog").metadata.labels;
   }],

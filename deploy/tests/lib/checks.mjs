@@ -469,7 +469,7 @@ export function checkAvailability(render, { highAvailability }) {
 
 // Every ConfigMap and Secret a container refers to exists (Secrets either in
 // the render or in `externalSecrets`, the documented out-of-band ones), with
-// the key asked for.
+// the key asked for unless the reference is optional.
 export function checkReferences(render, externalSecrets = []) {
   const problems = [];
   const secret = (name) => render.find("Secret", name) ?? externalSecrets.find((s) => s.metadata?.name === name);
@@ -484,7 +484,11 @@ export function checkReferences(render, externalSecrets = []) {
     }
     for (const e of container.env ?? []) {
       const r = e.valueFrom?.secretKeyRef;
-      if (r && !keys(secret(r.name)).has(r.key)) problems.push(`${where}: Secret ${r.name} has no key ${r.key}`);
+      // An optional key (e.g. read-url) may be absent; its Secret may not.
+      if (r && r.optional === true && !secret(r.name)) problems.push(`${where}: Secret ${r.name} not found`);
+      if (r && r.optional !== true && !keys(secret(r.name)).has(r.key)) {
+        problems.push(`${where}: Secret ${r.name} has no key ${r.key}`);
+      }
     }
   }
   for (const workload of render.workloads()) {
