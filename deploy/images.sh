@@ -6,6 +6,11 @@
 #                            build microblog/{user-service,post-service,migrate}
 #                            with the tag of deploy/k8s/base/kustomization.yaml,
 #                            print their sizes
+#   deploy/images.sh prefetch  prepare podman, make the base image if missing,
+#                            and build the stages that only download and
+#                            install packages (build-deps, runtime): network
+#                            and disk mostly, so scripts/test.sh runs it in
+#                            the background while it compiles the dev build
 #   deploy/images.sh sizes   print the sizes of the built images
 #   deploy/images.sh clean   remove the three images and dangling build layers
 #                            (the base image stays: making it costs ~80 s)
@@ -35,6 +40,9 @@
 # Needs podman, buildah, runc, uidmap, slirp4netns, fuse-overlayfs and
 # debootstrap (scripts/install-deps.sh installs them). Making the base image
 # and writing /etc/containers need root.
+#
+# prefetch and build take a lock (flock on /tmp/microblog-images.lock), so a
+# build waits for a prefetch still running instead of racing it.
 #
 # Exit status: 0 on success; 1 on any failure (the failing command's output
 # is shown); 2 on a usage error.
@@ -183,6 +191,24 @@ build() {
   print_sizes "$tag"
 }
 
+prefetch() {
+  local stage start=$SECONDS
+  prepare_podman
+  cd "$ROOT"
+  for stage in build-deps runtime; do
+    log "podman build --target $stage (packages only)"
+    podman build --pull=never -f deploy/Dockerfile --target "$stage" . >/dev/null
+  done
+  log "prefetched the package stages in $((SECONDS - start)) s"
+}
+
+# Runs "$@" holding the lock shared by prefetch and build.
+locked() {
+  exec 9>"/tmp/microblog-images.lock"
+  flock 9
+  "$@"
+}
+
 clean() {
   local tag name
   tag="$(image_tag)"
@@ -196,7 +222,8 @@ clean() {
 }
 
 case "${1:-}" in
-  build) build ;;
+  build) locked build ;;
+  prefetch) locked prefetch ;;
   sizes) print_sizes "$(image_tag)" ;;
   clean) clean "${2:-}" ;;
   *)
