@@ -111,6 +111,9 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
       {"METRICS_ADDRESS", default_metrics_address,
        "host:port serving Prometheus metrics over HTTP at /metrics; empty: no metrics."},
       {"DB_POOL_SIZE", "8", "Number of database connections (1-256)."},
+      {"DB_PREPARED_STATEMENTS", "on",
+       "on: named prepared statements and a per-connection statement_timeout; off: unnamed "
+       "statements and nothing bound to a session, for a transaction-mode pooler (PgBouncer)."},
       {"MAX_DEADLINE_MS", "10000",
        "Cap on any request's deadline, in milliseconds; also the database statement timeout."},
       {"SHUTDOWN_GRACE_MS", "10000",
@@ -141,6 +144,12 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   auto pool = config.GetInt("DB_POOL_SIZE", 1, 256);
   if (!pool.ok()) return pool.status();
   settings.db_pool_size = static_cast<int>(*pool);
+  const std::string& prepared = config.GetString("DB_PREPARED_STATEMENTS");
+  if (prepared != "on" && prepared != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DB_PREPARED_STATEMENTS='", prepared, "' must be on or off"));
+  }
+  settings.db_prepared_statements = prepared == "on";
   auto deadline = config.GetInt("MAX_DEADLINE_MS", 1, 3600 * 1000);
   if (!deadline.ok()) return deadline.status();
   settings.max_deadline = std::chrono::milliseconds(*deadline);

@@ -63,8 +63,8 @@ class Config {
   bool help_requested_ = false;
 };
 
-// Options every server has: LISTEN_ADDRESS, METRICS_ADDRESS, DB_POOL_SIZE, MAX_DEADLINE_MS,
-// SHUTDOWN_GRACE_MS, LOG_LEVEL, ACCESS_LOG_SLOW_MS, ACCESS_LOG_SAMPLE_EVERY,
+// Options every server has: LISTEN_ADDRESS, METRICS_ADDRESS, DB_POOL_SIZE,
+// DB_PREPARED_STATEMENTS, MAX_DEADLINE_MS, SHUTDOWN_GRACE_MS, LOG_LEVEL, ACCESS_LOG_SLOW_MS, ACCESS_LOG_SAMPLE_EVERY,
 // HEALTH_CHECK_INTERVAL_MS, TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE.
 std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address,
                                               const std::string& default_metrics_address = "");
@@ -83,6 +83,10 @@ struct ServerSettings {
   std::string listen_address;
   std::string metrics_address;  // empty: no metrics server
   int db_pool_size = 8;
+  // DB_PREPARED_STATEMENTS: named server-side prepared statements and the
+  // per-connection statement_timeout (on), or only what a transaction-mode
+  // pooler such as PgBouncer allows (off; ConnectionPoolOptions).
+  bool db_prepared_statements = true;
   // Cap on how long any request may run, whatever deadline the client set
   // (also the database statement timeout).
   std::chrono::milliseconds max_deadline{10000};

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 #include <pqxx/except>
+#include <pqxx/nontransaction>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
@@ -65,6 +66,21 @@ absl::Status PingFailed(PGconn* connection) {
 
 absl::Status PingTimedOut() {
   return absl::DeadlineExceededError("database did not answer the ping before its deadline");
+}
+
+// With prepared statements off the pool sets no statement_timeout; says so
+// at warn when the server connections have none either.
+void WarnWithoutStatementTimeout(pqxx::connection& connection, const std::string& pool) {
+  pqxx::nontransaction tx(connection);
+  const std::string timeout =
+      tx.exec1("SELECT current_setting('statement_timeout')")[0].as<std::string>();
+  if (timeout == "0") {
+    Log(LogLevel::kWarn,
+        "no statement_timeout on the database connections (DB_PREPARED_STATEMENTS=off sets "
+        "none): set it in the pooler's connect_query or with ALTER ROLE ... SET "
+        "statement_timeout",
+        {{"pool", pool}});
+  }
 }
 
 }  // namespace
@@ -125,8 +141,14 @@ ConnectionPool::~ConnectionPool() = default;
 absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Connect() {
   try {
     auto conn = std::make_unique<pqxx::connection>(connect_string_);
-    conn->set_variable("statement_timeout", std::to_string(options_.statement_timeout.count()));
-    if (options_.prepare) options_.prepare(*conn);
+    if (options_.prepared_statements) {
+      conn->set_variable("statement_timeout", std::to_string(options_.statement_timeout.count()));
+      if (options_.prepare) options_.prepare(*conn);
+    } else {
+      // Through a transaction pooler a session SET would stay on whichever
+      // server connection ran it: the timeout must come from the server side.
+      std::call_once(timeout_checked_, [&] { WarnWithoutStatementTimeout(*conn, options_.name); });
+    }
     return conn;
   } catch (const pqxx::broken_connection& e) {
     Log(LogLevel::kWarn, "database connect failed", {{"cause", RedactUrl(e.what())}});

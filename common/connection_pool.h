@@ -1,4 +1,6 @@
-// A bounded pool of libpqxx connections with prepared statements.
+// A bounded pool of libpqxx connections with prepared statements (or, for
+// a transaction-mode pooler such as PgBouncer, without: see
+// ConnectionPoolOptions::prepared_statements).
 //
 // Each request checks a connection out with Run(), which returns it on every
 // path, exceptions included. A connection that broke (the database restarted
@@ -16,7 +18,7 @@
 //   absl::StatusOr<User> user = pool.Run<User>(deadline,
 //       [&](pqxx::connection& c) -> absl::StatusOr<User> {
 //         pqxx::read_transaction tx(c);
-//         pqxx::result r = tx.exec_prepared("get_user", id);
+//         pqxx::result r = pool.Exec(tx, kGetUser, id);  // a NamedStatement
 //         ...
 //       });
 //
@@ -49,13 +51,17 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <pqxx/connection>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
+#include "common/named_statement.h"
 
 // libpq's connection (PGconn), for Ping().
 struct pg_conn;
@@ -65,9 +71,21 @@ namespace microblog {
 struct ConnectionPoolOptions {
   std::string url;  // libpq connection string or URI
   std::size_t size = 8;
-  // Called on every new connection, e.g. to prepare statements. May throw.
+  // Called on every new connection, to prepare statements, when
+  // prepared_statements is on (never when off). May throw.
   std::function<void(pqxx::connection&)> prepare;
-  // Per-statement limit set on each connection (statement_timeout).
+  // On (DB_PREPARED_STATEMENTS=on): each new connection gets `prepare` and
+  // `SET statement_timeout`, and Exec() runs statements by name.
+  // Off: nothing is bound to the session, as a transaction-mode pooler
+  // (PgBouncer pool_mode=transaction) requires, since each transaction may
+  // run on another server connection: no prepared statement (Exec() sends
+  // unnamed statements), no SET. The statement timeout is then the server
+  // connection's: set it where the pooler's server connections get it
+  // (PgBouncer's connect_query, or ALTER ROLE ... SET statement_timeout);
+  // the pool logs a warning once when its first connection has none.
+  bool prepared_statements = true;
+  // Per-statement limit set on each connection (statement_timeout), with
+  // prepared_statements on.
   std::chrono::milliseconds statement_timeout{10000};
   // libpq connect_timeout for new pooled connections (whole seconds, at
   // least 1). Ping() uses its deadline instead.
@@ -105,6 +123,20 @@ class ConnectionPool {
   absl::Status RunStatus(Clock::time_point deadline,
                          const std::function<absl::Status(pqxx::connection&)>& fn) {
     return RunErased(deadline, fn);
+  }
+
+  // How this pool's connections run statements.
+  StatementMode statement_mode() const {
+    return options_.prepared_statements ? StatementMode::kPrepared : StatementMode::kUnnamed;
+  }
+
+  // Runs `statement` with `args` in `tx` (on one of this pool's
+  // connections) the way statement_mode() says: stores call this, never
+  // exec_prepared or exec_params themselves. Throws what libpqxx throws.
+  template <typename... Args>
+  pqxx::result Exec(pqxx::transaction_base& tx, const NamedStatement& statement,
+                    Args&&... args) const {
+    return microblog::Exec(tx, statement_mode(), statement, std::forward<Args>(args)...);
   }
 
   // OK when the database answers a trivial query before `deadline`. Used by
@@ -148,6 +180,7 @@ class ConnectionPool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
   std::size_t checked_out_ = 0;                          // guarded by mu_
   std::size_t generation_ = 0;  // bumped when a broken connection is seen; guarded by mu_
+  std::once_flag timeout_checked_;  // prepared_statements off: statement_timeout looked at
   // Ping() speaks libpq directly: libpqxx 6 has no way to bound a connect
   // or a query by a deadline.
   struct PingConnectionCloser {

@@ -45,6 +45,7 @@ ConnectionPoolOptions DatabasePoolOptions(const ServiceConfig& service,
   options.url = service.database_url;
   options.size = static_cast<std::size_t>(service.settings.db_pool_size);
   options.prepare = std::move(prepare);
+  options.prepared_statements = service.settings.db_prepared_statements;
   options.statement_timeout = service.settings.max_deadline;
   return options;
 }

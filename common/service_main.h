@@ -59,7 +59,7 @@ int ConfigurationError(const ServiceDescription& service, const absl::Status& st
 
 // The connection pool of a service: DB_POOL_SIZE connections to its
 // database, the statement timeout at MAX_DEADLINE_MS, `prepare` run on each
-// new connection.
+// new connection, prepared statements on or off (DB_PREPARED_STATEMENTS).
 ConnectionPoolOptions DatabasePoolOptions(const ServiceConfig& service,
                                           std::function<void(pqxx::connection&)> prepare);
 

@@ -59,8 +59,8 @@ const char* SourceName(RemovalSource source) {
 }
 
 // Removes `authors` within `tx` (author_locks.h); returns the posts deleted.
-int64_t RemoveWithin(pqxx::transaction_base& tx, const std::vector<DeletedAuthor>& authors,
-                     RemovalSource source) {
+int64_t RemoveWithin(const ConnectionPool& pool, pqxx::transaction_base& tx,
+                     const std::vector<DeletedAuthor>& authors, RemovalSource source) {
   if (authors.empty()) return 0;
   // Distinct, ascending: the lock order CreatePost uses too. The earliest
   // deletion time wins for a user named twice.
@@ -77,8 +77,8 @@ int64_t RemoveWithin(pqxx::transaction_base& tx, const std::vector<DeletedAuthor
   }
   tx.exec(LockAuthorsSql("pg_advisory_xact_lock", ids));
   const std::string id_array = BigintArray(ids);
-  tx.exec_prepared(kInsertTombstones.name, id_array, BigintArray(micros), SourceName(source));
-  return tx.exec_prepared(kDeletePostsOf.name, id_array).affected_rows();
+  pool.Exec(tx, kInsertTombstones, id_array, BigintArray(micros), SourceName(source));
+  return pool.Exec(tx, kDeletePostsOf, id_array).affected_rows();
 }
 
 }  // namespace
@@ -91,7 +91,7 @@ absl::StatusOr<std::string> PostgresDeletedAuthorsStore::ReadCursor(const std::s
                                                                     Clock::time_point deadline) {
   return pool_.Run<std::string>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<std::string> {
     pqxx::nontransaction tx(c);
-    const pqxx::result rows = tx.exec_prepared(kReadCursor.name, feed);
+    const pqxx::result rows = pool_.Exec(tx, kReadCursor, feed);
     if (rows.empty()) {
       return absl::FailedPreconditionError("no cursor row for feed " + feed +
                                            " (is the posts database migrated?)");
@@ -106,7 +106,7 @@ absl::StatusOr<FeedPageResult> PostgresDeletedAuthorsStore::ApplyFeedPage(
   return pool_.Run<FeedPageResult>(
       deadline, [&](pqxx::connection& c) -> absl::StatusOr<FeedPageResult> {
         pqxx::work tx(c);
-        const pqxx::result cursor = tx.exec_prepared(kLockCursor.name, feed);
+        const pqxx::result cursor = pool_.Exec(tx, kLockCursor, feed);
         FeedPageResult result;
         if (cursor.empty()) {
           result.outcome = FeedPageResult::kBusy;
@@ -116,8 +116,8 @@ absl::StatusOr<FeedPageResult> PostgresDeletedAuthorsStore::ApplyFeedPage(
           result.outcome = FeedPageResult::kMoved;
           return result;
         }
-        result.posts_removed = RemoveWithin(tx, authors, RemovalSource::kEvent);
-        tx.exec_prepared(kMoveCursor.name, feed, to);
+        result.posts_removed = RemoveWithin(pool_, tx, authors, RemovalSource::kEvent);
+        pool_.Exec(tx, kMoveCursor, feed, to);
         tx.commit();
         return result;
       });
@@ -128,7 +128,7 @@ absl::Status PostgresDeletedAuthorsStore::ResetCursor(const std::string& feed,
                                                       Clock::time_point deadline) {
   return pool_.RunStatus(deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    tx.exec_prepared(kResetCursor.name, feed, from);
+    pool_.Exec(tx, kResetCursor, feed, from);
     return absl::OkStatus();
   });
 }
@@ -137,7 +137,7 @@ absl::StatusOr<int64_t> PostgresDeletedAuthorsStore::RemoveAuthors(
     const std::vector<DeletedAuthor>& authors, RemovalSource source, Clock::time_point deadline) {
   return pool_.Run<int64_t>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<int64_t> {
     pqxx::work tx(c);
-    const int64_t removed = RemoveWithin(tx, authors, source);
+    const int64_t removed = RemoveWithin(pool_, tx, authors, source);
     tx.commit();
     return removed;
   });
@@ -149,7 +149,7 @@ absl::StatusOr<std::vector<int64_t>> PostgresDeletedAuthorsStore::AuthorsAfter(
   return pool_.Run<Ids>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Ids> {
     pqxx::nontransaction tx(c);
     Ids ids;
-    for (const pqxx::row& row : tx.exec_prepared(kAuthorsAfter.name, after, limit)) {
+    for (const pqxx::row& row : pool_.Exec(tx, kAuthorsAfter, after, limit)) {
       ids.push_back(row[0].as<int64_t>());
     }
     return ids;

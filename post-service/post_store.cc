@@ -123,7 +123,7 @@ enum class InsertOutcome { kInserted, kRemoved, kTaken };
 // Runs insert_posts() on `posts` (in that order); one outcome per post, with
 // the stored post when inserted.
 absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> InsertBatch(
-    pqxx::connection& c, const std::vector<const NewPost*>& posts) {
+    const ConnectionPool& pool, pqxx::connection& c, const std::vector<const NewPost*>& posts) {
   std::vector<int64_t> user_ids;
   std::vector<std::optional<std::string>> bodies;
   std::vector<std::optional<std::string>> request_ids;
@@ -136,8 +136,8 @@ absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> InsertBatch(
   }
   // One statement: autocommit is atomic and saves BEGIN/COMMIT round trips.
   pqxx::nontransaction tx(c);
-  const pqxx::result rows = tx.exec_prepared(kInsertBatch.name, BigintArray(user_ids),
-                                             TextArray(bodies), TextArray(request_ids));
+  const pqxx::result rows = pool.Exec(tx, kInsertBatch, BigintArray(user_ids), TextArray(bodies),
+                                      TextArray(request_ids));
   using Outcomes = std::vector<std::pair<InsertOutcome, PostRecord>>;
   Outcomes outcomes(posts.size(), {InsertOutcome::kTaken, PostRecord{}});
   if (rows.size() != posts.size()) return absl::InternalError("insert_posts: wrong row count");
@@ -161,11 +161,12 @@ absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> InsertBatch(
 // they do not. The holder committed (the insert waited for it), so this
 // later statement sees it; if it was deleted meanwhile, the key is free
 // again and the post is inserted once more (two rounds at most).
-absl::StatusOr<PostRecord> ResolveTakenKey(pqxx::connection& c, const NewPost& post) {
+absl::StatusOr<PostRecord> ResolveTakenKey(const ConnectionPool& pool, pqxx::connection& c,
+                                           const NewPost& post) {
   for (int round = 0; round < 2; ++round) {
     {
       pqxx::nontransaction tx(c);
-      const pqxx::result existing = tx.exec_prepared(kGetByRequestId.name, post.request_id);
+      const pqxx::result existing = pool.Exec(tx, kGetByRequestId, post.request_id);
       if (!existing.empty()) {
         PostRecord stored = PostFromRow(existing[0]);
         if (stored.user_id != post.user_id || stored.body != post.body) {
@@ -177,7 +178,7 @@ absl::StatusOr<PostRecord> ResolveTakenKey(pqxx::connection& c, const NewPost& p
       }
     }
     absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> again =
-        InsertBatch(c, {&post});
+        InsertBatch(pool, c, {&post});
     if (!again.ok()) return again.status();
     switch ((*again)[0].first) {
       case InsertOutcome::kInserted:
@@ -211,7 +212,7 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
   for (std::size_t i : order) ordered.push_back(&posts[i]);
   using Outcomes = std::vector<std::pair<InsertOutcome, PostRecord>>;
   absl::StatusOr<Outcomes> outcomes = pool_.Run<Outcomes>(
-      deadline, [&](pqxx::connection& c) { return InsertBatch(c, ordered); });
+      deadline, [&](pqxx::connection& c) { return InsertBatch(pool_, c, ordered); });
   // An error of the statement is every post's, and then none is stored.
   if (!outcomes.ok()) return Results(posts.size(), outcomes.status());
   Results results(posts.size(), absl::InternalError("not stored"));
@@ -230,7 +231,7 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
         // Rare (a retried request): on its own, after the batch committed,
         // so that its failure is its own.
         results[order[k]] = pool_.Run<PostRecord>(
-            deadline, [&](pqxx::connection& c) { return ResolveTakenKey(c, post); });
+            deadline, [&](pqxx::connection& c) { return ResolveTakenKey(pool_, c, post); });
         break;
     }
   }
@@ -242,7 +243,7 @@ absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
   return pool_.Run<std::vector<PostRecord>>(deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<PostRecord> posts;
-    for (const pqxx::row& row : tx.exec_prepared(kGetByIds.name, BigintArray(ids))) {
+    for (const pqxx::row& row : pool_.Exec(tx, kGetByIds, BigintArray(ids))) {
       posts.push_back(PostFromRow(row));
     }
     return posts;
@@ -256,14 +257,14 @@ absl::StatusOr<PostPage> PostgresPostStore::List(const ListPostsQuery& query,
     pqxx::nontransaction tx(c);
     pqxx::result rows;
     if (query.user_id == 0 && !query.after) {
-      rows = tx.exec_prepared(kListFirst.name, limit);
+      rows = pool_.Exec(tx, kListFirst, limit);
     } else if (query.user_id == 0) {
-      rows = tx.exec_prepared(kListAfter.name, query.after->create_micros, query.after->id, limit);
+      rows = pool_.Exec(tx, kListAfter, query.after->create_micros, query.after->id, limit);
     } else if (!query.after) {
-      rows = tx.exec_prepared(kListUserFirst.name, query.user_id, limit);
+      rows = pool_.Exec(tx, kListUserFirst, query.user_id, limit);
     } else {
-      rows = tx.exec_prepared(kListUserAfter.name, query.user_id, query.after->create_micros,
-                              query.after->id, limit);
+      rows = pool_.Exec(tx, kListUserAfter, query.user_id, query.after->create_micros,
+                        query.after->id, limit);
     }
     return PageFromRows(rows, query.page_size);
   });
@@ -281,7 +282,7 @@ absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
   return pool_.Run<Pages>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
     pqxx::nontransaction tx(c);
     const pqxx::result result =
-        tx.exec_prepared(kListFirstPages.name, BigintArray(user_ids), BigintArray(limits));
+        pool_.Exec(tx, kListFirstPages, BigintArray(user_ids), BigintArray(limits));
     std::vector<std::vector<pqxx::row>> rows_by_page(keys.size());
     for (const pqxx::row& row : result) {
       const auto page = row["page"].as<std::size_t>();
@@ -300,7 +301,7 @@ absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
 absl::Status PostgresPostStore::Delete(int64_t id, Clock::time_point deadline) {
   return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
     pqxx::nontransaction tx(c);  // one statement: autocommit
-    const pqxx::result deleted = tx.exec_prepared(kDelete.name, id);
+    const pqxx::result deleted = pool_.Exec(tx, kDelete, id);
     if (deleted.affected_rows() == 0) return NotFoundResource("post", id);
     return absl::OkStatus();
   });

@@ -3,8 +3,9 @@
 //
 // PostStore is the interface the service logic (posts.h) depends on, so that
 // the logic can be unit-tested with a fake; PostgresPostStore is the real
-// one, running named prepared statements (all kept together in
-// post_store.cc) on a ConnectionPool:
+// one, running its NamedStatements (all kept together in post_store.cc)
+// through a ConnectionPool (ConnectionPool::Exec: prepared or unnamed, as
+// the pool says):
 //
 //   ConnectionPoolOptions options;
 //   options.url = url;

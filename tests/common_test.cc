@@ -21,6 +21,7 @@
 
 #include "common/config.h"
 #include "common/connection_pool.h"
+#include "common/named_statement.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/page_token.h"
@@ -345,6 +346,41 @@ TEST_F(ConnectionPoolTest, RunsPreparedStatements) {
   ASSERT_TRUE(sum.ok()) << sum.status();
   EXPECT_EQ(*sum, 5);
   EXPECT_TRUE(pool.Ping(Soon()).ok());
+}
+
+// Both modes of DB_PREPARED_STATEMENTS run the same NamedStatement through
+// Exec(); `off` leaves nothing on the session (no prepared statement, no
+// SET statement_timeout), which a transaction-mode pooler requires.
+TEST_F(ConnectionPoolTest, ExecRunsNamedStatementsPreparedOrUnnamed) {
+  static constexpr NamedStatement kAdd{"add_named", "SELECT $1::int + $2::int"};
+  static constexpr NamedStatement kStatements[] = {kAdd};
+  for (const bool prepared : {true, false}) {
+    SCOPED_TRACE(prepared ? "on" : "off");
+    ConnectionPoolOptions options = Options(1);
+    options.prepare = [](pqxx::connection& c) { PrepareAll(c, kStatements); };
+    options.prepared_statements = prepared;
+    ConnectionPool pool(std::move(options));
+    EXPECT_EQ(pool.statement_mode(),
+              prepared ? StatementMode::kPrepared : StatementMode::kUnnamed);
+    struct Session {
+      int sum;
+      int64_t prepared_statements;
+      std::string statement_timeout;
+    };
+    auto session = pool.Run<Session>(Soon(), [&](pqxx::connection& c) -> absl::StatusOr<Session> {
+      pqxx::nontransaction tx(c);
+      Session s;
+      s.sum = pool.Exec(tx, kAdd, 2, 3)[0][0].as<int>();
+      s.prepared_statements =
+          tx.exec1("SELECT count(*) FROM pg_prepared_statements")[0].as<int64_t>();
+      s.statement_timeout = tx.exec1("SHOW statement_timeout")[0].as<std::string>();
+      return s;
+    });
+    ASSERT_TRUE(session.ok()) << session.status();
+    EXPECT_EQ(session->sum, 5);
+    EXPECT_EQ(session->prepared_statements, prepared ? 1 : 0);
+    EXPECT_EQ(session->statement_timeout, prepared ? "300ms" : "0");
+  }
 }
 
 // Array parameters: what goes in as TextArray comes out of PostgreSQL as

@@ -63,7 +63,7 @@ absl::StatusOr<FeedPage> PostgresUserEventStore::ListAfter(
   return pool_.Run<FeedPage>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<FeedPage> {
     pqxx::nontransaction tx(c);
     const pqxx::result rows =
-        tx.exec_prepared(kListAfter.name, from.xid, from.id, after.has_value(), limit);
+        pool_.Exec(tx, kListAfter, from.xid, from.id, after.has_value(), limit);
     FeedPage page;
     for (const pqxx::row& row : rows) {
       if (row["expired"].as<bool>()) {
@@ -87,7 +87,7 @@ absl::StatusOr<int64_t> PostgresUserEventStore::Prune(std::chrono::seconds reten
                                                       Clock::time_point deadline) {
   return pool_.Run<int64_t>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<int64_t> {
     pqxx::nontransaction tx(c);
-    return tx.exec_prepared(kPrune.name, static_cast<int64_t>(retention.count()))[0][0]
+    return pool_.Exec(tx, kPrune, static_cast<int64_t>(retention.count()))[0][0]
         .as<int64_t>();
   });
 }

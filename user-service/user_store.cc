@@ -138,7 +138,7 @@ auto QueryOne(ConnectionPool& pool, const NamedStatement& statement, FromRow fro
     // One statement: autocommit is atomic and saves BEGIN/COMMIT round trips.
     pqxx::nontransaction tx(c);
     try {
-      const pqxx::result rows = tx.exec_prepared(statement.name, args...);
+      const pqxx::result rows = pool.Exec(tx, statement, args...);
       if (rows.empty()) return not_found();
       return from_row(rows[0]);
     } catch (const pqxx::unique_violation& e) {
@@ -161,7 +161,7 @@ absl::StatusOr<std::vector<UserRecord>> QueryMany(ConnectionPool& pool,
   return pool.Run<std::vector<UserRecord>>(deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<UserRecord> users;
-    for (const pqxx::row& row : tx.exec_prepared(statement.name, args...)) {
+    for (const pqxx::row& row : pool.Exec(tx, statement, args...)) {
       users.push_back(UserFromRow(row));
     }
     return users;
@@ -223,7 +223,7 @@ std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
   const absl::Status status = pool_.RunStatus(deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     for (const pqxx::row& row :
-         tx.exec_prepared(kByLogins.name, TextArray(usernames), TextArray(emails))) {
+         pool_.Exec(tx, kByLogins, TextArray(usernames), TextArray(emails))) {
       const int64_t i = row["i"].as<int64_t>();
       if (i >= 1 && i <= static_cast<int64_t>(rows.size())) rows[i - 1] = UserFromRow(row);
     }
@@ -273,7 +273,7 @@ absl::StatusOr<UserRecord> PostgresUserStore::Update(int64_t id, const UserChang
 absl::Status PostgresUserStore::Delete(int64_t id, Clock::time_point deadline) {
   return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
     pqxx::nontransaction tx(c);
-    const pqxx::result deleted = tx.exec_prepared(kDelete.name, id);
+    const pqxx::result deleted = pool_.Exec(tx, kDelete, id);
     return deleted.affected_rows() == 0 ? NotFoundResource("user", id) : absl::OkStatus();
   });
 }

@@ -3,8 +3,9 @@
 //
 // UserStore is the interface the service logic depends on, so that logic can
 // be unit-tested with a fake; PostgresUserStore is the real thing, running
-// named prepared statements (all kept together in user_store.cc) on a
-// ConnectionPool:
+// its NamedStatements (all kept together in user_store.cc) through a
+// ConnectionPool (ConnectionPool::Exec: prepared or unnamed, as the pool
+// says):
 //
 //   ConnectionPoolOptions options;
 //   options.url = url;
