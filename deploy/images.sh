@@ -5,14 +5,16 @@
 #   deploy/images.sh build   prepare podman, make the base image if missing,
 #                            build microblog/{user-service,post-service,migrate}
 #                            with the tag of deploy/k8s/base/kustomization.yaml,
-#                            print their sizes
+#                            prune earlier builds' untagged layers (this build's
+#                            stages stay, tagged microblog/*:cache), print sizes
 #   deploy/images.sh prefetch  prepare podman, make the base image if missing,
 #                            and build the stages that only download and
 #                            install packages (build-deps, runtime): network
 #                            and disk mostly, so scripts/test.sh runs it in
 #                            the background while it compiles the dev build
 #   deploy/images.sh sizes   print the sizes of the built images
-#   deploy/images.sh clean   remove the three images and dangling build layers
+#   deploy/images.sh clean   remove the three images, the stages'
+#                            microblog/{build-deps,build,runtime}:cache and dangling layers
 #                            (the base image stays: making it costs ~80 s)
 #   deploy/images.sh clean --all   also the base image debian:12(-slim)
 #
@@ -188,6 +190,13 @@ build() {
     podman build --pull=never -f deploy/Dockerfile --target "$name" -t "microblog/$name:$tag" .
     log "microblog/$name:$tag built in $((SECONDS - start)) s"
   done
+  # The intermediate stages keep a tag (so that pruning keeps this build's
+  # layers for the next one); earlier builds' untagged build stages (~700 MB
+  # each) go.
+  for name in build-deps build runtime; do
+    podman build --pull=never -f deploy/Dockerfile --target "$name" -t "microblog/$name:cache" . >/dev/null
+  done
+  podman image prune --force >/dev/null
   print_sizes "$tag"
 }
 
@@ -197,7 +206,7 @@ prefetch() {
   cd "$ROOT"
   for stage in build-deps runtime; do
     log "podman build --target $stage (packages only)"
-    podman build --pull=never -f deploy/Dockerfile --target "$stage" . >/dev/null
+    podman build --pull=never -f deploy/Dockerfile --target "$stage" -t "microblog/$stage:cache" . >/dev/null
   done
   log "prefetched the package stages in $((SECONDS - start)) s"
 }
@@ -215,6 +224,8 @@ clean() {
   for name in "${IMAGES[@]}"; do
     podman image rm --force "localhost/microblog/$name:$tag" 2>/dev/null || true
   done
+  podman image rm --force localhost/microblog/build-deps:cache localhost/microblog/build:cache \
+    localhost/microblog/runtime:cache 2>/dev/null || true
   podman image prune --force >/dev/null
   if [[ "${1:-}" == --all ]]; then
     podman image rm --force "$BASE" "$BASE_FULL" 2>/dev/null || true
