@@ -9,10 +9,13 @@
       microblog-bench computes them), per-script breakdown for the mix.
 
   report.py table --raw DIR --out-dir DIR [--readme FILE]
+            [--readme-section results|pooler]
       Joins the raw JSON lines run.sh collected in DIR into the results
-      table; writes <date>-<commit>.md/.json and latest.md/.json to --out-dir,
-      prints the markdown, and replaces the part of --readme between
-      "<!-- results:begin -->" and "<!-- results:end -->" with it.
+      table (and, after `run.sh --pooler`, the direct / PgBouncer x prepared
+      statements on / off table); writes <date>-<commit>.md/.json and
+      latest.md/.json to --out-dir, prints the markdown, and replaces the
+      part of --readme between "<!-- SECTION:begin -->" and
+      "<!-- SECTION:end -->" with it (SECTION: results by default).
 
 Standard library only (Debian's python3).
 """
@@ -138,6 +141,57 @@ def ab_table(experiments, rows, resources):
     return md
 
 
+POOLER_CELLS = [("direct", "on"), ("direct", "off"), ("pgbouncer", "on"), ("pgbouncer", "off")]
+
+
+def pooler_table(runs, resources):
+    """run.sh --pooler: each scenario in the four cells (direct or through
+    PgBouncer, prepared statements on or off), each cell's mean over its
+    rounds, against direct + on (the deployed configuration without a
+    pooler). Failed calls are counted, not hidden: PgBouncer + on is the
+    combination that breaks."""
+    others = {(r["scenario"], r["label"]): r.get("cpu_cores", {}).get("others", 0)
+              for r in resources if r.get("label")}
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["scenario"], r["in_flight"], r.get("path"), r.get("prepared_statements")),
+                          []).append(r)
+    mean = lambda values: sum(values) / len(values) if values else 0
+    md = ["Direct vs through PgBouncer (transaction pooling), DB_PREPARED_STATEMENTS on vs off: "
+          "services restarted for each cell, alternated in rounds; each cell's mean against "
+          "direct + on. Calls that failed count in *failed* and not in calls/s.", "",
+          "| Scenario | in flight | path | prepared | calls/s per round | mean | vs direct+on | "
+          "p50 ms | p99 ms | failed (of all) | status codes | others (cores, max) |",
+          "|---|---:|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    scenarios = []
+    for r in runs:
+        if (r["scenario"], r["in_flight"]) not in scenarios:
+            scenarios.append((r["scenario"], r["in_flight"]))
+    for scenario, n in scenarios:
+        base = groups.get((scenario, n, "direct", "on"), [])
+        for path, prepared in POOLER_CELLS:
+            cell = groups.get((scenario, n, path, prepared), [])
+            if not cell:
+                continue
+            calls = [c["calls_per_second"] for c in cell]
+            counts = {}
+            for c in cell:
+                for code, count in c.get("status_counts", {}).items():
+                    counts[code] = counts.get(code, 0) + count
+            total = sum(counts.values())
+            failed = total - counts.get("OK", 0)
+            worst = max(others.get((scenario, f"_{path}_{prepared}_{c.get('round', '')}"), 0)
+                        for c in cell)
+            md.append(f"| {scenario} | {n} | {path} | {prepared} | "
+                      f"{', '.join(fmt(c) for c in calls)} | {fmt(mean(calls))} | "
+                      f"{ratio(mean(calls), mean([b['calls_per_second'] for b in base])):.3f}× | "
+                      f"{mean([c['latency_ms']['p50'] for c in cell]):.2f} | "
+                      f"{mean([c['latency_ms']['p99'] for c in cell]):.2f} | "
+                      f"{failed} ({total}) | {status_text(counts)} | {worst:.2f} |")
+    md.append("")
+    return md
+
+
 def read_jsonl(path):
     if not os.path.exists(path):
         return []
@@ -177,6 +231,7 @@ def build_table(raw):
     resources = {(r["scenario"], r["in_flight"]): r
                  for r in read_jsonl(os.path.join(raw, "resources.jsonl")) if not r.get("label")}
     experiments = read_jsonl(os.path.join(raw, "experiments.jsonl"))
+    pooler = read_jsonl(os.path.join(raw, "pooler.jsonl"))
     idle = json.load(open(os.path.join(raw, "idle.json")))
     pwhash = {p.get("label", "start"): p for p in read_jsonl(os.path.join(raw, "pwhash.jsonl"))}
     top_n = max((s["in_flight"] for s in services), default=0)
@@ -205,16 +260,26 @@ def build_table(raw):
               f"{meta['load_after']} after. {meta['postgres']}, {meta['postgres_settings']}. "
               f"{meta['users']:,} users, {meta['posts']:,} posts; {meta['warmup_s']} s warm-up, "
               f"{meta['duration_s']} s measured per run; microblog-bench over "
-              f"{meta['channels']} channels per service; pgbench -M prepared -j "
-              f"{meta['pgbench_threads']} with as many clients as calls in flight. Services: "
+              f"{meta['channels']} channels per service"
+              + (". " if meta.get("pooler") else
+                 f"; pgbench -M prepared -j {meta['pgbench_threads']} with as many clients as "
+                 f"calls in flight. ") + "Services: "
               + (f"as deploy/k8s/base configures them (metrics on, loopback addresses): "
                  f"user-service `{meta['user_config']}`, post-service `{meta['post_config']}`; "
                  if 'user_config' in meta else "") +
               f"DB_POOL_SIZE={meta['db_pool_size']}, PASSWORD_HASH_THREADS="
               f"{meta['password_hash_threads']}, LOG_LEVEL={meta['log_level']}. "
               f"Load generator, services, PostgreSQL and pgbench share the same cores."
+              + (f" PgBouncer: {meta.get('pgbouncer', '?')}, pool_mode=transaction, "
+                 f"default_pool_size={meta.get('pooler_pool_size', '?')} per database and role."
+                 if meta.get("pooler") else "")
               + (" **Quick run: not a measurement.**" if meta.get("quick") else ""))
     md.append("")
+    if pooler:
+        md.extend(pooler_table(pooler, read_jsonl(os.path.join(raw, "resources.jsonl"))))
+    if not rows:  # a --pooler run: no scenario table, no pgbench
+        data = {"meta": meta, "pooler": pooler, "idle": idle}
+        return "\n".join(md), data
     md.append("| Scenario | in flight | service calls/s | pgbench tx/s | ratio | "
               "p50 ms svc / pgb | p99 ms svc / pgb | p99 ratio | p99.9 ms svc / pgb | "
               "status codes | target |")
@@ -281,7 +346,7 @@ def build_table(raw):
         md.extend(ab_table(experiments, rows,
                            read_jsonl(os.path.join(raw, "resources.jsonl"))))
     data = {"meta": meta, "rows": rows, "pwhash": pwhash, "idle": idle,
-            "experiments": experiments}
+            "experiments": experiments, "pooler": pooler}
     return "\n".join(md), data
 
 
@@ -297,7 +362,8 @@ def table(args):
         json.dump(data, open(path, "w"), indent=1)
     if args.readme:
         readme = open(args.readme).read()
-        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+        section = args.readme_section
+        begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
         if begin in readme and end in readme:
             head, rest = readme.split(begin, 1)
             _, tail = rest.split(end, 1)
@@ -319,6 +385,7 @@ def main():
     t.add_argument("--raw", required=True)
     t.add_argument("--out-dir", required=True)
     t.add_argument("--readme")
+    t.add_argument("--readme-section", default="results", choices=["results", "pooler"])
     args = parser.parse_args()
     {"pgbench-summary": pgbench_summary, "table": table}[args.command](args)
 

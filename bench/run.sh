@@ -7,9 +7,15 @@
 # the raw numbers to bench/results/ and the latest table into
 # bench/README.md. See bench/README.md for how to read the ratios.
 #
-# Usage: bench/run.sh [--quick] [--no-build] [--keep] [--serve]
+# Usage: bench/run.sh [--quick] [--no-build] [--keep] [--serve] [--pooler]
 #   --quick     2 s warm-up, 4 s per run, one in-flight count (16): a check
 #               that the whole pipeline works, not a measurement
+#   --pooler    instead of the scenarios, pgbench and the A/B runs: each of
+#               BENCH_POOLER_SCENARIOS at BENCH_POOLER_IN_FLIGHT, the
+#               services connected directly vs through PgBouncer (transaction
+#               pooling, bench/lib/pgbouncer.sh), DB_PREPARED_STATEMENTS on
+#               vs off: four cells, services restarted for each, alternated
+#               in BENCH_AB_ROUNDS rounds; a table of its own
 #   --no-build  use the binaries already in build/release
 #   --keep      leave the work dir (PostgreSQL data, logs) behind
 #   --serve     set everything up, print the addresses, and keep PostgreSQL
@@ -30,6 +36,11 @@
 #     what info cost before issue 12), LOG_LEVEL=warn
 #   BENCH_SERVICE_OVERRIDES [""]: VAR=value words applied to both services
 #     on top of the deployed configuration (bench/profile.sh uses it)
+#   BENCH_BUILD_DIR [build/release]: where the binaries are (with --no-build,
+#     e.g. build/dev to check the pipeline without a release build)
+#   BENCH_POOLER_SCENARIOS ["GetUser GetPost ListPosts LookupUser CreatePost"]
+#   BENCH_POOLER_IN_FLIGHT [64]  BENCH_POOLER_POOL_SIZE [DB_POOL_SIZE]:
+#     PgBouncer's server connections per database and role (--pooler)
 #
 # The services run with exactly the configuration deploy/k8s/base ships
 # (the literals of its user-service-config and post-service-config
@@ -43,13 +54,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-QUICK=0 BUILD=1 KEEP=0 SERVE=0
+QUICK=0 BUILD=1 KEEP=0 SERVE=0 POOLER=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
     --serve) SERVE=1 ;;
+    --pooler) POOLER=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -72,10 +84,12 @@ USER_METRICS_PORT="${BENCH_USER_METRICS_PORT:-50163}"
 POST_METRICS_PORT="${BENCH_POST_METRICS_PORT:-50164}"
 EXPERIMENTS="${BENCH_EXPERIMENTS:-1}"
 AB_ROUNDS="${BENCH_AB_ROUNDS:-2}"
+POOLER_SCENARIOS="${BENCH_POOLER_SCENARIOS:-GetUser GetPost ListPosts LookupUser CreatePost}"
+POOLER_IN_FLIGHT="${BENCH_POOLER_IN_FLIGHT:-64}"
 read -r -a SERVICE_OVERRIDES <<<"${BENCH_SERVICE_OVERRIDES:-}"
 PG_BIN="${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}"
 
-BUILD_DIR="$ROOT/build/release"
+BUILD_DIR="${BENCH_BUILD_DIR:-$ROOT/build/release}"
 BENCH="$BUILD_DIR/bench/microblog-bench"
 USER_BIN="$BUILD_DIR/user-service/user-service"
 POST_BIN="$BUILD_DIR/post-service/post-service"
@@ -126,6 +140,7 @@ config_value() { # KEY lines...: the value of KEY, or its binary default
   "$USER_BIN" --help | sed -n "/ \/ $key\$/{n; s/.*(default: \(.*\))\$/\1/p}"
 }
 POOL_SIZE="$(config_value DB_POOL_SIZE "${USER_CONFIG[@]}")"
+POOLER_POOL_SIZE="${BENCH_POOLER_POOL_SIZE:-$POOL_SIZE}"
 HASH_THREADS="$(config_value PASSWORD_HASH_THREADS "${USER_CONFIG[@]}")"
 SERVICE_LOG_LEVEL="$(config_value LOG_LEVEL "${USER_CONFIG[@]}")"
 
@@ -157,6 +172,8 @@ for db in posts pgbench; do psql_su "$db" -f "$WORK/seed_posts.sql"; done
 
 # --- Services ----------------------------------------------------------------
 USER_PID="" POST_PID=""
+# The services' database URLs: direct, or through PgBouncer (--pooler).
+USER_DB_URL="$(url users user_service)" POST_DB_URL="$(url posts post_service)"
 start_services() { # [VAR=value ...]: overrides for both services
   USER_PID="" POST_PID=""
   # A leftover stack on our ports would answer in place of the services
@@ -167,12 +184,12 @@ start_services() { # [VAR=value ...]: overrides for both services
     fi
   done
   env "${USER_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$USER_PORT" \
-    METRICS_ADDRESS="127.0.0.1:$USER_METRICS_PORT" USER_DATABASE_URL="$(url users user_service)" \
+    METRICS_ADDRESS="127.0.0.1:$USER_METRICS_PORT" USER_DATABASE_URL="$USER_DB_URL" \
     "${SERVICE_OVERRIDES[@]}" "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
   USER_PID=$!
   PIDS+=("$USER_PID")
   env "${POST_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
-    METRICS_ADDRESS="127.0.0.1:$POST_METRICS_PORT" POST_DATABASE_URL="$(url posts post_service)" \
+    METRICS_ADDRESS="127.0.0.1:$POST_METRICS_PORT" POST_DATABASE_URL="$POST_DB_URL" \
     USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" "${SERVICE_OVERRIDES[@]}" "$@" "$POST_BIN" \
     >>"$WORK/post-service.log" 2>&1 &
   POST_PID=$!
@@ -347,6 +364,36 @@ run_pgbench() { # SCENARIO CLIENTS
 }
 
 START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+# --pooler: the four cells (path x prepared statements), nothing else.
+if ((POOLER)); then
+  source "$ROOT/bench/lib/pgbouncer.sh"
+  bench_pgbouncer_start "$POOLER_POOL_SIZE" "$(config_value MAX_DEADLINE_MS "${USER_CONFIG[@]}")"
+  SCENARIOS="" EXPERIMENTS=0
+  for round in $(seq "$AB_ROUNDS"); do
+    for path in direct pgbouncer; do
+      for prepared in on off; do
+        cell="${path}_${prepared}"
+        log "pooler round $round, $path, DB_PREPARED_STATEMENTS=$prepared: $POOLER_SCENARIOS at $POOLER_IN_FLIGHT in flight"
+        stop_services
+        if [[ "$path" == direct ]]; then
+          USER_DB_URL="$(url users user_service)" POST_DB_URL="$(url posts post_service)"
+          start_services DB_PREPARED_STATEMENTS="$prepared"
+        else
+          # user-service's LISTEN session bypasses the pooler, as deployed.
+          USER_DB_URL="$(pooled_url users user_service)" POST_DB_URL="$(pooled_url posts post_service)"
+          start_services DB_PREPARED_STATEMENTS="$prepared" \
+            USER_DATABASE_LISTEN_URL="$(url users user_service)"
+        fi
+        for scenario in $POOLER_SCENARIOS; do
+          run_service "$scenario" "$POOLER_IN_FLIGHT" "$RAW/pooler.jsonl" "_${cell}_$round"
+          json_add "$RAW/pooler.jsonl" path "\"$path\""
+          json_add "$RAW/pooler.jsonl" prepared_statements "\"$prepared\""
+          json_add "$RAW/pooler.jsonl" round "$round"
+        done
+      done
+    done
+  done
+fi
 for scenario in $SCENARIOS; do
   case "$scenario" in CreateUser|VerifyPassword) run_pwhash "$scenario" ;; esac
   for n in $IN_FLIGHT; do
@@ -384,6 +431,8 @@ json.dump({
   "duration_s": $DURATION, "warmup_s": $WARMUP, "channels": $CHANNELS,
   "pgbench_threads": $PGBENCH_THREADS, "users": $USERS, "posts": $POSTS,
   "verify_accounts": $VERIFY_ACCOUNTS, "db_pool_size": $POOL_SIZE,
+  "pooler": bool($POOLER), "pooler_pool_size": $POOLER_POOL_SIZE,
+  "pgbouncer": "$(if ((POOLER)); then "$PGBOUNCER_BIN" --version | head -1; fi)",
   "password_hash_threads": $HASH_THREADS, "log_level": "$SERVICE_LOG_LEVEL",
   "user_config": "${USER_CONFIG[*]}", "post_config": "${POST_CONFIG[*]}",
   "postgres": "$("$PG_BIN/postgres" --version)",
@@ -394,5 +443,7 @@ EOF
 OUT_DIR="$ROOT/bench/results"
 ((QUICK)) && OUT_DIR="$ROOT/build/bench-quick"
 mkdir -p "$OUT_DIR"
+# A --pooler run fills bench/README.md's pooler section, not the main table.
 python3 "$ROOT/bench/report.py" table --raw "$RAW" --out-dir "$OUT_DIR" \
-  $( ((QUICK)) || echo --readme "$ROOT/bench/README.md")
+  $( ((QUICK)) || echo --readme "$ROOT/bench/README.md") \
+  $( ((POOLER)) && echo --readme-section pooler)

@@ -64,6 +64,7 @@
 #include "absl/status/statusor.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/read_from.h"
 #include "common/status.h"
 #include "common/worker_pool.h"
 
@@ -299,12 +300,16 @@ std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
 // `get_by_ids` query (on `workers`) for the reads that arrive together; each
 // read gets its record, or NOT_FOUND naming `resource_type` and the id (with
 // a google.rpc.ResourceInfo), or the query's error. `Record` has an `id`.
+// Each read says where it may be served (common/read_from.h); the batch's
+// query gets the strictest of them.
 //
 //   BatchedReadsById<PostRecord> reads(db_workers, "post",
-//       [&](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-//         return store.GetByIds(ids, deadline);  // the records found, any order
+//       [&](const std::vector<int64_t>& ids, const ReadFrom& from,
+//           Clock::time_point deadline) {
+//         return store.GetByIds(ids, from, deadline);  // the records found, any order
 //       }, /*max_batch=*/100, /*max_batches_in_flight=*/2);
-//   reads.Read(42, deadline, [](absl::StatusOr<PostRecord> post) { ... });
+//   reads.Read(42, ReadFrom::Replica(), deadline,
+//              [](absl::StatusOr<PostRecord> post) { ... });
 //
 // Thread-safety, lifetime and metrics: as Batcher's.
 template <typename Record>
@@ -312,18 +317,19 @@ class BatchedReadsById {
  public:
   using Clock = std::chrono::system_clock;
   using GetByIds = std::function<absl::StatusOr<std::vector<Record>>(
-      const std::vector<int64_t>& ids, Clock::time_point deadline)>;
-  using Done = typename Batcher<int64_t, Record>::Done;
+      const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline)>;
+  using Done = typename Batcher<Routed<int64_t>, Record>::Done;
 
   BatchedReadsById(WorkerPool& workers, const char* resource_type, GetByIds get_by_ids,
                    std::size_t max_batch, std::size_t max_batches_in_flight,
                    Histogram* sizes = nullptr)
-      : batcher_(Batcher<int64_t, Record>::OnWorkers(
+      : batcher_(Batcher<Routed<int64_t>, Record>::OnWorkers(
                      workers,
                      [resource_type, get_by_ids = std::move(get_by_ids)](
-                         const std::vector<int64_t>& ids, Clock::time_point deadline) {
+                         const std::vector<Routed<int64_t>>& reads, Clock::time_point deadline) {
+                       const std::vector<int64_t> ids = ItemsOf(reads);
                        return InKeyOrder(
-                           ids, get_by_ids(ids, deadline),
+                           ids, get_by_ids(ids, Combined(reads), deadline),
                            [](const Record& record) { return record.id; },
                            [resource_type](int64_t id) {
                              return NotFoundResource(resource_type, id);
@@ -331,13 +337,14 @@ class BatchedReadsById {
                      }),
                  max_batch, max_batches_in_flight, sizes) {}
 
-  // Reads record `id`; `done` gets it exactly once, on a worker thread.
-  void Read(int64_t id, Clock::time_point deadline, Done done) {
-    batcher_.Add(id, deadline, std::move(done));
+  // Reads record `id` where `from` allows; `done` gets it exactly once, on
+  // a worker thread.
+  void Read(int64_t id, const ReadFrom& from, Clock::time_point deadline, Done done) {
+    batcher_.Add({id, from}, deadline, std::move(done));
   }
 
  private:
-  Batcher<int64_t, Record> batcher_;
+  Batcher<Routed<int64_t>, Record> batcher_;
 };
 
 }  // namespace microblog

@@ -12,6 +12,13 @@
 // is unreachable the listener retries every second, then backs off to 30 s,
 // logging each failure at warn; it never gives up.
 //
+// LISTEN belongs to a session: `url` must reach PostgreSQL directly (or
+// through a session-mode pool), never a transaction-mode pooler such as
+// PgBouncer with pool_mode=transaction, where the LISTEN would stay on
+// whichever server connection ran it. user-service takes it from
+// USER_DATABASE_LISTEN_URL then, or polls instead (README, "Behind
+// PgBouncer").
+//
 // Thread-safety: `on_notify` runs on the listener's own thread and must not
 // block for long. The destructor stops the thread (within ~200 ms).
 #ifndef MICROBLOG_COMMON_PG_LISTENER_H_

@@ -13,6 +13,13 @@ std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& se
   std::vector<ConfigOption> options = CommonServerOptions(service.default_listen_address,
                                                          service.default_metrics_address);
   options.push_back({service.database_url_option, "", service.database_url_help});
+  options.push_back({service.read_url_option, "", service.read_url_help});
+  options.push_back({"DB_REPLICA_MAX_LAG_MS", "1000",
+                     "A read replica lagging further behind the primary than this (1-300000) is "
+                     "skipped: its reads go to the primary."});
+  options.push_back({"DB_REPLICA_POLL_INTERVAL_MS", "500",
+                     "How often each read replica's replay position and lag are checked "
+                     "(50-60000)."});
   for (ConfigOption& option : extra_options) options.push_back(std::move(option));
 
   absl::StatusOr<Config> config =
@@ -31,7 +38,19 @@ std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& se
                      service.database_url_option, " is required: ", service.database_url_help,
                      " (see --help)")));
   }
-  return ServiceConfig{*std::move(config), *std::move(settings), std::move(database_url)};
+  absl::StatusOr<std::vector<std::string>> read_urls =
+      ParseDatabaseUrlList(config->GetString(service.read_url_option), service.read_url_option);
+  if (!read_urls.ok()) return ConfigurationError(service, read_urls.status());
+  absl::StatusOr<int64_t> max_lag_ms = config->GetInt("DB_REPLICA_MAX_LAG_MS", 1, 300000);
+  if (!max_lag_ms.ok()) return ConfigurationError(service, max_lag_ms.status());
+  absl::StatusOr<int64_t> poll_ms = config->GetInt("DB_REPLICA_POLL_INTERVAL_MS", 50, 60000);
+  if (!poll_ms.ok()) return ConfigurationError(service, poll_ms.status());
+  ServiceConfig parsed{*std::move(config), *std::move(settings), std::move(database_url), {},
+                       {}, {}};
+  parsed.read_urls = *std::move(read_urls);
+  parsed.replica_max_lag = std::chrono::milliseconds(*max_lag_ms);
+  parsed.replica_poll_interval = std::chrono::milliseconds(*poll_ms);
+  return parsed;
 }
 
 int ConfigurationError(const ServiceDescription& service, const absl::Status& status) {
@@ -47,6 +66,18 @@ ConnectionPoolOptions DatabasePoolOptions(const ServiceConfig& service,
   options.prepare = std::move(prepare);
   options.prepared_statements = service.settings.db_prepared_statements;
   options.statement_timeout = service.settings.max_deadline;
+  return options;
+}
+
+ReadRouterOptions DatabaseReadOptions(const ServiceConfig& service,
+                                      std::function<void(pqxx::connection&)> prepare,
+                                      Registry* metrics) {
+  ReadRouterOptions options;
+  options.replica_urls = service.read_urls;
+  options.max_lag = service.replica_max_lag;
+  options.poll_interval = service.replica_poll_interval;
+  options.pool = DatabasePoolOptions(service, std::move(prepare));
+  options.pool.metrics = metrics;
   return options;
 }
 

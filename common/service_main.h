@@ -1,6 +1,7 @@
 // The start-up both services' main() share: configuration with --help, the
-// common server settings, the required database URL, and the connection
-// pool built from them.
+// common server settings, the required database URL, the optional read
+// replica URLs with their settings, and the connection pool and read router
+// built from them.
 //
 //   int main(int argc, char** argv) {
 //     BlockShutdownSignals();
@@ -15,6 +16,7 @@
 #ifndef MICROBLOG_COMMON_SERVICE_MAIN_H_
 #define MICROBLOG_COMMON_SERVICE_MAIN_H_
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <variant>
@@ -25,6 +27,8 @@
 #include "absl/status/status.h"
 #include "common/config.h"
 #include "common/connection_pool.h"
+#include "common/metrics.h"
+#include "common/read_router.h"
 
 namespace microblog {
 
@@ -36,6 +40,8 @@ struct ServiceDescription {
   std::string default_metrics_address;  // "0.0.0.0:9464"
   std::string database_url_option;     // "USER_DATABASE_URL" (required)
   std::string database_url_help;       // its line in --help
+  std::string read_url_option;         // "USER_DATABASE_READ_URL" (optional)
+  std::string read_url_help;           // its line in --help
 };
 
 // A service's configuration, read and checked.
@@ -43,6 +49,10 @@ struct ServiceConfig {
   Config values;  // every option's value: services read their own options here
   ServerSettings settings;
   std::string database_url;
+  // Read replicas (read_url_option, ParseDatabaseUrlList); may be empty.
+  std::vector<std::string> read_urls;
+  std::chrono::milliseconds replica_max_lag{1000};       // DB_REPLICA_MAX_LAG_MS
+  std::chrono::milliseconds replica_poll_interval{500};  // DB_REPLICA_POLL_INTERVAL_MS
 };
 
 // Reads the common options, the database URL and `extra_options` from the
@@ -62,6 +72,13 @@ int ConfigurationError(const ServiceDescription& service, const absl::Status& st
 // new connection, prepared statements on or off (DB_PREPARED_STATEMENTS).
 ConnectionPoolOptions DatabasePoolOptions(const ServiceConfig& service,
                                           std::function<void(pqxx::connection&)> prepare);
+
+// The read router's options: the replicas of ServiceConfig::read_urls, each
+// a pool like the primary's (DB_POOL_SIZE connections, `prepare`), metrics
+// in `metrics` (may be null).
+ReadRouterOptions DatabaseReadOptions(const ServiceConfig& service,
+                                      std::function<void(pqxx::connection&)> prepare,
+                                      Registry* metrics);
 
 }  // namespace microblog
 

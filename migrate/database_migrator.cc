@@ -27,23 +27,85 @@ constexpr char kCreateHistoryTable[] =
 // lock_not_available: lock_timeout expired (or NOWAIT).
 constexpr char kLockNotAvailable[] = "55P03";
 
+// The server process serving `tx`'s session now.
+int64_t BackendPid(pqxx::transaction_base& tx) {
+  return tx.exec1("SELECT pg_backend_pid()")[0].as<int64_t>();
+}
+
+// Why migrate does not run through a transaction-mode pooler, and what to do.
+std::string PoolerRefusal(const std::string& name, const std::string& evidence) {
+  return "refusing to run on database " + name + ": " + evidence +
+         ", so something between migrate and PostgreSQL hands each transaction to whichever "
+         "server connection is free (a transaction-mode pooler such as PgBouncer with "
+         "pool_mode=transaction). migrate's lock is held by its session and would protect "
+         "nothing there. Give migrate a direct URL to PostgreSQL (or a session-mode pool); "
+         "nothing was changed.";
+}
+
 }  // namespace
 
 DatabaseMigrator::DatabaseMigrator(std::string name, DatabaseUrl url,
                                    std::vector<MigrationFile> files, std::ostream& out)
     : name_(std::move(name)), url_(std::move(url)), files_(std::move(files)), out_(out) {}
 
-// Closing the session releases the advisory lock.
-DatabaseMigrator::~DatabaseMigrator() = default;
+// Releases the lock explicitly (closing the session would too, but a
+// session-mode pooler keeps the server session open).
+DatabaseMigrator::~DatabaseMigrator() {
+  if (conn_ == nullptr || lock_pid_ == 0) return;
+  try {
+    pqxx::nontransaction tx(*conn_);
+    tx.exec(std::string("SELECT pg_advisory_unlock(") + kLockKey + ")");
+  } catch (const std::exception&) {
+    // The session is gone, and the lock with it.
+  }
+}
 
 void DatabaseMigrator::Connect() { conn_ = std::make_unique<Connection>(url_); }
 
+void DatabaseMigrator::RefuseTransactionPooler() {
+  int64_t ours = 0;
+  {
+    pqxx::nontransaction tx(*conn_);
+    ours = BackendPid(tx);
+  }
+  // Two sessions open at once are two server processes, unless a pooler
+  // multiplexes them.
+  Connection other(url_);
+  pqxx::nontransaction tx(other);
+  if (BackendPid(tx) == ours) {
+    throw MigrateError(ExitCode::kRefused,
+                       PoolerRefusal(name_, "two sessions open at the same time were served by "
+                                            "the same server process (pid " +
+                                                std::to_string(ours) + ")"));
+  }
+}
+
 void DatabaseMigrator::AcquireLock() {
+  RefuseTransactionPooler();
   pqxx::nontransaction tx(*conn_);
-  if (tx.exec1(std::string("SELECT pg_try_advisory_lock(") + kLockKey + ")")[0].as<bool>()) return;
+  const pqxx::row tried = tx.exec1(std::string("SELECT pg_try_advisory_lock(") + kLockKey +
+                                   "), pg_backend_pid()");
+  if (tried[0].as<bool>()) {
+    lock_pid_ = tried[1].as<int64_t>();
+    return;
+  }
   out_ << name_ << ": waiting for another migrate run on this database to finish" << std::endl;
-  tx.exec(std::string("SELECT pg_advisory_lock(") + kLockKey + ")");
+  lock_pid_ = tx.exec1(std::string("SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(") +
+                       kLockKey + ")) AS locked")[0]
+                  .as<int64_t>();
   out_ << name_ << ": got the migration lock" << std::endl;
+}
+
+void DatabaseMigrator::CheckLockHolder(pqxx::transaction_base& tx) const {
+  if (lock_pid_ == 0) return;  // no lock taken (migrate check's scratch database)
+  const int64_t now = BackendPid(tx);
+  if (now != lock_pid_) {
+    throw MigrateError(ExitCode::kRefused,
+                       PoolerRefusal(name_, "the migration lock was taken by server process " +
+                                                std::to_string(lock_pid_) +
+                                                " but this transaction runs on " +
+                                                std::to_string(now)));
+  }
 }
 
 void DatabaseMigrator::LoadHistory() {
@@ -189,6 +251,10 @@ void DatabaseMigrator::ApplyOne(const MigrationFile& file, bool up) {
   out_ << name_ << ": " << (up ? "applying " : "rolling back ") << file.Label() << " (" << path
        << ")" << std::endl;
   if (IsNoTransaction(sql)) {
+    {
+      pqxx::nontransaction tx(*conn_);
+      CheckLockHolder(tx);
+    }
     ApplyWithoutTransaction(file, up);
     return;
   }
@@ -222,6 +288,7 @@ std::optional<ScriptError> DatabaseMigrator::TryInTransaction(const MigrationFil
                                                               int64_t* elapsed_ms) {
   const auto started = std::chrono::steady_clock::now();
   pqxx::work tx(*conn_);
+  CheckLockHolder(tx);
   tx.exec("SET LOCAL lock_timeout = " + std::to_string(lock_timeout_ms_));
   // Same session as `tx`, so the file's statements are part of its transaction.
   if (std::optional<ScriptError> error = RunWatched(sql)) return error;  // ~work rolls back
@@ -478,6 +545,7 @@ void DatabaseMigrator::Stamp(int version) {
   }
   EnsureHistoryTable();
   pqxx::work tx(*conn_);
+  CheckLockHolder(tx);
   for (const MigrationFile* file : missing) {
     tx.exec_params(
         "INSERT INTO schema_migrations (version, name, checksum, applied_at, duration_ms)"

@@ -11,8 +11,15 @@
 //
 // Each migration runs in its own transaction together with its history row,
 // so a failure leaves the database at the previous version. The advisory lock
-// is session-level and held until the object is destroyed (the connection
-// closes), so two concurrent runs never apply the same migration twice.
+// is session-level and held until the object is destroyed (it is released
+// then), so two concurrent runs never apply the same migration twice.
+//
+// A session lock needs a session: through a transaction-mode pooler
+// (PgBouncer pool_mode=transaction) each transaction may run on another
+// server connection. AcquireLock() refuses (kRefused) when two sessions open
+// at once report the same pg_backend_pid() (only a pooler does that), and
+// every migration's transaction checks that it runs on the server process
+// that took the lock, refusing before it changes anything otherwise.
 // Not thread-safe.
 #ifndef MICROBLOG_MIGRATE_DATABASE_MIGRATOR_H_
 #define MICROBLOG_MIGRATE_DATABASE_MIGRATOR_H_
@@ -60,7 +67,8 @@ class DatabaseMigrator {
   // Opens the session. Throws MigrateError(kUnreachable).
   void Connect();
   // Takes the migration advisory lock for this database, saying so on `out`
-  // when it has to wait for another run. Requires Connect().
+  // when it has to wait for another run. Requires Connect(). Throws
+  // MigrateError(kRefused) through a transaction-mode pooler (above).
   void AcquireLock();
   // Reads schema_migrations; a missing table means nothing is applied.
   // Requires Connect().
@@ -96,6 +104,11 @@ class DatabaseMigrator {
   void Stamp(int version);
 
  private:
+  // MigrateError(kRefused) when a second session gets conn_'s server process.
+  void RefuseTransactionPooler();
+  // MigrateError(kRefused) unless `tx` runs on the session holding the lock
+  // (when AcquireLock() took it).
+  void CheckLockHolder(pqxx::transaction_base& tx) const;
   std::vector<std::string> ProblemsImpl(bool holes) const;
   std::vector<std::string> ProblemsExceptHoles() const;
   void EnsureHistoryTable();
@@ -121,6 +134,7 @@ class DatabaseMigrator {
   std::ostream& out_;
   std::unique_ptr<Connection> conn_;
   std::vector<AppliedMigration> history_;
+  int64_t lock_pid_ = 0;  // pg_backend_pid() of the session holding the lock; 0: not held
   int lock_timeout_ms_ = 2000;
   int lock_retries_ = 5;
   // A second session that asks pg_stat_activity who blocks conn_.

@@ -355,7 +355,10 @@ Files: DIR/<database>/NNNN_name.up.sql and NNNN_name.down.sql, versions 0001,
 schema_migrations history table (version, name, sha256 checksum of the up file,
 applied_at, duration_ms); files must not contain BEGIN/COMMIT. A session
 advisory lock per database serialises concurrent runs: a second run waits, then
-finds nothing to do.
+finds nothing to do. The lock needs a session of its own: give migrate direct
+URLs, not a transaction-mode pooler (PgBouncer pool_mode=transaction), which
+it refuses (exit 4) when two of its sessions get the same server process or
+a migration would run on another server process than the lock's.
 
 A file whose first line is `-- migrate:no-transaction` runs statement by
 statement outside a transaction (CREATE INDEX CONCURRENTLY, ...), still under
@@ -400,7 +403,8 @@ Exit codes:
   4  refused: an applied migration file was edited, the database is at a
      version the files do not know (database ahead of code), `wait` found
      the database past the requested version, `stamp` found it past VERSION,
-     or a no-transaction file names an INVALID index
+     or a no-transaction file names an INVALID index, or the URL goes
+     through a transaction-mode pooler
   5  `wait` timed out
   10 `check`: a down file does not restore the schema its up file changed (or
      leaves something behind at version 0)

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/connection_pool.h"
+#include "common/read_router.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc_metrics.h"
@@ -45,7 +46,11 @@ const ServiceDescription kPostService = {
     "Serves microblog.post.v1.PostService: publishes and lists posts. "
     "`post-service reconcile` instead makes one reconciliation pass and exits.",
     "0.0.0.0:50052", "0.0.0.0:9465", "POST_DATABASE_URL",
-    "libpq URL of the posts database, e.g. postgresql://post_service@db:5432/posts"};
+    "libpq URL of the posts database, e.g. postgresql://post_service@db:5432/posts",
+    "POST_DATABASE_READ_URL",
+    "Read replicas of the posts database (streaming standbys), as the post_service role: "
+    "postgresql:// URIs separated by whitespace, or one keyword/value string; unset: every "
+    "read on the primary."};
 
 std::vector<ConfigOption> PostServiceOptions() {
   return {
@@ -158,7 +163,12 @@ int Serve(const ServiceConfig& config, const Settings& settings,
       microblog::DatabasePoolOptions(config, &post::PostgresPostStore::PrepareStatements);
   pool_options.metrics = &metrics;
   microblog::ConnectionPool pool(std::move(pool_options));
-  post::PostgresPostStore store(pool);
+  // Reads that tolerate replication lag go to POST_DATABASE_READ_URL's
+  // replicas (posts.h says which).
+  microblog::ReadRouter router(
+      pool, microblog::DatabaseReadOptions(config, &post::PostgresPostStore::PrepareStatements,
+                                           &metrics));
+  post::PostgresPostStore store(router);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));

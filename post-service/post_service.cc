@@ -35,8 +35,8 @@ grpc::ServerUnaryReactor* PostServiceImpl::ListPosts(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* PostServiceImpl::DeletePost(grpc::CallbackServerContext* context,
                                                       const v1::DeletePostRequest* request,
-                                                      v1::DeletePostResponse* /*response*/) {
-  return calls_.RunOn(db_workers_, context, &Posts::DeletePost, request);
+                                                      v1::DeletePostResponse* response) {
+  return calls_.RunOn(db_workers_, context, &Posts::DeletePost, request, response);
 }
 
 }  // namespace post

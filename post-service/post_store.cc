@@ -239,11 +239,11 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
 }
 
 absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
-    const std::vector<int64_t>& ids, Clock::time_point deadline) {
-  return pool_.Run<std::vector<PostRecord>>(deadline, [&](pqxx::connection& c) {
+    const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline) {
+  return router_.Run<std::vector<PostRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<PostRecord> posts;
-    for (const pqxx::row& row : pool_.Exec(tx, kGetByIds, BigintArray(ids))) {
+    for (const pqxx::row& row : router_.Exec(tx, kGetByIds, BigintArray(ids))) {
       posts.push_back(PostFromRow(row));
     }
     return posts;
@@ -251,19 +251,20 @@ absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
 }
 
 absl::StatusOr<PostPage> PostgresPostStore::List(const ListPostsQuery& query,
+                                                 const ReadFrom& from,
                                                  Clock::time_point deadline) {
   const int64_t limit = RowLimit(query.page_size);
-  return pool_.Run<PostPage>(deadline, [&](pqxx::connection& c) {
+  return router_.Run<PostPage>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     pqxx::result rows;
     if (query.user_id == 0 && !query.after) {
-      rows = pool_.Exec(tx, kListFirst, limit);
+      rows = router_.Exec(tx, kListFirst, limit);
     } else if (query.user_id == 0) {
-      rows = pool_.Exec(tx, kListAfter, query.after->create_micros, query.after->id, limit);
+      rows = router_.Exec(tx, kListAfter, query.after->create_micros, query.after->id, limit);
     } else if (!query.after) {
-      rows = pool_.Exec(tx, kListUserFirst, query.user_id, limit);
+      rows = router_.Exec(tx, kListUserFirst, query.user_id, limit);
     } else {
-      rows = pool_.Exec(tx, kListUserAfter, query.user_id, query.after->create_micros,
+      rows = router_.Exec(tx, kListUserAfter, query.user_id, query.after->create_micros,
                         query.after->id, limit);
     }
     return PageFromRows(rows, query.page_size);
@@ -271,7 +272,7 @@ absl::StatusOr<PostPage> PostgresPostStore::List(const ListPostsQuery& query,
 }
 
 absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
-    const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
+    const std::vector<FirstPageKey>& keys, const ReadFrom& from, Clock::time_point deadline) {
   std::vector<int64_t> user_ids;
   std::vector<int64_t> limits;
   for (const FirstPageKey& key : keys) {
@@ -279,10 +280,10 @@ absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
     limits.push_back(RowLimit(key.page_size));
   }
   using Pages = std::vector<PostPage>;
-  return pool_.Run<Pages>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
+  return router_.Run<Pages>(from, deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
     pqxx::nontransaction tx(c);
     const pqxx::result result =
-        pool_.Exec(tx, kListFirstPages, BigintArray(user_ids), BigintArray(limits));
+        router_.Exec(tx, kListFirstPages, BigintArray(user_ids), BigintArray(limits));
     std::vector<std::vector<pqxx::row>> rows_by_page(keys.size());
     for (const pqxx::row& row : result) {
       const auto page = row["page"].as<std::size_t>();
@@ -305,6 +306,10 @@ absl::Status PostgresPostStore::Delete(int64_t id, Clock::time_point deadline) {
     if (deleted.affected_rows() == 0) return NotFoundResource("post", id);
     return absl::OkStatus();
   });
+}
+
+std::string PostgresPostStore::WriteToken(Clock::time_point deadline) {
+  return router_.WriteToken(deadline);
 }
 
 }  // namespace post

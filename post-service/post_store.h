@@ -5,14 +5,19 @@
 // the logic can be unit-tested with a fake; PostgresPostStore is the real
 // one, running its NamedStatements (all kept together in post_store.cc)
 // through a ConnectionPool (ConnectionPool::Exec: prepared or unnamed, as
-// the pool says):
+// the pool says), and the reads that say so on a read replica (ReadRouter):
 //
 //   ConnectionPoolOptions options;
 //   options.url = url;
 //   options.prepare = &PostgresPostStore::PrepareStatements;
 //   ConnectionPool pool(std::move(options));
-//   PostgresPostStore store(pool);
-//   absl::StatusOr<std::vector<PostRecord>> posts = store.GetByIds({1, 2}, deadline);
+//   ReadRouter router(pool, std::move(read_options));
+//   PostgresPostStore store(router);
+//   absl::StatusOr<std::vector<PostRecord>> posts =
+//       store.GetByIds({1, 2}, ReadFrom::Replica(), deadline);
+//
+// Reads taking a ReadFrom run where it allows (common/read_from.h); writes
+// run on the primary.
 //
 // The store trusts its arguments: the logic validates requests and checks
 // authors with user-service first. Errors of every method, besides those it
@@ -26,6 +31,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <pqxx/connection>
@@ -33,6 +39,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/connection_pool.h"
+#include "common/read_from.h"
+#include "common/read_router.h"
 #include "post-service/post_records.h"
 
 namespace microblog {
@@ -63,23 +71,30 @@ class PostStore {
   // The posts among `ids` (which may repeat), each once, in no particular
   // order; unknown ids are skipped.
   virtual absl::StatusOr<std::vector<PostRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                           const ReadFrom& from,
                                                            Clock::time_point deadline) = 0;
 
   // Up to `query.page_size` posts, newest first (created_at, then id,
   // descending), of `query.user_id` (0: everyone) strictly after
   // `query.after`.
-  virtual absl::StatusOr<PostPage> List(const ListPostsQuery& query,
+  virtual absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
                                         Clock::time_point deadline) = 0;
 
   // The first pages of several users' posts, one result per key (keys may
   // repeat), in order, each what List() answers for {user_id, page_size, no
   // `after`}.
   virtual absl::StatusOr<std::vector<PostPage>> ListFirstPages(
-      const std::vector<FirstPageKey>& keys, Clock::time_point deadline) = 0;
+      const std::vector<FirstPageKey>& keys, const ReadFrom& from,
+      Clock::time_point deadline) = 0;
 
   // Deletes post `id`; NOT_FOUND (with a google.rpc.ResourceInfo) when there
   // is none.
   virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
+
+  // The consistency token of the writes that returned so far (a write RPC
+  // answers it): "" when every read is on the primary anyway (this
+  // default). Never fails (see ReadRouter::WriteToken).
+  virtual std::string WriteToken(Clock::time_point /*deadline*/) { return ""; }
 };
 
 class PostgresPostStore final : public PostStore {
@@ -88,9 +103,9 @@ class PostgresPostStore final : public PostStore {
   // ConnectionPoolOptions::prepare. Throws pqxx exceptions.
   static void PrepareStatements(pqxx::connection& connection);
 
-  // `pool` is borrowed, must outlive the store, and must prepare its
-  // connections with PrepareStatements().
-  explicit PostgresPostStore(ConnectionPool& pool) : pool_(pool) {}
+  // `router` is borrowed, must outlive the store, and its pools must
+  // prepare their connections with PrepareStatements().
+  explicit PostgresPostStore(ReadRouter& router) : router_(router), pool_(router.primary()) {}
 
   PostgresPostStore(const PostgresPostStore&) = delete;
   PostgresPostStore& operator=(const PostgresPostStore&) = delete;
@@ -98,14 +113,19 @@ class PostgresPostStore final : public PostStore {
   std::vector<absl::StatusOr<PostRecord>> InsertMany(const std::vector<NewPost>& posts,
                                                      Clock::time_point deadline) override;
   absl::StatusOr<std::vector<PostRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                   const ReadFrom& from,
                                                    Clock::time_point deadline) override;
-  absl::StatusOr<PostPage> List(const ListPostsQuery& query, Clock::time_point deadline) override;
+  absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
+                                Clock::time_point deadline) override;
   absl::StatusOr<std::vector<PostPage>> ListFirstPages(const std::vector<FirstPageKey>& keys,
+                                                       const ReadFrom& from,
                                                        Clock::time_point deadline) override;
   absl::Status Delete(int64_t id, Clock::time_point deadline) override;
+  std::string WriteToken(Clock::time_point deadline) override;
 
  private:
-  ConnectionPool& pool_;
+  ReadRouter& router_;
+  ConnectionPool& pool_;  // the primary
 };
 
 }  // namespace post

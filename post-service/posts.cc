@@ -41,20 +41,20 @@ Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
     : store_(store),
       authors_(authors),
       db_workers_(db_workers),
-      inserts_(Batcher<NewPost, PostRecord>::OnWorkers(
+      inserts_(Batcher<NewPost, StoredPost>::OnWorkers(
                    db_workers,
                    [this](const std::vector<NewPost>& posts, Clock::time_point deadline) {
-                     return store_.InsertMany(posts, deadline);
+                     return InsertBatch(posts, deadline);
                    }),
                kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "create_post")),
       reads_(db_workers, "post",
-             [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-               return store_.GetByIds(ids, deadline);
-             },
+             [this](const std::vector<int64_t>& ids, const ReadFrom& from,
+                    Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
              kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_post")),
-      first_pages_(Batcher<FirstPageKey, PostPage>::OnWorkers(
+      first_pages_(Batcher<Routed<FirstPageKey>, PostPage>::OnWorkers(
                        db_workers,
-                       [this](const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
+                       [this](const std::vector<Routed<FirstPageKey>>& keys,
+                              Clock::time_point deadline) {
                          return ListFirstPagesBatch(keys, deadline);
                        }),
                    kMaxBatch, kBatchesInFlight,
@@ -76,10 +76,34 @@ void Posts::CreatePost(const v1::CreatePostRequest& request, Clock::time_point d
        done = std::move(done)](absl::Status author) mutable {
         if (!author.ok()) return std::move(done)(author);
         inserts_.Add(std::move(post), deadline,
-                     FillThenReply<PostRecord>(std::move(done), [&response](PostRecord stored) {
-                       ToProto(stored, *response.mutable_post());
+                     FillThenReply<StoredPost>(std::move(done), [&response](StoredPost stored) {
+                       ToProto(stored.post, *response.mutable_post());
+                       response.set_consistency_token(std::move(stored.consistency_token));
                      }));
       });
+}
+
+std::vector<absl::StatusOr<Posts::StoredPost>> Posts::InsertBatch(
+    const std::vector<NewPost>& posts, Clock::time_point deadline) {
+  std::vector<absl::StatusOr<PostRecord>> stored = store_.InsertMany(posts, deadline);
+  // One token for the batch, read after its commit.
+  std::string token;
+  for (const absl::StatusOr<PostRecord>& post : stored) {
+    if (post.ok()) {
+      token = store_.WriteToken(deadline);
+      break;
+    }
+  }
+  std::vector<absl::StatusOr<StoredPost>> results;
+  results.reserve(stored.size());
+  for (absl::StatusOr<PostRecord>& post : stored) {
+    if (post.ok()) {
+      results.push_back(StoredPost{*std::move(post), token});
+    } else {
+      results.push_back(post.status());
+    }
+  }
+  return results;
 }
 
 // --- GetPost ---
@@ -89,7 +113,9 @@ void Posts::GetPost(const v1::GetPostRequest& request, Clock::time_point deadlin
   if (absl::Status valid = ValidatePostId(request.id()); !valid.ok()) {
     return std::move(done)(valid);
   }
-  reads_.Read(request.id(), deadline,
+  absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
+  if (!from.ok()) return std::move(done)(from.status());
+  reads_.Read(request.id(), *from, deadline,
               FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
                 ToProto(post, *response.mutable_post());
               }));
@@ -101,35 +127,41 @@ void Posts::ListPosts(const v1::ListPostsRequest& request, Clock::time_point dea
                       v1::ListPostsResponse& response, Reply done) {
   absl::StatusOr<ListPostsQuery> query = ParseListPostsRequest(request);
   if (!query.ok()) return std::move(done)(query.status());
+  absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
+  if (!from.ok()) return std::move(done)(from.status());
   auto answer = FillThenReply<PostPage>(
       std::move(done), [query = *query, &response](PostPage page) {
         FillListResponse(query, page, response);
       });
   if (query->user_id != 0 && !query->after) {
-    first_pages_.Add({query->user_id, query->page_size}, deadline, std::move(answer));
+    first_pages_.Add({{query->user_id, query->page_size}, *from}, deadline, std::move(answer));
     return;
   }
-  db_workers_.Submit([this, query = *std::move(query), deadline,
+  db_workers_.Submit([this, query = *std::move(query), from = *from, deadline,
                       answer = std::move(answer)]() mutable {
     if (Clock::now() >= deadline) {
       return std::move(answer)(absl::DeadlineExceededError("deadline exceeded while queued"));
     }
-    std::move(answer)(store_.List(query, deadline));
+    std::move(answer)(store_.List(query, from, deadline));
   });
 }
 
 std::vector<absl::StatusOr<PostPage>> Posts::ListFirstPagesBatch(
-    const std::vector<FirstPageKey>& keys, Clock::time_point deadline) {
-  absl::StatusOr<std::vector<PostPage>> pages = store_.ListFirstPages(keys, deadline);
+    const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline) {
+  absl::StatusOr<std::vector<PostPage>> pages =
+      store_.ListFirstPages(ItemsOf(keys), Combined(keys), deadline);
   if (!pages.ok()) return std::vector<absl::StatusOr<PostPage>>(keys.size(), pages.status());
   return {std::make_move_iterator(pages->begin()), std::make_move_iterator(pages->end())};
 }
 
 // --- DeletePost ---
 
-absl::Status Posts::DeletePost(const v1::DeletePostRequest& request, Clock::time_point deadline) {
+absl::Status Posts::DeletePost(const v1::DeletePostRequest& request, Clock::time_point deadline,
+                               v1::DeletePostResponse& response) {
   if (absl::Status valid = ValidatePostId(request.id()); !valid.ok()) return valid;
-  return store_.Delete(request.id(), deadline);
+  if (absl::Status deleted = store_.Delete(request.id(), deadline); !deleted.ok()) return deleted;
+  response.set_consistency_token(store_.WriteToken(deadline));
+  return absl::OkStatus();
 }
 
 }  // namespace post

@@ -27,6 +27,12 @@
 // Blocking store work runs on `db_workers`, so that no gRPC thread waits
 // for PostgreSQL; at most kBatchesInFlight batches of each kind run at once.
 //
+// Where each RPC reads (common/read_from.h): GetPost and ListPosts on a
+// read replica when one is usable and has replayed the request's
+// consistency_token, else on the primary (a batch: where all its requests
+// may be read). CreatePost and DeletePost write the primary and answer the
+// consistency token of PostStore::WriteToken(), one per insert batch.
+//
 // Thread-safety: all methods may run concurrently. Not copyable. The
 // destructor waits for the batches in flight.
 #ifndef MICROBLOG_POST_SERVICE_POSTS_H_
@@ -34,9 +40,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "common/batcher.h"
+#include "common/read_from.h"
 #include "common/trace_context.h"
 #include "common/unary_call.h"
 #include "common/worker_pool.h"
@@ -78,21 +86,29 @@ class Posts {
 
   // Blocks until the post is deleted (run it on a WorkerPool).
   absl::Status DeletePost(const microblog::post::v1::DeletePostRequest& request,
-                          Clock::time_point deadline);
+                          Clock::time_point deadline,
+                          microblog::post::v1::DeletePostResponse& response);
 
  private:
   // The batches, named for what they do to the store.
-  std::vector<absl::StatusOr<PostPage>> ListFirstPagesBatch(const std::vector<FirstPageKey>& keys,
-                                                            Clock::time_point deadline);
+  // A post an insert batch stored, with the batch's consistency token.
+  struct StoredPost {
+    PostRecord post;
+    std::string consistency_token;
+  };
+  std::vector<absl::StatusOr<StoredPost>> InsertBatch(const std::vector<NewPost>& posts,
+                                                      Clock::time_point deadline);
+  std::vector<absl::StatusOr<PostPage>> ListFirstPagesBatch(
+      const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline);
 
   PostStore& store_;
   AuthorChecker& authors_;
   WorkerPool& db_workers_;
   // Last, so that their destructors wait for the batches in flight while
   // everything those use is still alive.
-  Batcher<NewPost, PostRecord> inserts_;  // PostStore::InsertMany
+  Batcher<NewPost, StoredPost> inserts_;  // InsertBatch
   BatchedReadsById<PostRecord> reads_;    // PostStore::GetByIds
-  Batcher<FirstPageKey, PostPage> first_pages_;  // ListFirstPagesBatch
+  Batcher<Routed<FirstPageKey>, PostPage> first_pages_;  // ListFirstPagesBatch
 };
 
 }  // namespace post

@@ -33,6 +33,8 @@ DEB_PACKAGES=(
   libcivetweb-dev prometheus
   # PostgreSQL 15: the tests' throwaway clusters and scripts/pg.sh.
   postgresql-15 postgresql-client-15
+  # PgBouncer 1.18: the pooler tests put it in front of the throwaway cluster.
+  pgbouncer
   # tests/grpcurl/grpcurl.py (Debian's python3, not a virtualenv's).
   python3 python3-grpcio python3-protobuf
   # runuser (PostgreSQL refuses to run as root), ps, ss.

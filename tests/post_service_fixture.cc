@@ -1,12 +1,16 @@
 #include "post_service_fixture.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
 #include <grpcpp/server_builder.h>
+
+#include "support/eventually.h"
 
 #ifndef POST_SERVICE_BIN
 #error "POST_SERVICE_BIN must be defined (path of the post-service binary)"
@@ -96,9 +100,9 @@ void PostServiceTest::StartPostService(const std::string& user_service_address, 
 }
 
 EnvVars PostServiceTest::PostServiceEnv(EnvVars extra_env) const {
-  EnvVars env = {{"POST_DATABASE_URL", post_db_.service_url},
-                 {"USER_SERVICE_ADDR", user_service_address_},
-                 {"HEALTH_CHECK_INTERVAL_MS", "100"}};
+  EnvVars env = DatabaseEnv(post_db_, "POST_DATABASE_URL");
+  env["USER_SERVICE_ADDR"] = user_service_address_;
+  env["HEALTH_CHECK_INTERVAL_MS"] = "100";
   for (auto& [key, value] : extra_env) env[key] = value;
   return env;
 }
@@ -108,7 +112,9 @@ std::unique_ptr<ServiceProcess> PostServiceTest::LaunchPostService(EnvVars extra
 }
 
 EnvVars PostServiceTest::UserServiceEnv() const {
-  return {{"USER_DATABASE_URL", user_db_.service_url}, {"HEALTH_CHECK_INTERVAL_MS", "100"}};
+  EnvVars env = DatabaseEnv(user_db_, "USER_DATABASE_URL");
+  env["HEALTH_CHECK_INTERVAL_MS"] = "100";
+  return env;
 }
 
 int64_t PostServiceTest::CreateUser(const std::string& name) {
@@ -270,6 +276,92 @@ void PostServiceTest::ExpectConcurrentRetriesStoreOnePost(int64_t user_id) {
   ASSERT_TRUE(CreatePost(user_id, "said once", "req-0001", &again).ok());
   EXPECT_EQ(again.id(), posts[0].id());
   EXPECT_EQ(CountPosts(), 1);
+}
+
+// Readers and writers keep calling through a restart of the cluster.
+void PostServiceTest::ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers() {
+  const int64_t alice = CreateUser("alice");
+  Post kept;
+  ASSERT_TRUE(CreatePost(alice, "survives restarts", "", &kept).ok());
+
+  // Readers and writers keep calling through the outage. Two writers, so
+  // that inserts also go in batches (one transaction for several posts).
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> codes;  // guarded by mu
+  std::vector<int64_t> acknowledged;      // ids of posts whose CreatePost said OK; guarded by mu
+  std::vector<std::thread> load;
+  for (int worker = 0; worker < 4; ++worker) {
+    load.emplace_back([&, worker] {
+      auto stub = PostService::NewStub(posts_->NewChannel());
+      for (int i = 0; !stop; ++i) {
+        grpc::Status status;
+        if (worker == 0 || worker == 2) {
+          Post created;
+          status = CreatePost(alice, "load", "", &created, stub.get());
+          if (status.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            acknowledged.push_back(created.id());
+          }
+        } else if (worker == 1) {
+          ListPostsRequest request;
+          ListPostsResponse response;
+          status = stub->ListPosts(NewContext(10s).get(), request, &response);
+        } else {
+          GetPostRequest request;
+          request.set_id(kept.id());
+          GetPostResponse response;
+          status = stub->GetPost(NewContext(10s).get(), request, &response);
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        ++codes[status.error_code()];
+      }
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+
+  pg().Stop();
+  EXPECT_TRUE(posts_->WaitForHealth(HealthStatus::NOT_SERVING, kWaitTimeout));
+  EXPECT_EQ(posts_->CheckHealth(kCallTimeout, "microblog.post.v1.PostService"),
+            std::optional(HealthStatus::NOT_SERVING));
+  EXPECT_EQ(posts_->CheckHealth(kCallTimeout, "liveness"), std::optional(HealthStatus::SERVING));
+  grpc::Status status = GetPost(kept.id());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  ListPostsResponse page;
+  status = ListPosts(0, 0, "", &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  std::this_thread::sleep_for(300ms);
+
+  pg().Restart();
+  EXPECT_TRUE(posts_->WaitForHealth(HealthStatus::SERVING, kWaitTimeout));
+  Post read;
+  status = GetPost(kept.id(), &read);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  // Writes recover too (user-service's database was down as well).
+  EXPECT_TRUE(Eventually([&] {
+    status = CreatePost(alice, "after the restart");
+    return status.ok();
+  })) << status.error_message();
+  std::this_thread::sleep_for(300ms);
+
+  stop = true;
+  for (std::thread& thread : load) thread.join();
+  // Through the outage, callers only ever saw success or a retryable
+  // failure: never INTERNAL/UNKNOWN, never a hang.
+  for (const auto& [code, count] : codes) {
+    EXPECT_TRUE(code == grpc::StatusCode::OK || code == grpc::StatusCode::UNAVAILABLE ||
+                code == grpc::StatusCode::DEADLINE_EXCEEDED)
+        << "code " << code << " seen " << count << " times";
+  }
+  EXPECT_GT(codes[grpc::StatusCode::OK], 0);
+  EXPECT_GT(codes[grpc::StatusCode::UNAVAILABLE], 0);
+  // Nothing acknowledged is lost: every post a CreatePost answered OK for
+  // is in the database after the restart.
+  ASSERT_FALSE(acknowledged.empty());
+  std::string ids;
+  for (int64_t id : acknowledged) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  EXPECT_EQ(CountPosts("id IN (" + ids + ")"), static_cast<int64_t>(acknowledged.size()));
+  EXPECT_TRUE(posts_->Running()) << posts_->output();
 }
 
 }  // namespace test_support

@@ -146,6 +146,12 @@ class PostServiceTest : public ::testing::Test {
 
   // user-service's environment for the database user_db_.
   EnvVars UserServiceEnv() const;
+  // How a service reaches its database `db`: `url_variable`
+  // (USER_DATABASE_URL, POST_DATABASE_URL) = db.service_url; a fixture
+  // putting a pooler in between says otherwise (and what goes with it).
+  virtual EnvVars DatabaseEnv(const MigratedDatabase& db, const std::string& url_variable) const {
+    return {{url_variable, db.service_url}};
+  }
 
   // Creates a user through user-service; returns its id.
   int64_t CreateUser(const std::string& name);
@@ -177,6 +183,13 @@ class PostServiceTest : public ::testing::Test {
   // each on its own connection, and checks that they all got the same post
   // and that the database holds exactly one.
   void ExpectConcurrentRetriesStoreOnePost(int64_t user_id);
+
+  // With the services started: keeps readers and writers calling while the
+  // cluster stops and starts again, and checks that health goes NOT_SERVING
+  // and back, that calls fail only with UNAVAILABLE (or DEADLINE_EXCEEDED)
+  // meanwhile and succeed again afterwards, and that every post a
+  // CreatePost acknowledged is in the database.
+  void ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers();
 
   inline static std::unique_ptr<PgCluster> cluster_;
   MigratedDatabase user_db_;

@@ -57,25 +57,31 @@ class FakePostStore final : public PostStore {
     return results;
   }
   absl::StatusOr<std::vector<PostRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                   const ReadFrom& from,
                                                    Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back("GetByIds");
+    last_from_ = from;
     std::vector<PostRecord> found;
     for (int64_t id : ids) {
       if (rows_.count(id) != 0) found.push_back(rows_[id]);
     }
     return found;
   }
-  absl::StatusOr<PostPage> List(const ListPostsQuery& query, Clock::time_point) override {
+  absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
+                                Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back("List");
+    last_from_ = from;
     last_list_ = query;
     return next_page_;
   }
   absl::StatusOr<std::vector<PostPage>> ListFirstPages(const std::vector<FirstPageKey>& keys,
+                                                       const ReadFrom& from,
                                                        Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back("ListFirstPages");
+    last_from_ = from;
     last_first_pages_ = keys;
     return std::vector<PostPage>(keys.size(), next_page_);
   }
@@ -122,6 +128,11 @@ class FakePostStore final : public PostStore {
     std::lock_guard<std::mutex> lock(mu_);
     return last_first_pages_;
   }
+  // Where the last read was asked to run.
+  ReadFrom last_from() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_from_;
+  }
 
  private:
   std::mutex mu_;
@@ -135,6 +146,7 @@ class FakePostStore final : public PostStore {
   PostPage next_page_;
   std::optional<ListPostsQuery> last_list_;
   std::vector<FirstPageKey> last_first_pages_;
+  ReadFrom last_from_;
 };
 
 // Answers every check at once: OK for the users it knows, NOT_FOUND for the
@@ -237,7 +249,9 @@ TEST_F(PostsTest, InvalidRequestsReachNeitherUserServiceNorTheStore) {
   v1::ListPostsResponse listed;
   EXPECT_EQ(List(list, listed).code(), absl::StatusCode::kInvalidArgument);
   v1::DeletePostRequest remove;
-  EXPECT_EQ(posts_.DeletePost(remove, Deadline()).code(), absl::StatusCode::kInvalidArgument);
+  v1::DeletePostResponse removed;
+  EXPECT_EQ(posts_.DeletePost(remove, Deadline(), removed).code(),
+            absl::StatusCode::kInvalidArgument);
 
   EXPECT_TRUE(authors_.asked().empty());
   EXPECT_TRUE(store_.insert_batches().empty());
@@ -390,6 +404,52 @@ TEST_F(PostsTest, EveryonesPostsGoThroughListWithTheDefaultPageSize) {
   EXPECT_EQ(store_.last_list()->user_id, 0);
   EXPECT_EQ(store_.last_list()->page_size, 20);
   EXPECT_TRUE(response.next_page_token().empty());
+}
+
+TEST_F(PostsTest, ReadsGoToAReplicaThatReachedTheirConsistencyToken) {
+  authors_.Know(7);
+  v1::CreatePostResponse created;
+  ASSERT_TRUE(Create(7, "hello", created).ok());
+  v1::GetPostResponse got;
+  ASSERT_TRUE(Get(created.post().id(), got).ok());
+  EXPECT_EQ(store_.last_from(), ReadFrom::Replica());  // no token: any usable replica
+
+  v1::GetPostRequest get;
+  get.set_id(created.post().id());
+  get.set_consistency_token("1/A0");
+  std::promise<absl::Status> answered;
+  posts_.GetPost(get, Deadline(), got,
+                 [&answered](const absl::Status& status) { answered.set_value(status); });
+  ASSERT_TRUE(answered.get_future().get().ok());
+  EXPECT_EQ(store_.last_from(), ReadFrom::Replica((uint64_t{1} << 32) | 0xA0));
+
+  v1::ListPostsRequest first;
+  first.set_user_id(7);
+  first.set_consistency_token("2/0");
+  v1::ListPostsResponse page;
+  ASSERT_TRUE(List(first, page).ok());
+  EXPECT_EQ(store_.last_from(), ReadFrom::Replica(uint64_t{2} << 32));
+  v1::ListPostsRequest everyone;
+  everyone.set_consistency_token("0/10");
+  ASSERT_TRUE(List(everyone, page).ok());
+  EXPECT_EQ(store_.last_from(), ReadFrom::Replica(0x10));
+}
+
+TEST_F(PostsTest, AMalformedConsistencyTokenIsInvalidArgumentAndReadsNothing) {
+  for (const char* token : {"x", "1/", "/1", "123456789/0", "1/2/3", " 1/2"}) {
+    v1::GetPostRequest get;
+    get.set_id(1);
+    get.set_consistency_token(token);
+    v1::GetPostResponse got;
+    std::promise<absl::Status> answered;
+    posts_.GetPost(get, Deadline(), got,
+                   [&answered](const absl::Status& status) { answered.set_value(status); });
+    const absl::Status status = answered.get_future().get();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << token;
+    ASSERT_EQ(FieldViolationsOf(status).size(), 1u) << token;
+    EXPECT_EQ(FieldViolationsOf(status)[0].field, "consistency_token");
+  }
+  EXPECT_TRUE(store_.calls().empty());
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ class FakeUserStore final : public UserStore {
   absl::Status fail_with = absl::OkStatus();
   bool reverse_rows = false;   // return multi-row results in descending id order
   int last_list_limit = 0;
+  ReadFrom last_from;  // where the last GetByIds/ListAfter was asked to run
   int credential_reads = 0;  // calls of GetCredentials, the one read of a hash
   std::map<int64_t, UserCredentials> users;
 
@@ -62,8 +63,10 @@ class FakeUserStore final : public UserStore {
     return Find(field, login, deadline);
   }
   absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
+                                                    const ReadFrom& from,
                                                     Clock::time_point) override {
     if (!Begin()) return fail_with;
+    last_from = from;
     last_list_limit = limit;
     std::vector<UserRecord> out;
     for (auto it = users.upper_bound(after_id);
@@ -73,8 +76,10 @@ class FakeUserStore final : public UserStore {
     return out;
   }
   absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                   const ReadFrom& from,
                                                    Clock::time_point) override {
     if (!Begin()) return fail_with;
+    last_from = from;
     std::vector<UserRecord> out;
     for (const auto& [id, account] : users) {
       if (std::find(ids.begin(), ids.end(), id) != ids.end()) out.push_back(account.user);
@@ -175,7 +180,7 @@ TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
   v1::DeleteUserRequest del;
   del.set_id(-1);
   v1::DeleteUserResponse delete_response;
-  EXPECT_EQ(accounts_.DeleteUser(del, Deadline()).code(),
+  EXPECT_EQ(accounts_.DeleteUser(del, Deadline(), delete_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   v1::BatchGetUsersRequest batch;
@@ -302,6 +307,37 @@ TEST_F(UserAccountsTest, OnlyVerifyPasswordReadsThePasswordHash) {
   ASSERT_TRUE(accounts_.VerifyPassword(verify, Deadline(), verify_response).ok());
   EXPECT_EQ(verify_response.user().id(), 1);
   EXPECT_EQ(store_.credential_reads, 1);
+}
+
+TEST_F(UserAccountsTest, ReadsGoWhereTheirConsistencyTokenSaysAndBatchGetUsersToThePrimary) {
+  store_.Add(1, "ada");
+  v1::GetUserRequest get;
+  get.set_id(1);
+  v1::GetUserResponse got;
+  ASSERT_TRUE(GetUser(get, got).ok());
+  EXPECT_EQ(store_.last_from, ReadFrom::Replica());
+  get.set_consistency_token("A/FF");
+  ASSERT_TRUE(GetUser(get, got).ok());
+  EXPECT_EQ(store_.last_from, ReadFrom::Replica((uint64_t{0xA} << 32) | 0xFF));
+
+  v1::ListUsersRequest list;
+  list.set_consistency_token("0/5");
+  v1::ListUsersResponse listed;
+  ASSERT_TRUE(accounts_.ListUsers(list, Deadline(), listed).ok());
+  EXPECT_EQ(store_.last_from, ReadFrom::Replica(5));
+
+  // post-service's author checks must see an account created a moment ago.
+  v1::BatchGetUsersRequest batch;
+  batch.add_ids(1);
+  v1::BatchGetUsersResponse batch_response;
+  ASSERT_TRUE(accounts_.BatchGetUsers(batch, Deadline(), batch_response).ok());
+  EXPECT_EQ(store_.last_from, ReadFrom::Primary());
+
+  get.set_consistency_token("not a token");
+  const absl::Status bad = GetUser(get, got);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(FieldViolationsOf(bad).size(), 1u);
+  EXPECT_EQ(FieldViolationsOf(bad)[0].field, "consistency_token");
 }
 
 }  // namespace

@@ -3,10 +3,14 @@
 #include <cstddef>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <utility>
 #include <variant>
 
+#include "absl/strings/str_cat.h"
 #include "common/connection_pool.h"
+#include "common/read_router.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/periodic_task.h"
@@ -27,7 +31,10 @@ namespace {
 const microblog::ServiceDescription kUserService = {
     "user-service", "Serves microblog.user.v1.UserService: accounts and password checks.",
     "0.0.0.0:50051", "0.0.0.0:9464", "USER_DATABASE_URL",
-    "libpq URL of the users database, as the user_service role"};
+    "libpq URL of the users database, as the user_service role", "USER_DATABASE_READ_URL",
+    "Read replicas of the users database (streaming standbys), as the user_service role: "
+    "postgresql:// URIs separated by whitespace, or one keyword/value string; unset: every "
+    "read on the primary."};
 
 }  // namespace
 
@@ -42,7 +49,15 @@ int main(int argc, char** argv) {
         "How long the outbox keeps events for ListUserEvents readers (default 7 days); a "
         "reader further behind is told so (OUT_OF_RANGE) and must reconcile."},
        {"USER_EVENTS_PRUNE_INTERVAL_MS", "60000",
-        "How often events past USER_EVENTS_RETENTION_SECONDS are deleted."}},
+        "How often events past USER_EVENTS_RETENTION_SECONDS are deleted."},
+       {"USER_DATABASE_LISTEN_URL", "",
+        "libpq URL of the session that LISTENs for new user events (wakes ListUserEvents long "
+        "polls): a direct connection to PostgreSQL, never a transaction-mode pooler. Unset: "
+        "USER_DATABASE_URL with DB_PREPARED_STATEMENTS=on; with off, no LISTEN, and waiting "
+        "long polls re-read every USER_EVENTS_POLL_MS."},
+       {"USER_EVENTS_POLL_MS", "1000",
+        "Without a LISTEN session (DB_PREPARED_STATEMENTS=off and no USER_DATABASE_LISTEN_URL): "
+        "how often waiting ListUserEvents long polls re-read the outbox (10-60000)."}},
       argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
@@ -56,6 +71,14 @@ int main(int argc, char** argv) {
   if (!prune_interval_ms.ok()) {
     return microblog::ConfigurationError(kUserService, prune_interval_ms.status());
   }
+  absl::StatusOr<int64_t> poll_ms = config.values.GetInt("USER_EVENTS_POLL_MS", 10, 60000);
+  if (!poll_ms.ok()) return microblog::ConfigurationError(kUserService, poll_ms.status());
+  // LISTEN needs a session of its own: through a transaction-mode pooler
+  // (DB_PREPARED_STATEMENTS=off) only an explicit direct URL gives one.
+  std::string listen_url = config.values.GetString("USER_DATABASE_LISTEN_URL");
+  if (listen_url.empty() && config.settings.db_prepared_statements) {
+    listen_url = config.database_url;
+  }
 
   // Everything below reports its metrics here; RunServer serves them.
   microblog::Registry metrics;
@@ -66,13 +89,26 @@ int main(int argc, char** argv) {
       });
   pool_options.metrics = &metrics;
   microblog::ConnectionPool pool(std::move(pool_options));
-  microblog::user::PostgresUserStore store(pool);
+  // Reads that tolerate replication lag go to USER_DATABASE_READ_URL's
+  // replicas (user_accounts.h says which); the feed stays on the primary.
+  microblog::ReadRouter router(
+      pool, microblog::DatabaseReadOptions(
+                config, &microblog::user::PostgresUserStore::PrepareStatements, &metrics));
+  microblog::user::PostgresUserStore store(router);
   microblog::user::PostgresUserEventStore event_store(pool);
   // Long polls of ListUserEvents wait here; a commit of an event on any
   // replica wakes them (NOTIFY from the outbox's trigger).
+  // Without LISTEN, a periodic wake-up makes them re-read instead.
   microblog::WaitList new_events;
-  microblog::PgListener event_listener(config.database_url, microblog::user::kUserEventsChannel,
-                                       [&new_events] { new_events.NotifyAll(); });
+  std::unique_ptr<microblog::PgListener> event_listener;
+  std::unique_ptr<microblog::PeriodicTask> event_polling;
+  if (!listen_url.empty()) {
+    event_listener = std::make_unique<microblog::PgListener>(
+        listen_url, microblog::user::kUserEventsChannel, [&new_events] { new_events.NotifyAll(); });
+  } else {
+    event_polling = std::make_unique<microblog::PeriodicTask>(
+        "poll-events", std::chrono::milliseconds(*poll_ms), [&new_events] { new_events.NotifyAll(); });
+  }
   microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
@@ -90,6 +126,10 @@ int main(int argc, char** argv) {
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",
                  {{"database", microblog::RedactUrl(config.database_url)},
+                  {"prepared_statements", config.settings.db_prepared_statements},
+                  {"user_events_wakeup",
+                   listen_url.empty() ? absl::StrCat("poll every ", *poll_ms, " ms")
+                                      : absl::StrCat("LISTEN on ", microblog::RedactUrl(listen_url))},
                   {"password_hash_threads", static_cast<int64_t>(*hash_threads)}});
   return microblog::RunServer(config.settings, kUserService.name,
                               {{&service, microblog::user::v1::UserService::service_full_name()}},

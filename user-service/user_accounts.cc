@@ -38,14 +38,13 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool&
     : store_(store),
       hasher_(hasher),
       reads_(db_workers, "user",
-             [this](const std::vector<int64_t>& ids, Clock::time_point deadline) {
-               return store_.GetByIds(ids, deadline);
-             },
+             [this](const std::vector<int64_t>& ids, const ReadFrom& from,
+                    Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
              kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
-      lookups_(Batcher<Login, UserRecord>::OnWorkers(
+      lookups_(Batcher<Routed<Login>, UserRecord>::OnWorkers(
                    db_workers,
-                   [this](const std::vector<Login>& logins, Clock::time_point deadline) {
-                     return store_.GetByLogins(logins, deadline);
+                   [this](const std::vector<Routed<Login>>& logins, Clock::time_point deadline) {
+                     return store_.GetByLogins(ItemsOf(logins), Combined(logins), deadline);
                    }),
                kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "lookup_user")) {}
 
@@ -67,6 +66,7 @@ absl::Status UserAccounts::CreateUser(const v1::CreateUserRequest& request,
       store_.Create(request.username(), request.email(), *hash, deadline);
   if (!created.ok()) return created.status();
   ToProto(*created, *response.mutable_user());
+  response.set_consistency_token(store_.WriteToken(deadline));
   return absl::OkStatus();
 }
 
@@ -77,7 +77,9 @@ void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point 
   if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) {
     return std::move(done)(valid);
   }
-  reads_.Read(request.id(), deadline,
+  absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
+  if (!from.ok()) return std::move(done)(from.status());
+  reads_.Read(request.id(), *from, deadline,
               FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
                 ToProto(user, *response.mutable_user());
               }));
@@ -90,9 +92,11 @@ void UserAccounts::LookupUser(const v1::LookupUserRequest& request, Clock::time_
   if (absl::Status valid = ValidateLookupUser(request); !valid.ok()) {
     return std::move(done)(valid);
   }
+  absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
+  if (!from.ok()) return std::move(done)(from.status());
   Login login = request.has_username() ? Login{LoginField::kUsername, request.username()}
                                        : Login{LoginField::kEmail, request.email()};
-  lookups_.Add(std::move(login), deadline,
+  lookups_.Add({std::move(login), *from}, deadline,
                FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
                  ToProto(user, *response.mutable_user());
                }));
@@ -105,10 +109,12 @@ absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
                                      v1::ListUsersResponse& response) {
   absl::StatusOr<ListUsersQuery> query = ParseListUsersRequest(request);
   if (!query.ok()) return query.status();
+  absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
+  if (!from.ok()) return from.status();
 
   // One row more than the page tells whether another page follows.
   absl::StatusOr<std::vector<UserRecord>> users =
-      store_.ListAfter(query->after_id, query->page_size + 1, deadline);
+      store_.ListAfter(query->after_id, query->page_size + 1, *from, deadline);
   if (!users.ok()) return users.status();
   const bool more = static_cast<int>(users->size()) > query->page_size;
   if (more) users->resize(query->page_size);
@@ -136,15 +142,19 @@ absl::Status UserAccounts::UpdateUser(const v1::UpdateUserRequest& request,
   absl::StatusOr<UserRecord> updated = store_.Update(request.id(), changes, deadline);
   if (!updated.ok()) return updated.status();
   ToProto(*updated, *response.mutable_user());
+  response.set_consistency_token(store_.WriteToken(deadline));
   return absl::OkStatus();
 }
 
 // --- DeleteUser ---
 
 absl::Status UserAccounts::DeleteUser(const v1::DeleteUserRequest& request,
-                                      Clock::time_point deadline) {
+                                      Clock::time_point deadline,
+                                      v1::DeleteUserResponse& response) {
   if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) return valid;
-  return store_.Delete(request.id(), deadline);
+  if (absl::Status deleted = store_.Delete(request.id(), deadline); !deleted.ok()) return deleted;
+  response.set_consistency_token(store_.WriteToken(deadline));
+  return absl::OkStatus();
 }
 
 // --- BatchGetUsers ---
@@ -160,7 +170,10 @@ absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request
   for (int64_t id : request.ids()) {
     if (seen.insert(id).second) ids.push_back(id);
   }
-  absl::StatusOr<std::vector<UserRecord>> found = store_.GetByIds(ids, deadline);
+  // On the primary: post-service's author checks and reconciliation must
+  // see an account created or deleted a moment ago.
+  absl::StatusOr<std::vector<UserRecord>> found =
+      store_.GetByIds(ids, ReadFrom::Primary(), deadline);
   if (!found.ok()) return found.status();
   std::unordered_map<int64_t, const UserRecord*> by_id;
   for (const UserRecord& user : *found) by_id[user.id] = &user;

@@ -16,8 +16,15 @@
 // WorkerPool). GetUser answers through a callback: concurrent GetUser calls
 // are loaded together, one query per batch (common/batcher.h, on
 // `db_workers`), because
-// they are the hottest call of the system (post-service checks every
-// author with one).
+// they are the hottest call of the system.
+//
+// Where each RPC reads (common/read_from.h): GetUser, LookupUser and
+// ListUsers on a read replica when one is usable and has replayed the
+// request's consistency_token, else on the primary; BatchGetUsers (the
+// author check and reconciliation of post-service), VerifyPassword (a
+// changed password or a deleted account must stop working at once) and
+// every write on the primary. Writes answer the consistency token of
+// UserStore::WriteToken().
 //
 // Thread-safety: all methods may run concurrently. Not copyable.
 #ifndef MICROBLOG_USER_SERVICE_USER_ACCOUNTS_H_
@@ -30,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batcher.h"
+#include "common/read_from.h"
 #include "common/unary_call.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
@@ -74,7 +82,8 @@ class UserAccounts {
                           Clock::time_point deadline,
                           microblog::user::v1::UpdateUserResponse& response);
   absl::Status DeleteUser(const microblog::user::v1::DeleteUserRequest& request,
-                          Clock::time_point deadline);
+                          Clock::time_point deadline,
+                          microblog::user::v1::DeleteUserResponse& response);
   absl::Status BatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
                              Clock::time_point deadline,
                              microblog::user::v1::BatchGetUsersResponse& response);
@@ -91,7 +100,7 @@ class UserAccounts {
   PasswordHasher& hasher_;
   // Last: its destructor waits for the batches in flight.
   BatchedReadsById<UserRecord> reads_;  // GetUser, through UserStore::GetByIds
-  Batcher<Login, UserRecord> lookups_;  // LookupUser, through UserStore::GetByLogins
+  Batcher<Routed<Login>, UserRecord> lookups_;  // LookupUser, through UserStore::GetByLogins
 };
 
 }  // namespace user

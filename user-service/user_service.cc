@@ -38,8 +38,8 @@ grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
                                                       const v1::DeleteUserRequest* request,
-                                                      v1::DeleteUserResponse* /*response*/) {
-  return calls_.RunOn(db_workers_, context, &UserAccounts::DeleteUser, request);
+                                                      v1::DeleteUserResponse* response) {
+  return calls_.RunOn(db_workers_, context, &UserAccounts::DeleteUser, request, response);
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::BatchGetUsers(grpc::CallbackServerContext* context,

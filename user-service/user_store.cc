@@ -152,16 +152,17 @@ absl::Status NoUserWith(const char* field, const std::string& value) {
   return NotFoundResource("user", value, absl::StrCat("no user has this ", field));
 }
 
-// The accounts `statement` returns for `args`, in its order.
+// The accounts `statement` returns for `args`, in its order, read where
+// `from` allows.
 template <typename... Args>
-absl::StatusOr<std::vector<UserRecord>> QueryMany(ConnectionPool& pool,
+absl::StatusOr<std::vector<UserRecord>> QueryMany(ReadRouter& router, const ReadFrom& from,
                                                   const NamedStatement& statement,
                                                   ConnectionPool::Clock::time_point deadline,
                                                   const Args&... args) {
-  return pool.Run<std::vector<UserRecord>>(deadline, [&](pqxx::connection& c) {
+  return router.Run<std::vector<UserRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<UserRecord> users;
-    for (const pqxx::row& row : pool.Exec(tx, statement, args...)) {
+    for (const pqxx::row& row : router.Exec(tx, statement, args...)) {
       users.push_back(UserFromRow(row));
     }
     return users;
@@ -198,6 +199,7 @@ absl::StatusOr<UserRecord> PostgresUserStore::GetByEmail(const std::string& emai
 }
 
 std::vector<absl::StatusOr<UserRecord>> UserStore::GetByLogins(const std::vector<Login>& logins,
+                                                                const ReadFrom& /*from*/,
                                                                 Clock::time_point deadline) {
   std::vector<absl::StatusOr<UserRecord>> found;
   found.reserve(logins.size());
@@ -209,7 +211,7 @@ std::vector<absl::StatusOr<UserRecord>> UserStore::GetByLogins(const std::vector
 }
 
 std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
-    const std::vector<Login>& logins, Clock::time_point deadline) {
+    const std::vector<Login>& logins, const ReadFrom& from, Clock::time_point deadline) {
   std::vector<std::optional<std::string>> usernames;
   std::vector<std::optional<std::string>> emails;
   for (const Login& login : logins) {
@@ -220,10 +222,10 @@ std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
   // By position; the NOT_FOUND statuses (with their ResourceInfo) are made
   // only for the logins the query did not find.
   std::vector<std::optional<UserRecord>> rows(logins.size());
-  const absl::Status status = pool_.RunStatus(deadline, [&](pqxx::connection& c) {
+  const absl::Status status = router_.RunStatus(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     for (const pqxx::row& row :
-         pool_.Exec(tx, kByLogins, TextArray(usernames), TextArray(emails))) {
+         router_.Exec(tx, kByLogins, TextArray(usernames), TextArray(emails))) {
       const int64_t i = row["i"].as<int64_t>();
       if (i >= 1 && i <= static_cast<int64_t>(rows.size())) rows[i - 1] = UserFromRow(row);
     }
@@ -253,14 +255,15 @@ absl::StatusOr<UserCredentials> PostgresUserStore::GetCredentials(LoginField fie
 }
 
 absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::ListAfter(int64_t after_id, int limit,
+                                                                     const ReadFrom& from,
                                                                      Clock::time_point deadline) {
-  return QueryMany(pool_, kAfterId, deadline, after_id, limit);
+  return QueryMany(router_, from, kAfterId, deadline, after_id, limit);
 }
 
 absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::GetByIds(
-    const std::vector<int64_t>& ids, Clock::time_point deadline) {
+    const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline) {
   if (ids.empty()) return std::vector<UserRecord>{};
-  return QueryMany(pool_, kByIds, deadline, BigintArray(ids));
+  return QueryMany(router_, from, kByIds, deadline, BigintArray(ids));
 }
 
 absl::StatusOr<UserRecord> PostgresUserStore::Update(int64_t id, const UserChanges& changes,
@@ -276,6 +279,10 @@ absl::Status PostgresUserStore::Delete(int64_t id, Clock::time_point deadline) {
     const pqxx::result deleted = pool_.Exec(tx, kDelete, id);
     return deleted.affected_rows() == 0 ? NotFoundResource("user", id) : absl::OkStatus();
   });
+}
+
+std::string PostgresUserStore::WriteToken(Clock::time_point deadline) {
+  return router_.WriteToken(deadline);
 }
 
 }  // namespace user

@@ -5,14 +5,18 @@
 // be unit-tested with a fake; PostgresUserStore is the real thing, running
 // its NamedStatements (all kept together in user_store.cc) through a
 // ConnectionPool (ConnectionPool::Exec: prepared or unnamed, as the pool
-// says):
+// says), and the reads that say so on a read replica (ReadRouter):
 //
 //   ConnectionPoolOptions options;
 //   options.url = url;
 //   options.prepare = &PostgresUserStore::PrepareStatements;
 //   ConnectionPool pool(std::move(options));
-//   PostgresUserStore store(pool);
+//   ReadRouter router(pool, std::move(read_options));
+//   PostgresUserStore store(router);
 //   absl::StatusOr<UserRecord> user = store.GetByUsername("alice", deadline);
+//
+// Reads taking a ReadFrom run where it allows (common/read_from.h); every
+// other method runs on the primary.
 //
 // Errors of every method, besides the ones it lists: UNAVAILABLE (database
 // unreachable), DEADLINE_EXCEEDED, INTERNAL (anything unexpected; the
@@ -37,6 +41,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/connection_pool.h"
+#include "common/read_from.h"
+#include "common/read_router.h"
 
 namespace microblog {
 namespace user {
@@ -95,7 +101,10 @@ class UserStore {
   // record, or NOT_FOUND as GetByUsername()/GetByEmail() give; every entry
   // is the query's error when it failed. This default asks those once per
   // login; PostgresUserStore asks once for all (batched LookupUser).
+  // Runs where `from` allows (this default: where GetByUsername() and
+  // GetByEmail() do, the primary).
   virtual std::vector<absl::StatusOr<UserRecord>> GetByLogins(const std::vector<Login>& logins,
+                                                              const ReadFrom& from,
                                                               Clock::time_point deadline);
 
   // The account whose `field` is `login`, with its password hash. NOT_FOUND
@@ -106,11 +115,13 @@ class UserStore {
 
   // Up to `limit` accounts with id > `after_id`, in ascending id order.
   virtual absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
+                                                            const ReadFrom& from,
                                                             Clock::time_point deadline) = 0;
 
   // The accounts among `ids` (which may repeat), each once, in no particular
   // order; unknown ids are skipped.
   virtual absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                           const ReadFrom& from,
                                                            Clock::time_point deadline) = 0;
 
   // Applies `changes` to account `id` and returns it as updated. NOT_FOUND
@@ -122,6 +133,11 @@ class UserStore {
   // (user_events, read through UserEventStore), atomically. NOT_FOUND (with
   // a google.rpc.ResourceInfo) when there is no such account.
   virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
+
+  // The consistency token of the writes that returned so far (a write RPC
+  // answers it): "" when every read is on the primary anyway (this
+  // default). Never fails (see ReadRouter::WriteToken).
+  virtual std::string WriteToken(Clock::time_point /*deadline*/) { return ""; }
 };
 
 class PostgresUserStore final : public UserStore {
@@ -130,9 +146,9 @@ class PostgresUserStore final : public UserStore {
   // ConnectionPoolOptions::prepare. Throws pqxx exceptions.
   static void PrepareStatements(pqxx::connection& connection);
 
-  // `pool` is borrowed, must outlive the store, and must prepare its
-  // connections with PrepareStatements().
-  explicit PostgresUserStore(ConnectionPool& pool) : pool_(pool) {}
+  // `router` is borrowed, must outlive the store, and its pools must
+  // prepare their connections with PrepareStatements().
+  explicit PostgresUserStore(ReadRouter& router) : router_(router), pool_(router.primary()) {}
 
   PostgresUserStore(const PostgresUserStore&) = delete;
   PostgresUserStore& operator=(const PostgresUserStore&) = delete;
@@ -145,19 +161,24 @@ class PostgresUserStore final : public UserStore {
   absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
                                         Clock::time_point deadline) override;
   std::vector<absl::StatusOr<UserRecord>> GetByLogins(const std::vector<Login>& logins,
+                                                      const ReadFrom& from,
                                                       Clock::time_point deadline) override;
   absl::StatusOr<UserCredentials> GetCredentials(LoginField field, const std::string& login,
                                                  Clock::time_point deadline) override;
   absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
+                                                    const ReadFrom& from,
                                                     Clock::time_point deadline) override;
   absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
+                                                   const ReadFrom& from,
                                                    Clock::time_point deadline) override;
   absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
                                     Clock::time_point deadline) override;
   absl::Status Delete(int64_t id, Clock::time_point deadline) override;
+  std::string WriteToken(Clock::time_point deadline) override;
 
  private:
-  ConnectionPool& pool_;
+  ReadRouter& router_;
+  ConnectionPool& pool_;  // the primary
 };
 
 }  // namespace user

@@ -1,7 +1,8 @@
 // deploy.checks_selftest: each check of lib/checks.mjs and the schema
 // validator must FAIL on a render broken in the way it guards against, so a
 // green deploy.manifests.* / deploy.schema.* means something. Starts from
-// the real dev, prod and prod-tls renders; each case breaks one copy.
+// the real dev, prod, prod-tls and prod-pgbouncer renders; each case breaks
+// one copy.
 //
 //   node deploy/tests/checks_selftest.mjs --migrations migrations
 
@@ -28,6 +29,7 @@ const pristine = {
   dev: await renderKustomization(path.join(K8S_DIR, "overlays/dev")),
   prod: await renderKustomization(path.join(K8S_DIR, "overlays/prod")),
   "prod-tls": await renderKustomization(path.join(K8S_DIR, "overlays/prod-tls")),
+  "prod-pgbouncer": await renderKustomization(path.join(K8S_DIR, "overlays/prod-pgbouncer")),
 };
 
 // A deep copy of an overlay's objects, broken by `mutate(render)`.
@@ -242,6 +244,10 @@ const cases = [
   [checks.checkReferences, "dev", "Secret key missing", (r) => {
     delete r.find("Secret", "migrate-db").stringData["post-url"];
   }],
+  [checks.checkReferences, "dev", "an optional key made required", (r) => {
+    const env = r.find("Deployment", "user-service").spec.template.spec.containers[0].env;
+    delete env.find((e) => e.name === "USER_DATABASE_READ_URL").valueFrom.secretKeyRef.optional;
+  }],
   [checks.checkNamespace, "prod", "Namespace without Pod Security enforcement", (r) => {
     delete r.find("Namespace", "microblog").metadata.labels;
   }],
@@ -320,6 +326,37 @@ const cases = [
   }],
   [checks.checkNetworkPolicies, "prod", "user-service egress to anything", (r) => {
     delete r.find("NetworkPolicy", "user-service-egress").spec.egress[0].ports;
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "PgBouncer in session pooling", (r) => {
+    const ini = configMap(r, "pgbouncer-config");
+    ini.data["pgbouncer.ini"] = ini.data["pgbouncer.ini"].replace("pool_mode = transaction", "pool_mode = session");
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "prepared statements on behind the pooler", (r) => {
+    configMap(r, "post-service-config").data.DB_PREPARED_STATEMENTS = "on";
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "user-service LISTENs through the pooler", (r) => {
+    const env = main(r, "user-service").env;
+    env.splice(env.findIndex((e) => e.name === "USER_DATABASE_LISTEN_URL"), 1);
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "a database entry without statement_timeout", (r) => {
+    const ini = configMap(r, "pgbouncer-config");
+    ini.data["pgbouncer.ini"] = ini.data["pgbouncer.ini"].replace(" connect_query='SET statement_timeout = 5000'", "");
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "query_wait_timeout past the deadline", (r) => {
+    const ini = configMap(r, "pgbouncer-config");
+    ini.data["pgbouncer.ini"] = ini.data["pgbouncer.ini"].replace("query_wait_timeout = 5", "query_wait_timeout = 120");
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "migrate Job through the pooler", (r) => {
+    job(r).spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef = { name: "user-service-db", key: "url" };
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "PgBouncer open to every pod", (r) => {
+    delete r.find("NetworkPolicy", "pgbouncer-ingress").spec.ingress[0].from;
+  }],
+  [checks.checkPooler, "prod-pgbouncer", "post-service may not reach PgBouncer", (r) => {
+    r.find("NetworkPolicy", "to-pgbouncer-egress").spec.podSelector.matchExpressions[0].values = ["user-service"];
+  }],
+  [checks.checkNetworkPolicies, "prod-pgbouncer", "PgBouncer's pods not isolated", (r) => {
+    r.find("NetworkPolicy", "default-deny-all").spec.podSelector = { matchLabels: { "app.kubernetes.io/name": "user-service" } };
   }],
 ];
 

@@ -32,7 +32,7 @@ set(_deploy_env
   "KUBECTL=${MICROBLOG_KUBECTL}")
 set(_migrations "${PROJECT_SOURCE_DIR}/migrations")
 
-foreach(overlay dev prod prod-tls)
+foreach(overlay dev prod prod-tls prod-pgbouncer)
   set(_overlay_dir "${_deploy_dir}/k8s/overlays/${overlay}")
   add_test(NAME deploy.render.${overlay}
     COMMAND ${MICROBLOG_KUBECTL} kustomize ${_overlay_dir})

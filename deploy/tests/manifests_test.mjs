@@ -53,6 +53,8 @@ const cases = {
   "ConfigMap and Secret references resolve": () => checks.checkReferences(render, externalSecrets),
   "namespace with the restricted Pod Security Standard": () => checks.checkNamespace(render),
   "NetworkPolicies allow exactly the intended flows": () => checks.checkNetworkPolicies(render),
+  "behind PgBouncer: transaction pooling, statements off, direct LISTEN and migrate": () =>
+    checks.checkPooler(render),
 };
 
 for (const [name, run] of Object.entries(cases)) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <pqxx/pqxx>
 
@@ -52,9 +53,7 @@ void ChownToPostgres(const std::string& dir) {
 
 PgCluster::PgCluster(std::string dir) : dir_(std::move(dir)) {}
 
-std::unique_ptr<PgCluster> PgCluster::Start() { return Start(TcpListen{}); }
-
-std::unique_ptr<PgCluster> PgCluster::Start(const TcpListen& tcp) {
+std::unique_ptr<PgCluster> PgCluster::MakeDir() {
   char dir_template[] = "/tmp/mbpg-XXXXXX";
   if (mkdtemp(dir_template) == nullptr) {
     throw std::runtime_error("mkdtemp /tmp/mbpg-XXXXXX failed");
@@ -63,6 +62,13 @@ std::unique_ptr<PgCluster> PgCluster::Start(const TcpListen& tcp) {
   std::unique_ptr<PgCluster> cluster(new PgCluster(dir_template));
   if (RunningAsRoot()) ChownToPostgres(cluster->dir_);
   cluster->StartWatchdog();
+  return cluster;
+}
+
+std::unique_ptr<PgCluster> PgCluster::Start() { return Start(TcpListen{}); }
+
+std::unique_ptr<PgCluster> PgCluster::Start(const TcpListen& tcp) {
+  std::unique_ptr<PgCluster> cluster = MakeDir();
 
   std::string output;
   int code = cluster->RunPgTool(
@@ -190,6 +196,50 @@ void PgCluster::Exec(const std::string& db, const std::string& sql) {
   pqxx::connection conn(SuperuserUrl(db));
   pqxx::nontransaction tx(conn);
   tx.exec(sql);
+}
+
+std::string PgCluster::Query(const std::string& db, const std::string& sql) const {
+  pqxx::connection conn(SuperuserUrl(db));
+  pqxx::nontransaction tx(conn);
+  const pqxx::result result = tx.exec(sql);
+  if (result.empty() || result[0][0].is_null()) return "";
+  return result[0][0].as<std::string>();
+}
+
+std::unique_ptr<PgCluster> PgCluster::StartReplica(std::chrono::milliseconds apply_delay) {
+  std::unique_ptr<PgCluster> replica = MakeDir();
+  std::string output;
+  const int code = replica->RunPgTool(
+      "pg_basebackup",
+      {"-D", replica->dir_ + "/data", "-R", "-X", "stream", "--no-sync", "-c", "fast", "-d",
+       "host=" + dir_ + " user=" + kSuperuser},
+      &output);
+  if (code != 0) {
+    throw std::runtime_error("pg_basebackup failed (exit " + std::to_string(code) + "):\n" +
+                             output);
+  }
+  if (apply_delay.count() > 0) {
+    std::ofstream conf(replica->dir_ + "/data/postgresql.conf", std::ios::app);
+    conf << "\nrecovery_min_apply_delay = '" << apply_delay.count() << "ms'\n";
+    if (!conf) throw std::runtime_error("cannot append to the replica's postgresql.conf");
+  }
+  replica->StartServer();
+  return replica;
+}
+
+bool PgCluster::WaitForReplay(const PgCluster& primary, std::chrono::milliseconds timeout) const {
+  // The insert position: with synchronous_commit=off (as here) the write
+  // position may still be short of a commit that returned.
+  const std::string target =
+      primary.Query("postgres", "SELECT pg_current_wal_insert_lsn()::text");
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const std::string reached = Query(
+        "postgres", "SELECT pg_last_wal_replay_lsn() >= '" + target + "'::pg_lsn");
+    if (reached == "t") return true;
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace test_support

@@ -23,6 +23,7 @@
 #ifndef MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
 #define MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,9 +79,30 @@ class PgCluster {
   // Runs `sql` (may hold several statements) in `db` as the superuser, outside
   // any transaction block (so CREATE DATABASE works). Throws pqxx exceptions.
   void Exec(const std::string& db, const std::string& sql);
+  // The first column of the first row `sql` returns in `db`, as text ("" for
+  // NULL). Throws pqxx exceptions.
+  std::string Query(const std::string& db, const std::string& sql) const;
+
+  // --- Streaming replicas ---
+  // A hot-standby streaming replica of this cluster: `pg_basebackup -R`
+  // (as the superuser, which may replicate; initdb's pg_hba.conf trusts
+  // local replication connections, and wal_level=replica is the default)
+  // into a fresh temp dir, started on its own socket there. It has
+  // everything committed before the call; commits after it are replayed
+  // `apply_delay` after the primary made them (recovery_min_apply_delay,
+  // in effect from the start). Its Stop(), Restart(), Query() and URLs work
+  // as for a primary; writes fail (read-only). Throws std::runtime_error
+  // with the tool output.
+  std::unique_ptr<PgCluster> StartReplica(
+      std::chrono::milliseconds apply_delay = std::chrono::milliseconds(0));
+  // On a replica: waits up to `timeout` until it replayed everything
+  // `primary` had written when the call began. False when it did not.
+  bool WaitForReplay(const PgCluster& primary, std::chrono::milliseconds timeout) const;
 
  private:
   explicit PgCluster(std::string dir);
+  // A fresh temp dir with its watchdog.
+  static std::unique_ptr<PgCluster> MakeDir();
 
   // Runs a PostgreSQL binary (as `postgres` when we are root); returns its
   // exit code and output.

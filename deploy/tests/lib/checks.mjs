@@ -469,7 +469,7 @@ export function checkAvailability(render, { highAvailability }) {
 
 // Every ConfigMap and Secret a container refers to exists (Secrets either in
 // the render or in `externalSecrets`, the documented out-of-band ones), with
-// the key asked for.
+// the key asked for unless the reference is optional.
 export function checkReferences(render, externalSecrets = []) {
   const problems = [];
   const secret = (name) => render.find("Secret", name) ?? externalSecrets.find((s) => s.metadata?.name === name);
@@ -484,7 +484,11 @@ export function checkReferences(render, externalSecrets = []) {
     }
     for (const e of container.env ?? []) {
       const r = e.valueFrom?.secretKeyRef;
-      if (r && !keys(secret(r.name)).has(r.key)) problems.push(`${where}: Secret ${r.name} has no key ${r.key}`);
+      // An optional key (e.g. read-url) may be absent; its Secret may not.
+      if (r && r.optional === true && !secret(r.name)) problems.push(`${where}: Secret ${r.name} not found`);
+      if (r && r.optional !== true && !keys(secret(r.name)).has(r.key)) {
+        problems.push(`${where}: Secret ${r.name} has no key ${r.key}`);
+      }
     }
   }
   for (const workload of render.workloads()) {
@@ -774,6 +778,96 @@ export function checkFileSettings(render) {
       const dir = (m) => m.mountPath.replace(/\/+$/, "");
       if (!mounts.some((m) => value.startsWith(`${dir(m)}/`))) {
         problems.push(`${ref(workload)} container ${container.name}: ${name}=${value} is on no mounted volume`);
+      }
+    }
+  }
+  return problems;
+}
+
+// With a transaction-mode pooler rendered (components/pgbouncer): PgBouncer
+// runs pool_mode = transaction and gives every server connection the
+// services' statement timeout (connect_query) and a query_wait_timeout
+// within MAX_DEADLINE_MS; both services (and so the reconcile CronJob) run
+// DB_PREPARED_STATEMENTS=off; user-service LISTENs on a direct URL of its
+// own; the migration Job keeps its own (direct) database Secret. Without a
+// pooler, nothing to check.
+export function checkPooler(render) {
+  const pooler = render.find("Deployment", "pgbouncer");
+  if (!pooler) return [];
+  const problems = [];
+  const volume = (podSpec(pooler).volumes ?? []).find((v) => v.configMap);
+  const ini = (volume && render.find("ConfigMap", volume.configMap.name)?.data?.["pgbouncer.ini"]) ?? "";
+  if (!ini) return [`${ref(pooler)}: no pgbouncer.ini ConfigMap mounted`];
+  const setting = (name) => ini.match(new RegExp(`^\\s*${name}\\s*=\\s*(\\S+)`, "m"))?.[1];
+  if (setting("pool_mode") !== "transaction") problems.push(`${ref(pooler)}: pool_mode is not transaction`);
+  const databases = (ini.split(/^\[pgbouncer\]/m)[0].split(/^\[databases\]/m)[1] ?? "")
+    .split("\n")
+    .filter((line) => /^\s*[^;\s][^=]*=/.test(line));
+  if (databases.length === 0) problems.push(`${ref(pooler)}: no [databases] entry`);
+  for (const { service, deployment, container } of serviceContainers(render, problems)) {
+    const env = render.containerEnv(container);
+    if (env.get("DB_PREPARED_STATEMENTS") !== "off") {
+      problems.push(`${ref(deployment)}: DB_PREPARED_STATEMENTS is not off behind a transaction pooler`);
+    }
+    const deadlineMs = Number(env.get("MAX_DEADLINE_MS"));
+    for (const line of databases) {
+      const timeout = Number(line.match(/statement_timeout\s*=\s*(\d+)/)?.[1]);
+      if (!(timeout > 0 && timeout <= deadlineMs)) {
+        problems.push(`${ref(pooler)}: database entry "${line.trim().split(/\s*=/)[0]}" sets no statement_timeout within ${service.name}'s MAX_DEADLINE_MS ${deadlineMs} (connect_query)`);
+      }
+    }
+    const wait = Number(setting("query_wait_timeout"));
+    if (!(wait > 0 && wait * 1000 <= deadlineMs)) {
+      problems.push(`${ref(pooler)}: query_wait_timeout ${setting("query_wait_timeout")} s is not within ${service.name}'s MAX_DEADLINE_MS ${deadlineMs}`);
+    }
+    if (service.name === "user-service") {
+      const listen = env.get("USER_DATABASE_LISTEN_URL");
+      const url = env.get("USER_DATABASE_URL");
+      if (!listen) problems.push(`${ref(deployment)}: no USER_DATABASE_LISTEN_URL (LISTEN through a transaction pooler)`);
+      else if (JSON.stringify(listen) === JSON.stringify(url)) {
+        problems.push(`${ref(deployment)}: USER_DATABASE_LISTEN_URL is USER_DATABASE_URL, the pooler`);
+      }
+    }
+  }
+  const cron = reconcileCronJob(render);
+  const cronEnv = cron && render.containerEnv(reconcileContainer(cron));
+  if (cronEnv && cronEnv.get("DB_PREPARED_STATEMENTS") !== "off") {
+    problems.push(`${ref(cron)}: DB_PREPARED_STATEMENTS is not off behind a transaction pooler`);
+  }
+  // Who reaches it: the services and the reconcile CronJob, nobody else;
+  // it reaches the databases' port.
+  const policies = render.all("NetworkPolicy");
+  const ns = render.namespace;
+  const podOf = (workload) => workload && { namespace: ns, labels: podLabels(workload) };
+  const bouncer = podOf(pooler);
+  const port = Number(setting("listen_port"));
+  for (const [workload, allowed] of [
+    [serviceDeployment(render, SERVICES[0]), true],
+    [serviceDeployment(render, SERVICES[1]), true],
+    [cron, true],
+    [migrationJobs(render)[0], false],
+  ]) {
+    if (!workload) continue;
+    if (connectionAllowed(policies, podOf(workload), bouncer, port, "TCP") !== allowed) {
+      problems.push(`${ref(workload)} -> ${ref(pooler)} on TCP ${port} should be ${allowed ? "allowed" : "denied"}`);
+    }
+  }
+  const intruder = { namespace: ns, labels: { [NAME_LABEL]: "intruder" } };
+  if (ingressAllowed(policies, intruder, bouncer, port)) problems.push(`${ref(pooler)}: admits any pod on ${port}`);
+  if (!connectionAllowed(policies, bouncer, { ip: "10.200.0.10" }, 5432, "TCP")) {
+    problems.push(`${ref(pooler)}: cannot reach the databases on 5432`);
+  }
+  if (connectionAllowed(policies, bouncer, { ip: "10.200.0.10" }, 443, "TCP")) {
+    problems.push(`${ref(pooler)}: reaches outside beyond the databases' port`);
+  }
+  const serviceSecrets = new Set();
+  for (const { container } of serviceContainers(render, [])) {
+    for (const value of render.containerEnv(container).values()) if (value?.secret) serviceSecrets.add(value.secret);
+  }
+  for (const job of migrationJobs(render)) {
+    for (const value of render.containerEnv(podSpec(job).containers?.[0] ?? {}).values()) {
+      if (value?.secret && serviceSecrets.has(value.secret)) {
+        problems.push(`${ref(job)}: takes its database URL from ${value.secret}, the services' (pooled) Secret`);
       }
     }
   }
