@@ -41,6 +41,9 @@ DEB_PACKAGES=(
   util-linux procps iproute2
   # The TLS tests make a throwaway CA and certificates with the openssl tool.
   openssl
+  # The container images (deploy/images.sh, tests label `images`): podman
+  # with runc, and debootstrap to make debian:12-slim without a registry.
+  podman buildah runc uidmap slirp4netns fuse-overlayfs debootstrap
 )
 
 deb_installed() {

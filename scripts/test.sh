@@ -5,7 +5,10 @@
 #   2. buf lint and buf format --diff --exit-code in proto/;
 #   3. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
 #   4. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
-#      warnings are errors) in build/dev;
+#      warnings are errors) in build/dev; meanwhile, in the background,
+#      `deploy/images.sh prefetch` makes the base image and downloads the
+#      container images' packages (network and disk, not CPU), so that the
+#      `images.build` test of step 5 only compiles;
 #   5. ctest --preset dev (output on failure, 2 jobs);
 #   6. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
 #      of tests/fuzz/ only) in build/fuzz;
@@ -18,6 +21,7 @@
 # directory, as root or not, without a terminal or stdin (CI=true).
 #
 # Usage: scripts/test.sh [extra arguments of the dev ctest, e.g. -R migrate]
+#        scripts/test.sh -LE images     (quick local run: no container images)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +56,7 @@ summary() {
   else
     printf 'scripts/test.sh: FAILED at step "%s"\n' "${CURRENT_STEP:-?}"
   fi
+  stop_images_prefetch
   # The plain closing line: tests counted over the grpcurl self-test and ctest.
   printf 'tests: %d passed, %d failed\n' "$PASSED" "$FAILED"
   exit "$rc"
@@ -96,6 +101,38 @@ configure_sanitizers() {
   echo "ASAN_OPTIONS=$ASAN_OPTIONS"
   echo "UBSAN_OPTIONS=$UBSAN_OPTIONS"
   echo "LSAN_OPTIONS=$LSAN_OPTIONS"
+}
+
+# deploy/images.sh prefetch in the background, in its own process group (so
+# that stopping it stops its podman too); not with `-LE images`. Its output
+# goes to .local/test-logs/images-prefetch.log. Not a gate: if it fails,
+# images.build does the same work again and reports the failure.
+PREFETCH_PID=""
+start_images_prefetch() {
+  if [[ " $* " == *" -LE images "* ]]; then
+    echo "image tests excluded (-LE images): no prefetch"
+    return 0
+  fi
+  mkdir -p "$LOG_DIR"
+  setsid "$ROOT/deploy/images.sh" prefetch >"$LOG_DIR/images-prefetch.log" 2>&1 &
+  PREFETCH_PID=$!
+  echo "deploy/images.sh prefetch running (pid $PREFETCH_PID, log $LOG_DIR/images-prefetch.log)"
+}
+
+# Waits for the prefetch (images.build would wait on its lock anyway).
+wait_images_prefetch() {
+  [[ -n "$PREFETCH_PID" ]] || return 0
+  local rc=0
+  wait "$PREFETCH_PID" || rc=$?
+  PREFETCH_PID=""
+  echo "deploy/images.sh prefetch ended with exit $rc; its log:"
+  tail -n 5 "$LOG_DIR/images-prefetch.log" || true
+}
+
+stop_images_prefetch() {
+  [[ -n "$PREFETCH_PID" ]] || return 0
+  kill -- "-$PREFETCH_PID" 2>/dev/null || true
+  PREFETCH_PID=""
 }
 
 buf_lint() {
@@ -164,11 +201,13 @@ run_ctest() {
 
 step "install dependencies" "$ROOT/scripts/install-deps.sh"
 step "sanitizer options" configure_sanitizers
+step "container images: prefetch packages (background)" start_images_prefetch "$@"
 step "buf lint (proto/)" buf_lint
 step "buf format --diff --exit-code (proto/)" buf_format
 step "grpcurl.py self-test" grpcurl_selftest
 step "configure (cmake --preset dev)" configure_dev
 step "build (cmake --build --preset dev)" build_dev
+step "container images: wait for the prefetch" wait_images_prefetch
 step "ctest --preset dev" run_ctest dev "$@"
 step "configure (cmake --preset fuzz)" configure_fuzz
 step "build (cmake --build --preset fuzz)" build_fuzz

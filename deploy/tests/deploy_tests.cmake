@@ -1,5 +1,5 @@
-# deploy/: offline checks of the container images and the Kubernetes
-# manifests, registered as CTest tests named deploy.*. Included from
+# deploy/: offline checks of the Kubernetes manifests and the monitoring
+# objects, registered as CTest tests named deploy.*. Included from
 # tests/CMakeLists.txt. Needs kubectl (>= 1.30 for the manifests' fields;
 # the build machines have 1.32), node >= 20 and the npm packages of
 # scripts/tools/package.json in .local/node_modules (scripts/install-deps.sh).
@@ -12,8 +12,6 @@
 #   deploy.schema.examples       same for deploy/k8s/examples/*.yaml
 #   deploy.manifests.<overlay>   release/security properties of the render
 #   deploy.checks_selftest       each of those checks fails on a broken render
-#   deploy.image_libs            every library the built binaries load comes
-#                                from a package the Dockerfile installs
 #   deploy.render.monitoring     `kubectl kustomize deploy/monitoring` renders
 #   deploy.alerts                the PrometheusRule's spec passes `promtool
 #                                check rules` and `promtool test rules`
@@ -75,15 +73,6 @@ set_tests_properties(deploy.alerts PROPERTIES ENVIRONMENT "${_deploy_env}")
 add_test(NAME deploy.dashboard
   COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/dashboard_test.mjs
     ${_deploy_dir}/monitoring/grafana-dashboard.json)
-
-# The binaries as built by this tree (CTest does not build them: run the
-# build first, as for every other test).
-add_test(NAME deploy.image_libs
-  COMMAND ${MICROBLOG_NODE} ${_deploy_dir}/tests/image_libs_test.mjs
-    --dockerfile ${_deploy_dir}/Dockerfile
-    --image user-service=$<TARGET_FILE:user-service>
-    --image post-service=$<TARGET_FILE:post-service>
-    --image migrate=$<TARGET_FILE:migrate>)
 
 get_property(_deploy_tests DIRECTORY PROPERTY TESTS)
 list(FILTER _deploy_tests INCLUDE REGEX "^deploy\\.")

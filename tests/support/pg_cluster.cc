@@ -65,7 +65,9 @@ std::unique_ptr<PgCluster> PgCluster::MakeDir() {
   return cluster;
 }
 
-std::unique_ptr<PgCluster> PgCluster::Start() {
+std::unique_ptr<PgCluster> PgCluster::Start() { return Start(TcpListen{}); }
+
+std::unique_ptr<PgCluster> PgCluster::Start(const TcpListen& tcp) {
   std::unique_ptr<PgCluster> cluster = MakeDir();
 
   std::string output;
@@ -75,6 +77,13 @@ std::unique_ptr<PgCluster> PgCluster::Start() {
       &output);
   if (code != 0) {
     throw std::runtime_error("initdb failed (exit " + std::to_string(code) + "):\n" + output);
+  }
+  if (!tcp.address.empty()) {
+    std::ofstream hba(cluster->dir_ + "/data/pg_hba.conf", std::ios::app);
+    hba << "host all all " << tcp.trusted_cidr << " trust\n";
+    if (!hba) throw std::runtime_error("cannot append to pg_hba.conf");
+    cluster->listen_address_ = tcp.address;
+    cluster->tcp_port_ = FreeTcpPort();
   }
   cluster->StartServer();
   return cluster;
@@ -133,9 +142,11 @@ void PgCluster::StartWatchdog() const {
 }
 
 void PgCluster::StartServer() {
-  const std::string options = "-c listen_addresses='' -c unix_socket_directories='" + dir_ +
-                              "' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                              " -c max_connections=200";
+  std::string options = "-c listen_addresses='" + listen_address_ +
+                        "' -c unix_socket_directories='" + dir_ +
+                        "' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                        " -c max_connections=200";
+  if (tcp_port_ != 0) options += " -c port=" + std::to_string(tcp_port_);
   std::string output;
   int code = RunPgTool(
       "pg_ctl", {"-D", dir_ + "/data", "-l", dir_ + "/server.log", "-o", options, "-w", "start"},
@@ -159,7 +170,10 @@ void PgCluster::Stop() {
 void PgCluster::Restart() { StartServer(); }
 
 std::string PgCluster::UrlFor(const std::string& db, const std::string& user) const {
-  return "postgresql:///" + db + "?host=" + dir_ + "&user=" + user;
+  // The socket's name carries the port: give it when it is not the default.
+  std::string url = "postgresql:///" + db + "?host=" + dir_ + "&user=" + user;
+  if (tcp_port_ != 0) url += "&port=" + std::to_string(tcp_port_);
+  return url;
 }
 
 std::string PgCluster::SuperuserUrl(const std::string& db) const { return UrlFor(db, kSuperuser); }

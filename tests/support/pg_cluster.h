@@ -12,6 +12,10 @@
 //   pg = microblog::test_support::PgCluster::Start();
 //   std::string url = pg->CreateDatabase("user_db");
 //
+// Containers (tests/images_test.cc) cannot use the socket: Start(TcpListen)
+// also listens on one TCP address and trusts the clients of one CIDR range
+// (pg_hba.conf), e.g. a podman network's gateway and subnet.
+//
 // Starting a cluster takes a couple of seconds: share one per test binary and
 // give each test its own database. If the test process dies without running
 // the destructor (SIGKILL, ctest timeout), a detached watchdog stops the server
@@ -29,10 +33,19 @@ namespace test_support {
 
 class PgCluster {
  public:
+  // Besides the socket: listen on `address` (an IP address of this host) at
+  // a free port, and trust connections from `trusted_cidr` (no password).
+  struct TcpListen {
+    std::string address;
+    std::string trusted_cidr;
+  };
+
   // Creates and starts a cluster. Throws std::runtime_error carrying the
   // initdb / pg_ctl output when that fails (GoogleTest reports it as a failure
   // of the test or suite set-up that called Start()).
   static std::unique_ptr<PgCluster> Start();
+  // The same, also listening on TCP as `tcp` says (see tcp_port()).
+  static std::unique_ptr<PgCluster> Start(const TcpListen& tcp);
 
   // Stops the server (pg_ctl stop -m immediate) and removes the temp dir.
   ~PgCluster();
@@ -49,6 +62,9 @@ class PgCluster {
 
   // The directory holding the server's socket (and the cluster's data).
   const std::string& socket_dir() const { return dir_; }
+  // The TCP port of Start(TcpListen); 0 when the cluster listens on the
+  // socket only.
+  int tcp_port() const { return tcp_port_; }
 
   // libpq URI for `db` as the superuser, over the socket:
   // postgresql:///DB?host=SOCKET_DIR&user=postgres
@@ -99,6 +115,8 @@ class PgCluster {
   void StartWatchdog() const;
 
   std::string dir_;
+  std::string listen_address_;  // '' = socket only
+  int tcp_port_ = 0;
   bool running_ = false;
 };
 
