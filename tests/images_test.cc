@@ -36,6 +36,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -57,8 +58,6 @@ using namespace std::chrono_literals;
 // grpcurl's exit status for a failed call: 64 + the gRPC code.
 constexpr int kExitNotFound = 64 + 5;
 constexpr int kExitUnauthenticated = 64 + 16;
-// terminationGracePeriodSeconds of both Deployments.
-constexpr auto kGracePeriod = 30s;
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -135,6 +134,17 @@ struct Manifests {
       throw std::runtime_error(file + " names no microblog/" + name + " image");
     }
     return match[1];
+  }
+
+  // The pod's terminationGracePeriodSeconds in `file` (a rendered
+  // Deployment): how long the kubelet waits after SIGTERM before SIGKILL.
+  static int GracePeriodSecondsIn(const std::string& file) {
+    std::smatch match;
+    std::string text = ReadFile(file);
+    if (!std::regex_search(text, match, std::regex("terminationGracePeriodSeconds: (\\d+)"))) {
+      throw std::runtime_error(file + " sets no terminationGracePeriodSeconds");
+    }
+    return std::stoi(match[1]);
   }
 };
 
@@ -384,8 +394,14 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
 
   // SIGTERM (what the kubelet sends after preStop): drain and exit 0 within
   // the grace period; podman stop would SIGKILL after it (exit 137).
-  for (const std::string& name : {post_name, user_name}) {
-    RunResult stop = Podman({"stop", "--time", std::to_string(kGracePeriod.count()), name}, 2min);
+  // The grace is the rendered Deployment's (the drain delay and the
+  // shutdown grace of the rendered env must fit in it).
+  const std::pair<std::string, std::string> stops[] = {
+      {post_name, manifests_->file("3-post-service.yaml")},
+      {user_name, manifests_->file("2-user-service.yaml")}};
+  for (const auto& [name, deployment] : stops) {
+    const int grace_seconds = Manifests::GracePeriodSecondsIn(deployment);
+    RunResult stop = Podman({"stop", "--time", std::to_string(grace_seconds), name}, 3min);
     ASSERT_EQ(stop.exit_code, 0) << stop.output;
     EXPECT_EQ(InspectContainer(name, "{{.State.ExitCode}}"), "0") << Podman({"logs", name}).output;
   }
