@@ -104,14 +104,17 @@ class ReplicasTest : public ::testing::Test {
                            "', '" + name + "@example.com', 'x') RETURNING id"));
   }
 
-  // user-service with `replicas` as USER_DATABASE_READ_URL.
-  void StartUserService(const std::vector<PgCluster*>& replicas, const std::string& max_lag_ms) {
+  // user-service with `replicas` as USER_DATABASE_READ_URL (and `extra`
+  // settings).
+  void StartUserService(const std::vector<PgCluster*>& replicas, const std::string& max_lag_ms,
+                        const EnvVars& extra = {}) {
     EnvVars env = {{"USER_DATABASE_URL", user_db_.service_url},
                    {"USER_DATABASE_READ_URL", ReadUrls(replicas, user_db_)},
                    {"DB_REPLICA_MAX_LAG_MS", max_lag_ms},
                    {"DB_REPLICA_POLL_INTERVAL_MS", "50"},
                    {"HEALTH_CHECK_INTERVAL_MS", "100"},
                    {"LOG_LEVEL", "info"}};
+    for (const auto& [key, value] : extra) env[key] = value;
     user_service_ = std::make_unique<ServiceProcess>(USER_SERVICE_BIN, env);
     users_ = user_v1::UserService::NewStub(user_service_->NewChannel());
   }
@@ -272,6 +275,22 @@ TEST_F(ReplicasTest, UserReadsGoToTheReplicaUnlessTheirTokenOrRpcNeedsThePrimary
   EXPECT_EQ(GetUser(ada, "not a token"), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_GT(MetricValue(*user_service_, "microblog_db_reads_total{pool=\"replica-1\"}"), 0);
   EXPECT_EQ(MetricValue(*user_service_, "microblog_db_replica_usable{pool=\"replica-1\"}"), 1);
+}
+
+// DB_PREPARED_STATEMENTS=off (for a transaction-mode pooler): the replica
+// pools run their statements unnamed too.
+TEST_F(ReplicasTest, UnnamedStatementsRouteTheSameWay) {
+  const int64_t before = InsertUser("before");
+  PgCluster& replica = StartReplica(kLongDelay);
+  StartUserService({&replica}, "300000", {{"DB_PREPARED_STATEMENTS", "off"}});
+  AwaitReplicaInUse(*user_service_);
+  const user_v1::CreateUserResponse created = CreateUser("ada");
+  ASSERT_FALSE(created.consistency_token().empty());
+  EXPECT_EQ(GetUser(before, ""), grpc::StatusCode::OK);
+  EXPECT_EQ(GetUser(created.user().id(), ""), grpc::StatusCode::NOT_FOUND);  // the replica
+  EXPECT_EQ(GetUser(created.user().id(), created.consistency_token()), grpc::StatusCode::OK);
+  EXPECT_EQ(LookupUser("ada", ""), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(LookupUser("ada", created.consistency_token()), grpc::StatusCode::OK);
 }
 
 TEST_F(ReplicasTest, PostReadsGoToTheReplicaUnlessTheirTokenNeedsThePrimary) {
