@@ -46,6 +46,7 @@
 #include "support/eventually.h"
 #include "support/http_get.h"
 #include "support/pg_cluster.h"
+#include "support/read_file.h"
 #include "support/podman.h"
 #include "support/temp_dir.h"
 
@@ -58,13 +59,6 @@ using namespace std::chrono_literals;
 // grpcurl's exit status for a failed call: 64 + the gRPC code.
 constexpr int kExitNotFound = 64 + 5;
 constexpr int kExitUnauthenticated = 64 + 16;
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;

@@ -1,5 +1,6 @@
 #include "support/child_process.h"
 
+#include "support/read_file.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -129,10 +130,7 @@ ChildProcess::~ChildProcess() {
 }
 
 std::string ChildProcess::ReadOutput() const {
-  std::ifstream in(output_path_, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return ReadFile(output_path_);
 }
 
 void ChildProcess::Signal(int signal) {

@@ -14,6 +14,7 @@
 #include <pqxx/pqxx>
 
 #include "support/child_process.h"
+#include "support/read_file.h"
 
 namespace microblog {
 namespace test_support {
@@ -26,13 +27,6 @@ constexpr std::chrono::seconds kPgToolTimeout(60);
 std::string PgBinDir() {
   const char* from_env = std::getenv("PG_BIN_DIR");
   return (from_env != nullptr && *from_env != '\0') ? from_env : kDefaultPgBinDir;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 bool RunningAsRoot() { return geteuid() == 0; }

@@ -13,6 +13,7 @@
 
 #include <pqxx/pqxx>
 
+#include "support/read_file.h"
 namespace microblog {
 namespace test_support {
 namespace {
@@ -25,13 +26,6 @@ constexpr std::chrono::seconds kStartTimeout(30);
 std::string PgBouncerBin() {
   const char* from_env = std::getenv("PGBOUNCER_BIN");
   return (from_env != nullptr && *from_env != '\0') ? from_env : kDefaultPgBouncerBin;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 void WriteFile(const std::string& path, const std::string& contents) {

@@ -1,5 +1,6 @@
 #include "support/test_certificates.h"
 
+#include "support/read_file.h"
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -35,10 +36,7 @@ TestCertificates::TestCertificates() {
 }
 
 std::string TestCertificates::Read(const std::string& file) const {
-  std::ifstream in(dir_.path() / file);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+  return ReadFile(dir_.path() / file);
 }
 
 void TestCertificates::Openssl(const std::vector<std::string>& args) const {
