@@ -68,16 +68,18 @@ MigratedDatabase PreparePostDatabase(PgCluster& cluster) {
 }
 
 ServiceProcess::ServiceProcess(const std::string& binary, const EnvVars& env,
-                               std::chrono::milliseconds startup_timeout) {
+                               std::chrono::milliseconds startup_timeout,
+                               const std::vector<std::string>& command_prefix) {
   for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
-    if (TryStart(binary, env, startup_timeout)) return;
+    if (TryStart(binary, env, startup_timeout, command_prefix)) return;
   }
   throw std::runtime_error(binary + " exited during start-up " + std::to_string(kStartAttempts) +
                            " times; last output:\n" + child_->ReadOutput());
 }
 
 bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
-                              std::chrono::milliseconds startup_timeout) {
+                              std::chrono::milliseconds startup_timeout,
+                              const std::vector<std::string>& command_prefix) {
   // A test that places replicas itself (several loopback addresses on one
   // port, behind FakeDns) gives LISTEN_ADDRESS.
   const auto given = env.find("LISTEN_ADDRESS");
@@ -93,7 +95,13 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
   // Tests read the per-RPC lines of the calls they make: all of them at
   // info, unless the test is about the sampling (AccessLogPolicy).
   if (full_env.count("ACCESS_LOG_SAMPLE_EVERY") == 0) full_env["ACCESS_LOG_SAMPLE_EVERY"] = "1";
-  child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
+  if (command_prefix.empty()) {
+    child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
+  } else {
+    std::vector<std::string> args(command_prefix.begin() + 1, command_prefix.end());
+    args.push_back(binary);
+    child_ = std::make_unique<ChildProcess>(command_prefix.front(), args, full_env);
+  }
 
   bool exited = false;
   const bool serving = Eventually(

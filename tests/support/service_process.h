@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/security/credentials.h>
@@ -67,9 +68,12 @@ class ServiceProcess {
   // until grpc.health.v1.Health/Check (service "") answers SERVING. Throws
   // std::runtime_error, carrying the process output, when the process exits
   // or is not SERVING in time. A start that failed because another process
-  // grabbed the port is retried on a new port.
+  // grabbed the port is retried on a new port. A non-empty `command_prefix`
+  // runs the binary through a program that execs it, the same process
+  // (e.g. {"prlimit", "--nofile=512", "--"} for a lower open-file limit).
   ServiceProcess(const std::string& binary, const EnvVars& env,
-                 std::chrono::milliseconds startup_timeout = std::chrono::seconds(60));
+                 std::chrono::milliseconds startup_timeout = std::chrono::seconds(60),
+                 const std::vector<std::string>& command_prefix = {});
   // Kills the process (SIGKILL) if it still runs.
   ~ServiceProcess() = default;
 
@@ -96,6 +100,8 @@ class ServiceProcess {
   // Returns whether it got there.
   bool WaitForHealth(ServingStatus wanted, std::chrono::milliseconds timeout) const;
 
+  // The process id (of the binary itself: a command prefix execs it).
+  pid_t pid() const { return child_->pid(); }
   // Sends `signal` (e.g. SIGTERM) to the process.
   void Signal(int signal) { child_->Signal(signal); }
   // As ChildProcess::WaitExit().
@@ -108,7 +114,8 @@ class ServiceProcess {
   // One start attempt; returns false when the process exited before serving
   // (e.g. port taken), throws on timeout.
   bool TryStart(const std::string& binary, const EnvVars& env,
-                std::chrono::milliseconds startup_timeout);
+                std::chrono::milliseconds startup_timeout,
+                const std::vector<std::string>& command_prefix);
 
   std::string address_;
   std::string metrics_address_;
