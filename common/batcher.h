@@ -32,6 +32,20 @@
 // thread that finished the batch and must be quick (answer the call, or hand
 // further work to a WorkerPool or another Batcher).
 //
+// No shared fate: a request fails only for its own content. When a batch of
+// several items fails as a whole for a reason one item may have caused (a
+// statement PostgreSQL refused for one row's value, a peer that answered
+// INTERNAL), the batch's work says so by answering every item
+// WholeBatchFailure(status); the Batcher then splits the batch in two halves
+// and runs each again, recursively, until the items that fail alone are
+// found. Only they get the error; every other item gets its real answer.
+// A guilty item among n costs about 2·log2(n) extra runs; a failure shared
+// by every item (e.g. a broken table) at most 2n - 1 runs in all. This
+// requires a batch that failed as a whole to have had no effect (one
+// transaction, or a read), which every batch of ours is. Failures no item
+// can cause (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are not split: they are
+// answered to every item at once, as they would be alone.
+//
 // Logs: a batch's work runs with the log trace (common/log.h) of its first
 // traced request, the one current when Add() was called.
 //
@@ -62,6 +76,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/batch_failure.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/read_from.h"
@@ -73,6 +88,7 @@ namespace microblog {
 // The series microblog_batch_size{loader=`loader`} of `registry`, for a
 // Batcher's `sizes`; null when `registry` is null.
 Histogram* BatchSizeHistogram(Registry* registry, const std::string& loader);
+
 
 template <typename Item, typename Result>
 class Batcher {
@@ -214,15 +230,68 @@ class Batcher {
       LiveBatch live = Live(batch);
       if (!live.requests.empty()) {
         ScopedLogTrace log_trace(std::move(live.trace));
-        start_(std::move(live.items), live.deadline,
-               [this, requests = std::move(live.requests)](Results results) mutable {
-                 Answer(requests, std::move(results));
-                 Run(NextBatchOrRelease());
-               });
+        StartSplitting(std::move(live.items), live.deadline,
+                       [this, requests = std::move(live.requests)](Results results) mutable {
+                         Answer(requests, std::move(results));
+                         Run(NextBatchOrRelease());
+                       });
         return;
       }
       batch = NextBatchOrRelease();
     }
+  }
+
+  // Whether `results` (of `size` items) say the batch failed as a whole in a
+  // way worth splitting.
+  static bool ShouldSplit(std::size_t size, const Results& results) {
+    if (size < 2 || results.size() != size) return false;
+    return std::all_of(results.begin(), results.end(), [](const absl::StatusOr<Result>& r) {
+      return !r.ok() && IsWholeBatchFailure(r.status());
+    });
+  }
+
+  // The halves of `items`: [0, n/2) and [n/2, n).
+  static std::pair<std::vector<Item>, std::vector<Item>> Halves(const std::vector<Item>& items) {
+    const auto middle = items.begin() + static_cast<std::ptrdiff_t>(items.size() / 2);
+    return {std::vector<Item>(items.begin(), middle), std::vector<Item>(middle, items.end())};
+  }
+
+  // run_ on `items`, split while the batch fails as a whole (see the file
+  // comment): one result per item, in item order.
+  Results RunSplitting(const std::vector<Item>& items, Clock::time_point deadline) {
+    Results results = run_(items, deadline);
+    if (!ShouldSplit(items.size(), results)) return results;
+    auto [first, second] = Halves(items);
+    Results merged = RunSplitting(first, deadline);
+    Results rest = RunSplitting(second, deadline);
+    merged.insert(merged.end(), std::make_move_iterator(rest.begin()),
+                  std::make_move_iterator(rest.end()));
+    return merged;
+  }
+
+  // start_ on `items`, split the same way; the halves run one after the
+  // other, and `finished` gets the merged results once.
+  void StartSplitting(std::vector<Item> items, Clock::time_point deadline, Finished finished) {
+    std::vector<Item> copy = items;  // to split if the batch fails as a whole
+    start_(std::move(items), deadline,
+           [this, items = std::move(copy), deadline,
+            finished = std::move(finished)](Results results) mutable {
+             if (!ShouldSplit(items.size(), results)) return std::move(finished)(std::move(results));
+             auto [first, second] = Halves(items);
+             StartSplitting(
+                 std::move(first), deadline,
+                 [this, second = std::move(second), deadline,
+                  finished = std::move(finished)](Results merged) mutable {
+                   StartSplitting(std::move(second), deadline,
+                                  [merged = std::move(merged),
+                                   finished = std::move(finished)](Results rest) mutable {
+                                    merged.insert(merged.end(),
+                                                  std::make_move_iterator(rest.begin()),
+                                                  std::make_move_iterator(rest.end()));
+                                    std::move(finished)(std::move(merged));
+                                  });
+                 });
+           });
   }
 
   // A blocking slot: runs batch after batch on this worker until none is
@@ -232,7 +301,7 @@ class Batcher {
       LiveBatch live = Live(batch);
       if (!live.requests.empty()) {
         ScopedLogTrace log_trace(std::move(live.trace));
-        Answer(live.requests, run_(live.items, live.deadline));
+        Answer(live.requests, RunSplitting(live.items, live.deadline));
       }
       batch = NextBatchOrRelease();
     }
@@ -244,6 +313,7 @@ class Batcher {
                      absl::InternalError("batch returned a wrong number of results"));
     }
     for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (!results[i].ok()) results[i] = WithoutBatchMark(results[i].status());
       std::move(requests[i].done)(std::move(results[i]));
     }
   }
@@ -263,7 +333,7 @@ class Batcher {
 // Shapes the answer of a batched query into a batch's results: one result
 // per key of `keys`, in their order: the record whose key_of() is that key,
 // or missing(key) (e.g. NOT_FOUND) when `found` has none; every result is
-// found.status() when the query failed. Keys may repeat: a record is copied
+// WholeBatchFailure(found.status()) when the query failed. Keys may repeat: a record is copied
 // for all but the last of its keys, and moved to that one.
 //
 //   return InKeyOrder(ids, store.GetByIds(ids, deadline),
@@ -273,7 +343,9 @@ template <typename Key, typename Record, typename KeyOf, typename Missing>
 std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
                                                absl::StatusOr<std::vector<Record>> found,
                                                KeyOf key_of, Missing missing) {
-  if (!found.ok()) return std::vector<absl::StatusOr<Record>>(keys.size(), found.status());
+  if (!found.ok()) {
+    return std::vector<absl::StatusOr<Record>>(keys.size(), WholeBatchFailure(found.status()));
+  }
   // Each record, with how many of `keys` still ask for it.
   std::unordered_map<Key, std::pair<Record*, std::size_t>> by_key;
   for (Record& record : *found) by_key[key_of(record)] = {&record, 0};

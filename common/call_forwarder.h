@@ -3,10 +3,18 @@
 // the call's deadline capped at `max_deadline`, and finishes the call with
 // the method's absl::Status (mapped by ToGrpcStatus, common/status.h).
 //
+// Every request is first checked for NUL bytes in its string fields
+// (common/string_fields.h) and refused with INVALID_ARGUMENT before the
+// logic sees it: no string reaches validation, a query or a batch cut short
+// or able to fail a statement it shares with other calls.
+//
 // Two kinds of logic methods:
 //  - asynchronous ones, which answer through a Reply, from their own
 //    batches or calls: `void GetPost(const Req&, time_point, Resp&, Reply)`;
 //    Forward() calls them on gRPC's thread, and they must not block;
+//    ForwardTraced() also passes the caller's W3C trace context, for logic
+//    that calls another service
+//    (`void CreatePost(const Req&, time_point, const TraceContext&, Resp&, Reply)`);
 //  - blocking ones, which return the status:
 //    `absl::Status LookupUser(const Req&, time_point, Resp&)`, or without a
 //    response `absl::Status DeleteUser(const Req&, time_point)`; RunOn()
@@ -34,6 +42,8 @@
 
 #include "absl/status/status.h"
 #include "common/server.h"
+#include "common/string_fields.h"
+#include "common/trace_context.h"
 #include "common/unary_call.h"
 #include "common/worker_pool.h"
 
@@ -45,6 +55,9 @@ class CallForwarder {
   using Clock = std::chrono::system_clock;
   template <typename Request, typename Response>
   using AsyncMethod = void (Logic::*)(const Request&, Clock::time_point, Response&, Reply);
+  template <typename Request, typename Response>
+  using TracedAsyncMethod = void (Logic::*)(const Request&, Clock::time_point,
+                                            const TraceContext&, Response&, Reply);
   template <typename Request, typename Response>
   using BlockingMethod = absl::Status (Logic::*)(const Request&, Clock::time_point, Response&);
   template <typename Request>
@@ -67,6 +80,9 @@ class CallForwarder {
   grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context,
                                     AsyncMethod<Request, Response> method, const Request* request,
                                     Response* response) const {
+    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+      return RespondNow(context, clean);
+    }
     UnaryCall call = StartUnaryCall(context);
     ScopedLogTrace log_trace(std::move(call.trace));
     (logic_.*method)(*request, Deadline(*context), *response, std::move(call.reply));
@@ -74,9 +90,26 @@ class CallForwarder {
   }
 
   template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* ForwardTraced(grpc::CallbackServerContext* context,
+                                          TracedAsyncMethod<Request, Response> method,
+                                          const Request* request, Response* response) const {
+    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+      return RespondNow(context, clean);
+    }
+    UnaryCall call = StartUnaryCall(context);
+    ScopedLogTrace log_trace(std::move(call.trace));
+    (logic_.*method)(*request, Deadline(*context), TraceContextFrom(*context), *response,
+                     std::move(call.reply));
+    return call.reactor;
+  }
+
+  template <typename Request, typename Response>
   grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
                                   BlockingMethod<Request, Response> method, const Request* request,
                                   Response* response) const {
+    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+      return RespondNow(context, clean);
+    }
     return RespondOn(workers, context,
                      [&logic = logic_, method, request, response, deadline = Deadline(*context)] {
                        return (logic.*method)(*request, deadline, *response);
@@ -87,6 +120,9 @@ class CallForwarder {
   grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
                                   BlockingMethodWithoutResponse<Request> method,
                                   const Request* request) const {
+    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+      return RespondNow(context, clean);
+    }
     return RespondOn(workers, context,
                      [&logic = logic_, method, request, deadline = Deadline(*context)] {
                        return (logic.*method)(*request, deadline);

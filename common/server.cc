@@ -23,8 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "common/connection_listener.h"
 #include "common/health_service.h"
 #include "common/log.h"
+#include "common/malformed_request.h"
 #include "common/metrics.h"
 #include "common/metrics_server.h"
 #include "common/process_metrics.h"
@@ -58,6 +60,8 @@ bool WaitForSignal(const sigset_t& signals, std::chrono::milliseconds timeout) {
     if (errno != EINTR) return false;  // EAGAIN: the time is up
   }
 }
+
+constexpr int kHandshakeTimeoutMs = 10000;
 
 // A duration as a channel argument (an int of milliseconds).
 int ClampedMillis(std::chrono::milliseconds value) {
@@ -259,6 +263,10 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     return 1;
   }
 
+  // The operator's hard open-file limit, not the soft default of 1024: each
+  // client connection is a descriptor (common/connection_listener.h).
+  const long open_files_limit = RaiseOpenFileLimit();
+
   // Debian's Abseil leaves mutex deadlock detection on, which costs ~4 % of
   // the CPU of a busy service (bench/README.md); our locks are simple.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -292,8 +300,23 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   // server's threads, so its default thread limits are right again
   // (bench/README.md tells how the sync server's thread churn used to cost
   // half the CPU).
-  int port = 0;
-  builder.AddListeningPort(settings.listen_address, *credentials, &port);
+  // Our own listener, not AddListeningPort: it survives descriptor
+  // exhaustion and binds without SO_REUSEPORT (common/connection_listener.h).
+  absl::StatusOr<std::unique_ptr<ConnectionListener>> listener =
+      ConnectionListener::Bind(settings.listen_address, rpc_metrics ? &metrics : nullptr);
+  if (!listener.ok()) {
+    Log(LogLevel::kError, "cannot listen",
+        {{"address", settings.listen_address}, {"cause", listener.status().message()}});
+    return 1;
+  }
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, *credentials);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A connection that has not finished its TLS and HTTP/2 handshake in this
+  // time is closed (gRPC's default is 120 s): idle sockets cannot hold the
+  // descriptors that real clients need for long.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
   // post-service keeps its channel to user-service alive with pings.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -308,18 +331,23 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   for (const ServedService& served : services) builder.RegisterService(served.service);
   builder.RegisterService(&health);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // First: the access log and metrics below see the status it corrects.
+  interceptors.push_back(MalformedRequestInterceptorFactory());
   interceptors.push_back(
       std::make_unique<RpcLogInterceptorFactory>(rpc_metrics.get(), settings.access_log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    Log(LogLevel::kError, "cannot listen", {{"address", settings.listen_address}});
+  if (server == nullptr) {
+    Log(LogLevel::kError, "cannot start the gRPC server", {{"address", settings.listen_address}});
     return 1;
   }
+  (*listener)->Start(acceptor.get());
   Log(LogLevel::kInfo, "listening",
-      {{"server", server_name}, {"address", settings.listen_address}, {"port", port},
-       {"tls", !settings.tls_cert_file.empty()}, {"metrics", settings.metrics_address}});
+      {{"server", server_name}, {"address", settings.listen_address},
+       {"port", (*listener)->port()}, {"tls", !settings.tls_cert_file.empty()},
+       {"metrics", settings.metrics_address},
+       {"open_files_limit", static_cast<int64_t>(open_files_limit)}});
 
   std::thread signal_waiter([&] {
     const sigset_t set = ShutdownSignals();
@@ -347,6 +375,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     // refused, and in-flight calls get the grace period.
     health.Shutdown();
     if (on_shutdown) on_shutdown();
+    (*listener)->Stop();
     server->Shutdown(std::chrono::system_clock::now() + settings.shutdown_grace);
   });
   {

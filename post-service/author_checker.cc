@@ -44,8 +44,13 @@ std::vector<absl::StatusOr<bool>> AuthorsOf(const BatchGetUsersCall& call,
          {"cause", status.error_message()},
          {"trace_id", trace.trace_id},
          {"span_id", trace.span_id}});
+    // When user-service refused the batch for what one of its ids may have
+    // caused (INTERNAL for a row it cannot read, say), the Batcher splits
+    // it, so that only that id's callers get UNAVAILABLE.
     return std::vector<absl::StatusOr<bool>>(
-        call.asked.size(), absl::UnavailableError("user-service unavailable; retry later"));
+        call.asked.size(),
+        WholeBatchFailure(absl::UnavailableError("user-service unavailable; retry later"),
+                          static_cast<absl::StatusCode>(status.error_code())));
   }
   std::unordered_set<int64_t> found;
   for (const microblog::user::v1::User& user : call.response.users()) found.insert(user.id());

@@ -2,8 +2,6 @@
 
 #include <utility>
 
-#include "common/trace_context.h"
-#include "common/unary_call.h"
 
 namespace microblog {
 namespace post {
@@ -13,12 +11,8 @@ namespace v1 = ::microblog::post::v1;
 grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContext* context,
                                                       const v1::CreatePostRequest* request,
                                                       v1::CreatePostResponse* response) {
-  UnaryCall call = StartUnaryCall(context);
-  ScopedLogTrace log_trace(std::move(call.trace));
-  // Beyond what Forward passes: the caller's trace context, for user-service.
-  calls_.logic().CreatePost(*request, calls_.Deadline(*context), TraceContextFrom(*context),
-                            *response, std::move(call.reply));
-  return call.reactor;
+  // The caller's trace context goes on to user-service.
+  return calls_.ForwardTraced(context, &Posts::CreatePost, request, response);
 }
 
 grpc::ServerUnaryReactor* PostServiceImpl::GetPost(grpc::CallbackServerContext* context,

@@ -11,6 +11,7 @@
 #include <pqxx/result>
 
 #include "absl/strings/str_cat.h"
+#include "common/batch_failure.h"
 #include "common/named_statement.h"
 #include "common/status.h"
 
@@ -213,8 +214,9 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
   using Outcomes = std::vector<std::pair<InsertOutcome, PostRecord>>;
   absl::StatusOr<Outcomes> outcomes = pool_.Run<Outcomes>(
       deadline, [&](pqxx::connection& c) { return InsertBatch(pool_, c, ordered); });
-  // An error of the statement is every post's, and then none is stored.
-  if (!outcomes.ok()) return Results(posts.size(), outcomes.status());
+  // An error of the statement is every post's, and then none is stored;
+  // the Batcher finds the post that caused it (common/batcher.h).
+  if (!outcomes.ok()) return Results(posts.size(), WholeBatchFailure(outcomes.status()));
   Results results(posts.size(), absl::InternalError("not stored"));
   for (std::size_t k = 0; k < ordered.size(); ++k) {
     const NewPost& post = *ordered[k];

@@ -150,7 +150,9 @@ std::vector<absl::StatusOr<PostPage>> Posts::ListFirstPagesBatch(
     const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline) {
   absl::StatusOr<std::vector<PostPage>> pages =
       store_.ListFirstPages(ItemsOf(keys), Combined(keys), deadline);
-  if (!pages.ok()) return std::vector<absl::StatusOr<PostPage>>(keys.size(), pages.status());
+  if (!pages.ok()) {
+    return std::vector<absl::StatusOr<PostPage>>(keys.size(), WholeBatchFailure(pages.status()));
+  }
   return {std::make_move_iterator(pages->begin()), std::make_move_iterator(pages->end())};
 }
 

@@ -11,6 +11,7 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
+#include "common/batch_failure.h"
 #include "common/named_statement.h"
 #include "common/status.h"
 
@@ -231,7 +232,9 @@ std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
     }
     return absl::OkStatus();
   });
-  if (!status.ok()) return std::vector<absl::StatusOr<UserRecord>>(logins.size(), status);
+  if (!status.ok()) {
+    return std::vector<absl::StatusOr<UserRecord>>(logins.size(), WholeBatchFailure(status));
+  }
   std::vector<absl::StatusOr<UserRecord>> found;
   found.reserve(logins.size());
   for (std::size_t i = 0; i < logins.size(); ++i) {
