@@ -282,6 +282,124 @@ TEST(Batcher, AsynchronousBatchesHoldNoThreadAndQueueBehindTheirSlot) {
   EXPECT_EQ(pending.started(), (std::vector<std::vector<int>>{{1}, {2, 3}}));
 }
 
+// A batch statement that fails as a whole when it holds a "poison" key
+// (like PostgreSQL refusing one row), with the mark that lets the Batcher
+// split it; `other` is a code to fail with instead for key 0.
+std::vector<absl::StatusOr<int>> PoisonedLoad(const std::vector<int>& keys,
+                                              std::vector<std::vector<int>>* runs) {
+  runs->push_back(keys);
+  for (int key : keys) {
+    if (key == 13) {
+      return std::vector<absl::StatusOr<int>>(
+          keys.size(), WholeBatchFailure(absl::InternalError("sql error 23514")));
+    }
+    if (key == 0) {
+      return std::vector<absl::StatusOr<int>>(
+          keys.size(), WholeBatchFailure(absl::UnavailableError("database unavailable")));
+    }
+  }
+  std::vector<absl::StatusOr<int>> results;
+  for (int key : keys) results.push_back(key * 10);
+  return results;
+}
+
+TEST(Batcher, ABatchThatFailsAsAWholeIsSplitUntilOnlyTheGuiltyItemsFail) {
+  WorkerPool workers("test", 1);
+  std::vector<std::vector<int>> runs;  // only the one worker touches it
+  Answers answers;
+  {
+    Loader loader(Loader::OnWorkers(workers,
+                                    [&](const std::vector<int>& keys, system_clock::time_point) {
+                                      return PoisonedLoad(keys, &runs);
+                                    }),
+                  100, 1);
+    // The first batch holds the worker while the next eight calls queue, so
+    // that they share one batch: 1..8 with the poison 13 among them.
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    workers.Submit([released] { released.wait(); });
+    for (int key : {1, 2, 13, 4, 5, 6, 7, 8}) loader.Add(key, kLater, answers.For(key));
+    release.set_value();
+    std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(8);
+    for (int key : {1, 2, 4, 5, 6, 7, 8}) {
+      ASSERT_TRUE(got.at(key).ok()) << key << ": " << got.at(key).status();
+      EXPECT_EQ(*got.at(key), key * 10);
+    }
+    EXPECT_EQ(got.at(13).status().code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(got.at(13).status().message(), "sql error 23514");
+    // The mark never leaves the Batcher.
+    EXPECT_FALSE(IsWholeBatchFailure(got.at(13).status()));
+  }
+  // {1} ran alone (the worker was free when it came); the seven queued
+  // behind it: 7 -> 3 + 4 -> (1 + 2) -> (1 + 1): the guilty item is found
+  // in 2·log2(n) runs, and the half without it runs once.
+  EXPECT_EQ(runs, (std::vector<std::vector<int>>{
+                      {1}, {2, 13, 4, 5, 6, 7, 8}, {2, 13, 4}, {2}, {13, 4}, {13}, {4},
+                      {5, 6, 7, 8}}));
+}
+
+TEST(Batcher, FailuresNoItemCanCauseAreNotSplit) {
+  WorkerPool workers("test", 1);
+  std::vector<std::vector<int>> runs;
+  Answers answers;
+  Loader loader(Loader::OnWorkers(workers,
+                                  [&](const std::vector<int>& keys, system_clock::time_point) {
+                                    return PoisonedLoad(keys, &runs);
+                                  }),
+                100, 1);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  workers.Submit([released] { released.wait(); });
+  for (int key : {100, 0, 1, 2, 3}) loader.Add(key, kLater, answers.For(key));
+  release.set_value();
+  std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(5);
+  EXPECT_EQ(*got.at(100), 1000);
+  for (int key : {0, 1, 2, 3}) {
+    EXPECT_EQ(got.at(key).status().code(), absl::StatusCode::kUnavailable);
+  }
+  // UNAVAILABLE: retrying halves cannot help, so they are not tried.
+  EXPECT_EQ(runs, (std::vector<std::vector<int>>{{100}, {0, 1, 2, 3}}));
+}
+
+TEST(Batcher, AsynchronousBatchesAreSplitTheSameWay) {
+  std::vector<std::vector<int>> runs;
+  std::mutex mu;
+  Answers answers;
+  PendingBatches pending;
+  bool hold = true;
+  Loader loader(
+      [&](std::vector<int> items, system_clock::time_point deadline, Loader::Finished finished) {
+        std::unique_lock<std::mutex> lock(mu);
+        if (hold) {  // the first batch waits, so that the rest queue up
+          hold = false;
+          lock.unlock();
+          pending.Start(std::move(items), deadline, std::move(finished));
+          return;
+        }
+        std::vector<absl::StatusOr<int>> results = PoisonedLoad(items, &runs);
+        lock.unlock();
+        // As a gRPC callback would: from another thread.
+        std::thread([finished = std::move(finished), results = std::move(results)]() mutable {
+          std::move(finished)(std::move(results));
+        }).detach();
+      },
+      100, 1);
+  loader.Add(100, kLater, answers.For(100));
+  for (int key : {13, 2, 3, 4}) loader.Add(key, kLater, answers.For(key));
+  pending.FinishFromAnotherThread(0);
+  std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(5);
+  EXPECT_EQ(*got.at(100), 1000);
+  for (int key : {2, 3, 4}) {
+    ASSERT_TRUE(got.at(key).ok()) << key << ": " << got.at(key).status();
+    EXPECT_EQ(*got.at(key), key * 10);
+  }
+  EXPECT_EQ(got.at(13).status().code(), absl::StatusCode::kInternal);
+  EXPECT_FALSE(IsWholeBatchFailure(got.at(13).status()));
+  std::lock_guard<std::mutex> lock(mu);
+  // {13,2,3,4} -> {13,2} + {3,4} -> {13} + {2}
+  EXPECT_EQ(runs, (std::vector<std::vector<int>>{{13, 2, 3, 4}, {13, 2}, {13}, {2}, {3, 4}}));
+}
+
 TEST(InKeyOrder, RepeatedKeysEachGetTheRecordAndMissingKeysTheirOwnError) {
   struct Row {
     int id;
