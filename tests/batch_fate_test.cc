@@ -72,9 +72,12 @@ void Concurrently(const std::function<void(int, int)>& call) {
   for (std::thread& thread : threads) thread.join();
 }
 
+// Both services, on real PostgreSQL (post_service_fixture.h).
+class BatchesShareNoFate : public PostServiceTest {};
+
 const std::string kInternal = std::to_string(grpc::StatusCode::INTERNAL) + " internal error";
 
-TEST_F(PostServiceTest, APostRowTheDatabaseCannotReadFailsOnlyItsOwnReaders) {
+TEST_F(BatchesShareNoFate, APostRowTheDatabaseCannotReadFailsOnlyItsOwnReaders) {
   StartServices();
   const int64_t alice = CreateUser("alice");
   const int64_t carol = CreateUser("carol");
@@ -111,7 +114,7 @@ TEST_F(PostServiceTest, APostRowTheDatabaseCannotReadFailsOnlyItsOwnReaders) {
   EXPECT_TRUE(tally.Only("list broken author", kInternal)) << tally.Dump();
 }
 
-TEST_F(PostServiceTest, AUserRowTheDatabaseCannotReadFailsOnlyItsOwnCallers) {
+TEST_F(BatchesShareNoFate, AUserRowTheDatabaseCannotReadFailsOnlyItsOwnCallers) {
   StartServices();
   const int64_t alice = CreateUser("alice");
   const int64_t bob = CreateUser("bob");
@@ -165,7 +168,7 @@ TEST_F(PostServiceTest, AUserRowTheDatabaseCannotReadFailsOnlyItsOwnCallers) {
   EXPECT_EQ(CountPosts(), good_posts.load());
 }
 
-TEST_F(PostServiceTest, AnInsertTheDatabaseRefusesFailsOnlyItsOwnPost) {
+TEST_F(BatchesShareNoFate, AnInsertTheDatabaseRefusesFailsOnlyItsOwnPost) {
   StartServices();
   const int64_t alice = CreateUser("alice");
   // PostgreSQL now refuses any body with "poison" in it, in the batched
