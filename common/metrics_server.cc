@@ -3,6 +3,7 @@
 #include <civetweb.h>
 
 #include <cstring>
+#include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,11 +27,20 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   (void)initialized;
   std::unique_ptr<MetricsServer> server(new MetricsServer(registry));
   const std::string ports = address;
+  // civetweb gives each connection one worker thread from accept to close;
+  // a connection waits in civetweb's queue while every worker is taken.
+  // So: threads for a handful of idle or slow clients next to the real
+  // scrapers, and a deadline for the request (see the header for why these
+  // numbers).
+  const std::string threads = std::to_string(kWorkerThreads);
+  const std::string request_timeout = std::to_string(kRequestTimeoutMs);
   const char* options[] = {"listening_ports", ports.c_str(),
-                           // Scrapes are rare and small: two threads are plenty.
-                           "num_threads", "2",
-                           // A client that stalls cannot hold a thread for long.
-                           "request_timeout_ms", "10000", nullptr};
+                           "num_threads", threads.c_str(),
+                           "request_timeout_ms", request_timeout.c_str(),
+                           // One request per connection (what we answer with
+                           // "Connection: close" anyway): no idle keep-alive
+                           // connection holds a worker after its scrape.
+                           "enable_keep_alive", "no", nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof callbacks);
   server->context_ = mg_start(&callbacks, nullptr, options);

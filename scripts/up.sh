@@ -9,7 +9,9 @@
 #      job that runs before each rollout);
 #   5. user-service on 127.0.0.1:$USER_SERVICE_PORT (default 50051), then
 #      post-service on 127.0.0.1:$POST_SERVICE_PORT (default 50052), each
-#      connecting as its own database role, in the background; logs and pid
+#      connecting as its own database role, in the background; their
+#      Prometheus metrics on 127.0.0.1 too ($USER_SERVICE_METRICS_PORT,
+#      default 9464; $POST_SERVICE_METRICS_PORT, default 9465); logs and pid
 #      files in .local/run/; each must answer its health check;
 #   6. prints example grpcurl calls.
 # Running it again rebuilds and restarts the services. scripts/down.sh stops
@@ -99,8 +101,10 @@ start_service() {
 }
 
 start_service user-service "$USER_SERVICE" "$USER_SERVICE_PORT" \
+  METRICS_ADDRESS="127.0.0.1:$USER_SERVICE_METRICS_PORT" \
   USER_DATABASE_URL="$USER_SERVICE_DATABASE_URL"
 start_service post-service "$POST_SERVICE" "$POST_SERVICE_PORT" \
+  METRICS_ADDRESS="127.0.0.1:$POST_SERVICE_METRICS_PORT" \
   POST_DATABASE_URL="$POST_SERVICE_DATABASE_URL" \
   USER_SERVICE_ADDR="127.0.0.1:$USER_SERVICE_PORT"
 
@@ -143,7 +147,9 @@ cat <<EOF
 
 The stack is up:
   user-service  127.0.0.1:$USER_SERVICE_PORT  (log .local/run/user-service.log)
+                metrics http://127.0.0.1:$USER_SERVICE_METRICS_PORT/metrics
   post-service  127.0.0.1:$POST_SERVICE_PORT  (log .local/run/post-service.log)
+                metrics http://127.0.0.1:$POST_SERVICE_METRICS_PORT/metrics
   PostgreSQL    127.0.0.1:${MICROBLOG_PG_PORT}  (scripts/pg.sh env prints the URLs)
 Stop it with scripts/down.sh.
 

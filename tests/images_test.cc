@@ -15,7 +15,8 @@
 //       Deployments (and its migration Job as a Pod) under `podman kube
 //       play`, rewritten only where kube play cannot take them
 //       (deploy/tests/kube_play_manifests.mjs says what it rewrites); both
-//       pods become ready and the same flow passes through their ports.
+//       pods become ready, publish no host port, and the same flow passes
+//       through their ports.
 //
 // Each test has its own podman network; PostgreSQL (tests/support/
 // pg_cluster.h) listens on the host and trusts that network's subnet, and
@@ -548,6 +549,13 @@ TEST_F(ImagesKubePlayTest, DevOverlayDeploymentsRunAsRenderedAndServeTheReadmeFl
     // resources.limits as rendered: cpu "1", memory 256Mi.
     EXPECT_EQ(InspectContainer(container, "{{.HostConfig.Memory}}"), std::to_string(256 * 1024 * 1024));
     EXPECT_EQ(InspectContainer(container, "{{.HostConfig.NanoCpus}}"), "1000000000");
+  }
+  // No host port: podman 4.3 would publish every containerPort on the host
+  // (kube_play_manifests.mjs leaves the lists out), and this test runs
+  // beside scripts/up.sh's stack and other tests.
+  for (const std::string& pod : {job_pod, std::string("user-service-pod-0"), std::string("post-service-pod-0")}) {
+    EXPECT_EQ(PodmanOrThrow({"pod", "inspect", pod, "--format", "{{len .InfraConfig.PortBindings}}"}), "0")
+        << pod << ": " << Podman({"pod", "inspect", pod, "--format", "{{json .InfraConfig.PortBindings}}"}).output;
   }
   ExpectReadmeFlow(users, posts, "-kube");
 }

@@ -2,14 +2,22 @@
 // /metrics on METRICS_ADDRESS; calls with known outcomes must show in
 // go-grpc-prometheus's series with exactly those counts, every method x
 // code series exists from start-up, the exposition passes `promtool check
-// metrics`, and the listener survives garbage while gRPC keeps serving.
+// metrics`, the listener survives garbage while gRPC keeps serving, and
+// idle or slow connections cannot keep a scrape from being answered.
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <regex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "common/metrics_server.h"
 #include "post_service_fixture.h"
 #include "support/eventually.h"
 #include "support/http_get.h"
@@ -18,6 +26,8 @@
 namespace microblog {
 namespace test_support {
 namespace {
+
+using namespace std::chrono_literals;
 
 // The value of the sample `series` (name and labels, exactly as exposed)
 // in `exposition`; -1 when it is absent.
@@ -257,6 +267,71 @@ TEST_F(MetricsTest, TheListenerSurvivesGarbageAndOnlyServesMetrics) {
   EXPECT_EQ(HttpGet(users_->metrics_address(), "/metrics").status, 200);
   EXPECT_GT(CreateUser("still_serving"), 0);
   EXPECT_TRUE(users_->Running());
+}
+
+// Issue #21: two connections that sent nothing used to take both of
+// civetweb's workers, and every scrape timed out until civetweb dropped
+// them (10 s); a client reconnecting kept metrics down. Now a handful of
+// such clients (8 idle, 2 trickling a request a byte at a time, each
+// reconnecting as soon as it is dropped) must leave every scrape answered
+// quickly, and each of them gets dropped.
+TEST_F(MetricsTest, IdleAndSlowConnectionsCannotBlockAScrape) {
+  user_db_ = PrepareUserDatabase(pg());
+  ServiceProcess users(kUserServiceBin, UserServiceEnv());
+  const std::string address = users.metrics_address();
+  constexpr int kIdle = 8;
+  constexpr int kSlow = 2;
+  const std::string partial_request = "GET /metrics HTTP/1.1\r\nHost: " + address + "\r\n";
+
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < kIdle + kSlow; ++i) held.push_back(std::make_unique<RawConnection>(address));
+  for (int i = kIdle; i < kIdle + kSlow; ++i) held[i]->Send(partial_request);
+  std::vector<int> dropped(held.size(), 0);
+
+  // Three times as long as the request timeout and then some: every held
+  // connection is dropped and re-opened at least once meanwhile.
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(6 * MetricsServer::kRequestTimeoutMs);
+  int scrapes = 0;
+  std::chrono::milliseconds slowest{0};
+  while (std::chrono::steady_clock::now() < end) {
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      const bool slow = i >= static_cast<std::size_t>(kIdle);
+      if (held[i]->ClosedByServer()) {
+        ++dropped[i];
+        held[i] = std::make_unique<RawConnection>(address);
+        if (slow) held[i]->Send(partial_request);
+      } else if (slow) {
+        held[i]->Send("X");  // one more byte of a header line that never ends
+      }
+    }
+    // Let civetweb accept the re-opened connections before the scrape.
+    std::this_thread::sleep_for(200ms);
+    const auto start = std::chrono::steady_clock::now();
+    // HttpGet gives up after 2 s without a byte: a scrape stuck in
+    // civetweb's queue has status 0.
+    const HttpResponse response = HttpGet(address, "/metrics");
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    ++scrapes;
+    slowest = std::max(slowest, took);
+    EXPECT_EQ(response.status, 200) << "scrape " << scrapes << " after " << took.count() << " ms";
+    EXPECT_LT(took, 5s) << "scrape " << scrapes;
+    if (response.status == 200) {
+      EXPECT_NE(response.body.find("grpc_server_handled_total"), std::string::npos);
+    }
+    std::this_thread::sleep_for(800ms);
+  }
+  std::cout << scrapes << " scrapes, the slowest " << slowest.count()
+            << " ms; drops per held connection:";
+  for (const int n : dropped) std::cout << " " << n;
+  std::cout << "\n";
+  EXPECT_GE(scrapes, 5);
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    EXPECT_GE(dropped[i], 1) << (i < static_cast<std::size_t>(kIdle) ? "idle" : "slow")
+                             << " connection " << i << " was never dropped";
+  }
+  EXPECT_TRUE(users.Running());
 }
 
 TEST_F(MetricsTest, AnEmptyMetricsAddressTurnsThemOff) {

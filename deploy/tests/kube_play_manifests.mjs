@@ -17,6 +17,11 @@
 //     (podman 4.3 removes a
 //     "once" init container right after it exits and sometimes fails the pod
 //     because it still looks running);
+//   - every container loses its `ports` list: podman 4.3 publishes each
+//     containerPort on the host at the same number (0.0.0.0:9464, :50051,
+//     ...), which Kubernetes never does; the test reaches the pods at
+//     their addresses on its network, and a host port would clash with
+//     anything else on the machine (scripts/up.sh's stack, another test);
 //   - post-service's pod gets a hostAliases entry resolving the host of its
 //     USER_SERVICE_ADDR (user-service-headless.<ns>.svc.cluster.local) to
 //     user-service's pod address (--user-service-ip): podman has no cluster
@@ -100,6 +105,22 @@ function neverPull(what, spec) {
   rewrites.push(`${what}: imagePullPolicy: Never on every container (local images only)`);
 }
 
+// podman 4.3's kube play turns every containerPort into a host port of the
+// same number (later podman releases changed that twice): in Kubernetes the
+// list is informational, so it goes.
+function publishNothing(what, spec) {
+  const dropped = [];
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+    for (const p of c.ports ?? []) dropped.push(`${c.name}:${p.containerPort}`);
+    delete c.ports;
+  }
+  if (dropped.length > 0) {
+    rewrites.push(
+      `${what}: ports left out (${dropped.join(", ")}): podman 4.3 would publish them on the host`,
+    );
+  }
+}
+
 // The ConfigMaps and Secrets a pod spec references, by name.
 function references(spec) {
   const configMaps = new Set();
@@ -149,18 +170,21 @@ const migratePod = {
   spec: copy(job.spec.template.spec),
 };
 neverPull(`Pod/${job.metadata.name}`, migratePod.spec);
+publishNothing(`Pod/${job.metadata.name}`, migratePod.spec);
 rewrites.push(`${ref(job)} -> Pod/${job.metadata.name} of its pod template (kube play runs no Jobs)`);
 writeFile("1-migrate.yaml", [migratePod]);
 
 // 2. user-service as rendered (pulls never).
 const userService = copy(mustFind("Deployment", "user-service"));
 neverPull("Deployment/user-service", userService.spec.template.spec);
+publishNothing("Deployment/user-service", userService.spec.template.spec);
 keepInitContainers(userService);
 writeFile("2-user-service.yaml", [userService]);
 
 // 3. post-service, with the headless Service's name resolved by hostAliases.
 const postService = copy(mustFind("Deployment", "post-service"));
 neverPull("Deployment/post-service", postService.spec.template.spec);
+publishNothing("Deployment/post-service", postService.spec.template.spec);
 keepInitContainers(postService);
 const postContainer = postService.spec.template.spec.containers.find((c) => c.name === "post-service");
 const userServiceAddr = render.containerEnv(postContainer).get("USER_SERVICE_ADDR");

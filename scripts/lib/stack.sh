@@ -12,6 +12,10 @@ RUN_DIR="$ROOT/.local/run"
 RELEASE_DIR="$ROOT/build/release"
 USER_SERVICE_PORT="${USER_SERVICE_PORT:-50051}"
 POST_SERVICE_PORT="${POST_SERVICE_PORT:-50052}"
+# Their Prometheus /metrics, on 127.0.0.1 like the gRPC ports (the binaries'
+# default, 0.0.0.0, is what pods need, not a workstation).
+USER_SERVICE_METRICS_PORT="${USER_SERVICE_METRICS_PORT:-9464}"
+POST_SERVICE_METRICS_PORT="${POST_SERVICE_METRICS_PORT:-9465}"
 # Debian's python3 (python3-grpcio); a virtualenv's python3 may be first on PATH.
 PYTHON=/usr/bin/python3
 GRPCURL_PY="$ROOT/tests/grpcurl/grpcurl.py"

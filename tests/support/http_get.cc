@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <optional>
 #include <stdexcept>
@@ -15,7 +16,7 @@ namespace microblog {
 namespace test_support {
 namespace {
 
-int Connect(const std::string& address) {
+int ConnectTcp(const std::string& address) {
   const std::size_t colon = address.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("bad address " + address);
   sockaddr_in target{};
@@ -24,14 +25,20 @@ int Connect(const std::string& address) {
   if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &target.sin_addr) != 1) {
     throw std::runtime_error("bad address " + address);
   }
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
-  timeval timeout{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   if (connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
     close(fd);
     throw std::runtime_error("cannot connect to " + address);
   }
+  return fd;
+}
+
+// A connection whose reads give up after 2 s of silence.
+int Connect(const std::string& address) {
+  const int fd = ConnectTcp(address);
+  timeval timeout{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   return fd;
 }
 
@@ -119,6 +126,24 @@ std::string UrlEncode(const std::string& value) {
 
 std::string SendRaw(const std::string& address, const std::string& bytes) {
   return Exchange(Connect(address), bytes);
+}
+
+RawConnection::RawConnection(const std::string& address) : fd_(ConnectTcp(address)) {}
+
+RawConnection::~RawConnection() { close(fd_); }
+
+bool RawConnection::Send(const std::string& bytes) {
+  return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+bool RawConnection::ClosedByServer() {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n == 0) return true;
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  }
 }
 
 }  // namespace test_support

@@ -32,6 +32,28 @@ std::string UrlEncode(const std::string& value);
 // the server closed the connection (or 2 s passed): for garbage requests.
 std::string SendRaw(const std::string& address, const std::string& bytes);
 
+// A TCP connection a test drives by hand, to play a client that connects
+// and then sends nothing, or trickles a request it never finishes (a
+// "slowloris"). Closed on destruction. Not thread-safe.
+class RawConnection {
+ public:
+  // Connects to `address` ("host:port", IPv4); throws std::runtime_error
+  // when it cannot.
+  explicit RawConnection(const std::string& address);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  // Sends `bytes`; false when the connection is gone.
+  bool Send(const std::string& bytes);
+  // Whether the server has closed the connection (whatever it sent before,
+  // e.g. a 408, is read and dropped). Never blocks.
+  bool ClosedByServer();
+
+ private:
+  int fd_;
+};
+
 }  // namespace test_support
 }  // namespace microblog
 
