@@ -191,7 +191,7 @@ TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
 
   v1::VerifyPasswordRequest verify;
   v1::VerifyPasswordResponse verify_response;
-  EXPECT_EQ(accounts_.VerifyPassword(verify, Deadline(), verify_response).code(),
+  EXPECT_EQ(accounts_.VerifyPassword(verify, "ip:192.0.2.1", Deadline(), verify_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   EXPECT_EQ(store_.calls, 0);
@@ -213,7 +213,7 @@ TEST_F(UserAccountsTest, StoreUnavailabilityReachesClientsAsUnavailable) {
   request.set_login("someone");
   request.set_password("some password");
   v1::VerifyPasswordResponse response;
-  grpc::Status status = ToGrpcStatus(accounts_.VerifyPassword(request, Deadline(), response));
+  grpc::Status status = ToGrpcStatus(accounts_.VerifyPassword(request, "ip:192.0.2.1", Deadline(), response));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
@@ -304,7 +304,7 @@ TEST_F(UserAccountsTest, OnlyVerifyPasswordReadsThePasswordHash) {
   verify.set_login("walter@x.io");
   verify.set_password("right password");
   v1::VerifyPasswordResponse verify_response;
-  ASSERT_TRUE(accounts_.VerifyPassword(verify, Deadline(), verify_response).ok());
+  ASSERT_TRUE(accounts_.VerifyPassword(verify, "ip:192.0.2.1", Deadline(), verify_response).ok());
   EXPECT_EQ(verify_response.user().id(), 1);
   EXPECT_EQ(store_.credential_reads, 1);
 }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/connection_pool.h"
+#include "common/fair_work_queue.h"
 #include "common/read_router.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -35,6 +36,14 @@ const microblog::ServiceDescription kUserService = {
     "Read replicas of the users database (streaming standbys), as the user_service role: "
     "postgresql:// URIs separated by whitespace, or one keyword/value string; unset: every "
     "read on the primary."};
+
+// Calls waiting for a hashing thread, per caller and in all (admission
+// usually refuses sooner: at the deployed 2 threads and 5 s deadline about
+// 60 calls can finish in time). Each waiting call holds its request (login
+// and password, at most ~1.3 KiB) and gRPC's call state (a few KiB), so the
+// whole queue stays within a few MiB.
+constexpr std::size_t kMaxHashingCallsQueuedPerCaller = 64;
+constexpr std::size_t kMaxHashingCallsQueued = 512;
 
 }  // namespace
 
@@ -115,13 +124,28 @@ int main(int argc, char** argv) {
                                    static_cast<std::size_t>(config.settings.db_pool_size));
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
   // Hashing calls also query the database: twice the hashing threads, so
-  // that one call's query overlaps another's hash.
-  microblog::WorkerPool hashing_workers("hash-worker", 2 * static_cast<std::size_t>(*hash_threads));
+  // that one call's query overlaps another's hash. Fair across callers, and
+  // refusing at once what could not finish in time (issue #21): see
+  // common/fair_work_queue.h and README.md, "Passwords".
+  microblog::FairWorkQueueOptions hashing_options;
+  hashing_options.name = "hash-worker";
+  hashing_options.threads = 2 * static_cast<std::size_t>(*hash_threads);
+  hashing_options.max_queued_per_key = kMaxHashingCallsQueuedPerCaller;
+  hashing_options.max_queued = kMaxHashingCallsQueued;
+  // A call takes about two hashes' time while the queue is full (two calls
+  // per hashing thread); measured from then on.
+  hashing_options.initial_job_estimate = 2 * hasher.startup_hash_time();
+  hashing_options.queued = &metrics
+                                .AddGauge("microblog_password_hash_queue_depth", "", {})
+                                .WithLabels({});
+  hashing_options.refused = &metrics.AddCounter("microblog_password_checks_refused_total", "",
+                                                {"reason"});
+  microblog::FairWorkQueue hashing_queue(std::move(hashing_options));
   microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
                                      std::chrono::seconds(*retention_s));
   microblog::PeriodicTask pruning("prune-events", std::chrono::milliseconds(*prune_interval_ms),
                                   [&feed] { feed.PruneExpired(); });
-  microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_workers,
+  microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_queue,
                                            config.settings.max_deadline);
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",

@@ -55,8 +55,8 @@ PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics)
     queue_depth_ =
         &metrics
              ->AddGauge("microblog_password_hash_queue_depth",
-                        "Password hashing jobs (CreateUser, UpdateUser, VerifyPassword) waiting "
-                        "for a hashing thread.",
+                        "Password checks and hashes (CreateUser, UpdateUser, VerifyPassword) "
+                        "admitted and waiting for a hashing thread, wherever they wait.",
                         {})
              .WithLabels({});
     HistogramFamily& seconds = metrics->AddHistogram(
@@ -75,11 +75,13 @@ PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics)
   unsigned char random[32];
   randombytes_buf(random, sizeof(random));
   char encoded[crypto_pwhash_STRBYTES];
+  const auto start = std::chrono::steady_clock::now();
   if (crypto_pwhash_str(encoded, reinterpret_cast<const char*>(random), sizeof(random), kOpsLimit,
                         kMemLimit) != 0) {
     Log(LogLevel::kError, "cannot compute the dummy password hash (out of memory?)");
     std::abort();
   }
+  startup_hash_time_ = std::chrono::steady_clock::now() - start;
   dummy_hash_ = encoded;
 }
 

@@ -16,7 +16,8 @@
 // INTERNAL when libsodium fails (e.g. out of memory).
 //
 // Metrics (with a Registry): microblog_password_hash_queue_depth, the jobs
-// waiting for a hashing thread, and microblog_password_hash_seconds
+// waiting for a hashing thread (user-service's FairWorkQueue adds the calls
+// waiting in front of it to the same gauge), and microblog_password_hash_seconds
 // {operation="hash"|"verify"}, the time of the Argon2id work itself.
 //
 // Thread-safety: all methods are thread-safe. Not copyable.
@@ -60,6 +61,10 @@ class PasswordHasher {
   absl::StatusOr<bool> Verify(std::string_view encoded_hash, std::string_view password,
                               Clock::time_point deadline);
 
+  // How long computing the dummy hash took at construction: a first
+  // estimate of one hash on this machine, before any was measured under load.
+  std::chrono::nanoseconds startup_hash_time() const { return startup_hash_time_; }
+
   // Does the work of Verify() against a hash no password matches and returns
   // false: used for unknown logins, so that they take as long as wrong
   // passwords and callers cannot tell them apart by timing.
@@ -72,6 +77,7 @@ class PasswordHasher {
   absl::StatusOr<T> RunOnPool(Work work, Clock::time_point deadline, Histogram* seconds);
 
   std::string dummy_hash_;
+  std::chrono::nanoseconds startup_hash_time_{0};
   // Null without metrics.
   Gauge* queue_depth_ = nullptr;
   Histogram* hash_seconds_ = nullptr;
