@@ -309,6 +309,37 @@ TEST_F(UserAccountsTest, OnlyVerifyPasswordReadsThePasswordHash) {
   EXPECT_EQ(store_.credential_reads, 1);
 }
 
+TEST_F(UserAccountsTest, ThrottledLoginIsNeitherQueriedNorHashedAndLooksTheSameWhetherItExists) {
+  store_.Add(1, "walter");
+  absl::StatusOr<std::string> hash = hasher_.Hash("right password", Deadline());
+  ASSERT_TRUE(hash.ok());
+  store_.users[1].password_hash = *hash;
+  auto verify = [&](const std::string& login, const std::string& password,
+                    const std::string& source) {
+    v1::VerifyPasswordRequest request;
+    request.set_login(login);
+    request.set_password(password);
+    v1::VerifyPasswordResponse response;
+    return accounts_.VerifyPassword(request, source, Deadline(), response);
+  };
+  std::map<std::string, absl::Status> refusals;
+  for (const std::string login : {"walter", "ghost"}) {
+    for (int i = 0; i < LoginThrottle::kFreeFailures; ++i) {
+      ASSERT_EQ(verify(login, "wrong password", "ip:attacker").code(),
+                absl::StatusCode::kUnauthenticated);
+    }
+    const int reads = store_.credential_reads;
+    // Even the right password: the source must wait.
+    refusals[login] = verify(login, "right password", "ip:attacker");
+    EXPECT_EQ(refusals[login].code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_TRUE(RetryDelayOf(refusals[login]).has_value());
+    EXPECT_EQ(store_.credential_reads, reads);
+  }
+  EXPECT_EQ(refusals["walter"].message(), refusals["ghost"].message());
+  // The owner, from another source, is not locked out.
+  EXPECT_TRUE(verify("walter", "right password", "ip:owner").ok());
+}
+
 TEST_F(UserAccountsTest, ReadsGoWhereTheirConsistencyTokenSaysAndBatchGetUsersToThePrimary) {
   store_.Add(1, "ada");
   v1::GetUserRequest get;
