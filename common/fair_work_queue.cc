@@ -63,6 +63,7 @@ FairWorkQueue::~FairWorkQueue() {
 }
 
 std::chrono::nanoseconds FairWorkQueue::JobEstimate() const {
+  if (options_.job_cost) return options_.job_cost();
   std::lock_guard<std::mutex> lock(mu_);
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::duration<double>(average_seconds_));
@@ -92,15 +93,15 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
   for (const auto& [other, jobs] : waiting_) {
     if (other != key) ahead += std::min(jobs.size(), own_waiting + 1);
   }
-  const std::chrono::duration<double> average(average_seconds_);
-  const std::chrono::duration<double> wait =
-      (queued_ == 0 && running_ < threads)
-          ? std::chrono::duration<double>::zero()
-          : average * static_cast<double>(ahead + 1) / static_cast<double>(threads);
-  const auto expected_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
-  // Retrying sooner than one job's time could not find the queue shorter.
-  const auto retry_delay = std::max(
-      expected_wait, std::chrono::duration_cast<std::chrono::nanoseconds>(average));
+  const std::chrono::duration<double> cost =
+      options_.job_cost ? std::chrono::duration<double>(options_.job_cost())
+                        : std::chrono::duration<double>(average_seconds_);
+  const double capacity =
+      static_cast<double>(options_.capacity > 0 ? options_.capacity : threads);
+  const std::chrono::duration<double> before_it =
+      cost * static_cast<double>(running_ + ahead) / capacity;
+  const auto retry_delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::max(before_it, cost));
   if (own_waiting >= options_.max_queued_per_key) {
     lock.unlock();
     return Refuse(Refusal::kCallerQueueFull, retry_delay);
@@ -109,7 +110,7 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
     lock.unlock();
     return Refuse(Refusal::kQueueFull, retry_delay);
   }
-  if (now + std::chrono::duration_cast<Clock::duration>(wait + average) > deadline) {
+  if (now + std::chrono::duration_cast<Clock::duration>(before_it + cost) > deadline) {
     lock.unlock();
     return Refuse(Refusal::kDeadline, retry_delay);
   }

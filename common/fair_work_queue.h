@@ -16,15 +16,20 @@
 // gets an equal share of the dispatches, and a newcomer waits for at most
 // one job to end per key ahead of it, not for the whole backlog of a flood.
 //
-// Admission: the queue keeps an exponentially weighted moving average of how
-// long a job runs (seeded with `initial_job_estimate`). A new job of key k
-// whose key already has p jobs waiting starts after the jobs that round-robin
-// dispatches before it: its own p, and up to p + 1 of every other waiting
-// key. With `threads` threads busy it is expected to start after
-// (ahead + 1) × average / threads and to finish one average later; past its
-// deadline it is refused (kDeadline), its RetryInfo delay being that
-// expected wait. Jobs queued by calls that were abandoned meanwhile still
-// count until a thread skips them (the job itself checks; RespondOn does).
+// Admission: a job costs `job_cost()` of one of `capacity` parallel units
+// of the resource its jobs contend for (e.g. an Argon2id hash on one of the
+// hashing threads; by default, a moving average of the jobs' own run
+// times, seeded with `initial_job_estimate`, on `threads` units). A new job
+// of key k whose key already has p jobs waiting runs after the jobs that
+// round-robin dispatches before it ("ahead": its own p, and up to p + 1 of
+// every other waiting key) and those running: it is expected to start
+// after (running + ahead) × cost / capacity and to finish one cost later. If that is past its
+// deadline it is refused at once (kDeadline): it could not be served in
+// time, and waiting would only hold memory and end in DEADLINE_EXCEEDED.
+// The RetryInfo delay is the time the work ahead needs, (running + ahead)
+// × cost / capacity, at least one job's cost. Jobs queued by calls that
+// were abandoned meanwhile still count until a thread skips them (the job
+// itself checks; RespondOn does).
 //
 // Memory: at most `max_queued` jobs wait (and `max_queued_per_key` per key),
 // plus one per thread running: the queue's memory is bounded whatever
@@ -62,7 +67,11 @@ struct FairWorkQueueOptions {
   std::size_t threads = 1;         // at least 1
   std::size_t max_queued_per_key = 64;
   std::size_t max_queued = 1024;   // all keys together
-  // What a job is assumed to take until the first one has been measured.
+  // A job's cost, and the units serving them in parallel (0: `threads`).
+  // Without job_cost, the moving average of the jobs' run times, which is
+  // `initial_job_estimate` until jobs have been measured.
+  std::function<std::chrono::nanoseconds()> job_cost;
+  std::size_t capacity = 0;
   std::chrono::nanoseconds initial_job_estimate = std::chrono::milliseconds(100);
   Gauge* queued = nullptr;          // optional, see above
   CounterFamily* refused = nullptr;  // optional, label "reason"
@@ -95,7 +104,7 @@ class FairWorkQueue {
   // job is dropped without running. `job` must not throw.
   Admission Submit(const std::string& key, Clock::time_point deadline, Job job);
 
-  // The current estimate of one job's run time.
+  // The current estimate of one job's cost (see above).
   std::chrono::nanoseconds JobEstimate() const;
 
   // Jobs waiting for a thread, all keys together.

@@ -132,9 +132,10 @@ int main(int argc, char** argv) {
   hashing_options.threads = 2 * static_cast<std::size_t>(*hash_threads);
   hashing_options.max_queued_per_key = kMaxHashingCallsQueuedPerCaller;
   hashing_options.max_queued = kMaxHashingCallsQueued;
-  // A call takes about two hashes' time while the queue is full (two calls
-  // per hashing thread); measured from then on.
-  hashing_options.initial_job_estimate = 2 * hasher.startup_hash_time();
+  // What calls contend for is the hashing threads: each call costs one
+  // hash, as long as hashes take lately.
+  hashing_options.job_cost = [&hasher] { return hasher.HashTimeEstimate(); };
+  hashing_options.capacity = static_cast<std::size_t>(*hash_threads);
   hashing_options.queued = &metrics
                                 .AddGauge("microblog_password_hash_queue_depth", "", {})
                                 .WithLabels({});

@@ -24,6 +24,7 @@
 #ifndef MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
 #define MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -65,6 +66,11 @@ class PasswordHasher {
   // estimate of one hash on this machine, before any was measured under load.
   std::chrono::nanoseconds startup_hash_time() const { return startup_hash_time_; }
 
+  // A moving average of how long one hash or verification has taken lately
+  // (the Argon2id work itself, queueing excluded), starting from
+  // startup_hash_time(): what admission control (FairWorkQueue) needs.
+  std::chrono::nanoseconds HashTimeEstimate() const;
+
   // Does the work of Verify() against a hash no password matches and returns
   // false: used for unknown logins, so that they take as long as wrong
   // passwords and callers cannot tell them apart by timing.
@@ -78,6 +84,7 @@ class PasswordHasher {
 
   std::string dummy_hash_;
   std::chrono::nanoseconds startup_hash_time_{0};
+  std::atomic<double> average_seconds_{0};
   // Null without metrics.
   Gauge* queue_depth_ = nullptr;
   Histogram* hash_seconds_ = nullptr;
