@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
       kUserService,
       {{"PASSWORD_HASH_THREADS", "2",
         "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."},
+       {"PASSWORD_HASH_NICE", "0",
+        "Nice value (0-19) of the hashing threads: above 0, reads sharing the cores keep "
+        "their CPU share while logins flood."},
        {"USER_EVENTS_RETENTION_SECONDS", "604800",
         "How long the outbox keeps events for ListUserEvents readers (default 7 days); a "
         "reader further behind is told so (OUT_OF_RANGE) and must reconcile."},
@@ -72,6 +75,8 @@ int main(int argc, char** argv) {
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
   absl::StatusOr<int64_t> hash_threads = config.values.GetInt("PASSWORD_HASH_THREADS", 1, 64);
   if (!hash_threads.ok()) return microblog::ConfigurationError(kUserService, hash_threads.status());
+  absl::StatusOr<int64_t> hash_nice = config.values.GetInt("PASSWORD_HASH_NICE", 0, 19);
+  if (!hash_nice.ok()) return microblog::ConfigurationError(kUserService, hash_nice.status());
   absl::StatusOr<int64_t> retention_s =
       config.values.GetInt("USER_EVENTS_RETENTION_SECONDS", 1, int64_t{10} * 365 * 24 * 3600);
   if (!retention_s.ok()) return microblog::ConfigurationError(kUserService, retention_s.status());
@@ -118,7 +123,8 @@ int main(int argc, char** argv) {
     event_polling = std::make_unique<microblog::PeriodicTask>(
         "poll-events", std::chrono::milliseconds(*poll_ms), [&new_events] { new_events.NotifyAll(); });
   }
-  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics);
+  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics,
+                                        static_cast<int>(*hash_nice));
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));

@@ -1,6 +1,8 @@
 #include "user-service/password_hasher.h"
 
 #include <sodium.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <future>
@@ -49,8 +51,14 @@ bool VerifyNow(const std::string& encoded_hash, const SecretCopy& password) {
 
 }  // namespace
 
-PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics)
-    : workers_("argon2", threads) {
+PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics, int nice)
+    : workers_("argon2", threads, [nice] {
+        // On Linux the nice value is per thread (setpriority of a tid).
+        if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
+          Log(LogLevel::kWarn, "cannot lower the hashing thread's priority",
+              {{"nice", static_cast<int64_t>(nice)}});
+        }
+      }) {
   if (metrics != nullptr) {
     queue_depth_ =
         &metrics

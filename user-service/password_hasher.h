@@ -45,7 +45,10 @@ class PasswordHasher {
   // starts `threads` (>= 1) worker threads. Aborts if libsodium cannot be
   // initialized: the service cannot work without it. `metrics`, if not
   // null, gets the metrics above and must outlive the hasher.
-  explicit PasswordHasher(std::size_t threads, Registry* metrics = nullptr);
+  // `nice` (0-19), if positive, lowers the hashing threads' CPU priority
+  // (Linux per-thread nice value): under a flood of checks, the quick
+  // queries on the same cores keep their share of the CPU.
+  explicit PasswordHasher(std::size_t threads, Registry* metrics = nullptr, int nice = 0);
   // Finishes the queued jobs (those past their deadline are skipped at
   // once), then stops the workers.
   ~PasswordHasher() = default;
