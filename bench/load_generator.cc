@@ -180,8 +180,13 @@ class Slot {
       }
       case Operation::kVerifyPassword: {
         VerifyPasswordRequest request;
-        request.set_login(VerifyLogin(static_cast<int>(rng_() % options_.verify_accounts)));
-        request.set_password(kBenchPassword);
+        if (options_.verify_wrong_password) {
+          request.set_login(NextUniqueName());
+          request.set_password("not the password");
+        } else {
+          request.set_login(VerifyLogin(static_cast<int>(rng_() % options_.verify_accounts)));
+          request.set_password(kBenchPassword);
+        }
         Send<VerifyPasswordRequest, VerifyPasswordResponse>(
             operation, std::move(request), [this](auto* c, auto* q, auto* r, auto done) {
               users_->async()->VerifyPassword(c, q, r, done);

@@ -57,6 +57,11 @@ struct LoadOptions {
   std::int64_t users = 10000;
   std::int64_t posts = 100000;
   int verify_accounts = 16;
+  // VerifyPassword as a hostile client would: each call a login no account
+  // has (a fresh one, so that the login throttle does not answer it) with a
+  // wrong password; every call costs a (dummy) hash, and answers
+  // UNAUTHENTICATED or, when refused, RESOURCE_EXHAUSTED.
+  bool verify_wrong_password = false;
   // ListPosts page size ("one user's newest 20").
   int page_size = 20;
 

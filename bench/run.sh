@@ -28,6 +28,7 @@
 #   BENCH_CHANNELS [4] channels per service    BENCH_PGBENCH_THREADS [nproc]
 #   BENCH_USERS [10000]  BENCH_POSTS [100000]  BENCH_VERIFY_ACCOUNTS [16]
 #   BENCH_USER_PORT [50161]  BENCH_POST_PORT [50162]  (127.0.0.1 only)
+#   BENCH_USER_LISTEN_HOST [127.0.0.1]  user-service's listen host ('[::]': every address)
 #   BENCH_EXPERIMENTS [1]: afterwards, A/B runs of GetUser, GetPost and
 #     CreatePost at the highest in-flight count, services restarted for
 #     each setting, in BENCH_AB_ROUNDS [2] alternated rounds: the deployed
@@ -79,6 +80,9 @@ USERS="${BENCH_USERS:-10000}"
 POSTS="${BENCH_POSTS:-100000}"
 VERIFY_ACCOUNTS="${BENCH_VERIFY_ACCOUNTS:-16}"
 USER_PORT="${BENCH_USER_PORT:-50161}"
+# Where user-service listens: 127.0.0.1, or '[::]' (every address, IPv4 and
+# IPv6) for bench/login_flood.sh, whose second client must be another peer.
+USER_LISTEN_HOST="${BENCH_USER_LISTEN_HOST:-127.0.0.1}"
 POST_PORT="${BENCH_POST_PORT:-50162}"
 USER_METRICS_PORT="${BENCH_USER_METRICS_PORT:-50163}"
 POST_METRICS_PORT="${BENCH_POST_METRICS_PORT:-50164}"
@@ -183,7 +187,7 @@ start_services() { # [VAR=value ...]: overrides for both services
       die "127.0.0.1:$port is already in use (another bench/run.sh --serve?)"
     fi
   done
-  env "${USER_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$USER_PORT" \
+  env "${USER_CONFIG[@]}" LISTEN_ADDRESS="$USER_LISTEN_HOST:$USER_PORT" \
     METRICS_ADDRESS="127.0.0.1:$USER_METRICS_PORT" USER_DATABASE_URL="$USER_DB_URL" \
     "${SERVICE_OVERRIDES[@]}" "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
   USER_PID=$!

@@ -1,5 +1,6 @@
 #include "common/status.h"
 
+#include <algorithm>
 #include <string>
 
 #include <google/protobuf/any.pb.h>
@@ -60,6 +61,27 @@ absl::Status NotFoundResource(std::string_view resource_type, int64_t id) {
   const std::string name = absl::StrCat(id);
   return NotFoundResource(resource_type, name,
                           absl::StrCat(std::string(resource_type), " ", name, " does not exist"));
+}
+
+absl::Status ResourceExhaustedRetryAfter(std::string_view message,
+                                         std::chrono::nanoseconds retry_delay) {
+  const auto millis = std::max<int64_t>(
+      1, std::chrono::ceil<std::chrono::milliseconds>(retry_delay).count());
+  google::rpc::RetryInfo info;
+  info.mutable_retry_delay()->set_seconds(millis / 1000);
+  info.mutable_retry_delay()->set_nanos(static_cast<int32_t>(millis % 1000) * 1000000);
+  absl::Status status = absl::ResourceExhaustedError(std::string(message));
+  AttachDetail(status, info);
+  return status;
+}
+
+std::optional<std::chrono::milliseconds> RetryDelayOf(const absl::Status& status) {
+  auto payload = status.GetPayload(TypeUrlOf(google::rpc::RetryInfo::default_instance()));
+  if (!payload.has_value()) return std::nullopt;
+  google::rpc::RetryInfo info;
+  if (!info.ParseFromString(std::string(*payload))) return std::nullopt;
+  return std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
+                                   info.retry_delay().nanos() / 1000000);
 }
 
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {

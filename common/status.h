@@ -17,7 +17,9 @@
 #ifndef MICROBLOG_COMMON_STATUS_H_
 #define MICROBLOG_COMMON_STATUS_H_
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,19 @@ absl::Status NotFoundResource(std::string_view resource_type,
 // NotFoundResource("user", 42). One builder, so that user-service's answer
 // and post-service's (relaying user-service's) read the same.
 absl::Status NotFoundResource(std::string_view resource_type, int64_t id);
+
+// RESOURCE_EXHAUSTED carrying a google.rpc.RetryInfo whose retry_delay is
+// `retry_delay` (rounded up to whole milliseconds, at least 1 ms), for a
+// call refused because the service is out of capacity or the caller over
+// its limit: the client should retry no sooner than that (AIP-194). The
+// message says what ran out, e.g. ResourceExhaustedRetryAfter(
+// "too many password checks waiting; retry later", std::chrono::seconds(1)).
+absl::Status ResourceExhaustedRetryAfter(std::string_view message,
+                                         std::chrono::nanoseconds retry_delay);
+
+// The retry delay of the google.rpc.RetryInfo carried by `status`, if any.
+// Mainly for tests.
+std::optional<std::chrono::milliseconds> RetryDelayOf(const absl::Status& status);
 
 // The field violations carried by `status` (empty when there are none).
 // Mainly for tests and logs.

@@ -32,6 +32,25 @@ grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContex
   return call.reactor;
 }
 
+grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key,
+                                    FairWorkQueue::Clock::time_point deadline,
+                                    grpc::CallbackServerContext* context,
+                                    absl::AnyInvocable<absl::Status() &&> work) {
+  UnaryCall call = StartUnaryCall(context);
+  // The reply moves into the job only when the queue takes it: a refused
+  // job is dropped, and the call is answered here.
+  auto reply = std::make_shared<Reply>(std::move(call.reply));
+  FairWorkQueue::Admission admission =
+      queue.Submit(key, deadline, [context, reply, work = std::move(work), trace = call.trace]() mutable {
+        ScopedLogTrace log_trace(std::move(trace));
+        // Nobody waits for the answer any more: spare the hashing threads.
+        if (context->IsCancelled()) return std::move(*reply)(absl::CancelledError("call cancelled"));
+        std::move(*reply)(std::move(work)());
+      });
+  if (!admission.ok()) std::move(*reply)(admission.status);
+  return call.reactor;
+}
+
 grpc::ServerUnaryReactor* RespondNow(grpc::CallbackServerContext* context,
                                      const absl::Status& status) {
   UnaryCall call = StartUnaryCall(context);

@@ -22,6 +22,7 @@
 #define MICROBLOG_COMMON_UNARY_CALL_H_
 
 #include <memory>
+#include <string>
 #include <utility>
 
 #include <grpcpp/server_context.h>
@@ -30,6 +31,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/fair_work_queue.h"
 #include "common/log.h"
 #include "common/worker_pool.h"
 
@@ -54,6 +56,15 @@ UnaryCall StartUnaryCall(grpc::CallbackServerContext* context);
 // client cancelled (or whose deadline passed) while it was queued is
 // finished as CANCELLED without running `work`.
 grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContext* context,
+                                    absl::AnyInvocable<absl::Status() &&> work);
+
+// The same on a FairWorkQueue, under the caller's `key`: a call the queue
+// refuses (it could not finish before `deadline`, or a queue cap is hit) is
+// finished at once with the queue's RESOURCE_EXHAUSTED and RetryInfo, never
+// left to wait for its deadline.
+grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key,
+                                    FairWorkQueue::Clock::time_point deadline,
+                                    grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work);
 
 // The callback of an operation that answers an absl::StatusOr<T> (a

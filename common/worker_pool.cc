@@ -7,7 +7,9 @@
 
 namespace microblog {
 
-WorkerPool::WorkerPool(std::string name, std::size_t threads) : name_(std::move(name)) {
+WorkerPool::WorkerPool(std::string name, std::size_t threads,
+                       std::function<void()> on_thread_start)
+    : name_(std::move(name)), on_thread_start_(std::move(on_thread_start)) {
   threads = std::max<std::size_t>(threads, 1);
   threads_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
@@ -33,6 +35,7 @@ void WorkerPool::Submit(Job job) {
 void WorkerPool::Work() {
   // Named threads make profiles (perf, top -H) readable; Linux allows 15 chars.
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  if (on_thread_start_) on_thread_start_();
   for (;;) {
     Job job;
     {

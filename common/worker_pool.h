@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,7 +30,9 @@ namespace microblog {
 class WorkerPool {
  public:
   // Starts `threads` (at least 1) threads. `name` labels them in logs.
-  WorkerPool(std::string name, std::size_t threads);
+  // `on_thread_start`, if set, runs first on each thread (e.g. to lower
+  // its CPU priority).
+  WorkerPool(std::string name, std::size_t threads, std::function<void()> on_thread_start = {});
   // Runs every job already queued, then joins the threads: a call accepted
   // by the server is always answered, also during shutdown.
   ~WorkerPool();
@@ -46,6 +49,7 @@ class WorkerPool {
   void Work();
 
   const std::string name_;
+  const std::function<void()> on_thread_start_;
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<Job> jobs_;   // guarded by mu_

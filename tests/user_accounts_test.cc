@@ -191,7 +191,7 @@ TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
 
   v1::VerifyPasswordRequest verify;
   v1::VerifyPasswordResponse verify_response;
-  EXPECT_EQ(accounts_.VerifyPassword(verify, Deadline(), verify_response).code(),
+  EXPECT_EQ(accounts_.VerifyPassword(verify, "ip:192.0.2.1", Deadline(), verify_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   EXPECT_EQ(store_.calls, 0);
@@ -213,7 +213,7 @@ TEST_F(UserAccountsTest, StoreUnavailabilityReachesClientsAsUnavailable) {
   request.set_login("someone");
   request.set_password("some password");
   v1::VerifyPasswordResponse response;
-  grpc::Status status = ToGrpcStatus(accounts_.VerifyPassword(request, Deadline(), response));
+  grpc::Status status = ToGrpcStatus(accounts_.VerifyPassword(request, "ip:192.0.2.1", Deadline(), response));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
@@ -304,9 +304,40 @@ TEST_F(UserAccountsTest, OnlyVerifyPasswordReadsThePasswordHash) {
   verify.set_login("walter@x.io");
   verify.set_password("right password");
   v1::VerifyPasswordResponse verify_response;
-  ASSERT_TRUE(accounts_.VerifyPassword(verify, Deadline(), verify_response).ok());
+  ASSERT_TRUE(accounts_.VerifyPassword(verify, "ip:192.0.2.1", Deadline(), verify_response).ok());
   EXPECT_EQ(verify_response.user().id(), 1);
   EXPECT_EQ(store_.credential_reads, 1);
+}
+
+TEST_F(UserAccountsTest, ThrottledLoginIsNeitherQueriedNorHashedAndLooksTheSameWhetherItExists) {
+  store_.Add(1, "walter");
+  absl::StatusOr<std::string> hash = hasher_.Hash("right password", Deadline());
+  ASSERT_TRUE(hash.ok());
+  store_.users[1].password_hash = *hash;
+  auto verify = [&](const std::string& login, const std::string& password,
+                    const std::string& source) {
+    v1::VerifyPasswordRequest request;
+    request.set_login(login);
+    request.set_password(password);
+    v1::VerifyPasswordResponse response;
+    return accounts_.VerifyPassword(request, source, Deadline(), response);
+  };
+  std::map<std::string, absl::Status> refusals;
+  for (const std::string login : {"walter", "ghost"}) {
+    for (int i = 0; i < LoginThrottle::kFreeFailures; ++i) {
+      ASSERT_EQ(verify(login, "wrong password", "ip:attacker").code(),
+                absl::StatusCode::kUnauthenticated);
+    }
+    const int reads = store_.credential_reads;
+    // Even the right password: the source must wait.
+    refusals[login] = verify(login, "right password", "ip:attacker");
+    EXPECT_EQ(refusals[login].code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_TRUE(RetryDelayOf(refusals[login]).has_value());
+    EXPECT_EQ(store_.credential_reads, reads);
+  }
+  EXPECT_EQ(refusals["walter"].message(), refusals["ghost"].message());
+  // The owner, from another source, is not locked out.
+  EXPECT_TRUE(verify("walter", "right password", "ip:owner").ok());
 }
 
 TEST_F(UserAccountsTest, ReadsGoWhereTheirConsistencyTokenSaysAndBatchGetUsersToThePrimary) {

@@ -4,7 +4,10 @@
 //
 // Each test gets its own database and service process; the cluster is
 // shared by the tests of one process (CTest runs each test in its own).
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -879,7 +882,11 @@ TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRe
 
 TEST_F(UserServiceTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
   // One hashing thread makes a burst of creates queue up inside the server.
-  StartService({{"PASSWORD_HASH_THREADS", "1"}, {"SHUTDOWN_GRACE_MS", "30000"}});
+  // The 30 s deadline leaves the burst room under the sanitizers' slow
+  // Argon2id: calls that could not finish in time would be refused.
+  StartService({{"PASSWORD_HASH_THREADS", "1"},
+                {"SHUTDOWN_GRACE_MS", "30000"},
+                {"MAX_DEADLINE_MS", "30000"}});
 
   auto health = grpc::health::v1::Health::NewStub(service_->NewChannel());
   grpc::ClientContext watch_context;
@@ -1060,6 +1067,172 @@ TEST_F(UserServiceTest, ReflectionListsUserServiceAndHealth) {
   };
   EXPECT_TRUE(has("microblog.user.v1.UserService")) << ::testing::PrintToString(services);
   EXPECT_TRUE(has("grpc.health.v1.Health")) << ::testing::PrintToString(services);
+}
+
+// --- Password checks under a flood (issue #21) ---
+
+// The retry delay of the google.rpc.RetryInfo `status` carries, if any.
+std::optional<std::chrono::milliseconds> RetryDelay(const grpc::Status& status) {
+  if (status.error_details().empty()) return std::nullopt;
+  google::rpc::Status rich;
+  if (!rich.ParseFromString(status.error_details())) return std::nullopt;
+  for (const auto& detail : rich.details()) {
+    google::rpc::RetryInfo info;
+    if (detail.UnpackTo(&info)) {
+      return std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
+                                       info.retry_delay().nanos() / 1000000);
+    }
+  }
+  return std::nullopt;
+}
+
+// The value of the series `series` (name and labels, as rendered) in a
+// Prometheus text page, or -1 when it is missing.
+double MetricValue(const std::string& page, const std::string& series) {
+  const std::size_t at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(page.substr(at + series.size() + 2));
+}
+
+class PasswordFloodTest : public UserServiceTest {
+ protected:
+  // Listens on every local address, IPv4 and IPv6, so that a client of
+  // [::1] is another peer than one of 127.0.0.1 (a client of 127.0.0.2
+  // would not be: Linux gives it the source address 127.0.0.1). One
+  // hashing thread: a small flood fills it even under the sanitizers. A
+  // 30 s deadline leaves room for the sanitizers' slow Argon2id.
+  void SetUp() override {
+    if (!HasIpv6Loopback()) GTEST_SKIP() << "needs IPv6 on the loopback interface (::1)";
+    db_ = microblog::test_support::PrepareUserDatabase(*cluster_);
+    port_ = microblog::test_support::FreeTcpPort();
+    StartService({{"LISTEN_ADDRESS", "[::]:" + std::to_string(port_)},
+                  {"PASSWORD_HASH_THREADS", "1"},
+                  {"MAX_DEADLINE_MS", "30000"}});
+  }
+
+  static bool HasIpv6Loopback() {
+    const int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_addr = in6addr_loopback;
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(fd);
+    return ok;
+  }
+
+  // A stub whose calls come from `host` ("127.0.0.1" or "[::1]").
+  std::unique_ptr<v1::UserService::Stub> StubFrom(const std::string& host) const {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return v1::UserService::NewStub(grpc::CreateCustomChannel(
+        host + ":" + std::to_string(port_), grpc::InsecureChannelCredentials(), args));
+  }
+
+  std::string Metrics() const {
+    return microblog::test_support::HttpGet(service_->metrics_address(), "/metrics").body;
+  }
+
+  int port_ = 0;
+};
+
+TEST_F(PasswordFloodTest, WrongPasswordFloodFromOneCallerIsRefusedAtOnceAndLeavesOthersServed) {
+  MustCreate("olivia", "olivia@x.io");
+  auto flooder = StubFrom("127.0.0.1");
+  auto other = StubFrom("[::1]");
+
+  // More wrong logins than one caller may queue (64), and than one hashing
+  // thread can check within the 30 s deadline; each a new login, so that
+  // the login throttle is not what answers them.
+  constexpr int kFlood = 100;
+  struct Outcome {
+    grpc::Status status;
+    std::chrono::steady_clock::duration took{};
+  };
+  std::vector<Outcome> flood(kFlood);
+  std::atomic<int> finished{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kFlood; ++i) {
+    threads.emplace_back([&, i] {
+      const auto start = std::chrono::steady_clock::now();
+      flood[i].status = Verify("nobody" + std::to_string(i), "wrong password", flooder.get()).status;
+      flood[i].took = std::chrono::steady_clock::now() - start;
+      ++finished;
+    });
+  }
+  // The calls the queue took wait in it, and the gauge counts them.
+  double deepest = 0;
+  EXPECT_TRUE(Eventually([&] {
+    deepest = std::max(deepest, MetricValue(Metrics(), "microblog_password_hash_queue_depth"));
+    return deepest >= 3 || finished == kFlood;
+  }));
+  // Meanwhile the owner logs in from elsewhere, and gets in.
+  const grpc::Status login = Verify("olivia", kPassword, other.get()).status;
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_TRUE(login.ok()) << Describe(login);
+  EXPECT_GE(deepest, 3);
+  int refused = 0;
+  for (int i = 0; i < kFlood; ++i) {
+    const grpc::Status& status = flood[i].status;
+    if (status.error_code() == StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_TRUE(RetryDelay(status).has_value()) << "call " << i << ": " << Describe(status);
+      // Answered at once, not when the 30 s deadline ran out.
+      EXPECT_LT(flood[i].took, std::chrono::seconds(10)) << "call " << i;
+    } else {
+      // Admitted calls are checked (or, on a machine far slower than when
+      // the queue measured it, run out of time in the hasher).
+      EXPECT_TRUE(status.error_code() == StatusCode::UNAUTHENTICATED ||
+                  status.error_code() == StatusCode::DEADLINE_EXCEEDED)
+          << "call " << i << ": " << Describe(status);
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_LT(refused, kFlood);
+  // Every refusal is counted, with its reason.
+  const std::string metrics = Metrics();
+  EXPECT_EQ(MetricValue(metrics,
+                        "microblog_password_checks_refused_total{reason=\"deadline\"}") +
+                MetricValue(metrics,
+                            "microblog_password_checks_refused_total{reason=\"caller_queue_full\"}"),
+            refused)
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, "microblog_password_hash_queue_depth"), 0) << metrics;
+}
+
+TEST_F(PasswordFloodTest, RepeatedWrongPasswordsFromOneSourceAreThrottledWhileTheOwnerLogsInElsewhere) {
+  MustCreate("peggy", "peggy@x.io");
+  auto attacker = StubFrom("127.0.0.1");
+  auto owner = StubFrom("[::1]");
+  std::map<std::string, grpc::Status> refusals;
+  for (const std::string login : {"peggy", "nosuchuser"}) {
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_EQ(Verify(login, "guess" + std::to_string(i), attacker.get()).status.error_code(),
+                StatusCode::UNAUTHENTICATED)
+          << login << " attempt " << i;
+    }
+    // Now even the right password is refused from there, before any hash.
+    refusals[login] = Verify(login, kPassword, attacker.get()).status;
+    EXPECT_EQ(refusals[login].error_code(), StatusCode::RESOURCE_EXHAUSTED)
+        << login << ": " << Describe(refusals[login]);
+    EXPECT_TRUE(RetryDelay(refusals[login]).has_value()) << login;
+    // The same login in other case is the same login to the throttle.
+    EXPECT_EQ(Verify(absl::AsciiStrToUpper(login), kPassword, attacker.get()).status.error_code(),
+              StatusCode::RESOURCE_EXHAUSTED)
+        << login;
+  }
+  // An unknown login is throttled exactly like an existing one.
+  EXPECT_EQ(refusals["peggy"].error_message(), refusals["nosuchuser"].error_message());
+  // After five failures, the next attempt waits up to one second.
+  EXPECT_LE(RetryDelay(refusals["peggy"]), std::optional(std::chrono::milliseconds(1000)));
+  EXPECT_LE(RetryDelay(refusals["nosuchuser"]), std::optional(std::chrono::milliseconds(1000)));
+  // The owner, from another address, is not locked out.
+  const grpc::Status login = Verify("Peggy", kPassword, owner.get()).status;
+  EXPECT_TRUE(login.ok()) << Describe(login);
+  EXPECT_GE(MetricValue(Metrics(),
+                        "microblog_password_checks_refused_total{reason=\"login_throttled\"}"),
+            4);
 }
 
 // --- Configuration ---

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/connection_pool.h"
+#include "common/fair_work_queue.h"
 #include "common/read_router.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -36,6 +37,14 @@ const microblog::ServiceDescription kUserService = {
     "postgresql:// URIs separated by whitespace, or one keyword/value string; unset: every "
     "read on the primary."};
 
+// Calls waiting for a hashing thread, per caller and in all (admission
+// usually refuses sooner: at the deployed 2 threads and 5 s deadline about
+// 60 calls can finish in time). Each waiting call holds its request (login
+// and password, at most ~1.3 KiB) and gRPC's call state (a few KiB), so the
+// whole queue stays within a few MiB.
+constexpr std::size_t kMaxHashingCallsQueuedPerCaller = 64;
+constexpr std::size_t kMaxHashingCallsQueued = 512;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +54,9 @@ int main(int argc, char** argv) {
       kUserService,
       {{"PASSWORD_HASH_THREADS", "2",
         "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."},
+       {"PASSWORD_HASH_NICE", "0",
+        "Nice value (0-19) of the hashing threads: above 0, reads sharing the cores keep "
+        "their CPU share while logins flood."},
        {"USER_EVENTS_RETENTION_SECONDS", "604800",
         "How long the outbox keeps events for ListUserEvents readers (default 7 days); a "
         "reader further behind is told so (OUT_OF_RANGE) and must reconcile."},
@@ -63,6 +75,8 @@ int main(int argc, char** argv) {
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
   absl::StatusOr<int64_t> hash_threads = config.values.GetInt("PASSWORD_HASH_THREADS", 1, 64);
   if (!hash_threads.ok()) return microblog::ConfigurationError(kUserService, hash_threads.status());
+  absl::StatusOr<int64_t> hash_nice = config.values.GetInt("PASSWORD_HASH_NICE", 0, 19);
+  if (!hash_nice.ok()) return microblog::ConfigurationError(kUserService, hash_nice.status());
   absl::StatusOr<int64_t> retention_s =
       config.values.GetInt("USER_EVENTS_RETENTION_SECONDS", 1, int64_t{10} * 365 * 24 * 3600);
   if (!retention_s.ok()) return microblog::ConfigurationError(kUserService, retention_s.status());
@@ -109,19 +123,36 @@ int main(int argc, char** argv) {
     event_polling = std::make_unique<microblog::PeriodicTask>(
         "poll-events", std::chrono::milliseconds(*poll_ms), [&new_events] { new_events.NotifyAll(); });
   }
-  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics);
+  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics,
+                                        static_cast<int>(*hash_nice));
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
   // Hashing calls also query the database: twice the hashing threads, so
-  // that one call's query overlaps another's hash.
-  microblog::WorkerPool hashing_workers("hash-worker", 2 * static_cast<std::size_t>(*hash_threads));
+  // that one call's query overlaps another's hash. Fair across callers, and
+  // refusing at once what could not finish in time (issue #21): see
+  // common/fair_work_queue.h and README.md, "Passwords".
+  microblog::FairWorkQueueOptions hashing_options;
+  hashing_options.name = "hash-worker";
+  hashing_options.threads = 2 * static_cast<std::size_t>(*hash_threads);
+  hashing_options.max_queued_per_key = kMaxHashingCallsQueuedPerCaller;
+  hashing_options.max_queued = kMaxHashingCallsQueued;
+  // What calls contend for is the hashing threads: each call costs one
+  // hash, as long as hashes take lately.
+  hashing_options.job_cost = [&hasher] { return hasher.HashTimeEstimate(); };
+  hashing_options.capacity = static_cast<std::size_t>(*hash_threads);
+  hashing_options.queued = &metrics
+                                .AddGauge("microblog_password_hash_queue_depth", "", {})
+                                .WithLabels({});
+  hashing_options.refused = &metrics.AddCounter("microblog_password_checks_refused_total", "",
+                                                {"reason"});
+  microblog::FairWorkQueue hashing_queue(std::move(hashing_options));
   microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
                                      std::chrono::seconds(*retention_s));
   microblog::PeriodicTask pruning("prune-events", std::chrono::milliseconds(*prune_interval_ms),
                                   [&feed] { feed.PruneExpired(); });
-  microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_workers,
+  microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_queue,
                                            config.settings.max_deadline);
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",

@@ -1,6 +1,8 @@
 #include "user-service/password_hasher.h"
 
 #include <sodium.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <future>
@@ -49,14 +51,20 @@ bool VerifyNow(const std::string& encoded_hash, const SecretCopy& password) {
 
 }  // namespace
 
-PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics)
-    : workers_("argon2", threads) {
+PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics, int nice)
+    : workers_("argon2", threads, [nice] {
+        // On Linux the nice value is per thread (setpriority of a tid).
+        if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
+          Log(LogLevel::kWarn, "cannot lower the hashing thread's priority",
+              {{"nice", static_cast<int64_t>(nice)}});
+        }
+      }) {
   if (metrics != nullptr) {
     queue_depth_ =
         &metrics
              ->AddGauge("microblog_password_hash_queue_depth",
-                        "Password hashing jobs (CreateUser, UpdateUser, VerifyPassword) waiting "
-                        "for a hashing thread.",
+                        "Password checks and hashes (CreateUser, UpdateUser, VerifyPassword) "
+                        "admitted and waiting for a hashing thread, wherever they wait.",
                         {})
              .WithLabels({});
     HistogramFamily& seconds = metrics->AddHistogram(
@@ -75,11 +83,14 @@ PasswordHasher::PasswordHasher(std::size_t threads, Registry* metrics)
   unsigned char random[32];
   randombytes_buf(random, sizeof(random));
   char encoded[crypto_pwhash_STRBYTES];
+  const auto start = std::chrono::steady_clock::now();
   if (crypto_pwhash_str(encoded, reinterpret_cast<const char*>(random), sizeof(random), kOpsLimit,
                         kMemLimit) != 0) {
     Log(LogLevel::kError, "cannot compute the dummy password hash (out of memory?)");
     std::abort();
   }
+  startup_hash_time_ = std::chrono::steady_clock::now() - start;
+  average_seconds_ = std::chrono::duration<double>(startup_hash_time_).count();
   dummy_hash_ = encoded;
 }
 
@@ -93,10 +104,13 @@ absl::StatusOr<T> PasswordHasher::RunOnPool(Work work, Clock::time_point deadlin
         if (Clock::now() >= deadline) return QueueTimeout();
         const auto start = std::chrono::steady_clock::now();
         absl::StatusOr<T> result = work();
-        if (seconds != nullptr) {
-          seconds->Observe(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        }
+        const double took =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (seconds != nullptr) seconds->Observe(took);
+        // About the last ten hashes count; a lost update between two
+        // threads only delays the average by one sample.
+        const double average = average_seconds_.load(std::memory_order_relaxed);
+        average_seconds_.store(average + 0.1 * (took - average), std::memory_order_relaxed);
         return result;
       });
   std::future<absl::StatusOr<T>> result = task->get_future();
@@ -104,6 +118,11 @@ absl::StatusOr<T> PasswordHasher::RunOnPool(Work work, Clock::time_point deadlin
   workers_.Submit([task] { (*task)(); });
   if (result.wait_until(deadline) != std::future_status::ready) return QueueTimeout();
   return result.get();
+}
+
+std::chrono::nanoseconds PasswordHasher::HashTimeEstimate() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(average_seconds_.load(std::memory_order_relaxed)));
 }
 
 absl::StatusOr<std::string> PasswordHasher::Hash(std::string_view password,

@@ -16,13 +16,15 @@
 // INTERNAL when libsodium fails (e.g. out of memory).
 //
 // Metrics (with a Registry): microblog_password_hash_queue_depth, the jobs
-// waiting for a hashing thread, and microblog_password_hash_seconds
+// waiting for a hashing thread (user-service's FairWorkQueue adds the calls
+// waiting in front of it to the same gauge), and microblog_password_hash_seconds
 // {operation="hash"|"verify"}, the time of the Argon2id work itself.
 //
 // Thread-safety: all methods are thread-safe. Not copyable.
 #ifndef MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
 #define MICROBLOG_USER_SERVICE_PASSWORD_HASHER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -43,7 +45,10 @@ class PasswordHasher {
   // starts `threads` (>= 1) worker threads. Aborts if libsodium cannot be
   // initialized: the service cannot work without it. `metrics`, if not
   // null, gets the metrics above and must outlive the hasher.
-  explicit PasswordHasher(std::size_t threads, Registry* metrics = nullptr);
+  // `nice` (0-19), if positive, lowers the hashing threads' CPU priority
+  // (Linux per-thread nice value): under a flood of checks, the quick
+  // queries on the same cores keep their share of the CPU.
+  explicit PasswordHasher(std::size_t threads, Registry* metrics = nullptr, int nice = 0);
   // Finishes the queued jobs (those past their deadline are skipped at
   // once), then stops the workers.
   ~PasswordHasher() = default;
@@ -60,6 +65,15 @@ class PasswordHasher {
   absl::StatusOr<bool> Verify(std::string_view encoded_hash, std::string_view password,
                               Clock::time_point deadline);
 
+  // How long computing the dummy hash took at construction: a first
+  // estimate of one hash on this machine, before any was measured under load.
+  std::chrono::nanoseconds startup_hash_time() const { return startup_hash_time_; }
+
+  // A moving average of how long one hash or verification has taken lately
+  // (the Argon2id work itself, queueing excluded), starting from
+  // startup_hash_time(): what admission control (FairWorkQueue) needs.
+  std::chrono::nanoseconds HashTimeEstimate() const;
+
   // Does the work of Verify() against a hash no password matches and returns
   // false: used for unknown logins, so that they take as long as wrong
   // passwords and callers cannot tell them apart by timing.
@@ -72,6 +86,8 @@ class PasswordHasher {
   absl::StatusOr<T> RunOnPool(Work work, Clock::time_point deadline, Histogram* seconds);
 
   std::string dummy_hash_;
+  std::chrono::nanoseconds startup_hash_time_{0};
+  std::atomic<double> average_seconds_{0};
   // Null without metrics.
   Gauge* queue_depth_ = nullptr;
   Histogram* hash_seconds_ = nullptr;

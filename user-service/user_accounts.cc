@@ -37,6 +37,7 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool&
                            Registry* metrics)
     : store_(store),
       hasher_(hasher),
+      throttle_(metrics),
       reads_(db_workers, "user",
              [this](const std::vector<int64_t>& ids, const ReadFrom& from,
                     Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
@@ -186,12 +187,23 @@ absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request
 
 // --- VerifyPassword ---
 
+absl::Status UserAccounts::PrecheckVerifyPassword(const v1::VerifyPasswordRequest& request,
+                                                  std::string_view source) {
+  if (absl::Status valid = ValidateVerifyPassword(request); !valid.ok()) return valid;
+  return throttle_.Check(request.login(), source);
+}
+
 absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& request,
-                                          Clock::time_point deadline,
+                                          std::string_view source, Clock::time_point deadline,
                                           v1::VerifyPasswordResponse& response) {
   // Bounds first: nothing is queried or hashed for a login or password no
   // account could have.
   if (absl::Status valid = ValidateVerifyPassword(request); !valid.ok()) return valid;
+  // Then the throttle, keyed by the login as typed: an unknown login is
+  // throttled exactly like an existing one. Dropped without an outcome
+  // (the store or the hasher failed), the attempt does not count.
+  absl::StatusOr<LoginThrottle::Attempt> attempt = throttle_.Begin(request.login(), source);
+  if (!attempt.ok()) return attempt.status();
 
   // Usernames cannot hold '@': a login with one is an email.
   const LoginField field = request.login().find('@') != std::string::npos ? LoginField::kEmail
@@ -208,7 +220,11 @@ absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& reque
     return account.status();
   }
   if (!match.ok()) return match.status();
-  if (!*match) return absl::UnauthenticatedError(kBadCredentials);
+  if (!*match) {
+    attempt->Failed();
+    return absl::UnauthenticatedError(kBadCredentials);
+  }
+  attempt->Succeeded();
   ToProto(account->user, *response.mutable_user());
   return absl::OkStatus();
 }

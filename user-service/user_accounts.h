@@ -32,6 +32,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,6 +42,7 @@
 #include "common/unary_call.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
+#include "user-service/login_throttle.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_store.h"
 
@@ -55,7 +57,8 @@ class UserAccounts {
   // run on `db_workers`, which should have one thread per connection of the
   // store's pool.
   // `metrics`, if not null, gets the batch sizes of its loaders
-  // (microblog_batch_size) and must outlive this object.
+  // (microblog_batch_size) and the login throttle's refusals, and must
+  // outlive this object.
   UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers,
                Registry* metrics = nullptr);
 
@@ -87,9 +90,18 @@ class UserAccounts {
   absl::Status BatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
                              Clock::time_point deadline,
                              microblog::user::v1::BatchGetUsersResponse& response);
+  // `source` is the caller's key (common/caller_key.h): repeated failures
+  // of one login from one source are throttled (login_throttle.h), with
+  // RESOURCE_EXHAUSTED and a google.rpc.RetryInfo before anything is
+  // queried or hashed.
   absl::Status VerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request,
-                              Clock::time_point deadline,
+                              std::string_view source, Clock::time_point deadline,
                               microblog::user::v1::VerifyPasswordResponse& response);
+  // What VerifyPassword would refuse before any work (a bad request, a
+  // throttled login), without counting an attempt: the edge answers those
+  // at once instead of queueing them for a hashing thread.
+  absl::Status PrecheckVerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request,
+                                      std::string_view source);
 
   // Whether the RPC hashes a password (tens of milliseconds of CPU): the
   // edge runs those on their own workers, away from the quick queries.
@@ -98,6 +110,7 @@ class UserAccounts {
  private:
   UserStore& store_;
   PasswordHasher& hasher_;
+  LoginThrottle throttle_;
   // Last: its destructor waits for the batches in flight.
   BatchedReadsById<UserRecord> reads_;  // GetUser, through UserStore::GetByIds
   Batcher<Routed<Login>, UserRecord> lookups_;  // LookupUser, through UserStore::GetByLogins

@@ -1,14 +1,32 @@
 #include "user-service/user_service.h"
 
+#include <string>
+
+#include "common/caller_key.h"
+#include "common/unary_call.h"
+
 namespace microblog {
 namespace user {
 
 namespace v1 = ::microblog::user::v1;
 
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
+    grpc::CallbackServerContext* context,
+    absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
+                                         Response&),
+    const Request* request, Response* response) {
+  const auto deadline = calls_.Deadline(*context);
+  return RespondOn(hashing_queue_, CallerKeyOf(*context), deadline, context,
+                   [&accounts = calls_.logic(), method, request, response, deadline] {
+                     return (accounts.*method)(*request, deadline, *response);
+                   });
+}
+
 grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
                                                       const v1::CreateUserRequest* request,
                                                       v1::CreateUserResponse* response) {
-  return calls_.RunOn(hashing_workers_, context, &UserAccounts::CreateUser, request, response);
+  return RunHashing(context, &UserAccounts::CreateUser, request, response);
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(grpc::CallbackServerContext* context,
@@ -32,8 +50,10 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(grpc::CallbackServerContext* context,
                                                       const v1::UpdateUserRequest* request,
                                                       v1::UpdateUserResponse* response) {
-  WorkerPool& workers = UserAccounts::HashesPassword(*request) ? hashing_workers_ : db_workers_;
-  return calls_.RunOn(workers, context, &UserAccounts::UpdateUser, request, response);
+  if (UserAccounts::HashesPassword(*request)) {
+    return RunHashing(context, &UserAccounts::UpdateUser, request, response);
+  }
+  return calls_.RunOn(db_workers_, context, &UserAccounts::UpdateUser, request, response);
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(grpc::CallbackServerContext* context,
@@ -51,7 +71,18 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchGetUsers(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
     grpc::CallbackServerContext* context, const v1::VerifyPasswordRequest* request,
     v1::VerifyPasswordResponse* response) {
-  return calls_.RunOn(hashing_workers_, context, &UserAccounts::VerifyPassword, request, response);
+  std::string source = CallerKeyOf(*context);
+  // A bad request or a throttled login is answered now, without a place
+  // in the hashing queue.
+  if (absl::Status allowed = calls_.logic().PrecheckVerifyPassword(*request, source);
+      !allowed.ok()) {
+    return RespondNow(context, allowed);
+  }
+  const auto deadline = calls_.Deadline(*context);
+  return RespondOn(hashing_queue_, source, deadline, context,
+                   [&accounts = calls_.logic(), request, response, deadline, source] {
+                     return accounts.VerifyPassword(*request, source, deadline, *response);
+                   });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::ListUserEvents(

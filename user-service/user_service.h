@@ -3,15 +3,20 @@
 // finishes the call (common/unary_call.h):
 //  - GetUser: UserAccounts' batches (one query for many calls);
 //  - CreateUser, VerifyPassword and UpdateUser with a new password hash
-//    with Argon2id, on `hashing_workers`, so that a burst of logins never
-//    occupies the threads the quick queries need;
+//    with Argon2id, on `hashing_queue`, so that a burst of logins never
+//    occupies the threads the quick queries need. That queue is fair
+//    across callers (common/caller_key.h) and refuses at once, with
+//    RESOURCE_EXHAUSTED and RetryInfo, what could not finish before its
+//    deadline or would exceed its caps (common/fair_work_queue.h); a
+//    VerifyPassword the login throttle refuses (login_throttle.h) is
+//    answered before it queues;
 //  - ListUserEvents: UserEventFeed's long poll (user_events.h);
 //  - everything else on `db_workers`.
 // What each RPC does is UserAccounts' business (user_accounts.h).
 //
 //   WorkerPool db_workers("db", settings.db_pool_size);
-//   WorkerPool hashing_workers("hashing", 2 * hash_threads);
-//   UserServiceImpl service(accounts, db_workers, hashing_workers, settings.max_deadline);
+//   FairWorkQueue hashing_queue({"hash-worker", 2 * hash_threads, ...});
+//   UserServiceImpl service(accounts, feed, db_workers, hashing_queue, settings.max_deadline);
 //   RunServer(settings, "user-service", {{&service, ...}}, ...);
 //
 // Thread-safety: handlers run concurrently; the class holds no mutable state
@@ -25,6 +30,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "common/call_forwarder.h"
+#include "common/fair_work_queue.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
@@ -38,11 +44,11 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   // Everything is borrowed and must outlive the service. `max_deadline`
   // caps the time any call may take, whatever the client's deadline.
   UserServiceImpl(UserAccounts& accounts, UserEventFeed& events, WorkerPool& db_workers,
-                  WorkerPool& hashing_workers, std::chrono::milliseconds max_deadline)
+                  FairWorkQueue& hashing_queue, std::chrono::milliseconds max_deadline)
       : calls_(accounts, max_deadline),
         event_calls_(events, max_deadline),
         db_workers_(db_workers),
-        hashing_workers_(hashing_workers) {}
+        hashing_queue_(hashing_queue) {}
 
   UserServiceImpl(const UserServiceImpl&) = delete;
   UserServiceImpl& operator=(const UserServiceImpl&) = delete;
@@ -82,7 +88,15 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   const CallForwarder<UserAccounts> calls_;
   const CallForwarder<UserEventFeed> event_calls_;
   WorkerPool& db_workers_;
-  WorkerPool& hashing_workers_;
+  // Runs `method` on hashing_queue_ under the caller's key.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* RunHashing(
+      grpc::CallbackServerContext* context,
+      absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
+                                           Response&),
+      const Request* request, Response* response);
+
+  FairWorkQueue& hashing_queue_;
 };
 
 }  // namespace user

@@ -5,6 +5,7 @@
 #include <wctype.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstddef>
 #include <optional>
 #include <utility>
@@ -76,6 +77,14 @@ bool AllChars(std::string_view text, Accept accept) {
   return ok;
 }
 
+std::string FoldAscii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 bool IsNameChar(wint_t c, locale_t locale) {
   if (c < 0x80) {
     return (c >= L'a' && c <= L'z') || (c >= L'A' && c <= L'Z') || (c >= L'0' && c <= L'9') ||
@@ -96,6 +105,37 @@ bool IsEmailChar(wint_t c, locale_t locale) {
 }
 
 }  // namespace
+
+std::string FoldCase(std::string_view text) {
+  const locale_t locale = Utf8Locale();
+  if (locale == static_cast<locale_t>(0)) return FoldAscii(text);
+  const locale_t previous = uselocale(locale);
+  std::string out;
+  out.reserve(text.size());
+  mbstate_t in_state{};
+  mbstate_t out_state{};
+  bool ok = true;
+  for (std::size_t pos = 0; ok && pos < text.size();) {
+    wchar_t c = 0;
+    const std::size_t length = mbrtowc(&c, text.data() + pos, text.size() - pos, &in_state);
+    if (length == 0 || length > text.size() - pos) {
+      ok = false;
+      break;
+    }
+    pos += length;
+    char encoded[MB_LEN_MAX];
+    const std::size_t written =
+        wcrtomb(encoded, static_cast<wchar_t>(towlower_l(static_cast<wint_t>(c), locale)),
+                &out_state);
+    if (written == static_cast<std::size_t>(-1)) {
+      ok = false;
+      break;
+    }
+    out.append(encoded, written);
+  }
+  uselocale(previous);
+  return ok ? out : FoldAscii(text);
+}
 
 void AppendUsernameViolations(const std::string& field, std::string_view username,
                               std::vector<FieldViolation>& out) {

@@ -111,6 +111,11 @@ absl::StatusOr<UpdatedFields> ValidateUpdateUser(
 // At most kMaxBatchIds ids, each positive (the first ten bad ones named).
 absl::Status ValidateBatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request);
 
+// `text` in lower case, character by character (towlower in glibc's C.UTF-8
+// locale, close to PostgreSQL's lower()); ASCII only without that locale.
+// Invalid UTF-8 is folded byte by byte as ASCII.
+std::string FoldCase(std::string_view text);
+
 // Bounds only: a login or password that no account could have.
 absl::Status ValidateVerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request);
 
