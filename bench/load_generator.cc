@@ -12,12 +12,15 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
 #include "bench/dataset.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 
@@ -248,8 +251,30 @@ class Slot {
                   end - finished->start, status.error_code());
             }
             finished.reset();
-            SendNext();
+            const std::chrono::milliseconds wait = RetryDelay(status);
+            if (wait <= std::chrono::milliseconds::zero()) return SendNext();
+            retry_alarm_.Set(std::chrono::system_clock::now() + wait,
+                             [this](bool /*fired*/) { SendNext(); });
           }));
+  }
+
+  // How long to wait after `status` before the next call: RetryInfo's
+  // delay when honoured, else nothing.
+  std::chrono::milliseconds RetryDelay(const grpc::Status& status) const {
+    if (!options_.honor_retry_info ||
+        status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      return std::chrono::milliseconds::zero();
+    }
+    google::rpc::Status details;
+    if (!details.ParseFromString(status.error_details())) return std::chrono::milliseconds::zero();
+    for (const auto& any : details.details()) {
+      google::rpc::RetryInfo info;
+      if (any.UnpackTo(&info)) {
+        return std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
+                                         info.retry_delay().nanos() / 1000000);
+      }
+    }
+    return std::chrono::milliseconds::zero();
   }
 
   std::int64_t RandomId(std::int64_t max) {
@@ -268,6 +293,7 @@ class Slot {
   const std::string name_prefix_;
   std::int64_t sent_unique_ = 0;
   std::array<CallStats, kOperationCount> stats_;
+  grpc::Alarm retry_alarm_;  // one call (or wait) of a slot at a time
 };
 
 absl::Status Validate(const LoadOptions& o) {

@@ -62,6 +62,10 @@ struct LoadOptions {
   // wrong password; every call costs a (dummy) hash, and answers
   // UNAUTHENTICATED or, when refused, RESOURCE_EXHAUSTED.
   bool verify_wrong_password = false;
+  // A slot whose call was refused with RESOURCE_EXHAUSTED and a
+  // google.rpc.RetryInfo waits the delay it says before its next call, as
+  // the API contract asks clients to; otherwise it calls again at once.
+  bool honor_retry_info = false;
   // ListPosts page size ("one user's newest 20").
   int page_size = 20;
 

@@ -16,7 +16,9 @@
 #
 # Usage: bench/login_flood.sh [--no-build]
 # Environment: BENCH_DURATION [20] seconds measured, BENCH_FLOOD_IN_FLIGHT [128],
-# BENCH_READ_IN_FLIGHT [16].
+# BENCH_READ_IN_FLIGHT [16], BENCH_FLOOD_HONORS_RETRY_INFO [0]: 1 makes each
+# flood caller wait the RetryInfo delay of a refusal (a client that follows
+# the contract), 0 retries at once (a hostile one).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,8 +54,10 @@ alone="$(run "127.0.0.1:$USER_PORT" GetUser "$READS" 4 "$DURATION")"
 log "flood: $FLOOD wrong-password VerifyPassword calls in flight from 127.0.0.1"
 tmp="$(mktemp -d)"
 # The flood outlasts the measurements (4 s head start, 2 s warm-up).
+flood_flags=(--verify_wrong_password)
+if [[ "${BENCH_FLOOD_HONORS_RETRY_INFO:-0}" == 1 ]]; then flood_flags+=(--honor_retry_info); fi
 run "127.0.0.1:$USER_PORT" VerifyPassword "$FLOOD" 4 "$((DURATION + 8))" \
-  --verify_wrong_password >"$tmp/flood" &
+  "${flood_flags[@]}" >"$tmp/flood" &
 flood_pid=$!
 ( while kill -0 "$flood_pid" 2>/dev/null; do rss_kib; sleep 0.5; done ) >"$tmp/rss" &
 sleep 4  # the hashing queue is full

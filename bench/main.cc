@@ -48,6 +48,8 @@ ABSL_FLAG(int64_t, posts, 100000, "seeded posts (ids 1..posts)");
 ABSL_FLAG(int, verify_accounts, 16, "verify accounts VerifyPassword logs in as");
 ABSL_FLAG(bool, verify_wrong_password, false,
           "VerifyPassword with a fresh unknown login and a wrong password per call (a flood)");
+ABSL_FLAG(bool, honor_retry_info, false,
+          "after RESOURCE_EXHAUSTED with a google.rpc.RetryInfo, wait its delay before the next call");
 ABSL_FLAG(uint64_t, seed, 1, "random seed");
 ABSL_FLAG(std::string, json_out, "", "append the JSON report as one line to this file");
 ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
@@ -97,6 +99,7 @@ int Run() {
   options.posts = absl::GetFlag(FLAGS_posts);
   options.verify_accounts = absl::GetFlag(FLAGS_verify_accounts);
   options.verify_wrong_password = absl::GetFlag(FLAGS_verify_wrong_password);
+  options.honor_retry_info = absl::GetFlag(FLAGS_honor_retry_info);
   options.seed = absl::GetFlag(FLAGS_seed);
 
   absl::StatusOr<microblog::bench::LoadReport> report = microblog::bench::RunLoad(options);

@@ -129,13 +129,17 @@ int main(int argc, char** argv) {
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.settings.db_pool_size));
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
-  // Hashing calls also query the database: twice the hashing threads, so
-  // that one call's query overlaps another's hash. Fair across callers, and
+  // As many workers as hashing threads: a call that gets a worker hashes at
+  // once, so a caller served next by the fair queue waits for one hash to
+  // end, not for hashes queued inside the hasher too (twice the threads, as
+  // before, made a correct login wait behind ~3 flood hashes: p99 2.1 s vs
+  // 1.5 s, bench/README.md "Password checks under a flood"). Fair across
+  // callers, and
   // refusing at once what could not finish in time (issue #21): see
   // common/fair_work_queue.h and README.md, "Passwords".
   microblog::FairWorkQueueOptions hashing_options;
   hashing_options.name = "hash-worker";
-  hashing_options.threads = 2 * static_cast<std::size_t>(*hash_threads);
+  hashing_options.threads = static_cast<std::size_t>(*hash_threads);
   hashing_options.max_queued_per_key = kMaxHashingCallsQueuedPerCaller;
   hashing_options.max_queued = kMaxHashingCallsQueued;
   // What calls contend for is the hashing threads: each call costs one

@@ -15,7 +15,7 @@
 // What each RPC does is UserAccounts' business (user_accounts.h).
 //
 //   WorkerPool db_workers("db", settings.db_pool_size);
-//   FairWorkQueue hashing_queue({"hash-worker", 2 * hash_threads, ...});
+//   FairWorkQueue hashing_queue({"hash-worker", hash_threads, ...});
 //   UserServiceImpl service(accounts, feed, db_workers, hashing_queue, settings.max_deadline);
 //   RunServer(settings, "user-service", {{&service, ...}}, ...);
 //
