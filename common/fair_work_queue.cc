@@ -87,11 +87,15 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
   const std::size_t threads = threads_.size();
   auto own = waiting_.find(key);
   const std::size_t own_waiting = own == waiting_.end() ? 0 : own->second.size();
-  // The jobs round-robin runs before this one: the key's own, and up to one
-  // more than that of every other key.
+  // The jobs round-robin runs before this one: none for a key with nothing
+  // waiting (it joins fresh_, dispatched first, below; other fresh keys
+  // ahead of it are ignored: one job each); else the key's own, and up to
+  // as many of every other key.
   std::size_t ahead = own_waiting;
-  for (const auto& [other, jobs] : waiting_) {
-    if (other != key) ahead += std::min(jobs.size(), own_waiting + 1);
+  if (own_waiting > 0) {
+    for (const auto& [other, jobs] : waiting_) {
+      if (other != key) ahead += std::min(jobs.size(), own_waiting);
+    }
   }
   const std::chrono::duration<double> cost =
       options_.job_cost ? std::chrono::duration<double>(options_.job_cost())
@@ -115,8 +119,12 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
     return Refuse(Refusal::kDeadline, retry_delay);
   }
   if (own == waiting_.end()) {
+    // A key with nothing waiting goes before the busy ones (fresh_): it has
+    // had no share lately, and a flood's key is never idle, so a flood
+    // cannot use this to jump its own queue (a newcomer waits for the jobs
+    // running, not also for one more of each busy caller).
     own = waiting_.emplace(key, std::deque<Job>()).first;
-    ring_.push_back(key);
+    fresh_.push_back(key);
   }
   own->second.push_back(std::move(job));
   ++queued_;
@@ -136,8 +144,9 @@ void FairWorkQueue::Work() {
     if (queued_ == 0) return;  // stopping, and nothing left to run
     // The next key in the ring gives its oldest job, and goes to the back
     // if it has more.
-    std::string key = std::move(ring_.front());
-    ring_.pop_front();
+    std::deque<std::string>& next = fresh_.empty() ? ring_ : fresh_;
+    std::string key = std::move(next.front());
+    next.pop_front();
     auto jobs = waiting_.find(key);
     Job job = std::move(jobs->second.front());
     jobs->second.pop_front();

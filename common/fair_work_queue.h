@@ -13,16 +13,18 @@
 // Fairness: keys with waiting jobs form a ring; each free thread takes the
 // oldest job of the next key in the ring. A key alone may use every thread
 // (the queue never idles while work waits), but as soon as others wait each
-// gets an equal share of the dispatches, and a newcomer waits for at most
-// one job to end per key ahead of it, not for the whole backlog of a flood.
+// gets an equal share of the dispatches, and a newcomer (a key with nothing
+// waiting) is dispatched before the busy keys: it waits for a running job to
+// end, not for the whole backlog of a flood, nor for one more job of each
+// busy key. A flood's key is never idle, so it cannot use this.
 //
 // Admission: a job costs `job_cost()` of one of `capacity` parallel units
 // of the resource its jobs contend for (e.g. an Argon2id hash on one of the
 // hashing threads; by default, a moving average of the jobs' own run
 // times, seeded with `initial_job_estimate`, on `threads` units). A new job
 // of key k whose key already has p jobs waiting runs after the jobs that
-// round-robin dispatches before it ("ahead": its own p, and up to p + 1 of
-// every other waiting key) and those running: it is expected to start
+// round-robin dispatches before it ("ahead": none when p = 0, else its own p
+// and up to p of every other waiting key) and those running: it is expected to start
 // after (running + ahead) × cost / capacity and to finish one cost later. If that is past its
 // deadline it is refused at once (kDeadline): it could not be served in
 // time, and waiting would only hold memory and end in DEADLINE_EXCEEDED.
@@ -118,7 +120,11 @@ class FairWorkQueue {
   mutable std::mutex mu_;
   std::condition_variable ready_;
   std::unordered_map<std::string, std::deque<Job>> waiting_;  // guarded by mu_; no empty deque
-  std::deque<std::string> ring_;       // guarded by mu_: the keys of waiting_, next first
+  // guarded by mu_: the keys of waiting_, next first: those that had
+  // nothing waiting when their job came (fresh_, in arrival order), then the
+  // busy ones, round-robin (ring_).
+  std::deque<std::string> fresh_;
+  std::deque<std::string> ring_;
   std::size_t queued_ = 0;             // guarded by mu_: jobs in waiting_
   std::size_t running_ = 0;            // guarded by mu_
   double average_seconds_;             // guarded by mu_: the EWMA of job run times

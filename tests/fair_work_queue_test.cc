@@ -76,6 +76,34 @@ TEST(FairWorkQueueTest, RoundRobinServesANewcomerBeforeAFloodersBacklog) {
   EXPECT_EQ(order, (std::vector<std::string>{"f", "login", "o1", "f", "o2", "f", "f", "f"}));
 }
 
+TEST(FairWorkQueueTest, ACallerWithNothingWaitingGoesBeforeEveryBusyOne) {
+  std::vector<std::string> order;
+  std::mutex mu;
+  {
+    FairWorkQueue queue(OneThread());
+    Blocker blocker(queue);
+    auto record = [&](std::string name) {
+      return [&, name] {
+        std::lock_guard<std::mutex> lock(mu);
+        order.push_back(name);
+      };
+    };
+    // The first flood job brings a login while the flood is busy (in the
+    // ring with jobs waiting): the login runs next, not after one more
+    // flood job.
+    ASSERT_TRUE(queue
+                    .Submit("flood", Far(),
+                            [&] {
+                              record("f")();
+                              ASSERT_TRUE(queue.Submit("login", Far(), record("login")).ok());
+                            })
+                    .ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue.Submit("flood", Far(), record("f")).ok());
+    blocker.Release();
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"f", "login", "f", "f", "f"}));
+}
+
 TEST(FairWorkQueueTest, CallerCapRefusesOnlyThatCallerWithRetryInfo) {
   FairWorkQueueOptions options = OneThread();
   options.max_queued_per_key = 2;
