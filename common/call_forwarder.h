@@ -6,7 +6,9 @@
 // Every request is first checked for NUL bytes in its string fields
 // (common/string_fields.h) and refused with INVALID_ARGUMENT before the
 // logic sees it: no string reaches validation, a query or a batch cut short
-// or able to fail a statement it shares with other calls.
+// or able to fail a statement it shares with other calls. (user-service's
+// password-hashing RPCs, which it queues on its FairWorkQueue itself, make
+// the same check first: user-service/user_service.cc.)
 //
 // Two kinds of logic methods:
 //  - asynchronous ones, which answer through a Reply, from their own

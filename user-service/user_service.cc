@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/caller_key.h"
+#include "common/string_fields.h"
 #include "common/unary_call.h"
 
 namespace microblog {
@@ -16,6 +17,11 @@ grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
     absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
                                          Response&),
     const Request* request, Response* response) {
+  // The hashing RPCs are queued here, not by CallForwarder: the same NUL
+  // check as every other RPC's (common/string_fields.h) comes first.
+  if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+    return RespondNow(context, clean);
+  }
   const auto deadline = calls_.Deadline(*context);
   return RespondOn(hashing_queue_, CallerKeyOf(*context), deadline, context,
                    [&accounts = calls_.logic(), method, request, response, deadline] {
@@ -71,6 +77,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchGetUsers(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
     grpc::CallbackServerContext* context, const v1::VerifyPasswordRequest* request,
     v1::VerifyPasswordResponse* response) {
+  if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+    return RespondNow(context, clean);  // as RunHashing()
+  }
   std::string source = CallerKeyOf(*context);
   // A bad request or a throttled login is answered now, without a place
   // in the hashing queue.
