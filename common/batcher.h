@@ -101,9 +101,11 @@ class Batcher {
   // (an item's own error, e.g. NOT_FOUND, or the batch's error repeated).
   using Finished = absl::AnyInvocable<void(Results) &&>;
   // Starts one batch of 1..max_batch items; `deadline` is the latest
-  // deadline among them. Must not throw; must call `finished` exactly once.
-  using StartBatch =
-      std::function<void(std::vector<Item> items, Clock::time_point deadline, Finished finished)>;
+  // deadline among them. `items` is valid only during the call (copy what
+  // the work needs later). Must not throw; must call `finished` exactly
+  // once.
+  using StartBatch = std::function<void(const std::vector<Item>& items,
+                                        Clock::time_point deadline, Finished finished)>;
   // A blocking batch: returns one result per item, in item order.
   using RunBatch =
       std::function<Results(const std::vector<Item>& items, Clock::time_point deadline)>;
@@ -270,14 +272,16 @@ class Batcher {
   }
 
   // start_ on `items`, split the same way; the halves run one after the
-  // other, and `finished` gets the merged results once.
+  // other, and `finished` gets the merged results once. The items stay
+  // here, for the split, while the batch runs.
   void StartSplitting(std::vector<Item> items, Clock::time_point deadline, Finished finished) {
-    std::vector<Item> copy = items;  // to split if the batch fails as a whole
-    start_(std::move(items), deadline,
-           [this, items = std::move(copy), deadline,
-            finished = std::move(finished)](Results results) mutable {
-             if (!ShouldSplit(items.size(), results)) return std::move(finished)(std::move(results));
-             auto [first, second] = Halves(items);
+    auto kept = std::make_shared<std::vector<Item>>(std::move(items));
+    start_(*kept, deadline,
+           [this, kept, deadline, finished = std::move(finished)](Results results) mutable {
+             if (!ShouldSplit(kept->size(), results)) {
+               return std::move(finished)(std::move(results));
+             }
+             auto [first, second] = Halves(*kept);
              StartSplitting(
                  std::move(first), deadline,
                  [this, second = std::move(second), deadline,

@@ -6,9 +6,7 @@
 // Every request is first checked for NUL bytes in its string fields
 // (common/string_fields.h) and refused with INVALID_ARGUMENT before the
 // logic sees it: no string reaches validation, a query or a batch cut short
-// or able to fail a statement it shares with other calls. (user-service's
-// password-hashing RPCs, which it queues on its FairWorkQueue itself, make
-// the same check first: user-service/user_service.cc.)
+// or able to fail a statement it shares with other calls.
 //
 // Two kinds of logic methods:
 //  - asynchronous ones, which answer through a Reply, from their own
@@ -20,7 +18,9 @@
 //  - blocking ones, which return the status:
 //    `absl::Status LookupUser(const Req&, time_point, Resp&)`, or without a
 //    response `absl::Status DeleteUser(const Req&, time_point)`; RunOn()
-//    queues them on a WorkerPool (common/unary_call.h, RespondOn).
+//    queues them on a WorkerPool (common/unary_call.h, RespondOn), or
+//    RunQueued() on a FairWorkQueue under the caller's key (user-service's
+//    password hashing: refused at once when the queue says so).
 //
 //   class PostServiceImpl final : public v1::PostService::CallbackService {
 //     grpc::ServerUnaryReactor* GetPost(grpc::CallbackServerContext* context,
@@ -42,7 +42,9 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "common/fair_work_queue.h"
 #include "common/server.h"
 #include "common/string_fields.h"
 #include "common/trace_context.h"
@@ -128,6 +130,25 @@ class CallForwarder {
     return RespondOn(workers, context,
                      [&logic = logic_, method, request, deadline = Deadline(*context)] {
                        return (logic.*method)(*request, deadline);
+                     });
+  }
+
+  // `work(deadline)` on `queue` under the caller's `key`, after
+  // `precheck()` (run on this thread: e.g. a throttle that refuses without
+  // taking a place in the queue) passed.
+  template <typename Request>
+  grpc::ServerUnaryReactor* RunQueued(
+      FairWorkQueue& queue, const std::string& key, grpc::CallbackServerContext* context,
+      const Request* request, absl::FunctionRef<absl::Status()> precheck,
+      absl::AnyInvocable<absl::Status(Clock::time_point deadline) &&> work) const {
+    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
+      return RespondNow(context, clean);
+    }
+    if (absl::Status allowed = precheck(); !allowed.ok()) return RespondNow(context, allowed);
+    const Clock::time_point deadline = Deadline(*context);
+    return RespondOn(queue, key, deadline, context,
+                     [work = std::move(work), deadline]() mutable {
+                       return std::move(work)(deadline);
                      });
   }
 

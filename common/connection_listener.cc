@@ -28,7 +28,7 @@ namespace {
 // around (no reserve descriptor to free): short, so that a flood that ends
 // is noticed at once, long enough not to spin.
 constexpr int kRetryPauseMs = 20;
-constexpr std::chrono::seconds kShedLogInterval{10};
+constexpr std::chrono::seconds kLogInterval{10};
 
 std::string ErrnoText(int error) { return std::strerror(error); }
 
@@ -255,7 +255,7 @@ bool ConnectionListener::AcceptPending(int listen_fd) {
     const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       if (fd >= headroom_from_) {
-        Shed(fd, "fd_headroom");
+        Shed(fd, shed_headroom_, "fd_headroom");
         continue;
       }
       const int on = 1;
@@ -290,14 +290,12 @@ bool ConnectionListener::AcceptPending(int listen_fd) {
           close(reserve_fd_);
           reserve_fd_ = -1;
           const int dropped = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-          if (dropped >= 0) Shed(dropped, "fd_exhausted");
+          if (dropped >= 0) Shed(dropped, shed_exhausted_, "fd_exhausted");
           reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         } else {
           reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         }
-        if (shed_since_log_ == 0) {
-          Log(LogLevel::kWarn, "accept failed; retrying", {{"cause", ErrnoText(error)}});
-        }
+        if (LogDue()) Log(LogLevel::kWarn, "accept failed; retrying", {{"cause", ErrnoText(error)}});
         return false;
       }
       default:
@@ -307,21 +305,26 @@ bool ConnectionListener::AcceptPending(int listen_fd) {
   }
 }
 
-void ConnectionListener::Shed(int fd, const char* reason) {
+void ConnectionListener::Shed(int fd, Counter* counter, const char* reason) {
   close(fd);
-  Counter* counter = std::strcmp(reason, "fd_headroom") == 0 ? shed_headroom_ : shed_exhausted_;
   if (counter != nullptr) counter->Increment();
   ++shed_since_log_;
+  if (!LogDue()) return;
+  Log(LogLevel::kWarn, "connections shed: open-file limit nearly reached",
+      {{"reason", reason},
+       {"shed", static_cast<int64_t>(shed_since_log_)},
+       {"descriptors_from", static_cast<int64_t>(headroom_from_)}});
+  shed_since_log_ = 0;
+}
+
+bool ConnectionListener::LogDue() {
   const long long now = NowNanos();
-  if (now - last_shed_log_ns_ >=
-      std::chrono::duration_cast<std::chrono::nanoseconds>(kShedLogInterval).count()) {
-    Log(LogLevel::kWarn, "connections shed: open-file limit nearly reached",
-        {{"reason", reason},
-         {"shed", static_cast<int64_t>(shed_since_log_)},
-         {"descriptors_from", static_cast<int64_t>(headroom_from_)}});
-    last_shed_log_ns_ = now;
-    shed_since_log_ = 0;
+  if (now - last_log_ns_ <
+      std::chrono::duration_cast<std::chrono::nanoseconds>(kLogInterval).count()) {
+    return false;
   }
+  last_log_ns_ = now;
+  return true;
 }
 
 }  // namespace microblog

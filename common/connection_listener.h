@@ -100,7 +100,12 @@ class ConnectionListener {
   // Accepts what is pending on `fd`; false when accept4 failed in a way
   // that calls for a pause before the next try.
   bool AcceptPending(int fd);
-  void Shed(int fd, const char* reason);
+  // Closes `fd`, counts it in `counter` (null without metrics) and logs,
+  // rate-limited, why.
+  void Shed(int fd, Counter* counter, const char* reason);
+  // Whether a warning may be logged now: at most one every 10 s, so that a
+  // flood does not flood the log too.
+  bool LogDue();
 
   std::vector<int> fds_;  // listening sockets
   int port_;
@@ -111,7 +116,7 @@ class ConnectionListener {
   Counter* shed_headroom_ = nullptr;   // null without metrics
   Counter* shed_exhausted_ = nullptr;
   std::thread thread_;
-  long long last_shed_log_ns_ = 0;     // the accept thread's own
+  long long last_log_ns_ = 0;          // the accept thread's own
   long shed_since_log_ = 0;
 };
 

@@ -102,9 +102,9 @@ GrpcAuthorChecker::GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel,
       timeout_(timeout),
       outcomes_(AddOutcomes(metrics)),
       checks_(
-          [this](std::vector<Check> checks, Clock::time_point deadline,
+          [this](const std::vector<Check>& checks, Clock::time_point deadline,
                  CheckBatcher::Finished finished) {
-            AskUserService(std::move(checks), deadline, std::move(finished));
+            AskUserService(checks, deadline, std::move(finished));
           },
           kMaxBatch, kCallsInFlight, BatchSizeHistogram(metrics, "check_author")) {}
 
@@ -117,7 +117,7 @@ void GrpcAuthorChecker::CheckAuthor(int64_t user_id, Clock::time_point deadline,
               });
 }
 
-void GrpcAuthorChecker::AskUserService(std::vector<Check> checks, Clock::time_point deadline,
+void GrpcAuthorChecker::AskUserService(const std::vector<Check>& checks, Clock::time_point deadline,
                                        CheckBatcher::Finished finished) {
   // Shared with gRPC's callback, which must be copyable.
   auto call = std::make_shared<BatchGetUsersCall>();

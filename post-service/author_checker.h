@@ -105,7 +105,7 @@ class GrpcAuthorChecker final : public AuthorChecker {
 
   // Starts one BatchGetUsers call for all `checks`; `finished` gets one
   // result per check when it completes.
-  void AskUserService(std::vector<Check> checks, Clock::time_point deadline,
+  void AskUserService(const std::vector<Check>& checks, Clock::time_point deadline,
                       CheckBatcher::Finished finished);
 
   const std::shared_ptr<grpc::Channel> channel_;

@@ -263,9 +263,9 @@ TEST(Batcher, AsynchronousBatchesHoldNoThreadAndQueueBehindTheirSlot) {
   PendingBatches pending;
   Answers answers;
   Loader loader(
-      [&pending](std::vector<int> items, system_clock::time_point deadline,
+      [&pending](const std::vector<int>& items, system_clock::time_point deadline,
                  Loader::Finished finished) {
-        pending.Start(std::move(items), deadline, std::move(finished));
+        pending.Start(items, deadline, std::move(finished));
       },
       100, 1);
   // Add() returns although the batch has not finished: nothing waits.
@@ -368,12 +368,12 @@ TEST(Batcher, AsynchronousBatchesAreSplitTheSameWay) {
   PendingBatches pending;
   bool hold = true;
   Loader loader(
-      [&](std::vector<int> items, system_clock::time_point deadline, Loader::Finished finished) {
+      [&](const std::vector<int>& items, system_clock::time_point deadline, Loader::Finished finished) {
         std::unique_lock<std::mutex> lock(mu);
         if (hold) {  // the first batch waits, so that the rest queue up
           hold = false;
           lock.unlock();
-          pending.Start(std::move(items), deadline, std::move(finished));
+          pending.Start(items, deadline, std::move(finished));
           return;
         }
         std::vector<absl::StatusOr<int>> results = PoisonedLoad(items, &runs);

@@ -48,6 +48,7 @@
 #include "post_service_fixture.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
+#include "support/http_get.h"
 #include "support/proc_status.h"
 #include "support/raw_rpc.h"
 #include "support/rpc_details.h"
@@ -548,6 +549,52 @@ TEST_F(HostileClientTest, ConnectionsBeyondTheOpenFileLimitLeaveUserServiceAccep
   EXPECT_LE(*first_ok, kRecovery);
   EXPECT_TRUE(get_user(*warm, kCallTimeout).ok());
   EXPECT_TRUE(limited.Running()) << limited.output();
+  // What was turned away is counted: the connections past the headroom.
+  const std::string metrics = HttpGet(limited.metrics_address(), "/metrics").body;
+  const std::string series = "microblog_connections_shed_total{reason=\"fd_headroom\"} ";
+  const std::size_t at = metrics.find(series);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_GT(std::stod(metrics.substr(at + series.size())), 0) << metrics.substr(at, 80);
+}
+
+// The operator's hard open-file limit is what counts, not a low soft
+// default (common/connection_listener.h, RaiseOpenFileLimit).
+TEST_F(HostileClientTest, TheSoftOpenFileLimitIsRaisedToTheHardOne) {
+  user_db_ = PrepareUserDatabase(pg());
+  ServiceProcess limited(kUserServiceBin, UserServiceEnv(), 60s,
+                         {"prlimit", "--nofile=256:1024", "--"});
+  EXPECT_EQ(OpenFileLimit(limited.pid()), 1024);
+  EXPECT_NE(limited.output().find("\"open_files_limit\":1024"), std::string::npos)
+      << limited.output();
+}
+
+// A TCP connection that never sends the HTTP/2 preface is closed after the
+// handshake timeout (10 s), so idle sockets cannot hold descriptors for
+// gRPC's default 120 s.
+TEST_F(HostileClientTest, ConnectionsThatNeverHandshakeAreClosedAfterTenSeconds) {
+  StartServices();
+  const std::string address = users_->address();
+  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval timeout{60, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  const auto start = std::chrono::steady_clock::now();
+  char buffer[256];
+  ssize_t got = 0;
+  // The server may send its SETTINGS first; then it closes.
+  while ((got = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_EQ(got, 0) << "not closed by the server: " << std::strerror(errno);
+  EXPECT_GE(took, 8s);   // the timeout, not an immediate refusal
+  EXPECT_LT(took, 30s);  // far below gRPC's default of 120 s
 }
 
 // Row 8: a second user-service given the address of a running one must not

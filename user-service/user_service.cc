@@ -3,7 +3,6 @@
 #include <string>
 
 #include "common/caller_key.h"
-#include "common/string_fields.h"
 #include "common/unary_call.h"
 
 namespace microblog {
@@ -17,16 +16,11 @@ grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
     absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
                                          Response&),
     const Request* request, Response* response) {
-  // The hashing RPCs are queued here, not by CallForwarder: the same NUL
-  // check as every other RPC's (common/string_fields.h) comes first.
-  if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-    return RespondNow(context, clean);
-  }
-  const auto deadline = calls_.Deadline(*context);
-  return RespondOn(hashing_queue_, CallerKeyOf(*context), deadline, context,
-                   [&accounts = calls_.logic(), method, request, response, deadline] {
-                     return (accounts.*method)(*request, deadline, *response);
-                   });
+  return calls_.RunQueued(
+      hashing_queue_, CallerKeyOf(*context), context, request, [] { return absl::OkStatus(); },
+      [&accounts = calls_.logic(), method, request, response](auto deadline) {
+        return (accounts.*method)(*request, deadline, *response);
+      });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(grpc::CallbackServerContext* context,
@@ -77,21 +71,15 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchGetUsers(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
     grpc::CallbackServerContext* context, const v1::VerifyPasswordRequest* request,
     v1::VerifyPasswordResponse* response) {
-  if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-    return RespondNow(context, clean);  // as RunHashing()
-  }
-  std::string source = CallerKeyOf(*context);
-  // A bad request or a throttled login is answered now, without a place
-  // in the hashing queue.
-  if (absl::Status allowed = calls_.logic().PrecheckVerifyPassword(*request, source);
-      !allowed.ok()) {
-    return RespondNow(context, allowed);
-  }
-  const auto deadline = calls_.Deadline(*context);
-  return RespondOn(hashing_queue_, source, deadline, context,
-                   [&accounts = calls_.logic(), request, response, deadline, source] {
-                     return accounts.VerifyPassword(*request, source, deadline, *response);
-                   });
+  const std::string source = CallerKeyOf(*context);
+  // A throttled login is answered now, without a place in the hashing
+  // queue.
+  return calls_.RunQueued(
+      hashing_queue_, source, context, request,
+      [&] { return calls_.logic().PrecheckVerifyPassword(*request, source); },
+      [&accounts = calls_.logic(), request, response, source](auto deadline) {
+        return accounts.VerifyPassword(*request, source, deadline, *response);
+      });
 }
 
 grpc::ServerUnaryReactor* UserServiceImpl::ListUserEvents(
