@@ -14,8 +14,6 @@
 namespace microblog {
 namespace user {
 
-namespace v1 = ::microblog::user::v1;
-
 namespace {
 
 // A long poll answers this much before the caller's deadline, so that the

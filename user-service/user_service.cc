@@ -8,8 +8,6 @@
 namespace microblog {
 namespace user {
 
-namespace v1 = ::microblog::user::v1;
-
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
     grpc::CallbackServerContext* context,
