@@ -145,7 +145,7 @@ buf_format() {
   (cd proto && "$BUF" format --diff --exit-code)
 }
 
-# The link check's self-test (quiet unless it fails), then the check itself
+# The link check's self-test (its summary only), then the check itself
 # over every *.md file of the repository.
 docs_links() {
   "$PYTHON" "$ROOT/scripts/tools/check_links_test.py" -q
