@@ -3,16 +3,18 @@
 # exactly this):
 #   1. scripts/install-deps.sh (Debian packages, npm tools into .local/);
 #   2. buf lint and buf format --diff --exit-code in proto/;
-#   3. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
-#   4. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
+#   3. docs: every relative link and #anchor of the repository's *.md
+#      files resolves (scripts/tools/check_links.py, after its self-test);
+#   4. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
+#   5. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
 #      warnings are errors) in build/dev; meanwhile, in the background,
 #      `deploy/images.sh prefetch` makes the base image and downloads the
 #      container images' packages (network and disk, not CPU), so that the
-#      `images.build` test of step 5 only compiles;
-#   5. ctest --preset dev (output on failure, 2 jobs);
-#   6. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
+#      `images.build` test of step 6 only compiles;
+#   6. ctest --preset dev (output on failure, 2 jobs);
+#   7. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
 #      of tests/fuzz/ only) in build/fuzz;
-#   7. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
+#   8. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
 #      runs over its committed corpus (seconds each).
 # The fuzz steps come last: the dev build and its tests are the main gate
 # and report first; the fuzzers need their own clang build, and a crash they
@@ -143,6 +145,13 @@ buf_format() {
   (cd proto && "$BUF" format --diff --exit-code)
 }
 
+# The link check's self-test (its summary only), then the check itself
+# over every *.md file of the repository.
+docs_links() {
+  "$PYTHON" "$ROOT/scripts/tools/check_links_test.py" -q
+  "$PYTHON" "$ROOT/scripts/tools/check_links.py"
+}
+
 # Counts unittest's "Ran N tests" / "FAILED (failures=F, errors=E)" lines.
 grpcurl_selftest() {
   local out rc=0 ran bad n
@@ -204,6 +213,7 @@ step "sanitizer options" configure_sanitizers
 step "container images: prefetch packages (background)" start_images_prefetch "$@"
 step "buf lint (proto/)" buf_lint
 step "buf format --diff --exit-code (proto/)" buf_format
+step "docs: relative links resolve" docs_links
 step "grpcurl.py self-test" grpcurl_selftest
 step "configure (cmake --preset dev)" configure_dev
 step "build (cmake --build --preset dev)" build_dev
