@@ -3,10 +3,8 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <thread>
 #include <utility>
@@ -18,6 +16,8 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/dataset.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -90,18 +90,20 @@ class RunState {
 
   // A slot calls this once, when it sends nothing more.
   void SlotFinished() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--busy_slots_ == 0) all_finished_.notify_all();
+    absl::MutexLock lock(&mu_);
+    --busy_slots_;  // at 0, WaitAllFinished() returns
   }
   void WaitAllFinished() {
-    std::unique_lock<std::mutex> lock(mu_);
-    all_finished_.wait(lock, [this] { return busy_slots_ == 0; });
+    absl::MutexLock lock(&mu_);
+    const auto all_finished = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return busy_slots_ == 0;
+    };
+    mu_.Await(absl::Condition(&all_finished));
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable all_finished_;
-  int busy_slots_;  // guarded by mu_
+  absl::Mutex mu_;
+  int busy_slots_ ABSL_GUARDED_BY(mu_);
   const bool count_bounded_;
   std::atomic<std::int64_t> remaining_;
   std::atomic<bool> stopping_{false};

@@ -61,21 +61,21 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/batch_failure.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -144,16 +144,17 @@ class Batcher {
 
   // Waits until the batches in flight have finished (their items answered).
   ~Batcher() {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_.wait(lock, [this] { return in_flight_ == 0; });
+    absl::MutexLock lock(&mu_);
+    const auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+    mu_.Await(absl::Condition(&idle));
   }
 
   // Queues `item`; `done` gets its result exactly once, on the thread that
   // finishes its batch (or on this one, when the batch ends at once).
-  void Add(Item item, Clock::time_point deadline, Done done) {
+  void Add(Item item, Clock::time_point deadline, Done done) ABSL_LOCKS_EXCLUDED(mu_) {
     std::vector<Request> batch;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       pending_.push_back({std::move(item), deadline, std::move(done), CurrentLogTrace()});
       if (in_flight_ == max_in_flight_) return;  // a running batch picks it up
       ++in_flight_;
@@ -170,8 +171,8 @@ class Batcher {
     std::shared_ptr<const LogTrace> trace;  // of the call that asked, if traced
   };
 
-  // Up to max_batch_ requests from the front of the queue. Requires mu_.
-  std::vector<Request> TakeBatchLocked() {
+  // Up to max_batch_ requests from the front of the queue.
+  std::vector<Request> TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const std::size_t n = std::min(pending_.size(), max_batch_);
     std::vector<Request> batch;
     batch.reserve(n);
@@ -185,10 +186,10 @@ class Batcher {
   // The next batch for a slot that just finished one, or an empty batch
   // when nothing is queued (the slot is then released: after that, this
   // thread must not touch `this`, which may be destroyed at once).
-  std::vector<Request> NextBatchOrRelease() {
-    std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Request> NextBatchOrRelease() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     if (!pending_.empty()) return TakeBatchLocked();
-    if (--in_flight_ == 0) idle_.notify_all();
+    --in_flight_;  // at 0, the destructor's wait ends
     return {};
   }
 
@@ -328,10 +329,9 @@ class Batcher {
   const std::size_t max_batch_;
   const std::size_t max_in_flight_;
   Histogram* const sizes_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  std::deque<Request> pending_;  // guarded by mu_
-  std::size_t in_flight_ = 0;    // batch slots in use; guarded by mu_
+  absl::Mutex mu_;
+  std::deque<Request> pending_ ABSL_GUARDED_BY(mu_);
+  std::size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // batch slots in use
 };
 
 // Shapes the answer of a batched query into a batch's results: one result

@@ -165,7 +165,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Connect() {
 void ConnectionPool::DiscardAll() {
   std::vector<std::unique_ptr<pqxx::connection>> dropped;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     dropped.swap(idle_);
     ++generation_;
     UpdateGaugesLocked();
@@ -178,12 +178,12 @@ absl::Status ConnectionPool::RunErased(
   std::unique_ptr<pqxx::connection> conn;
   std::size_t generation;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    const auto available = [&] { return !idle_.empty() || checked_out_ < options_.size; };
+    absl::MutexLock lock(&mu_);
     if (metrics_.acquisitions != nullptr) metrics_.acquisitions->Increment();
-    if (!available()) {
+    if (!Available()) {
       const auto waiting_since = std::chrono::steady_clock::now();
-      const bool got_slot = cv_.wait_until(lock, deadline, available);
+      const bool got_slot = mu_.AwaitWithDeadline(
+          absl::Condition(this, &ConnectionPool::Available), absl::FromChrono(deadline));
       if (metrics_.waits != nullptr) {
         metrics_.waits->Increment();
         metrics_.wait_seconds->Observe(
@@ -210,7 +210,7 @@ absl::Status ConnectionPool::RunErased(
   absl::Cleanup release = [this, &conn, &broken, generation] {
     std::unique_ptr<pqxx::connection> drop;  // closed outside the lock
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       --checked_out_;
       if (conn != nullptr && !broken && generation == generation_ && conn->is_open()) {
         idle_.push_back(std::move(conn));
@@ -219,7 +219,6 @@ absl::Status ConnectionPool::RunErased(
       }
       UpdateGaugesLocked();
     }
-    cv_.notify_one();
   };
 
   if (conn == nullptr) {
@@ -261,7 +260,7 @@ void ConnectionPool::PingConnectionCloser::operator()(pg_conn* connection) const
 }
 
 absl::Status ConnectionPool::Ping(Clock::time_point deadline) {
-  std::lock_guard<std::mutex> lock(ping_mu_);
+  absl::MutexLock lock(&ping_mu_);
   const absl::Status status = PingLocked(deadline);
   if (!status.ok()) {
     // Whatever state the connection is in (a query may still be pending),

@@ -43,7 +43,6 @@
 #define MICROBLOG_COMMON_CONNECTION_POOL_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -58,8 +57,10 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "common/named_statement.h"
 
@@ -150,7 +151,7 @@ class ConnectionPool {
   // passed first, UNAVAILABLE when the database refused or failed. A failed
   // ping closes its connection and discards the pool's idle connections
   // (they are suspect too). Pings are serialized.
-  absl::Status Ping(Clock::time_point deadline);
+  absl::Status Ping(Clock::time_point deadline) ABSL_LOCKS_EXCLUDED(ping_mu_);
 
  private:
   absl::Status RunErased(Clock::time_point deadline,
@@ -158,9 +159,13 @@ class ConnectionPool {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
   // Drops every idle connection and makes checked-out ones be dropped on
   // return: after one broken connection the others are suspect too.
-  void DiscardAll();
-  // Brings the connection gauges up to date. Requires mu_.
-  void UpdateGaugesLocked();
+  void DiscardAll() ABSL_LOCKS_EXCLUDED(mu_);
+  // Brings the connection gauges up to date.
+  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a caller may check a connection out now (what RunErased waits for).
+  bool Available() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return !idle_.empty() || checked_out_ < options_.size;
+  }
 
   // The pool's metrics, all null without ConnectionPoolOptions::metrics.
   struct Metrics {
@@ -175,22 +180,21 @@ class ConnectionPool {
   const ConnectionPoolOptions options_;
   const std::string connect_string_;  // url + connect_timeout
   const Metrics metrics_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
-  std::size_t checked_out_ = 0;                          // guarded by mu_
-  std::size_t generation_ = 0;  // bumped when a broken connection is seen; guarded by mu_
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::size_t checked_out_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped when a broken connection is seen
   std::once_flag timeout_checked_;  // prepared_statements off: statement_timeout looked at
   // Ping() speaks libpq directly: libpqxx 6 has no way to bound a connect
   // or a query by a deadline.
   struct PingConnectionCloser {
     void operator()(pg_conn* connection) const;
   };
-  // Ping() without the bookkeeping of a failure. Requires ping_mu_.
-  absl::Status PingLocked(Clock::time_point deadline);
+  // Ping() without the bookkeeping of a failure.
+  absl::Status PingLocked(Clock::time_point deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ping_mu_);
 
-  std::mutex ping_mu_;
-  std::unique_ptr<pg_conn, PingConnectionCloser> ping_conn_;  // guarded by ping_mu_
+  absl::Mutex ping_mu_;
+  std::unique_ptr<pg_conn, PingConnectionCloser> ping_conn_ ABSL_GUARDED_BY(ping_mu_);
 };
 
 // The PostgreSQL array literal of `ids` ("{1,2,3}"), to pass a list as one

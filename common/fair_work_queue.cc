@@ -55,22 +55,21 @@ FairWorkQueue::FairWorkQueue(FairWorkQueueOptions options)
 
 FairWorkQueue::~FairWorkQueue() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  ready_.notify_all();
   for (std::thread& thread : threads_) thread.join();
 }
 
 std::chrono::nanoseconds FairWorkQueue::JobEstimate() const {
   if (options_.job_cost) return options_.job_cost();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::duration<double>(average_seconds_));
 }
 
 std::size_t FairWorkQueue::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return queued_;
 }
 
@@ -83,7 +82,7 @@ FairWorkQueue::Admission FairWorkQueue::Refuse(Refusal refusal,
 FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::time_point deadline,
                                                Job job) {
   const Clock::time_point now = Clock::now();
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   const std::size_t threads = threads_.size();
   auto own = waiting_.find(key);
   const std::size_t own_waiting = own == waiting_.end() ? 0 : own->second.size();
@@ -107,15 +106,15 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
   const auto retry_delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::max(before_it, cost));
   if (own_waiting >= options_.max_queued_per_key) {
-    lock.unlock();
+    lock.Release();
     return Refuse(Refusal::kCallerQueueFull, retry_delay);
   }
   if (queued_ >= options_.max_queued) {
-    lock.unlock();
+    lock.Release();
     return Refuse(Refusal::kQueueFull, retry_delay);
   }
   if (now + std::chrono::duration_cast<Clock::duration>(before_it + cost) > deadline) {
-    lock.unlock();
+    lock.Release();
     return Refuse(Refusal::kDeadline, retry_delay);
   }
   if (own == waiting_.end()) {
@@ -129,8 +128,6 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
   own->second.push_back(std::move(job));
   ++queued_;
   if (options_.queued != nullptr) options_.queued->Add(1);
-  lock.unlock();
-  ready_.notify_one();
   return {};
 }
 
@@ -138,9 +135,9 @@ void FairWorkQueue::Work() {
   // Named threads make profiles (perf, top -H) readable; Linux allows 15 chars.
   pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
   if (options_.on_thread_start) options_.on_thread_start();
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (;;) {
-    ready_.wait(lock, [this] { return stopping_ || queued_ > 0; });
+    mu_.Await(absl::Condition(this, &FairWorkQueue::HasJobOrStopping));
     if (queued_ == 0) return;  // stopping, and nothing left to run
     // The next key in the ring gives its oldest job, and goes to the back
     // if it has more.
@@ -158,11 +155,11 @@ void FairWorkQueue::Work() {
     --queued_;
     ++running_;
     if (options_.queued != nullptr) options_.queued->Add(-1);
-    lock.unlock();
+    mu_.Unlock();
     const auto start = std::chrono::steady_clock::now();
     std::move(job)();
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    lock.lock();
+    mu_.Lock();
     --running_;
     average_seconds_ += kNewestWeight * (took.count() - average_seconds_);
   }

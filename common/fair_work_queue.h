@@ -48,18 +48,18 @@
 #define MICROBLOG_COMMON_FAIR_WORK_QUEUE_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace microblog {
@@ -104,7 +104,8 @@ class FairWorkQueue {
 
   // Queues `job` under `key` unless it is refused (see above); a refused
   // job is dropped without running. `job` must not throw.
-  Admission Submit(const std::string& key, Clock::time_point deadline, Job job);
+  Admission Submit(const std::string& key, Clock::time_point deadline, Job job)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The current estimate of one job's cost (see above).
   std::chrono::nanoseconds JobEstimate() const;
@@ -114,21 +115,24 @@ class FairWorkQueue {
 
  private:
   void Work();
+  // What a thread waits for: a job, or the end.
+  bool HasJobOrStopping() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return stopping_ || queued_ > 0;
+  }
   Admission Refuse(Refusal refusal, std::chrono::nanoseconds retry_delay);
 
   const FairWorkQueueOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable ready_;
-  std::unordered_map<std::string, std::deque<Job>> waiting_;  // guarded by mu_; no empty deque
-  // guarded by mu_: the keys of waiting_, next first: those that had
-  // nothing waiting when their job came (fresh_, in arrival order), then the
-  // busy ones, round-robin (ring_).
-  std::deque<std::string> fresh_;
-  std::deque<std::string> ring_;
-  std::size_t queued_ = 0;             // guarded by mu_: jobs in waiting_
-  std::size_t running_ = 0;            // guarded by mu_
-  double average_seconds_;             // guarded by mu_: the EWMA of job run times
-  bool stopping_ = false;              // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::unordered_map<std::string, std::deque<Job>> waiting_ ABSL_GUARDED_BY(mu_);  // no empty deque
+  // The keys of waiting_, next first: those that had nothing waiting when
+  // their job came (fresh_, in arrival order), then the busy ones,
+  // round-robin (ring_).
+  std::deque<std::string> fresh_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> ring_ ABSL_GUARDED_BY(mu_);
+  std::size_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // jobs in waiting_
+  std::size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  double average_seconds_ ABSL_GUARDED_BY(mu_);  // the EWMA of job run times
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

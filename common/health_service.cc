@@ -25,14 +25,14 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
   // once it has been sent. Requires service_->mu_ (which keeps this object
   // alive: OnDone() unregisters under it).
   void Update(ServingStatus status, bool last) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     latest_ = status;
     finishing_ = finishing_ || last;
     WriteLatestLocked();
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
     // The client is gone or the call broke: nothing more can be sent.
     if (!ok) return FinishLocked(grpc::Status::CANCELLED);
@@ -40,7 +40,7 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
   }
 
   void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     FinishLocked(grpc::Status::CANCELLED);
   }
 
@@ -52,8 +52,8 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
  private:
   // Sends latest_ if it differs from what was last sent and no write is in
   // flight (OnWriteDone() calls this again), or ends the stream when asked
-  // to and everything has been sent. Requires mu_.
-  void WriteLatestLocked() {
+  // to and everything has been sent.
+  void WriteLatestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || write_in_flight_) return;
     if (sent_ == latest_) {
       if (finishing_) FinishLocked(grpc::Status::OK);
@@ -71,7 +71,7 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
     }
   }
 
-  void FinishLocked(const grpc::Status& status) {
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
     Finish(status);
@@ -79,34 +79,34 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
 
   HealthService* const service_;
   const std::string name_;
-  std::mutex mu_;
-  ServingStatus latest_ = HealthCheckResponse::UNKNOWN;  // guarded by mu_
-  std::optional<ServingStatus> sent_;                    // guarded by mu_
-  HealthCheckResponse response_;  // the message being written; guarded by mu_
-  bool write_in_flight_ = false;  // guarded by mu_
-  bool finishing_ = false;        // end after sending latest_; guarded by mu_
-  bool finished_ = false;         // Finish() called; guarded by mu_
+  absl::Mutex mu_;
+  ServingStatus latest_ ABSL_GUARDED_BY(mu_) = HealthCheckResponse::UNKNOWN;
+  std::optional<ServingStatus> sent_ ABSL_GUARDED_BY(mu_);
+  HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);  // the message being written
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // end after sending latest_
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;   // Finish() called
 };
 
 HealthService::HealthService(std::vector<std::string> service_names)
     : service_names_(std::move(service_names)) {}
 
 void HealthService::SetReady(bool ready) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (draining_ || ready_ == ready) return;
   ready_ = ready;
   NotifyWatchersLocked();
 }
 
 void HealthService::StartDraining() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (draining_) return;
   draining_ = true;
   NotifyWatchersLocked();
 }
 
 void HealthService::Shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (shutting_down_) return;
   draining_ = true;
   shutting_down_ = true;
@@ -127,7 +127,7 @@ void HealthService::NotifyWatchersLocked() {
 }
 
 void HealthService::Unregister(Watcher* watcher) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   watchers_.erase(watcher);
 }
 
@@ -135,9 +135,9 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* cont
                                                const HealthCheckRequest* request,
                                                HealthCheckResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   const ServingStatus status = StatusOf(request->service());
-  lock.unlock();
+  lock.Release();
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
     reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service"));
   } else {
@@ -150,7 +150,7 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* cont
 grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
     grpc::CallbackServerContext*, const HealthCheckRequest* request) {
   auto* watcher = new Watcher(this, request->service());
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   watchers_.insert(watcher);
   // Writes made before gRPC binds the reactor are queued by gRPC.
   watcher->Update(StatusOf(watcher->name()), shutting_down_);

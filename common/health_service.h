@@ -35,11 +35,12 @@
 #ifndef MICROBLOG_COMMON_HEALTH_SERVICE_H_
 #define MICROBLOG_COMMON_HEALTH_SERVICE_H_
 
-#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace microblog {
@@ -77,20 +78,20 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   class Watcher;
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
-  // Status of `name`, or SERVICE_UNKNOWN. Requires mu_.
-  ServingStatus StatusOf(const std::string& name) const;
-  // Tells every open Watch stream its name's current status. Requires mu_.
-  void NotifyWatchersLocked();
+  // Status of `name`, or SERVICE_UNKNOWN.
+  ServingStatus StatusOf(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells every open Watch stream its name's current status.
+  void NotifyWatchersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Called by a Watcher when its stream is done, just before it deletes
   // itself; from then on no notification reaches it.
-  void Unregister(Watcher* watcher);
+  void Unregister(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::vector<std::string> service_names_;
-  mutable std::mutex mu_;
-  bool ready_ = false;                     // guarded by mu_
-  bool draining_ = false;                  // NOT_SERVING for good; guarded by mu_
-  bool shutting_down_ = false;             // Watch streams end; guarded by mu_
-  std::unordered_set<Watcher*> watchers_;  // open Watch streams; guarded by mu_
+  mutable absl::Mutex mu_;
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;       // NOT_SERVING for good
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;  // Watch streams end
+  std::unordered_set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);  // open Watch streams
 };
 
 }  // namespace microblog

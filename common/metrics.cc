@@ -103,7 +103,7 @@ std::vector<uint64_t> Histogram::CumulativeCounts() const {
 Registry::Entry& Registry::FindOrAdd(const std::string& name, const char* kind,
                                      const std::vector<std::string>& label_names,
                                      const std::function<std::unique_ptr<Entry>()>& make) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const std::unique_ptr<Entry>& entry : entries_) {
     if (entry->name != name) continue;
     const char* existing = entry->counters ? "counter" : entry->gauges ? "gauge" : "histogram";
@@ -162,12 +162,12 @@ HistogramFamily& Registry::AddHistogram(const std::string& name, const std::stri
 }
 
 void Registry::AddCollector(std::function<void(Samples&)> collect) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   collectors_.push_back(std::move(collect));
 }
 
 std::string Registry::Render() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string out;
   for (const std::unique_ptr<Entry>& entry : entries_) {
     if (entry->counters) {

@@ -31,9 +31,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace microblog {
 
@@ -84,7 +86,7 @@ class Family {
   // The series with these label values (one per label name), created at
   // its zero value on first use.
   Series& WithLabels(const std::vector<std::string>& values) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::unique_ptr<Series>& series = series_[values];
     if (!series) series = make_();
     return *series;
@@ -95,15 +97,15 @@ class Family {
   // Calls `visit(label values, series)` for each series, in label order.
   template <typename Visit>
   void ForEach(Visit visit) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [values, series] : series_) visit(values, *series);
   }
 
  private:
   const std::vector<std::string> label_names_;
   const std::function<std::unique_ptr<Series>()> make_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<Series>> series_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Series>> series_ ABSL_GUARDED_BY(mu_);
 };
 
 using CounterFamily = Family<Counter>;
@@ -157,9 +159,9 @@ class Registry {
                    const std::vector<std::string>& label_names,
                    const std::function<std::unique_ptr<Entry>()>& make);
 
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;                // guarded by mu_
-  std::vector<std::function<void(Samples&)>> collectors_;      // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void(Samples&)>> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
 // go-grpc-prometheus's (Prometheus client's) default histogram buckets, in

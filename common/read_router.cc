@@ -157,7 +157,7 @@ absl::Status ReadRouter::RunStatus(const ReadFrom& from, Clock::time_point deadl
                                    const std::function<absl::Status(pqxx::connection&)>& fn) {
   std::optional<std::size_t> replica;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     replica = set_.Choose(from);
   }
   if (replica) {
@@ -169,7 +169,7 @@ absl::Status ReadRouter::RunStatus(const ReadFrom& from, Clock::time_point deadl
       return status;
     }
     if (unavailable) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       PublishLocked(i, set_.MarkUnreachable(i));
     }
     Log(LogLevel::kDebug, "read replica failed a read; reading from the primary",
@@ -218,7 +218,7 @@ void ReadRouter::Poll() {
     });
     sample.reachable = status.ok();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::size_t> changed = set_.Record(*primary_lsn, samples, std::chrono::steady_clock::now());
   for (std::size_t i = 0; i < replicas_.size(); ++i) {
     PublishLocked(i, std::find(changed.begin(), changed.end(), i) != changed.end());
@@ -243,7 +243,7 @@ void ReadRouter::PublishLocked(std::size_t i, bool changed) {
 }
 
 ReplicaSet::State ReadRouter::state(std::size_t i) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return set_.state(i);
 }
 

@@ -51,7 +51,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,8 +60,10 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/connection_pool.h"
 #include "common/metrics.h"
 #include "common/named_statement.h"
@@ -193,8 +194,8 @@ class ReadRouter {
     Gauge* usable = nullptr;
     Gauge* lag_seconds = nullptr;
   };
-  // Logs and publishes replica `i`'s state. Requires mu_.
-  void PublishLocked(std::size_t i, bool changed);
+  // Logs and publishes replica `i`'s state.
+  void PublishLocked(std::size_t i, bool changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Counter* ReadsCounter(const std::string& pool);
 
   ConnectionPool& primary_;
@@ -204,8 +205,8 @@ class ReadRouter {
   std::vector<ReplicaMetrics> replica_metrics_;
   Counter* primary_reads_ = nullptr;
   std::vector<Counter*> replica_reads_;
-  std::mutex mu_;
-  ReplicaSet set_;  // guarded by mu_
+  absl::Mutex mu_;
+  ReplicaSet set_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<PeriodicTask> poller_;  // last: runs Poll() on the rest
 };
 

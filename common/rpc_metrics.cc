@@ -77,7 +77,7 @@ RpcMetrics::MethodSeries& RpcMetrics::Series(std::string_view path, const char* 
     auto it = unary_.find(std::string(path));
     if (it != unary_.end()) return it->second;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const std::string key = absl::StrCat(type, " ", std::string(path));
   auto it = others_.find(key);
   if (it == others_.end()) {

@@ -20,7 +20,6 @@
 
 #include <array>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +28,8 @@
 #include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/status.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace microblog {
@@ -74,8 +75,8 @@ class RpcMetrics {
   CounterFamily& handled_;
   HistogramFamily& handling_;
   std::unordered_map<std::string, MethodSeries> unary_;  // by path; fixed after construction
-  std::mutex mu_;
-  std::unordered_map<std::string, MethodSeries> others_;  // by type + path; guarded by mu_
+  absl::Mutex mu_;
+  std::unordered_map<std::string, MethodSeries> others_ ABSL_GUARDED_BY(mu_);  // by type + path
 };
 
 // Interceptors recording every call of a channel in `metrics` (a client

@@ -6,11 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <ctime>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <grpc/grpc.h>
@@ -20,9 +18,11 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/connection_listener.h"
 #include "common/health_service.h"
 #include "common/log.h"
@@ -195,10 +195,9 @@ class HealthUpdater {
         thread_([this] { Loop(); }) {}
   ~HealthUpdater() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
     thread_.join();
   }
   HealthUpdater(const HealthUpdater&) = delete;
@@ -208,11 +207,11 @@ class HealthUpdater {
   void Loop() {
     bool last_serving = false;
     bool first = true;
-    std::unique_lock<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     while (!stop_) {
-      lock.unlock();
+      mu_.Unlock();
       const absl::Status ready = readiness_(std::chrono::system_clock::now() + Budget());
-      lock.lock();
+      mu_.Lock();
       if (stop_) break;
       const bool serving = ready.ok();
       if (first || serving != last_serving) {
@@ -222,7 +221,7 @@ class HealthUpdater {
       }
       first = false;
       last_serving = serving;
-      cv_.wait_for(lock, interval_, [this] { return stop_; });
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::FromChrono(interval_));
     }
   }
 
@@ -235,9 +234,8 @@ class HealthUpdater {
   HealthService* health_;
   ReadinessCheck readiness_;
   std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

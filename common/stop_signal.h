@@ -15,8 +15,10 @@
 #define MICROBLOG_COMMON_STOP_SIGNAL_H_
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace microblog {
 
@@ -24,15 +26,12 @@ class StopSignal {
  public:
   // Raises the flag and wakes every SleepFor(). Idempotent.
   void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopped_ = true;
-    }
-    wake_.notify_all();
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
   }
 
   bool stopped() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return stopped_;
   }
 
@@ -40,14 +39,15 @@ class StopSignal {
   // (false once stopped).
   template <typename Rep, typename Period>
   bool SleepFor(std::chrono::duration<Rep, Period> how_long) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return !wake_.wait_for(lock, how_long, [this] { return stopped_; });
+    absl::MutexLock lock(&mu_);
+    return !mu_.AwaitWithTimeout(
+        absl::Condition(&stopped_),
+        absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(how_long)));
   }
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopped_ = false;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace microblog

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/time/time.h"
+
 namespace microblog {
 namespace {
 
@@ -19,22 +21,22 @@ WaitList::~WaitList() {
 }
 
 uint64_t WaitList::generation() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return generation_;
 }
 
 bool WaitList::closed() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return closed_;
 }
 
 void WaitList::Wait(uint64_t seen, Clock::time_point deadline, Waiter waiter) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!closed_ && seen == generation_ && deadline > Clock::now()) {
       const bool earliest = waiters_.empty() || deadline < waiters_.begin()->first;
       waiters_.emplace(deadline, std::move(waiter));
-      if (earliest) timer_wake_.notify_one();
+      if (earliest) timer_wake_.Signal();
       return;
     }
   }
@@ -44,7 +46,7 @@ void WaitList::Wait(uint64_t seen, Clock::time_point deadline, Waiter waiter) {
 void WaitList::NotifyAll() {
   std::vector<Waiter> woken;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++generation_;
     woken = TakeLocked(/*everyone=*/true);
   }
@@ -54,11 +56,11 @@ void WaitList::NotifyAll() {
 void WaitList::Close() {
   std::vector<Waiter> woken;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     closed_ = true;
     woken = TakeLocked(/*everyone=*/true);
   }
-  timer_wake_.notify_one();
+  timer_wake_.Signal();
   RunAll(std::move(woken));
 }
 
@@ -74,21 +76,20 @@ std::vector<WaitList::Waiter> WaitList::TakeLocked(bool everyone) {
 }
 
 void WaitList::RunTimer() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!closed_) {
     if (waiters_.empty()) {
-      timer_wake_.wait(lock);
+      timer_wake_.Wait(&mu_);
     } else {
-      // A copy: wait_until reads it after waking, when NotifyAll() may
-      // have erased the waiter.
+      // A copy: NotifyAll() may erase the waiter during the wait.
       const Clock::time_point earliest = waiters_.begin()->first;
-      timer_wake_.wait_until(lock, earliest);
+      timer_wake_.WaitWithDeadline(&mu_, absl::FromChrono(earliest));
     }
     std::vector<Waiter> expired = TakeLocked(/*everyone=*/false);
     if (expired.empty()) continue;
-    lock.unlock();
+    mu_.Unlock();
     RunAll(std::move(expired));
-    lock.lock();
+    mu_.Lock();
   }
 }
 

@@ -23,14 +23,14 @@
 #define MICROBLOG_COMMON_WAIT_LIST_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 
 namespace microblog {
 
@@ -50,25 +50,25 @@ class WaitList {
 
   // Runs `waiter` once, at the first of: a NotifyAll() after generation()
   // returned `seen` (at once if one already happened), `deadline`, Close().
-  void Wait(uint64_t seen, Clock::time_point deadline, Waiter waiter);
+  void Wait(uint64_t seen, Clock::time_point deadline, Waiter waiter) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs every waiter now.
-  void NotifyAll();
+  void NotifyAll() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs every waiter now, and every later one at once.
-  void Close();
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
   bool closed() const;
 
  private:
   void RunTimer();
   // Takes the waiters whose deadline passed (all when `everyone`).
-  std::vector<Waiter> TakeLocked(bool everyone);
+  std::vector<Waiter> TakeLocked(bool everyone) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable std::mutex mu_;
-  std::condition_variable timer_wake_;
-  uint64_t generation_ = 0;                       // guarded by mu_
-  bool closed_ = false;                           // guarded by mu_
-  std::multimap<Clock::time_point, Waiter> waiters_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  absl::CondVar timer_wake_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::multimap<Clock::time_point, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   std::thread timer_;
 };
 

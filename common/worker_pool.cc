@@ -17,19 +17,15 @@ WorkerPool::WorkerPool(std::string name, std::size_t threads,
 
 WorkerPool::~WorkerPool() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  ready_.notify_all();
   for (std::thread& thread : threads_) thread.join();
 }
 
 void WorkerPool::Submit(Job job) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(std::move(job));
-  }
-  ready_.notify_one();
+  absl::MutexLock lock(&mu_);
+  jobs_.push_back(std::move(job));
 }
 
 void WorkerPool::Work() {
@@ -39,8 +35,8 @@ void WorkerPool::Work() {
   for (;;) {
     Job job;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &WorkerPool::HasJobOrStopping));
       if (jobs_.empty()) return;  // stopping, and nothing left to run
       job = std::move(jobs_.front());
       jobs_.pop_front();

@@ -14,16 +14,16 @@
 #ifndef MICROBLOG_COMMON_WORKER_POOL_H_
 #define MICROBLOG_COMMON_WORKER_POOL_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 
 namespace microblog {
 
@@ -43,17 +43,20 @@ class WorkerPool {
   // Queues `job`, which runs once. It must not throw (an escaping exception
   // ends the process).
   using Job = absl::AnyInvocable<void() &&>;
-  void Submit(Job job);
+  void Submit(Job job) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Work();
+  // What a thread waits for: a job, or the end.
+  bool HasJobOrStopping() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return stopping_ || !jobs_.empty();
+  }
 
   const std::string name_;
   const std::function<void()> on_thread_start_;
-  std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<Job> jobs_;   // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
+  absl::Mutex mu_;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -73,7 +73,7 @@ UserEventConsumer::~UserEventConsumer() {
   {
     // A call registered before the flag was seen is cancelled here; one
     // not registered yet sees the flag (Step() checks it under mu_).
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (call_ != nullptr) call_->TryCancel();
   }
   thread_.join();
@@ -128,13 +128,13 @@ UserEventConsumer::Next UserEventConsumer::Step() {
   grpc::ClientContext context;
   context.set_deadline(Clock::now() + options_.wait + options_.call_timeout);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stop_.stopped()) return Next::kPoll;
     call_ = &context;
   }
   const grpc::Status status = users_.ListUserEvents(&context, request, &response);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     call_ = nullptr;
   }
   if (stop_.stopped()) return Next::kPoll;

@@ -41,14 +41,15 @@
 #include <atomic>
 
 #include <chrono>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 
 #include <grpcpp/client_context.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "common/stop_signal.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
@@ -115,8 +116,8 @@ class UserEventConsumer {
   std::atomic<int64_t> behind_since_micros_{0};
 
   StopSignal stop_;
-  std::mutex mu_;
-  grpc::ClientContext* call_ = nullptr;  // the call in flight; guarded by mu_
+  absl::Mutex mu_;
+  grpc::ClientContext* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the call in flight
   std::thread thread_;                   // last: started once the rest is set
 };
 

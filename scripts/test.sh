@@ -10,11 +10,16 @@
 #      warnings are errors) in build/dev; meanwhile, in the background,
 #      `deploy/images.sh prefetch` makes the base image and downloads the
 #      container images' packages (network and disk, not CPU), so that the
-#      `images.build` test of step 6 only compiles;
-#   6. ctest --preset dev (output on failure, 2 jobs);
-#   7. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
+#      `images.build` test of step 7 only compiles;
+#   6. scripts/tools/check_thread_safety.py: clang-14's thread-safety
+#      analysis (-Wthread-safety -Werror, syntax only) over every source of
+#      common/, user-service/, post-service/, migrate/ and bench/, with the
+#      dev build's compile commands: each guarded member is touched only
+#      under its ABSL_GUARDED_BY mutex (about two minutes of CPU);
+#   7. ctest --preset dev (output on failure, 2 jobs);
+#   8. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
 #      of tests/fuzz/ only) in build/fuzz;
-#   8. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
+#   9. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
 #      runs over its committed corpus (seconds each).
 # The fuzz steps come last: the dev build and its tests are the main gate
 # and report first; the fuzzers need their own clang build, and a crash they
@@ -180,6 +185,12 @@ build_dev() {
   cmake --build --preset dev
 }
 
+# clang's -Wthread-safety over our sources, with build/dev's compile commands
+# (its generated protos included); GCC ignores the annotations.
+thread_safety() {
+  "$PYTHON" "$ROOT/scripts/tools/check_thread_safety.py" "$ROOT/build/dev" -j2
+}
+
 configure_fuzz() {
   cmake --preset fuzz
 }
@@ -217,6 +228,7 @@ step "docs: relative links resolve" docs_links
 step "grpcurl.py self-test" grpcurl_selftest
 step "configure (cmake --preset dev)" configure_dev
 step "build (cmake --build --preset dev)" build_dev
+step "thread safety: clang -Wthread-safety" thread_safety
 step "container images: wait for the prefetch" wait_images_prefetch
 step "ctest --preset dev" run_ctest dev "$@"
 step "configure (cmake --preset fuzz)" configure_fuzz

@@ -47,13 +47,14 @@
 #include <cstddef>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace microblog {
@@ -136,18 +137,18 @@ class LoginThrottle {
     std::unordered_map<std::string, std::pair<Value, Order::iterator>> entries_;
   };
 
-  // Refused (or OK), under mu_. `now` is the clock's reading.
+  // Refused (or OK). `now` is the clock's reading.
   absl::Status CheckLocked(const std::string& login, const std::string& pair_key,
-                           Clock::time_point now);
+                           Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(const std::string& login, const std::string& source, bool succeeded, bool counted);
   absl::Status Throttled(Clock::duration retry_delay);
 
   const std::function<Clock::time_point()> now_;
   Counter* refused_ = nullptr;
-  std::mutex mu_;
-  Lru<Pair> pairs_;                      // guarded by mu_; key: login '\0' source
-  Lru<Window> windows_;                  // guarded by mu_; key: login
-  Lru<Clock::time_point> known_sources_;  // guarded by mu_; last success of login '\0' source
+  absl::Mutex mu_;
+  Lru<Pair> pairs_ ABSL_GUARDED_BY(mu_);                       // key: login '\0' source
+  Lru<Window> windows_ ABSL_GUARDED_BY(mu_);                   // key: login
+  Lru<Clock::time_point> known_sources_ ABSL_GUARDED_BY(mu_);  // last success of login '\0' source
 };
 
 }  // namespace user
