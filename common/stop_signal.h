@@ -36,7 +36,8 @@ class StopSignal {
   }
 
   // Sleeps `how_long` unless Stop() comes first; returns whether to go on
-  // (false once stopped).
+  // (false once stopped). Abseil 20220623 times the sleep on the system
+  // clock: a step of that clock lengthens or shortens it.
   template <typename Rep, typename Period>
   bool SleepFor(std::chrono::duration<Rep, Period> how_long) {
     absl::MutexLock lock(&mu_);
