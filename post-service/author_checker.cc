@@ -7,8 +7,8 @@
 
 #include <grpcpp/client_context.h>
 
-#include "common/log.h"
-#include "common/status.h"
+#include "common/base/log.h"
+#include "common/base/status.h"
 
 namespace microblog {
 namespace post {

@@ -10,7 +10,7 @@
 //   authors->CheckAuthor(user_id, deadline, trace,
 //                        [](absl::Status author) { ... });
 //
-// Checks are batched (common/batcher.h): the checks that arrive while the
+// Checks are batched (common/exec/batcher.h): the checks that arrive while the
 // previous BatchGetUsers calls are in progress go together in the next one,
 // so that under load one call to user-service answers dozens of CreatePost
 // calls. The calls use gRPC's callback API: no thread waits for
@@ -30,9 +30,9 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/batcher.h"
-#include "common/metrics.h"
-#include "common/trace_context.h"
+#include "common/exec/batcher.h"
+#include "common/base/metrics.h"
+#include "common/base/trace_context.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 
 namespace microblog {

@@ -11,9 +11,9 @@
 #include <pqxx/result>
 
 #include "absl/strings/str_cat.h"
-#include "common/batch_failure.h"
-#include "common/named_statement.h"
-#include "common/status.h"
+#include "common/base/batch_failure.h"
+#include "common/db/named_statement.h"
+#include "common/base/status.h"
 
 namespace microblog {
 namespace post {
@@ -215,7 +215,7 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
   absl::StatusOr<Outcomes> outcomes = pool_.Run<Outcomes>(
       deadline, [&](pqxx::connection& c) { return InsertBatch(pool_, c, ordered); });
   // An error of the statement is every post's, and then none is stored;
-  // the Batcher finds the post that caused it (common/batcher.h).
+  // the Batcher finds the post that caused it (common/exec/batcher.h).
   if (!outcomes.ok()) return Results(posts.size(), WholeBatchFailure(outcomes.status()));
   Results results(posts.size(), absl::InternalError("not stored"));
   for (std::size_t k = 0; k < ordered.size(); ++k) {

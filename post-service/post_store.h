@@ -16,7 +16,7 @@
 //   absl::StatusOr<std::vector<PostRecord>> posts =
 //       store.GetByIds({1, 2}, ReadFrom::Replica(), deadline);
 //
-// Reads taking a ReadFrom run where it allows (common/read_from.h); writes
+// Reads taking a ReadFrom run where it allows (common/base/read_from.h); writes
 // run on the primary.
 //
 // The store trusts its arguments: the logic validates requests and checks
@@ -38,9 +38,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/connection_pool.h"
-#include "common/read_from.h"
-#include "common/read_router.h"
+#include "common/db/connection_pool.h"
+#include "common/base/read_from.h"
+#include "common/db/read_router.h"
 #include "post-service/post_records.h"
 
 namespace microblog {

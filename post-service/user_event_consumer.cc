@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/log.h"
-#include "common/proto_time.h"
+#include "common/base/log.h"
+#include "common/base/proto_time.h"
 
 namespace microblog {
 namespace post {

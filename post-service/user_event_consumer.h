@@ -49,8 +49,8 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
-#include "common/metrics.h"
-#include "common/stop_signal.h"
+#include "common/base/metrics.h"
+#include "common/exec/stop_signal.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "post-service/deleted_authors_store.h"
 #include "post-service/reconciler.h"

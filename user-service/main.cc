@@ -9,17 +9,17 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
-#include "common/connection_pool.h"
-#include "common/fair_work_queue.h"
-#include "common/read_router.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/periodic_task.h"
-#include "common/pg_listener.h"
-#include "common/server.h"
-#include "common/service_main.h"
-#include "common/wait_list.h"
-#include "common/worker_pool.h"
+#include "common/db/connection_pool.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/db/read_router.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/exec/periodic_task.h"
+#include "common/db/pg_listener.h"
+#include "common/service/server.h"
+#include "common/service/service_main.h"
+#include "common/exec/wait_list.h"
+#include "common/exec/worker_pool.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
 #include "user-service/user_event_store.h"
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   // 1.5 s, bench/README.md "Password checks under a flood"). Fair across
   // callers, and
   // refusing at once what could not finish in time (issue #21): see
-  // common/fair_work_queue.h and README.md, "Passwords".
+  // common/exec/fair_work_queue.h and README.md, "Passwords".
   microblog::FairWorkQueueOptions hashing_options;
   hashing_options.name = "hash-worker";
   hashing_options.threads = static_cast<std::size_t>(*hash_threads);

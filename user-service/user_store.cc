@@ -11,9 +11,9 @@
 #include <pqxx/transaction>
 
 #include "absl/strings/str_cat.h"
-#include "common/batch_failure.h"
-#include "common/named_statement.h"
-#include "common/status.h"
+#include "common/base/batch_failure.h"
+#include "common/db/named_statement.h"
+#include "common/base/status.h"
 
 namespace microblog {
 namespace user {

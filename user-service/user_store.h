@@ -15,7 +15,7 @@
 //   PostgresUserStore store(router);
 //   absl::StatusOr<UserRecord> user = store.GetByUsername("alice", deadline);
 //
-// Reads taking a ReadFrom run where it allows (common/read_from.h); every
+// Reads taking a ReadFrom run where it allows (common/base/read_from.h); every
 // other method runs on the primary.
 //
 // Errors of every method, besides the ones it lists: UNAVAILABLE (database
@@ -40,9 +40,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/connection_pool.h"
-#include "common/read_from.h"
-#include "common/read_router.h"
+#include "common/db/connection_pool.h"
+#include "common/base/read_from.h"
+#include "common/db/read_router.h"
 
 namespace microblog {
 namespace user {

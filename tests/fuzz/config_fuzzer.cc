@@ -1,4 +1,4 @@
-// Fuzz target: command-line configuration (common/config.h). The input,
+// Fuzz target: command-line configuration (common/service/config.h). The input,
 // split at NUL bytes, is the argument list of a server with the common
 // options; whatever Config::Parse accepts must convert to settings in their
 // documented ranges or be refused with INVALID_ARGUMENT, and --help must
@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/service/config.h"
+#include "common/base/log.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
