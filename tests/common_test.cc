@@ -29,6 +29,7 @@
 #include "common/base/metrics.h"
 #include "common/base/page_token.h"
 #include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 #include "common/base/trace_context.h"
 #include "common/base/utf8.h"
 #include "google/rpc/error_details.pb.h"

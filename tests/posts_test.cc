@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 #include "common/exec/worker_pool.h"
 #include "post-service/author_checker.h"
 #include "post-service/post_store.h"

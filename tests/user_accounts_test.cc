@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
 #include "user-service/user_store.h"

@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <string>
 
-#include <google/protobuf/any.pb.h>
-
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "common/base/log.h"
 #include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 
 namespace microblog {
 namespace {
@@ -22,11 +18,6 @@ std::string TypeUrlOf(const google::protobuf::Message& message) {
 
 void AttachDetail(absl::Status& status, const google::protobuf::Message& detail) {
   status.SetPayload(TypeUrlOf(detail), absl::Cord(detail.SerializeAsString()));
-}
-
-bool IsInternal(absl::StatusCode code) {
-  return code == absl::StatusCode::kInternal || code == absl::StatusCode::kUnknown ||
-         code == absl::StatusCode::kDataLoss;
 }
 
 }  // namespace
@@ -94,27 +85,6 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
     out.push_back({v.field(), v.description()});
   }
   return out;
-}
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  const auto code = static_cast<grpc::StatusCode>(status.code());
-  if (IsInternal(status.code())) {
-    // The cause stays in our log; the client learns only that it failed.
-    Log(LogLevel::kError, "internal error",
-        {{"code", absl::StatusCodeToString(status.code())}, {"cause", status.message()}});
-    return grpc::Status(code, "internal error");
-  }
-  google::rpc::Status rpc_status;
-  rpc_status.set_code(static_cast<int>(code));
-  rpc_status.set_message(std::string(status.message()));
-  status.ForEachPayload([&](absl::string_view type_url, const absl::Cord& payload) {
-    auto* any = rpc_status.add_details();
-    any->set_type_url(std::string(type_url));
-    any->set_value(std::string(payload));
-  });
-  if (rpc_status.details_size() == 0) return grpc::Status(code, std::string(status.message()));
-  return grpc::Status(code, std::string(status.message()), rpc_status.SerializeAsString());
 }
 
 }  // namespace microblog

@@ -1,7 +1,8 @@
-// Error values shared by both services, and their mapping onto gRPC.
+// Error values shared by both services.
 //
 // Service logic returns absl::Status / absl::StatusOr; only the gRPC edge
-// turns them into grpc::Status with ToGrpcStatus(). Rich error details
+// turns them into grpc::Status with ToGrpcStatus() (common/rpc/grpc_status.h).
+// Rich error details
 // (google.rpc.BadRequest, google.rpc.ResourceInfo) travel inside the
 // absl::Status as payloads keyed by their type URL, and come out as the
 // google.rpc.Status details that gRPC clients (grpcurl, generated stubs)
@@ -11,7 +12,7 @@
 //     return InvalidArgument({{"username", "must not be empty"}});
 //   }
 //   ...
-//   return ToGrpcStatus(result.status());   // in the handler
+//   return ToGrpcStatus(result.status());   // in the handler (common/rpc/)
 //
 // Thread-safety: all functions are free functions without shared state.
 #ifndef MICROBLOG_COMMON_BASE_STATUS_H_
@@ -23,8 +24,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
 
@@ -71,13 +70,6 @@ std::optional<std::chrono::milliseconds> RetryDelayOf(const absl::Status& status
 // The field violations carried by `status` (empty when there are none).
 // Mainly for tests and logs.
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
-
-// Maps an absl::Status onto the grpc::Status sent to clients. The code is
-// kept; payloads become google.rpc.Status details. Codes that signal a bug
-// or an unexpected failure (INTERNAL, UNKNOWN, DATA_LOSS) get the generic
-// message "internal error": whatever the original message says (SQL,
-// connection strings) stays in the server log, which this function writes.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace microblog
 

@@ -1,7 +1,7 @@
 // The thin gRPC edge of a service: hands each call of a `...::CallbackService`
 // to the method of the logic object behind it (UserAccounts, Posts), with
 // the call's deadline capped at `max_deadline`, and finishes the call with
-// the method's absl::Status (mapped by ToGrpcStatus, common/base/status.h).
+// the method's absl::Status (mapped by ToGrpcStatus, common/rpc/grpc_status.h).
 //
 // Every request is first checked for NUL bytes in its string fields
 // (common/base/string_fields.h) and refused with INVALID_ARGUMENT before the

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 #include "common/base/trace_context.h"
 
 namespace microblog {

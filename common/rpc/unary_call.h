@@ -17,7 +17,7 @@
 //
 // `request` and `response` stay valid until the call is finished, so the
 // work may keep pointers to them. Every absl::Status is mapped with
-// ToGrpcStatus() (common/base/status.h).
+// ToGrpcStatus() (common/rpc/grpc_status.h).
 #ifndef MICROBLOG_COMMON_RPC_UNARY_CALL_H_
 #define MICROBLOG_COMMON_RPC_UNARY_CALL_H_
 

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 
 #define FUZZ_CHECK(condition)                                                        \
   do {                                                                               \
