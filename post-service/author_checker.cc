@@ -9,6 +9,7 @@
 
 #include "common/base/log.h"
 #include "common/base/status.h"
+#include "common/rpc/trace_metadata.h"
 
 namespace microblog {
 namespace post {

@@ -8,13 +8,6 @@ namespace {
 
 constexpr std::size_t kVersion00Length = 55;  // 2 + 1 + 32 + 1 + 16 + 1 + 2
 
-std::string ClientMetadata(const grpc::ServerContextBase& context, const char* key) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find(key);
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 int LowerHexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -64,18 +57,6 @@ std::string FormatTraceparent(const Traceparent& traceparent) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char flags[] = {kHex[traceparent.flags >> 4], kHex[traceparent.flags & 0xf], '\0'};
   return "00-" + traceparent.trace_id + "-" + traceparent.parent_id + "-" + flags;
-}
-
-TraceContext TraceContextFrom(const grpc::ServerContextBase& context) {
-  const std::optional<Traceparent> traceparent =
-      ParseTraceparent(ClientMetadata(context, "traceparent"));
-  if (!traceparent.has_value()) return TraceContext{};
-  return TraceContext{FormatTraceparent(*traceparent), ClientMetadata(context, "tracestate")};
-}
-
-void AddTo(const TraceContext& trace, grpc::ClientContext& context) {
-  if (!trace.traceparent.empty()) context.AddMetadata("traceparent", trace.traceparent);
-  if (!trace.tracestate.empty()) context.AddMetadata("tracestate", trace.tracestate);
 }
 
 TraceContext ChildSpan(const TraceContext& parent) {

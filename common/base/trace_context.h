@@ -1,9 +1,11 @@
 // W3C trace context (https://www.w3.org/TR/trace-context/) of an incoming
 // call: logged with every RPC, and forwarded on the calls it causes so that
-// one trace spans both services.
+// one trace spans both services. This header holds the values and their
+// parsing; reading them from a call's metadata and writing them to an
+// outgoing call's is common/rpc/trace_metadata.h's job.
 //
-//   TraceContext trace = TraceContextFrom(*context);
-//   AddTo(ChildSpan(trace), client_context);   // on the outgoing call
+//   TraceContext trace = TraceContextFrom(*context);   // common/rpc/
+//   AddTo(ChildSpan(trace), client_context);           // on the outgoing call
 //   Log(LogLevel::kInfo, "rpc", {{"trace_id", TraceLogFieldsOf(trace).trace_id}, ...});
 //
 // A traceparent that does not parse is dropped, with its tracestate, as the
@@ -17,9 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <grpcpp/client_context.h>
-#include <grpcpp/server_context.h>
 
 #include "common/base/log.h"
 
@@ -48,14 +47,6 @@ std::optional<Traceparent> ParseTraceparent(std::string_view text);
 
 // The version-00 header value of `traceparent`.
 std::string FormatTraceparent(const Traceparent& traceparent);
-
-// The trace context of `context`'s client metadata: the traceparent in its
-// version-00 form, and the tracestate, when the traceparent parses; nothing
-// otherwise.
-TraceContext TraceContextFrom(const grpc::ServerContextBase& context);
-
-// Adds the non-empty fields of `trace` to an outgoing call's metadata.
-void AddTo(const TraceContext& trace, grpc::ClientContext& context);
 
 // The trace context of a call made on behalf of `parent`: the same trace id,
 // flags and tracestate, and a new random span id (the outgoing call's own

@@ -48,6 +48,7 @@
 #include "common/service/server.h"
 #include "common/base/string_fields.h"
 #include "common/base/trace_context.h"
+#include "common/rpc/trace_metadata.h"
 #include "common/rpc/unary_call.h"
 #include "common/exec/worker_pool.h"
 

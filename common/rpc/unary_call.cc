@@ -4,6 +4,7 @@
 
 #include "common/rpc/grpc_status.h"
 #include "common/base/trace_context.h"
+#include "common/rpc/trace_metadata.h"
 
 namespace microblog {
 

@@ -32,6 +32,7 @@
 #include "common/service/process_metrics.h"
 #include "common/rpc/rpc_metrics.h"
 #include "common/base/trace_context.h"
+#include "common/rpc/trace_metadata.h"
 
 namespace microblog {
 namespace {
