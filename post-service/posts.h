@@ -46,7 +46,7 @@
 #include "common/exec/batcher.h"
 #include "common/base/read_from.h"
 #include "common/base/trace_context.h"
-#include "common/rpc/unary_call.h"
+#include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/post/v1/post_service.pb.h"
 #include "post-service/author_checker.h"

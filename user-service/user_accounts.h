@@ -39,7 +39,7 @@
 #include "absl/status/statusor.h"
 #include "common/exec/batcher.h"
 #include "common/base/read_from.h"
-#include "common/rpc/unary_call.h"
+#include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/login_throttle.h"

@@ -22,7 +22,7 @@
 #include <chrono>
 #include <memory>
 
-#include "common/rpc/unary_call.h"
+#include "common/exec/reply.h"
 #include "common/exec/wait_list.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"

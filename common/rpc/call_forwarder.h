@@ -50,6 +50,7 @@
 #include "common/base/trace_context.h"
 #include "common/rpc/trace_metadata.h"
 #include "common/rpc/unary_call.h"
+#include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
 
 namespace microblog {

@@ -16,7 +16,9 @@
 //   }
 //
 // `request` and `response` stay valid until the call is finished, so the
-// work may keep pointers to them. Every absl::Status is mapped with
+// work may keep pointers to them. The Reply that finishes a call, and
+// FillThenReply, are in common/exec/reply.h: the logic uses them without
+// gRPC. Every absl::Status is mapped with
 // ToGrpcStatus() (common/rpc/grpc_status.h).
 #ifndef MICROBLOG_COMMON_RPC_UNARY_CALL_H_
 #define MICROBLOG_COMMON_RPC_UNARY_CALL_H_
@@ -30,16 +32,12 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
-#include "common/exec/fair_work_queue.h"
 #include "common/base/log.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
 
 namespace microblog {
-
-// Finishes a call with an absl::Status. Move-only and callable once
-// (`std::move(reply)(status)`): a call is finished exactly once.
-using Reply = absl::AnyInvocable<void(const absl::Status&) &&>;
 
 // The reactor of `context`'s call (return it from the handler), the Reply
 // that finishes it, and the call's trace for the log (null when untraced):
@@ -66,22 +64,6 @@ grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key
                                     FairWorkQueue::Clock::time_point deadline,
                                     grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work);
-
-// The callback of an operation that answers an absl::StatusOr<T> (a
-// Batcher's Done, say): when OK, hands the value to `fill`, which writes it
-// into the response; then finishes the call with the status.
-//
-//   reads_.Add(request.id(), deadline,
-//              FillThenReply<PostRecord>(std::move(done), [&response](PostRecord post) {
-//                ToProto(post, *response.mutable_post());
-//              }));
-template <typename T, typename Fill>
-absl::AnyInvocable<void(absl::StatusOr<T>) &&> FillThenReply(Reply done, Fill fill) {
-  return [done = std::move(done), fill = std::move(fill)](absl::StatusOr<T> result) mutable {
-    if (result.ok()) fill(*std::move(result));
-    std::move(done)(result.status());
-  };
-}
 
 // Finishes the call with `status` right away (e.g. a request that failed
 // validation).
