@@ -44,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "common/exec/batcher.h"
+#include "common/exec/batched_reads.h"
 #include "common/base/read_from.h"
 #include "common/base/trace_context.h"
 #include "common/exec/reply.h"

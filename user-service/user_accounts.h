@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/exec/batcher.h"
+#include "common/exec/batched_reads.h"
 #include "common/base/read_from.h"
 #include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
