@@ -8,6 +8,7 @@
 #include <pqxx/result>
 #include <pqxx/transaction>
 
+#include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
 #include "post-service/author_locks.h"
 

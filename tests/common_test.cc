@@ -24,6 +24,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/service/config.h"
 #include "common/db/connection_pool.h"
+#include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"

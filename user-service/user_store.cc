@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/batch_failure.h"
+#include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
 #include "common/base/status.h"
 

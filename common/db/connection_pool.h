@@ -193,16 +193,6 @@ class ConnectionPool {
   std::unique_ptr<pg_conn, PingConnectionCloser> ping_conn_;  // guarded by ping_mu_
 };
 
-// The PostgreSQL array literal of `ids` ("{1,2,3}"), to pass a list as one
-// parameter of a prepared statement: `WHERE id = ANY ($1::bigint[])`.
-std::string BigintArray(const std::vector<int64_t>& ids);
-
-// The PostgreSQL array literal of `texts` for a `$1::text[]` parameter:
-// every element double-quoted with '"' and '\\' escaped, so any text
-// round-trips (commas, braces, quotes, spaces, the word NULL); an unset
-// element is SQL NULL.
-std::string TextArray(const std::vector<std::optional<std::string>>& texts);
-
 }  // namespace microblog
 
 #endif  // MICROBLOG_COMMON_DB_CONNECTION_POOL_H_
