@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/service/config.h"
+#include "common/db/database_url.h"
 #include "common/base/read_from.h"
 #include "common/db/read_router.h"
 

@@ -111,16 +111,6 @@ struct ServerSettings {
 // Validates and converts the common options; also applies LOG_LEVEL.
 absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config);
 
-// The libpq URLs of a list setting such as USER_DATABASE_READ_URL: empty
-// for an empty (or blank) value; several `postgresql://` (or `postgres://`)
-// URIs separated by whitespace, which a URI cannot hold unencoded; or one
-// libpq keyword/value string ("host=... dbname=..."), which holds spaces
-// itself and so cannot be part of a list. INVALID_ARGUMENT naming `setting`
-// (never the URL, which may hold a password) when an entry is not a valid
-// libpq connection string, or a keyword/value string sits among URIs.
-absl::StatusOr<std::vector<std::string>> ParseDatabaseUrlList(const std::string& value,
-                                                              const std::string& setting);
-
 // The contents of the file that setting `setting` (e.g. "TLS_CERT_FILE")
 // names; INVALID_ARGUMENT naming both when it cannot be read.
 absl::StatusOr<std::string> ReadSettingFile(const std::string& path, const std::string& setting);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/db/database_url.h"
 
 namespace microblog {
 
