@@ -171,7 +171,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   post::PostgresPostStore store(router);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
-                                   static_cast<std::size_t>(config.settings.db_pool_size));
+                                   static_cast<std::size_t>(config.database.pool_size));
   post::Posts posts(store, *authors, db_workers, &metrics);
   post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline);
 

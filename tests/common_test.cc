@@ -145,7 +145,9 @@ TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {
   EXPECT_EQ(config->GetString("SHUTDOWN_GRACE_MS"), "10000");
   auto settings = ReadServerSettings(*config);
   ASSERT_TRUE(settings.ok()) << settings.status();
-  EXPECT_EQ(settings->db_pool_size, 5);
+  auto database = ReadDatabaseSettings(*config);
+  ASSERT_TRUE(database.ok()) << database.status();
+  EXPECT_EQ(database->pool_size, 5);
   SetLogLevel(LogLevel::kInfo);
 }
 
@@ -161,9 +163,9 @@ TEST(Config, RejectsUnknownFlagsAndBadValues) {
   const char* bad[] = {"svc", "--db-pool-size=lots"};
   auto parsed = Config::Parse("svc", "test", CommonServerOptions("x:1"), 2, bad);
   ASSERT_TRUE(parsed.ok());
-  auto settings = ReadServerSettings(*parsed);
-  ASSERT_FALSE(settings.ok());
-  EXPECT_NE(settings.status().message().find("DB_POOL_SIZE"), absl::string_view::npos);
+  auto database = ReadDatabaseSettings(*parsed);
+  ASSERT_FALSE(database.ok());
+  EXPECT_NE(database.status().message().find("DB_POOL_SIZE"), absl::string_view::npos);
 }
 
 // The scaling settings: off by default; a connection age needs a grace at

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   // LISTEN needs a session of its own: through a transaction-mode pooler
   // (DB_PREPARED_STATEMENTS=off) only an explicit direct URL gives one.
   std::string listen_url = config.values.GetString("USER_DATABASE_LISTEN_URL");
-  if (listen_url.empty() && config.settings.db_prepared_statements) {
+  if (listen_url.empty() && config.database.prepared_statements) {
     listen_url = config.database_url;
   }
 
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
                                         static_cast<int>(*hash_nice));
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
-                                   static_cast<std::size_t>(config.settings.db_pool_size));
+                                   static_cast<std::size_t>(config.database.pool_size));
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
   // As many workers as hashing threads: a call that gets a worker hashes at
   // once, so a caller served next by the fair queue waits for one hash to
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",
                  {{"database", microblog::RedactUrl(config.database_url)},
-                  {"prepared_statements", config.settings.db_prepared_statements},
+                  {"prepared_statements", config.database.prepared_statements},
                   {"user_events_wakeup",
                    listen_url.empty() ? absl::StrCat("poll every ", *poll_ms, " ms")
                                       : absl::StrCat("LISTEN on ", microblog::RedactUrl(listen_url))},

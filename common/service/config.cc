@@ -152,15 +152,6 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   if (settings.listen_address.empty()) {
     return absl::InvalidArgumentError("LISTEN_ADDRESS must not be empty");
   }
-  auto pool = config.GetInt("DB_POOL_SIZE", 1, 256);
-  if (!pool.ok()) return pool.status();
-  settings.db_pool_size = static_cast<int>(*pool);
-  const std::string& prepared = config.GetString("DB_PREPARED_STATEMENTS");
-  if (prepared != "on" && prepared != "off") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("DB_PREPARED_STATEMENTS='", prepared, "' must be on or off"));
-  }
-  settings.db_prepared_statements = prepared == "on";
   auto deadline = config.GetInt("MAX_DEADLINE_MS", 1, 3600 * 1000);
   if (!deadline.ok()) return deadline.status();
   settings.max_deadline = std::chrono::milliseconds(*deadline);
@@ -211,6 +202,20 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   if (!settings.tls_client_ca_file.empty() && settings.tls_cert_file.empty()) {
     return absl::InvalidArgumentError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
   }
+  return settings;
+}
+
+absl::StatusOr<DatabaseSettings> ReadDatabaseSettings(const Config& config) {
+  DatabaseSettings settings;
+  auto pool = config.GetInt("DB_POOL_SIZE", 1, 256);
+  if (!pool.ok()) return pool.status();
+  settings.pool_size = static_cast<int>(*pool);
+  const std::string& prepared = config.GetString("DB_PREPARED_STATEMENTS");
+  if (prepared != "on" && prepared != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("DB_PREPARED_STATEMENTS='", prepared, "' must be on or off"));
+  }
+  settings.prepared_statements = prepared == "on";
   return settings;
 }
 

@@ -84,11 +84,6 @@ struct AccessLogPolicy {
 struct ServerSettings {
   std::string listen_address;
   std::string metrics_address;  // empty: no metrics server
-  int db_pool_size = 8;
-  // DB_PREPARED_STATEMENTS: named server-side prepared statements and the
-  // per-connection statement_timeout (on), or only what a transaction-mode
-  // pooler such as PgBouncer allows (off; ConnectionPoolOptions).
-  bool db_prepared_statements = true;
   // Cap on how long any request may run, whatever deadline the client set
   // (also the database statement timeout).
   std::chrono::milliseconds max_deadline{10000};
@@ -108,8 +103,23 @@ struct ServerSettings {
   std::string tls_client_ca_file;  // when set, clients must present a certificate it signed
 };
 
-// Validates and converts the common options; also applies LOG_LEVEL.
+// Validates and converts the common options but the database's (below);
+// also applies LOG_LEVEL.
 absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config);
+
+// The settings of a service's connection pool among those options: the
+// database's, not the server's (ServiceConfig::database, service_main.h,
+// turns them into ConnectionPoolOptions).
+struct DatabaseSettings {
+  int pool_size = 8;  // DB_POOL_SIZE
+  // DB_PREPARED_STATEMENTS: named server-side prepared statements and the
+  // per-connection statement_timeout (on), or only what a transaction-mode
+  // pooler such as PgBouncer allows (off; ConnectionPoolOptions).
+  bool prepared_statements = true;
+};
+
+// Validates and converts DB_POOL_SIZE and DB_PREPARED_STATEMENTS.
+absl::StatusOr<DatabaseSettings> ReadDatabaseSettings(const Config& config);
 
 // The contents of the file that setting `setting` (e.g. "TLS_CERT_FILE")
 // names; INVALID_ARGUMENT naming both when it cannot be read.

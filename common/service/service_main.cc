@@ -30,6 +30,11 @@ std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& se
     std::cout << config->HelpText();
     return 0;
   }
+  // The database's settings first: DB_POOL_SIZE and DB_PREPARED_STATEMENTS
+  // were checked before the server's other settings when they were part of
+  // them, and a configuration with several errors still reports the same.
+  absl::StatusOr<DatabaseSettings> database = ReadDatabaseSettings(*config);
+  if (!database.ok()) return ConfigurationError(service, database.status());
   absl::StatusOr<ServerSettings> settings = ReadServerSettings(*config);
   if (!settings.ok()) return ConfigurationError(service, settings.status());
   std::string database_url = config->GetString(service.database_url_option);
@@ -46,8 +51,8 @@ std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& se
   if (!max_lag_ms.ok()) return ConfigurationError(service, max_lag_ms.status());
   absl::StatusOr<int64_t> poll_ms = config->GetInt("DB_REPLICA_POLL_INTERVAL_MS", 50, 60000);
   if (!poll_ms.ok()) return ConfigurationError(service, poll_ms.status());
-  ServiceConfig parsed{*std::move(config), *std::move(settings), std::move(database_url), {},
-                       {}, {}};
+  ServiceConfig parsed{*std::move(config), *std::move(settings), *database,
+                       std::move(database_url), {}, {}, {}};
   parsed.read_urls = *std::move(read_urls);
   parsed.replica_max_lag = std::chrono::milliseconds(*max_lag_ms);
   parsed.replica_poll_interval = std::chrono::milliseconds(*poll_ms);
@@ -63,9 +68,9 @@ ConnectionPoolOptions DatabasePoolOptions(const ServiceConfig& service,
                                           std::function<void(pqxx::connection&)> prepare) {
   ConnectionPoolOptions options;
   options.url = service.database_url;
-  options.size = static_cast<std::size_t>(service.settings.db_pool_size);
+  options.size = static_cast<std::size_t>(service.database.pool_size);
   options.prepare = std::move(prepare);
-  options.prepared_statements = service.settings.db_prepared_statements;
+  options.prepared_statements = service.database.prepared_statements;
   options.statement_timeout = service.settings.max_deadline;
   return options;
 }

@@ -48,6 +48,7 @@ struct ServiceDescription {
 struct ServiceConfig {
   Config values;  // every option's value: services read their own options here
   ServerSettings settings;
+  DatabaseSettings database;  // DB_POOL_SIZE, DB_PREPARED_STATEMENTS
   std::string database_url;
   // Read replicas (read_url_option, ParseDatabaseUrlList); may be empty.
   std::vector<std::string> read_urls;

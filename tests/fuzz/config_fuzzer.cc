@@ -46,9 +46,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   FUZZ_CHECK(!settings->listen_address.empty());
-  FUZZ_CHECK(settings->db_pool_size >= 1 && settings->db_pool_size <= 256);
   FUZZ_CHECK(settings->max_deadline.count() >= 1);
   FUZZ_CHECK(settings->tls_cert_file.empty() == settings->tls_key_file.empty());
   microblog::SetLogLevel(microblog::LogLevel::kInfo);  // ReadServerSettings applied LOG_LEVEL
+  const absl::StatusOr<microblog::DatabaseSettings> database =
+      microblog::ReadDatabaseSettings(*config);
+  if (!database.ok()) {
+    FUZZ_CHECK(database.status().code() == absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  FUZZ_CHECK(database->pool_size >= 1 && database->pool_size <= 256);
   return 0;
 }
