@@ -45,7 +45,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "common/exec/fair_work_queue.h"
-#include "common/service/server.h"
+#include "common/rpc/deadline.h"
 #include "common/base/string_fields.h"
 #include "common/base/trace_context.h"
 #include "common/rpc/trace_metadata.h"

@@ -9,7 +9,7 @@
 //   grpc::ServerUnaryReactor* LookupUser(grpc::CallbackServerContext* context,
 //                                        const LookupUserRequest* request,
 //                                        LookupUserResponse* response) override {
-//     const auto deadline = EffectiveDeadline(*context, max_deadline_);
+//     const auto deadline = EffectiveDeadline(*context, max_deadline_);  // deadline.h
 //     return RespondOn(db_workers_, context, [=] {
 //       return accounts_.LookupUser(*request, deadline, *response);
 //     });

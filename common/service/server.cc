@@ -4,13 +4,10 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <ctime>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <grpc/grpc.h>
@@ -20,19 +17,17 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
-#include "common/service/connection_listener.h"
-#include "common/rpc/health_service.h"
 #include "common/base/log.h"
-#include "common/rpc/malformed_request.h"
 #include "common/base/metrics.h"
+#include "common/rpc/health_service.h"
+#include "common/rpc/malformed_request.h"
+#include "common/rpc/rpc_metrics.h"
+#include "common/service/access_log.h"
+#include "common/service/connection_listener.h"
+#include "common/service/health_updater.h"
 #include "common/service/metrics_server.h"
 #include "common/service/process_metrics.h"
-#include "common/rpc/rpc_metrics.h"
-#include "common/base/trace_context.h"
-#include "common/rpc/trace_metadata.h"
 
 namespace microblog {
 namespace {
@@ -69,106 +64,6 @@ int ClampedMillis(std::chrono::milliseconds value) {
   return static_cast<int>(std::min<int64_t>(value.count(), std::numeric_limits<int>::max()));
 }
 
-// gRPC's status codes have Abseil's values, so Abseil's names serve both.
-// A value outside the known codes logs as its number.
-std::string CodeName(grpc::StatusCode code) {
-  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-  return name.empty() ? absl::StrCat(static_cast<int>(code)) : name;
-}
-
-// The level of a finished call's log line under `policy` (AccessLogPolicy,
-// common/service/config.h); `ok_calls` counts the fast OK calls, for sampling.
-// Successful health checks (probes, every few seconds) are always debug.
-LogLevel AccessLogLevel(grpc::StatusCode code, double millis, bool health_check,
-                        const AccessLogPolicy& policy, std::atomic<uint64_t>& ok_calls) {
-  if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
-      code == grpc::StatusCode::DATA_LOSS) {
-    return LogLevel::kError;
-  }
-  if (code != grpc::StatusCode::OK) return LogLevel::kInfo;
-  if (health_check) return LogLevel::kDebug;
-  if (millis >= static_cast<double>(policy.slow.count())) return LogLevel::kInfo;
-  if (policy.sample_every > 0 &&
-      ok_calls.fetch_add(1, std::memory_order_relaxed) %
-              static_cast<uint64_t>(policy.sample_every) ==
-          0) {
-    return LogLevel::kInfo;
-  }
-  return LogLevel::kDebug;
-}
-
-// Per call: the metrics (rpc_metrics.h) and the one log line per RPC:
-// method, status code, duration, peer, trace; at the level AccessLogLevel
-// says.
-class RpcLogInterceptor final : public grpc::experimental::Interceptor {
- public:
-  RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics,
-                    const AccessLogPolicy& policy, std::atomic<uint64_t>& ok_calls)
-      : info_(info),
-        metrics_(metrics),
-        policy_(policy),
-        ok_calls_(ok_calls),
-        series_(metrics != nullptr
-                    ? &metrics->RecordStart(info->method(), GrpcTypeName(info->type()))
-                    : nullptr),
-        start_(steady_clock::now()) {}
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const grpc::Status status = methods->GetSendStatus();
-      const double seconds = std::chrono::duration<double>(steady_clock::now() - start_).count();
-      if (series_ != nullptr) metrics_->RecordEnd(*series_, status.error_code(), seconds);
-      const double millis = seconds * 1000;
-      const LogLevel level =
-          AccessLogLevel(status.error_code(), millis,
-                         absl::StartsWith(info_->method(), "/grpc.health.v1.Health/"), policy_,
-                         ok_calls_);
-      // No line to write: skip gathering its fields.
-      if (!LogEnabled(level)) return methods->Proceed();
-      const std::string peer = info_->server_context()->peer();
-      // The W3C trace context, when the caller sent one, ties this line to
-      // the caller's span (post-service's calls to user-service carry a span
-      // of their own): Log() adds it, as to every line of the call; calls
-      // the handlers did not answer themselves (health, reflection) get it
-      // here too. Untraced calls write no empty trace fields.
-      ScopedLogTrace log_trace(SharedLogTraceOf(TraceContextFrom(*info_->server_context())));
-      Log(level, "rpc",
-          {{"method", info_->method()},
-           {"code", CodeName(status.error_code())},
-           {"duration_ms", millis},
-           {"peer", peer},
-           {"message", status.error_message()}});
-    }
-    methods->Proceed();
-  }
-
- private:
-  grpc::experimental::ServerRpcInfo* info_;
-  RpcMetrics* metrics_;                  // null: no metrics
-  const AccessLogPolicy& policy_;
-  std::atomic<uint64_t>& ok_calls_;
-  RpcMetrics::MethodSeries* series_;     // this call's, when metrics are on
-  steady_clock::time_point start_;
-};
-
-class RpcLogInterceptorFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  RpcLogInterceptorFactory(RpcMetrics* metrics, AccessLogPolicy policy)
-      : metrics_(metrics), policy_(policy) {}
-
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcLogInterceptor(info, metrics_, policy_, ok_calls_);
-  }
-
- private:
-  RpcMetrics* metrics_;
-  const AccessLogPolicy policy_;
-  std::atomic<uint64_t> ok_calls_{0};  // fast OK calls so far, for sampling
-};
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const ServerSettings& settings) {
   if (settings.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
@@ -187,71 +82,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(options);
 }
 
-// Keeps the health service in line with the readiness check until stopped.
-class HealthUpdater {
- public:
-  HealthUpdater(HealthService* health, ReadinessCheck readiness,
-                std::chrono::milliseconds interval)
-      : health_(health), readiness_(std::move(readiness)), interval_(interval),
-        thread_([this] { Loop(); }) {}
-  ~HealthUpdater() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  HealthUpdater(const HealthUpdater&) = delete;
-  HealthUpdater& operator=(const HealthUpdater&) = delete;
-
- private:
-  void Loop() {
-    bool last_serving = false;
-    bool first = true;
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      const absl::Status ready = readiness_(std::chrono::system_clock::now() + Budget());
-      lock.lock();
-      if (stop_) break;
-      const bool serving = ready.ok();
-      if (first || serving != last_serving) {
-        health_->SetReady(serving);
-        Log(serving ? LogLevel::kInfo : LogLevel::kWarn, "health",
-            {{"status", serving ? "SERVING" : "NOT_SERVING"}, {"cause", ready.message()}});
-      }
-      first = false;
-      last_serving = serving;
-      cv_.wait_for(lock, interval_, [this] { return stop_; });
-    }
-  }
-
-  // How long one readiness check may take: the interval, but at least
-  // kMinReadinessBudget. A short interval is there to notice changes soon,
-  // not to demand that a new database connection be made that fast.
-  std::chrono::milliseconds Budget() const { return std::max(interval_, kMinReadinessBudget); }
-  static constexpr std::chrono::milliseconds kMinReadinessBudget{1000};
-
-  HealthService* health_;
-  ReadinessCheck readiness_;
-  std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
-};
-
 }  // namespace
 
 void BlockShutdownSignals() {
   const sigset_t set = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
-                                                        std::chrono::milliseconds max_deadline) {
-  return std::min(context.deadline(), std::chrono::system_clock::now() + max_deadline);
 }
 
 int RunServer(const ServerSettings& settings, const std::string& server_name,
@@ -335,7 +170,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   // First: the access log and metrics below see the status it corrects.
   interceptors.push_back(MalformedRequestInterceptorFactory());
   interceptors.push_back(
-      std::make_unique<RpcLogInterceptorFactory>(rpc_metrics.get(), settings.access_log));
+      AccessLogInterceptorFactory(rpc_metrics.get(), settings.access_log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

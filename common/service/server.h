@@ -1,7 +1,8 @@
 // Runs a gRPC server the way both microblog services need it:
 //  - the standard health service (grpc.health.v1.Health, see
-//    health_service.h): "" and each served service's name are SERVING only
-//    while `readiness` answers OK (polled every health_check_interval);
+//    common/rpc/health_service.h): "" and each served service's name are
+//    SERVING only while `readiness` answers OK (polled every
+//    health_check_interval, health_updater.h);
 //    "liveness" is SERVING while the process runs; everything is NOT_SERVING
 //    from the moment shutdown starts;
 //  - server reflection (v1alpha, what gRPC 1.51 serves and grpcurl falls back
@@ -12,7 +13,7 @@
 //    and build info (process_metrics.h), served at /metrics by
 //    metrics_server.h;
 //  - one JSON log line per RPC (method, status code, duration, peer, the
-//    caller's traceparent);
+//    caller's traceparent; access_log.h);
 //  - optional TLS (and client-certificate checks) from ServerSettings;
 //  - connections that age out (max_connection_age: GOAWAY, then
 //    max_connection_age_grace for the calls in progress), so that clients
@@ -40,11 +41,11 @@
 // grpc::Service lives in impl/service_type.h, the header gRPC's generated
 // code includes for it; impl/codegen/ is what gRPC is removing.
 #include <grpcpp/impl/service_type.h>
-#include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
-#include "common/service/config.h"
 #include "common/base/metrics.h"
+#include "common/service/config.h"
+#include "common/service/health_updater.h"  // ReadinessCheck
 
 namespace microblog {
 
@@ -52,12 +53,6 @@ namespace microblog {
 // creates afterwards, so that RunServer() can wait for them synchronously.
 // Call it at the start of main(), before any other thread exists.
 void BlockShutdownSignals();
-
-// Readiness check: OK when the service can do its work (its database
-// answers). Called from one background thread, with a deadline
-// max(health_check_interval, 1 s) away, which it should honour: the next
-// check only starts after it returns.
-using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
 
 // A service to serve, with its full proto name (for the health service).
 struct ServedService {
@@ -78,11 +73,6 @@ struct ServedService {
 int RunServer(const ServerSettings& settings, const std::string& server_name,
               const std::vector<ServedService>& services, ReadinessCheck readiness,
               std::function<void()> on_shutdown = nullptr, Registry* registry = nullptr);
-
-// The deadline a handler should use for its own work and outgoing calls:
-// the client's deadline, capped at now + max_deadline.
-std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
-                                                        std::chrono::milliseconds max_deadline);
 
 }  // namespace microblog
 
