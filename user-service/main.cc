@@ -25,7 +25,7 @@
 #include "user-service/user_event_store.h"
 #include "user-service/user_events.h"
 #include "user-service/user_service.h"
-#include "user-service/user_store.h"
+#include "user-service/postgres_user_store.h"
 
 namespace {
 

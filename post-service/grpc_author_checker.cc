@@ -1,4 +1,4 @@
-#include "post-service/author_checker.h"
+#include "post-service/grpc_author_checker.h"
 
 #include <algorithm>
 #include <memory>

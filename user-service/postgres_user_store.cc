@@ -1,4 +1,4 @@
-#include "user-service/user_store.h"
+#include "user-service/postgres_user_store.h"
 
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-#include "post-service/post_store.h"
+#include "post-service/postgres_post_store.h"
 
 #include <algorithm>
 #include <cstddef>
