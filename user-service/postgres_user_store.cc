@@ -200,18 +200,6 @@ absl::StatusOr<UserRecord> PostgresUserStore::GetByEmail(const std::string& emai
       pool_, kByEmail, UserFromRow, [&] { return NoUserWith("email", email); }, deadline, email);
 }
 
-std::vector<absl::StatusOr<UserRecord>> UserStore::GetByLogins(const std::vector<Login>& logins,
-                                                                const ReadFrom& /*from*/,
-                                                                Clock::time_point deadline) {
-  std::vector<absl::StatusOr<UserRecord>> found;
-  found.reserve(logins.size());
-  for (const Login& login : logins) {
-    found.push_back(login.field == LoginField::kEmail ? GetByEmail(login.value, deadline)
-                                                      : GetByUsername(login.value, deadline));
-  }
-  return found;
-}
-
 std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
     const std::vector<Login>& logins, const ReadFrom& from, Clock::time_point deadline) {
   std::vector<std::optional<std::string>> usernames;
