@@ -2,17 +2,21 @@
 # Runs every check and test of the project (README command #2; .ci/run calls
 # exactly this):
 #   1. scripts/install-deps.sh (Debian packages, npm tools into .local/);
-#   2. buf lint and buf format --diff --exit-code in proto/;
-#   3. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
-#   4. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
+#   2. the layers (scripts/tools/check_layers.py): includes run one way
+#      through common/'s libraries (base < exec < {db, rpc} < service), and
+#      the logic layer (user_accounts.h, posts.h) compiles without gRPC and
+#      libpqxx headers;
+#   3. buf lint and buf format --diff --exit-code in proto/;
+#   4. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
+#   5. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
 #      warnings are errors) in build/dev; meanwhile, in the background,
 #      `deploy/images.sh prefetch` makes the base image and downloads the
 #      container images' packages (network and disk, not CPU), so that the
-#      `images.build` test of step 5 only compiles;
-#   5. ctest --preset dev (output on failure, 2 jobs);
-#   6. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
+#      `images.build` test of step 6 only compiles;
+#   6. ctest --preset dev (output on failure, 2 jobs);
+#   7. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
 #      of tests/fuzz/ only) in build/fuzz;
-#   7. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
+#   8. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
 #      runs over its committed corpus (seconds each).
 # The fuzz steps come last: the dev build and its tests are the main gate
 # and report first; the fuzzers need their own clang build, and a crash they
@@ -135,6 +139,10 @@ stop_images_prefetch() {
   PREFETCH_PID=""
 }
 
+layers() {
+  "$PYTHON" "$ROOT/scripts/tools/check_layers.py"
+}
+
 buf_lint() {
   (cd proto && "$BUF" lint)
 }
@@ -202,6 +210,7 @@ run_ctest() {
 step "install dependencies" "$ROOT/scripts/install-deps.sh"
 step "sanitizer options" configure_sanitizers
 step "container images: prefetch packages (background)" start_images_prefetch "$@"
+step "layers: includes run one way, logic apart" layers
 step "buf lint (proto/)" buf_lint
 step "buf format --diff --exit-code (proto/)" buf_format
 step "grpcurl.py self-test" grpcurl_selftest
