@@ -33,7 +33,7 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
-#include "common/connection_pool.h"
+#include "common/db/connection_pool.h"
 
 namespace microblog {
 namespace post {

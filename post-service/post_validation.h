@@ -1,7 +1,7 @@
 // Request checks of PostService, done before any query or outgoing call.
 //
 // Each function returns OK or INVALID_ARGUMENT carrying a google.rpc.BadRequest
-// with one field violation per bad field (common/status.h), so that a client
+// with one field violation per bad field (common/base/status.h), so that a client
 // learns about every problem of a request at once.
 //
 //   absl::Status valid = ValidateCreatePost(request);

@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/proto_time.h"
-#include "common/status.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
 #include "post-service/post_validation.h"
 
 namespace microblog {

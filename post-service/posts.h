@@ -13,7 +13,7 @@
 //   Posts posts(store, *authors, db_workers);
 //   posts.GetPost(request, deadline, response, [](absl::Status status) { ... });
 //
-// The hot operations are batched (common/batcher.h): the calls that arrive
+// The hot operations are batched (common/exec/batcher.h): the calls that arrive
 // while earlier batches are running share the next one. A CreatePost goes:
 //  1. ValidateCreatePost;
 //  2. AuthorChecker::CheckAuthor (itself batched into BatchGetUsers calls);
@@ -27,7 +27,7 @@
 // Blocking store work runs on `db_workers`, so that no gRPC thread waits
 // for PostgreSQL; at most kBatchesInFlight batches of each kind run at once.
 //
-// Where each RPC reads (common/read_from.h): GetPost and ListPosts on a
+// Where each RPC reads (common/base/read_from.h): GetPost and ListPosts on a
 // read replica when one is usable and has replayed the request's
 // consistency_token, else on the primary (a batch: where all its requests
 // may be read). CreatePost and DeletePost write the primary and answer the
@@ -43,11 +43,12 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/batcher.h"
-#include "common/read_from.h"
-#include "common/trace_context.h"
-#include "common/unary_call.h"
-#include "common/worker_pool.h"
+#include "common/exec/batcher.h"
+#include "common/exec/batched_reads.h"
+#include "common/base/read_from.h"
+#include "common/base/trace_context.h"
+#include "common/exec/reply.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/post/v1/post_service.pb.h"
 #include "post-service/author_checker.h"
 #include "post-service/post_records.h"

@@ -8,7 +8,7 @@
 // attempts on one account; accept only from addresses the subscriber has
 // authenticated from before, rather than lock the account):
 //  - per (login, source) — the source being the caller's key
-//    (common/caller_key.h) — the first kFreeFailures consecutive failures
+//    (common/rpc/caller_key.h) — the first kFreeFailures consecutive failures
 //    cost nothing; after the n-th one (n ≥ kFreeFailures) the next attempt
 //    from that source waits kFirstDelay × 2^(n − kFreeFailures), at most
 //    kMaxDelay. A success resets the count. Other sources are unaffected:
@@ -55,7 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/metrics.h"
+#include "common/base/metrics.h"
 
 namespace microblog {
 namespace user {

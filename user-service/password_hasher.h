@@ -31,8 +31,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/metrics.h"
-#include "common/worker_pool.h"
+#include "common/base/metrics.h"
+#include "common/exec/worker_pool.h"
 
 namespace microblog {
 namespace user {

@@ -14,11 +14,11 @@
 //
 // Every method but GetUser blocks until its work is done (run them on a
 // WorkerPool). GetUser answers through a callback: concurrent GetUser calls
-// are loaded together, one query per batch (common/batcher.h, on
+// are loaded together, one query per batch (common/exec/batcher.h, on
 // `db_workers`), because
 // they are the hottest call of the system.
 //
-// Where each RPC reads (common/read_from.h): GetUser, LookupUser and
+// Where each RPC reads (common/base/read_from.h): GetUser, LookupUser and
 // ListUsers on a read replica when one is usable and has replayed the
 // request's consistency_token, else on the primary; BatchGetUsers (the
 // author check and reconciliation of post-service), VerifyPassword (a
@@ -37,10 +37,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/batcher.h"
-#include "common/read_from.h"
-#include "common/unary_call.h"
-#include "common/worker_pool.h"
+#include "common/exec/batcher.h"
+#include "common/exec/batched_reads.h"
+#include "common/base/read_from.h"
+#include "common/exec/reply.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/login_throttle.h"
 #include "user-service/password_hasher.h"
@@ -90,7 +91,7 @@ class UserAccounts {
   absl::Status BatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
                              Clock::time_point deadline,
                              microblog::user::v1::BatchGetUsersResponse& response);
-  // `source` is the caller's key (common/caller_key.h): repeated failures
+  // `source` is the caller's key (common/rpc/caller_key.h): repeated failures
   // of one login from one source are throttled (login_throttle.h), with
   // RESOURCE_EXHAUSTED and a google.rpc.RetryInfo before anything is
   // queried or hashed.

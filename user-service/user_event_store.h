@@ -26,7 +26,7 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
-#include "common/connection_pool.h"
+#include "common/db/connection_pool.h"
 #include "user-service/user_event_records.h"
 
 namespace microblog {

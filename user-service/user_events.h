@@ -22,9 +22,9 @@
 #include <chrono>
 #include <memory>
 
-#include "common/unary_call.h"
-#include "common/wait_list.h"
-#include "common/worker_pool.h"
+#include "common/exec/reply.h"
+#include "common/exec/wait_list.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/user_event_store.h"
 

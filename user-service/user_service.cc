@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "common/caller_key.h"
-#include "common/unary_call.h"
+#include "common/rpc/caller_key.h"
+#include "common/rpc/unary_call.h"
 
 namespace microblog {
 namespace user {

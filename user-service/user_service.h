@@ -1,13 +1,13 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
 // callback API. Handlers return at once; the work runs elsewhere and
-// finishes the call (common/unary_call.h):
+// finishes the call (common/rpc/unary_call.h):
 //  - GetUser: UserAccounts' batches (one query for many calls);
 //  - CreateUser, VerifyPassword and UpdateUser with a new password hash
 //    with Argon2id, on `hashing_queue`, so that a burst of logins never
 //    occupies the threads the quick queries need. That queue is fair
-//    across callers (common/caller_key.h) and refuses at once, with
+//    across callers (common/rpc/caller_key.h) and refuses at once, with
 //    RESOURCE_EXHAUSTED and RetryInfo, what could not finish before its
-//    deadline or would exceed its caps (common/fair_work_queue.h); a
+//    deadline or would exceed its caps (common/exec/fair_work_queue.h); a
 //    VerifyPassword the login throttle refuses (login_throttle.h) is
 //    answered before it queues;
 //  - ListUserEvents: UserEventFeed's long poll (user_events.h);
@@ -29,9 +29,9 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
-#include "common/call_forwarder.h"
-#include "common/fair_work_queue.h"
-#include "common/worker_pool.h"
+#include "common/rpc/call_forwarder.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
 #include "user-service/user_events.h"

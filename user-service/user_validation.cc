@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/page_token.h"
-#include "common/utf8.h"
+#include "common/base/page_token.h"
+#include "common/base/utf8.h"
 
 namespace microblog {
 namespace user {

@@ -1,0 +1,23 @@
+// The deadline of a call's own work: what a handler passes to the logic,
+// which passes it on to its queries and outgoing calls.
+//
+//   const auto deadline = EffectiveDeadline(*context, max_deadline);
+//
+// Thread-safety: a free function without shared state.
+#ifndef MICROBLOG_COMMON_RPC_DEADLINE_H_
+#define MICROBLOG_COMMON_RPC_DEADLINE_H_
+
+#include <chrono>
+
+#include <grpcpp/server_context.h>
+
+namespace microblog {
+
+// The deadline a handler should use for its own work and outgoing calls:
+// the client's deadline, capped at now + max_deadline.
+std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
+                                                        std::chrono::milliseconds max_deadline);
+
+}  // namespace microblog
+
+#endif  // MICROBLOG_COMMON_RPC_DEADLINE_H_
