@@ -1,13 +1,12 @@
-// Unit tests of the threads behind the callback handlers: WorkerPool and
-// Batcher (common/). Their subject is the queueing itself, so the
-// "database" here is a function that records what it was asked and can be
-// held; the services' own tests exercise the same code through gRPC and
-// PostgreSQL.
-#include <atomic>
+// Batcher and InKeyOrder (common/batcher.h): how requests queued while a
+// batch runs share the next one, deadlines, whole-batch failures split
+// until only the guilty items fail, blocking and asynchronous batches.
+// Their subject is the queueing itself, so the "database" here is a
+// function that records what it was asked and can be held; the services'
+// own tests exercise the same code through gRPC and PostgreSQL.
 #include <chrono>
 #include <condition_variable>
 #include <future>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,8 +18,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batcher.h"
-#include "common/periodic_task.h"
-#include "common/wait_list.h"
 #include "common/worker_pool.h"
 
 namespace microblog {
@@ -416,100 +413,6 @@ TEST(InKeyOrder, RepeatedKeysEachGetTheRecordAndMissingKeysTheirOwnError) {
   }
   EXPECT_EQ(got[1]->name, "three");
   EXPECT_EQ(got[3].status(), absl::NotFoundError("9"));
-}
-
-TEST(WorkerPool, RunsEveryJobAndDrainsTheQueueOnDestruction) {
-  std::atomic<int> done{0};
-  {
-    WorkerPool pool("test", 2);
-    for (int i = 0; i < 100; ++i) {
-      pool.Submit([&done] {
-        std::this_thread::sleep_for(100us);
-        ++done;
-      });
-    }
-  }
-  EXPECT_EQ(done.load(), 100);
-}
-
-TEST(WorkerPool, JobsMaySubmitJobs) {
-  std::promise<int> result;
-  WorkerPool pool("test", 1);
-  pool.Submit([&] { pool.Submit([&] { result.set_value(42); }); });
-  EXPECT_EQ(result.get_future().get(), 42);
-}
-
-// --- WaitList: long polls parked without a thread. ---
-
-TEST(WaitList, NotifyAllWakesEveryWaiterOnceAndTimeoutsWakeTheRest) {
-  WaitList list;
-  std::atomic<int> woken{0};
-  const uint64_t seen = list.generation();
-  for (int i = 0; i < 3; ++i) list.Wait(seen, system_clock::now() + 1h, [&] { ++woken; });
-  EXPECT_EQ(woken.load(), 0);
-  list.NotifyAll();
-  EXPECT_EQ(woken.load(), 3);
-  list.NotifyAll();  // nobody waits any more
-  EXPECT_EQ(woken.load(), 3);
-
-  std::promise<system_clock::time_point> timed_out;
-  const system_clock::time_point deadline = system_clock::now() + 50ms;
-  list.Wait(list.generation(), deadline, [&] { timed_out.set_value(system_clock::now()); });
-  EXPECT_GE(timed_out.get_future().get(), deadline);
-}
-
-TEST(WaitList, ANotificationBeforeWaitIsNotLost) {
-  WaitList list;
-  const uint64_t seen = list.generation();
-  list.NotifyAll();  // between reading and parking
-  bool woken = false;
-  list.Wait(seen, system_clock::now() + 1h, [&] { woken = true; });
-  EXPECT_TRUE(woken);
-}
-
-TEST(WaitList, CloseWakesEveryWaiterAndLaterWaitsRunAtOnce) {
-  std::atomic<int> woken{0};
-  {
-    WaitList list;
-    list.Wait(list.generation(), system_clock::now() + 1h, [&] { ++woken; });
-    list.Close();
-    EXPECT_EQ(woken.load(), 1);
-    EXPECT_TRUE(list.closed());
-    list.Wait(list.generation(), system_clock::now() + 1h, [&] { ++woken; });
-    EXPECT_EQ(woken.load(), 2);
-    list.Wait(list.generation(), system_clock::now() + 1h, [&] { ++woken; });
-  }
-  EXPECT_EQ(woken.load(), 3);
-}
-
-TEST(WaitList, WaitersMayWaitAgainFromTheirCallback) {
-  WaitList list;
-  std::atomic<int> rounds{0};
-  std::promise<void> done;
-  std::function<void()> again = [&] {
-    if (++rounds < 3) {
-      list.Wait(list.generation(), system_clock::now() + 1h, again);
-    } else {
-      done.set_value();
-    }
-  };
-  list.Wait(list.generation(), system_clock::now() + 1h, again);
-  list.NotifyAll();
-  list.NotifyAll();
-  list.NotifyAll();
-  done.get_future().get();
-  EXPECT_EQ(rounds.load(), 3);
-}
-
-TEST(PeriodicTask, RunsRepeatedlyUntilDestroyed) {
-  std::atomic<int> runs{0};
-  {
-    PeriodicTask task("test-task", 10ms, [&] { ++runs; });
-    while (runs.load() < 3) std::this_thread::sleep_for(5ms);
-  }
-  const int after_stop = runs.load();
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(runs.load(), after_stop);
 }
 
 }  // namespace
