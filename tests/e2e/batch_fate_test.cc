@@ -22,7 +22,7 @@
 
 #include <gtest/gtest.h>
 
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 
 namespace microblog {
 namespace test_support {
@@ -72,8 +72,8 @@ void Concurrently(const std::function<void(int, int)>& call) {
   for (std::thread& thread : threads) thread.join();
 }
 
-// Both services, on real PostgreSQL (post_service_fixture.h).
-class BatchesShareNoFate : public PostServiceTest {};
+// Both services, on real PostgreSQL (both_services_fixture.h).
+class BatchesShareNoFate : public BothServicesTest {};
 
 const std::string kInternal = std::to_string(grpc::StatusCode::INTERNAL) + " internal error";
 

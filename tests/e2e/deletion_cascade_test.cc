@@ -19,8 +19,8 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "e2e/both_services_fixture.h"
 #include "google/rpc/error_details.pb.h"
-#include "post_service_fixture.h"
 #include "support/eventually.h"
 #include "support/rpc_details.h"
 
@@ -33,7 +33,7 @@ using ::microblog::user::v1::ListUserEventsRequest;
 using ::microblog::user::v1::ListUserEventsResponse;
 using ::microblog::user::v1::UserEvent;
 
-class DeletionCascadeTest : public PostServiceTest {
+class DeletionCascadeTest : public BothServicesTest {
  protected:
   // Creates a user with `count` posts; returns the user and the post ids.
   std::pair<int64_t, std::vector<int64_t>> UserWithPosts(const std::string& name, int count) {

@@ -31,7 +31,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 #include "support/child_process.h"
 #include "support/dns_server.h"
 #include "support/eventually.h"
@@ -137,7 +137,7 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
-class ScalingTest : public PostServiceTest {
+class ScalingTest : public BothServicesTest {
  protected:
   // A replica of `binary` on `host`:port_ with `env`.
   std::unique_ptr<ServiceProcess> Replica(const char* binary, const std::string& host,

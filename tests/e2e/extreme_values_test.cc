@@ -26,9 +26,9 @@
 #include <gtest/gtest.h>
 
 #include "common/page_token.h"
+#include "e2e/both_services_fixture.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "post_service_fixture.h"
 
 namespace microblog {
 namespace test_support {
@@ -298,14 +298,14 @@ std::vector<Row> Rows() {
   return rows;
 }
 
-class ExtremeValuesTest : public PostServiceTest, public ::testing::WithParamInterface<Row> {
+class ExtremeValuesTest : public BothServicesTest, public ::testing::WithParamInterface<Row> {
  protected:
   void SetUp() override {
-    PostServiceTest::SetUp();
+    BothServicesTest::SetUp();
     ASSERT_NO_FATAL_FAILURE(StartServices());
     ASSERT_EQ(CreateUser("first"), kUserId);
     Post post;
-    grpc::Status status = PostServiceTest::CreatePost(kUserId, "first", "", &post);
+    grpc::Status status = BothServicesTest::CreatePost(kUserId, "first", "", &post);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_EQ(post.id(), kPostId);
     post_micros_ = Micros(post.create_time());

@@ -43,9 +43,9 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include "e2e/both_services_fixture.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "post_service_fixture.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
 #include "support/http_get.h"
@@ -92,7 +92,7 @@ std::vector<std::string> Rows(const pqxx::result& result) {
   return rows;
 }
 
-class HostileClientTest : public PostServiceTest {
+class HostileClientTest : public BothServicesTest {
  protected:
   // The users, posts and tokens that the requests of the NUL-byte table
   // start from (each of them valid before the NUL goes in).

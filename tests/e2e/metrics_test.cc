@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "common/metrics_server.h"
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 #include "support/eventually.h"
 #include "support/http_get.h"
 #include "support/temp_dir.h"
@@ -48,7 +48,7 @@ std::string Handled(const std::string& labels, const std::string& code) {
   return "grpc_server_handled_total{" + labels + ",grpc_code=\"" + code + "\"}";
 }
 
-class MetricsTest : public PostServiceTest {
+class MetricsTest : public BothServicesTest {
  protected:
   std::string Scrape(const ServiceProcess& service) {
     const HttpResponse response = HttpGet(service.metrics_address(), "/metrics");

@@ -46,9 +46,9 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include "e2e/both_services_fixture.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "post_service_fixture.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
 #include "support/proc_status.h"
@@ -177,7 +177,7 @@ struct Offender {
   grpc::Status status;
 };
 
-class NetworkFuzzTest : public PostServiceTest {
+class NetworkFuzzTest : public BothServicesTest {
  protected:
   // ASan keeps freed memory in a quarantine (256 MiB by default) that would
   // read as growth; a small one keeps VmRSS about live memory. LeakSanitizer

@@ -1,6 +1,6 @@
 // Both services through a real PgBouncer (Debian's 1.18, pool_mode =
 // transaction, tests/support/pgbouncer.h) with DB_PREPARED_STATEMENTS=off:
-// the core flows of post_service_fixture.h (CRUD, pagination, concurrent
+// the core flows of both_services_fixture.h (CRUD, pagination, concurrent
 // idempotent CreatePost, the deletion cascade, a database restart behind
 // the pooler), and `migrate` refusing to run through it.
 //
@@ -18,8 +18,8 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "e2e/both_services_fixture.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "post_service_fixture.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
 #include "support/pgbouncer.h"
@@ -35,18 +35,18 @@ namespace {
 using namespace std::chrono_literals;
 using microblog::user::v1::UserService;
 
-class PoolerTest : public PostServiceTest {
+class PoolerTest : public BothServicesTest {
  protected:
   static void SetUpTestSuite() {
-    PostServiceTest::SetUpTestSuite();
+    BothServicesTest::SetUpTestSuite();
     bouncer_ = PgBouncer::Start(pg());
   }
   static void TearDownTestSuite() {
     bouncer_.reset();
-    PostServiceTest::TearDownTestSuite();
+    BothServicesTest::TearDownTestSuite();
   }
   void SetUp() override {
-    PostServiceTest::SetUp();
+    BothServicesTest::SetUp();
     ASSERT_NE(bouncer_, nullptr) << "PgBouncer did not start";
   }
 

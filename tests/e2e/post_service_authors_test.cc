@@ -15,8 +15,8 @@
 #include <gtest/gtest.h>
 
 #include "common/trace_context.h"
+#include "e2e/both_services_fixture.h"
 #include "google/rpc/error_details.pb.h"
-#include "post_service_fixture.h"
 #include "support/eventually.h"
 #include "support/rpc_details.h"
 #include "support/test_certificates.h"
@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 constexpr char kTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 constexpr char kTracestate[] = "congo=t61rcWkgMzE";
 
-TEST_F(PostServiceTest, UnknownAuthorIsNotFoundNamingTheUser) {
+TEST_F(BothServicesTest, UnknownAuthorIsNotFoundNamingTheUser) {
   StartServices();
   grpc::Status status = CreatePost(987654, "who am I?");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
@@ -41,7 +41,7 @@ TEST_F(PostServiceTest, UnknownAuthorIsNotFoundNamingTheUser) {
   EXPECT_EQ(CountPosts(), 0);
 }
 
-TEST_F(PostServiceTest, DeletedAuthorIsRefusedAtOnce) {
+TEST_F(BothServicesTest, DeletedAuthorIsRefusedAtOnce) {
   StartServices();
   const int64_t bob = CreateUser("bob");
   Post old_post;
@@ -62,7 +62,7 @@ TEST_F(PostServiceTest, DeletedAuthorIsRefusedAtOnce) {
   EXPECT_EQ(CountPosts("body = 'after leaving'"), 0);
 }
 
-TEST_F(PostServiceTest, MaxDeadlineCapsWhatTheCallerAllows) {
+TEST_F(BothServicesTest, MaxDeadlineCapsWhatTheCallerAllows) {
   FakeUserServer fake;
   fake.service().set_delay(120s);
   // The caller allows 30 s and the author check 60 s: only MAX_DEADLINE_MS
@@ -81,7 +81,7 @@ TEST_F(PostServiceTest, MaxDeadlineCapsWhatTheCallerAllows) {
 
 // --- user-service going away and coming back -------------------------------------
 
-TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealthy) {
+TEST_F(BothServicesTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealthy) {
   StartServices();
   const int64_t alice = CreateUser("alice");
   Post kept;
@@ -128,7 +128,7 @@ TEST_F(PostServiceTest, UserServiceDownRefusesCreatesButServesReadsAndStaysHealt
   EXPECT_TRUE(posts_->Running());
 }
 
-TEST_F(PostServiceTest, SlowUserServiceIsUnavailableWithinTheCheckTimeout) {
+TEST_F(BothServicesTest, SlowUserServiceIsUnavailableWithinTheCheckTimeout) {
   FakeUserServer fake;
   fake.service().set_delay(120s);
   // The caller allows 30 s and the server 60 s: only USER_SERVICE_TIMEOUT_MS
@@ -142,7 +142,7 @@ TEST_F(PostServiceTest, SlowUserServiceIsUnavailableWithinTheCheckTimeout) {
   EXPECT_EQ(CountPosts(), 0);
 }
 
-TEST_F(PostServiceTest, UnavailableAnswersOfUserServiceAreRetriedByTheChannel) {
+TEST_F(BothServicesTest, UnavailableAnswersOfUserServiceAreRetriedByTheChannel) {
   FakeUserServer fake;
   StartPostService(fake.address());
   fake.service().FailNext(1);
@@ -160,7 +160,7 @@ TEST_F(PostServiceTest, UnavailableAnswersOfUserServiceAreRetriedByTheChannel) {
 
 // --- Trace context ---------------------------------------------------------------
 
-TEST_F(PostServiceTest, TraceContextIsForwardedToUserService) {
+TEST_F(BothServicesTest, TraceContextIsForwardedToUserService) {
   FakeUserServer fake;
   StartPostService(fake.address());
   CreatePostRequest request;
@@ -190,7 +190,7 @@ TEST_F(PostServiceTest, TraceContextIsForwardedToUserService) {
   EXPECT_EQ(seen.count("tracestate"), 0u);
 }
 
-TEST_F(PostServiceTest, TraceContextReachesTheRealUserServiceLog) {
+TEST_F(BothServicesTest, TraceContextReachesTheRealUserServiceLog) {
   StartServices();
   const int64_t alice = CreateUser("tracy");
   CreatePostRequest request;
@@ -248,7 +248,7 @@ bool AnyContains(const std::vector<std::string>& lines, const std::string& text)
 // error's cause); lines of untraced calls carry none. (The deletion
 // consumer's own lines about the same killed connections carry none
 // either: they serve no call.)
-TEST_F(PostServiceTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
+TEST_F(BothServicesTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
   // Readiness checks only at start-up: a periodic ping would find the
   // killed connections first and the calls below would get fresh ones.
   const EnvVars no_periodic_ping = {{"HEALTH_CHECK_INTERVAL_MS", "3600000"}};
@@ -318,7 +318,7 @@ TEST_F(PostServiceTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
 
 // --- Reaching user-service: DNS, mutual TLS --------------------------------------
 
-TEST_F(PostServiceTest, ResolvesUserServiceThroughDnsTargets) {
+TEST_F(BothServicesTest, ResolvesUserServiceThroughDnsTargets) {
   FakeUserServer fake;
   // localhost may resolve to ::1 as well, where nothing listens: round-robin
   // only uses the addresses that connect.
@@ -329,7 +329,7 @@ TEST_F(PostServiceTest, ResolvesUserServiceThroughDnsTargets) {
   EXPECT_EQ(fake.service().calls(), 1);
 }
 
-TEST_F(PostServiceTest, ChecksAuthorsOverMutualTls) {
+TEST_F(BothServicesTest, ChecksAuthorsOverMutualTls) {
   TestCertificates certs;
   grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   tls.pem_root_certs = certs.Read("ca.crt");
@@ -352,7 +352,7 @@ TEST_F(PostServiceTest, ChecksAuthorsOverMutualTls) {
   EXPECT_EQ(fake.service().calls(), 1);
 }
 
-TEST_F(PostServiceTest, RealServicesTalkOverMutualTls) {
+TEST_F(BothServicesTest, RealServicesTalkOverMutualTls) {
   // user-service itself serves TLS and requires client certificates
   // (TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE); post-service presents
   // its own (USER_SERVICE_TLS_*).

@@ -10,8 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "e2e/both_services_fixture.h"
 #include "google/rpc/error_details.pb.h"
-#include "post_service_fixture.h"
 #include "support/rpc_details.h"
 
 namespace microblog {
@@ -20,7 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST_F(PostServiceTest, CreatedPostCanBeReadBackAndDeleted) {
+TEST_F(BothServicesTest, CreatedPostCanBeReadBackAndDeleted) {
   StartServices();
   const int64_t alice = CreateUser("alice");
 
@@ -53,7 +53,7 @@ TEST_F(PostServiceTest, CreatedPostCanBeReadBackAndDeleted) {
 // Author checks, inserts and reads are batched under concurrency: each call
 // must still get exactly its own outcome, and every acknowledged post must
 // be stored once.
-TEST_F(PostServiceTest, ConcurrentCreatesAndReadsEachGetTheirOwnAnswer) {
+TEST_F(BothServicesTest, ConcurrentCreatesAndReadsEachGetTheirOwnAnswer) {
   StartServices();
   const int64_t authors[] = {CreateUser("alice"), CreateUser("bob")};
   constexpr int64_t kUnknownAuthor = 999999;
@@ -148,7 +148,7 @@ TEST_F(PostServiceTest, ConcurrentCreatesAndReadsEachGetTheirOwnAnswer) {
   for (std::thread& thread : listers) thread.join();
 }
 
-TEST_F(PostServiceTest, MissingPostIsNotFoundNamingIt) {
+TEST_F(BothServicesTest, MissingPostIsNotFoundNamingIt) {
   StartServices();
   for (grpc::Status status : {GetPost(424242), DeletePost(424242)}) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
@@ -165,7 +165,7 @@ TEST_F(PostServiceTest, MissingPostIsNotFoundNamingIt) {
 
 // --- Validation ------------------------------------------------------------------
 
-TEST_F(PostServiceTest, BodyLimitsCountCharactersNotBytes) {
+TEST_F(BothServicesTest, BodyLimitsCountCharactersNotBytes) {
   StartServices();
   const int64_t alice = CreateUser("alice");
 
@@ -196,7 +196,7 @@ TEST_F(PostServiceTest, BodyLimitsCountCharactersNotBytes) {
   EXPECT_EQ(CountPosts(), 3);
 }
 
-TEST_F(PostServiceTest, EveryBadFieldIsReportedBeforeAnyCallToUserService) {
+TEST_F(BothServicesTest, EveryBadFieldIsReportedBeforeAnyCallToUserService) {
   FakeUserServer fake;
   StartPostService(fake.address());
 
@@ -220,7 +220,7 @@ TEST_F(PostServiceTest, EveryBadFieldIsReportedBeforeAnyCallToUserService) {
 
 // --- Idempotency -----------------------------------------------------------------
 
-TEST_F(PostServiceTest, ConcurrentRetriesWithOneRequestIdStoreOnePost) {
+TEST_F(BothServicesTest, ConcurrentRetriesWithOneRequestIdStoreOnePost) {
   StartServices();
   ExpectConcurrentRetriesStoreOnePost(CreateUser("alice"));
 }
@@ -228,7 +228,7 @@ TEST_F(PostServiceTest, ConcurrentRetriesWithOneRequestIdStoreOnePost) {
 // The same race, sharpened: the fake user-service answers slowly, so the 50
 // author checks queue up and are answered together, in a batch or two, and
 // the inserts reach the database together.
-TEST_F(PostServiceTest, RetriesReachingTheDatabaseTogetherStoreOnePost) {
+TEST_F(BothServicesTest, RetriesReachingTheDatabaseTogetherStoreOnePost) {
   FakeUserServer fake;
   StartPostService(fake.address());
   fake.service().set_delay(300ms);
@@ -237,7 +237,7 @@ TEST_F(PostServiceTest, RetriesReachingTheDatabaseTogetherStoreOnePost) {
   EXPECT_LT(fake.service().calls(), kConcurrentRetries / 2);
 }
 
-TEST_F(PostServiceTest, RequestIdReusedForAnotherPostIsAlreadyExists) {
+TEST_F(BothServicesTest, RequestIdReusedForAnotherPostIsAlreadyExists) {
   StartServices();
   const int64_t alice = CreateUser("alice");
   const int64_t bob = CreateUser("bob");

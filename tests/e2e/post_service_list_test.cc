@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 #include "support/rpc_details.h"
 
 namespace microblog {
@@ -41,7 +41,7 @@ void ExpectNewestFirst(const std::vector<Post>& seen) {
   }
 }
 
-TEST_F(PostServiceTest, PagesNeverSkipNorRepeatWhileNewPostsArrive) {
+TEST_F(BothServicesTest, PagesNeverSkipNorRepeatWhileNewPostsArrive) {
   StartServices();
   const int64_t alice = CreateUser("alice");
   const int64_t bob = CreateUser("bob");
@@ -87,7 +87,7 @@ TEST_F(PostServiceTest, PagesNeverSkipNorRepeatWhileNewPostsArrive) {
   EXPECT_GT(written_between_pages, 30);
 }
 
-TEST_F(PostServiceTest, PageSizeDefaultsClampsAndRejectsNegative) {
+TEST_F(BothServicesTest, PageSizeDefaultsClampsAndRejectsNegative) {
   StartServices();
   QueryPosts("INSERT INTO posts (user_id, body) SELECT 1, 'p' || g FROM generate_series(1, 130) g");
 
@@ -118,7 +118,7 @@ TEST_F(PostServiceTest, PageSizeDefaultsClampsAndRejectsNegative) {
   EXPECT_TRUE(response.next_page_token().empty());
 }
 
-TEST_F(PostServiceTest, MalformedOrForeignPageTokensAreInvalidArgument) {
+TEST_F(BothServicesTest, MalformedOrForeignPageTokensAreInvalidArgument) {
   StartServices();
   QueryPosts(
       "INSERT INTO posts (user_id, body) SELECT 1 + g % 2, 'p' || g "

@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 #include "support/child_process.h"
 #include "support/eventually.h"
 #include "support/test_certificates.h"
@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 // Calls in progress at SIGTERM (here: waiting for a slow author check, then
 // queued for their insert) are all finished and stored before the process
 // exits 0: what was acknowledged is stored, what was accepted is answered.
-TEST_F(PostServiceTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
+TEST_F(BothServicesTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
   FakeUserServer fake;
   fake.service().set_delay(1500ms);
   StartPostService(fake.address(), {{"SHUTDOWN_GRACE_MS", "30000"}});
@@ -54,14 +54,14 @@ TEST_F(PostServiceTest, SigtermLetsCallsInFlightFinishThenExitsZero) {
 
 // --- post-service's database restarting under load -------------------------------
 
-TEST_F(PostServiceTest, DatabaseRestartUnderLoadIsUnavailableThenRecovers) {
+TEST_F(BothServicesTest, DatabaseRestartUnderLoadIsUnavailableThenRecovers) {
   StartServices();
   ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers();
 }
 
 // --- Configuration ---------------------------------------------------------------
 
-TEST_F(PostServiceTest, RefusesToStartWithHalfAClientCertificate) {
+TEST_F(BothServicesTest, RefusesToStartWithHalfAClientCertificate) {
   TestCertificates certs;
   post_db_ = PreparePostDatabase(pg());
   RunResult result =

@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 #include "support/eventually.h"
 #include "support/prometheus_server.h"
 
@@ -52,7 +52,7 @@ double Now() {
       .count();
 }
 
-class PrometheusScrapeTest : public PostServiceTest {
+class PrometheusScrapeTest : public BothServicesTest {
  protected:
   // The value of the one series `promql` gives; NaN, which equals nothing,
   // after a failure when it gives none or several (a selector that is not

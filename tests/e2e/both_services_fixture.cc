@@ -1,4 +1,4 @@
-#include "post_service_fixture.h"
+#include "e2e/both_services_fixture.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -81,9 +81,9 @@ FakeUserServer::FakeUserServer(std::shared_ptr<grpc::ServerCredentials> credenti
 
 FakeUserServer::~FakeUserServer() { server_->Shutdown(std::chrono::system_clock::now() + 1s); }
 
-// --- PostServiceTest ---
+// --- BothServicesTest ---
 
-void PostServiceTest::StartServices(EnvVars user_env, EnvVars post_env) {
+void BothServicesTest::StartServices(EnvVars user_env, EnvVars post_env) {
   user_db_ = PrepareUserDatabase(pg());
   EnvVars env = UserServiceEnv();
   for (auto& [key, value] : user_env) env[key] = value;
@@ -92,14 +92,14 @@ void PostServiceTest::StartServices(EnvVars user_env, EnvVars post_env) {
   StartPostService(users_->address(), std::move(post_env));
 }
 
-void PostServiceTest::StartPostService(const std::string& user_service_address, EnvVars extra_env) {
+void BothServicesTest::StartPostService(const std::string& user_service_address, EnvVars extra_env) {
   post_db_ = PreparePostDatabase(pg());
   user_service_address_ = user_service_address;
   posts_ = LaunchPostService(std::move(extra_env));
   stub_ = PostService::NewStub(posts_->NewChannel());
 }
 
-EnvVars PostServiceTest::PostServiceEnv(EnvVars extra_env) const {
+EnvVars BothServicesTest::PostServiceEnv(EnvVars extra_env) const {
   EnvVars env = DatabaseEnv(post_db_, "POST_DATABASE_URL");
   env["USER_SERVICE_ADDR"] = user_service_address_;
   env["HEALTH_CHECK_INTERVAL_MS"] = "100";
@@ -107,17 +107,17 @@ EnvVars PostServiceTest::PostServiceEnv(EnvVars extra_env) const {
   return env;
 }
 
-std::unique_ptr<ServiceProcess> PostServiceTest::LaunchPostService(EnvVars extra_env) const {
+std::unique_ptr<ServiceProcess> BothServicesTest::LaunchPostService(EnvVars extra_env) const {
   return std::make_unique<ServiceProcess>(kPostServiceBin, PostServiceEnv(std::move(extra_env)));
 }
 
-EnvVars PostServiceTest::UserServiceEnv() const {
+EnvVars BothServicesTest::UserServiceEnv() const {
   EnvVars env = DatabaseEnv(user_db_, "USER_DATABASE_URL");
   env["HEALTH_CHECK_INTERVAL_MS"] = "100";
   return env;
 }
 
-int64_t PostServiceTest::CreateUser(const std::string& name) {
+int64_t BothServicesTest::CreateUser(const std::string& name) {
   microblog::user::v1::CreateUserRequest request;
   request.set_username(name);
   request.set_email(name + "@example.com");
@@ -128,20 +128,20 @@ int64_t PostServiceTest::CreateUser(const std::string& name) {
   return response.user().id();
 }
 
-grpc::Status PostServiceTest::DeleteUser(int64_t id) {
+grpc::Status BothServicesTest::DeleteUser(int64_t id) {
   microblog::user::v1::DeleteUserRequest request;
   request.set_id(id);
   microblog::user::v1::DeleteUserResponse response;
   return user_stub_->DeleteUser(NewContext().get(), request, &response);
 }
 
-pqxx::result PostServiceTest::QueryUsers(const std::string& sql) {
+pqxx::result BothServicesTest::QueryUsers(const std::string& sql) {
   pqxx::connection connection(user_db_.superuser_url);
   pqxx::nontransaction tx(connection);
   return tx.exec(sql);
 }
 
-grpc::Status PostServiceTest::CreatePost(int64_t user_id, const std::string& body,
+grpc::Status BothServicesTest::CreatePost(int64_t user_id, const std::string& body,
                                          const std::string& request_id, Post* post,
                                          PostService::Stub* stub) {
   CreatePostRequest request;
@@ -155,7 +155,7 @@ grpc::Status PostServiceTest::CreatePost(int64_t user_id, const std::string& bod
   return status;
 }
 
-grpc::Status PostServiceTest::GetPost(int64_t id, Post* post) {
+grpc::Status BothServicesTest::GetPost(int64_t id, Post* post) {
   GetPostRequest request;
   request.set_id(id);
   GetPostResponse response;
@@ -164,7 +164,7 @@ grpc::Status PostServiceTest::GetPost(int64_t id, Post* post) {
   return status;
 }
 
-grpc::Status PostServiceTest::ListPosts(int64_t user_id, int32_t page_size,
+grpc::Status BothServicesTest::ListPosts(int64_t user_id, int32_t page_size,
                                         const std::string& token, ListPostsResponse* response) {
   ListPostsRequest request;
   request.set_user_id(user_id);
@@ -174,24 +174,24 @@ grpc::Status PostServiceTest::ListPosts(int64_t user_id, int32_t page_size,
   return stub_->ListPosts(NewContext().get(), request, response);
 }
 
-grpc::Status PostServiceTest::DeletePost(int64_t id) {
+grpc::Status BothServicesTest::DeletePost(int64_t id) {
   DeletePostRequest request;
   request.set_id(id);
   DeletePostResponse response;
   return stub_->DeletePost(NewContext().get(), request, &response);
 }
 
-pqxx::result PostServiceTest::QueryPosts(const std::string& sql) {
+pqxx::result BothServicesTest::QueryPosts(const std::string& sql) {
   pqxx::connection connection(post_db_.superuser_url);
   pqxx::nontransaction tx(connection);
   return tx.exec(sql);
 }
 
-int64_t PostServiceTest::CountPosts(const std::string& where) {
+int64_t BothServicesTest::CountPosts(const std::string& where) {
   return QueryPosts("SELECT count(*) FROM posts WHERE " + where)[0][0].as<int64_t>();
 }
 
-std::vector<int64_t> PostServiceTest::IdsNewestFirst(const std::string& where) {
+std::vector<int64_t> BothServicesTest::IdsNewestFirst(const std::string& where) {
   std::vector<int64_t> ids;
   for (const auto& row :
        QueryPosts("SELECT id FROM posts WHERE " + where + " ORDER BY created_at DESC, id DESC")) {
@@ -200,7 +200,7 @@ std::vector<int64_t> PostServiceTest::IdsNewestFirst(const std::string& where) {
   return ids;
 }
 
-std::vector<PostServiceTest::Post> PostServiceTest::WalkAllPages(
+std::vector<BothServicesTest::Post> BothServicesTest::WalkAllPages(
     int64_t user_id, int32_t page_size, const std::function<void()>& between_pages) {
   std::vector<Post> seen;
   std::string token;
@@ -219,7 +219,7 @@ std::vector<PostServiceTest::Post> PostServiceTest::WalkAllPages(
   return seen;
 }
 
-void PostServiceTest::ExpectConcurrentRetriesStoreOnePost(int64_t user_id) {
+void BothServicesTest::ExpectConcurrentRetriesStoreOnePost(int64_t user_id) {
   constexpr int n = kConcurrentRetries;
   std::vector<grpc::Status> statuses(n);
   std::vector<Post> posts(n);
@@ -279,7 +279,7 @@ void PostServiceTest::ExpectConcurrentRetriesStoreOnePost(int64_t user_id) {
 }
 
 // Readers and writers keep calling through a restart of the cluster.
-void PostServiceTest::ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers() {
+void BothServicesTest::ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers() {
   const int64_t alice = CreateUser("alice");
   Post kept;
   ASSERT_TRUE(CreatePost(alice, "survives restarts", "", &kept).ok());

@@ -1,21 +1,22 @@
-// The fixture of post-service's end-to-end tests (post_service_*_test.cc,
-// extreme_values_test.cc): the real `post-service` binary on its own migrated
-// PostgreSQL database, checking authors against the real `user-service`
-// binary or, where a test must control user-service's answers, delay them or
-// see its incoming metadata, an in-process FakeUserService; all over loopback
-// gRPC.
+// BothServicesTest, the fixture of the end-to-end tests that run both
+// services (post_service.*, drain.*, pooler.*, metrics.*, extreme_values.*,
+// hostile.*): the real `post-service` binary on its own migrated PostgreSQL
+// database, checking authors against the real `user-service` binary or,
+// where a test must control user-service's answers, delay them or see its
+// incoming metadata, an in-process FakeUserService; all over loopback gRPC.
 //
-//   TEST_F(PostServiceTest, Something) {
+//   TEST_F(BothServicesTest, Something) {
 //     StartServices();
 //     const int64_t alice = CreateUser("alice");
 //     ASSERT_TRUE(CreatePost(alice, "hello").ok());
 //   }
 //
 // Every test starts its own services on fresh databases of the binary's one
-// throwaway PostgreSQL cluster. POST_SERVICE_BIN and USER_SERVICE_BIN are
-// compiled into post_service_fixture.cc.
-#ifndef MICROBLOG_TESTS_POST_SERVICE_FIXTURE_H_
-#define MICROBLOG_TESTS_POST_SERVICE_FIXTURE_H_
+// throwaway PostgreSQL cluster. Built once, as the library
+// microblog_e2e_fixture (tests/CMakeLists.txt), into which POST_SERVICE_BIN
+// and USER_SERVICE_BIN are compiled.
+#ifndef MICROBLOG_TESTS_E2E_BOTH_SERVICES_FIXTURE_H_
+#define MICROBLOG_TESTS_E2E_BOTH_SERVICES_FIXTURE_H_
 
 #include <atomic>
 #include <chrono>
@@ -108,7 +109,7 @@ class FakeUserServer {
   std::string address_;
 };
 
-class PostServiceTest : public ::testing::Test {
+class BothServicesTest : public ::testing::Test {
  protected:
   using CreatePostRequest = microblog::post::v1::CreatePostRequest;
   using CreatePostResponse = microblog::post::v1::CreatePostResponse;
@@ -204,4 +205,4 @@ class PostServiceTest : public ::testing::Test {
 }  // namespace test_support
 }  // namespace microblog
 
-#endif  // MICROBLOG_TESTS_POST_SERVICE_FIXTURE_H_
+#endif  // MICROBLOG_TESTS_E2E_BOTH_SERVICES_FIXTURE_H_
