@@ -41,6 +41,7 @@
 #include "support/child_process.h"
 #include "support/pg_cluster.h"
 #include "support/service_process.h"
+#include "support/shared_cluster.h"
 
 namespace microblog {
 namespace test_support {
@@ -124,12 +125,12 @@ class BothServicesTest : public ::testing::Test {
   using UserService = microblog::user::v1::UserService;
   using HealthStatus = grpc::health::v1::HealthCheckResponse;
 
-  static void SetUpTestSuite() { cluster_ = PgCluster::Start(); }
-  static void TearDownTestSuite() { cluster_.reset(); }
+  // Starts the binary's PostgreSQL cluster (SharedCluster()) before the
+  // test, if it is not running yet.
+  void SetUp() override { pg(); }
 
-  void SetUp() override { ASSERT_NE(cluster_, nullptr) << "PostgreSQL did not start"; }
-
-  static PgCluster& pg() { return *cluster_; }
+  // The binary's PostgreSQL cluster, shared by its tests.
+  static PgCluster& pg() { return SharedCluster(); }
 
   // Starts the real user-service and post-service (with `user_env` and
   // `post_env` added to their environments), each on a fresh database.
@@ -192,7 +193,6 @@ class BothServicesTest : public ::testing::Test {
   // CreatePost acknowledged is in the database.
   void ExpectDatabaseRestartUnderLoadIsUnavailableThenRecovers();
 
-  inline static std::unique_ptr<PgCluster> cluster_;
   MigratedDatabase user_db_;
   MigratedDatabase post_db_;
   std::unique_ptr<ServiceProcess> users_;

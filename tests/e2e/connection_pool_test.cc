@@ -23,7 +23,7 @@
 #include "common/named_statement.h"
 #include "common/metrics.h"
 #include "support/eventually.h"
-#include "support/pg_cluster.h"
+#include "support/shared_cluster.h"
 
 namespace microblog {
 namespace {
@@ -31,26 +31,21 @@ namespace {
 using std::chrono::system_clock;
 using namespace std::chrono_literals;
 using test_support::Eventually;
+using test_support::SharedCluster;
 
 // The pool against a real PostgreSQL.
 class ConnectionPoolTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = test_support::PgCluster::Start().release(); }
-  static void TearDownTestSuite() { delete cluster_; }
-
   static ConnectionPoolOptions Options(std::size_t size) {
     ConnectionPoolOptions options;
-    options.url = cluster_->SuperuserUrl();
+    options.url = SharedCluster().SuperuserUrl();
     options.size = size;
     options.statement_timeout = 300ms;
     options.prepare = [](pqxx::connection& c) { c.prepare("add", "SELECT $1::int + $2::int"); };
     return options;
   }
   static system_clock::time_point Soon() { return system_clock::now() + 5s; }
-
-  static test_support::PgCluster* cluster_;
 };
-test_support::PgCluster* ConnectionPoolTest::cluster_ = nullptr;
 
 absl::StatusOr<int> Add(ConnectionPool& pool, int a, int b) {
   return pool.Run<int>(system_clock::now() + 5s, [&](pqxx::connection& c) -> absl::StatusOr<int> {
@@ -108,7 +103,7 @@ TEST_F(ConnectionPoolTest, TextArrayRoundTripsAnyText) {
   const std::vector<std::optional<std::string>> texts = {
       "plain", "", "with, comma", "{braces}", "\"quoted\"", "back\\slash", "NULL",
       std::nullopt, "  spaces  ", "new\nline", "\xc3\xa6\xe5\xb1\xb1 \xf0\x9f\x98\x80", "\\\""};
-  pqxx::connection c(cluster_->SuperuserUrl());
+  pqxx::connection c(SharedCluster().SuperuserUrl());
   pqxx::nontransaction tx(c);
   const pqxx::result rows = tx.exec_params(
       "SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n", TextArray(texts));
@@ -210,7 +205,7 @@ TEST_F(ConnectionPoolTest, PingAnswersWhileEveryPooledConnectionIsBusy) {
 TEST_F(ConnectionPoolTest, FailsFastWhileTheDatabaseIsDownAndRecoversAfter) {
   ConnectionPool pool(Options(4));
   ASSERT_TRUE(Add(pool, 1, 2).ok());
-  cluster_->Stop();
+  SharedCluster().Stop();
   // Both the idle (now broken) connection and new connects must fail with
   // UNAVAILABLE, well before the 5 s deadline.
   for (int i = 0; i < 3; ++i) {
@@ -218,7 +213,7 @@ TEST_F(ConnectionPoolTest, FailsFastWhileTheDatabaseIsDownAndRecoversAfter) {
     EXPECT_EQ(sum.status().code(), absl::StatusCode::kUnavailable) << sum.status();
   }
   EXPECT_EQ(pool.Ping(Soon()).code(), absl::StatusCode::kUnavailable);
-  cluster_->Restart();
+  SharedCluster().Restart();
   absl::StatusOr<int> sum = absl::UnavailableError("not tried");
   ASSERT_TRUE(Eventually([&] {
     sum = Add(pool, 1, 2);

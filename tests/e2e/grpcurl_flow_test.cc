@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "support/service_process.h"
+#include "support/shared_cluster.h"
 
 namespace microblog::test_support {
 namespace {
@@ -24,21 +25,23 @@ constexpr int kExitUnauthenticated = 64 + 16;
 
 class GrpcurlFlowTest : public ::testing::Test {
  protected:
+  // Both services for the whole suite, on databases of the binary's shared
+  // cluster.
   static void SetUpTestSuite() {
-    cluster_ = PgCluster::Start().release();
-    user_db_ = new MigratedDatabase(PrepareUserDatabase(*cluster_));
-    post_db_ = new MigratedDatabase(PreparePostDatabase(*cluster_));
-    users_ = new ServiceProcess(USER_SERVICE_BIN, {{"USER_DATABASE_URL", user_db_->service_url}});
-    posts_ = new ServiceProcess(POST_SERVICE_BIN, {{"POST_DATABASE_URL", post_db_->service_url},
-                                                   {"USER_SERVICE_ADDR", users_->address()}});
+    user_db_ = PrepareUserDatabase(SharedCluster());
+    post_db_ = PreparePostDatabase(SharedCluster());
+    users_ = std::make_unique<ServiceProcess>(USER_SERVICE_BIN,
+                                              EnvVars{{"USER_DATABASE_URL", user_db_.service_url}});
+    posts_ = std::make_unique<ServiceProcess>(
+        POST_SERVICE_BIN, EnvVars{{"POST_DATABASE_URL", post_db_.service_url},
+                                  {"USER_SERVICE_ADDR", users_->address()}});
   }
   static void TearDownTestSuite() {
-    delete posts_;
-    delete users_;
-    delete post_db_;
-    delete user_db_;
-    delete cluster_;
+    posts_.reset();
+    users_.reset();
   }
+
+  void SetUp() override { ASSERT_NE(posts_, nullptr) << "the services did not start"; }
 
   // grpcurl.py -plaintext [-d JSON] ADDRESS ARGS...
   static RunResult Grpcurl(const ServiceProcess& service, const std::vector<std::string>& args,
@@ -57,17 +60,11 @@ class GrpcurlFlowTest : public ::testing::Test {
     return match[1];
   }
 
-  static PgCluster* cluster_;
-  static MigratedDatabase* user_db_;
-  static MigratedDatabase* post_db_;
-  static ServiceProcess* users_;
-  static ServiceProcess* posts_;
+  inline static MigratedDatabase user_db_;
+  inline static MigratedDatabase post_db_;
+  inline static std::unique_ptr<ServiceProcess> users_;
+  inline static std::unique_ptr<ServiceProcess> posts_;
 };
-PgCluster* GrpcurlFlowTest::cluster_ = nullptr;
-MigratedDatabase* GrpcurlFlowTest::user_db_ = nullptr;
-MigratedDatabase* GrpcurlFlowTest::post_db_ = nullptr;
-ServiceProcess* GrpcurlFlowTest::users_ = nullptr;
-ServiceProcess* GrpcurlFlowTest::posts_ = nullptr;
 
 TEST_F(GrpcurlFlowTest, ListsAndDescribesEveryServiceHealthIncluded) {
   RunResult list = Grpcurl(*users_, {"list"});
@@ -76,7 +73,7 @@ TEST_F(GrpcurlFlowTest, ListsAndDescribesEveryServiceHealthIncluded) {
   EXPECT_THAT(list.output, HasSubstr("grpc.health.v1.Health"));
   EXPECT_THAT(list.output, HasSubstr("grpc.reflection.v1alpha.ServerReflection"));
 
-  for (ServiceProcess* service : {users_, posts_}) {
+  for (ServiceProcess* service : {users_.get(), posts_.get()}) {
     RunResult health = Grpcurl(*service, {"describe", "grpc.health.v1.Health"});
     ASSERT_EQ(health.exit_code, 0) << health.output;
     EXPECT_THAT(health.output, HasSubstr("rpc Check"));

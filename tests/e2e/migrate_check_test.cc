@@ -23,6 +23,7 @@
 #include "support/eventually.h"
 #include "support/migrations_dir.h"
 #include "support/pg_cluster.h"
+#include "support/shared_cluster.h"
 
 namespace microblog {
 namespace test_support {
@@ -37,26 +38,23 @@ const std::string kRealMigrations = std::string(MICROBLOG_SOURCE_DIR) + "/migrat
 
 class MigrateCheckTest : public ::testing::Test {
  protected:
+  // The binary's PostgreSQL cluster, shared by its tests.
+  static PgCluster& pg() { return SharedCluster(); }
+
   static void SetUpTestSuite() {
-    pg_ = PgCluster::Start().release();
     // The roles the project's migrations grant to, and one for the tests.
-    pg_->Exec("postgres",
+    pg().Exec("postgres",
               "CREATE ROLE user_service LOGIN; CREATE ROLE post_service LOGIN;"
               "CREATE ROLE check_reader LOGIN; CREATE ROLE no_createdb LOGIN;");
   }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
 
   void SetUp() override {
-    ASSERT_NE(pg_, nullptr) << "PostgreSQL cluster did not start";
     std::string test_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::transform(test_name.begin(), test_name.end(), test_name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     user_db_ = "u_" + test_name;
-    user_url_ = pg_->CreateDatabase(user_db_);
-    post_url_ = pg_->CreateDatabase("p_" + test_name);
+    user_url_ = pg().CreateDatabase(user_db_);
+    post_url_ = pg().CreateDatabase("p_" + test_name);
   }
   void TearDown() override {
     // Whatever happened, no scratch database is left behind.
@@ -76,7 +74,7 @@ class MigrateCheckTest : public ::testing::Test {
   }
 
   static std::string Query(const std::string& sql) {
-    pqxx::connection conn(pg_->SuperuserUrl());
+    pqxx::connection conn(pg().SuperuserUrl());
     pqxx::nontransaction tx(conn);
     pqxx::row row = tx.exec1(sql);
     return row[0].is_null() ? "" : row[0].as<std::string>();
@@ -88,11 +86,8 @@ class MigrateCheckTest : public ::testing::Test {
         " WHERE datname LIKE 'migrate\\_check\\_%'");
   }
 
-  static PgCluster* pg_;
   std::string user_db_, user_url_, post_url_;
 };
-
-PgCluster* MigrateCheckTest::pg_ = nullptr;
 
 // The test command proves the project's own down files: every version of
 // both databases, with the services' roles present so that the grants are
@@ -237,7 +232,7 @@ TEST_F(MigrateCheckTest, RoleWithoutCreatedbGetsAClearError) {
   MigrationsDir dir;
   dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
   RunResult check =
-      Check(dir.path(), {{"USER_DATABASE_URL", pg_->UrlFor(user_db_, "no_createdb")}});
+      Check(dir.path(), {{"USER_DATABASE_URL", pg().UrlFor(user_db_, "no_createdb")}});
   EXPECT_EQ(check.exit_code, 11) << check.output;
   EXPECT_THAT(check.output, AllOf(HasSubstr("role \"no_createdb\" does not have the CREATEDB "
                                             "privilege"),

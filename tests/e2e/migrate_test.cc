@@ -28,6 +28,7 @@
 #include "support/eventually.h"
 #include "support/migrations_dir.h"
 #include "support/pg_cluster.h"
+#include "support/shared_cluster.h"
 
 namespace microblog {
 namespace test_support {
@@ -43,21 +44,17 @@ const std::string kRealMigrations = std::string(MICROBLOG_SOURCE_DIR) + "/migrat
 
 class MigrateTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { pg_ = PgCluster::Start().release(); }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
+  // The binary's PostgreSQL cluster, shared by its tests.
+  static PgCluster& pg() { return SharedCluster(); }
 
   void SetUp() override {
-    ASSERT_NE(pg_, nullptr) << "PostgreSQL cluster did not start";
     std::string test_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::transform(test_name.begin(), test_name.end(), test_name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     user_db_ = "u_" + test_name;
     post_db_ = "p_" + test_name;
-    user_url_ = pg_->CreateDatabase(user_db_);
-    post_url_ = pg_->CreateDatabase(post_db_);
+    user_url_ = pg().CreateDatabase(user_db_);
+    post_url_ = pg().CreateDatabase(post_db_);
   }
 
   // Runs migrate with both database URLs set (override with `env`) and
@@ -132,11 +129,8 @@ class MigrateTest : public ::testing::Test {
     dir.Add("user", "0002_create_b", "CREATE TABLE b (x int);\n", "DROP TABLE b;\n");
   }
 
-  static PgCluster* pg_;
   std::string user_db_, post_db_, user_url_, post_url_;
 };
-
-PgCluster* MigrateTest::pg_ = nullptr;
 
 // --- The real migrations/ ---------------------------------------------------
 
@@ -266,7 +260,7 @@ TEST_F(MigrateTest, RealSchemaIndexesAndCaseInsensitiveUniqueness) {
 }
 
 TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
-  pg_->Exec("postgres",
+  pg().Exec("postgres",
             "DO $$ BEGIN"
             "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'user_service') THEN"
             "    CREATE ROLE user_service LOGIN; END IF;"
@@ -276,7 +270,7 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
   RunResult up = Migrate({"up", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(up.exit_code, 0) << up.output;
 
-  const std::string as_user_service = pg_->UrlFor(user_db_, "user_service");
+  const std::string as_user_service = pg().UrlFor(user_db_, "user_service");
   {
     pqxx::connection conn(as_user_service);
     pqxx::work tx(conn);
@@ -304,7 +298,7 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
     EXPECT_EQ(wait.exit_code, 0) << wait.output;
   }
   {
-    pqxx::connection conn(pg_->UrlFor(post_db_, "post_service"));
+    pqxx::connection conn(pg().UrlFor(post_db_, "post_service"));
     pqxx::nontransaction tx(conn);
     tx.exec("INSERT INTO posts (user_id, body) VALUES (1, 'hi')");
     EXPECT_EQ(tx.exec1("SELECT count(*) FROM posts")[0].as<int>(), 1);
@@ -324,7 +318,7 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
   }
   {
     // Nobody else may call it (it is not PUBLIC).
-    pqxx::connection conn(pg_->UrlFor(post_db_, "user_service"));
+    pqxx::connection conn(pg().UrlFor(post_db_, "user_service"));
     pqxx::nontransaction tx(conn);
     EXPECT_THROW(tx.exec("SELECT * FROM insert_posts('{1}', '{hi}', '{NULL}')"),
                  pqxx::insufficient_privilege);
@@ -343,7 +337,7 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
   }
   {
     // user_service has nothing on the post database's table.
-    pqxx::connection conn(pg_->UrlFor(post_db_, "user_service"));
+    pqxx::connection conn(pg().UrlFor(post_db_, "user_service"));
     pqxx::nontransaction tx(conn);
     EXPECT_THROW(tx.exec("SELECT * FROM posts"), pqxx::insufficient_privilege);
   }
@@ -651,7 +645,7 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
   AddSimpleMigrations(dir);
   dir.Add("user", "0003_create_c", "CREATE TABLE c (x int);\n", "DROP TABLE c;\n");
   // A database whose schema was created another way: a and b, no history.
-  pg_->Exec(user_db_, "CREATE TABLE a (x int); CREATE TABLE b (x int)");
+  pg().Exec(user_db_, "CREATE TABLE a (x int); CREATE TABLE b (x int)");
 
   RunResult past_files = Migrate(OnUser({"stamp", "4"}, dir));
   EXPECT_EQ(past_files.exit_code, 2) << past_files.output;
@@ -688,7 +682,7 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
 
   // Repairing history: a row deleted by hand is refused by up and restored by
   // stamp, with the file's checksum.
-  pg_->Exec(user_db_, "DELETE FROM schema_migrations WHERE version = 2");
+  pg().Exec(user_db_, "DELETE FROM schema_migrations WHERE version = 2");
   RunResult holed = Migrate(OnUser({"up"}, dir));
   EXPECT_EQ(holed.exit_code, 4) << holed.output;
   EXPECT_THAT(holed.output, HasSubstr("migrate stamp 2"));
@@ -980,14 +974,14 @@ TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromT
             "0");
 
   // Rerunning with the broken index in place is refused, with the fix.
-  pg_->Exec(user_db_, "DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE n = 1)");
+  pg().Exec(user_db_, "DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE n = 1)");
   RunResult refused = Migrate(up_args);
   EXPECT_EQ(refused.exit_code, 4) << refused.output;
   EXPECT_THAT(refused.output, AllOf(HasSubstr("INVALID index public.t_n_key"),
                                     HasSubstr("DROP INDEX CONCURRENTLY")));
 
   // The fix the message gives, then the whole file runs again from the start.
-  pg_->Exec(user_db_, "DROP INDEX CONCURRENTLY IF EXISTS public.t_n_key");
+  pg().Exec(user_db_, "DROP INDEX CONCURRENTLY IF EXISTS public.t_n_key");
   RunResult rerun = Migrate(up_args);
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
   EXPECT_THAT(rerun.output, HasSubstr("runs outside a transaction"));
@@ -1045,11 +1039,11 @@ TEST_F(MigrateTest, UnreachableDatabaseMessageNamesEndpointButNeverThePassword) 
   }
 
   // The cluster itself down: the socket directory is named.
-  pg_->Stop();
+  pg().Stop();
   RunResult down = Migrate({"status", "--migrations-dir", kRealMigrations});
-  pg_->Restart();
+  pg().Restart();
   EXPECT_EQ(down.exit_code, 3) << down.output;
-  EXPECT_THAT(down.output, HasSubstr(pg_->socket_dir()));
+  EXPECT_THAT(down.output, HasSubstr(pg().socket_dir()));
 }
 
 // --- Command line (no database needed: all of these fail before connecting) ---

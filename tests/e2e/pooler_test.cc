@@ -37,14 +37,8 @@ using microblog::user::v1::UserService;
 
 class PoolerTest : public BothServicesTest {
  protected:
-  static void SetUpTestSuite() {
-    BothServicesTest::SetUpTestSuite();
-    bouncer_ = PgBouncer::Start(pg());
-  }
-  static void TearDownTestSuite() {
-    bouncer_.reset();
-    BothServicesTest::TearDownTestSuite();
-  }
+  static void SetUpTestSuite() { bouncer_ = PgBouncer::Start(pg()); }
+  static void TearDownTestSuite() { bouncer_.reset(); }
   void SetUp() override {
     BothServicesTest::SetUp();
     ASSERT_NE(bouncer_, nullptr) << "PgBouncer did not start";

@@ -32,6 +32,7 @@
 #include "support/http_get.h"
 #include "support/pg_cluster.h"
 #include "support/service_process.h"
+#include "support/shared_cluster.h"
 
 namespace microblog {
 namespace test_support {
@@ -77,12 +78,12 @@ int Occurrences(const ServiceProcess& service, const std::string& text) {
 
 class ReplicasTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { primary_ = PgCluster::Start(); }
-  static void TearDownTestSuite() { primary_.reset(); }
+  // The binary's shared cluster, of which each test starts its replicas.
+  static PgCluster& primary() { return SharedCluster(); }
 
   void SetUp() override {
-    user_db_ = PrepareUserDatabase(*primary_);
-    post_db_ = PreparePostDatabase(*primary_);
+    user_db_ = PrepareUserDatabase(primary());
+    post_db_ = PreparePostDatabase(primary());
   }
   void TearDown() override {
     // Services first: they hold connections to the replicas.
@@ -94,12 +95,12 @@ class ReplicasTest : public ::testing::Test {
   // A streaming replica with everything committed so far, which replays
   // later commits `delay` late.
   PgCluster& StartReplica(milliseconds delay = milliseconds(0)) {
-    replicas_.push_back(primary_->StartReplica(delay));
+    replicas_.push_back(primary().StartReplica(delay));
     return *replicas_.back();
   }
   // An account made straight in the primary's users database; its id.
   int64_t InsertUser(const std::string& name) {
-    return std::stoll(primary_->Query(
+    return std::stoll(primary().Query(
         user_db_.name, "INSERT INTO users (username, email, password_hash) VALUES ('" + name +
                            "', '" + name + "@example.com', 'x') RETURNING id"));
   }
@@ -207,7 +208,6 @@ class ReplicasTest : public ::testing::Test {
                                       std::to_string(id));
   }
 
-  static std::unique_ptr<PgCluster> primary_;
   MigratedDatabase user_db_;
   MigratedDatabase post_db_;
   std::vector<std::unique_ptr<PgCluster>> replicas_;
@@ -216,8 +216,6 @@ class ReplicasTest : public ::testing::Test {
   std::unique_ptr<user_v1::UserService::Stub> users_;
   std::unique_ptr<post_v1::PostService::Stub> posts_;
 };
-
-std::unique_ptr<PgCluster> ReplicasTest::primary_;
 
 TEST_F(ReplicasTest, UserReadsGoToTheReplicaUnlessTheirTokenOrRpcNeedsThePrimary) {
   const int64_t before = InsertUser("before");
@@ -402,7 +400,7 @@ TEST_F(ReplicasTest, AStoppedReplicaCostsNoFailedCall) {
   post_v1::CreatePostResponse created;
   ASSERT_TRUE(posts_->CreatePost(Context().get(), create, &created).ok());
   const int64_t post = created.post().id();
-  ASSERT_TRUE(replica.WaitForReplay(*primary_, kWait));
+  ASSERT_TRUE(replica.WaitForReplay(primary(), kWait));
   AwaitReplicaInUse(*user_service_);
   AwaitReplicaInUse(*post_service_);
 

@@ -41,6 +41,7 @@
 #include "support/pg_cluster.h"
 #include "support/rpc_details.h"
 #include "support/service_process.h"
+#include "support/shared_cluster.h"
 
 #ifndef USER_SERVICE_BIN
 #error "USER_SERVICE_BIN must be defined (path of the user-service binary)"
@@ -55,6 +56,7 @@ using ::microblog::test_support::EnvVars;
 using ::microblog::test_support::MigratedDatabase;
 using ::microblog::test_support::PgCluster;
 using ::microblog::test_support::ServiceProcess;
+using ::microblog::test_support::SharedCluster;
 
 // Generous bounds against hangs; nothing asserts on durations.
 constexpr std::chrono::seconds kCallTimeout(60);
@@ -104,11 +106,8 @@ struct Reply {
 
 class UserServiceTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = PgCluster::Start(); }
-  static void TearDownTestSuite() { cluster_.reset(); }
-
   void SetUp() override {
-    db_ = microblog::test_support::PrepareUserDatabase(*cluster_);
+    db_ = microblog::test_support::PrepareUserDatabase(SharedCluster());
     StartService();
   }
 
@@ -246,13 +245,10 @@ class UserServiceTest : public ::testing::Test {
 
   int64_t CountUsers() { return std::stoll(QueryAsSuperuser("SELECT count(*) FROM users")); }
 
-  static std::unique_ptr<PgCluster> cluster_;
   MigratedDatabase db_;
   std::unique_ptr<ServiceProcess> service_;
   std::unique_ptr<v1::UserService::Stub> stub_;
 };
-
-std::unique_ptr<PgCluster> UserServiceTest::cluster_;
 
 // --- CreateUser ---
 
@@ -852,7 +848,7 @@ TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRe
   auto watch = WatchHealth(*health, watch_context, "microblog.user.v1.UserService");
   EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::SERVING));
 
-  cluster_->Stop();
+  SharedCluster().Stop();
   // Brings the shared cluster back however this test ends.
   struct RestartGuard {
     PgCluster* cluster;
@@ -860,7 +856,7 @@ TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRe
     ~RestartGuard() {
       if (!restarted) cluster->Restart();
     }
-  } guard{cluster_.get()};
+  } guard{&SharedCluster()};
 
   // Fails fast with UNAVAILABLE (not by running into the 60 s deadline).
   auto down = Get(user.id());
@@ -879,7 +875,7 @@ TEST_F(UserServiceTest, DatabaseRestartIsUnavailableThenRecoversWithoutServiceRe
   // The open Watch stream was told, once.
   EXPECT_EQ(NextStatus(*watch), std::optional(HealthCheckResponse::NOT_SERVING));
 
-  cluster_->Restart();
+  SharedCluster().Restart();
   guard.restarted = true;
   EXPECT_TRUE(Eventually([&] { return Get(user.id()).status.ok(); }));
   EXPECT_TRUE(service_->WaitForHealth(HealthCheckResponse::SERVING, kWaitTimeout));
@@ -1113,7 +1109,7 @@ class PasswordFloodTest : public UserServiceTest {
   // 30 s deadline leaves room for the sanitizers' slow Argon2id.
   void SetUp() override {
     if (!HasIpv6Loopback()) GTEST_SKIP() << "needs IPv6 on the loopback interface (::1)";
-    db_ = microblog::test_support::PrepareUserDatabase(*cluster_);
+    db_ = microblog::test_support::PrepareUserDatabase(SharedCluster());
     port_ = microblog::test_support::FreeTcpPort();
     StartService({{"LISTEN_ADDRESS", "[::]:" + std::to_string(port_)},
                   {"PASSWORD_HASH_THREADS", "1"},
