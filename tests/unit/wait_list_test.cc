@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +17,10 @@ namespace {
 
 using std::chrono::system_clock;
 using namespace std::chrono_literals;
+
+// Bound of the waits below: a hang fails the test instead of running into
+// the CTest timeout.
+constexpr std::chrono::seconds kTimeout(30);
 
 TEST(WaitList, NotifyAllWakesEveryWaiterOnceAndTimeoutsWakeTheRest) {
   WaitList list;
@@ -27,10 +33,16 @@ TEST(WaitList, NotifyAllWakesEveryWaiterOnceAndTimeoutsWakeTheRest) {
   list.NotifyAll();  // nobody waits any more
   EXPECT_EQ(woken.load(), 3);
 
-  std::promise<system_clock::time_point> timed_out;
+  // Shared with the waiter, which the list's destructor runs if the
+  // deadline never did.
+  auto timed_out = std::make_shared<std::promise<system_clock::time_point>>();
+  std::future<system_clock::time_point> woken_at = timed_out->get_future();
   const system_clock::time_point deadline = system_clock::now() + 50ms;
-  list.Wait(list.generation(), deadline, [&] { timed_out.set_value(system_clock::now()); });
-  EXPECT_GE(timed_out.get_future().get(), deadline);
+  list.Wait(list.generation(), deadline,
+            [timed_out] { timed_out->set_value(system_clock::now()); });
+  ASSERT_EQ(woken_at.wait_for(kTimeout), std::future_status::ready)
+      << "a deadline 50 ms away did not wake its waiter within " << kTimeout.count() << " s";
+  EXPECT_GE(woken_at.get(), deadline);
 }
 
 TEST(WaitList, ANotificationBeforeWaitIsNotLost) {
@@ -58,22 +70,40 @@ TEST(WaitList, CloseWakesEveryWaiterAndLaterWaitsRunAtOnce) {
 }
 
 TEST(WaitList, WaitersMayWaitAgainFromTheirCallback) {
-  WaitList list;
-  std::atomic<int> rounds{0};
-  std::promise<void> done;
-  std::function<void()> again = [&] {
-    if (++rounds < 3) {
-      list.Wait(list.generation(), system_clock::now() + 1h, again);
+  // What the waiter and the notifying thread share: on the heap, and left
+  // there if the test times out, since a list stuck in a Wait() from a
+  // waiter could be neither destroyed nor outlived by its waiters.
+  struct Shared {
+    WaitList list;
+    std::atomic<int> rounds{0};
+    std::promise<void> done;
+    std::function<void()> again;
+  };
+  auto shared = std::make_unique<Shared>();
+  Shared* s = shared.get();
+  s->again = [s] {
+    if (++s->rounds < 3) {
+      s->list.Wait(s->list.generation(), system_clock::now() + 1h, s->again);
     } else {
-      done.set_value();
+      s->done.set_value();
     }
   };
-  list.Wait(list.generation(), system_clock::now() + 1h, again);
-  list.NotifyAll();
-  list.NotifyAll();
-  list.NotifyAll();
-  done.get_future().get();
-  EXPECT_EQ(rounds.load(), 3);
+  std::future<void> done = s->done.get_future();
+  s->list.Wait(s->list.generation(), system_clock::now() + 1h, s->again);
+  // Notified from another thread (which runs the waiter), so that a
+  // deadlock there cannot hold this one.
+  std::thread notifier([s] {
+    s->list.NotifyAll();
+    s->list.NotifyAll();
+    s->list.NotifyAll();
+  });
+  if (done.wait_for(kTimeout) != std::future_status::ready) {
+    notifier.detach();
+    static_cast<void>(shared.release());  // deliberately leaked, see above
+    FAIL() << "the waiter did not get its third wake-up within " << kTimeout.count() << " s";
+  }
+  notifier.join();
+  EXPECT_EQ(s->rounds.load(), 3);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,10 @@ namespace microblog {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Bound of the waits below: a hang fails the test instead of running into
+// the CTest timeout.
+constexpr std::chrono::seconds kTimeout(30);
 
 TEST(WorkerPool, RunsEveryJobAndDrainsTheQueueOnDestruction) {
   std::atomic<int> done{0};
@@ -29,10 +34,19 @@ TEST(WorkerPool, RunsEveryJobAndDrainsTheQueueOnDestruction) {
 }
 
 TEST(WorkerPool, JobsMaySubmitJobs) {
-  std::promise<int> result;
-  WorkerPool pool("test", 1);
-  pool.Submit([&] { pool.Submit([&] { result.set_value(42); }); });
-  EXPECT_EQ(result.get_future().get(), 42);
+  // On the heap, and left there if the test times out: a pool stuck in a
+  // Submit() from a job could be neither destroyed (its destructor would
+  // wait for the stuck job) nor outlived by what its jobs use.
+  auto pool = std::make_unique<WorkerPool>("test", 1);
+  auto result = std::make_shared<std::promise<int>>();
+  std::future<int> answer = result->get_future();
+  WorkerPool* workers = pool.get();
+  workers->Submit([workers, result] { workers->Submit([result] { result->set_value(42); }); });
+  if (answer.wait_for(kTimeout) != std::future_status::ready) {
+    static_cast<void>(pool.release());  // deliberately leaked, see above
+    FAIL() << "the job a job submitted did not run within " << kTimeout.count() << " s";
+  }
+  EXPECT_EQ(answer.get(), 42);
 }
 
 }  // namespace
