@@ -16,7 +16,7 @@
 //          truncated, an 11-byte varint) is INVALID_ARGUMENT "request is not
 //          a valid <message>".
 // Rows 5-7 and 10 are tested beside their fixes (user_service_test.cc,
-// metrics_test.cc, scripts/test.sh). tests/network_fuzz_test.cc fuzzes
+// metrics_test.cc, scripts/test.sh). network_fuzz_test.cc fuzzes
 // every RPC of both services.
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 // Unit tests of Posts, the logic of post-service, on an in-memory fake store
 // and a fake author checker: what the end-to-end tests
-// (tests/post_service_*_test.cc) cannot force from outside, such as which
+// (e2e/post_service_*_test.cc) cannot force from outside, such as which
 // store operation a request reaches, the batches it forms, a failing
 // user-service, and proof that invalid requests reach neither the store
 // nor user-service.

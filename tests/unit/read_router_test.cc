@@ -1,6 +1,6 @@
 // The read router's choice logic (ReplicaSet) against fake poll results,
 // consistency tokens, and the parsing of read-URL lists. The routing through
-// real replicas is tested in replicas_test.cc.
+// real replicas is tested in e2e/replicas_test.cc.
 #include <algorithm>
 #include <chrono>
 #include <optional>

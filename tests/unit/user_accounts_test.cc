@@ -1,5 +1,5 @@
 // Unit tests of UserAccounts, the logic of user-service, on an in-memory fake store:
-// what the end-to-end tests (user_service_test.cc) cannot force from
+// what the end-to-end tests (e2e/user_service_test.cc) cannot force from
 // outside, such as the store's row order, its failures, and proof that
 // invalid requests never reach it.
 #include <algorithm>

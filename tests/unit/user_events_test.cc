@@ -1,7 +1,7 @@
 // Unit tests of UserEventFeed, the logic of UserService.ListUserEvents, on
 // an in-memory fake outbox: the long poll's parking and wake-ups, what a
 // page and its token hold, and what the end-to-end tests
-// (deletion_cascade_test.cc) cannot force from outside, such as events of a
+// (e2e/deletion_cascade_test.cc) cannot force from outside, such as events of a
 // kind this build does not know and a store failing mid-poll.
 #include <chrono>
 #include <future>
