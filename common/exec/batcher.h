@@ -219,7 +219,8 @@ class Batcher {
     return live;
   }
 
-  // Runs `batch` and the batches queued behind it in this slot.
+  // Runs `batch` (not empty: it holds the slot) and the batches queued
+  // behind it in this slot.
   void Run(std::vector<Request> batch) {
     if (workers_ != nullptr) {
       workers_->Submit([this, batch = std::move(batch)]() mutable {
@@ -234,7 +235,10 @@ class Batcher {
         StartSplitting(std::move(live.items), live.deadline,
                        [this, requests = std::move(live.requests)](Results results) mutable {
                          Answer(requests, std::move(results));
-                         Run(NextBatchOrRelease());
+                         // Once the slot is released, `this` may be gone:
+                         // nothing of it is touched after an empty batch.
+                         std::vector<Request> next = NextBatchOrRelease();
+                         if (!next.empty()) Run(std::move(next));
                        });
         return;
       }
