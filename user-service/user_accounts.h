@@ -44,6 +44,7 @@
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/login_throttle.h"
 #include "user-service/password_hasher.h"
+#include "user-service/user_records.h"
 #include "user-service/user_store.h"
 
 namespace microblog {

@@ -31,7 +31,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,41 +42,10 @@
 #include "common/connection_pool.h"
 #include "common/read_from.h"
 #include "common/read_router.h"
+#include "user-service/user_records.h"
 
 namespace microblog {
 namespace user {
-
-// One row of `users`, without its password hash: what every read but a
-// password check returns, so that the hash never travels for nothing.
-struct UserRecord {
-  int64_t id = 0;
-  std::string username;
-  std::string email;
-  int64_t create_time_micros = 0;  // microseconds since the Unix epoch
-};
-
-// An account with its password hash: what a password check needs.
-struct UserCredentials {
-  UserRecord user;
-  std::string password_hash;  // encoded Argon2id hash; never sent to clients
-};
-
-// Which column a login names.
-enum class LoginField { kUsername, kEmail };
-
-// One lookup of an account by login: which field, and the value asked
-// (matched ignoring case).
-struct Login {
-  LoginField field;
-  std::string value;
-};
-
-// The new values of an update; unset fields keep their value.
-struct UserChanges {
-  std::optional<std::string> username;
-  std::optional<std::string> email;
-  std::optional<std::string> password_hash;
-};
 
 class UserStore {
  public:
