@@ -74,16 +74,17 @@ class PostStore {
                                                            const ReadFrom& from,
                                                            Clock::time_point deadline) = 0;
 
-  // Up to `query.page_size` posts, newest first (created_at, then id,
-  // descending), of `query.user_id` (0: everyone) strictly after
-  // `query.after`.
-  virtual absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
-                                        Clock::time_point deadline) = 0;
+  // Up to `range.limit` posts, newest first (created_at, then id,
+  // descending), of `range.user_id` (0: everyone) strictly after
+  // `range.after`.
+  virtual absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range,
+                                                       const ReadFrom& from,
+                                                       Clock::time_point deadline) = 0;
 
-  // The first pages of several users' posts, one result per key (keys may
-  // repeat), in order, each what List() answers for {user_id, page_size, no
-  // `after`}.
-  virtual absl::StatusOr<std::vector<PostPage>> ListFirstPages(
+  // The newest posts of several users, one result per key (keys may
+  // repeat), in order, each what List() answers for {user_id, no `after`,
+  // limit}.
+  virtual absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
       const std::vector<FirstPageKey>& keys, const ReadFrom& from,
       Clock::time_point deadline) = 0;
 
@@ -115,11 +116,11 @@ class PostgresPostStore final : public PostStore {
   absl::StatusOr<std::vector<PostRecord>> GetByIds(const std::vector<int64_t>& ids,
                                                    const ReadFrom& from,
                                                    Clock::time_point deadline) override;
-  absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
-                                Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<PostPage>> ListFirstPages(const std::vector<FirstPageKey>& keys,
-                                                       const ReadFrom& from,
-                                                       Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range, const ReadFrom& from,
+                                               Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
+      const std::vector<FirstPageKey>& keys, const ReadFrom& from,
+      Clock::time_point deadline) override;
   absl::Status Delete(int64_t id, Clock::time_point deadline) override;
   std::string WriteToken(Clock::time_point deadline) override;
 

@@ -24,6 +24,8 @@
 // GetPost calls share one GetByIds query, and the first pages of ListPosts
 // for one user (the timeline's opening, the hottest read) share one
 // ListFirstPages query. Other pages, and DeletePost, are single queries.
+// A page is read one row longer than it is, to tell whether another
+// follows (PageRowLimit, common/page_token.h): the store only reads rows.
 // Blocking store work runs on `db_workers`, so that no gRPC thread waits
 // for PostgreSQL; at most kBatchesInFlight batches of each kind run at once.
 //
@@ -98,7 +100,7 @@ class Posts {
   };
   std::vector<absl::StatusOr<StoredPost>> InsertBatch(const std::vector<NewPost>& posts,
                                                       Clock::time_point deadline);
-  std::vector<absl::StatusOr<PostPage>> ListFirstPagesBatch(
+  std::vector<absl::StatusOr<std::vector<PostRecord>>> ListFirstPagesBatch(
       const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline);
 
   PostStore& store_;
@@ -108,7 +110,7 @@ class Posts {
   // everything those use is still alive.
   Batcher<NewPost, StoredPost> inserts_;  // InsertBatch
   BatchedReadsById<PostRecord> reads_;    // PostStore::GetByIds
-  Batcher<Routed<FirstPageKey>, PostPage> first_pages_;  // ListFirstPagesBatch
+  Batcher<Routed<FirstPageKey>, std::vector<PostRecord>> first_pages_;  // ListFirstPagesBatch
 };
 
 }  // namespace post

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/page_token.h"
 #include "common/proto_time.h"
 #include "common/status.h"
 #include "user-service/user_validation.h"
@@ -115,10 +116,9 @@ absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
 
   // One row more than the page tells whether another page follows.
   absl::StatusOr<std::vector<UserRecord>> users =
-      store_.ListAfter(query->after_id, query->page_size + 1, *from, deadline);
+      store_.ListAfter(query->after_id, PageRowLimit(query->page_size), *from, deadline);
   if (!users.ok()) return users.status();
-  const bool more = static_cast<int>(users->size()) > query->page_size;
-  if (more) users->resize(query->page_size);
+  const bool more = TrimToPage(*users, query->page_size);
   for (const UserRecord& user : *users) ToProto(user, *response.add_users());
   if (more) response.set_next_page_token(EncodeListUsersToken(users->back().id));
   return absl::OkStatus();
