@@ -29,7 +29,7 @@ namespace {
 
 // CreatePost's batches: insert_posts() (migrations/post/0003) takes the
 // authors' shared locks, refuses tombstoned authors and inserts each post,
-// in one round trip and one statement, so one commit (author_locks.h).
+// in one round trip and one statement, so one commit (cascade/author_locks.h).
 // $1 user ids, $2 bodies, $3 request ids (NULL: none), pairwise, in
 // insertion order. One row per post: `ord` (its position, from 1),
 // `outcome` ('inserted', 'removed': its author is deleted, 'taken': its

@@ -62,7 +62,7 @@ class PostStore {
   // A post whose author was removed (user_tombstones: the user was
   // deleted) is NOT_FOUND (with a google.rpc.ResourceInfo naming the user),
   // decided inside the transaction under the author's lock, so that no post
-  // outlives its author whatever the interleaving (author_locks.h).
+  // outlives its author whatever the interleaving (cascade/author_locks.h).
   // An error of the transaction (database down, commit lost) is every
   // post's, and then none is stored.
   virtual std::vector<absl::StatusOr<PostRecord>> InsertMany(const std::vector<NewPost>& posts,

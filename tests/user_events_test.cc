@@ -15,8 +15,8 @@
 #include "common/wait_list.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
-#include "user-service/user_event_store.h"
-#include "user-service/user_events.h"
+#include "user-service/feed/user_event_store.h"
+#include "user-service/feed/user_events.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {

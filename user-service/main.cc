@@ -23,8 +23,8 @@
 #include "common/worker_pool.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
-#include "user-service/user_event_store.h"
-#include "user-service/user_events.h"
+#include "user-service/feed/user_event_store.h"
+#include "user-service/feed/user_events.h"
 #include "user-service/user_service.h"
 #include "user-service/user_store.h"
 

@@ -10,7 +10,7 @@
 //    deadline or would exceed its caps (common/fair_work_queue.h); a
 //    VerifyPassword the login throttle refuses (login_throttle.h) is
 //    answered before it queues;
-//  - ListUserEvents: UserEventFeed's long poll (user_events.h);
+//  - ListUserEvents: UserEventFeed's long poll (feed/user_events.h);
 //  - everything else on `db_workers`.
 // What each RPC does is UserAccounts' business (user_accounts.h).
 //
@@ -34,7 +34,7 @@
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
-#include "user-service/user_events.h"
+#include "user-service/feed/user_events.h"
 
 namespace microblog {
 namespace user {

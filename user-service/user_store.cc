@@ -74,7 +74,7 @@ constexpr NamedStatement kUpdate{
     "password_hash = coalesce($4, password_hash) WHERE id = $1 "
     "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
     "create_micros"};
-// The account and its 'user.deleted' event (the outbox, user_event_store.h)
+// The account and its 'user.deleted' event (the outbox, feed/user_event_store.h)
 // in one statement: autocommit makes both one transaction, so the event
 // exists exactly when the deletion committed.
 constexpr NamedStatement kDelete{

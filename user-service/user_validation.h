@@ -46,7 +46,7 @@
 #include "absl/status/statusor.h"
 #include "common/status.h"
 #include "microblog/user/v1/user_service.pb.h"
-#include "user-service/user_event_records.h"
+#include "user-service/feed/user_event_records.h"
 
 namespace microblog {
 namespace user {

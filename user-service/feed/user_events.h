@@ -16,8 +16,8 @@
 // Thread-safety: all methods may run concurrently. Everything borrowed must
 // outlive the calls in flight: close `new_events` (WaitList::Close) before
 // destroying the feed, and destroy the workers before the store.
-#ifndef MICROBLOG_USER_SERVICE_USER_EVENTS_H_
-#define MICROBLOG_USER_SERVICE_USER_EVENTS_H_
+#ifndef MICROBLOG_USER_SERVICE_FEED_USER_EVENTS_H_
+#define MICROBLOG_USER_SERVICE_FEED_USER_EVENTS_H_
 
 #include <chrono>
 #include <memory>
@@ -26,7 +26,7 @@
 #include "common/wait_list.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
-#include "user-service/user_event_store.h"
+#include "user-service/feed/user_event_store.h"
 
 namespace microblog {
 namespace user {
@@ -72,4 +72,4 @@ class UserEventFeed {
 }  // namespace user
 }  // namespace microblog
 
-#endif  // MICROBLOG_USER_SERVICE_USER_EVENTS_H_
+#endif  // MICROBLOG_USER_SERVICE_FEED_USER_EVENTS_H_

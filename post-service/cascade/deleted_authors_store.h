@@ -22,8 +22,8 @@
 // Errors of every method, besides those it lists: UNAVAILABLE,
 // DEADLINE_EXCEEDED, INTERNAL (message may hold SQL details).
 // Thread-safety: implementations must be thread-safe.
-#ifndef MICROBLOG_POST_SERVICE_DELETED_AUTHORS_STORE_H_
-#define MICROBLOG_POST_SERVICE_DELETED_AUTHORS_STORE_H_
+#ifndef MICROBLOG_POST_SERVICE_CASCADE_DELETED_AUTHORS_STORE_H_
+#define MICROBLOG_POST_SERVICE_CASCADE_DELETED_AUTHORS_STORE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -127,4 +127,4 @@ class PostgresDeletedAuthorsStore final : public DeletedAuthorsStore {
 }  // namespace post
 }  // namespace microblog
 
-#endif  // MICROBLOG_POST_SERVICE_DELETED_AUTHORS_STORE_H_
+#endif  // MICROBLOG_POST_SERVICE_CASCADE_DELETED_AUTHORS_STORE_H_

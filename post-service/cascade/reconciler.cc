@@ -1,4 +1,4 @@
-#include "post-service/reconciler.h"
+#include "post-service/cascade/reconciler.h"
 
 #include <algorithm>
 #include <thread>

@@ -1,4 +1,4 @@
-#include "post-service/deleted_authors_store.h"
+#include "post-service/cascade/deleted_authors_store.h"
 
 #include <algorithm>
 #include <map>
@@ -9,7 +9,7 @@
 #include <pqxx/transaction>
 
 #include "common/named_statement.h"
-#include "post-service/author_locks.h"
+#include "post-service/cascade/author_locks.h"
 
 namespace microblog {
 namespace post {

@@ -1,4 +1,4 @@
-#include "post-service/user_event_consumer.h"
+#include "post-service/cascade/user_event_consumer.h"
 
 #include <algorithm>
 #include <utility>
