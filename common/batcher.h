@@ -89,6 +89,13 @@ namespace microblog {
 // Batcher's `sizes`; null when `registry` is null.
 Histogram* BatchSizeHistogram(Registry* registry, const std::string& loader);
 
+// The batch limits of every Batcher of both services: at most kMaxBatch
+// requests per batch (one SQL array, or one BatchGetUsers call: user-service
+// accepts that many ids), and kBatchesInFlight batches of one kind at once
+// (each on a connection of the pool, or a call to user-service).
+inline constexpr std::size_t kMaxBatch = 100;
+inline constexpr std::size_t kBatchesInFlight = 2;
+
 
 template <typename Item, typename Result>
 class Batcher {

@@ -31,6 +31,12 @@
 
 namespace microblog {
 
+// The page sizes of both APIs' listings (ListUsers, ListPosts: their protos
+// say so): 0 asks for kDefaultPageSize, more than kMaxPageSize gets
+// kMaxPageSize (ResolvePageSize). ListUserEvents, a feed, has its own.
+inline constexpr int kDefaultPageSize = 20;
+inline constexpr int kMaxPageSize = 100;
+
 // `kind` names the listing ("users", "posts"), so that a token of one list
 // is not accepted by another.
 std::string EncodePageToken(std::string_view kind, const std::vector<int64_t>& values);

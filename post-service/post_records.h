@@ -38,7 +38,7 @@ struct PageKey {
 // A validated ListPosts request.
 struct ListPostsQuery {
   int64_t user_id = 0;           // 0: everyone's posts
-  int page_size = 0;             // 1..kMaxPageSize
+  int page_size = 0;             // 1..kMaxPageSize (common/page_token.h)
   std::optional<PageKey> after;  // unset for the first page
 };
 

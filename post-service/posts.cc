@@ -16,11 +16,6 @@ namespace {
 
 namespace v1 = ::microblog::post::v1;
 
-// At most this many calls per batch (inserts, reads, first pages).
-constexpr std::size_t kMaxBatch = 100;
-// Batches of each kind running at once, each on a connection of the pool.
-constexpr std::size_t kBatchesInFlight = 2;
-
 void ToProto(const PostRecord& record, v1::Post& post) {
   post.set_id(record.id);
   post.set_user_id(record.user_id);

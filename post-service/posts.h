@@ -27,7 +27,8 @@
 // A page is read one row longer than it is, to tell whether another
 // follows (PageRowLimit, common/page_token.h): the store only reads rows.
 // Blocking store work runs on `db_workers`, so that no gRPC thread waits
-// for PostgreSQL; at most kBatchesInFlight batches of each kind run at once.
+// for PostgreSQL; at most kBatchesInFlight batches of each kind run at once
+// (common/batcher.h).
 //
 // Where each RPC reads (common/read_from.h): GetPost and ListPosts on a
 // read replica when one is usable and has replayed the request's

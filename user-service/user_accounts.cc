@@ -18,8 +18,10 @@ namespace {
 
 namespace v1 = ::microblog::user::v1;
 
-// GetUser batches running at once, each on a connection of the pool.
-constexpr std::size_t kBatchesInFlight = 2;
+// post-service's author checks send up to kMaxBatch ids per BatchGetUsers
+// call (common/batcher.h).
+static_assert(kMaxBatchIds >= static_cast<int>(kMaxBatch),
+              "BatchGetUsers must accept a whole batch of author checks");
 
 // One message for unknown logins and wrong passwords alike, so that callers
 // cannot probe which accounts exist.
@@ -42,13 +44,13 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool&
       reads_(db_workers, "user",
              [this](const std::vector<int64_t>& ids, const ReadFrom& from,
                     Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
-             kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
+             kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
       lookups_(Batcher<Routed<Login>, UserRecord>::OnWorkers(
                    db_workers,
                    [this](const std::vector<Routed<Login>>& logins, Clock::time_point deadline) {
                      return store_.GetByLogins(ItemsOf(logins), Combined(logins), deadline);
                    }),
-               kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "lookup_user")) {}
+               kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "lookup_user")) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
   std::vector<FieldViolation> ignored;  // reported by UpdateUser itself
