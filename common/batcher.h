@@ -77,6 +77,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batch_failure.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/read_from.h"
@@ -100,7 +101,6 @@ inline constexpr std::size_t kBatchesInFlight = 2;
 template <typename Item, typename Result>
 class Batcher {
  public:
-  using Clock = std::chrono::system_clock;
   using Results = std::vector<absl::StatusOr<Result>>;
   // Receives one request's result, once.
   using Done = absl::AnyInvocable<void(absl::StatusOr<Result>) &&>;
@@ -398,7 +398,6 @@ std::vector<absl::StatusOr<Record>> InKeyOrder(const std::vector<Key>& keys,
 template <typename Record>
 class BatchedReadsById {
  public:
-  using Clock = std::chrono::system_clock;
   using GetByIds = std::function<absl::StatusOr<std::vector<Record>>(
       const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline)>;
   using Done = typename Batcher<Routed<int64_t>, Record>::Done;

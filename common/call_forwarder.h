@@ -44,6 +44,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "common/fair_work_queue.h"
 #include "common/server.h"
 #include "common/string_fields.h"
@@ -56,7 +57,6 @@ namespace microblog {
 template <typename Logic>
 class CallForwarder {
  public:
-  using Clock = std::chrono::system_clock;
   template <typename Request, typename Response>
   using AsyncMethod = void (Logic::*)(const Request&, Clock::time_point, Response&, Reply);
   template <typename Request, typename Response>

@@ -60,6 +60,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/named_statement.h"
 
@@ -98,8 +99,6 @@ struct ConnectionPoolOptions {
 
 class ConnectionPool {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Connects lazily: construction never touches the database.
   explicit ConnectionPool(ConnectionPoolOptions options);
   ~ConnectionPool();

@@ -63,6 +63,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/connection_pool.h"
 #include "common/metrics.h"
 #include "common/named_statement.h"
@@ -76,8 +77,6 @@ namespace microblog {
 // Thread-safety: none (ReadRouter locks around it).
 class ReplicaSet {
  public:
-  using Clock = std::chrono::steady_clock;
-
   enum class State { kUnknown, kUsable, kLagging, kUnreachable, kNotInRecovery };
   static const char* StateName(State state);
 
@@ -94,7 +93,7 @@ class ReplicaSet {
   // replicas), then each replica's sample (one per replica, in order).
   // Returns the replicas whose State changed.
   std::vector<std::size_t> Record(Lsn primary_lsn, const std::vector<Sample>& samples,
-                                  Clock::time_point now);
+                                  MonotonicClock::time_point now);
   // A read found replica `i` unreachable: unusable until a poll finds it
   // back. True when that changed its state.
   bool MarkUnreachable(std::size_t i);
@@ -115,14 +114,14 @@ class ReplicaSet {
     std::chrono::duration<double> lag{0};
   };
   // The lag of a replica that replayed up to `replay` (see the file comment).
-  std::chrono::duration<double> LagOf(Lsn replay, Clock::time_point now) const;
+  std::chrono::duration<double> LagOf(Lsn replay, MonotonicClock::time_point now) const;
 
   const std::chrono::milliseconds max_lag_;
   std::vector<Replica> replicas_;
   // Primary positions, each with when a poll first saw it; ascending. The
   // oldest is kept at least `window` old so that a replica behind all of
   // them shows a lag past max_lag.
-  std::deque<std::pair<Lsn, Clock::time_point>> primary_positions_;
+  std::deque<std::pair<Lsn, MonotonicClock::time_point>> primary_positions_;
   std::size_t next_ = 0;  // round robin
 };
 
@@ -139,8 +138,6 @@ struct ReadRouterOptions {
 
 class ReadRouter {
  public:
-  using Clock = ConnectionPool::Clock;
-
   // `primary` is borrowed and must outlive the router. Connects lazily;
   // the first poll runs one poll_interval after construction.
   ReadRouter(ConnectionPool& primary, ReadRouterOptions options);

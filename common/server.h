@@ -43,6 +43,7 @@
 #include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
 
@@ -57,7 +58,7 @@ void BlockShutdownSignals();
 // answers). Called from one background thread, with a deadline
 // max(health_check_interval, 1 s) away, which it should honour: the next
 // check only starts after it returns.
-using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
+using ReadinessCheck = std::function<absl::Status(Clock::time_point deadline)>;
 
 // A service to serve, with its full proto name (for the health service).
 struct ServedService {
@@ -81,8 +82,8 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
 
 // The deadline a handler should use for its own work and outgoing calls:
 // the client's deadline, capped at now + max_deadline.
-std::chrono::system_clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
-                                                        std::chrono::milliseconds max_deadline);
+Clock::time_point EffectiveDeadline(const grpc::ServerContextBase& context,
+                                    std::chrono::milliseconds max_deadline);
 
 }  // namespace microblog
 

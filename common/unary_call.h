@@ -31,6 +31,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/fair_work_queue.h"
 #include "common/log.h"
 #include "common/worker_pool.h"
@@ -63,7 +64,7 @@ grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContex
 // finished at once with the queue's RESOURCE_EXHAUSTED and RetryInfo, never
 // left to wait for its deadline.
 grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key,
-                                    FairWorkQueue::Clock::time_point deadline,
+                                    Clock::time_point deadline,
                                     grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work);
 

@@ -31,12 +31,12 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "common/clock.h"
 
 namespace microblog {
 
 class WaitList {
  public:
-  using Clock = std::chrono::system_clock;
   using Waiter = absl::AnyInvocable<void() &&>;
 
   WaitList();

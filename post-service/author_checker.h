@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batcher.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/trace_context.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
@@ -41,7 +42,6 @@ namespace post {
 // Checks that a user exists. Implementations must be thread-safe.
 class AuthorChecker {
  public:
-  using Clock = std::chrono::system_clock;
   // Receives the answer of one check, once.
   using Answer = absl::AnyInvocable<void(absl::Status author) &&>;
 

@@ -194,7 +194,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   // here meanwhile.
   return microblog::RunServer(config.settings, kPostService.name,
                               {{&service, microblog::post::v1::PostService::service_full_name()}},
-                              [&pool](std::chrono::system_clock::time_point deadline) {
+                              [&pool](microblog::Clock::time_point deadline) {
                                 return pool.Ping(deadline);
                               },
                               nullptr, &metrics);

@@ -38,6 +38,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/connection_pool.h"
 #include "common/read_from.h"
 #include "common/read_router.h"
@@ -48,8 +49,6 @@ namespace post {
 
 class PostStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~PostStore() = default;
 
   // Stores `posts` in one statement (one round trip, one commit for all),

@@ -47,6 +47,7 @@
 
 #include "absl/status/status.h"
 #include "common/batcher.h"
+#include "common/clock.h"
 #include "common/read_from.h"
 #include "common/trace_context.h"
 #include "common/unary_call.h"
@@ -61,8 +62,6 @@ namespace post {
 
 class Posts {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Everything is borrowed and must outlive the object. `db_workers`
   // should have one thread per connection of the store's pool.
   // `metrics`, if not null, gets the batch sizes of its loaders

@@ -25,7 +25,6 @@ namespace {
 
 namespace v1 = ::microblog::user::v1;
 using namespace std::chrono_literals;
-using Clock = std::chrono::system_clock;
 
 // The feed as a vector, in feed order; counts reads; can fail.
 class FakeUserEventStore final : public UserEventStore {

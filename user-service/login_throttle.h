@@ -54,6 +54,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 
 namespace microblog {
@@ -61,8 +62,6 @@ namespace user {
 
 class LoginThrottle {
  public:
-  using Clock = std::chrono::steady_clock;
-
   static constexpr int kFreeFailures = 5;
   static constexpr std::chrono::seconds kFirstDelay{1};
   static constexpr std::chrono::minutes kMaxDelay{15};
@@ -75,7 +74,7 @@ class LoginThrottle {
   // microblog_password_checks_refused_total{reason="login_throttled"}.
   // `now` is the clock (tests pass a fake one).
   explicit LoginThrottle(Registry* metrics = nullptr,
-                         std::function<Clock::time_point()> now = &Clock::now,
+                         std::function<MonotonicClock::time_point()> now = &MonotonicClock::now,
                          std::size_t max_entries = kMaxEntries);
 
   LoginThrottle(const LoginThrottle&) = delete;
@@ -114,11 +113,11 @@ class LoginThrottle {
  private:
   struct Pair {  // one (login, source)
     int failures = 0;           // consecutive, including attempts in progress
-    Clock::time_point last_failure;
+    MonotonicClock::time_point last_failure;
   };
   struct Window {  // one login, every source
     int failures = 0;
-    Clock::time_point start;
+    MonotonicClock::time_point start;
   };
   // A map with least-recently-used eviction at `max` entries.
   template <typename Value>
@@ -138,16 +137,16 @@ class LoginThrottle {
 
   // Refused (or OK), under mu_. `now` is the clock's reading.
   absl::Status CheckLocked(const std::string& login, const std::string& pair_key,
-                           Clock::time_point now);
+                           MonotonicClock::time_point now);
   void Finish(const std::string& login, const std::string& source, bool succeeded, bool counted);
-  absl::Status Throttled(Clock::duration retry_delay);
+  absl::Status Throttled(MonotonicClock::duration retry_delay);
 
-  const std::function<Clock::time_point()> now_;
+  const std::function<MonotonicClock::time_point()> now_;
   Counter* refused_ = nullptr;
   std::mutex mu_;
   Lru<Pair> pairs_;                      // guarded by mu_; key: login '\0' source
   Lru<Window> windows_;                  // guarded by mu_; key: login
-  Lru<Clock::time_point> known_sources_;  // guarded by mu_; last success of login '\0' source
+  Lru<MonotonicClock::time_point> known_sources_;  // guarded by mu_; last success of login '\0' source
 };
 
 }  // namespace user

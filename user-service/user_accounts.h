@@ -38,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/batcher.h"
+#include "common/clock.h"
 #include "common/read_from.h"
 #include "common/unary_call.h"
 #include "common/worker_pool.h"
@@ -52,8 +53,6 @@ namespace user {
 
 class UserAccounts {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Everything is borrowed and must outlive the object. GetUser's batches
   // run on `db_workers`, which should have one thread per connection of the
   // store's pool.

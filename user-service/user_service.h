@@ -30,6 +30,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "common/call_forwarder.h"
+#include "common/clock.h"
 #include "common/fair_work_queue.h"
 #include "common/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
@@ -92,8 +93,7 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* RunHashing(
       grpc::CallbackServerContext* context,
-      absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
-                                           Response&),
+      absl::Status (UserAccounts::*method)(const Request&, Clock::time_point, Response&),
       const Request* request, Response* response);
 
   FairWorkQueue& hashing_queue_;

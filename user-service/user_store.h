@@ -39,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/connection_pool.h"
 #include "common/read_from.h"
 #include "common/read_router.h"
@@ -49,8 +50,6 @@ namespace user {
 
 class UserStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~UserStore() = default;
 
   // Inserts an account. ALREADY_EXISTS naming the field ("username" or

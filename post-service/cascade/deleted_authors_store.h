@@ -33,6 +33,7 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/connection_pool.h"
 
 namespace microblog {
@@ -60,8 +61,6 @@ struct FeedPageResult {
 
 class DeletedAuthorsStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~DeletedAuthorsStore() = default;
 
   // The stored cursor of `feed` ("" = the feed's beginning).

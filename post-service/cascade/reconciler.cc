@@ -8,13 +8,12 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace microblog {
 namespace post {
 namespace {
-
-using Clock = std::chrono::system_clock;
 
 // Upper bound of one database step of the pass.
 constexpr std::chrono::seconds kStoreTimeout{60};

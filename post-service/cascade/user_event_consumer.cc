@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 
@@ -12,7 +13,6 @@ namespace microblog {
 namespace post {
 namespace {
 
-using Clock = std::chrono::system_clock;
 namespace v1 = ::microblog::user::v1;
 
 // Upper bound of one database step.

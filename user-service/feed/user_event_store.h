@@ -26,6 +26,7 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/connection_pool.h"
 #include "user-service/feed/user_event_records.h"
 
@@ -34,8 +35,6 @@ namespace user {
 
 class UserEventStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~UserEventStore() = default;
 
   // Up to `limit` events after `after` (nullopt: from the oldest kept), in

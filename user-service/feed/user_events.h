@@ -22,6 +22,7 @@
 #include <chrono>
 #include <memory>
 
+#include "common/clock.h"
 #include "common/unary_call.h"
 #include "common/wait_list.h"
 #include "common/worker_pool.h"
@@ -36,8 +37,6 @@ inline constexpr char kUserEventsChannel[] = "user_events";
 
 class UserEventFeed {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Everything is borrowed. Events older than `retention` are deleted by
   // PruneExpired().
   UserEventFeed(UserEventStore& store, WorkerPool& db_workers, WaitList& new_events,
