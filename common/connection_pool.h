@@ -58,6 +58,7 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -106,9 +107,11 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   // Runs `fn` on a checked-out connection, waiting at most until `deadline`
-  // for a free one, and maps exceptions as described above.
-  template <typename T, typename Fn>
-  absl::StatusOr<T> Run(Clock::time_point deadline, Fn&& fn) {
+  // for a free one, and maps exceptions as described above. `fn` is called
+  // at most once, before Run returns.
+  template <typename T>
+  absl::StatusOr<T> Run(Clock::time_point deadline,
+                        absl::FunctionRef<absl::StatusOr<T>(pqxx::connection&)> fn) {
     absl::StatusOr<T> result = absl::InternalError("not run");
     absl::Status status = RunErased(deadline, [&](pqxx::connection& c) {
       result = fn(c);
@@ -120,7 +123,7 @@ class ConnectionPool {
 
   // Same, for callbacks returning absl::Status.
   absl::Status RunStatus(Clock::time_point deadline,
-                         const std::function<absl::Status(pqxx::connection&)>& fn) {
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
     return RunErased(deadline, fn);
   }
 
@@ -153,7 +156,7 @@ class ConnectionPool {
 
  private:
   absl::Status RunErased(Clock::time_point deadline,
-                         const std::function<absl::Status(pqxx::connection&)>& fn);
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> fn);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
   // Drops every idle connection and makes checked-out ones be dropped on
   // return: after one broken connection the others are suspect too.

@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+
 namespace microblog {
 
 // A value that only goes up.
@@ -92,9 +94,11 @@ class Family {
 
   const std::vector<std::string>& label_names() const { return label_names_; }
 
-  // Calls `visit(label values, series)` for each series, in label order.
-  template <typename Visit>
-  void ForEach(Visit visit) const {
+  // Calls `visit(label values, series)` for each series, in label order,
+  // before it returns.
+  void ForEach(
+      absl::FunctionRef<void(const std::vector<std::string>& values, const Series& series)> visit)
+      const {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [values, series] : series_) visit(values, *series);
   }
@@ -155,7 +159,7 @@ class Registry {
   // `kind` with `label_names`.
   Entry& FindOrAdd(const std::string& name, const char* kind,
                    const std::vector<std::string>& label_names,
-                   const std::function<std::unique_ptr<Entry>()>& make);
+                   absl::FunctionRef<std::unique_ptr<Entry>()> make);
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;                // guarded by mu_

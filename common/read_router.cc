@@ -154,7 +154,7 @@ Counter* ReadRouter::ReadsCounter(const std::string& pool) {
 }
 
 absl::Status ReadRouter::RunStatus(const ReadFrom& from, Clock::time_point deadline,
-                                   const std::function<absl::Status(pqxx::connection&)>& fn) {
+                                   absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
   std::optional<std::size_t> replica;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -49,7 +49,6 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +60,7 @@
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -149,9 +149,13 @@ class ReadRouter {
   ConnectionPool& primary() { return primary_; }
 
   // Runs `fn` where `from` allows, as ConnectionPool::Run does, with the
-  // fallback to the primary described above.
-  template <typename T, typename Fn>
-  absl::StatusOr<T> Run(const ReadFrom& from, Clock::time_point deadline, Fn&& fn) {
+  // fallback to the primary described above: `fn` may run twice, first on
+  // a replica (which failed it with UNAVAILABLE or INTERNAL) and then on
+  // the primary, so it must be a read that may be repeated, and the result
+  // is the last run's. It is called only before Run returns.
+  template <typename T>
+  absl::StatusOr<T> Run(const ReadFrom& from, Clock::time_point deadline,
+                        absl::FunctionRef<absl::StatusOr<T>(pqxx::connection&)> fn) {
     absl::StatusOr<T> result = absl::InternalError("not run");
     absl::Status status = RunStatus(from, deadline, [&](pqxx::connection& c) {
       result = fn(c);
@@ -160,8 +164,9 @@ class ReadRouter {
     if (!status.ok()) return status;
     return result;
   }
+  // The same for a read returning absl::Status: `fn` may run twice too.
   absl::Status RunStatus(const ReadFrom& from, Clock::time_point deadline,
-                         const std::function<absl::Status(pqxx::connection&)>& fn);
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> fn);
 
   // Runs `statement` in `tx` (on a connection a Run() callback got, from
   // whichever pool) as every pool of the router runs statements: the
