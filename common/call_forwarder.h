@@ -16,11 +16,10 @@
 //    that calls another service
 //    (`void CreatePost(const Req&, time_point, const TraceContext&, Resp&, Reply)`);
 //  - blocking ones, which return the status:
-//    `absl::Status LookupUser(const Req&, time_point, Resp&)`, or without a
-//    response `absl::Status DeleteUser(const Req&, time_point)`; RunOn()
-//    queues them on a WorkerPool (common/unary_call.h, RespondOn), or
-//    RunQueued() on a FairWorkQueue under the caller's key (user-service's
-//    password hashing: refused at once when the queue says so).
+//    `absl::Status ListUsers(const Req&, time_point, Resp&)`; RunOn() queues
+//    them on a WorkerPool (common/unary_call.h, RespondOn), or RunQueued()
+//    on a FairWorkQueue under the caller's key (user-service's password
+//    hashing: refused at once when the queue says so).
 //
 //   class PostServiceImpl final : public v1::PostService::CallbackService {
 //     grpc::ServerUnaryReactor* GetPost(grpc::CallbackServerContext* context,
@@ -64,8 +63,6 @@ class CallForwarder {
                                             const TraceContext&, Response&, Reply);
   template <typename Request, typename Response>
   using BlockingMethod = absl::Status (Logic::*)(const Request&, Clock::time_point, Response&);
-  template <typename Request>
-  using BlockingMethodWithoutResponse = absl::Status (Logic::*)(const Request&, Clock::time_point);
 
   CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline)
       : logic_(logic), max_deadline_(max_deadline) {}
@@ -117,19 +114,6 @@ class CallForwarder {
     return RespondOn(workers, context,
                      [&logic = logic_, method, request, response, deadline = Deadline(*context)] {
                        return (logic.*method)(*request, deadline, *response);
-                     });
-  }
-
-  template <typename Request>
-  grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
-                                  BlockingMethodWithoutResponse<Request> method,
-                                  const Request* request) const {
-    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-      return RespondNow(context, clean);
-    }
-    return RespondOn(workers, context,
-                     [&logic = logic_, method, request, deadline = Deadline(*context)] {
-                       return (logic.*method)(*request, deadline);
                      });
   }
 

@@ -6,14 +6,19 @@
 // thread ever waits for the database, and a call in progress costs a queue
 // entry, not a thread.
 //
-//   grpc::ServerUnaryReactor* LookupUser(grpc::CallbackServerContext* context,
-//                                        const LookupUserRequest* request,
-//                                        LookupUserResponse* response) override {
-//     const auto deadline = EffectiveDeadline(*context, max_deadline_);
+//   grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
+//                                       const ListUsersRequest* request,
+//                                       ListUsersResponse* response) override {
+//     const Clock::time_point deadline = EffectiveDeadline(*context, max_deadline_);
 //     return RespondOn(db_workers_, context, [=] {
-//       return accounts_.LookupUser(*request, deadline, *response);
+//       return accounts_.ListUsers(*request, deadline, *response);  // blocks
 //     });
 //   }
+//
+// Logic that answers asynchronously (GetUser, LookupUser: batches) gets
+// the Reply of StartUnaryCall() instead and calls it when done. The
+// services reach all of this through CallForwarder
+// (common/call_forwarder.h), which checks each request for NUL bytes first.
 //
 // `request` and `response` stay valid until the call is finished, so the
 // work may keep pointers to them. Every absl::Status is mapped with

@@ -1,21 +1,26 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
-// callback API. Handlers return at once; the work runs elsewhere and
-// finishes the call (common/unary_call.h):
-//  - GetUser: UserAccounts' batches (one query for many calls);
-//  - CreateUser, VerifyPassword and UpdateUser with a new password hash
-//    with Argon2id, on `hashing_queue`, so that a burst of logins never
-//    occupies the threads the quick queries need. That queue is fair
-//    across callers (common/caller_key.h) and refuses at once, with
-//    RESOURCE_EXHAUSTED and RetryInfo, what could not finish before its
-//    deadline or would exceed its caps (common/fair_work_queue.h); a
+// callback API. Every call goes through a CallForwarder
+// (common/call_forwarder.h: a request with a NUL byte in a string field is
+// INVALID_ARGUMENT at once, the deadline is capped at `max_deadline`).
+// Handlers return at once; the work runs elsewhere and finishes the call
+// (common/unary_call.h):
+//  - GetUser and LookupUser: UserAccounts' batches (one query for many
+//    calls);
+//  - CreateUser, VerifyPassword and UpdateUser with a new password (each
+//    hashes one with Argon2id) on `hashing_queue`, so that a burst of
+//    logins never occupies the threads the quick queries need. That queue
+//    is fair across callers (common/caller_key.h) and refuses at once,
+//    with RESOURCE_EXHAUSTED and RetryInfo, what could not finish before
+//    its deadline or would exceed its caps (common/fair_work_queue.h); a
 //    VerifyPassword the login throttle refuses (login_throttle.h) is
 //    answered before it queues;
 //  - ListUserEvents: UserEventFeed's long poll (feed/user_events.h);
-//  - everything else on `db_workers`.
+//  - everything else (ListUsers, UpdateUser without a password,
+//    DeleteUser, BatchGetUsers) on `db_workers`.
 // What each RPC does is UserAccounts' business (user_accounts.h).
 //
-//   WorkerPool db_workers("db", settings.db_pool_size);
-//   FairWorkQueue hashing_queue({"hash-worker", hash_threads, ...});
+//   WorkerPool db_workers("db-worker", db_pool_size);
+//   FairWorkQueue hashing_queue(std::move(hashing_options));  // a worker per hashing thread
 //   UserServiceImpl service(accounts, feed, db_workers, hashing_queue, settings.max_deadline);
 //   RunServer(settings, "user-service", {{&service, ...}}, ...);
 //
