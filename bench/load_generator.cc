@@ -3,10 +3,8 @@
 #include <sys/resource.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <thread>
 #include <utility>
@@ -18,6 +16,8 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/dataset.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -90,18 +90,20 @@ class RunState {
 
   // A slot calls this once, when it sends nothing more.
   void SlotFinished() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--busy_slots_ == 0) all_finished_.notify_all();
+    absl::MutexLock lock(&mu_);
+    --busy_slots_;  // at 0, WaitAllFinished() returns
   }
   void WaitAllFinished() {
-    std::unique_lock<std::mutex> lock(mu_);
-    all_finished_.wait(lock, [this] { return busy_slots_ == 0; });
+    absl::MutexLock lock(&mu_);
+    const auto all_finished = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return busy_slots_ == 0;
+    };
+    mu_.Await(absl::Condition(&all_finished));
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable all_finished_;
-  int busy_slots_;  // guarded by mu_
+  absl::Mutex mu_;
+  int busy_slots_ ABSL_GUARDED_BY(mu_);
   const bool count_bounded_;
   std::atomic<std::int64_t> remaining_;
   std::atomic<bool> stopping_{false};
@@ -138,12 +140,36 @@ class Slot {
   Slot(const Slot&) = delete;
   Slot& operator=(const Slot&) = delete;
 
-  // Sends the next call, or reports the slot finished.
+  // Paced runs: the slot's first call is due at `first`, then one every
+  // `period`.
+  void Pace(Clock::time_point first, Clock::duration period) {
+    due_ = first;
+    period_ = period;
+  }
+
+  // Sends the next call (paced: when it is due), or reports the slot
+  // finished.
   void SendNext() {
     if (!state_.ClaimCall()) {
       state_.SlotFinished();
       return;
     }
+    if (period_ == Clock::duration::zero()) return SendNow(Clock::now());
+    const Clock::time_point due = due_;
+    due_ += period_;
+    if (due <= Clock::now()) return SendNow(due);  // late: the wait counts
+    pace_alarm_.Set(std::chrono::system_clock::now() + (due - Clock::now()),
+                    [this, due](bool /*fired*/) { SendNow(due); });
+  }
+
+  const CallStats& stats(Operation operation) const {
+    return stats_[static_cast<std::size_t>(operation)];
+  }
+
+ private:
+  // Sends one call of the scenario; its latency counts from `start`.
+  void SendNow(Clock::time_point start) {
+    start_ = start;
     const Operation operation = picker_.Next(rng_);
     switch (operation) {
       case Operation::kGetUser: {
@@ -228,11 +254,6 @@ class Slot {
     }
   }
 
-  const CallStats& stats(Operation operation) const {
-    return stats_[static_cast<std::size_t>(operation)];
-  }
-
- private:
   // Starts `request` with `start(context, request, response, on_done)`, which
   // calls the stub's async() method.
   template <typename Request, typename Response, typename Start>
@@ -241,7 +262,7 @@ class Slot {
     call->request = std::move(request);
     call->operation = operation;
     call->context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
-    call->start = Clock::now();
+    call->start = start_;
     start(&call->context, &call->request, &call->response,
           std::function<void(grpc::Status)>([this, call](grpc::Status status) {
             const Clock::time_point end = Clock::now();
@@ -293,7 +314,11 @@ class Slot {
   const std::string name_prefix_;
   std::int64_t sent_unique_ = 0;
   std::array<CallStats, kOperationCount> stats_;
+  Clock::time_point start_;             // of the call being sent
+  Clock::time_point due_;               // paced: when the next call is due
+  Clock::duration period_{};            // paced: between a slot's calls; 0: closed loop
   grpc::Alarm retry_alarm_;  // one call (or wait) of a slot at a time
+  grpc::Alarm pace_alarm_;   // a paced slot waiting for its next call's time
 };
 
 absl::Status Validate(const LoadOptions& o) {
@@ -307,6 +332,9 @@ absl::Status Validate(const LoadOptions& o) {
   }
   if (o.in_flight < 1 || o.channels < 1) {
     return absl::InvalidArgumentError("in_flight and channels must be at least 1");
+  }
+  if (!(o.rate >= 0) || o.rate > 1e7) {
+    return absl::InvalidArgumentError("rate must be between 0 (closed loop) and 1e7 calls/s");
   }
   if (o.max_calls < 0 || (o.max_calls == 0 && o.duration.count() <= 0)) {
     return absl::InvalidArgumentError("need a positive duration or max_calls");
@@ -367,6 +395,13 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options) {
   if (count_bounded) state.set_measuring(true);
   Clock::time_point measure_start = Clock::now();
   double cpu_start = ProcessCpuSeconds();
+  if (options.rate > 0) {
+    const auto period = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options.in_flight / options.rate));
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      slots[i]->Pace(measure_start + period * static_cast<long>(i) / options.in_flight, period);
+    }
+  }
   for (auto& slot : slots) slot->SendNext();
 
   Clock::time_point measure_end;
@@ -392,6 +427,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options) {
   report.scenario = ScenarioName(options.scenario);
   report.in_flight = options.in_flight;
   report.channels = options.channels;
+  report.rate = options.rate;
   report.seconds = std::chrono::duration<double>(measure_end - measure_start).count();
   report.client_cpu_seconds = cpu_end - cpu_start;
   CallStats total;

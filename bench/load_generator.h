@@ -7,6 +7,15 @@
 // (closed loop, as pgbench's clients). Slot i uses channel i % M; every
 // channel has its own TCP connection.
 //
+// Paced (open loop, `rate` > 0): the run sends `rate` calls per second in
+// all, each slot on its own fixed schedule (one call every in_flight/rate
+// seconds, the slots' schedules evenly staggered), and a call's latency is
+// counted from the moment it was due, not from when it went out: a call
+// held back because its slot's previous one was slow counts that wait too
+// (no coordinated omission, as wrk2 measures). This is the latency of a
+// service at a given load; the closed loop measures it at saturation, where
+// latency is in_flight / throughput.
+//
 // Time-bounded (the benchmark): a warm-up whose calls are not counted, then
 // `duration` of measured calls.
 // Count-bounded (the smoke test): `max_calls` calls in all, every one counted.
@@ -40,7 +49,8 @@ struct LoadOptions {
   std::string user_address;
   std::string post_address;
 
-  int in_flight = 16;  // N: calls kept in flight
+  int in_flight = 16;  // N: calls kept in flight (paced: at most)
+  double rate = 0;     // calls per second in all; 0: closed loop
   int channels = 4;    // M: channels (connections) per service
 
   // Time-bounded run (used when max_calls == 0).
@@ -86,6 +96,7 @@ struct LoadReport {
   std::string scenario;  // ScenarioName
   int in_flight = 0;
   int channels = 0;
+  double rate = 0;     // paced rate asked for; 0: closed loop
   double seconds = 0;  // measured wall time
   std::int64_t calls = 0;
   double calls_per_second = 0;

@@ -1,7 +1,7 @@
 // microblog-bench: the load generator of bench/run.sh, and its helpers.
 //
 //   microblog-bench run --scenario=GetPost --post_address=127.0.0.1:50052
-//       --in_flight=64 --channels=4 --warmup=3s --duration=10s [--json_out=FILE]
+//       --in_flight=64 --channels=4 --warmup=3s --duration=10s [--rate=N] [--json_out=FILE]
 //   microblog-bench seed-sql --table=users|posts [--users=10000 --posts=100000]
 //   microblog-bench create-verify-accounts --user_address=... [--verify_accounts=16]
 //   microblog-bench pwhash [--threads=2 --duration=5s] [--json_out=FILE]
@@ -37,7 +37,10 @@ ABSL_FLAG(std::string, scenario, "GetUser",
           "GetUser, LookupUser, CreateUser, VerifyPassword, CreatePost, GetPost, ListPosts or mix");
 ABSL_FLAG(std::string, user_address, "", "user-service host:port");
 ABSL_FLAG(std::string, post_address, "", "post-service host:port");
-ABSL_FLAG(int, in_flight, 16, "calls kept in flight");
+ABSL_FLAG(int, in_flight, 16, "calls kept in flight (with --rate: at most)");
+ABSL_FLAG(double, rate, 0,
+          "calls per second in all, each slot on a fixed schedule, latency from the due time "
+          "(open loop); 0: closed loop");
 ABSL_FLAG(int, channels, 4, "channels (TCP connections) per service");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(3), "warm-up, not measured");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time");
@@ -91,6 +94,7 @@ int Run() {
   options.post_address = absl::GetFlag(FLAGS_post_address);
   options.in_flight = absl::GetFlag(FLAGS_in_flight);
   options.channels = absl::GetFlag(FLAGS_channels);
+  options.rate = absl::GetFlag(FLAGS_rate);
   options.warmup = Millis(absl::GetFlag(FLAGS_warmup));
   options.duration = Millis(absl::GetFlag(FLAGS_duration));
   options.max_calls = absl::GetFlag(FLAGS_max_calls);

@@ -66,6 +66,11 @@ std::string ReportText(const LoadReport& r) {
                 r.scenario.c_str(), r.in_flight, r.channels, r.seconds,
                 static_cast<long long>(r.calls), r.calls_per_second);
   out << line;
+  if (r.rate > 0) {
+    std::snprintf(line, sizeof(line),
+                  "  paced: %.1f calls/s asked, latency from each call's due time\n", r.rate);
+    out << line;
+  }
   out << "  latency: " << LatencyText(r.latency) << "\n";
   out << "  status:  " << CountsText(r.status_counts) << "\n";
   std::snprintf(line, sizeof(line), "  client CPU: %.2f s (%.0f %% of one core)\n",
@@ -84,6 +89,7 @@ std::string ReportJson(const LoadReport& r) {
   std::string out = "{\"scenario\":" + Quoted(r.scenario) +
                     ",\"in_flight\":" + std::to_string(r.in_flight) +
                     ",\"channels\":" + std::to_string(r.channels) +
+                    (r.rate > 0 ? ",\"rate\":" + Number(r.rate) : std::string()) +
                     ",\"seconds\":" + Number(r.seconds) + ",\"calls\":" + std::to_string(r.calls) +
                     ",\"calls_per_second\":" + Number(r.calls_per_second) +
                     ",\"client_cpu_seconds\":" + Number(r.client_cpu_seconds) +

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -18,6 +17,8 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "migrate/connection.h"
 #include "migrate/database_migrator.h"
 #include "migrate/database_url.h"
@@ -315,18 +316,20 @@ std::string ConninfoWithDatabase(const std::string& url, const std::string& data
 void RunCheck(const Options& options, std::ostream& out) {
   // What the watcher drops on a signal: the current target's server and
   // scratch database (guarded: the main thread changes them).
-  std::mutex mutex;
-  const TargetDatabase* current_target = nullptr;
-  std::string current_scratch;
+  struct Current {
+    absl::Mutex mutex;
+    const TargetDatabase* target ABSL_GUARDED_BY(mutex) = nullptr;
+    std::string scratch ABSL_GUARDED_BY(mutex);
+  } current;
 
   SignalWatcher watcher([&](int signal) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (current_target == nullptr || current_scratch.empty()) return;
+    absl::MutexLock lock(&current.mutex);
+    if (current.target == nullptr || current.scratch.empty()) return;
     try {
       // A session of its own: the main thread's may be busy with a migration.
-      Connection conn(DatabaseUrl(current_target->url_source, current_target->url));
+      Connection conn(DatabaseUrl(current.target->url_source, current.target->url));
       pqxx::nontransaction tx(conn);
-      tx.exec(DropSql(conn, current_scratch));
+      tx.exec(DropSql(conn, current.scratch));
     } catch (const std::exception&) {
       // The main thread drops it again while unwinding.
     }
@@ -336,9 +339,9 @@ void RunCheck(const Options& options, std::ostream& out) {
   for (const TargetDatabase& target : options.targets) {
     try {
       CheckTarget(options, target, out, watcher, [&](const std::string* scratch) {
-        std::lock_guard<std::mutex> lock(mutex);
-        current_target = scratch == nullptr ? nullptr : &target;
-        current_scratch = scratch == nullptr ? "" : *scratch;
+        absl::MutexLock lock(&current.mutex);
+        current.target = scratch == nullptr ? nullptr : &target;
+        current.scratch = scratch == nullptr ? "" : *scratch;
       });
     } catch (...) {
       if (const int signal = watcher.received(); signal != 0) {

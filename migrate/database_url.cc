@@ -5,7 +5,7 @@
 #include <map>
 #include <memory>
 
-#include "common/redact.h"
+#include "common/base/redact.h"
 #include "migrate/errors.h"
 
 namespace microblog {

@@ -19,18 +19,18 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "common/connection_pool.h"
-#include "common/read_router.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/rpc_metrics.h"
-#include "common/server.h"
-#include "common/service_main.h"
-#include "common/worker_pool.h"
-#include "post-service/author_checker.h"
+#include "common/db/connection_pool.h"
+#include "common/db/read_router.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/rpc/rpc_metrics.h"
+#include "common/service/server.h"
+#include "common/service/service_main.h"
+#include "common/exec/worker_pool.h"
+#include "post-service/grpc_author_checker.h"
 #include "post-service/cascade/deleted_authors_store.h"
 #include "post-service/post_service.h"
-#include "post-service/post_store.h"
+#include "post-service/postgres_post_store.h"
 #include "post-service/posts.h"
 #include "post-service/cascade/reconciler.h"
 #include "post-service/cascade/user_event_consumer.h"
@@ -173,7 +173,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   post::PostgresPostStore store(router);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
-                                   static_cast<std::size_t>(config.settings.db_pool_size));
+                                   static_cast<std::size_t>(config.database.pool_size));
   post::Posts posts(store, *authors, db_workers, &metrics);
   post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline);
 

@@ -38,14 +38,14 @@ struct PageKey {
 // A validated ListPosts request.
 struct ListPostsQuery {
   int64_t user_id = 0;           // 0: everyone's posts
-  int page_size = 0;             // 1..kMaxPageSize (common/page_token.h)
+  int page_size = 0;             // 1..kMaxPageSize (common/base/page_token.h)
   std::optional<PageKey> after;  // unset for the first page
 };
 
 // What a listing reads of the store: up to `limit` posts, newest first, of
 // `user_id` (0: everyone) strictly after `after` (unset: from the newest).
 // The logic reads one row more than the page (PageRowLimit,
-// common/page_token.h).
+// common/base/page_token.h).
 struct PostRange {
   int64_t user_id = 0;
   std::optional<PageKey> after;

@@ -6,8 +6,6 @@
 namespace microblog {
 namespace post {
 
-namespace v1 = ::microblog::post::v1;
-
 grpc::ServerUnaryReactor* PostServiceImpl::CreatePost(grpc::CallbackServerContext* context,
                                                       const v1::CreatePostRequest* request,
                                                       v1::CreatePostResponse* response) {

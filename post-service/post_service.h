@@ -1,6 +1,6 @@
 // The gRPC face of post-service: microblog.post.v1.PostService on gRPC's
 // callback API. Handlers return at once; the work runs elsewhere and
-// finishes the call (common/unary_call.h):
+// finishes the call (common/rpc/unary_call.h):
 //  - CreatePost, GetPost, ListPosts: Posts answers through a callback, from
 //    its batches (posts.h);
 //  - DeletePost: on `db_workers`.
@@ -20,8 +20,8 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
-#include "common/call_forwarder.h"
-#include "common/worker_pool.h"
+#include "common/rpc/call_forwarder.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "post-service/posts.h"
 

@@ -2,21 +2,11 @@
 // (migrations/post/).
 //
 // PostStore is the interface the service logic (posts.h) depends on, so that
-// the logic can be unit-tested with a fake; PostgresPostStore is the real
-// one, running its NamedStatements (all kept together in post_store.cc)
-// through a ConnectionPool (ConnectionPool::Exec: prepared or unnamed, as
-// the pool says), and the reads that say so on a read replica (ReadRouter):
+// the logic can be unit-tested with a fake and compiles without libpqxx;
+// PostgresPostStore (postgres_post_store.h) is the real one. The records are
+// in post_records.h.
 //
-//   ConnectionPoolOptions options;
-//   options.url = url;
-//   options.prepare = &PostgresPostStore::PrepareStatements;
-//   ConnectionPool pool(std::move(options));
-//   ReadRouter router(pool, std::move(read_options));
-//   PostgresPostStore store(router);
-//   absl::StatusOr<std::vector<PostRecord>> posts =
-//       store.GetByIds({1, 2}, ReadFrom::Replica(), deadline);
-//
-// Reads taking a ReadFrom run where it allows (common/read_from.h); writes
+// Reads taking a ReadFrom run where it allows (common/base/read_from.h); writes
 // run on the primary.
 //
 // The store trusts its arguments: the logic validates requests and checks
@@ -34,14 +24,10 @@
 #include <string>
 #include <vector>
 
-#include <pqxx/connection>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/connection_pool.h"
-#include "common/read_from.h"
-#include "common/read_router.h"
+#include "common/base/clock.h"
+#include "common/base/read_from.h"
 #include "post-service/post_records.h"
 
 namespace microblog {
@@ -95,37 +81,6 @@ class PostStore {
   // answers it): "" when every read is on the primary anyway (this
   // default). Never fails (see ReadRouter::WriteToken).
   virtual std::string WriteToken(Clock::time_point /*deadline*/) { return ""; }
-};
-
-class PostgresPostStore final : public PostStore {
- public:
-  // Prepares every statement the store uses on a new connection: pass it as
-  // ConnectionPoolOptions::prepare. Throws pqxx exceptions.
-  static void PrepareStatements(pqxx::connection& connection);
-
-  // `router` is borrowed, must outlive the store, and its pools must
-  // prepare their connections with PrepareStatements().
-  explicit PostgresPostStore(ReadRouter& router) : router_(router), pool_(router.primary()) {}
-
-  PostgresPostStore(const PostgresPostStore&) = delete;
-  PostgresPostStore& operator=(const PostgresPostStore&) = delete;
-
-  std::vector<absl::StatusOr<PostRecord>> InsertMany(const std::vector<NewPost>& posts,
-                                                     Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<PostRecord>> GetByIds(const std::vector<int64_t>& ids,
-                                                   const ReadFrom& from,
-                                                   Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range, const ReadFrom& from,
-                                               Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
-      const std::vector<FirstPageKey>& keys, const ReadFrom& from,
-      Clock::time_point deadline) override;
-  absl::Status Delete(int64_t id, Clock::time_point deadline) override;
-  std::string WriteToken(Clock::time_point deadline) override;
-
- private:
-  ReadRouter& router_;
-  ConnectionPool& pool_;  // the primary
 };
 
 }  // namespace post

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/page_token.h"
-#include "common/status.h"
-#include "common/utf8.h"
+#include "common/base/page_token.h"
+#include "common/base/status.h"
+#include "common/base/utf8.h"
 
 namespace microblog {
 namespace post {

@@ -1,7 +1,7 @@
 // Request checks of PostService, done before any query or outgoing call.
 //
 // Each function returns OK or INVALID_ARGUMENT carrying a google.rpc.BadRequest
-// with one field violation per bad field (common/status.h), so that a client
+// with one field violation per bad field (common/base/status.h), so that a client
 // learns about every problem of a request at once.
 //
 //   absl::Status valid = ValidateCreatePost(request);
@@ -17,7 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/page_token.h"
+#include "common/base/page_token.h"
 #include "microblog/post/v1/post_service.pb.h"
 #include "post-service/post_records.h"
 
@@ -25,7 +25,7 @@ namespace microblog {
 namespace post {
 
 // Limits of the API contract (post_service.proto); the page sizes are both
-// services' (common/page_token.h).
+// services' (common/base/page_token.h).
 inline constexpr std::size_t kMaxBodyChars = 140;      // code points
 inline constexpr std::size_t kMaxRequestIdChars = 64;  // code points
 

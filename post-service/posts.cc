@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/page_token.h"
-#include "common/proto_time.h"
-#include "common/status.h"
+#include "common/base/page_token.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
 #include "post-service/post_validation.h"
 
 namespace microblog {

@@ -13,7 +13,7 @@
 //   Posts posts(store, *authors, db_workers);
 //   posts.GetPost(request, deadline, response, [](absl::Status status) { ... });
 //
-// The hot operations are batched (common/batcher.h): the calls that arrive
+// The hot operations are batched (common/exec/batcher.h): the calls that arrive
 // while earlier batches are running share the next one. A CreatePost goes:
 //  1. ValidateCreatePost;
 //  2. AuthorChecker::CheckAuthor (itself batched into BatchGetUsers calls);
@@ -25,12 +25,13 @@
 // for one user (the timeline's opening, the hottest read) share one
 // ListFirstPages query. Other pages, and DeletePost, are single queries.
 // A page is read one row longer than it is, to tell whether another
-// follows (PageRowLimit, common/page_token.h): the store only reads rows.
+// follows (PageRowLimit, common/base/page_token.h): the store only reads
+// rows.
 // Blocking store work runs on `db_workers`, so that no gRPC thread waits
 // for PostgreSQL; at most kBatchesInFlight batches of each kind run at once
-// (common/batcher.h).
+// (common/exec/batcher.h).
 //
-// Where each RPC reads (common/read_from.h): GetPost and ListPosts on a
+// Where each RPC reads (common/base/read_from.h): GetPost and ListPosts on a
 // read replica when one is usable and has replayed the request's
 // consistency_token, else on the primary (a batch: where all its requests
 // may be read). CreatePost and DeletePost write the primary and answer the
@@ -46,12 +47,13 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "common/batcher.h"
-#include "common/clock.h"
-#include "common/read_from.h"
-#include "common/trace_context.h"
-#include "common/unary_call.h"
-#include "common/worker_pool.h"
+#include "common/base/clock.h"
+#include "common/exec/batcher.h"
+#include "common/exec/batched_reads.h"
+#include "common/base/read_from.h"
+#include "common/base/trace_context.h"
+#include "common/exec/reply.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/post/v1/post_service.pb.h"
 #include "post-service/author_checker.h"
 #include "post-service/post_records.h"

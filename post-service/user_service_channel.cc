@@ -7,7 +7,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
-#include "common/config.h"
+#include "common/service/config.h"
 
 namespace microblog {
 namespace post {

@@ -21,7 +21,7 @@
 #include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
-#include "common/rpc_metrics.h"
+#include "common/rpc/rpc_metrics.h"
 
 namespace microblog {
 namespace post {

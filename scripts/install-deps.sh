@@ -22,6 +22,9 @@ DEB_PACKAGES=(
   # The fuzz targets (tests/fuzz/, preset `fuzz`): clang with libFuzzer and
   # the sanitizer runtimes it links.
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  # The format check (.clang-format; scripts/test.sh) and the clang
+  # thread-safety analysis (scripts/tools/check_thread_safety.py: clang-14).
+  clang-format-14
   # C++ libraries and code generators (gRPC 1.51, protobuf 3.21).
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libpq-dev libsodium-dev libabsl-dev libgtest-dev libgmock-dev

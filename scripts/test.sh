@@ -2,17 +2,28 @@
 # Runs every check and test of the project (README command #2; .ci/run calls
 # exactly this):
 #   1. scripts/install-deps.sh (Debian packages, npm tools into .local/);
-#   2. buf lint and buf format --diff --exit-code in proto/;
-#   3. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
-#   4. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
+#   2. the layers (scripts/tools/check_layers.py): includes run one way
+#      through common/'s libraries (base < exec < {db, rpc} < service), and
+#      the logic layer (user_accounts.h, posts.h) compiles without gRPC and
+#      libpqxx headers;
+#   3. buf lint and buf format --diff --exit-code in proto/;
+#   4. docs: every relative link and #anchor of the repository's *.md
+#      files resolves (scripts/tools/check_links.py, after its self-test);
+#   5. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
+#   6. configure + build the `dev` CMake preset (Debug, ASan/UBSan,
 #      warnings are errors) in build/dev; meanwhile, in the background,
 #      `deploy/images.sh prefetch` makes the base image and downloads the
 #      container images' packages (network and disk, not CPU), so that the
-#      `images.build` test of step 5 only compiles;
-#   5. ctest --preset dev (output on failure, 2 jobs);
-#   6. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
+#      `images.build` test of step 8 only compiles;
+#   7. scripts/tools/check_thread_safety.py: clang-14's thread-safety
+#      analysis (-Wthread-safety -Werror, syntax only) over every source of
+#      common/, user-service/, post-service/, migrate/ and bench/, with the
+#      dev build's compile commands: each guarded member is touched only
+#      under its ABSL_GUARDED_BY mutex (about two minutes of CPU);
+#   8. ctest --preset dev (output on failure, 2 jobs);
+#   9. configure + build the `fuzz` CMake preset (clang-14 libFuzzer targets
 #      of tests/fuzz/ only) in build/fuzz;
-#   7. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
+#  10. ctest --preset fuzz -L fuzz: each fuzz target for a bounded number of
 #      runs over its committed corpus (seconds each).
 # The fuzz steps come last: the dev build and its tests are the main gate
 # and report first; the fuzzers need their own clang build, and a crash they
@@ -135,12 +146,23 @@ stop_images_prefetch() {
   PREFETCH_PID=""
 }
 
+layers() {
+  "$PYTHON" "$ROOT/scripts/tools/check_layers.py"
+}
+
 buf_lint() {
   (cd proto && "$BUF" lint)
 }
 
 buf_format() {
   (cd proto && "$BUF" format --diff --exit-code)
+}
+
+# The link check's self-test (its summary only), then the check itself
+# over every *.md file of the repository.
+docs_links() {
+  "$PYTHON" "$ROOT/scripts/tools/check_links_test.py" -q
+  "$PYTHON" "$ROOT/scripts/tools/check_links.py"
 }
 
 # Counts unittest's "Ran N tests" / "FAILED (failures=F, errors=E)" lines.
@@ -169,6 +191,12 @@ configure_dev() {
 
 build_dev() {
   cmake --build --preset dev
+}
+
+# clang's -Wthread-safety over our sources, with build/dev's compile commands
+# (its generated protos included); GCC ignores the annotations.
+thread_safety() {
+  "$PYTHON" "$ROOT/scripts/tools/check_thread_safety.py" "$ROOT/build/dev" -j2
 }
 
 configure_fuzz() {
@@ -202,11 +230,14 @@ run_ctest() {
 step "install dependencies" "$ROOT/scripts/install-deps.sh"
 step "sanitizer options" configure_sanitizers
 step "container images: prefetch packages (background)" start_images_prefetch "$@"
+step "layers: includes run one way, logic apart" layers
 step "buf lint (proto/)" buf_lint
 step "buf format --diff --exit-code (proto/)" buf_format
+step "docs: relative links resolve" docs_links
 step "grpcurl.py self-test" grpcurl_selftest
 step "configure (cmake --preset dev)" configure_dev
 step "build (cmake --build --preset dev)" build_dev
+step "thread safety: clang -Wthread-safety" thread_safety
 step "container images: wait for the prefetch" wait_images_prefetch
 step "ctest --preset dev" run_ctest dev "$@"
 step "configure (cmake --preset fuzz)" configure_fuzz

@@ -1,4 +1,4 @@
-// End-to-end rule of both services' batches (common/batcher.h): a request
+// End-to-end rule of both services' batches (common/exec/batcher.h): a request
 // fails only for its own content. Concurrent calls share one statement
 // (GetPost, GetUser, LookupUser, ListPosts' first pages, CreatePost's
 // insert) or one call to user-service (the author checks); when PostgreSQL

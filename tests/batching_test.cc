@@ -18,10 +18,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/batcher.h"
-#include "common/periodic_task.h"
-#include "common/wait_list.h"
-#include "common/worker_pool.h"
+#include "common/exec/batcher.h"
+#include "common/exec/periodic_task.h"
+#include "common/exec/wait_list.h"
+#include "common/exec/worker_pool.h"
 
 namespace microblog {
 namespace {

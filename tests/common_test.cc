@@ -22,15 +22,17 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
-#include "common/config.h"
-#include "common/connection_pool.h"
-#include "common/named_statement.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/page_token.h"
-#include "common/status.h"
-#include "common/trace_context.h"
-#include "common/utf8.h"
+#include "common/service/config.h"
+#include "common/db/connection_pool.h"
+#include "common/db/array_literal.h"
+#include "common/db/named_statement.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/base/page_token.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
+#include "common/base/trace_context.h"
+#include "common/base/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "support/eventually.h"
@@ -143,7 +145,9 @@ TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {
   EXPECT_EQ(config->GetString("SHUTDOWN_GRACE_MS"), "10000");
   auto settings = ReadServerSettings(*config);
   ASSERT_TRUE(settings.ok()) << settings.status();
-  EXPECT_EQ(settings->db_pool_size, 5);
+  auto database = ReadDatabaseSettings(*config);
+  ASSERT_TRUE(database.ok()) << database.status();
+  EXPECT_EQ(database->pool_size, 5);
   SetLogLevel(LogLevel::kInfo);
 }
 
@@ -159,9 +163,9 @@ TEST(Config, RejectsUnknownFlagsAndBadValues) {
   const char* bad[] = {"svc", "--db-pool-size=lots"};
   auto parsed = Config::Parse("svc", "test", CommonServerOptions("x:1"), 2, bad);
   ASSERT_TRUE(parsed.ok());
-  auto settings = ReadServerSettings(*parsed);
-  ASSERT_FALSE(settings.ok());
-  EXPECT_NE(settings.status().message().find("DB_POOL_SIZE"), absl::string_view::npos);
+  auto database = ReadDatabaseSettings(*parsed);
+  ASSERT_FALSE(database.ok());
+  EXPECT_NE(database.status().message().find("DB_POOL_SIZE"), absl::string_view::npos);
 }
 
 // The scaling settings: off by default; a connection age needs a grace at

@@ -1,4 +1,4 @@
-// ConnectionListener (common/connection_listener.h): how it binds. What it
+// ConnectionListener (common/service/connection_listener.h): how it binds. What it
 // does under a flood of connections is tested against the real services
 // (the hostile.* tests).
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/connection_listener.h"
+#include "common/service/connection_listener.h"
 
 namespace microblog {
 namespace {

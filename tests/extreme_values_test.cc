@@ -25,7 +25,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/page_token.h"
+#include "common/base/page_token.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "post_service_fixture.h"

@@ -1,5 +1,5 @@
-// Unit tests of FairWorkQueue (common/fair_work_queue.h) and CallerKey
-// (common/caller_key.h): the order jobs run in across callers, admission
+// Unit tests of FairWorkQueue (common/exec/fair_work_queue.h) and CallerKey
+// (common/rpc/caller_key.h): the order jobs run in across callers, admission
 // against caps and deadlines, and how peers become keys. Jobs block on
 // latches the test opens, so nothing depends on timing but the generous
 // margins of the deadline checks (hours against seconds).
@@ -11,10 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "common/caller_key.h"
-#include "common/fair_work_queue.h"
-#include "common/metrics.h"
-#include "common/status.h"
+#include "common/rpc/caller_key.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/base/metrics.h"
+#include "common/base/status.h"
 
 namespace microblog {
 namespace {

@@ -558,7 +558,7 @@ TEST_F(HostileClientTest, ConnectionsBeyondTheOpenFileLimitLeaveUserServiceAccep
 }
 
 // The operator's hard open-file limit is what counts, not a low soft
-// default (common/connection_listener.h, RaiseOpenFileLimit).
+// default (common/service/connection_listener.h, RaiseOpenFileLimit).
 TEST_F(HostileClientTest, TheSoftOpenFileLimitIsRaisedToTheHardOne) {
   user_db_ = PrepareUserDatabase(pg());
   ServiceProcess limited(kUserServiceBin, UserServiceEnv(), 60s,

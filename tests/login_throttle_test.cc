@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/metrics.h"
-#include "common/status.h"
+#include "common/base/metrics.h"
+#include "common/base/status.h"
 #include "user-service/login_throttle.h"
 
 namespace microblog {

@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/metrics_server.h"
+#include "common/service/metrics_server.h"
 #include "post_service_fixture.h"
 #include "support/eventually.h"
 #include "support/http_get.h"

@@ -14,7 +14,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
-#include "common/trace_context.h"
+#include "common/base/trace_context.h"
 #include "google/rpc/error_details.pb.h"
 #include "post_service_fixture.h"
 #include "support/eventually.h"

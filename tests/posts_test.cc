@@ -17,8 +17,9 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
-#include "common/status.h"
-#include "common/worker_pool.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
+#include "common/exec/worker_pool.h"
 #include "post-service/author_checker.h"
 #include "post-service/post_store.h"
 #include "post-service/posts.h"

@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/config.h"
-#include "common/read_from.h"
-#include "common/read_router.h"
+#include "common/db/database_url.h"
+#include "common/base/read_from.h"
+#include "common/db/read_router.h"
 
 namespace microblog {
 namespace {

@@ -12,7 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
 #include "user-service/user_store.h"

@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
-#include "common/wait_list.h"
-#include "common/worker_pool.h"
+#include "common/exec/wait_list.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/feed/user_event_store.h"
 #include "user-service/feed/user_events.h"

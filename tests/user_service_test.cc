@@ -30,7 +30,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/ascii.h"
-#include "common/page_token.h"
+#include "common/base/page_token.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/status.h"
+#include "common/base/status.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {
@@ -126,7 +126,7 @@ absl::Status LoginThrottle::CheckLocked(const std::string& login, const std::str
 absl::Status LoginThrottle::Check(std::string_view login, std::string_view source) {
   const std::string folded = Fold(login);
   const std::string pair_key = PairKey(folded, source);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return CheckLocked(folded, pair_key, now_());
 }
 
@@ -135,7 +135,7 @@ absl::StatusOr<LoginThrottle::Attempt> LoginThrottle::Begin(std::string_view log
   std::string folded = Fold(login);
   const std::string pair_key = PairKey(folded, source);
   const MonotonicClock::time_point now = now_();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (absl::Status allowed = CheckLocked(folded, pair_key, now); !allowed.ok()) return allowed;
   // Counted as failed until it says otherwise.
   Pair& pair = pairs_.FindOrAdd(pair_key);
@@ -151,7 +151,7 @@ void LoginThrottle::Finish(const std::string& login, const std::string& source, 
                            bool counted) {
   const std::string pair_key = PairKey(login, source);
   const MonotonicClock::time_point now = now_();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Pair* pair = pairs_.Find(pair_key);
   Window* window = windows_.Find(login);
   if (succeeded || !counted) {

@@ -8,7 +8,7 @@
 // attempts on one account; accept only from addresses the subscriber has
 // authenticated from before, rather than lock the account):
 //  - per (login, source) — the source being the caller's key
-//    (common/caller_key.h) — the first kFreeFailures consecutive failures
+//    (common/rpc/caller_key.h) — the first kFreeFailures consecutive failures
 //    cost nothing; after the n-th one (n ≥ kFreeFailures) the next attempt
 //    from that source waits kFirstDelay × 2^(n − kFreeFailures), at most
 //    kMaxDelay. A success resets the count. Other sources are unaffected:
@@ -47,15 +47,16 @@
 #include <cstddef>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/metrics.h"
+#include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
+#include "common/base/metrics.h"
 
 namespace microblog {
 namespace user {
@@ -135,18 +136,19 @@ class LoginThrottle {
     std::unordered_map<std::string, std::pair<Value, Order::iterator>> entries_;
   };
 
-  // Refused (or OK), under mu_. `now` is the clock's reading.
+  // Refused (or OK). `now` is the clock's reading.
   absl::Status CheckLocked(const std::string& login, const std::string& pair_key,
-                           MonotonicClock::time_point now);
+                           MonotonicClock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(const std::string& login, const std::string& source, bool succeeded, bool counted);
   absl::Status Throttled(MonotonicClock::duration retry_delay);
 
   const std::function<MonotonicClock::time_point()> now_;
   Counter* refused_ = nullptr;
-  std::mutex mu_;
-  Lru<Pair> pairs_;                      // guarded by mu_; key: login '\0' source
-  Lru<Window> windows_;                  // guarded by mu_; key: login
-  Lru<MonotonicClock::time_point> known_sources_;  // guarded by mu_; last success of login '\0' source
+  absl::Mutex mu_;
+  Lru<Pair> pairs_ ABSL_GUARDED_BY(mu_);                       // key: login '\0' source
+  Lru<Window> windows_ ABSL_GUARDED_BY(mu_);                   // key: login
+  // Last success of login '\0' source.
+  Lru<MonotonicClock::time_point> known_sources_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace user

@@ -10,23 +10,23 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/connection_pool.h"
-#include "common/fair_work_queue.h"
-#include "common/read_router.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/periodic_task.h"
-#include "common/pg_listener.h"
-#include "common/server.h"
-#include "common/service_main.h"
-#include "common/wait_list.h"
-#include "common/worker_pool.h"
+#include "common/db/connection_pool.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/db/read_router.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/exec/periodic_task.h"
+#include "common/db/pg_listener.h"
+#include "common/service/server.h"
+#include "common/service/service_main.h"
+#include "common/exec/wait_list.h"
+#include "common/exec/worker_pool.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
 #include "user-service/feed/user_event_store.h"
 #include "user-service/feed/user_events.h"
 #include "user-service/user_service.h"
-#include "user-service/user_store.h"
+#include "user-service/postgres_user_store.h"
 
 namespace {
 
@@ -104,7 +104,7 @@ absl::StatusOr<Settings> ReadSettings(const microblog::ServiceConfig& config) {
   // LISTEN needs a session of its own: through a transaction-mode pooler
   // (DB_PREPARED_STATEMENTS=off) only an explicit direct URL gives one.
   settings.listen_url = config.values.GetString("USER_DATABASE_LISTEN_URL");
-  if (settings.listen_url.empty() && config.settings.db_prepared_statements) {
+  if (settings.listen_url.empty() && config.database.prepared_statements) {
     settings.listen_url = config.database_url;
   }
   return settings;
@@ -122,7 +122,7 @@ microblog::FairWorkQueueOptions HashingQueueOptions(const Settings& settings,
   // 1.5 s, bench/README.md "Password checks under a flood"). Fair across
   // callers, and
   // refusing at once what could not finish in time (issue #21): see
-  // common/fair_work_queue.h and README.md, "Passwords".
+  // common/exec/fair_work_queue.h and README.md, "Passwords".
   microblog::FairWorkQueueOptions hashing_options;
   hashing_options.name = "hash-worker";
   hashing_options.threads = settings.hash_threads;
@@ -174,7 +174,7 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   microblog::user::PasswordHasher hasher(settings.hash_threads, &metrics, settings.hash_nice);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
-                                   static_cast<std::size_t>(config.settings.db_pool_size));
+                                   static_cast<std::size_t>(config.database.pool_size));
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
   microblog::FairWorkQueue hashing_queue(HashingQueueOptions(settings, hasher, metrics));
   microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
@@ -187,7 +187,7 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   microblog::Log(
       microblog::LogLevel::kInfo, "starting",
       {{"database", microblog::RedactUrl(config.database_url)},
-       {"prepared_statements", config.settings.db_prepared_statements},
+       {"prepared_statements", config.database.prepared_statements},
        {"user_events_wakeup",
         settings.listen_url.empty()
             ? absl::StrCat("poll every ", settings.events_poll_interval.count(), " ms")

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "common/log.h"
+#include "common/base/log.h"
 
 namespace microblog {
 namespace user {

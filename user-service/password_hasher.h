@@ -31,9 +31,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/metrics.h"
-#include "common/worker_pool.h"
+#include "common/base/clock.h"
+#include "common/base/metrics.h"
+#include "common/exec/worker_pool.h"
 
 namespace microblog {
 namespace user {

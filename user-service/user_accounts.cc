@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/page_token.h"
-#include "common/proto_time.h"
-#include "common/status.h"
+#include "common/base/page_token.h"
+#include "common/base/proto_time.h"
+#include "common/base/status.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {
@@ -19,7 +19,7 @@ namespace {
 namespace v1 = ::microblog::user::v1;
 
 // post-service's author checks send up to kMaxBatch ids per BatchGetUsers
-// call (common/batcher.h).
+// call (common/exec/batcher.h).
 static_assert(kMaxBatchIds >= static_cast<int>(kMaxBatch),
               "BatchGetUsers must accept a whole batch of author checks");
 

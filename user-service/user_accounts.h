@@ -17,12 +17,12 @@
 //
 // GetUser and LookupUser answer through a callback (a Reply, called exactly
 // once): the calls that arrive together are loaded together, one query per
-// batch (common/batcher.h, on `db_workers`), because they are the hottest
-// calls of the system. Every other method blocks until its work is done:
-// run them on a WorkerPool (the edge runs the ones that hash a password on
-// its FairWorkQueue, user_service.h).
+// batch (common/exec/batcher.h, on `db_workers`), because they are the
+// hottest calls of the system. Every other method blocks until its work is
+// done: run them on a WorkerPool (the edge runs the ones that hash a
+// password on its FairWorkQueue, user_service.h).
 //
-// Where each RPC reads (common/read_from.h): GetUser, LookupUser and
+// Where each RPC reads (common/base/read_from.h): GetUser, LookupUser and
 // ListUsers on a read replica when one is usable and has replayed the
 // request's consistency_token, else on the primary; BatchGetUsers (the
 // author check and reconciliation of post-service), VerifyPassword (a
@@ -41,11 +41,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/batcher.h"
-#include "common/clock.h"
-#include "common/read_from.h"
-#include "common/unary_call.h"
-#include "common/worker_pool.h"
+#include "common/base/clock.h"
+#include "common/exec/batcher.h"
+#include "common/exec/batched_reads.h"
+#include "common/base/read_from.h"
+#include "common/exec/reply.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/login_throttle.h"
 #include "user-service/password_hasher.h"
@@ -94,7 +95,7 @@ class UserAccounts {
   absl::Status BatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
                              Clock::time_point deadline,
                              microblog::user::v1::BatchGetUsersResponse& response);
-  // `source` is the caller's key (common/caller_key.h): repeated failures
+  // `source` is the caller's key (common/rpc/caller_key.h): repeated failures
   // of one login from one source are throttled (login_throttle.h), with
   // RESOURCE_EXHAUSTED and a google.rpc.RetryInfo before anything is
   // queried or hashed.

@@ -2,13 +2,11 @@
 
 #include <string>
 
-#include "common/caller_key.h"
-#include "common/unary_call.h"
+#include "common/rpc/caller_key.h"
+#include "common/rpc/unary_call.h"
 
 namespace microblog {
 namespace user {
-
-namespace v1 = ::microblog::user::v1;
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(

@@ -1,17 +1,17 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
 // callback API. Every call goes through a CallForwarder
-// (common/call_forwarder.h: a request with a NUL byte in a string field is
-// INVALID_ARGUMENT at once, the deadline is capped at `max_deadline`).
+// (common/rpc/call_forwarder.h: a request with a NUL byte in a string field
+// is INVALID_ARGUMENT at once, the deadline is capped at `max_deadline`).
 // Handlers return at once; the work runs elsewhere and finishes the call
-// (common/unary_call.h):
+// (common/rpc/unary_call.h):
 //  - GetUser and LookupUser: UserAccounts' batches (one query for many
 //    calls);
 //  - CreateUser, VerifyPassword and UpdateUser with a new password (each
 //    hashes one with Argon2id) on `hashing_queue`, so that a burst of
 //    logins never occupies the threads the quick queries need. That queue
-//    is fair across callers (common/caller_key.h) and refuses at once,
+//    is fair across callers (common/rpc/caller_key.h) and refuses at once,
 //    with RESOURCE_EXHAUSTED and RetryInfo, what could not finish before
-//    its deadline or would exceed its caps (common/fair_work_queue.h); a
+//    its deadline or would exceed its caps (common/exec/fair_work_queue.h); a
 //    VerifyPassword the login throttle refuses (login_throttle.h) is
 //    answered before it queues;
 //  - ListUserEvents: UserEventFeed's long poll (feed/user_events.h);
@@ -34,10 +34,10 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
-#include "common/call_forwarder.h"
-#include "common/clock.h"
-#include "common/fair_work_queue.h"
-#include "common/worker_pool.h"
+#include "common/base/clock.h"
+#include "common/rpc/call_forwarder.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
 #include "user-service/feed/user_events.h"

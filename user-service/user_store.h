@@ -1,21 +1,12 @@
 // Storage of microblog accounts: the `users` table of user-service's
 // PostgreSQL database (migrations/user/).
 //
-// UserStore is the interface the service logic depends on, so that logic can
-// be unit-tested with a fake; PostgresUserStore is the real thing, running
-// its NamedStatements (all kept together in user_store.cc) through a
-// ConnectionPool (ConnectionPool::Exec: prepared or unnamed, as the pool
-// says), and the reads that say so on a read replica (ReadRouter):
+// UserStore is the interface the service logic (user_accounts.h) depends on,
+// so that the logic can be unit-tested with a fake and compiles without
+// libpqxx; the records it reads and writes are in user_records.h;
+// PostgresUserStore (postgres_user_store.h) is the real thing.
 //
-//   ConnectionPoolOptions options;
-//   options.url = url;
-//   options.prepare = &PostgresUserStore::PrepareStatements;
-//   ConnectionPool pool(std::move(options));
-//   ReadRouter router(pool, std::move(read_options));
-//   PostgresUserStore store(router);
-//   absl::StatusOr<UserRecord> user = store.GetByUsername("alice", deadline);
-//
-// Reads taking a ReadFrom run where it allows (common/read_from.h); every
+// Reads taking a ReadFrom run where it allows (common/base/read_from.h); every
 // other method runs on the primary.
 //
 // Errors of every method, besides the ones it lists: UNAVAILABLE (database
@@ -35,14 +26,10 @@
 #include <string_view>
 #include <vector>
 
-#include <pqxx/connection>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/connection_pool.h"
-#include "common/read_from.h"
-#include "common/read_router.h"
+#include "common/base/clock.h"
+#include "common/base/read_from.h"
 #include "user-service/user_records.h"
 
 namespace microblog {
@@ -105,47 +92,6 @@ class UserStore {
   // answers it): "" when every read is on the primary anyway (this
   // default). Never fails (see ReadRouter::WriteToken).
   virtual std::string WriteToken(Clock::time_point /*deadline*/) { return ""; }
-};
-
-class PostgresUserStore final : public UserStore {
- public:
-  // Prepares every statement the store uses on a new connection: pass it as
-  // ConnectionPoolOptions::prepare. Throws pqxx exceptions.
-  static void PrepareStatements(pqxx::connection& connection);
-
-  // `router` is borrowed, must outlive the store, and its pools must
-  // prepare their connections with PrepareStatements().
-  explicit PostgresUserStore(ReadRouter& router) : router_(router), pool_(router.primary()) {}
-
-  PostgresUserStore(const PostgresUserStore&) = delete;
-  PostgresUserStore& operator=(const PostgresUserStore&) = delete;
-
-  absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
-                                    const std::string& password_hash,
-                                    Clock::time_point deadline) override;
-  absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
-                                           Clock::time_point deadline) override;
-  absl::StatusOr<UserRecord> GetByEmail(const std::string& email,
-                                        Clock::time_point deadline) override;
-  std::vector<absl::StatusOr<UserRecord>> GetByLogins(const std::vector<Login>& logins,
-                                                      const ReadFrom& from,
-                                                      Clock::time_point deadline) override;
-  absl::StatusOr<UserCredentials> GetCredentials(LoginField field, const std::string& login,
-                                                 Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<UserRecord>> ListAfter(int64_t after_id, int limit,
-                                                    const ReadFrom& from,
-                                                    Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<UserRecord>> GetByIds(const std::vector<int64_t>& ids,
-                                                   const ReadFrom& from,
-                                                   Clock::time_point deadline) override;
-  absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
-                                    Clock::time_point deadline) override;
-  absl::Status Delete(int64_t id, Clock::time_point deadline) override;
-  std::string WriteToken(Clock::time_point deadline) override;
-
- private:
-  ReadRouter& router_;
-  ConnectionPool& pool_;  // the primary
 };
 
 }  // namespace user

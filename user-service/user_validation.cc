@@ -12,8 +12,8 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
-#include "common/page_token.h"
-#include "common/utf8.h"
+#include "common/base/page_token.h"
+#include "common/base/utf8.h"
 
 namespace microblog {
 namespace user {

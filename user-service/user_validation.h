@@ -3,7 +3,7 @@
 // every bad field is reported at once.
 //
 // One function per request checks the whole request: OK, or INVALID_ARGUMENT
-// with one violation per bad field (common/status.h).
+// with one violation per bad field (common/base/status.h).
 //
 //   if (absl::Status valid = ValidateCreateUser(request); !valid.ok()) return valid;
 //
@@ -44,8 +44,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/page_token.h"
-#include "common/status.h"
+#include "common/base/page_token.h"
+#include "common/base/status.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/feed/user_event_records.h"
 

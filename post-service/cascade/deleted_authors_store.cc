@@ -8,7 +8,8 @@
 #include <pqxx/result>
 #include <pqxx/transaction>
 
-#include "common/named_statement.h"
+#include "common/db/array_literal.h"
+#include "common/db/named_statement.h"
 #include "post-service/cascade/author_locks.h"
 
 namespace microblog {

@@ -33,8 +33,8 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/connection_pool.h"
+#include "common/base/clock.h"
+#include "common/db/connection_pool.h"
 
 namespace microblog {
 namespace post {

@@ -8,8 +8,8 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
 
 namespace microblog {
 namespace post {

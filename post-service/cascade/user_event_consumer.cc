@@ -5,9 +5,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/proto_time.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/proto_time.h"
+#include "common/rpc/grpc_status.h"
 
 namespace microblog {
 namespace post {
@@ -19,10 +20,6 @@ namespace v1 = ::microblog::user::v1;
 constexpr std::chrono::seconds kStoreTimeout{30};
 // Pause of a replica that found another one applying.
 constexpr std::chrono::milliseconds kStandBy{200};
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
 
 int64_t MicrosSinceEpoch(std::chrono::system_clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
@@ -73,7 +70,7 @@ UserEventConsumer::~UserEventConsumer() {
   {
     // A call registered before the flag was seen is cancelled here; one
     // not registered yet sees the flag (Step() checks it under mu_).
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (call_ != nullptr) call_->TryCancel();
   }
   thread_.join();
@@ -128,18 +125,18 @@ UserEventConsumer::Next UserEventConsumer::Step() {
   grpc::ClientContext context;
   context.set_deadline(Clock::now() + options_.wait + options_.call_timeout);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stop_.stopped()) return Next::kPoll;
     call_ = &context;
   }
   const grpc::Status status = users_.ListUserEvents(&context, request, &response);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     call_ = nullptr;
   }
   if (stop_.stopped()) return Next::kPoll;
   if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) return RecoverFromOverrun(*cursor);
-  if (!status.ok()) return Failed("ListUserEvents", FromGrpc(status));
+  if (!status.ok()) return Failed("ListUserEvents", FromGrpcStatus(status));
   if (response.next_page_token() == *cursor) {  // nothing new
     CaughtUp();
     return Next::kPoll;

@@ -41,16 +41,17 @@
 #include <atomic>
 
 #include <chrono>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 
 #include <grpcpp/client_context.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "common/metrics.h"
-#include "common/stop_signal.h"
+#include "absl/synchronization/mutex.h"
+#include "common/base/metrics.h"
+#include "common/exec/stop_signal.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "post-service/cascade/deleted_authors_store.h"
 #include "post-service/cascade/reconciler.h"
@@ -115,8 +116,8 @@ class UserEventConsumer {
   std::atomic<int64_t> behind_since_micros_{0};
 
   StopSignal stop_;
-  std::mutex mu_;
-  grpc::ClientContext* call_ = nullptr;  // the call in flight; guarded by mu_
+  absl::Mutex mu_;
+  grpc::ClientContext* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the call in flight
   std::thread thread_;                   // last: started once the rest is set
 };
 

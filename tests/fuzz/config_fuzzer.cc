@@ -1,4 +1,4 @@
-// Fuzz target: command-line configuration (common/config.h). The input,
+// Fuzz target: command-line configuration (common/service/config.h). The input,
 // split at NUL bytes, is the argument list of a server with the common
 // options; whatever Config::Parse accepts must convert to settings in their
 // documented ranges or be refused with INVALID_ARGUMENT, and --help must
@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "common/service/config.h"
+#include "common/base/log.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -46,9 +46,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   FUZZ_CHECK(!settings->listen_address.empty());
-  FUZZ_CHECK(settings->db_pool_size >= 1 && settings->db_pool_size <= 256);
   FUZZ_CHECK(settings->max_deadline.count() >= 1);
   FUZZ_CHECK(settings->tls_cert_file.empty() == settings->tls_key_file.empty());
   microblog::SetLogLevel(microblog::LogLevel::kInfo);  // ReadServerSettings applied LOG_LEVEL
+  const absl::StatusOr<microblog::DatabaseSettings> database =
+      microblog::ReadDatabaseSettings(*config);
+  if (!database.ok()) {
+    FUZZ_CHECK(database.status().code() == absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  FUZZ_CHECK(database->pool_size >= 1 && database->pool_size <= 256);
   return 0;
 }

@@ -21,7 +21,8 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "absl/status/status.h"
-#include "common/status.h"
+#include "common/base/status.h"
+#include "common/rpc/grpc_status.h"
 
 #define FUZZ_CHECK(condition)                                                        \
   do {                                                                               \

@@ -1,4 +1,4 @@
-// Fuzz target: page tokens (common/page_token.h), which clients send back
+// Fuzz target: page tokens (common/base/page_token.h), which clients send back
 // verbatim. Any token is decoded for either listing kind and any key length;
 // a decoded token must be the canonical encoding of what it decoded to, and
 // encoding any key (of 1-4 values, as the listings use) must decode back to
@@ -10,7 +10,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "common/page_token.h"
+#include "common/base/page_token.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

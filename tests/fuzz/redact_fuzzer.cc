@@ -1,4 +1,4 @@
-// Fuzz target: database URLs and password redaction (common/redact.h,
+// Fuzz target: database URLs and password redaction (common/base/redact.h,
 // migrate/database_url.h). The first byte picks the mode:
 //  - even: the rest is any text, as a URL or a message quoting one.
 //    RedactUrl must redact it as the regular expressions it was first
@@ -17,7 +17,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <libpq-fe.h>
 
-#include "common/redact.h"
+#include "common/base/redact.h"
 #include "fuzz_support.h"
 #include "migrate/database_url.h"
 #include "migrate/errors.h"

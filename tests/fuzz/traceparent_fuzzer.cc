@@ -1,4 +1,4 @@
-// Fuzz target: traceparent headers (common/trace_context.h), which any client
+// Fuzz target: traceparent headers (common/base/trace_context.h), which any client
 // may send. A value that parses must hold exactly what the specification
 // allows, format to a version-00 header that parses to the same fields, and
 // be that header already when it was version 00.
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/trace_context.h"
+#include "common/base/trace_context.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -3,7 +3,7 @@
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 
-#include "common/named_statement.h"
+#include "common/db/named_statement.h"
 
 namespace microblog {
 namespace user {

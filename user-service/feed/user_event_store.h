@@ -26,8 +26,8 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
-#include "common/clock.h"
-#include "common/connection_pool.h"
+#include "common/base/clock.h"
+#include "common/db/connection_pool.h"
 #include "user-service/feed/user_event_records.h"
 
 namespace microblog {

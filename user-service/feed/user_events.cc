@@ -7,14 +7,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/log.h"
-#include "common/proto_time.h"
+#include "common/base/log.h"
+#include "common/base/proto_time.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {
 namespace user {
-
-namespace v1 = ::microblog::user::v1;
 
 namespace {
 

@@ -22,10 +22,10 @@
 #include <chrono>
 #include <memory>
 
-#include "common/clock.h"
-#include "common/unary_call.h"
-#include "common/wait_list.h"
-#include "common/worker_pool.h"
+#include "common/base/clock.h"
+#include "common/exec/reply.h"
+#include "common/exec/wait_list.h"
+#include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/feed/user_event_store.h"
 

@@ -1,0 +1,281 @@
+#include "user-service/postgres_user_store.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/batch_failure.h"
+#include "common/db/array_literal.h"
+#include "common/db/named_statement.h"
+#include "common/base/status.h"
+
+namespace microblog {
+namespace user {
+namespace {
+
+// --- Every SQL statement of user-service. ------------------------------------
+// A user row is (id, username, email, create_micros): created_at travels as
+// microseconds since the epoch (see UserFromRow); only the credentials
+// statements add password_hash. Lookups by name go through lower() so that
+// they use the unique indexes on lower(username) and lower(email).
+
+constexpr NamedStatement kInsert{
+    "user_insert",
+    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
+    "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros"};
+constexpr NamedStatement kByUsername{
+    "user_by_username",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE lower(username) = lower($1)"};
+constexpr NamedStatement kByEmail{
+    "user_by_email",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE lower(email) = lower($1)"};
+constexpr NamedStatement kCredentialsByUsername{
+    "user_credentials_by_username",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros, password_hash FROM users WHERE lower(username) = lower($1)"};
+constexpr NamedStatement kCredentialsByEmail{
+    "user_credentials_by_email",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros, password_hash FROM users WHERE lower(email) = lower($1)"};
+// Batched LookupUser: $1 and $2 are parallel arrays, each login's username
+// or email (NULL in the other); `i` is its 1-based position. One index scan
+// per login and field, through the same lower() indexes.
+constexpr NamedStatement kByLogins{
+    "users_by_logins",
+    "SELECT l.i, u.id, u.username, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint "
+    "AS create_micros FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(username, email, "
+    "i) JOIN users u ON lower(u.username) = lower(l.username) "
+    "UNION ALL "
+    "SELECT l.i, u.id, u.username, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint "
+    "AS create_micros FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(username, email, "
+    "i) JOIN users u ON lower(u.email) = lower(l.email)"};
+// $1 after id, $2 limit.
+constexpr NamedStatement kAfterId{
+    "users_after_id",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE id > $1 ORDER BY id LIMIT $2"};
+constexpr NamedStatement kByIds{
+    "users_by_ids",
+    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros FROM users WHERE id = ANY ($1::bigint[])"};
+// NULL parameters keep the current value (UserChanges' unset fields).
+constexpr NamedStatement kUpdate{
+    "user_update",
+    "UPDATE users SET username = coalesce($2, username), email = coalesce($3, email), "
+    "password_hash = coalesce($4, password_hash) WHERE id = $1 "
+    "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "create_micros"};
+// The account and its 'user.deleted' event (the outbox, feed/user_event_store.h)
+// in one statement: autocommit makes both one transaction, so the event
+// exists exactly when the deletion committed.
+constexpr NamedStatement kDelete{
+    "user_delete",
+    "WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING id) "
+    "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM deleted"};
+
+constexpr NamedStatement kStatements[] = {
+    kInsert, kByUsername, kByEmail, kByLogins, kCredentialsByUsername, kCredentialsByEmail,
+    kAfterId, kByIds,     kUpdate,  kDelete,
+};
+
+// The unique indexes of migrations/user, and the request field each guards.
+struct UniqueIndex {
+  const char* name;
+  const char* field;
+};
+constexpr UniqueIndex kUniqueIndexes[] = {
+    {"users_username_lower_key", "username"},
+    {"users_email_lower_key", "email"},
+};
+
+// The one reader of a user row (the columns every statement above returns).
+UserRecord UserFromRow(const pqxx::row& row) {
+  UserRecord user;
+  user.id = row["id"].as<int64_t>();
+  user.username = row["username"].as<std::string>();
+  user.email = row["email"].as<std::string>();
+  user.create_time_micros = row["create_micros"].as<int64_t>();
+  return user;
+}
+
+// A user row with its password_hash column.
+UserCredentials CredentialsFromRow(const pqxx::row& row) {
+  return {UserFromRow(row), row["password_hash"].as<std::string>()};
+}
+
+// ALREADY_EXISTS naming the field whose unique index `e` reports. PostgreSQL
+// names the index in the message: duplicate key value violates unique
+// constraint "users_email_lower_key".
+absl::Status AlreadyExists(const pqxx::unique_violation& e) {
+  const std::string message = e.what();
+  for (const UniqueIndex& index : kUniqueIndexes) {
+    if (message.find(index.name) != std::string::npos) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("a user with this ", index.field, " already exists"));
+    }
+  }
+  // An index this code does not know about: a schema change it missed.
+  return absl::InternalError(absl::StrCat("unexpected unique violation: ", message));
+}
+
+// Runs `statement` (returning at most one row) with `args` on `pool`: the
+// row read by `from_row`, `not_found()` when there is none, ALREADY_EXISTS
+// on a unique violation.
+template <typename FromRow, typename NotFound, typename... Args>
+auto QueryOne(ConnectionPool& pool, const NamedStatement& statement, FromRow from_row,
+              NotFound not_found, Clock::time_point deadline, const Args&... args)
+    -> absl::StatusOr<decltype(from_row(std::declval<const pqxx::row&>()))> {
+  using Record = decltype(from_row(std::declval<const pqxx::row&>()));
+  return pool.Run<Record>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Record> {
+    // One statement: autocommit is atomic and saves BEGIN/COMMIT round trips.
+    pqxx::nontransaction tx(c);
+    try {
+      const pqxx::result rows = pool.Exec(tx, statement, args...);
+      if (rows.empty()) return not_found();
+      return from_row(rows[0]);
+    } catch (const pqxx::unique_violation& e) {
+      return AlreadyExists(e);
+    }
+  });
+}
+
+// NOT_FOUND for the account whose `field` is `value`.
+absl::Status NoUserWith(const char* field, const std::string& value) {
+  return NotFoundResource("user", value, absl::StrCat("no user has this ", field));
+}
+
+// The accounts `statement` returns for `args`, in its order, read where
+// `from` allows.
+template <typename... Args>
+absl::StatusOr<std::vector<UserRecord>> QueryMany(ReadRouter& router, const ReadFrom& from,
+                                                  const NamedStatement& statement,
+                                                  Clock::time_point deadline,
+                                                  const Args&... args) {
+  return router.Run<std::vector<UserRecord>>(from, deadline, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    std::vector<UserRecord> users;
+    for (const pqxx::row& row : router.Exec(tx, statement, args...)) {
+      users.push_back(UserFromRow(row));
+    }
+    return users;
+  });
+}
+
+}  // namespace
+
+void PostgresUserStore::PrepareStatements(pqxx::connection& connection) {
+  PrepareAll(connection, kStatements);
+}
+
+absl::StatusOr<UserRecord> PostgresUserStore::Create(const std::string& username,
+                                                     const std::string& email,
+                                                     const std::string& password_hash,
+                                                     Clock::time_point deadline) {
+  return QueryOne(
+      pool_, kInsert, UserFromRow,
+      [] { return absl::InternalError("INSERT ... RETURNING returned no row"); }, deadline,
+      username, email, password_hash);
+}
+
+absl::StatusOr<UserRecord> PostgresUserStore::GetByUsername(const std::string& username,
+                                                            Clock::time_point deadline) {
+  return QueryOne(
+      pool_, kByUsername, UserFromRow, [&] { return NoUserWith("username", username); },
+      deadline, username);
+}
+
+absl::StatusOr<UserRecord> PostgresUserStore::GetByEmail(const std::string& email,
+                                                         Clock::time_point deadline) {
+  return QueryOne(
+      pool_, kByEmail, UserFromRow, [&] { return NoUserWith("email", email); }, deadline, email);
+}
+
+std::vector<absl::StatusOr<UserRecord>> PostgresUserStore::GetByLogins(
+    const std::vector<Login>& logins, const ReadFrom& from, Clock::time_point deadline) {
+  std::vector<std::optional<std::string>> usernames;
+  std::vector<std::optional<std::string>> emails;
+  for (const Login& login : logins) {
+    const bool by_email = login.field == LoginField::kEmail;
+    usernames.push_back(by_email ? std::nullopt : std::optional<std::string>(login.value));
+    emails.push_back(by_email ? std::optional<std::string>(login.value) : std::nullopt);
+  }
+  // By position; the NOT_FOUND statuses (with their ResourceInfo) are made
+  // only for the logins the query did not find.
+  std::vector<std::optional<UserRecord>> rows(logins.size());
+  const absl::Status status = router_.RunStatus(from, deadline, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    for (const pqxx::row& row :
+         router_.Exec(tx, kByLogins, TextArray(usernames), TextArray(emails))) {
+      const int64_t i = row["i"].as<int64_t>();
+      if (i >= 1 && i <= static_cast<int64_t>(rows.size())) rows[i - 1] = UserFromRow(row);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    return std::vector<absl::StatusOr<UserRecord>>(logins.size(), WholeBatchFailure(status));
+  }
+  std::vector<absl::StatusOr<UserRecord>> found;
+  found.reserve(logins.size());
+  for (std::size_t i = 0; i < logins.size(); ++i) {
+    if (rows[i].has_value()) {
+      found.push_back(std::move(*rows[i]));
+    } else {
+      const bool by_email = logins[i].field == LoginField::kEmail;
+      found.push_back(NoUserWith(by_email ? "email" : "username", logins[i].value));
+    }
+  }
+  return found;
+}
+
+absl::StatusOr<UserCredentials> PostgresUserStore::GetCredentials(LoginField field,
+                                                                  const std::string& login,
+                                                                  Clock::time_point deadline) {
+  const bool by_email = field == LoginField::kEmail;
+  return QueryOne(
+      pool_, by_email ? kCredentialsByEmail : kCredentialsByUsername, CredentialsFromRow,
+      [&] { return NoUserWith(by_email ? "email" : "username", login); }, deadline, login);
+}
+
+absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::ListAfter(int64_t after_id, int limit,
+                                                                     const ReadFrom& from,
+                                                                     Clock::time_point deadline) {
+  return QueryMany(router_, from, kAfterId, deadline, after_id, limit);
+}
+
+absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::GetByIds(
+    const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline) {
+  if (ids.empty()) return std::vector<UserRecord>{};
+  return QueryMany(router_, from, kByIds, deadline, BigintArray(ids));
+}
+
+absl::StatusOr<UserRecord> PostgresUserStore::Update(int64_t id, const UserChanges& changes,
+                                                     Clock::time_point deadline) {
+  return QueryOne(
+      pool_, kUpdate, UserFromRow, [id] { return NotFoundResource("user", id); }, deadline, id,
+      changes.username, changes.email, changes.password_hash);
+}
+
+absl::Status PostgresUserStore::Delete(int64_t id, Clock::time_point deadline) {
+  return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
+    pqxx::nontransaction tx(c);
+    const pqxx::result deleted = pool_.Exec(tx, kDelete, id);
+    return deleted.affected_rows() == 0 ? NotFoundResource("user", id) : absl::OkStatus();
+  });
+}
+
+std::string PostgresUserStore::WriteToken(Clock::time_point deadline) {
+  return router_.WriteToken(deadline);
+}
+
+}  // namespace user
+}  // namespace microblog
