@@ -8,16 +8,16 @@
 // `postgres` OS user through `runuser -u postgres --` and the dir is chowned to
 // it. Binaries come from /usr/lib/postgresql/15/bin, or env PG_BIN_DIR.
 //
-//   static std::unique_ptr<microblog::test_support::PgCluster> pg;   // e.g. in SetUpTestSuite
-//   pg = microblog::test_support::PgCluster::Start();
+//   std::unique_ptr<microblog::test_support::PgCluster> pg =
+//       microblog::test_support::PgCluster::Start();
 //   std::string url = pg->CreateDatabase("user_db");
 //
-// Containers (tests/images_test.cc) cannot use the socket: Start(TcpListen)
+// Containers (tests/e2e/images_test.cc) cannot use the socket: Start(TcpListen)
 // also listens on one TCP address and trusts the clients of one CIDR range
 // (pg_hba.conf), e.g. a podman network's gateway and subnet.
 //
-// Starting a cluster takes a couple of seconds: share one per test binary and
-// give each test its own database. If the test process dies without running
+// Starting a cluster takes a couple of seconds: share one per test binary
+// (SharedCluster(), shared_cluster.h) and give each test its own database. If the test process dies without running
 // the destructor (SIGKILL, ctest timeout), a detached watchdog stops the server
 // and removes the directory within about a second. Not thread-safe.
 #ifndef MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_

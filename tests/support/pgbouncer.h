@@ -14,8 +14,7 @@
 // the config says `user = postgres` (PgBouncer drops to it at start-up) and
 // the dir belongs to that user, as PgCluster does for PostgreSQL.
 //
-//   static std::unique_ptr<PgCluster> pg = PgCluster::Start();
-//   static std::unique_ptr<PgBouncer> bouncer = PgBouncer::Start(*pg);
+//   static std::unique_ptr<PgBouncer> bouncer = PgBouncer::Start(SharedCluster());
 //   std::string url = bouncer->UrlFor("user_db", "user_service");
 //
 // If the test process dies without running the destructor (SIGKILL, ctest

@@ -1,4 +1,4 @@
-// Driving podman from tests (tests/images_test.cc): commands, a private
+// Driving podman from tests (tests/e2e/images_test.cc): commands, a private
 // network per test, and the facts of a running container.
 //
 //   PodmanNetwork net;                       // podman network create mbimg-<pid>-<n>

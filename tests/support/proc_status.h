@@ -1,7 +1,7 @@
 // What Linux reports about a running process, read from /proc: its resident
 // memory and its open file descriptors, for tests that check a service's
-// resources after an attack (tests/network_fuzz_test.cc,
-// tests/hostile_client_test.cc).
+// resources after an attack (tests/e2e/network_fuzz_test.cc,
+// tests/e2e/hostile_client_test.cc).
 //
 //   std::optional<int64_t> kib = ResidentKiB(service.pid());
 //

@@ -6,8 +6,7 @@
 // binary on a free loopback port and waits until its gRPC health check says
 // SERVING, so that a test can talk to it right away:
 //
-//   static std::unique_ptr<PgCluster> pg = PgCluster::Start();
-//   MigratedDatabase db = PrepareUserDatabase(*pg);
+//   MigratedDatabase db = PrepareUserDatabase(SharedCluster());  // shared_cluster.h
 //   ServiceProcess service(USER_SERVICE_BIN, {{"USER_DATABASE_URL", db.service_url}});
 //   auto stub = microblog::user::v1::UserService::NewStub(service.NewChannel());
 //
