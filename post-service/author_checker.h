@@ -12,6 +12,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "common/base/clock.h"
 #include "common/base/trace_context.h"
 
 namespace microblog {
@@ -20,7 +21,6 @@ namespace post {
 // Checks that a user exists. Implementations must be thread-safe.
 class AuthorChecker {
  public:
-  using Clock = std::chrono::system_clock;
   // Receives the answer of one check, once.
   using Answer = absl::AnyInvocable<void(absl::Status author) &&>;
 

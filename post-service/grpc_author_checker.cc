@@ -15,12 +15,6 @@ namespace microblog {
 namespace post {
 namespace {
 
-// At most this many ids per BatchGetUsers call: what user-service accepts.
-constexpr std::size_t kMaxBatch = 100;
-// Calls to user-service in progress at once; the checks that arrive
-// meanwhile wait for the next one.
-constexpr std::size_t kCallsInFlight = 2;
-
 // One BatchGetUsers call in flight: what gRPC needs alive until it calls back.
 struct BatchGetUsersCall {
   grpc::ClientContext context;
@@ -107,7 +101,7 @@ GrpcAuthorChecker::GrpcAuthorChecker(std::shared_ptr<grpc::Channel> channel,
                  CheckBatcher::Finished finished) {
             AskUserService(checks, deadline, std::move(finished));
           },
-          kMaxBatch, kCallsInFlight, BatchSizeHistogram(metrics, "check_author")) {}
+          kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "check_author")) {}
 
 void GrpcAuthorChecker::CheckAuthor(int64_t user_id, Clock::time_point deadline,
                                     const TraceContext& trace, Answer done) {

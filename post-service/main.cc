@@ -1,9 +1,11 @@
 // post-service: serves microblog.post.v1.PostService from its own PostgreSQL
 // database, checking authors with user-service over gRPC, and applies
-// user-service's account deletions to the posts (user_event_consumer.h).
+// user-service's account deletions to the posts
+// (cascade/user_event_consumer.h).
 //
 //   post-service [FLAGS]             serve (until SIGTERM)
-//   post-service reconcile [FLAGS]   one reconciliation pass (reconciler.h),
+//   post-service reconcile [FLAGS]   one reconciliation pass
+//                                    (cascade/reconciler.h),
 //                                    then exit: 0 done, 1 failed, 2 bad
 //                                    configuration
 //
@@ -26,12 +28,12 @@
 #include "common/service/service_main.h"
 #include "common/exec/worker_pool.h"
 #include "post-service/grpc_author_checker.h"
-#include "post-service/deleted_authors_store.h"
+#include "post-service/cascade/deleted_authors_store.h"
 #include "post-service/post_service.h"
 #include "post-service/postgres_post_store.h"
 #include "post-service/posts.h"
-#include "post-service/reconciler.h"
-#include "post-service/user_event_consumer.h"
+#include "post-service/cascade/reconciler.h"
+#include "post-service/cascade/user_event_consumer.h"
 #include "post-service/user_service_channel.h"
 
 namespace {
@@ -192,7 +194,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   // here meanwhile.
   return microblog::RunServer(config.settings, kPostService.name,
                               {{&service, microblog::post::v1::PostService::service_full_name()}},
-                              [&pool](std::chrono::system_clock::time_point deadline) {
+                              [&pool](microblog::Clock::time_point deadline) {
                                 return pool.Ping(deadline);
                               },
                               nullptr, &metrics);

@@ -1,5 +1,6 @@
 // The values post-service's layers hand each other: a stored post as the
-// store reads it, a post to store, and what a listing asks for and gets.
+// store reads it, a post to store, and what a listing asks for, reads and
+// gets.
 // Plain structs without behaviour: the logic (posts.h) turns them into and
 // from protos, the store (post_store.h) into and from rows.
 #ifndef MICROBLOG_POST_SERVICE_POST_RECORDS_H_
@@ -37,18 +38,28 @@ struct PageKey {
 // A validated ListPosts request.
 struct ListPostsQuery {
   int64_t user_id = 0;           // 0: everyone's posts
-  int page_size = 0;             // 1..kMaxPageSize
+  int page_size = 0;             // 1..kMaxPageSize (common/base/page_token.h)
   std::optional<PageKey> after;  // unset for the first page
 };
 
-// A user's first page of posts: what a timeline shows first, the hottest
-// ListPosts call, batched.
-struct FirstPageKey {
+// What a listing reads of the store: up to `limit` posts, newest first, of
+// `user_id` (0: everyone) strictly after `after` (unset: from the newest).
+// The logic reads one row more than the page (PageRowLimit,
+// common/base/page_token.h).
+struct PostRange {
   int64_t user_id = 0;
-  int page_size = 0;
+  std::optional<PageKey> after;
+  int limit = 0;
 };
 
-// One page of a listing.
+// A user's newest posts, up to `limit`: a timeline's first page (one row
+// longer, as PostRange), the hottest ListPosts call, batched.
+struct FirstPageKey {
+  int64_t user_id = 0;
+  int limit = 0;
+};
+
+// One page of a listing, as the logic cut it from the rows it read.
 struct PostPage {
   std::vector<PostRecord> posts;  // newest first
   std::optional<PageKey> next;    // set when more posts follow

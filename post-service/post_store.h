@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/base/read_from.h"
 #include "post-service/post_records.h"
 
@@ -34,8 +35,6 @@ namespace post {
 
 class PostStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~PostStore() = default;
 
   // Stores `posts` in one statement (one round trip, one commit for all),
@@ -48,7 +47,7 @@ class PostStore {
   // A post whose author was removed (user_tombstones: the user was
   // deleted) is NOT_FOUND (with a google.rpc.ResourceInfo naming the user),
   // decided inside the transaction under the author's lock, so that no post
-  // outlives its author whatever the interleaving (author_locks.h).
+  // outlives its author whatever the interleaving (cascade/author_locks.h).
   // An error of the transaction (database down, commit lost) is every
   // post's, and then none is stored.
   virtual std::vector<absl::StatusOr<PostRecord>> InsertMany(const std::vector<NewPost>& posts,
@@ -60,16 +59,17 @@ class PostStore {
                                                            const ReadFrom& from,
                                                            Clock::time_point deadline) = 0;
 
-  // Up to `query.page_size` posts, newest first (created_at, then id,
-  // descending), of `query.user_id` (0: everyone) strictly after
-  // `query.after`.
-  virtual absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
-                                        Clock::time_point deadline) = 0;
+  // Up to `range.limit` posts, newest first (created_at, then id,
+  // descending), of `range.user_id` (0: everyone) strictly after
+  // `range.after`.
+  virtual absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range,
+                                                       const ReadFrom& from,
+                                                       Clock::time_point deadline) = 0;
 
-  // The first pages of several users' posts, one result per key (keys may
-  // repeat), in order, each what List() answers for {user_id, page_size, no
-  // `after`}.
-  virtual absl::StatusOr<std::vector<PostPage>> ListFirstPages(
+  // The newest posts of several users, one result per key (keys may
+  // repeat), in order, each what List() answers for {user_id, no `after`,
+  // limit}.
+  virtual absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
       const std::vector<FirstPageKey>& keys, const ReadFrom& from,
       Clock::time_point deadline) = 0;
 

@@ -17,17 +17,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/page_token.h"
 #include "microblog/post/v1/post_service.pb.h"
 #include "post-service/post_records.h"
 
 namespace microblog {
 namespace post {
 
-// Limits of the API contract (post_service.proto).
+// Limits of the API contract (post_service.proto); the page sizes are both
+// services' (common/base/page_token.h).
 inline constexpr std::size_t kMaxBodyChars = 140;      // code points
 inline constexpr std::size_t kMaxRequestIdChars = 64;  // code points
-inline constexpr int kDefaultPageSize = 20;
-inline constexpr int kMaxPageSize = 100;
 
 // user_id > 0; body 1-140 code points of valid UTF-8, not only whitespace;
 // request_id at most 64 code points.

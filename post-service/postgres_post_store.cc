@@ -30,7 +30,7 @@ namespace {
 
 // CreatePost's batches: insert_posts() (migrations/post/0003) takes the
 // authors' shared locks, refuses tombstoned authors and inserts each post,
-// in one round trip and one statement, so one commit (author_locks.h).
+// in one round trip and one statement, so one commit (cascade/author_locks.h).
 // $1 user ids, $2 bodies, $3 request ids (NULL: none), pairwise, in
 // insertion order. One row per post: `ord` (its position, from 1),
 // `outcome` ('inserted', 'removed': its author is deleted, 'taken': its
@@ -100,24 +100,14 @@ PostRecord PostFromRow(const pqxx::row& row) {
   return post;
 }
 
-// A page of at most `page_size` posts from `rows` (a pqxx::result or a
-// vector of its rows; newest first, one row more than the page when another
-// page follows).
+// The posts of `rows` (a pqxx::result or a vector of its rows), in order.
 template <typename Rows>
-PostPage PageFromRows(const Rows& rows, int page_size) {
-  PostPage page;
-  const std::size_t page_rows = std::min<std::size_t>(rows.size(), page_size);
-  page.posts.reserve(page_rows);
-  for (std::size_t i = 0; i < page_rows; ++i) page.posts.push_back(PostFromRow(rows[i]));
-  if (rows.size() > page_rows) {
-    const PostRecord& last = page.posts.back();
-    page.next = PageKey{last.create_micros, last.id};
-  }
-  return page;
+std::vector<PostRecord> PostsFromRows(const Rows& rows) {
+  std::vector<PostRecord> posts;
+  posts.reserve(rows.size());
+  for (const auto& row : rows) posts.push_back(PostFromRow(row));
+  return posts;
 }
-
-// One row more than the page tells whether another page follows.
-int64_t RowLimit(int page_size) { return int64_t{page_size} + 1; }
 
 // What insert_posts() said of one post.
 enum class InsertOutcome { kInserted, kRemoved, kTaken };
@@ -253,36 +243,36 @@ absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
   });
 }
 
-absl::StatusOr<PostPage> PostgresPostStore::List(const ListPostsQuery& query,
-                                                 const ReadFrom& from,
-                                                 Clock::time_point deadline) {
-  const int64_t limit = RowLimit(query.page_size);
-  return router_.Run<PostPage>(from, deadline, [&](pqxx::connection& c) {
+absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::List(const PostRange& range,
+                                                                const ReadFrom& from,
+                                                                Clock::time_point deadline) {
+  const int64_t limit = range.limit;
+  return router_.Run<std::vector<PostRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     pqxx::result rows;
-    if (query.user_id == 0 && !query.after) {
+    if (range.user_id == 0 && !range.after) {
       rows = router_.Exec(tx, kListFirst, limit);
-    } else if (query.user_id == 0) {
-      rows = router_.Exec(tx, kListAfter, query.after->create_micros, query.after->id, limit);
-    } else if (!query.after) {
-      rows = router_.Exec(tx, kListUserFirst, query.user_id, limit);
+    } else if (range.user_id == 0) {
+      rows = router_.Exec(tx, kListAfter, range.after->create_micros, range.after->id, limit);
+    } else if (!range.after) {
+      rows = router_.Exec(tx, kListUserFirst, range.user_id, limit);
     } else {
-      rows = router_.Exec(tx, kListUserAfter, query.user_id, query.after->create_micros,
-                        query.after->id, limit);
+      rows = router_.Exec(tx, kListUserAfter, range.user_id, range.after->create_micros,
+                        range.after->id, limit);
     }
-    return PageFromRows(rows, query.page_size);
+    return PostsFromRows(rows);
   });
 }
 
-absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
+absl::StatusOr<std::vector<std::vector<PostRecord>>> PostgresPostStore::ListFirstPages(
     const std::vector<FirstPageKey>& keys, const ReadFrom& from, Clock::time_point deadline) {
   std::vector<int64_t> user_ids;
   std::vector<int64_t> limits;
   for (const FirstPageKey& key : keys) {
     user_ids.push_back(key.user_id);
-    limits.push_back(RowLimit(key.page_size));
+    limits.push_back(key.limit);
   }
-  using Pages = std::vector<PostPage>;
+  using Pages = std::vector<std::vector<PostRecord>>;
   return router_.Run<Pages>(from, deadline, [&](pqxx::connection& c) -> absl::StatusOr<Pages> {
     pqxx::nontransaction tx(c);
     const pqxx::result result =
@@ -296,7 +286,7 @@ absl::StatusOr<std::vector<PostPage>> PostgresPostStore::ListFirstPages(
     Pages pages;
     pages.reserve(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      pages.push_back(PageFromRows(rows_by_page[i], keys[i].page_size));
+      pages.push_back(PostsFromRows(rows_by_page[i]));
     }
     return pages;
   });

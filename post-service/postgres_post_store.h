@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/base/read_from.h"
 #include "common/db/connection_pool.h"
 #include "common/db/read_router.h"
@@ -51,11 +52,11 @@ class PostgresPostStore final : public PostStore {
   absl::StatusOr<std::vector<PostRecord>> GetByIds(const std::vector<int64_t>& ids,
                                                    const ReadFrom& from,
                                                    Clock::time_point deadline) override;
-  absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
-                                Clock::time_point deadline) override;
-  absl::StatusOr<std::vector<PostPage>> ListFirstPages(const std::vector<FirstPageKey>& keys,
-                                                       const ReadFrom& from,
-                                                       Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range, const ReadFrom& from,
+                                               Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
+      const std::vector<FirstPageKey>& keys, const ReadFrom& from,
+      Clock::time_point deadline) override;
   absl::Status Delete(int64_t id, Clock::time_point deadline) override;
   std::string WriteToken(Clock::time_point deadline) override;
 

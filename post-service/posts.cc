@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/page_token.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "post-service/post_validation.h"
@@ -15,16 +16,20 @@ namespace {
 
 namespace v1 = ::microblog::post::v1;
 
-// At most this many calls per batch (inserts, reads, first pages).
-constexpr std::size_t kMaxBatch = 100;
-// Batches of each kind running at once, each on a connection of the pool.
-constexpr std::size_t kBatchesInFlight = 2;
-
 void ToProto(const PostRecord& record, v1::Post& post) {
   post.set_id(record.id);
   post.set_user_id(record.user_id);
   post.set_body(record.body);
   *post.mutable_create_time() = TimestampFromMicros(record.create_micros);
+}
+
+// The page of `query` in `rows`, read with PageRowLimit(query.page_size).
+PostPage PageOf(const ListPostsQuery& query, std::vector<PostRecord> rows) {
+  PostPage page;
+  const bool more = TrimToPage(rows, query.page_size);
+  page.posts = std::move(rows);
+  if (more) page.next = PageKey{page.posts.back().create_micros, page.posts.back().id};
+  return page;
 }
 
 // Fills `response` with `page` of `query`'s listing.
@@ -51,7 +56,7 @@ Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
              [this](const std::vector<int64_t>& ids, const ReadFrom& from,
                     Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
              kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_post")),
-      first_pages_(Batcher<Routed<FirstPageKey>, PostPage>::OnWorkers(
+      first_pages_(Batcher<Routed<FirstPageKey>, std::vector<PostRecord>>::OnWorkers(
                        db_workers,
                        [this](const std::vector<Routed<FirstPageKey>>& keys,
                               Clock::time_point deadline) {
@@ -129,29 +134,32 @@ void Posts::ListPosts(const v1::ListPostsRequest& request, Clock::time_point dea
   if (!query.ok()) return std::move(done)(query.status());
   absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
   if (!from.ok()) return std::move(done)(from.status());
-  auto answer = FillThenReply<PostPage>(
-      std::move(done), [query = *query, &response](PostPage page) {
-        FillListResponse(query, page, response);
+  auto answer = FillThenReply<std::vector<PostRecord>>(
+      std::move(done), [query = *query, &response](std::vector<PostRecord> rows) {
+        FillListResponse(query, PageOf(query, std::move(rows)), response);
       });
+  // One row more than the page tells whether another page follows.
+  const int limit = PageRowLimit(query->page_size);
   if (query->user_id != 0 && !query->after) {
-    first_pages_.Add({{query->user_id, query->page_size}, *from}, deadline, std::move(answer));
+    first_pages_.Add({{query->user_id, limit}, *from}, deadline, std::move(answer));
     return;
   }
-  db_workers_.Submit([this, query = *std::move(query), from = *from, deadline,
-                      answer = std::move(answer)]() mutable {
+  db_workers_.Submit([this, range = PostRange{query->user_id, query->after, limit}, from = *from,
+                      deadline, answer = std::move(answer)]() mutable {
     if (Clock::now() >= deadline) {
       return std::move(answer)(absl::DeadlineExceededError("deadline exceeded while queued"));
     }
-    std::move(answer)(store_.List(query, from, deadline));
+    std::move(answer)(store_.List(range, from, deadline));
   });
 }
 
-std::vector<absl::StatusOr<PostPage>> Posts::ListFirstPagesBatch(
+std::vector<absl::StatusOr<std::vector<PostRecord>>> Posts::ListFirstPagesBatch(
     const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline) {
-  absl::StatusOr<std::vector<PostPage>> pages =
+  absl::StatusOr<std::vector<std::vector<PostRecord>>> pages =
       store_.ListFirstPages(ItemsOf(keys), Combined(keys), deadline);
   if (!pages.ok()) {
-    return std::vector<absl::StatusOr<PostPage>>(keys.size(), WholeBatchFailure(pages.status()));
+    return std::vector<absl::StatusOr<std::vector<PostRecord>>>(
+        keys.size(), WholeBatchFailure(pages.status()));
   }
   return {std::make_move_iterator(pages->begin()), std::make_move_iterator(pages->end())};
 }

@@ -24,8 +24,12 @@
 // GetPost calls share one GetByIds query, and the first pages of ListPosts
 // for one user (the timeline's opening, the hottest read) share one
 // ListFirstPages query. Other pages, and DeletePost, are single queries.
+// A page is read one row longer than it is, to tell whether another
+// follows (PageRowLimit, common/base/page_token.h): the store only reads
+// rows.
 // Blocking store work runs on `db_workers`, so that no gRPC thread waits
-// for PostgreSQL; at most kBatchesInFlight batches of each kind run at once.
+// for PostgreSQL; at most kBatchesInFlight batches of each kind run at once
+// (common/exec/batcher.h).
 //
 // Where each RPC reads (common/base/read_from.h): GetPost and ListPosts on a
 // read replica when one is usable and has replayed the request's
@@ -43,6 +47,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/base/clock.h"
 #include "common/exec/batcher.h"
 #include "common/exec/batched_reads.h"
 #include "common/base/read_from.h"
@@ -59,8 +64,6 @@ namespace post {
 
 class Posts {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Everything is borrowed and must outlive the object. `db_workers`
   // should have one thread per connection of the store's pool.
   // `metrics`, if not null, gets the batch sizes of its loaders
@@ -99,7 +102,7 @@ class Posts {
   };
   std::vector<absl::StatusOr<StoredPost>> InsertBatch(const std::vector<NewPost>& posts,
                                                       Clock::time_point deadline);
-  std::vector<absl::StatusOr<PostPage>> ListFirstPagesBatch(
+  std::vector<absl::StatusOr<std::vector<PostRecord>>> ListFirstPagesBatch(
       const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline);
 
   PostStore& store_;
@@ -109,7 +112,7 @@ class Posts {
   // everything those use is still alive.
   Batcher<NewPost, StoredPost> inserts_;  // InsertBatch
   BatchedReadsById<PostRecord> reads_;    // PostStore::GetByIds
-  Batcher<Routed<FirstPageKey>, PostPage> first_pages_;  // ListFirstPagesBatch
+  Batcher<Routed<FirstPageKey>, std::vector<PostRecord>> first_pages_;  // ListFirstPagesBatch
 };
 
 }  // namespace post

@@ -21,11 +21,11 @@ std::string PairKey(const std::string& login, std::string_view source) {
 }
 
 // The delay before the next attempt after `failures` consecutive ones.
-LoginThrottle::Clock::duration DelayAfter(int failures) {
-  if (failures < LoginThrottle::kFreeFailures) return LoginThrottle::Clock::duration::zero();
+MonotonicClock::duration DelayAfter(int failures) {
+  if (failures < LoginThrottle::kFreeFailures) return MonotonicClock::duration::zero();
   const int doublings = std::min(failures - LoginThrottle::kFreeFailures, 20);
   const auto delay = LoginThrottle::kFirstDelay * (int64_t{1} << doublings);
-  return std::min<LoginThrottle::Clock::duration>(delay, LoginThrottle::kMaxDelay);
+  return std::min<MonotonicClock::duration>(delay, LoginThrottle::kMaxDelay);
 }
 
 }  // namespace
@@ -80,7 +80,7 @@ void LoginThrottle::Attempt::Failed() {
 
 // --- LoginThrottle ---
 
-LoginThrottle::LoginThrottle(Registry* metrics, std::function<Clock::time_point()> now,
+LoginThrottle::LoginThrottle(Registry* metrics, std::function<MonotonicClock::time_point()> now,
                              std::size_t max_entries)
     : now_(std::move(now)), pairs_(max_entries), windows_(max_entries), known_sources_(max_entries) {
   if (metrics != nullptr) {
@@ -95,18 +95,18 @@ LoginThrottle::LoginThrottle(Registry* metrics, std::function<Clock::time_point(
 
 std::string LoginThrottle::Fold(std::string_view login) { return FoldCase(login); }
 
-absl::Status LoginThrottle::Throttled(Clock::duration retry_delay) {
+absl::Status LoginThrottle::Throttled(MonotonicClock::duration retry_delay) {
   if (refused_ != nullptr) refused_->Increment();
   return ResourceExhaustedRetryAfter(kThrottledMessage, retry_delay);
 }
 
 absl::Status LoginThrottle::CheckLocked(const std::string& login, const std::string& pair_key,
-                                        Clock::time_point now) {
+                                        MonotonicClock::time_point now) {
   if (Pair* pair = pairs_.Find(pair_key)) {
     if (now - pair->last_failure >= kWindow) {
       pairs_.Erase(pair_key);
     } else {
-      const Clock::time_point next = pair->last_failure + DelayAfter(pair->failures);
+      const MonotonicClock::time_point next = pair->last_failure + DelayAfter(pair->failures);
       if (now < next) return Throttled(next - now);
     }
   }
@@ -114,7 +114,7 @@ absl::Status LoginThrottle::CheckLocked(const std::string& login, const std::str
     if (now - window->start >= kWindow) {
       windows_.Erase(login);
     } else if (window->failures >= kMaxFailuresPerWindow) {
-      const Clock::time_point* known = known_sources_.Find(pair_key);
+      const MonotonicClock::time_point* known = known_sources_.Find(pair_key);
       if (known == nullptr || now - *known >= kKnownSourceLifetime) {
         return Throttled(window->start + kWindow - now);
       }
@@ -134,7 +134,7 @@ absl::StatusOr<LoginThrottle::Attempt> LoginThrottle::Begin(std::string_view log
                                                             std::string_view source) {
   std::string folded = Fold(login);
   const std::string pair_key = PairKey(folded, source);
-  const Clock::time_point now = now_();
+  const MonotonicClock::time_point now = now_();
   absl::MutexLock lock(&mu_);
   if (absl::Status allowed = CheckLocked(folded, pair_key, now); !allowed.ok()) return allowed;
   // Counted as failed until it says otherwise.
@@ -150,7 +150,7 @@ absl::StatusOr<LoginThrottle::Attempt> LoginThrottle::Begin(std::string_view log
 void LoginThrottle::Finish(const std::string& login, const std::string& source, bool succeeded,
                            bool counted) {
   const std::string pair_key = PairKey(login, source);
-  const Clock::time_point now = now_();
+  const MonotonicClock::time_point now = now_();
   absl::MutexLock lock(&mu_);
   Pair* pair = pairs_.Find(pair_key);
   Window* window = windows_.Find(login);

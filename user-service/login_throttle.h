@@ -55,6 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/base/metrics.h"
 
 namespace microblog {
@@ -62,8 +63,6 @@ namespace user {
 
 class LoginThrottle {
  public:
-  using Clock = std::chrono::steady_clock;
-
   static constexpr int kFreeFailures = 5;
   static constexpr std::chrono::seconds kFirstDelay{1};
   static constexpr std::chrono::minutes kMaxDelay{15};
@@ -76,7 +75,7 @@ class LoginThrottle {
   // microblog_password_checks_refused_total{reason="login_throttled"}.
   // `now` is the clock (tests pass a fake one).
   explicit LoginThrottle(Registry* metrics = nullptr,
-                         std::function<Clock::time_point()> now = &Clock::now,
+                         std::function<MonotonicClock::time_point()> now = &MonotonicClock::now,
                          std::size_t max_entries = kMaxEntries);
 
   LoginThrottle(const LoginThrottle&) = delete;
@@ -115,11 +114,11 @@ class LoginThrottle {
  private:
   struct Pair {  // one (login, source)
     int failures = 0;           // consecutive, including attempts in progress
-    Clock::time_point last_failure;
+    MonotonicClock::time_point last_failure;
   };
   struct Window {  // one login, every source
     int failures = 0;
-    Clock::time_point start;
+    MonotonicClock::time_point start;
   };
   // A map with least-recently-used eviction at `max` entries.
   template <typename Value>
@@ -139,16 +138,17 @@ class LoginThrottle {
 
   // Refused (or OK). `now` is the clock's reading.
   absl::Status CheckLocked(const std::string& login, const std::string& pair_key,
-                           Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                           MonotonicClock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(const std::string& login, const std::string& source, bool succeeded, bool counted);
-  absl::Status Throttled(Clock::duration retry_delay);
+  absl::Status Throttled(MonotonicClock::duration retry_delay);
 
-  const std::function<Clock::time_point()> now_;
+  const std::function<MonotonicClock::time_point()> now_;
   Counter* refused_ = nullptr;
   absl::Mutex mu_;
   Lru<Pair> pairs_ ABSL_GUARDED_BY(mu_);                       // key: login '\0' source
   Lru<Window> windows_ ABSL_GUARDED_BY(mu_);                   // key: login
-  Lru<Clock::time_point> known_sources_ ABSL_GUARDED_BY(mu_);  // last success of login '\0' source
+  // Last success of login '\0' source.
+  Lru<MonotonicClock::time_point> known_sources_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace user

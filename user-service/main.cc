@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/db/connection_pool.h"
@@ -22,8 +23,8 @@
 #include "common/exec/worker_pool.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_accounts.h"
-#include "user-service/user_event_store.h"
-#include "user-service/user_events.h"
+#include "user-service/feed/user_event_store.h"
+#include "user-service/feed/user_events.h"
 #include "user-service/user_service.h"
 #include "user-service/postgres_user_store.h"
 
@@ -45,55 +46,101 @@ const microblog::ServiceDescription kUserService = {
 constexpr std::size_t kMaxHashingCallsQueuedPerCaller = 64;
 constexpr std::size_t kMaxHashingCallsQueued = 512;
 
-}  // namespace
+std::vector<microblog::ConfigOption> UserServiceOptions() {
+  return {
+      {"PASSWORD_HASH_THREADS", "2",
+       "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."},
+      {"PASSWORD_HASH_NICE", "0",
+       "Nice value (0-19) of the hashing threads: above 0, reads sharing the cores keep "
+       "their CPU share while logins flood."},
+      {"USER_EVENTS_RETENTION_SECONDS", "604800",
+       "How long the outbox keeps events for ListUserEvents readers (default 7 days); a "
+       "reader further behind is told so (OUT_OF_RANGE) and must reconcile."},
+      {"USER_EVENTS_PRUNE_INTERVAL_MS", "60000",
+       "How often events past USER_EVENTS_RETENTION_SECONDS are deleted."},
+      {"USER_DATABASE_LISTEN_URL", "",
+       "libpq URL of the session that LISTENs for new user events (wakes ListUserEvents long "
+       "polls): a direct connection to PostgreSQL, never a transaction-mode pooler. Unset: "
+       "USER_DATABASE_URL with DB_PREPARED_STATEMENTS=on; with off, no LISTEN, and waiting "
+       "long polls re-read every USER_EVENTS_POLL_MS."},
+      {"USER_EVENTS_POLL_MS", "1000",
+       "Without a LISTEN session (DB_PREPARED_STATEMENTS=off and no USER_DATABASE_LISTEN_URL): "
+       "how often waiting ListUserEvents long polls re-read the outbox (10-60000)."},
+  };
+}
 
-int main(int argc, char** argv) {
-  microblog::BlockShutdownSignals();
+// The settings of user-service besides ServiceConfig's own.
+struct Settings {
+  std::size_t hash_threads = 0;
+  int hash_nice = 0;
+  std::chrono::seconds events_retention{0};
+  std::chrono::milliseconds events_prune_interval{0};
+  std::chrono::milliseconds events_poll_interval{0};
+  // The LISTEN session's URL; empty: no LISTEN, long polls re-read every
+  // events_poll_interval.
+  std::string listen_url;
+};
 
-  std::variant<microblog::ServiceConfig, int> parsed = microblog::ParseServiceConfig(
-      kUserService,
-      {{"PASSWORD_HASH_THREADS", "2",
-        "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."},
-       {"PASSWORD_HASH_NICE", "0",
-        "Nice value (0-19) of the hashing threads: above 0, reads sharing the cores keep "
-        "their CPU share while logins flood."},
-       {"USER_EVENTS_RETENTION_SECONDS", "604800",
-        "How long the outbox keeps events for ListUserEvents readers (default 7 days); a "
-        "reader further behind is told so (OUT_OF_RANGE) and must reconcile."},
-       {"USER_EVENTS_PRUNE_INTERVAL_MS", "60000",
-        "How often events past USER_EVENTS_RETENTION_SECONDS are deleted."},
-       {"USER_DATABASE_LISTEN_URL", "",
-        "libpq URL of the session that LISTENs for new user events (wakes ListUserEvents long "
-        "polls): a direct connection to PostgreSQL, never a transaction-mode pooler. Unset: "
-        "USER_DATABASE_URL with DB_PREPARED_STATEMENTS=on; with off, no LISTEN, and waiting "
-        "long polls re-read every USER_EVENTS_POLL_MS."},
-       {"USER_EVENTS_POLL_MS", "1000",
-        "Without a LISTEN session (DB_PREPARED_STATEMENTS=off and no USER_DATABASE_LISTEN_URL): "
-        "how often waiting ListUserEvents long polls re-read the outbox (10-60000)."}},
-      argc, argv);
-  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
-  const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
+absl::StatusOr<Settings> ReadSettings(const microblog::ServiceConfig& config) {
+  Settings settings;
   absl::StatusOr<int64_t> hash_threads = config.values.GetInt("PASSWORD_HASH_THREADS", 1, 64);
-  if (!hash_threads.ok()) return microblog::ConfigurationError(kUserService, hash_threads.status());
+  if (!hash_threads.ok()) return hash_threads.status();
   absl::StatusOr<int64_t> hash_nice = config.values.GetInt("PASSWORD_HASH_NICE", 0, 19);
-  if (!hash_nice.ok()) return microblog::ConfigurationError(kUserService, hash_nice.status());
+  if (!hash_nice.ok()) return hash_nice.status();
   absl::StatusOr<int64_t> retention_s =
       config.values.GetInt("USER_EVENTS_RETENTION_SECONDS", 1, int64_t{10} * 365 * 24 * 3600);
-  if (!retention_s.ok()) return microblog::ConfigurationError(kUserService, retention_s.status());
+  if (!retention_s.ok()) return retention_s.status();
   absl::StatusOr<int64_t> prune_interval_ms =
       config.values.GetInt("USER_EVENTS_PRUNE_INTERVAL_MS", 100, int64_t{24} * 3600 * 1000);
-  if (!prune_interval_ms.ok()) {
-    return microblog::ConfigurationError(kUserService, prune_interval_ms.status());
-  }
+  if (!prune_interval_ms.ok()) return prune_interval_ms.status();
   absl::StatusOr<int64_t> poll_ms = config.values.GetInt("USER_EVENTS_POLL_MS", 10, 60000);
-  if (!poll_ms.ok()) return microblog::ConfigurationError(kUserService, poll_ms.status());
+  if (!poll_ms.ok()) return poll_ms.status();
+
+  settings.hash_threads = static_cast<std::size_t>(*hash_threads);
+  settings.hash_nice = static_cast<int>(*hash_nice);
+  settings.events_retention = std::chrono::seconds(*retention_s);
+  settings.events_prune_interval = std::chrono::milliseconds(*prune_interval_ms);
+  settings.events_poll_interval = std::chrono::milliseconds(*poll_ms);
   // LISTEN needs a session of its own: through a transaction-mode pooler
   // (DB_PREPARED_STATEMENTS=off) only an explicit direct URL gives one.
-  std::string listen_url = config.values.GetString("USER_DATABASE_LISTEN_URL");
-  if (listen_url.empty() && config.database.prepared_statements) {
-    listen_url = config.database_url;
+  settings.listen_url = config.values.GetString("USER_DATABASE_LISTEN_URL");
+  if (settings.listen_url.empty() && config.database.prepared_statements) {
+    settings.listen_url = config.database_url;
   }
+  return settings;
+}
 
+// The queue of the calls that hash a password (CreateUser, VerifyPassword,
+// UpdateUser with a new password), in front of `hasher`.
+microblog::FairWorkQueueOptions HashingQueueOptions(const Settings& settings,
+                                                    microblog::user::PasswordHasher& hasher,
+                                                    microblog::Registry& metrics) {
+  // As many workers as hashing threads: a call that gets a worker hashes at
+  // once, so a caller served next by the fair queue waits for one hash to
+  // end, not for hashes queued inside the hasher too (twice the threads, as
+  // before, made a correct login wait behind ~3 flood hashes: p99 2.1 s vs
+  // 1.5 s, bench/README.md "Password checks under a flood"). Fair across
+  // callers, and
+  // refusing at once what could not finish in time (issue #21): see
+  // common/exec/fair_work_queue.h and README.md, "Passwords".
+  microblog::FairWorkQueueOptions hashing_options;
+  hashing_options.name = "hash-worker";
+  hashing_options.threads = settings.hash_threads;
+  hashing_options.max_queued_per_key = kMaxHashingCallsQueuedPerCaller;
+  hashing_options.max_queued = kMaxHashingCallsQueued;
+  // What calls contend for is the hashing threads: each call costs one
+  // hash, as long as hashes take lately.
+  hashing_options.job_cost = [&hasher] { return hasher.HashTimeEstimate(); };
+  hashing_options.capacity = settings.hash_threads;
+  hashing_options.queued = &metrics
+                                .AddGauge("microblog_password_hash_queue_depth", "", {})
+                                .WithLabels({});
+  hashing_options.refused = &metrics.AddCounter("microblog_password_checks_refused_total", "",
+                                                {"reason"});
+  return hashing_options;
+}
+
+int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   // Everything below reports its metrics here; RunServer serves them.
   microblog::Registry metrics;
   microblog::ConnectionPoolOptions pool_options =
@@ -116,59 +163,53 @@ int main(int argc, char** argv) {
   microblog::WaitList new_events;
   std::unique_ptr<microblog::PgListener> event_listener;
   std::unique_ptr<microblog::PeriodicTask> event_polling;
-  if (!listen_url.empty()) {
+  if (!settings.listen_url.empty()) {
     event_listener = std::make_unique<microblog::PgListener>(
-        listen_url, microblog::user::kUserEventsChannel, [&new_events] { new_events.NotifyAll(); });
+        settings.listen_url, microblog::user::kUserEventsChannel,
+        [&new_events] { new_events.NotifyAll(); });
   } else {
     event_polling = std::make_unique<microblog::PeriodicTask>(
-        "poll-events", std::chrono::milliseconds(*poll_ms), [&new_events] { new_events.NotifyAll(); });
+        "poll-events", settings.events_poll_interval, [&new_events] { new_events.NotifyAll(); });
   }
-  microblog::user::PasswordHasher hasher(static_cast<std::size_t>(*hash_threads), &metrics,
-                                        static_cast<int>(*hash_nice));
+  microblog::user::PasswordHasher hasher(settings.hash_threads, &metrics, settings.hash_nice);
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.database.pool_size));
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
-  // As many workers as hashing threads: a call that gets a worker hashes at
-  // once, so a caller served next by the fair queue waits for one hash to
-  // end, not for hashes queued inside the hasher too (twice the threads, as
-  // before, made a correct login wait behind ~3 flood hashes: p99 2.1 s vs
-  // 1.5 s, bench/README.md "Password checks under a flood"). Fair across
-  // callers, and
-  // refusing at once what could not finish in time (issue #21): see
-  // common/exec/fair_work_queue.h and README.md, "Passwords".
-  microblog::FairWorkQueueOptions hashing_options;
-  hashing_options.name = "hash-worker";
-  hashing_options.threads = static_cast<std::size_t>(*hash_threads);
-  hashing_options.max_queued_per_key = kMaxHashingCallsQueuedPerCaller;
-  hashing_options.max_queued = kMaxHashingCallsQueued;
-  // What calls contend for is the hashing threads: each call costs one
-  // hash, as long as hashes take lately.
-  hashing_options.job_cost = [&hasher] { return hasher.HashTimeEstimate(); };
-  hashing_options.capacity = static_cast<std::size_t>(*hash_threads);
-  hashing_options.queued = &metrics
-                                .AddGauge("microblog_password_hash_queue_depth", "", {})
-                                .WithLabels({});
-  hashing_options.refused = &metrics.AddCounter("microblog_password_checks_refused_total", "",
-                                                {"reason"});
-  microblog::FairWorkQueue hashing_queue(std::move(hashing_options));
+  microblog::FairWorkQueue hashing_queue(HashingQueueOptions(settings, hasher, metrics));
   microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
-                                     std::chrono::seconds(*retention_s));
-  microblog::PeriodicTask pruning("prune-events", std::chrono::milliseconds(*prune_interval_ms),
+                                     settings.events_retention);
+  microblog::PeriodicTask pruning("prune-events", settings.events_prune_interval,
                                   [&feed] { feed.PruneExpired(); });
   microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_queue,
                                            config.settings.max_deadline);
 
-  microblog::Log(microblog::LogLevel::kInfo, "starting",
-                 {{"database", microblog::RedactUrl(config.database_url)},
-                  {"prepared_statements", config.database.prepared_statements},
-                  {"user_events_wakeup",
-                   listen_url.empty() ? absl::StrCat("poll every ", *poll_ms, " ms")
-                                      : absl::StrCat("LISTEN on ", microblog::RedactUrl(listen_url))},
-                  {"password_hash_threads", static_cast<int64_t>(*hash_threads)}});
+  microblog::Log(
+      microblog::LogLevel::kInfo, "starting",
+      {{"database", microblog::RedactUrl(config.database_url)},
+       {"prepared_statements", config.database.prepared_statements},
+       {"user_events_wakeup",
+        settings.listen_url.empty()
+            ? absl::StrCat("poll every ", settings.events_poll_interval.count(), " ms")
+            : absl::StrCat("LISTEN on ", microblog::RedactUrl(settings.listen_url))},
+       {"password_hash_threads", static_cast<int64_t>(settings.hash_threads)}});
   return microblog::RunServer(config.settings, kUserService.name,
                               {{&service, microblog::user::v1::UserService::service_full_name()}},
                               [&pool](auto deadline) { return pool.Ping(deadline); },
                               // Long polls answer now instead of holding the drain.
                               [&new_events] { new_events.Close(); }, &metrics);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  microblog::BlockShutdownSignals();
+
+  std::variant<microblog::ServiceConfig, int> parsed =
+      microblog::ParseServiceConfig(kUserService, UserServiceOptions(), argc, argv);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
+  absl::StatusOr<Settings> settings = ReadSettings(config);
+  if (!settings.ok()) return microblog::ConfigurationError(kUserService, settings.status());
+  return Serve(config, *settings);
 }

@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/base/metrics.h"
 #include "common/exec/worker_pool.h"
 
@@ -39,8 +40,6 @@ namespace user {
 
 class PasswordHasher {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Initializes libsodium, computes the dummy hash (see VerifyDummy) and
   // starts `threads` (>= 1) worker threads. Aborts if libsodium cannot be
   // initialized: the service cannot work without it. `metrics`, if not

@@ -75,7 +75,7 @@ constexpr NamedStatement kUpdate{
     "password_hash = coalesce($4, password_hash) WHERE id = $1 "
     "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
     "create_micros"};
-// The account and its 'user.deleted' event (the outbox, user_event_store.h)
+// The account and its 'user.deleted' event (the outbox, feed/user_event_store.h)
 // in one statement: autocommit makes both one transaction, so the event
 // exists exactly when the deletion committed.
 constexpr NamedStatement kDelete{
@@ -133,7 +133,7 @@ absl::Status AlreadyExists(const pqxx::unique_violation& e) {
 // on a unique violation.
 template <typename FromRow, typename NotFound, typename... Args>
 auto QueryOne(ConnectionPool& pool, const NamedStatement& statement, FromRow from_row,
-              NotFound not_found, ConnectionPool::Clock::time_point deadline, const Args&... args)
+              NotFound not_found, Clock::time_point deadline, const Args&... args)
     -> absl::StatusOr<decltype(from_row(std::declval<const pqxx::row&>()))> {
   using Record = decltype(from_row(std::declval<const pqxx::row&>()));
   return pool.Run<Record>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Record> {
@@ -159,7 +159,7 @@ absl::Status NoUserWith(const char* field, const std::string& value) {
 template <typename... Args>
 absl::StatusOr<std::vector<UserRecord>> QueryMany(ReadRouter& router, const ReadFrom& from,
                                                   const NamedStatement& statement,
-                                                  ConnectionPool::Clock::time_point deadline,
+                                                  Clock::time_point deadline,
                                                   const Args&... args) {
   return router.Run<std::vector<UserRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/page_token.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
 #include "user-service/user_validation.h"
@@ -17,8 +18,10 @@ namespace {
 
 namespace v1 = ::microblog::user::v1;
 
-// GetUser batches running at once, each on a connection of the pool.
-constexpr std::size_t kBatchesInFlight = 2;
+// post-service's author checks send up to kMaxBatch ids per BatchGetUsers
+// call (common/exec/batcher.h).
+static_assert(kMaxBatchIds >= static_cast<int>(kMaxBatch),
+              "BatchGetUsers must accept a whole batch of author checks");
 
 // One message for unknown logins and wrong passwords alike, so that callers
 // cannot probe which accounts exist.
@@ -41,13 +44,13 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool&
       reads_(db_workers, "user",
              [this](const std::vector<int64_t>& ids, const ReadFrom& from,
                     Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
-             kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
+             kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
       lookups_(Batcher<Routed<Login>, UserRecord>::OnWorkers(
                    db_workers,
                    [this](const std::vector<Routed<Login>>& logins, Clock::time_point deadline) {
                      return store_.GetByLogins(ItemsOf(logins), Combined(logins), deadline);
                    }),
-               kMaxBatchIds, kBatchesInFlight, BatchSizeHistogram(metrics, "lookup_user")) {}
+               kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "lookup_user")) {}
 
 bool UserAccounts::HashesPassword(const v1::UpdateUserRequest& request) {
   std::vector<FieldViolation> ignored;  // reported by UpdateUser itself
@@ -115,10 +118,9 @@ absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
 
   // One row more than the page tells whether another page follows.
   absl::StatusOr<std::vector<UserRecord>> users =
-      store_.ListAfter(query->after_id, query->page_size + 1, *from, deadline);
+      store_.ListAfter(query->after_id, PageRowLimit(query->page_size), *from, deadline);
   if (!users.ok()) return users.status();
-  const bool more = static_cast<int>(users->size()) > query->page_size;
-  if (more) users->resize(query->page_size);
+  const bool more = TrimToPage(*users, query->page_size);
   for (const UserRecord& user : *users) ToProto(user, *response.add_users());
   if (more) response.set_next_page_token(EncodeListUsersToken(users->back().id));
   return absl::OkStatus();

@@ -6,17 +6,21 @@
 // contract written in proto/microblog/user/v1/user_service.proto; the gRPC
 // edge (user_service.h) maps them with ToGrpcStatus().
 //
-//   PostgresUserStore store(pool);
-//   PasswordHasher hasher(2);
+//   ReadRouter router(pool, std::move(read_options));
+//   PostgresUserStore store(router);
+//   PasswordHasher hasher(/*threads=*/2);
 //   WorkerPool db_workers("db-worker", pool_size);
-//   UserAccounts accounts(store, hasher, db_workers);
-//   absl::Status status = accounts.LookupUser(request, deadline, response);
+//   UserAccounts accounts(store, hasher, db_workers, &metrics);
+//   accounts.LookupUser(request, deadline, response,
+//                       [](const absl::Status& status) { ... });  // later, once
+//   absl::Status listed = accounts.ListUsers(list_request, deadline, list_response);
 //
-// Every method but GetUser blocks until its work is done (run them on a
-// WorkerPool). GetUser answers through a callback: concurrent GetUser calls
-// are loaded together, one query per batch (common/exec/batcher.h, on
-// `db_workers`), because
-// they are the hottest call of the system.
+// GetUser and LookupUser answer through a callback (a Reply, called exactly
+// once): the calls that arrive together are loaded together, one query per
+// batch (common/exec/batcher.h, on `db_workers`), because they are the
+// hottest calls of the system. Every other method blocks until its work is
+// done: run them on a WorkerPool (the edge runs the ones that hash a
+// password on its FairWorkQueue, user_service.h).
 //
 // Where each RPC reads (common/base/read_from.h): GetUser, LookupUser and
 // ListUsers on a read replica when one is usable and has replayed the
@@ -37,6 +41,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/exec/batcher.h"
 #include "common/exec/batched_reads.h"
 #include "common/base/read_from.h"
@@ -45,6 +50,7 @@
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/login_throttle.h"
 #include "user-service/password_hasher.h"
+#include "user-service/user_records.h"
 #include "user-service/user_store.h"
 
 namespace microblog {
@@ -52,8 +58,6 @@ namespace user {
 
 class UserAccounts {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Everything is borrowed and must outlive the object. GetUser's batches
   // run on `db_workers`, which should have one thread per connection of the
   // store's pool.

@@ -11,8 +11,7 @@ namespace user {
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
     grpc::CallbackServerContext* context,
-    absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
-                                         Response&),
+    absl::Status (UserAccounts::*method)(const Request&, Clock::time_point, Response&),
     const Request* request, Response* response) {
   return calls_.RunQueued(
       hashing_queue_, CallerKeyOf(*context), context, request, [] { return absl::OkStatus(); },

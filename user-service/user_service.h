@@ -1,21 +1,26 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
-// callback API. Handlers return at once; the work runs elsewhere and
-// finishes the call (common/rpc/unary_call.h):
-//  - GetUser: UserAccounts' batches (one query for many calls);
-//  - CreateUser, VerifyPassword and UpdateUser with a new password hash
-//    with Argon2id, on `hashing_queue`, so that a burst of logins never
-//    occupies the threads the quick queries need. That queue is fair
-//    across callers (common/rpc/caller_key.h) and refuses at once, with
-//    RESOURCE_EXHAUSTED and RetryInfo, what could not finish before its
-//    deadline or would exceed its caps (common/exec/fair_work_queue.h); a
+// callback API. Every call goes through a CallForwarder
+// (common/rpc/call_forwarder.h: a request with a NUL byte in a string field
+// is INVALID_ARGUMENT at once, the deadline is capped at `max_deadline`).
+// Handlers return at once; the work runs elsewhere and finishes the call
+// (common/rpc/unary_call.h):
+//  - GetUser and LookupUser: UserAccounts' batches (one query for many
+//    calls);
+//  - CreateUser, VerifyPassword and UpdateUser with a new password (each
+//    hashes one with Argon2id) on `hashing_queue`, so that a burst of
+//    logins never occupies the threads the quick queries need. That queue
+//    is fair across callers (common/rpc/caller_key.h) and refuses at once,
+//    with RESOURCE_EXHAUSTED and RetryInfo, what could not finish before
+//    its deadline or would exceed its caps (common/exec/fair_work_queue.h); a
 //    VerifyPassword the login throttle refuses (login_throttle.h) is
 //    answered before it queues;
-//  - ListUserEvents: UserEventFeed's long poll (user_events.h);
-//  - everything else on `db_workers`.
+//  - ListUserEvents: UserEventFeed's long poll (feed/user_events.h);
+//  - everything else (ListUsers, UpdateUser without a password,
+//    DeleteUser, BatchGetUsers) on `db_workers`.
 // What each RPC does is UserAccounts' business (user_accounts.h).
 //
-//   WorkerPool db_workers("db", settings.db_pool_size);
-//   FairWorkQueue hashing_queue({"hash-worker", hash_threads, ...});
+//   WorkerPool db_workers("db-worker", db_pool_size);
+//   FairWorkQueue hashing_queue(std::move(hashing_options));  // a worker per hashing thread
 //   UserServiceImpl service(accounts, feed, db_workers, hashing_queue, settings.max_deadline);
 //   RunServer(settings, "user-service", {{&service, ...}}, ...);
 //
@@ -29,12 +34,13 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include "common/base/clock.h"
 #include "common/rpc/call_forwarder.h"
 #include "common/exec/fair_work_queue.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 #include "user-service/user_accounts.h"
-#include "user-service/user_events.h"
+#include "user-service/feed/user_events.h"
 
 namespace microblog {
 namespace user {
@@ -92,8 +98,7 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* RunHashing(
       grpc::CallbackServerContext* context,
-      absl::Status (UserAccounts::*method)(const Request&, std::chrono::system_clock::time_point,
-                                           Response&),
+      absl::Status (UserAccounts::*method)(const Request&, Clock::time_point, Response&),
       const Request* request, Response* response);
 
   FairWorkQueue& hashing_queue_;

@@ -2,9 +2,9 @@
 // PostgreSQL database (migrations/user/).
 //
 // UserStore is the interface the service logic (user_accounts.h) depends on,
-// with the records it reads and writes, so that the logic can be unit-tested
-// with a fake and compiles without libpqxx; PostgresUserStore
-// (postgres_user_store.h) is the real thing.
+// so that the logic can be unit-tested with a fake and compiles without
+// libpqxx; the records it reads and writes are in user_records.h;
+// PostgresUserStore (postgres_user_store.h) is the real thing.
 //
 // Reads taking a ReadFrom run where it allows (common/base/read_from.h); every
 // other method runs on the primary.
@@ -22,54 +22,21 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/base/read_from.h"
+#include "user-service/user_records.h"
 
 namespace microblog {
 namespace user {
 
-// One row of `users`, without its password hash: what every read but a
-// password check returns, so that the hash never travels for nothing.
-struct UserRecord {
-  int64_t id = 0;
-  std::string username;
-  std::string email;
-  int64_t create_time_micros = 0;  // microseconds since the Unix epoch
-};
-
-// An account with its password hash: what a password check needs.
-struct UserCredentials {
-  UserRecord user;
-  std::string password_hash;  // encoded Argon2id hash; never sent to clients
-};
-
-// Which column a login names.
-enum class LoginField { kUsername, kEmail };
-
-// One lookup of an account by login: which field, and the value asked
-// (matched ignoring case).
-struct Login {
-  LoginField field;
-  std::string value;
-};
-
-// The new values of an update; unset fields keep their value.
-struct UserChanges {
-  std::optional<std::string> username;
-  std::optional<std::string> email;
-  std::optional<std::string> password_hash;
-};
-
 class UserStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~UserStore() = default;
 
   // Inserts an account. ALREADY_EXISTS naming the field ("username" or

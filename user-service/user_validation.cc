@@ -10,6 +10,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/page_token.h"
 #include "common/base/utf8.h"
@@ -50,8 +51,7 @@ locale_t Utf8Locale() {
 // True when `accept` holds for every character of `text` (valid UTF-8).
 // Without the C.UTF-8 locale, every byte of a multi-byte character is passed
 // as a value >= 0x80 that names no character: `accept` must refuse those.
-template <typename Accept>
-bool AllChars(std::string_view text, Accept accept) {
+bool AllChars(std::string_view text, absl::FunctionRef<bool(wint_t c, locale_t locale)> accept) {
   const locale_t locale = Utf8Locale();
   if (locale == static_cast<locale_t>(0)) {
     for (char c : text) {

@@ -44,9 +44,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/page_token.h"
 #include "common/base/status.h"
 #include "microblog/user/v1/user_service.pb.h"
-#include "user-service/user_event_records.h"
+#include "user-service/feed/user_event_records.h"
 
 namespace microblog {
 namespace user {
@@ -55,8 +56,6 @@ inline constexpr std::size_t kMaxUsernameChars = 64;
 inline constexpr std::size_t kMaxEmailChars = 120;
 inline constexpr std::size_t kMinPasswordBytes = 8;
 inline constexpr std::size_t kMaxPasswordBytes = 1024;
-inline constexpr int kDefaultPageSize = 20;
-inline constexpr int kMaxPageSize = 100;
 inline constexpr int kMaxBatchIds = 100;
 
 // Each appends at most one violation, for `field` (the request's field path,

@@ -102,7 +102,7 @@ std::vector<uint64_t> Histogram::CumulativeCounts() const {
 
 Registry::Entry& Registry::FindOrAdd(const std::string& name, const char* kind,
                                      const std::vector<std::string>& label_names,
-                                     const std::function<std::unique_ptr<Entry>()>& make) {
+                                     absl::FunctionRef<std::unique_ptr<Entry>()> make) {
   absl::MutexLock lock(&mu_);
   for (const std::unique_ptr<Entry>& entry : entries_) {
     if (entry->name != name) continue;

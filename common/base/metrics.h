@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 
 namespace microblog {
@@ -94,9 +95,11 @@ class Family {
 
   const std::vector<std::string>& label_names() const { return label_names_; }
 
-  // Calls `visit(label values, series)` for each series, in label order.
-  template <typename Visit>
-  void ForEach(Visit visit) const {
+  // Calls `visit(label values, series)` for each series, in label order,
+  // before it returns.
+  void ForEach(
+      absl::FunctionRef<void(const std::vector<std::string>& values, const Series& series)> visit)
+      const {
     absl::MutexLock lock(&mu_);
     for (const auto& [values, series] : series_) visit(values, *series);
   }
@@ -157,7 +160,7 @@ class Registry {
   // `kind` with `label_names`.
   Entry& FindOrAdd(const std::string& name, const char* kind,
                    const std::vector<std::string>& label_names,
-                   const std::function<std::unique_ptr<Entry>()>& make);
+                   absl::FunctionRef<std::unique_ptr<Entry>()> make);
 
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);

@@ -174,7 +174,7 @@ void ConnectionPool::DiscardAll() {
 }
 
 absl::Status ConnectionPool::RunErased(
-    Clock::time_point deadline, const std::function<absl::Status(pqxx::connection&)>& fn) {
+    Clock::time_point deadline, absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
   std::unique_ptr<pqxx::connection> conn;
   std::size_t generation;
   {

@@ -58,9 +58,11 @@
 #include <pqxx/transaction_base>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/base/metrics.h"
 #include "common/db/named_statement.h"
 
@@ -99,8 +101,6 @@ struct ConnectionPoolOptions {
 
 class ConnectionPool {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Connects lazily: construction never touches the database.
   explicit ConnectionPool(ConnectionPoolOptions options);
   ~ConnectionPool();
@@ -108,9 +108,11 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   // Runs `fn` on a checked-out connection, waiting at most until `deadline`
-  // for a free one, and maps exceptions as described above.
-  template <typename T, typename Fn>
-  absl::StatusOr<T> Run(Clock::time_point deadline, Fn&& fn) {
+  // for a free one, and maps exceptions as described above. `fn` is called
+  // at most once, before Run returns.
+  template <typename T>
+  absl::StatusOr<T> Run(Clock::time_point deadline,
+                        absl::FunctionRef<absl::StatusOr<T>(pqxx::connection&)> fn) {
     absl::StatusOr<T> result = absl::InternalError("not run");
     absl::Status status = RunErased(deadline, [&](pqxx::connection& c) {
       result = fn(c);
@@ -122,7 +124,7 @@ class ConnectionPool {
 
   // Same, for callbacks returning absl::Status.
   absl::Status RunStatus(Clock::time_point deadline,
-                         const std::function<absl::Status(pqxx::connection&)>& fn) {
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
     return RunErased(deadline, fn);
   }
 
@@ -155,7 +157,7 @@ class ConnectionPool {
 
  private:
   absl::Status RunErased(Clock::time_point deadline,
-                         const std::function<absl::Status(pqxx::connection&)>& fn);
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> fn);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
   // Drops every idle connection and makes checked-out ones be dropped on
   // return: after one broken connection the others are suspect too.

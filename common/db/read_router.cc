@@ -39,7 +39,7 @@ const char* ReplicaSet::StateName(State state) {
 ReplicaSet::ReplicaSet(std::size_t replicas, std::chrono::milliseconds max_lag)
     : max_lag_(max_lag), replicas_(replicas) {}
 
-std::chrono::duration<double> ReplicaSet::LagOf(Lsn replay, Clock::time_point now) const {
+std::chrono::duration<double> ReplicaSet::LagOf(Lsn replay, MonotonicClock::time_point now) const {
   if (primary_positions_.empty() || replay >= primary_positions_.back().first) {
     return std::chrono::duration<double>(0);
   }
@@ -52,7 +52,7 @@ std::chrono::duration<double> ReplicaSet::LagOf(Lsn replay, Clock::time_point no
 }
 
 std::vector<std::size_t> ReplicaSet::Record(Lsn primary_lsn, const std::vector<Sample>& samples,
-                                            Clock::time_point now) {
+                                            MonotonicClock::time_point now) {
   if (!primary_positions_.empty() && primary_lsn < primary_positions_.back().first) {
     primary_positions_.clear();  // a different primary (failover, restore): start afresh
   }
@@ -60,7 +60,7 @@ std::vector<std::size_t> ReplicaSet::Record(Lsn primary_lsn, const std::vector<S
     primary_positions_.emplace_back(primary_lsn, now);
   }
   // Keep the oldest position at least `window` old (see the header).
-  const auto window = std::max<Clock::duration>(2 * max_lag_, std::chrono::seconds(1));
+  const auto window = std::max<MonotonicClock::duration>(2 * max_lag_, std::chrono::seconds(1));
   while (primary_positions_.size() >= 2 && primary_positions_[1].second <= now - window) {
     primary_positions_.pop_front();
   }
@@ -154,7 +154,7 @@ Counter* ReadRouter::ReadsCounter(const std::string& pool) {
 }
 
 absl::Status ReadRouter::RunStatus(const ReadFrom& from, Clock::time_point deadline,
-                                   const std::function<absl::Status(pqxx::connection&)>& fn) {
+                                   absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
   std::optional<std::size_t> replica;
   {
     absl::MutexLock lock(&mu_);
@@ -219,7 +219,7 @@ void ReadRouter::Poll() {
     sample.reachable = status.ok();
   }
   absl::MutexLock lock(&mu_);
-  std::vector<std::size_t> changed = set_.Record(*primary_lsn, samples, std::chrono::steady_clock::now());
+  std::vector<std::size_t> changed = set_.Record(*primary_lsn, samples, MonotonicClock::now());
   for (std::size_t i = 0; i < replicas_.size(); ++i) {
     PublishLocked(i, std::find(changed.begin(), changed.end(), i) != changed.end());
   }

@@ -49,7 +49,6 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,9 +60,11 @@
 #include <pqxx/transaction_base>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/db/connection_pool.h"
 #include "common/base/metrics.h"
 #include "common/db/named_statement.h"
@@ -77,8 +78,6 @@ namespace microblog {
 // Thread-safety: none (ReadRouter locks around it).
 class ReplicaSet {
  public:
-  using Clock = std::chrono::steady_clock;
-
   enum class State { kUnknown, kUsable, kLagging, kUnreachable, kNotInRecovery };
   static const char* StateName(State state);
 
@@ -95,7 +94,7 @@ class ReplicaSet {
   // replicas), then each replica's sample (one per replica, in order).
   // Returns the replicas whose State changed.
   std::vector<std::size_t> Record(Lsn primary_lsn, const std::vector<Sample>& samples,
-                                  Clock::time_point now);
+                                  MonotonicClock::time_point now);
   // A read found replica `i` unreachable: unusable until a poll finds it
   // back. True when that changed its state.
   bool MarkUnreachable(std::size_t i);
@@ -116,14 +115,14 @@ class ReplicaSet {
     std::chrono::duration<double> lag{0};
   };
   // The lag of a replica that replayed up to `replay` (see the file comment).
-  std::chrono::duration<double> LagOf(Lsn replay, Clock::time_point now) const;
+  std::chrono::duration<double> LagOf(Lsn replay, MonotonicClock::time_point now) const;
 
   const std::chrono::milliseconds max_lag_;
   std::vector<Replica> replicas_;
   // Primary positions, each with when a poll first saw it; ascending. The
   // oldest is kept at least `window` old so that a replica behind all of
   // them shows a lag past max_lag.
-  std::deque<std::pair<Lsn, Clock::time_point>> primary_positions_;
+  std::deque<std::pair<Lsn, MonotonicClock::time_point>> primary_positions_;
   std::size_t next_ = 0;  // round robin
 };
 
@@ -140,8 +139,6 @@ struct ReadRouterOptions {
 
 class ReadRouter {
  public:
-  using Clock = ConnectionPool::Clock;
-
   // `primary` is borrowed and must outlive the router. Connects lazily;
   // the first poll runs one poll_interval after construction.
   ReadRouter(ConnectionPool& primary, ReadRouterOptions options);
@@ -153,9 +150,13 @@ class ReadRouter {
   ConnectionPool& primary() { return primary_; }
 
   // Runs `fn` where `from` allows, as ConnectionPool::Run does, with the
-  // fallback to the primary described above.
-  template <typename T, typename Fn>
-  absl::StatusOr<T> Run(const ReadFrom& from, Clock::time_point deadline, Fn&& fn) {
+  // fallback to the primary described above: `fn` may run twice, first on
+  // a replica (which failed it with UNAVAILABLE or INTERNAL) and then on
+  // the primary, so it must be a read that may be repeated, and the result
+  // is the last run's. It is called only before Run returns.
+  template <typename T>
+  absl::StatusOr<T> Run(const ReadFrom& from, Clock::time_point deadline,
+                        absl::FunctionRef<absl::StatusOr<T>(pqxx::connection&)> fn) {
     absl::StatusOr<T> result = absl::InternalError("not run");
     absl::Status status = RunStatus(from, deadline, [&](pqxx::connection& c) {
       result = fn(c);
@@ -164,8 +165,9 @@ class ReadRouter {
     if (!status.ok()) return status;
     return result;
   }
+  // The same for a read returning absl::Status: `fn` may run twice too.
   absl::Status RunStatus(const ReadFrom& from, Clock::time_point deadline,
-                         const std::function<absl::Status(pqxx::connection&)>& fn);
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> fn);
 
   // Runs `statement` in `tx` (on a connection a Run() callback got, from
   // whichever pool) as every pool of the router runs statements: the

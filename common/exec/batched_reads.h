@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/base/metrics.h"
 #include "common/base/read_from.h"
 #include "common/base/status.h"
@@ -39,7 +40,6 @@ namespace microblog {
 template <typename Record>
 class BatchedReadsById {
  public:
-  using Clock = std::chrono::system_clock;
   using GetByIds = std::function<absl::StatusOr<std::vector<Record>>(
       const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline)>;
   using Done = typename Batcher<Routed<int64_t>, Record>::Done;

@@ -77,6 +77,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/batch_failure.h"
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/exec/worker_pool.h"
@@ -87,11 +88,17 @@ namespace microblog {
 // Batcher's `sizes`; null when `registry` is null.
 Histogram* BatchSizeHistogram(Registry* registry, const std::string& loader);
 
+// The batch limits of every Batcher of both services: at most kMaxBatch
+// requests per batch (one SQL array, or one BatchGetUsers call: user-service
+// accepts that many ids), and kBatchesInFlight batches of one kind at once
+// (each on a connection of the pool, or a call to user-service).
+inline constexpr std::size_t kMaxBatch = 100;
+inline constexpr std::size_t kBatchesInFlight = 2;
+
 
 template <typename Item, typename Result>
 class Batcher {
  public:
-  using Clock = std::chrono::system_clock;
   using Results = std::vector<absl::StatusOr<Result>>;
   // Receives one request's result, once.
   using Done = absl::AnyInvocable<void(absl::StatusOr<Result>) &&>;

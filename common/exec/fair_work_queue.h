@@ -60,6 +60,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/base/metrics.h"
 
 namespace microblog {
@@ -84,7 +85,6 @@ struct FairWorkQueueOptions {
 
 class FairWorkQueue {
  public:
-  using Clock = std::chrono::system_clock;
   using Job = absl::AnyInvocable<void() &&>;
 
   // Why a job was refused.

@@ -31,12 +31,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 
 namespace microblog {
 
 class WaitList {
  public:
-  using Clock = std::chrono::system_clock;
   using Waiter = absl::AnyInvocable<void() &&>;
 
   WaitList();

@@ -16,9 +16,8 @@
 //    that calls another service
 //    (`void CreatePost(const Req&, time_point, const TraceContext&, Resp&, Reply)`);
 //  - blocking ones, which return the status:
-//    `absl::Status LookupUser(const Req&, time_point, Resp&)`, or without a
-//    response `absl::Status DeleteUser(const Req&, time_point)`; RunOn()
-//    queues them on a WorkerPool (common/rpc/unary_call.h, RespondOn), or
+//    `absl::Status ListUsers(const Req&, time_point, Resp&)`; RunOn() queues
+//    them on a WorkerPool (common/rpc/unary_call.h, RespondOn), or
 //    RunQueued() on a FairWorkQueue under the caller's key (user-service's
 //    password hashing: refused at once when the queue says so).
 //
@@ -44,6 +43,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "common/base/clock.h"
 #include "common/exec/fair_work_queue.h"
 #include "common/rpc/deadline.h"
 #include "common/base/string_fields.h"
@@ -58,7 +58,6 @@ namespace microblog {
 template <typename Logic>
 class CallForwarder {
  public:
-  using Clock = std::chrono::system_clock;
   template <typename Request, typename Response>
   using AsyncMethod = void (Logic::*)(const Request&, Clock::time_point, Response&, Reply);
   template <typename Request, typename Response>
@@ -66,8 +65,6 @@ class CallForwarder {
                                             const TraceContext&, Response&, Reply);
   template <typename Request, typename Response>
   using BlockingMethod = absl::Status (Logic::*)(const Request&, Clock::time_point, Response&);
-  template <typename Request>
-  using BlockingMethodWithoutResponse = absl::Status (Logic::*)(const Request&, Clock::time_point);
 
   CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline)
       : logic_(logic), max_deadline_(max_deadline) {}
@@ -119,19 +116,6 @@ class CallForwarder {
     return RespondOn(workers, context,
                      [&logic = logic_, method, request, response, deadline = Deadline(*context)] {
                        return (logic.*method)(*request, deadline, *response);
-                     });
-  }
-
-  template <typename Request>
-  grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
-                                  BlockingMethodWithoutResponse<Request> method,
-                                  const Request* request) const {
-    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-      return RespondNow(context, clean);
-    }
-    return RespondOn(workers, context,
-                     [&logic = logic_, method, request, deadline = Deadline(*context)] {
-                       return (logic.*method)(*request, deadline);
                      });
   }
 

@@ -13,8 +13,8 @@
 // server side through its per-call interceptor; ClientMetricsInterceptors()
 // gives a channel the client side.
 //
-// Thread-safety: Started/Handled may be called from any thread; the series
-// of the named services are looked up without a lock.
+// Thread-safety: RecordStart/RecordEnd may be called from any thread; the
+// series of the named services are looked up without a lock.
 #ifndef MICROBLOG_COMMON_RPC_RPC_METRICS_H_
 #define MICROBLOG_COMMON_RPC_RPC_METRICS_H_
 

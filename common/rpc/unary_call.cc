@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContex
 }
 
 grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key,
-                                    FairWorkQueue::Clock::time_point deadline,
+                                    Clock::time_point deadline,
                                     grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work) {
   UnaryCall call = StartUnaryCall(context);

@@ -6,14 +6,20 @@
 // thread ever waits for the database, and a call in progress costs a queue
 // entry, not a thread.
 //
-//   grpc::ServerUnaryReactor* LookupUser(grpc::CallbackServerContext* context,
-//                                        const LookupUserRequest* request,
-//                                        LookupUserResponse* response) override {
-//     const auto deadline = EffectiveDeadline(*context, max_deadline_);  // deadline.h
+//   grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
+//                                       const ListUsersRequest* request,
+//                                       ListUsersResponse* response) override {
+//     const Clock::time_point deadline = EffectiveDeadline(*context, max_deadline_);  // deadline.h
 //     return RespondOn(db_workers_, context, [=] {
-//       return accounts_.LookupUser(*request, deadline, *response);
+//       return accounts_.ListUsers(*request, deadline, *response);  // blocks
 //     });
 //   }
+//
+// Logic that answers asynchronously (GetUser, LookupUser: batches) gets
+// the Reply of StartUnaryCall() instead and calls it when done. The
+// services reach all of this through CallForwarder
+// (common/rpc/call_forwarder.h), which checks each request for NUL bytes
+// first.
 //
 // `request` and `response` stay valid until the call is finished, so the
 // work may keep pointers to them. The Reply that finishes a call, and
@@ -32,6 +38,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/exec/fair_work_queue.h"
 #include "common/exec/reply.h"
@@ -61,7 +68,7 @@ grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContex
 // finished at once with the queue's RESOURCE_EXHAUSTED and RetryInfo, never
 // left to wait for its deadline.
 grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key,
-                                    FairWorkQueue::Clock::time_point deadline,
+                                    Clock::time_point deadline,
                                     grpc::CallbackServerContext* context,
                                     absl::AnyInvocable<absl::Status() &&> work);
 

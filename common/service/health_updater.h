@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
 #include "common/rpc/health_service.h"
 
 namespace microblog {
@@ -25,7 +26,7 @@ namespace microblog {
 // answers). Called from one background thread, with a deadline
 // max(health_check_interval, 1 s) away, which it should honour: the next
 // check only starts after it returns.
-using ReadinessCheck = std::function<absl::Status(std::chrono::system_clock::time_point deadline)>;
+using ReadinessCheck = std::function<absl::Status(Clock::time_point deadline)>;
 
 class HealthUpdater {
  public:

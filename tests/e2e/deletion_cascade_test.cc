@@ -1,8 +1,9 @@
 // The DeleteUser cascade end to end: the real user-service and post-service
 // binaries on real PostgreSQL databases, talking gRPC. user-service records
 // each deletion in its outbox and serves it as a feed (ListUserEvents);
-// post-service applies it to the posts (user_event_consumer.h); CreatePost
-// racing a deletion never leaves a post behind (author_locks.h);
+// post-service applies it to the posts (post-service/cascade/
+// user_event_consumer.h); CreatePost racing a deletion never leaves a post
+// behind (post-service/cascade/author_locks.h);
 // `post-service reconcile` repairs what the feed cannot.
 #include <signal.h>
 

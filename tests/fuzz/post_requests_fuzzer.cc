@@ -22,7 +22,7 @@ void CheckListPosts(const v1::ListPostsRequest& request) {
   CheckRequestVerdict(query.status());
   if (!query.ok()) return;
   FUZZ_CHECK(query->user_id >= 0);
-  FUZZ_CHECK(query->page_size >= 1 && query->page_size <= post::kMaxPageSize);
+  FUZZ_CHECK(query->page_size >= 1 && query->page_size <= ::microblog::kMaxPageSize);
   FUZZ_CHECK(query->after.has_value() == !request.page_token().empty());
   if (query->after.has_value()) {
     FUZZ_CHECK(query->after->id > 0);

@@ -21,7 +21,7 @@ void CheckListUsers(const v1::ListUsersRequest& request) {
   const absl::StatusOr<user::ListUsersQuery> query = user::ParseListUsersRequest(request);
   CheckRequestVerdict(query.status());
   if (!query.ok()) return;
-  FUZZ_CHECK(query->page_size >= 1 && query->page_size <= user::kMaxPageSize);
+  FUZZ_CHECK(query->page_size >= 1 && query->page_size <= ::microblog::kMaxPageSize);
   if (request.page_token().empty()) {
     FUZZ_CHECK(query->after_id == 0);
   } else {

@@ -19,7 +19,6 @@
 namespace microblog {
 namespace {
 
-using Clock = FairWorkQueue::Clock;
 using std::chrono::hours;
 
 Clock::time_point Far() { return Clock::now() + hours(1000); }

@@ -15,7 +15,6 @@ namespace microblog {
 namespace user {
 namespace {
 
-using Clock = LoginThrottle::Clock;
 using std::chrono::seconds;
 
 class LoginThrottleTest : public ::testing::Test {
@@ -37,7 +36,7 @@ class LoginThrottleTest : public ::testing::Test {
     return throttle_.Begin(login, source).status();
   }
 
-  Clock::time_point now_ = Clock::time_point() + std::chrono::hours(1000);
+  MonotonicClock::time_point now_ = MonotonicClock::time_point() + std::chrono::hours(1000);
   Registry metrics_;
   LoginThrottle throttle_{&metrics_, [this] { return now_; }};
 };
@@ -138,7 +137,7 @@ TEST_F(LoginThrottleTest, FailuresAreForgottenAfterAnHour) {
 }
 
 TEST(LoginThrottleTablesTest, TablesAreBoundedDroppingTheLeastRecentlyUsed) {
-  Clock::time_point now = Clock::time_point() + std::chrono::hours(1000);
+  MonotonicClock::time_point now = MonotonicClock::time_point() + std::chrono::hours(1000);
   LoginThrottle throttle(nullptr, [&] { return now; }, /*max_entries=*/3);
   auto fail = [&](const std::string& login, int times) {
     for (int i = 0; i < times; ++i) {

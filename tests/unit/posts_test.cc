@@ -69,22 +69,21 @@ class FakePostStore final : public PostStore {
     }
     return found;
   }
-  absl::StatusOr<PostPage> List(const ListPostsQuery& query, const ReadFrom& from,
-                                Clock::time_point) override {
+  absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range, const ReadFrom& from,
+                                               Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back("List");
     last_from_ = from;
-    last_list_ = query;
-    return next_page_;
+    last_list_ = range;
+    return next_rows_;
   }
-  absl::StatusOr<std::vector<PostPage>> ListFirstPages(const std::vector<FirstPageKey>& keys,
-                                                       const ReadFrom& from,
-                                                       Clock::time_point) override {
+  absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
+      const std::vector<FirstPageKey>& keys, const ReadFrom& from, Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back("ListFirstPages");
     last_from_ = from;
     last_first_pages_ = keys;
-    return std::vector<PostPage>(keys.size(), next_page_);
+    return std::vector<std::vector<PostRecord>>(keys.size(), next_rows_);
   }
   absl::Status Delete(int64_t id, Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,9 +108,9 @@ class FakePostStore final : public PostStore {
     std::lock_guard<std::mutex> lock(mu_);
     fail_with_ = std::move(status);
   }
-  void AnswerListsWith(PostPage page) {
+  void AnswerListsWith(std::vector<PostRecord> rows) {
     std::lock_guard<std::mutex> lock(mu_);
-    next_page_ = std::move(page);
+    next_rows_ = std::move(rows);
   }
   std::vector<std::vector<NewPost>> insert_batches() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,7 +120,7 @@ class FakePostStore final : public PostStore {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
   }
-  std::optional<ListPostsQuery> last_list() {
+  std::optional<PostRange> last_list() {
     std::lock_guard<std::mutex> lock(mu_);
     return last_list_;
   }
@@ -144,8 +143,8 @@ class FakePostStore final : public PostStore {
   std::map<std::string, int64_t> request_ids_;
   std::vector<std::vector<NewPost>> insert_batches_;
   std::vector<std::string> calls_;  // every call but InsertMany
-  PostPage next_page_;
-  std::optional<ListPostsQuery> last_list_;
+  std::vector<PostRecord> next_rows_;
+  std::optional<PostRange> last_list_;
   std::vector<FirstPageKey> last_first_pages_;
   ReadFrom last_from_;
 };
@@ -365,7 +364,8 @@ TEST_F(PostsTest, GetPostOfAnUnknownIdIsNotFoundNamingThePost) {
 }
 
 TEST_F(PostsTest, AUsersFirstPageIsBatchedAndItsTokenResumesThroughList) {
-  store_.AnswerListsWith({{{5, 7, "newest", 2'000'000}}, PageKey{2'000'000, 5}});
+  // Two rows for a page of one: another page follows.
+  store_.AnswerListsWith({{5, 7, "newest", 2'000'000}, {4, 7, "older", 1'000'000}});
   v1::ListPostsRequest first;
   first.set_user_id(7);
   first.set_page_size(1);
@@ -374,7 +374,7 @@ TEST_F(PostsTest, AUsersFirstPageIsBatchedAndItsTokenResumesThroughList) {
   EXPECT_EQ(store_.calls(), std::vector<std::string>{"ListFirstPages"});
   ASSERT_EQ(store_.last_first_pages().size(), 1u);
   EXPECT_EQ(store_.last_first_pages()[0].user_id, 7);
-  EXPECT_EQ(store_.last_first_pages()[0].page_size, 1);
+  EXPECT_EQ(store_.last_first_pages()[0].limit, 2);  // one row more than the page
   ASSERT_EQ(first_page.posts_size(), 1);
   ASSERT_FALSE(first_page.next_page_token().empty());
 
@@ -403,7 +403,7 @@ TEST_F(PostsTest, EveryonesPostsGoThroughListWithTheDefaultPageSize) {
   ASSERT_TRUE(List(request, response).ok());
   EXPECT_EQ(store_.calls(), std::vector<std::string>{"List"});
   EXPECT_EQ(store_.last_list()->user_id, 0);
-  EXPECT_EQ(store_.last_list()->page_size, 20);
+  EXPECT_EQ(store_.last_list()->limit, 21);  // the default page, one row more
   EXPECT_TRUE(response.next_page_token().empty());
 }
 

@@ -21,7 +21,7 @@ using std::chrono::seconds;
 using State = ReplicaSet::State;
 using Sample = ReplicaSet::Sample;
 
-const ReplicaSet::Clock::time_point kStart = ReplicaSet::Clock::time_point() + std::chrono::hours(1);
+const MonotonicClock::time_point kStart = MonotonicClock::time_point() + std::chrono::hours(1);
 
 Sample At(Lsn replay) { return {true, true, replay}; }
 Sample Down() { return {false, false, 0}; }

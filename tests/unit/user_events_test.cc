@@ -15,8 +15,8 @@
 #include "common/exec/wait_list.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
-#include "user-service/user_event_store.h"
-#include "user-service/user_events.h"
+#include "user-service/feed/user_event_store.h"
+#include "user-service/feed/user_events.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {
@@ -25,7 +25,6 @@ namespace {
 
 namespace v1 = ::microblog::user::v1;
 using namespace std::chrono_literals;
-using Clock = std::chrono::system_clock;
 
 // The feed as a vector, in feed order; counts reads; can fail.
 class FakeUserEventStore final : public UserEventStore {

@@ -1,4 +1,4 @@
-#include "user-service/user_event_store.h"
+#include "user-service/feed/user_event_store.h"
 
 #include <pqxx/nontransaction>
 #include <pqxx/result>

@@ -1,4 +1,4 @@
-#include "user-service/user_events.h"
+#include "user-service/feed/user_events.h"
 
 #include <algorithm>
 #include <optional>

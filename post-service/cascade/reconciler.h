@@ -17,8 +17,8 @@
 //
 // Thread-safety: RunOnce() may run on several threads at once (it is
 // idempotent), but one pass at a time is the intent.
-#ifndef MICROBLOG_POST_SERVICE_RECONCILER_H_
-#define MICROBLOG_POST_SERVICE_RECONCILER_H_
+#ifndef MICROBLOG_POST_SERVICE_CASCADE_RECONCILER_H_
+#define MICROBLOG_POST_SERVICE_CASCADE_RECONCILER_H_
 
 #include <chrono>
 #include <cstdint>
@@ -27,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "post-service/deleted_authors_store.h"
+#include "post-service/cascade/deleted_authors_store.h"
 
 namespace microblog {
 namespace post {
@@ -70,4 +70,4 @@ class Reconciler {
 }  // namespace post
 }  // namespace microblog
 
-#endif  // MICROBLOG_POST_SERVICE_RECONCILER_H_
+#endif  // MICROBLOG_POST_SERVICE_CASCADE_RECONCILER_H_

@@ -3,8 +3,8 @@
 // behaviour, as post-service's post_records.h: the feed's logic
 // (user_events.h) turns them into and from protos and page tokens, the
 // store (user_event_store.h) into and from rows.
-#ifndef MICROBLOG_USER_SERVICE_USER_EVENT_RECORDS_H_
-#define MICROBLOG_USER_SERVICE_USER_EVENT_RECORDS_H_
+#ifndef MICROBLOG_USER_SERVICE_FEED_USER_EVENT_RECORDS_H_
+#define MICROBLOG_USER_SERVICE_FEED_USER_EVENT_RECORDS_H_
 
 #include <cstdint>
 #include <string>
@@ -42,4 +42,4 @@ struct FeedPage {
 }  // namespace user
 }  // namespace microblog
 
-#endif  // MICROBLOG_USER_SERVICE_USER_EVENT_RECORDS_H_
+#endif  // MICROBLOG_USER_SERVICE_FEED_USER_EVENT_RECORDS_H_

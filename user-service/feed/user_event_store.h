@@ -15,8 +15,8 @@
 // Errors of every method, besides those it lists: UNAVAILABLE,
 // DEADLINE_EXCEEDED, INTERNAL (message may hold SQL details).
 // Thread-safety: implementations must be thread-safe.
-#ifndef MICROBLOG_USER_SERVICE_USER_EVENT_STORE_H_
-#define MICROBLOG_USER_SERVICE_USER_EVENT_STORE_H_
+#ifndef MICROBLOG_USER_SERVICE_FEED_USER_EVENT_STORE_H_
+#define MICROBLOG_USER_SERVICE_FEED_USER_EVENT_STORE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -26,16 +26,15 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/db/connection_pool.h"
-#include "user-service/user_event_records.h"
+#include "user-service/feed/user_event_records.h"
 
 namespace microblog {
 namespace user {
 
 class UserEventStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~UserEventStore() = default;
 
   // Up to `limit` events after `after` (nullopt: from the oldest kept), in
@@ -74,4 +73,4 @@ class PostgresUserEventStore final : public UserEventStore {
 }  // namespace user
 }  // namespace microblog
 
-#endif  // MICROBLOG_USER_SERVICE_USER_EVENT_STORE_H_
+#endif  // MICROBLOG_USER_SERVICE_FEED_USER_EVENT_STORE_H_

@@ -35,8 +35,8 @@
 //
 // Thread-safety: runs on a thread of its own; construct and destroy from
 // one thread.
-#ifndef MICROBLOG_POST_SERVICE_USER_EVENT_CONSUMER_H_
-#define MICROBLOG_POST_SERVICE_USER_EVENT_CONSUMER_H_
+#ifndef MICROBLOG_POST_SERVICE_CASCADE_USER_EVENT_CONSUMER_H_
+#define MICROBLOG_POST_SERVICE_CASCADE_USER_EVENT_CONSUMER_H_
 
 #include <atomic>
 
@@ -53,8 +53,8 @@
 #include "common/base/metrics.h"
 #include "common/exec/stop_signal.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "post-service/deleted_authors_store.h"
-#include "post-service/reconciler.h"
+#include "post-service/cascade/deleted_authors_store.h"
+#include "post-service/cascade/reconciler.h"
 
 namespace microblog {
 namespace post {
@@ -124,4 +124,4 @@ class UserEventConsumer {
 }  // namespace post
 }  // namespace microblog
 
-#endif  // MICROBLOG_POST_SERVICE_USER_EVENT_CONSUMER_H_
+#endif  // MICROBLOG_POST_SERVICE_CASCADE_USER_EVENT_CONSUMER_H_

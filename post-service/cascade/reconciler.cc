@@ -1,4 +1,4 @@
-#include "post-service/reconciler.h"
+#include "post-service/cascade/reconciler.h"
 
 #include <algorithm>
 #include <thread>
@@ -8,13 +8,12 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/clock.h"
 #include "common/base/log.h"
 
 namespace microblog {
 namespace post {
 namespace {
-
-using Clock = std::chrono::system_clock;
 
 // Upper bound of one database step of the pass.
 constexpr std::chrono::seconds kStoreTimeout{60};

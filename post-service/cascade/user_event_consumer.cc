@@ -1,10 +1,11 @@
-#include "post-service/user_event_consumer.h"
+#include "post-service/cascade/user_event_consumer.h"
 
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/proto_time.h"
 #include "common/rpc/grpc_status.h"
@@ -13,7 +14,6 @@ namespace microblog {
 namespace post {
 namespace {
 
-using Clock = std::chrono::system_clock;
 namespace v1 = ::microblog::user::v1;
 
 // Upper bound of one database step.

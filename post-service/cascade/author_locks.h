@@ -24,8 +24,8 @@
 // The key of user U's lock is U with bit 62 set (U # 2^62): outside the
 // int4 range of hashtext() keys that `migrate` uses for its own lock. The
 // same expression is written in insert_posts().
-#ifndef MICROBLOG_POST_SERVICE_AUTHOR_LOCKS_H_
-#define MICROBLOG_POST_SERVICE_AUTHOR_LOCKS_H_
+#ifndef MICROBLOG_POST_SERVICE_CASCADE_AUTHOR_LOCKS_H_
+#define MICROBLOG_POST_SERVICE_CASCADE_AUTHOR_LOCKS_H_
 
 #include <cstdint>
 #include <string>
@@ -47,4 +47,4 @@ inline std::string LockAuthorsSql(const char* function, const std::vector<int64_
 }  // namespace post
 }  // namespace microblog
 
-#endif  // MICROBLOG_POST_SERVICE_AUTHOR_LOCKS_H_
+#endif  // MICROBLOG_POST_SERVICE_CASCADE_AUTHOR_LOCKS_H_

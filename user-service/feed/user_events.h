@@ -16,17 +16,18 @@
 // Thread-safety: all methods may run concurrently. Everything borrowed must
 // outlive the calls in flight: close `new_events` (WaitList::Close) before
 // destroying the feed, and destroy the workers before the store.
-#ifndef MICROBLOG_USER_SERVICE_USER_EVENTS_H_
-#define MICROBLOG_USER_SERVICE_USER_EVENTS_H_
+#ifndef MICROBLOG_USER_SERVICE_FEED_USER_EVENTS_H_
+#define MICROBLOG_USER_SERVICE_FEED_USER_EVENTS_H_
 
 #include <chrono>
 #include <memory>
 
+#include "common/base/clock.h"
 #include "common/exec/reply.h"
 #include "common/exec/wait_list.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
-#include "user-service/user_event_store.h"
+#include "user-service/feed/user_event_store.h"
 
 namespace microblog {
 namespace user {
@@ -36,8 +37,6 @@ inline constexpr char kUserEventsChannel[] = "user_events";
 
 class UserEventFeed {
  public:
-  using Clock = std::chrono::system_clock;
-
   // Everything is borrowed. Events older than `retention` are deleted by
   // PruneExpired().
   UserEventFeed(UserEventStore& store, WorkerPool& db_workers, WaitList& new_events,
@@ -72,4 +71,4 @@ class UserEventFeed {
 }  // namespace user
 }  // namespace microblog
 
-#endif  // MICROBLOG_USER_SERVICE_USER_EVENTS_H_
+#endif  // MICROBLOG_USER_SERVICE_FEED_USER_EVENTS_H_

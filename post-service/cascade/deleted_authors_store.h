@@ -22,8 +22,8 @@
 // Errors of every method, besides those it lists: UNAVAILABLE,
 // DEADLINE_EXCEEDED, INTERNAL (message may hold SQL details).
 // Thread-safety: implementations must be thread-safe.
-#ifndef MICROBLOG_POST_SERVICE_DELETED_AUTHORS_STORE_H_
-#define MICROBLOG_POST_SERVICE_DELETED_AUTHORS_STORE_H_
+#ifndef MICROBLOG_POST_SERVICE_CASCADE_DELETED_AUTHORS_STORE_H_
+#define MICROBLOG_POST_SERVICE_CASCADE_DELETED_AUTHORS_STORE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -33,6 +33,7 @@
 #include <pqxx/connection>
 
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 #include "common/db/connection_pool.h"
 
 namespace microblog {
@@ -60,8 +61,6 @@ struct FeedPageResult {
 
 class DeletedAuthorsStore {
  public:
-  using Clock = std::chrono::system_clock;
-
   virtual ~DeletedAuthorsStore() = default;
 
   // The stored cursor of `feed` ("" = the feed's beginning).
@@ -127,4 +126,4 @@ class PostgresDeletedAuthorsStore final : public DeletedAuthorsStore {
 }  // namespace post
 }  // namespace microblog
 
-#endif  // MICROBLOG_POST_SERVICE_DELETED_AUTHORS_STORE_H_
+#endif  // MICROBLOG_POST_SERVICE_CASCADE_DELETED_AUTHORS_STORE_H_

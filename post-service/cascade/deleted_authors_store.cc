@@ -1,4 +1,4 @@
-#include "post-service/deleted_authors_store.h"
+#include "post-service/cascade/deleted_authors_store.h"
 
 #include <algorithm>
 #include <map>
@@ -10,7 +10,7 @@
 
 #include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
-#include "post-service/author_locks.h"
+#include "post-service/cascade/author_locks.h"
 
 namespace microblog {
 namespace post {
