@@ -19,8 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/dataset.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
+#include "common/rpc/grpc_status.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 
@@ -286,16 +285,7 @@ class Slot {
         status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
       return std::chrono::milliseconds::zero();
     }
-    google::rpc::Status details;
-    if (!details.ParseFromString(status.error_details())) return std::chrono::milliseconds::zero();
-    for (const auto& any : details.details()) {
-      google::rpc::RetryInfo info;
-      if (any.UnpackTo(&info)) {
-        return std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
-                                         info.retry_delay().nanos() / 1000000);
-      }
-    }
-    return std::chrono::milliseconds::zero();
+    return RetryDelayOf(status).value_or(std::chrono::milliseconds::zero());
   }
 
   std::int64_t RandomId(std::int64_t max) {

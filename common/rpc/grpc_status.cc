@@ -6,6 +6,7 @@
 
 #include "absl/strings/cord.h"
 #include "common/base/log.h"
+#include "common/base/status.h"
 #include "google/rpc/status.pb.h"
 
 namespace microblog {
@@ -41,6 +42,20 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+std::optional<std::chrono::milliseconds> RetryDelayOf(const grpc::Status& status) {
+  google::rpc::Status rpc_status;
+  if (status.error_details().empty() || !rpc_status.ParseFromString(status.error_details())) {
+    return std::nullopt;
+  }
+  // The details back as payloads (ToGrpcStatus's mapping, reversed), for
+  // the one reader of RetryInfo.
+  absl::Status with_details = FromGrpcStatus(status);
+  for (const auto& any : rpc_status.details()) {
+    with_details.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return RetryDelayOf(with_details);
 }
 
 }  // namespace microblog

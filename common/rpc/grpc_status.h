@@ -11,6 +11,9 @@
 #ifndef MICROBLOG_COMMON_RPC_GRPC_STATUS_H_
 #define MICROBLOG_COMMON_RPC_GRPC_STATUS_H_
 
+#include <chrono>
+#include <optional>
+
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
@@ -27,6 +30,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // The absl::Status of a call's grpc::Status: the same code (gRPC's codes
 // have Abseil's values) and message; the details are dropped.
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// The delay of the google.rpc.RetryInfo detail a call's `status` carries
+// (what ResourceExhaustedRetryAfter() sent), if any: how long a client
+// should wait before it calls again.
+std::optional<std::chrono::milliseconds> RetryDelayOf(const grpc::Status& status);
 
 }  // namespace microblog
 

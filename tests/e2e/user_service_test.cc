@@ -30,6 +30,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/ascii.h"
+#include "common/rpc/grpc_status.h"
 #include "common/base/page_token.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -52,6 +53,7 @@ namespace {
 namespace v1 = ::microblog::user::v1;
 using ::grpc::StatusCode;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::microblog::RetryDelayOf;
 using ::microblog::test_support::EnvVars;
 using ::microblog::test_support::MigratedDatabase;
 using ::microblog::test_support::PgCluster;
@@ -391,8 +393,6 @@ TEST_F(UserServiceTest, ConcurrentLookupsEachGetTheirOwnAnswer) {
       << metrics;
 }
 
-std::optional<std::chrono::milliseconds> RetryDelay(const grpc::Status& status);
-
 TEST_F(UserServiceTest, ConcurrentCreatesOfOneUsernameLetExactlyOneWin) {
   constexpr int kClients = 100;
   // 100 hashes on 2 threads of a loaded 2-core test machine can take longer
@@ -417,7 +417,7 @@ TEST_F(UserServiceTest, ConcurrentCreatesOfOneUsernameLetExactlyOneWin) {
                          .status;
         if (results[i].error_code() != StatusCode::RESOURCE_EXHAUSTED) break;
         std::this_thread::sleep_for(
-            RetryDelay(results[i]).value_or(std::chrono::milliseconds(100)));
+            RetryDelayOf(results[i]).value_or(std::chrono::milliseconds(100)));
       }
     });
   }
@@ -1077,21 +1077,6 @@ TEST_F(UserServiceTest, ReflectionListsUserServiceAndHealth) {
 
 // --- Password checks under a flood (issue #21) ---
 
-// The retry delay of the google.rpc.RetryInfo `status` carries, if any.
-std::optional<std::chrono::milliseconds> RetryDelay(const grpc::Status& status) {
-  if (status.error_details().empty()) return std::nullopt;
-  google::rpc::Status rich;
-  if (!rich.ParseFromString(status.error_details())) return std::nullopt;
-  for (const auto& detail : rich.details()) {
-    google::rpc::RetryInfo info;
-    if (detail.UnpackTo(&info)) {
-      return std::chrono::milliseconds(info.retry_delay().seconds() * 1000 +
-                                       info.retry_delay().nanos() / 1000000);
-    }
-  }
-  return std::nullopt;
-}
-
 // The value of the series `series` (name and labels, as rendered) in a
 // Prometheus text page, or -1 when it is missing.
 double MetricValue(const std::string& page, const std::string& series) {
@@ -1183,7 +1168,7 @@ TEST_F(PasswordFloodTest, WrongPasswordFloodFromOneCallerIsRefusedAtOnceAndLeave
     const grpc::Status& status = flood[i].status;
     if (status.error_code() == StatusCode::RESOURCE_EXHAUSTED) {
       ++refused;
-      EXPECT_TRUE(RetryDelay(status).has_value()) << "call " << i << ": " << Describe(status);
+      EXPECT_TRUE(RetryDelayOf(status).has_value()) << "call " << i << ": " << Describe(status);
       // Answered at once, not when the 30 s deadline ran out.
       EXPECT_LT(flood[i].took, std::chrono::seconds(10)) << "call " << i;
     } else {
@@ -1222,7 +1207,7 @@ TEST_F(PasswordFloodTest, RepeatedWrongPasswordsFromOneSourceAreThrottledWhileTh
     refusals[login] = Verify(login, kPassword, attacker.get()).status;
     EXPECT_EQ(refusals[login].error_code(), StatusCode::RESOURCE_EXHAUSTED)
         << login << ": " << Describe(refusals[login]);
-    EXPECT_TRUE(RetryDelay(refusals[login]).has_value()) << login;
+    EXPECT_TRUE(RetryDelayOf(refusals[login]).has_value()) << login;
     // The same login in other case is the same login to the throttle.
     EXPECT_EQ(Verify(absl::AsciiStrToUpper(login), kPassword, attacker.get()).status.error_code(),
               StatusCode::RESOURCE_EXHAUSTED)
@@ -1231,8 +1216,8 @@ TEST_F(PasswordFloodTest, RepeatedWrongPasswordsFromOneSourceAreThrottledWhileTh
   // An unknown login is throttled exactly like an existing one.
   EXPECT_EQ(refusals["peggy"].error_message(), refusals["nosuchuser"].error_message());
   // After five failures, the next attempt waits up to one second.
-  EXPECT_LE(RetryDelay(refusals["peggy"]), std::optional(std::chrono::milliseconds(1000)));
-  EXPECT_LE(RetryDelay(refusals["nosuchuser"]), std::optional(std::chrono::milliseconds(1000)));
+  EXPECT_LE(RetryDelayOf(refusals["peggy"]), std::optional(std::chrono::milliseconds(1000)));
+  EXPECT_LE(RetryDelayOf(refusals["nosuchuser"]), std::optional(std::chrono::milliseconds(1000)));
   // The owner, from another address, is not locked out.
   const grpc::Status login = Verify("Peggy", kPassword, owner.get()).status;
   EXPECT_TRUE(login.ok()) << Describe(login);
