@@ -1,4 +1,4 @@
-// Batcher and InKeyOrder (common/batcher.h): how requests queued while a
+// Batcher and InKeyOrder (common/exec/batcher.h): how requests queued while a
 // batch runs share the next one, deadlines, whole-batch failures split
 // until only the guilty items fail, blocking and asynchronous batches.
 // Their subject is the queueing itself, so the "database" here is a
@@ -300,21 +300,30 @@ std::vector<absl::StatusOr<int>> PoisonedLoad(const std::vector<int>& keys,
   return results;
 }
 
+// PoisonedLoad as a blocking batch on `workers`, recording into `runs`.
+Loader::OnWorkerPool PoisonedOnWorkers(WorkerPool& workers, std::vector<std::vector<int>>& runs) {
+  return Loader::OnWorkers(workers, [&runs](const std::vector<int>& keys, system_clock::time_point) {
+    return PoisonedLoad(keys, &runs);
+  });
+}
+
+// Keeps the only thread of `workers` busy until the returned promise is
+// set, so that the calls made meanwhile queue up and share one batch.
+std::promise<void> OccupyTheWorker(WorkerPool& workers) {
+  std::promise<void> release;
+  workers.Submit([released = release.get_future().share()] { released.wait(); });
+  return release;
+}
+
 TEST(Batcher, ABatchThatFailsAsAWholeIsSplitUntilOnlyTheGuiltyItemsFail) {
   WorkerPool workers("test", 1);
   std::vector<std::vector<int>> runs;  // only the one worker touches it
   Answers answers;
   {
-    Loader loader(Loader::OnWorkers(workers,
-                                    [&](const std::vector<int>& keys, system_clock::time_point) {
-                                      return PoisonedLoad(keys, &runs);
-                                    }),
-                  100, 1);
+    Loader loader(PoisonedOnWorkers(workers, runs), 100, 1);
     // The first batch holds the worker while the next eight calls queue, so
     // that they share one batch: 1..8 with the poison 13 among them.
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    workers.Submit([released] { released.wait(); });
+    std::promise<void> release = OccupyTheWorker(workers);
     for (int key : {1, 2, 13, 4, 5, 6, 7, 8}) loader.Add(key, kLater, answers.For(key));
     release.set_value();
     std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(8);
@@ -339,14 +348,8 @@ TEST(Batcher, FailuresNoItemCanCauseAreNotSplit) {
   WorkerPool workers("test", 1);
   std::vector<std::vector<int>> runs;
   Answers answers;
-  Loader loader(Loader::OnWorkers(workers,
-                                  [&](const std::vector<int>& keys, system_clock::time_point) {
-                                    return PoisonedLoad(keys, &runs);
-                                  }),
-                100, 1);
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  workers.Submit([released] { released.wait(); });
+  Loader loader(PoisonedOnWorkers(workers, runs), 100, 1);
+  std::promise<void> release = OccupyTheWorker(workers);
   for (int key : {100, 0, 1, 2, 3}) loader.Add(key, kLater, answers.For(key));
   release.set_value();
   std::map<int, absl::StatusOr<int>> got = answers.AwaitAll(5);

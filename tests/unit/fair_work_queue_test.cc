@@ -4,6 +4,7 @@
 // latches the test opens, so nothing depends on timing but the generous
 // margins of the deadline checks (hours against seconds).
 #include <chrono>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -53,54 +54,59 @@ class Blocker {
   std::promise<void> release_;
 };
 
+// Jobs that record their names in the order the queue runs them.
+class RunOrder {
+ public:
+  std::function<void()> Job(std::string name) {
+    return [this, name] {
+      std::lock_guard<std::mutex> lock(mu_);
+      names_.push_back(name);
+    };
+  }
+  std::vector<std::string> names() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return names_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> names_;
+};
+
 TEST(FairWorkQueueTest, RoundRobinServesANewcomerBeforeAFloodersBacklog) {
-  std::vector<std::string> order;
-  std::mutex mu;
+  RunOrder order;
   {
     FairWorkQueue queue(OneThread());
     Blocker blocker(queue);
-    auto record = [&](std::string name) {
-      return [&, name] {
-        std::lock_guard<std::mutex> lock(mu);
-        order.push_back(name);
-      };
-    };
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(queue.Submit("flood", Far(), record("f")).ok());
-    ASSERT_TRUE(queue.Submit("login", Far(), record("login")).ok());
-    ASSERT_TRUE(queue.Submit("other", Far(), record("o1")).ok());
-    ASSERT_TRUE(queue.Submit("other", Far(), record("o2")).ok());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(queue.Submit("flood", Far(), order.Job("f")).ok());
+    ASSERT_TRUE(queue.Submit("login", Far(), order.Job("login")).ok());
+    ASSERT_TRUE(queue.Submit("other", Far(), order.Job("o1")).ok());
+    ASSERT_TRUE(queue.Submit("other", Far(), order.Job("o2")).ok());
     EXPECT_EQ(queue.queued(), 8u);
     blocker.Release();
   }  // the destructor runs what is queued
-  EXPECT_EQ(order, (std::vector<std::string>{"f", "login", "o1", "f", "o2", "f", "f", "f"}));
+  EXPECT_EQ(order.names(), (std::vector<std::string>{"f", "login", "o1", "f", "o2", "f", "f", "f"}));
 }
 
 TEST(FairWorkQueueTest, ACallerWithNothingWaitingGoesBeforeEveryBusyOne) {
-  std::vector<std::string> order;
-  std::mutex mu;
+  RunOrder order;
   {
     FairWorkQueue queue(OneThread());
     Blocker blocker(queue);
-    auto record = [&](std::string name) {
-      return [&, name] {
-        std::lock_guard<std::mutex> lock(mu);
-        order.push_back(name);
-      };
-    };
     // The first flood job brings a login while the flood is busy (in the
     // ring with jobs waiting): the login runs next, not after one more
     // flood job.
     ASSERT_TRUE(queue
                     .Submit("flood", Far(),
                             [&] {
-                              record("f")();
-                              ASSERT_TRUE(queue.Submit("login", Far(), record("login")).ok());
+                              order.Job("f")();
+                              ASSERT_TRUE(queue.Submit("login", Far(), order.Job("login")).ok());
                             })
                     .ok());
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue.Submit("flood", Far(), record("f")).ok());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue.Submit("flood", Far(), order.Job("f")).ok());
     blocker.Release();
   }
-  EXPECT_EQ(order, (std::vector<std::string>{"f", "login", "f", "f", "f"}));
+  EXPECT_EQ(order.names(), (std::vector<std::string>{"f", "login", "f", "f", "f"}));
 }
 
 TEST(FairWorkQueueTest, CallerCapRefusesOnlyThatCallerWithRetryInfo) {
