@@ -163,6 +163,24 @@ INSTANTIATE_TEST_SUITE_P(AllScenarios, BenchSmokeTest, ::testing::ValuesIn(AllSc
                            return std::string(ScenarioName(param.param));
                          });
 
+// A paced run (--rate, open loop) sends on its schedule, never sooner: 100
+// calls at 100 calls/s over 4 slots cannot end before the last slot's last
+// call is due, (100 - 4) / 100 s after the start. A closed loop would send
+// them as fast as the service answers.
+TEST_F(BenchSmokeTest, PacedRunsSendOnTheirSchedule) {
+  LoadOptions options = Options(Scenario::kGetUser, 100);
+  options.in_flight = 4;
+  options.rate = 100;
+  const absl::StatusOr<LoadReport> report = RunLoad(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->calls, 100);
+  EXPECT_EQ(report->status_counts, (std::map<std::string, std::int64_t>{{"OK", 100}}))
+      << ServiceOutput();
+  EXPECT_EQ(report->rate, 100);
+  EXPECT_GE(report->seconds, 0.96);
+  EXPECT_GT(report->latency.p50_ms, 0);
+}
+
 // The binary run.sh drives: a count-bounded run whose JSON line carries the
 // same counts.
 TEST_F(BenchSmokeTest, BinaryWritesJsonReport) {
