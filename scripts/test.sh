@@ -2,10 +2,10 @@
 # Runs every check and test of the project (README command #2; .ci/run calls
 # exactly this):
 #   1. scripts/install-deps.sh (Debian packages, npm tools into .local/);
-#   2. the layers (scripts/tools/check_layers.py): includes run one way
-#      through common/'s libraries (base < exec < {db, rpc} < service), and
-#      the logic layer (user_accounts.h, posts.h) compiles without gRPC and
-#      libpqxx headers;
+#   2. the layers (scripts/tools/check_layers.py, after its self-test):
+#      includes run one way through common/'s libraries (base < exec <
+#      {db, rpc} < service), and the logic layer (user_accounts.h,
+#      posts.h) compiles without gRPC and libpqxx headers;
 #   3. buf lint and buf format --diff --exit-code in proto/;
 #   4. docs: every relative link and #anchor of the repository's *.md
 #      files resolves (scripts/tools/check_links.py, after its self-test);
@@ -147,6 +147,7 @@ stop_images_prefetch() {
 }
 
 layers() {
+  "$PYTHON" "$ROOT/scripts/tools/check_layers_test.py" -q
   "$PYTHON" "$ROOT/scripts/tools/check_layers.py"
 }
 

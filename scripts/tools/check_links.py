@@ -36,25 +36,31 @@ HTML_LINK = re.compile(r"<(?:a|img)\s[^>]*?(?:href|src)\s*=\s*[\"']([^\"']+)[\"'
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def blank_code(text):
-    """The text with fenced code blocks and code spans replaced by spaces
-    (newlines kept, so offsets and line numbers stay right)."""
+def blank_fences(text, keep_width):
+    """The text with its fenced code blocks blanked: each of their lines
+    becomes spaces (keep_width: offsets stay right) or an empty line."""
     out = []
     fence = None
     for line in text.splitlines(keepends=True):
         match = FENCE.match(line)
-        if fence is None and match:
+        opens = fence is None and match
+        closes = fence is not None and match and match.group(1)[0] == fence[0] \
+            and len(match.group(1)) >= len(fence) and line.strip() == match.group(1)
+        if opens:
             fence = match.group(1)
-            out.append(re.sub(r"[^\n]", " ", line))
+        elif closes:
+            fence = None
+        elif fence is None:
+            out.append(line)
             continue
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
-                    and line.strip() == match.group(1):
-                fence = None
-            out.append(re.sub(r"[^\n]", " ", line))
-            continue
-        out.append(line)
-    text = "".join(out)
+        out.append(re.sub(r"[^\n]", " ", line) if keep_width else "\n")
+    return "".join(out)
+
+
+def blank_code(text):
+    """The text with fenced code blocks and code spans replaced by spaces
+    (newlines kept, so offsets and line numbers stay right)."""
+    text = blank_fences(text, keep_width=True)
     # Code spans: a run of n backticks up to the next run of exactly n.
     return re.sub(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)",
                   lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.DOTALL)
@@ -94,7 +100,7 @@ def anchors(text):
         counts[candidate] = 0
         found.add(candidate)
 
-    lines = blank_fences_only(text).splitlines()
+    lines = blank_fences(text, keep_width=False).splitlines()
     previous = ""
     for line in lines:
         match = ATX_HEADING.match(line)
@@ -111,25 +117,6 @@ def anchors(text):
     for match in HTML_ANCHOR.finditer(blank_code(text)):
         found.add(match.group(1))
     return found
-
-
-def blank_fences_only(text):
-    out = []
-    fence = None
-    for line in text.splitlines(keepends=True):
-        match = FENCE.match(line)
-        if fence is None and match:
-            fence = match.group(1)
-            out.append("\n")
-            continue
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
-                    and line.strip() == match.group(1):
-                fence = None
-            out.append("\n")
-            continue
-        out.append(line)
-    return "".join(out)
 
 
 def links(text):
