@@ -17,7 +17,7 @@ namespace {
 // client-side health checking watches each replica's health service
 // (grpc.health.v1.Health/Watch of UserService), so calls leave a replica as
 // soon as it says NOT_SERVING, e.g. when it starts draining on SIGTERM,
-// while it still serves (README.md, "Scaling up, scaling down and
+// while it still serves (docs/operations.md, "Scaling up, scaling down and
 // rollouts"). gRPC retries UNAVAILABLE answers of user-service (its
 // database restarting, one replica going away) within the call's deadline. post-service only reads from it, so a retry is always safe.
 constexpr char kServiceConfig[] = R"json({

@@ -2,7 +2,7 @@
 // failed password checks of one login without letting an attacker lock its
 // owner out from elsewhere.
 //
-// Policy (README.md, "Passwords"), following OWASP ASVS 4.0.3 V2.2.1 (soft
+// Policy (ARCHITECTURE.md, "Passwords"), following OWASP ASVS 4.0.3 V2.2.1 (soft
 // lockouts, ever-increasing delays, at most 100 failed attempts per hour on
 // one account) and NIST SP 800-63B §5.2.2 (at most 100 consecutive failed
 // attempts on one account; accept only from addresses the subscriber has

@@ -122,7 +122,7 @@ microblog::FairWorkQueueOptions HashingQueueOptions(const Settings& settings,
   // 1.5 s, bench/README.md "Password checks under a flood"). Fair across
   // callers, and
   // refusing at once what could not finish in time (issue #21): see
-  // common/exec/fair_work_queue.h and README.md, "Passwords".
+  // common/exec/fair_work_queue.h and ARCHITECTURE.md, "Passwords".
   microblog::FairWorkQueueOptions hashing_options;
   hashing_options.name = "hash-worker";
   hashing_options.threads = settings.hash_threads;

@@ -16,7 +16,7 @@
 // through a session-mode pool), never a transaction-mode pooler such as
 // PgBouncer with pool_mode=transaction, where the LISTEN would stay on
 // whichever server connection ran it. user-service takes it from
-// USER_DATABASE_LISTEN_URL then, or polls instead (README, "Behind
+// USER_DATABASE_LISTEN_URL then, or polls instead (docs/operations.md, "Behind
 // PgBouncer").
 //
 // Thread-safety: `on_notify` runs on the listener's own thread and must not

@@ -10,6 +10,8 @@
 namespace microblog {
 namespace {
 
+// (Debian's Abseil has its own absl::string_view, not std::string_view, so
+// absl::StartsWith does not take the peer's std::string_view.)
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }

@@ -201,7 +201,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
     // so that load balancers, readiness probes and health-checking clients
     // move away. Only then Shutdown(): gRPC 1.51's server answers CANCELLED
     // to every call that reaches it once Shutdown() has begun, even one the
-    // client sent before it saw the GOAWAY (README.md, "Scaling up, scaling
+    // client sent before it saw the GOAWAY (docs/operations.md, "Scaling up, scaling
     // down and rollouts").
     health.StartDraining();
     if (settings.shutdown_drain_delay > std::chrono::milliseconds::zero()) {

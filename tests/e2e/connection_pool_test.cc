@@ -1,4 +1,4 @@
-// The connection pool (common/connection_pool.h) against a real PostgreSQL
+// The connection pool (common/db/connection_pool.h) against a real PostgreSQL
 // (stopped and restarted under it): prepared and unnamed statements, array
 // parameters, failures and deadlines, its metrics; and its Ping against a
 // server on loopback that never answers.

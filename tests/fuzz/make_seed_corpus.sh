@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes the hand-made seed inputs of every fuzz target into
 # tests/fuzz/corpus/<target>/seed-* (the rest of each corpus was found by
-# the fuzzers and merged in; see README.md, "Fuzzing"). Request messages are
+# the fuzzers and merged in; see tests/README.md, "Fuzzing"). Request messages are
 # encoded from text format by protoc, so the seeds follow the .proto files.
 # Re-run after changing a seed below or a request message; commit the result.
 #

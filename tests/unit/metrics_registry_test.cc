@@ -1,4 +1,4 @@
-// The metrics Registry (common/metrics.h): the Prometheus text exposition
+// The metrics Registry (common/base/metrics.h): the Prometheus text exposition
 // it renders, and families added again by other components. What the
 // services expose is tested against them (e2e/metrics_test.cc).
 #include <string>

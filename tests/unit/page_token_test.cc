@@ -1,4 +1,4 @@
-// Page tokens and page sizes (common/page_token.h): tokens round-trip, a
+// Page tokens and page sizes (common/base/page_token.h): tokens round-trip, a
 // token of another listing or a damaged one is INVALID_ARGUMENT naming
 // page_token.
 #include <cstdint>

@@ -1,4 +1,4 @@
-// PeriodicTask (common/periodic_task.h): runs its function every period on
+// PeriodicTask (common/exec/periodic_task.h): runs its function every period on
 // a thread of its own until destroyed.
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-// RedactUrl (common/redact.h): passwords in libpq URLs and keyword strings,
+// RedactUrl (common/base/redact.h): passwords in libpq URLs and keyword strings,
 // alone or inside a message, of any length, never reach a log line.
 #include <string>
 

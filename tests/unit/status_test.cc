@@ -1,4 +1,4 @@
-// The status builders of common/status.h and ToGrpcStatus, the one mapping
+// The status builders of common/base/status.h and ToGrpcStatus (rpc/), the one mapping
 // of absl::Status to grpc::Status at the edge: the google.rpc details a
 // client gets, and internal errors that never leak their cause.
 #include <string>

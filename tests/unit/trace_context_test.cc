@@ -1,4 +1,4 @@
-// W3C Trace Context (common/trace_context.h): traceparent parsing and
+// W3C Trace Context (common/base/trace_context.h): traceparent parsing and
 // formatting, child spans, and the trace fields of log lines.
 #include <optional>
 #include <string>

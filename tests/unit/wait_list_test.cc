@@ -1,4 +1,4 @@
-// WaitList (common/wait_list.h): long polls parked without a thread, woken
+// WaitList (common/exec/wait_list.h): long polls parked without a thread, woken
 // by a notification, their deadline or Close().
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-// WorkerPool (common/worker_pool.h): every job runs, the queue drains on
+// WorkerPool (common/exec/worker_pool.h): every job runs, the queue drains on
 // destruction, and jobs may submit jobs.
 #include <atomic>
 #include <chrono>

@@ -378,7 +378,7 @@ export function checkMigrationJob(render) {
   return problems;
 }
 
-// Termination (README.md, "Scaling down and rollouts"): a preStop delay,
+// Termination (docs/operations.md, "Scaling up, scaling down and rollouts"): a preStop delay,
 // then SHUTDOWN_DRAIN_DELAY_MS of serving while NOT_SERVING, then
 // SHUTDOWN_GRACE_MS for the calls in flight, all within
 // terminationGracePeriodSeconds (plus a margin for the process to exit).

@@ -1,4 +1,4 @@
-// The metric names the services expose (issue 12; README.md, "Metrics"),
+// The metric names the services expose (issue 12; docs/operations.md, "Metrics"),
 // and the names a PromQL expression refers to, so that alert rules and
 // dashboards can be checked against them: a typo'd or renamed metric makes
 // an alert that never fires and a panel that stays empty, silently.
