@@ -15,39 +15,54 @@
 #define MICROBLOG_COMMON_EXEC_STOP_SIGNAL_H_
 
 #include <chrono>
+#include <condition_variable>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 
 namespace microblog {
 
 class StopSignal {
  public:
   // Raises the flag and wakes every SleepFor(). Idempotent.
-  void Stop() {
-    absl::MutexLock lock(&mu_);
-    stopped_ = true;
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      stopped_ = true;
+    }
+    wake_.notify_all();
   }
 
-  bool stopped() const {
+  bool stopped() const ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return stopped_;
   }
 
-  // Sleeps `how_long` unless Stop() comes first; returns whether to go on
-  // (false once stopped). Abseil 20220623 times the sleep on the system
-  // clock: a step of that clock lengthens or shortens it.
+  // Sleeps `how_long`, measured on the steady clock, unless Stop() comes
+  // first; returns whether to go on (false once stopped).
   template <typename Rep, typename Period>
-  bool SleepFor(std::chrono::duration<Rep, Period> how_long) {
+  bool SleepFor(std::chrono::duration<Rep, Period> how_long) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    return !mu_.AwaitWithTimeout(
-        absl::Condition(&stopped_),
-        absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(how_long)));
+    // Not mu_.AwaitWithTimeout(): Abseil 20220623 times it on the system
+    // clock, and a step of that clock (NTP, a VM resumed) would stretch the
+    // sleep of every periodic task. std::condition_variable_any waits on
+    // the steady clock, with mu_ as its lock.
+    Locked locked{mu_};
+    return !wake_.wait_for(locked, how_long,
+                           [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; });
   }
 
  private:
+  // mu_, held, as the BasicLockable std::condition_variable_any unlocks
+  // while it waits and locks again before it returns.
+  struct Locked {
+    absl::Mutex& mu;
+    void lock() ABSL_NO_THREAD_SAFETY_ANALYSIS { mu.Lock(); }
+    void unlock() ABSL_NO_THREAD_SAFETY_ANALYSIS { mu.Unlock(); }
+  };
+
   mutable absl::Mutex mu_;
+  std::condition_variable_any wake_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 

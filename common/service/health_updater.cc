@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/time/time.h"
 #include "common/base/log.h"
 
 namespace microblog {
@@ -13,22 +12,16 @@ HealthUpdater::HealthUpdater(HealthService* health, ReadinessCheck readiness,
       thread_([this] { Loop(); }) {}
 
 HealthUpdater::~HealthUpdater() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
+  stop_.Stop();
   thread_.join();
 }
 
 void HealthUpdater::Loop() {
   bool last_serving = false;
   bool first = true;
-  absl::MutexLock lock(&mu_);
-  while (!stop_) {
-    mu_.Unlock();
+  do {
     const absl::Status ready = readiness_(std::chrono::system_clock::now() + Budget());
-    mu_.Lock();
-    if (stop_) break;
+    if (stop_.stopped()) break;
     const bool serving = ready.ok();
     if (first || serving != last_serving) {
       health_->SetReady(serving);
@@ -37,8 +30,7 @@ void HealthUpdater::Loop() {
     }
     first = false;
     last_serving = serving;
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::FromChrono(interval_));
-  }
+  } while (stop_.SleepFor(interval_));
 }
 
 }  // namespace microblog

@@ -14,10 +14,9 @@
 #include <functional>
 #include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
+#include "common/exec/stop_signal.h"
 #include "common/rpc/health_service.h"
 
 namespace microblog {
@@ -52,8 +51,7 @@ class HealthUpdater {
   HealthService* health_;
   ReadinessCheck readiness_;
   std::chrono::milliseconds interval_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  StopSignal stop_;
   std::thread thread_;
 };
 
