@@ -166,9 +166,9 @@ class Slot {
   }
 
  private:
-  // Sends one call of the scenario; its latency counts from `start`.
-  void SendNow(Clock::time_point start) {
-    start_ = start;
+  // Sends one call of the scenario; its latency counts from `counted_from`.
+  void SendNow(Clock::time_point counted_from) {
+    counted_from_ = counted_from;
     const Operation operation = picker_.Next(rng_);
     switch (operation) {
       case Operation::kGetUser: {
@@ -261,7 +261,7 @@ class Slot {
     call->request = std::move(request);
     call->operation = operation;
     call->context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
-    call->start = start_;
+    call->start = counted_from_;
     start(&call->context, &call->request, &call->response,
           std::function<void(grpc::Status)>([this, call](grpc::Status status) {
             const Clock::time_point end = Clock::now();
@@ -304,7 +304,7 @@ class Slot {
   const std::string name_prefix_;
   std::int64_t sent_unique_ = 0;
   std::array<CallStats, kOperationCount> stats_;
-  Clock::time_point start_;             // of the call being sent
+  Clock::time_point counted_from_;      // the latency of the call being sent counts from here
   Clock::time_point due_;               // paced: when the next call is due
   Clock::duration period_{};            // paced: between a slot's calls; 0: closed loop
   grpc::Alarm retry_alarm_;  // one call (or wait) of a slot at a time
