@@ -6,7 +6,9 @@
 #      includes run one way through common/'s libraries (base < exec <
 #      {db, rpc} < service), and the logic layer (user_accounts.h,
 #      posts.h) compiles without gRPC and libpqxx headers;
-#   3. buf lint and buf format --diff --exit-code in proto/;
+#   3. buf lint and buf format --diff --exit-code in proto/; every C++
+#      file as .clang-format (Google style, 100 columns) has it
+#      (clang-format-14 --dry-run -Werror; scripts/tools/format.sh fixes);
 #   4. docs: every relative link and #anchor of the repository's *.md
 #      files resolves (scripts/tools/check_links.py, after its self-test);
 #   5. self-test of tests/grpcurl/grpcurl.py (the grpcurl-like client);
@@ -186,6 +188,12 @@ grpcurl_selftest() {
   return "$rc"
 }
 
+# Every tracked *.cc and *.h as .clang-format has it (scripts/tools/format.sh
+# rewrites them so).
+cpp_format() {
+  "$ROOT/scripts/tools/format.sh" --check
+}
+
 configure_dev() {
   cmake --preset dev
 }
@@ -234,6 +242,7 @@ step "container images: prefetch packages (background)" start_images_prefetch "$
 step "layers: includes run one way, logic apart" layers
 step "buf lint (proto/)" buf_lint
 step "buf format --diff --exit-code (proto/)" buf_format
+step "format: clang-format-14 --dry-run -Werror (C++)" cpp_format
 step "docs: relative links resolve" docs_links
 step "grpcurl.py self-test" grpcurl_selftest
 step "configure (cmake --preset dev)" configure_dev
