@@ -53,8 +53,7 @@ void CallStats::Record(std::chrono::nanoseconds latency, grpc::StatusCode code) 
 }
 
 void CallStats::Merge(const CallStats& other) {
-  latencies_ns_.insert(latencies_ns_.end(), other.latencies_ns_.begin(),
-                       other.latencies_ns_.end());
+  latencies_ns_.insert(latencies_ns_.end(), other.latencies_ns_.begin(), other.latencies_ns_.end());
   for (std::size_t i = 0; i < codes_.size(); ++i) codes_[i] += other.codes_[i];
 }
 

@@ -60,8 +60,8 @@ absl::StatusOr<std::string> HashBenchPassword() {
   return std::string(hash);
 }
 
-absl::Status CreateVerifyAccounts(microblog::user::v1::UserService::StubInterface& users,
-                                  int count, std::chrono::milliseconds timeout) {
+absl::Status CreateVerifyAccounts(microblog::user::v1::UserService::StubInterface& users, int count,
+                                  std::chrono::milliseconds timeout) {
   for (int i = 0; i < count; ++i) {
     CreateUserRequest request;
     request.set_username(VerifyLogin(i));

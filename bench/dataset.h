@@ -47,8 +47,8 @@ absl::StatusOr<std::string> HashBenchPassword();
 // Creates verify accounts 0..count-1 through UserService.CreateUser. An
 // account that already exists counts as created. Returns the first other
 // error. Blocks; each call has `timeout`.
-absl::Status CreateVerifyAccounts(microblog::user::v1::UserService::StubInterface& users,
-                                  int count, std::chrono::milliseconds timeout);
+absl::Status CreateVerifyAccounts(microblog::user::v1::UserService::StubInterface& users, int count,
+                                  std::chrono::milliseconds timeout);
 
 }  // namespace bench
 }  // namespace microblog

@@ -128,9 +128,8 @@ absl::StatusOr<DeletionLatencyReport> MeasureDeletionLatency(
         break;
       }
       if (now - ok > options.give_up) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("trial ", i, ": posts still served ", options.give_up.count(),
-                         " s after DeleteUser"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "trial ", i, ": posts still served ", options.give_up.count(), " s after DeleteUser"));
       }
       std::this_thread::sleep_for(options.poll_interval);
     }
@@ -150,13 +149,12 @@ std::string DeletionLatencyText(const DeletionLatencyReport& report) {
 
 std::string DeletionLatencyJson(const DeletionLatencyReport& report,
                                 const DeletionLatencyOptions& options, const std::string& label) {
-  return absl::StrCat("{\"scenario\":\"DeletionCascade\",\"label\":\"", label,
-                      "\",\"trials\":", report.latencies_us.size(),
-                      ",\"posts_per_user\":", options.posts_per_user,
-                      ",\"poll_interval_us\":", options.poll_interval.count(),
-                      ",\"p50_us\":", report.p50_us, ",\"p99_us\":", report.p99_us,
-                      ",\"max_us\":", report.max_us, ",\"latencies_us\":[",
-                      absl::StrJoin(report.latencies_us, ","), "]}");
+  return absl::StrCat(
+      "{\"scenario\":\"DeletionCascade\",\"label\":\"", label,
+      "\",\"trials\":", report.latencies_us.size(), ",\"posts_per_user\":", options.posts_per_user,
+      ",\"poll_interval_us\":", options.poll_interval.count(), ",\"p50_us\":", report.p50_us,
+      ",\"p99_us\":", report.p99_us, ",\"max_us\":", report.max_us, ",\"latencies_us\":[",
+      absl::StrJoin(report.latencies_us, ","), "]}");
 }
 
 }  // namespace bench

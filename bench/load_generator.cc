@@ -94,9 +94,7 @@ class RunState {
   }
   void WaitAllFinished() {
     absl::MutexLock lock(&mu_);
-    const auto all_finished = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return busy_slots_ == 0;
-    };
+    const auto all_finished = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return busy_slots_ == 0; };
     mu_.Await(absl::Condition(&all_finished));
   }
 
@@ -174,9 +172,10 @@ class Slot {
       case Operation::kGetUser: {
         GetUserRequest request;
         request.set_id(RandomId(options_.users));
-        Send<GetUserRequest, GetUserResponse>(
-            operation, std::move(request),
-            [this](auto* c, auto* q, auto* r, auto done) { users_->async()->GetUser(c, q, r, done); });
+        Send<GetUserRequest, GetUserResponse>(operation, std::move(request),
+                                              [this](auto* c, auto* q, auto* r, auto done) {
+                                                users_->async()->GetUser(c, q, r, done);
+                                              });
         break;
       }
       case Operation::kLookupUser: {
@@ -188,10 +187,10 @@ class Slot {
         } else {
           request.set_email(SeededEmail(id));
         }
-        Send<LookupUserRequest, LookupUserResponse>(
-            operation, std::move(request), [this](auto* c, auto* q, auto* r, auto done) {
-              users_->async()->LookupUser(c, q, r, done);
-            });
+        Send<LookupUserRequest, LookupUserResponse>(operation, std::move(request),
+                                                    [this](auto* c, auto* q, auto* r, auto done) {
+                                                      users_->async()->LookupUser(c, q, r, done);
+                                                    });
         break;
       }
       case Operation::kCreateUser: {
@@ -200,10 +199,10 @@ class Slot {
         request.set_username(name);
         request.set_email(name + "@bench.example.com");
         request.set_password(kBenchPassword);
-        Send<CreateUserRequest, CreateUserResponse>(
-            operation, std::move(request), [this](auto* c, auto* q, auto* r, auto done) {
-              users_->async()->CreateUser(c, q, r, done);
-            });
+        Send<CreateUserRequest, CreateUserResponse>(operation, std::move(request),
+                                                    [this](auto* c, auto* q, auto* r, auto done) {
+                                                      users_->async()->CreateUser(c, q, r, done);
+                                                    });
         break;
       }
       case Operation::kVerifyPassword: {
@@ -226,28 +225,29 @@ class Slot {
         request.set_user_id(RandomId(options_.users));
         request.set_body(kPostBody);
         request.set_request_id(NextUniqueName());
-        Send<CreatePostRequest, CreatePostResponse>(
-            operation, std::move(request), [this](auto* c, auto* q, auto* r, auto done) {
-              posts_->async()->CreatePost(c, q, r, done);
-            });
+        Send<CreatePostRequest, CreatePostResponse>(operation, std::move(request),
+                                                    [this](auto* c, auto* q, auto* r, auto done) {
+                                                      posts_->async()->CreatePost(c, q, r, done);
+                                                    });
         break;
       }
       case Operation::kGetPost: {
         GetPostRequest request;
         request.set_id(RandomId(options_.posts));
-        Send<GetPostRequest, GetPostResponse>(
-            operation, std::move(request),
-            [this](auto* c, auto* q, auto* r, auto done) { posts_->async()->GetPost(c, q, r, done); });
+        Send<GetPostRequest, GetPostResponse>(operation, std::move(request),
+                                              [this](auto* c, auto* q, auto* r, auto done) {
+                                                posts_->async()->GetPost(c, q, r, done);
+                                              });
         break;
       }
       case Operation::kListPosts: {
         ListPostsRequest request;
         request.set_user_id(RandomId(options_.users));
         request.set_page_size(options_.page_size);
-        Send<ListPostsRequest, ListPostsResponse>(
-            operation, std::move(request), [this](auto* c, auto* q, auto* r, auto done) {
-              posts_->async()->ListPosts(c, q, r, done);
-            });
+        Send<ListPostsRequest, ListPostsResponse>(operation, std::move(request),
+                                                  [this](auto* c, auto* q, auto* r, auto done) {
+                                                    posts_->async()->ListPosts(c, q, r, done);
+                                                  });
         break;
       }
     }
@@ -267,8 +267,8 @@ class Slot {
             const Clock::time_point end = Clock::now();
             std::unique_ptr<PendingCall<Request, Response>> finished(call);
             if (state_.measuring()) {
-              stats_[static_cast<std::size_t>(finished->operation)].Record(
-                  end - finished->start, status.error_code());
+              stats_[static_cast<std::size_t>(finished->operation)].Record(end - finished->start,
+                                                                           status.error_code());
             }
             finished.reset();
             const std::chrono::milliseconds wait = RetryDelay(status);
@@ -281,8 +281,7 @@ class Slot {
   // How long to wait after `status` before the next call: RetryInfo's
   // delay when honoured, else nothing.
   std::chrono::milliseconds RetryDelay(const grpc::Status& status) const {
-    if (!options_.honor_retry_info ||
-        status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    if (!options_.honor_retry_info || status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
       return std::chrono::milliseconds::zero();
     }
     return RetryDelayOf(status).value_or(std::chrono::milliseconds::zero());
@@ -304,11 +303,11 @@ class Slot {
   const std::string name_prefix_;
   std::int64_t sent_unique_ = 0;
   std::array<CallStats, kOperationCount> stats_;
-  Clock::time_point counted_from_;      // the latency of the call being sent counts from here
-  Clock::time_point due_;               // paced: when the next call is due
-  Clock::duration period_{};            // paced: between a slot's calls; 0: closed loop
-  grpc::Alarm retry_alarm_;  // one call (or wait) of a slot at a time
-  grpc::Alarm pace_alarm_;   // a paced slot waiting for its next call's time
+  Clock::time_point counted_from_;  // the latency of the call being sent counts from here
+  Clock::time_point due_;           // paced: when the next call is due
+  Clock::duration period_{};        // paced: between a slot's calls; 0: closed loop
+  grpc::Alarm retry_alarm_;         // one call (or wait) of a slot at a time
+  grpc::Alarm pace_alarm_;          // a paced slot waiting for its next call's time
 };
 
 absl::Status Validate(const LoadOptions& o) {
@@ -337,8 +336,8 @@ absl::Status Validate(const LoadOptions& o) {
 
 // A short tag that differs between runs (names of created rows carry it).
 std::string RunTag(std::uint64_t seed) {
-  const auto now = static_cast<std::uint64_t>(
-      std::chrono::system_clock::now().time_since_epoch().count());
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   char tag[17];
   std::snprintf(tag, sizeof(tag), "%x", static_cast<unsigned>((now ^ (seed << 20)) & 0xffffffffu));
   return tag;
@@ -429,7 +428,8 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options) {
     report.operations[OperationName(static_cast<Operation>(op))] = Summarize(std::move(merged));
   }
   report.calls = total.calls();
-  report.calls_per_second = report.seconds > 0 ? static_cast<double>(report.calls) / report.seconds : 0;
+  report.calls_per_second =
+      report.seconds > 0 ? static_cast<double>(report.calls) / report.seconds : 0;
   report.status_counts = total.StatusCounts();
   report.latency = total.Summarize();
   return report;

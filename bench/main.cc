@@ -51,8 +51,9 @@ ABSL_FLAG(int64_t, posts, 100000, "seeded posts (ids 1..posts)");
 ABSL_FLAG(int, verify_accounts, 16, "verify accounts VerifyPassword logs in as");
 ABSL_FLAG(bool, verify_wrong_password, false,
           "VerifyPassword with a fresh unknown login and a wrong password per call (a flood)");
-ABSL_FLAG(bool, honor_retry_info, false,
-          "after RESOURCE_EXHAUSTED with a google.rpc.RetryInfo, wait its delay before the next call");
+ABSL_FLAG(
+    bool, honor_retry_info, false,
+    "after RESOURCE_EXHAUSTED with a google.rpc.RetryInfo, wait its delay before the next call");
 ABSL_FLAG(uint64_t, seed, 1, "random seed");
 ABSL_FLAG(std::string, json_out, "", "append the JSON report as one line to this file");
 ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
@@ -162,8 +163,8 @@ int Pwhash() {
   }
   std::cout << "crypto_pwhash_str (Argon2id, opslimit " << speed->opslimit << ", memlimit "
             << speed->memlimit_bytes / (1024 * 1024) << " MiB) on " << speed->threads
-            << " threads: " << speed->hashes << " hashes in " << speed->seconds << " s = "
-            << speed->hashes_per_second << " hashes/s\n";
+            << " threads: " << speed->hashes << " hashes in " << speed->seconds
+            << " s = " << speed->hashes_per_second << " hashes/s\n";
   return AppendJsonLine(microblog::bench::PwhashJson(*speed)) ? 0 : 1;
 }
 
@@ -187,7 +188,8 @@ int WaitServing() {
     if (status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
       return 0;
     }
-    last_error = status.ok() ? "status " + std::to_string(response.status()) : status.error_message();
+    last_error =
+        status.ok() ? "status " + std::to_string(response.status()) : status.error_message();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   std::cerr << address << " not SERVING in time: " << last_error << "\n";
@@ -217,8 +219,8 @@ int DeletionLatency() {
     return 1;
   }
   std::cout << microblog::bench::DeletionLatencyText(*report) << std::flush;
-  return AppendJsonLine(microblog::bench::DeletionLatencyJson(*report, options,
-                                                              absl::GetFlag(FLAGS_label)))
+  return AppendJsonLine(
+             microblog::bench::DeletionLatencyJson(*report, options, absl::GetFlag(FLAGS_label)))
              ? 0
              : 1;
 }

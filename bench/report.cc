@@ -62,7 +62,8 @@ std::string LatencyText(const LatencySummary& l) {
 std::string ReportText(const LoadReport& r) {
   std::ostringstream out;
   char line[160];
-  std::snprintf(line, sizeof(line), "%s: %d in flight over %d channels, %.1f s, %lld calls, %.1f calls/s\n",
+  std::snprintf(line, sizeof(line),
+                "%s: %d in flight over %d channels, %.1f s, %lld calls, %.1f calls/s\n",
                 r.scenario.c_str(), r.in_flight, r.channels, r.seconds,
                 static_cast<long long>(r.calls), r.calls_per_second);
   out << line;
@@ -108,8 +109,9 @@ std::string ReportJson(const LoadReport& r) {
 
 std::string PwhashJson(const PwhashSpeed& s) {
   return "{\"threads\":" + std::to_string(s.threads) + ",\"hashes\":" + std::to_string(s.hashes) +
-         ",\"seconds\":" + Number(s.seconds) + ",\"hashes_per_second\":" +
-         Number(s.hashes_per_second) + ",\"opslimit\":" + std::to_string(s.opslimit) +
+         ",\"seconds\":" + Number(s.seconds) +
+         ",\"hashes_per_second\":" + Number(s.hashes_per_second) +
+         ",\"opslimit\":" + std::to_string(s.opslimit) +
          ",\"memlimit_bytes\":" + std::to_string(s.memlimit_bytes) + "}";
 }
 

@@ -10,10 +10,10 @@ struct ScenarioEntry {
 };
 
 constexpr ScenarioEntry kScenarios[] = {
-    {Scenario::kGetUser, "GetUser"},         {Scenario::kLookupUser, "LookupUser"},
-    {Scenario::kCreateUser, "CreateUser"},   {Scenario::kVerifyPassword, "VerifyPassword"},
-    {Scenario::kCreatePost, "CreatePost"},   {Scenario::kGetPost, "GetPost"},
-    {Scenario::kListPosts, "ListPosts"},     {Scenario::kMix, "mix"},
+    {Scenario::kGetUser, "GetUser"},       {Scenario::kLookupUser, "LookupUser"},
+    {Scenario::kCreateUser, "CreateUser"}, {Scenario::kVerifyPassword, "VerifyPassword"},
+    {Scenario::kCreatePost, "CreatePost"}, {Scenario::kGetPost, "GetPost"},
+    {Scenario::kListPosts, "ListPosts"},   {Scenario::kMix, "mix"},
 };
 
 std::discrete_distribution<std::size_t> MixDistribution() {
@@ -26,13 +26,20 @@ std::discrete_distribution<std::size_t> MixDistribution() {
 
 const char* OperationName(Operation operation) {
   switch (operation) {
-    case Operation::kGetUser: return "GetUser";
-    case Operation::kLookupUser: return "LookupUser";
-    case Operation::kCreateUser: return "CreateUser";
-    case Operation::kVerifyPassword: return "VerifyPassword";
-    case Operation::kCreatePost: return "CreatePost";
-    case Operation::kGetPost: return "GetPost";
-    case Operation::kListPosts: return "ListPosts";
+    case Operation::kGetUser:
+      return "GetUser";
+    case Operation::kLookupUser:
+      return "LookupUser";
+    case Operation::kCreateUser:
+      return "CreateUser";
+    case Operation::kVerifyPassword:
+      return "VerifyPassword";
+    case Operation::kCreatePost:
+      return "CreatePost";
+    case Operation::kGetPost:
+      return "GetPost";
+    case Operation::kListPosts:
+      return "ListPosts";
   }
   return "?";
 }
@@ -87,14 +94,22 @@ OperationPicker::OperationPicker(Scenario scenario)
 
 Operation OperationPicker::Next(std::mt19937_64& rng) {
   switch (scenario_) {
-    case Scenario::kGetUser: return Operation::kGetUser;
-    case Scenario::kLookupUser: return Operation::kLookupUser;
-    case Scenario::kCreateUser: return Operation::kCreateUser;
-    case Scenario::kVerifyPassword: return Operation::kVerifyPassword;
-    case Scenario::kCreatePost: return Operation::kCreatePost;
-    case Scenario::kGetPost: return Operation::kGetPost;
-    case Scenario::kListPosts: return Operation::kListPosts;
-    case Scenario::kMix: return kMixWeights[mix_(rng)].operation;
+    case Scenario::kGetUser:
+      return Operation::kGetUser;
+    case Scenario::kLookupUser:
+      return Operation::kLookupUser;
+    case Scenario::kCreateUser:
+      return Operation::kCreateUser;
+    case Scenario::kVerifyPassword:
+      return Operation::kVerifyPassword;
+    case Scenario::kCreatePost:
+      return Operation::kCreatePost;
+    case Scenario::kGetPost:
+      return Operation::kGetPost;
+    case Scenario::kListPosts:
+      return Operation::kListPosts;
+    case Scenario::kMix:
+      return kMixWeights[mix_(rng)].operation;
   }
   return Operation::kGetUser;
 }

@@ -77,12 +77,12 @@ class BenchSmokeTest : public ::testing::TestWithParam<Scenario> {
     // machine.
     user_service_ = std::make_unique<ServiceProcess>(
         USER_SERVICE_BIN, test_support::EnvVars{{"USER_DATABASE_URL", users.service_url},
-                                           {"PASSWORD_HASH_THREADS", "2"},
-                                           {"LOG_LEVEL", "warn"}});
+                                                {"PASSWORD_HASH_THREADS", "2"},
+                                                {"LOG_LEVEL", "warn"}});
     post_service_ = std::make_unique<ServiceProcess>(
         POST_SERVICE_BIN, test_support::EnvVars{{"POST_DATABASE_URL", posts.service_url},
-                                           {"USER_SERVICE_ADDR", user_service_->address()},
-                                           {"LOG_LEVEL", "warn"}});
+                                                {"USER_SERVICE_ADDR", user_service_->address()},
+                                                {"LOG_LEVEL", "warn"}});
     auto stub = microblog::user::v1::UserService::NewStub(user_service_->NewChannel());
     const absl::Status created =
         CreateVerifyAccounts(*stub, kVerifyAccounts, std::chrono::seconds(30));
@@ -145,7 +145,8 @@ TEST_P(BenchSmokeTest, EveryCallSucceeds) {
   EXPECT_EQ(report->status_counts, all_ok) << ServiceOutput();
   std::int64_t per_operation = 0;
   for (const auto& [name, operation] : report->operations) {
-    EXPECT_EQ(operation.status_counts, (std::map<std::string, std::int64_t>{{"OK", operation.calls}}))
+    EXPECT_EQ(operation.status_counts,
+              (std::map<std::string, std::int64_t>{{"OK", operation.calls}}))
         << name;
     per_operation += operation.calls;
   }
@@ -191,9 +192,9 @@ TEST_F(BenchSmokeTest, BinaryWritesJsonReport) {
 
   const test_support::RunResult run = test_support::RunToCompletion(
       MICROBLOG_BENCH_BIN,
-      {"run", "--scenario=ListPosts", "--post_address=" + post_service_->address(),
-       "--in_flight=4", "--channels=2", "--max_calls=120", "--call_timeout=60s",
-       "--users=" + std::to_string(kUsers), "--json_out=" + std::string(json_path)},
+      {"run", "--scenario=ListPosts", "--post_address=" + post_service_->address(), "--in_flight=4",
+       "--channels=2", "--max_calls=120", "--call_timeout=60s", "--users=" + std::to_string(kUsers),
+       "--json_out=" + std::string(json_path)},
       {}, std::chrono::seconds(120));
   std::ifstream in(json_path);
   std::stringstream json;

@@ -1,6 +1,5 @@
 #include "migrate/check_command.h"
 
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include "absl/base/thread_annotations.h"

@@ -99,8 +99,8 @@ int TargetVersion(const Options& options, const DatabaseMigrator& db) {
     if (to > db.latest_version()) {
       throw MigrateError(ExitCode::kUsage, "--to " + std::to_string(to) +
                                                " is beyond the newest migration of database " +
-                                               db.name() + " (" + FormatVersion(db.latest_version()) +
-                                               ").");
+                                               db.name() + " (" +
+                                               FormatVersion(db.latest_version()) + ").");
     }
     if (to < current) {
       throw MigrateError(ExitCode::kUsage, where + ", past --to " + std::to_string(to) +
@@ -120,8 +120,8 @@ int TargetVersion(const Options& options, const DatabaseMigrator& db) {
   const int steps = options.steps.value_or(1);
   if (steps > current) {
     if (!options.steps.has_value()) return 0;  // bare `down` at version 0: nothing to do
-    throw MigrateError(ExitCode::kUsage, where + ": cannot roll back " + std::to_string(steps) +
-                                             " migrations.");
+    throw MigrateError(ExitCode::kUsage,
+                       where + ": cannot roll back " + std::to_string(steps) + " migrations.");
   }
   return current - steps;
 }
@@ -157,7 +157,8 @@ void RunStatus(const Options& options, std::ostream& out, std::ostream& err) {
                                  ", \"current_version\": null, \"latest_version\": " +
                                  std::to_string(db->latest_version()) +
                                  ", \"up_to_date\": false, \"applied\": [], \"pending\": [],"
-                                 " \"problems\": [], \"error\": " + JsonString(e.what()) + "}");
+                                 " \"problems\": [], \"error\": " +
+                                 JsonString(e.what()) + "}");
         err << "database " << db->name() << ": " << e.what() << std::endl;
       } else {
         out << "database " << db->name() << ": " << e.what() << std::endl;
@@ -170,9 +171,9 @@ void RunStatus(const Options& options, std::ostream& out, std::ostream& err) {
     const int current = db->current_version();
     const std::vector<std::string> problems = db->Problems();
     if (!problems.empty() && !failure.has_value()) {
-      failure = MigrateError(ExitCode::kRefused,
-                             "database " + db->name() +
-                                 " does not match the migration files (see [problem] above).");
+      failure = MigrateError(
+          ExitCode::kRefused,
+          "database " + db->name() + " does not match the migration files (see [problem] above).");
     }
     if (options.json) {
       std::vector<const MigrationFile*> pending;
@@ -181,12 +182,10 @@ void RunStatus(const Options& options, std::ostream& out, std::ostream& err) {
       }
       json_databases.push_back(
           "{\"name\": " + JsonString(db->name()) + ", \"url\": " +
-          JsonString(db->url().redacted()) + ", \"current_version\": " +
-          std::to_string(current) + ", \"latest_version\": " +
-          std::to_string(db->latest_version()) + ", \"up_to_date\": " +
+          JsonString(db->url().redacted()) + ", \"current_version\": " + std::to_string(current) +
+          ", \"latest_version\": " + std::to_string(db->latest_version()) + ", \"up_to_date\": " +
           (current == db->latest_version() && problems.empty() ? "true" : "false") +
-          ",\n   \"applied\": " + JsonArray(db->history(), JsonApplied) +
-          ",\n   \"pending\": " +
+          ",\n   \"applied\": " + JsonArray(db->history(), JsonApplied) + ",\n   \"pending\": " +
           JsonArray(pending,
                     [](const MigrationFile* file) {
                       return "{\"version\": " + std::to_string(file->version) +
@@ -227,9 +226,10 @@ void RunHistory(const Options& options, std::ostream& out) {
     db->Connect();
     db->LoadHistory();
     if (options.json) {
-      json_databases.push_back("{\"name\": " + JsonString(db->name()) + ", \"url\": " +
-                               JsonString(db->url().redacted()) + ",\n   \"migrations\": " +
-                               JsonArray(db->history(), JsonApplied) + "}");
+      json_databases.push_back("{\"name\": " + JsonString(db->name()) +
+                               ", \"url\": " + JsonString(db->url().redacted()) +
+                               ",\n   \"migrations\": " + JsonArray(db->history(), JsonApplied) +
+                               "}");
       continue;
     }
     out << "database " << db->name() << " (" << db->url().redacted()
@@ -239,9 +239,9 @@ void RunHistory(const Options& options, std::ostream& out) {
         << std::setw(66) << "checksum" << std::setw(22) << "applied_at"
         << "duration_ms" << std::endl;
     for (const AppliedMigration& applied : db->history()) {
-      out << "  " << std::left << std::setw(8) << FormatVersion(applied.version)
-          << std::setw(28) << applied.name << std::setw(66) << applied.checksum
-          << std::setw(22) << applied.applied_at << applied.duration_ms << std::endl;
+      out << "  " << std::left << std::setw(8) << FormatVersion(applied.version) << std::setw(28)
+          << applied.name << std::setw(66) << applied.checksum << std::setw(22)
+          << applied.applied_at << applied.duration_ms << std::endl;
     }
   }
   if (options.json) {
@@ -285,16 +285,17 @@ void RunNew(const Options& options, std::ostream& out) {
   const std::string dir = options.migrations_dir + "/" + target.spec->name;
   // Also refuses gaps, duplicates and lone files, like up.
   const std::vector<MigrationFile> files = LoadMigrationFiles(dir);
-  const std::string label = FormatVersion(static_cast<int>(files.size()) + 1) + "_" +
-                            options.new_name;
+  const std::string label =
+      FormatVersion(static_cast<int>(files.size()) + 1) + "_" + options.new_name;
   const std::string up_path = dir + "/" + label + ".up.sql";
   const std::string down_path = dir + "/" + label + ".down.sql";
   for (const std::string& path : {up_path, down_path}) {
     std::error_code ec;
     if (fs::exists(path, ec)) {
       throw MigrateError(ExitCode::kUsage,
-                         path + " already exists: refusing to overwrite it. Remove it or pick "
-                                "another name.");
+                         path +
+                             " already exists: refusing to overwrite it. Remove it or pick "
+                             "another name.");
     }
   }
   for (const auto& [path, up] : {std::pair{up_path, true}, std::pair{down_path, false}}) {
@@ -302,8 +303,9 @@ void RunNew(const Options& options, std::ostream& out) {
     file << NewFileHeader(label, target.spec->name, up);
     file.close();
     if (!file) {
-      throw MigrateError(ExitCode::kUsage, "cannot write " + path + ": check the folder's "
-                                           "permissions.");
+      throw MigrateError(ExitCode::kUsage, "cannot write " + path +
+                                               ": check the folder's "
+                                               "permissions.");
     }
   }
   out << up_path << "\n" << down_path << std::endl;
@@ -339,12 +341,12 @@ void RunWait(const Options& options, std::ostream& out) {
         }
         if (current > want) {
           throw MigrateError(ExitCode::kRefused,
-                             "database " + db.name() + " is at version " +
-                                 std::to_string(current) + ", ahead of the expected version " +
-                                 std::to_string(want) +
+                             "database " + db.name() + " is at version " + std::to_string(current) +
+                                 ", ahead of the expected version " + std::to_string(want) +
                                  ": this code is older than the database. Deploy the release "
                                  "that matches it, or roll the database back with `migrate down "
-                                 "--to " + std::to_string(want) + "`.");
+                                 "--to " +
+                                 std::to_string(want) + "`.");
         }
         state = "at version " + std::to_string(current) + ", waiting for version " +
                 std::to_string(want);

@@ -38,9 +38,8 @@ Connection::Connection(const DatabaseUrl& url)
     init();
   } catch (const pqxx::failure& e) {
     throw MigrateError(ExitCode::kUnreachable,
-                       "cannot connect to the database in " + url.source() + " (" +
-                           url.redacted() + ") at " + url.Endpoint() + ":\n  " +
-                           url.Redact(TrimNewlines(e.what())) +
+                       "cannot connect to the database in " + url.source() + " (" + url.redacted() +
+                           ") at " + url.Endpoint() + ":\n  " + url.Redact(TrimNewlines(e.what())) +
                            "\n  Check that PostgreSQL is running and reachable there and that the "
                            "URL, user and password are right.");
   }

@@ -11,11 +11,10 @@
 #ifndef MICROBLOG_MIGRATE_CONNECTION_H_
 #define MICROBLOG_MIGRATE_CONNECTION_H_
 
-#include <libpq-fe.h>
-
 #include <memory>
 #include <string>
 
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include "migrate/database_url.h"

@@ -74,17 +74,18 @@ void DatabaseMigrator::RefuseTransactionPooler() {
   pqxx::nontransaction tx(other);
   if (BackendPid(tx) == ours) {
     throw MigrateError(ExitCode::kRefused,
-                       PoolerRefusal(name_, "two sessions open at the same time were served by "
-                                            "the same server process (pid " +
-                                                std::to_string(ours) + ")"));
+                       PoolerRefusal(name_,
+                                     "two sessions open at the same time were served by "
+                                     "the same server process (pid " +
+                                         std::to_string(ours) + ")"));
   }
 }
 
 void DatabaseMigrator::AcquireLock() {
   RefuseTransactionPooler();
   pqxx::nontransaction tx(*conn_);
-  const pqxx::row tried = tx.exec1(std::string("SELECT pg_try_advisory_lock(") + kLockKey +
-                                   "), pg_backend_pid()");
+  const pqxx::row tried =
+      tx.exec1(std::string("SELECT pg_try_advisory_lock(") + kLockKey + "), pg_backend_pid()");
   if (tried[0].as<bool>()) {
     lock_pid_ = tried[1].as<int64_t>();
     return;
@@ -100,11 +101,11 @@ void DatabaseMigrator::CheckLockHolder(pqxx::transaction_base& tx) const {
   if (lock_pid_ == 0) return;  // no lock taken (migrate check's scratch database)
   const int64_t now = BackendPid(tx);
   if (now != lock_pid_) {
-    throw MigrateError(ExitCode::kRefused,
-                       PoolerRefusal(name_, "the migration lock was taken by server process " +
-                                                std::to_string(lock_pid_) +
-                                                " but this transaction runs on " +
-                                                std::to_string(now)));
+    throw MigrateError(
+        ExitCode::kRefused,
+        PoolerRefusal(name_, "the migration lock was taken by server process " +
+                                 std::to_string(lock_pid_) + " but this transaction runs on " +
+                                 std::to_string(now)));
   }
 }
 
@@ -146,8 +147,8 @@ std::vector<std::string> DatabaseMigrator::ProblemsImpl(bool holes) const {
       problems.push_back("database " + name_ + ": schema_migrations has no row for version " +
                          FormatVersion(expected) + " but has " + label +
                          "; the history table was edited by hand. If its change is in the "
-                         "schema, restore the row with `migrate stamp " + std::to_string(expected) +
-                         "`; otherwise rebuild the database.");
+                         "schema, restore the row with `migrate stamp " +
+                         std::to_string(expected) + "`; otherwise rebuild the database.");
       expected = applied.version;
     }
     ++expected;
@@ -200,7 +201,8 @@ void DatabaseMigrator::MigrateTo(int target, bool dry_run) {
         out_ << name_ << ": would apply " << file.up_path
              << (IsNoTransaction(file.up_sql) ? " (outside a transaction, statement by statement)"
                                               : "")
-             << ":\n" << file.up_sql << std::endl;
+             << ":\n"
+             << file.up_sql << std::endl;
       } else {
         ApplyOne(file, /*up=*/true);
       }
@@ -210,9 +212,8 @@ void DatabaseMigrator::MigrateTo(int target, bool dry_run) {
       const MigrationFile& file = files_[v - 1];
       if (dry_run) {
         out_ << name_ << ": would roll back with " << file.down_path
-             << (IsNoTransaction(file.down_sql)
-                     ? " (outside a transaction, statement by statement)"
-                     : "")
+             << (IsNoTransaction(file.down_sql) ? " (outside a transaction, statement by statement)"
+                                                : "")
              << ":\n"
              << file.down_sql << std::endl;
       } else {
@@ -221,8 +222,8 @@ void DatabaseMigrator::MigrateTo(int target, bool dry_run) {
     }
   }
   if (dry_run) {
-    out_ << name_ << ": dry run, nothing was changed (database stays at version " << current
-         << ")" << std::endl;
+    out_ << name_ << ": dry run, nothing was changed (database stays at version " << current << ")"
+         << std::endl;
   } else {
     out_ << name_ << ": database is now at version " << target << std::endl;
   }
@@ -304,7 +305,8 @@ std::optional<ScriptError> DatabaseMigrator::RunWatched(const std::string& sql) 
   last_blockers_.clear();
   if (lock_timeout_ms_ == 0) return RunScript(conn_->raw(), sql);
   const std::chrono::milliseconds interval(std::clamp(lock_timeout_ms_ / 4, 20, 500));
-  return RunScript(conn_->raw(), sql, [this] { RecordBlockers(); }, interval);
+  return RunScript(
+      conn_->raw(), sql, [this] { RecordBlockers(); }, interval);
 }
 
 // Called while a statement of the migration runs: who holds what it waits
@@ -333,10 +335,9 @@ void DatabaseMigrator::RecordBlockers() {
       last_blockers_.push_back(
           "pid " + row[0].as<std::string>() + " (user " + row[4].as<std::string>() +
           (row[5].as<std::string>().empty() ? "" : ", application " + row[5].as<std::string>()) +
-          ", state " + row[1].as<std::string>() + ", query started " +
-          row[2].as<std::string>() + ", transaction started " + row[3].as<std::string>() +
-          ", holds " + row[6].as<std::string>() + "; its last query: " +
-          row[7].as<std::string>() + ")");
+          ", state " + row[1].as<std::string>() + ", query started " + row[2].as<std::string>() +
+          ", transaction started " + row[3].as<std::string>() + ", holds " +
+          row[6].as<std::string>() + "; its last query: " + row[7].as<std::string>() + ")");
     }
   } catch (const std::exception&) {
     // Only for the message: never fail a migration because of the monitor.
@@ -432,8 +433,8 @@ std::string InvalidIndexAdvice(const std::vector<std::string>& invalid) {
   for (const std::string& index : invalid) {
     text += "\n  INVALID index " + index +
             " (left by a failed CREATE INDEX CONCURRENTLY; IF NOT EXISTS would keep it, "
-            "broken). Drop it with `DROP INDEX CONCURRENTLY IF EXISTS " + index +
-            ";`, then run migrate again.";
+            "broken). Drop it with `DROP INDEX CONCURRENTLY IF EXISTS " +
+            index + ";`, then run migrate again.";
   }
   return text;
 }
@@ -452,8 +453,8 @@ void DatabaseMigrator::ApplyWithoutTransaction(const MigrationFile& file, bool u
                            std::to_string(stays_at) + "." + InvalidIndexAdvice(invalid));
   }
   const std::vector<Statement> statements = SplitStatements(sql);
-  out_ << name_ << ": " << file.Label() << " runs outside a transaction ("
-       << kNoTransactionMarker << "), " << statements.size() << " statement(s)" << std::endl;
+  out_ << name_ << ": " << file.Label() << " runs outside a transaction (" << kNoTransactionMarker
+       << "), " << statements.size() << " statement(s)" << std::endl;
   const auto started = std::chrono::steady_clock::now();
   auto set_lock_timeout = [this](int ms) {
     if (std::optional<ScriptError> error =
@@ -468,8 +469,8 @@ void DatabaseMigrator::ApplyWithoutTransaction(const MigrationFile& file, bool u
     for (int attempt = 0;; ++attempt) {
       std::optional<ScriptError> error = RunWatched(statement.text);
       if (!error.has_value()) break;
-      error->position = error->position > 0 ? error->position + statement.char_offset
-                                            : statement.char_offset + 1;
+      error->position =
+          error->position > 0 ? error->position + statement.char_offset : statement.char_offset + 1;
       const std::vector<std::string> invalid = InvalidIndexesNamedIn(sql);
       if (error->sqlstate == kLockNotAvailable && invalid.empty() && attempt < lock_retries_) {
         BackOff(file, attempt + 1);
@@ -477,18 +478,19 @@ void DatabaseMigrator::ApplyWithoutTransaction(const MigrationFile& file, bool u
       }
       set_lock_timeout(0);
       std::string first_line = statement.text.substr(0, statement.text.find('\n'));
-      std::string message =
-          "migration " + file.Label() + " (" + (up ? "up" : "down") + ") failed on database " +
-          name_ + " at statement " + std::to_string(statement.number) + " of " +
-          std::to_string(statements.size()) + " (" + first_line + ").\n" +
-          error->Describe(path, sql);
+      std::string message = "migration " + file.Label() + " (" + (up ? "up" : "down") +
+                            ") failed on database " + name_ + " at statement " +
+                            std::to_string(statement.number) + " of " +
+                            std::to_string(statements.size()) + " (" + first_line + ").\n" +
+                            error->Describe(path, sql);
       if (error->sqlstate == kLockNotAvailable) {
         for (const std::string& blocker : last_blockers_) message += "\n  blocked by: " + blocker;
       }
       message += InvalidIndexAdvice(invalid);
       message += "\nThe file runs outside a transaction (" + std::string(kNoTransactionMarker) +
                  "): statements before this one took effect and stay; its version is not "
-                 "recorded, the database stays at version " + std::to_string(stays_at) +
+                 "recorded, the database stays at version " +
+                 std::to_string(stays_at) +
                  ". Fix the cause and run migrate again: the file runs again from its first "
                  "statement, so every statement must be idempotent (IF NOT EXISTS).";
       throw MigrateError(ExitCode::kMigrationFailed, message);
@@ -507,13 +509,13 @@ void DatabaseMigrator::ApplyWithoutTransaction(const MigrationFile& file, bool u
 
 void DatabaseMigrator::Stamp(int version) {
   if (version > latest_version()) {
-    throw MigrateError(ExitCode::kUsage,
-                       "cannot stamp database " + name_ + " at version " +
-                           std::to_string(version) + ": its newest migration file is " +
-                           (files_.empty() ? std::string("none")
-                                           : files_.back().Label() + " (" +
-                                                 files_.back().up_path + ")") +
-                           ". Stamp only versions the files know.");
+    throw MigrateError(
+        ExitCode::kUsage,
+        "cannot stamp database " + name_ + " at version " + std::to_string(version) +
+            ": its newest migration file is " +
+            (files_.empty() ? std::string("none")
+                            : files_.back().Label() + " (" + files_.back().up_path + ")") +
+            ". Stamp only versions the files know.");
   }
   std::vector<std::string> problems = ProblemsExceptHoles();
   if (!problems.empty()) {
@@ -532,12 +534,12 @@ void DatabaseMigrator::Stamp(int version) {
   const int current = current_version();
   if (missing.empty()) {
     if (current > version) {
-      throw MigrateError(
-          ExitCode::kRefused,
-          "database " + name_ + " is at version " + std::to_string(current) + ", past " +
-              std::to_string(version) + ": nothing stamped (stamp only adds history rows). "
-              "To go back run `migrate down --to " + std::to_string(version) +
-              "` (runs the down files).");
+      throw MigrateError(ExitCode::kRefused,
+                         "database " + name_ + " is at version " + std::to_string(current) +
+                             ", past " + std::to_string(version) +
+                             ": nothing stamped (stamp only adds history rows). "
+                             "To go back run `migrate down --to " +
+                             std::to_string(version) + "` (runs the down files).");
     }
     out_ << name_ << ": nothing to stamp, versions 1.." << version
          << " are already recorded (database at version " << current << ")" << std::endl;

@@ -115,7 +115,7 @@ class DatabaseMigrator {
   void ApplyOne(const MigrationFile& file, bool up);
   // One attempt in a transaction; the error (already rolled back) or nullopt.
   std::optional<ScriptError> TryInTransaction(const MigrationFile& file, bool up,
-                                             const std::string& sql, int64_t* elapsed_ms);
+                                              const std::string& sql, int64_t* elapsed_ms);
   void ApplyWithoutTransaction(const MigrationFile& file, bool up);
   // Runs `sql` on the session, recording who blocks it into last_blockers_.
   std::optional<ScriptError> RunWatched(const std::string& sql);

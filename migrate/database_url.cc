@@ -1,9 +1,9 @@
 #include "migrate/database_url.h"
 
-#include <libpq-fe.h>
-
 #include <map>
 #include <memory>
+
+#include <libpq-fe.h>
 
 #include "common/base/redact.h"
 #include "migrate/errors.h"

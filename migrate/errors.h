@@ -18,11 +18,11 @@ enum class ExitCode : int {
   kMigrationFailed = 1,  // a migration's SQL failed (rolled back) or another database error
   kUsage = 2,            // bad flag, command, URL or migrations folder
   kUnreachable = 3,      // cannot connect to a database
-  kRefused = 4,          // edited applied migration, database ahead of the files, or wait found it ahead
-  kWaitTimeout = 5,      // `wait` gave up
+  kRefused = 4,  // edited applied migration, database ahead of the files, or wait found it ahead
+  kWaitTimeout = 5,  // `wait` gave up
   // `migrate check` (check_command.h); far from the others to leave room.
-  kCheckFailed = 10,     // a down file does not restore the schema its up file changed
-  kCheckNoCreatedb = 11, // the role may not create the scratch database
+  kCheckFailed = 10,      // a down file does not restore the schema its up file changed
+  kCheckNoCreatedb = 11,  // the role may not create the scratch database
   // Interrupted by SIGINT / SIGTERM after cleaning up: 128 + the signal's
   // number, like a shell (130, 143).
 };

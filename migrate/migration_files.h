@@ -19,12 +19,12 @@ namespace migrate {
 
 struct MigrationFile {
   int version = 0;
-  std::string name;       // "create_users" in 0001_create_users.up.sql
-  std::string up_path;    // as found under the migrations dir, for messages
+  std::string name;     // "create_users" in 0001_create_users.up.sql
+  std::string up_path;  // as found under the migrations dir, for messages
   std::string down_path;
   std::string up_sql;
   std::string down_sql;
-  std::string checksum;   // Sha256Hex(up_sql)
+  std::string checksum;  // Sha256Hex(up_sql)
 
   // "0001_create_users"
   std::string Label() const;

@@ -156,8 +156,7 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
   }
 
   if (!command_name.has_value()) {
-    throw UsageError(
-        "missing command: one of up, down, status, history, wait, check, new, stamp.");
+    throw UsageError("missing command: one of up, down, status, history, wait, check, new, stamp.");
   }
   options.command = CommandNames().at(*command_name);
   if (options.command == Command::kHelp) return options;
@@ -183,8 +182,7 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
 
   const std::string target = flag_value("--target").value_or("all");
   // new writes files and stamp writes a history: one database, named.
-  const bool single_target =
-      options.command == Command::kNew || options.command == Command::kStamp;
+  const bool single_target = options.command == Command::kNew || options.command == Command::kStamp;
   if (single_target) {
     const char* what = options.command == Command::kNew ? "new NAME" : "stamp VERSION";
     if (!positional.has_value()) {
@@ -192,7 +190,8 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
                        (options.command == Command::kNew ? "NAME" : "VERSION") + ".");
     }
     if (target == "all") {
-      throw UsageError(std::string(what) + " acts on one database: pass --target user or "
+      throw UsageError(std::string(what) +
+                       " acts on one database: pass --target user or "
                        "--target post.");
     }
   }
@@ -214,8 +213,8 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
       database.url_source = spec.env_var;
       database.url = *url_env;
     } else {
-      throw UsageError(std::string("no URL for database ") + spec.name + ": set " +
-                       spec.env_var + " or pass " + spec.flag +
+      throw UsageError(std::string("no URL for database ") + spec.name + ": set " + spec.env_var +
+                       " or pass " + spec.flag +
                        (target == "all" ? " (or choose one database with --target)." : "."));
     }
     options.targets.push_back(std::move(database));
@@ -256,8 +255,9 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
   if (options.command == Command::kStamp) {
     options.stamp_version = ParseNonNegative("VERSION", *positional);
     if (options.stamp_version == 0) {
-      throw UsageError("stamp VERSION must be at least 1 (to forget every migration, roll back "
-                       "with `migrate down --to 0`).");
+      throw UsageError(
+          "stamp VERSION must be at least 1 (to forget every migration, roll back "
+          "with `migrate down --to 0`).");
     }
   }
   if (options.command == Command::kWait) {

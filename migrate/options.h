@@ -18,9 +18,9 @@ namespace migrate {
 // A database `migrate` knows about: its name (also the folder under the
 // migrations dir), and where its URL comes from.
 struct DatabaseSpec {
-  const char* name;      // "user"
-  const char* env_var;   // "USER_DATABASE_URL"
-  const char* flag;      // "--user-database-url"
+  const char* name;     // "user"
+  const char* env_var;  // "USER_DATABASE_URL"
+  const char* flag;     // "--user-database-url"
 };
 
 // All databases, in the order they are migrated (and locked).

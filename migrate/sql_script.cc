@@ -130,8 +130,8 @@ std::vector<Statement> SplitStatements(const std::string& script) {
       const char c = script[i];
       if (c == '\'' || c == '"') {
         // E'...' strings may escape the quote with a backslash.
-        const bool escapes = c == '\'' && i > start &&
-                             (script[i - 1] == 'E' || script[i - 1] == 'e');
+        const bool escapes =
+            c == '\'' && i > start && (script[i - 1] == 'E' || script[i - 1] == 'e');
         ++i;
         while (i < n) {
           if (escapes && script[i] == '\\') {
@@ -155,8 +155,9 @@ std::vector<Statement> SplitStatements(const std::string& script) {
         while (j < n && (std::isalnum(static_cast<unsigned char>(script[j])) || script[j] == '_')) {
           ++j;
         }
-        const bool is_tag = j < n && script[j] == '$' &&
-                            (j == i + 1 || !std::isdigit(static_cast<unsigned char>(script[i + 1])));
+        const bool is_tag =
+            j < n && script[j] == '$' &&
+            (j == i + 1 || !std::isdigit(static_cast<unsigned char>(script[i + 1])));
         if (is_tag) {
           const std::string tag = script.substr(i, j - i + 1);
           const size_t end = script.find(tag, j + 1);
@@ -219,8 +220,8 @@ std::string ScriptError::Describe(const std::string& path, const std::string& sc
   std::string text = "  file: " + path;
   if (position > 0) {
     const LineColumn at = PositionToLineColumn(script, position);
-    text += " line " + std::to_string(at.line) + ", column " + std::to_string(at.column) +
-            " (" + path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ")";
+    text += " line " + std::to_string(at.line) + ", column " + std::to_string(at.column) + " (" +
+            path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ")";
   }
   text += "\n  error: " + message;
   if (!sqlstate.empty()) text += " (SQLSTATE " + sqlstate + ")";

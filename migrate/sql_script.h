@@ -7,13 +7,13 @@
 #ifndef MICROBLOG_MIGRATE_SQL_SCRIPT_H_
 #define MICROBLOG_MIGRATE_SQL_SCRIPT_H_
 
-#include <libpq-fe.h>
-
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <libpq-fe.h>
 
 namespace microblog {
 namespace migrate {
@@ -24,7 +24,7 @@ struct ScriptError {
   int position = 0;      // 1-based character offset into the script; 0 if unknown
   std::string detail;
   std::string hint;
-  std::string context;   // e.g. the PL/pgSQL line for errors inside DO blocks
+  std::string context;  // e.g. the PL/pgSQL line for errors inside DO blocks
 
   // Multi-line human description; `path` names the file, `script` is its
   // text (to turn the position into line:column).
@@ -50,9 +50,9 @@ bool IsNoTransaction(const std::string& script);
 
 // One statement of a script, for files run statement by statement.
 struct Statement {
-  std::string text;          // without the terminating semicolon
-  int char_offset = 0;       // characters of the script before `text`
-  int number = 0;            // 1-based
+  std::string text;     // without the terminating semicolon
+  int char_offset = 0;  // characters of the script before `text`
+  int number = 0;       // 1-based
 };
 
 // Splits `script` at semicolons outside '...', E'...', "...", $tag$...$tag$,

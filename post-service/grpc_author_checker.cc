@@ -63,9 +63,9 @@ std::vector<absl::StatusOr<bool>> AuthorsOf(const BatchGetUsersCall& call,
 
 }  // namespace
 
-std::unique_ptr<GrpcAuthorChecker> GrpcAuthorChecker::Create(
-    std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout,
-    Registry* metrics) {
+std::unique_ptr<GrpcAuthorChecker> GrpcAuthorChecker::Create(std::shared_ptr<grpc::Channel> channel,
+                                                             std::chrono::milliseconds timeout,
+                                                             Registry* metrics) {
   return std::unique_ptr<GrpcAuthorChecker>(
       new GrpcAuthorChecker(std::move(channel), timeout, metrics));
 }
@@ -83,10 +83,14 @@ GrpcAuthorChecker::Outcomes GrpcAuthorChecker::AddOutcomes(Registry* metrics) {
 void GrpcAuthorChecker::Outcomes::Count(const absl::Status& author) const {
   if (ok == nullptr) return;
   switch (author.code()) {
-    case absl::StatusCode::kOk: return ok->Increment();
-    case absl::StatusCode::kNotFound: return not_found->Increment();
-    case absl::StatusCode::kDeadlineExceeded: return deadline_exceeded->Increment();
-    default: return unavailable->Increment();  // the contract's only other outcome
+    case absl::StatusCode::kOk:
+      return ok->Increment();
+    case absl::StatusCode::kNotFound:
+      return not_found->Increment();
+    case absl::StatusCode::kDeadlineExceeded:
+      return deadline_exceeded->Increment();
+    default:
+      return unavailable->Increment();  // the contract's only other outcome
   }
 }
 
@@ -130,10 +134,9 @@ void GrpcAuthorChecker::AskUserService(const std::vector<Check>& checks, Clock::
     }
   }
   auto answer = std::make_shared<CheckBatcher::Finished>(std::move(finished));
-  stub_->async()->BatchGetUsers(&call->context, &call->request, &call->response,
-                                [call, answer](grpc::Status status) {
-                                  std::move(*answer)(AuthorsOf(*call, status));
-                                });
+  stub_->async()->BatchGetUsers(
+      &call->context, &call->request, &call->response,
+      [call, answer](grpc::Status status) { std::move (*answer)(AuthorsOf(*call, status)); });
 }
 
 }  // namespace post

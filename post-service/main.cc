@@ -19,21 +19,21 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "common/db/connection_pool.h"
-#include "common/db/read_router.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
+#include "common/db/connection_pool.h"
+#include "common/db/read_router.h"
+#include "common/exec/worker_pool.h"
 #include "common/rpc/rpc_metrics.h"
 #include "common/service/server.h"
 #include "common/service/service_main.h"
-#include "common/exec/worker_pool.h"
-#include "post-service/grpc_author_checker.h"
 #include "post-service/cascade/deleted_authors_store.h"
+#include "post-service/cascade/reconciler.h"
+#include "post-service/cascade/user_event_consumer.h"
+#include "post-service/grpc_author_checker.h"
 #include "post-service/post_service.h"
 #include "post-service/postgres_post_store.h"
 #include "post-service/posts.h"
-#include "post-service/cascade/reconciler.h"
-#include "post-service/cascade/user_event_consumer.h"
 #include "post-service/user_service_channel.h"
 
 namespace {
@@ -47,7 +47,9 @@ const ServiceDescription kPostService = {
     "post-service",
     "Serves microblog.post.v1.PostService: publishes and lists posts. "
     "`post-service reconcile` instead makes one reconciliation pass and exits.",
-    "0.0.0.0:50052", "0.0.0.0:9465", "POST_DATABASE_URL",
+    "0.0.0.0:50052",
+    "0.0.0.0:9465",
+    "POST_DATABASE_URL",
     "libpq URL of the posts database, e.g. postgresql://post_service@db:5432/posts",
     "POST_DATABASE_READ_URL",
     "Read replicas of the posts database (streaming standbys), as the post_service role: "
@@ -117,9 +119,9 @@ absl::StatusOr<Settings> ReadSettings(const ServiceConfig& config) {
 // The cascade's own connection: its transactions never wait for, nor take,
 // one of the RPCs' connections.
 microblog::ConnectionPoolOptions CascadePoolOptions(const ServiceConfig& config,
-                                                   microblog::Registry* metrics) {
-  microblog::ConnectionPoolOptions options = microblog::DatabasePoolOptions(
-      config, &post::PostgresDeletedAuthorsStore::PrepareStatements);
+                                                    microblog::Registry* metrics) {
+  microblog::ConnectionPoolOptions options =
+      microblog::DatabasePoolOptions(config, &post::PostgresDeletedAuthorsStore::PrepareStatements);
   options.size = 1;
   options.metrics = metrics;
   options.name = "user_events";
@@ -140,8 +142,8 @@ int Reconcile(const ServiceConfig& config, const Settings& settings,
     microblog::Log(microblog::LogLevel::kError, "reconcile failed",
                    {{"code", absl::StatusCodeToString(report.status().code())},
                     {"cause", microblog::RedactUrl(std::string(report.status().message()))}});
-    std::cout << "reconcile: FAILED: " << microblog::RedactUrl(std::string(report.status().message()))
-              << "\n";
+    std::cout << "reconcile: FAILED: "
+              << microblog::RedactUrl(std::string(report.status().message())) << "\n";
     return 1;
   }
   std::cout << "reconcile: checked " << report->authors_checked << " authors, "
@@ -183,8 +185,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   std::unique_ptr<microblog::user::v1::UserService::Stub> users =
       microblog::user::v1::UserService::NewStub(channel);
   post::Reconciler reconciler(cascade_store, *users, settings.reconcile);
-  post::UserEventConsumer consumer(cascade_store, *users, reconciler, settings.consumer,
-                                   &metrics);
+  post::UserEventConsumer consumer(cascade_store, *users, reconciler, settings.consumer, &metrics);
 
   microblog::Log(microblog::LogLevel::kInfo, "post-service configured",
                  {{"database", microblog::RedactUrl(config.database_url)},
@@ -192,12 +193,11 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   // Ready while our own database answers. user-service being down only
   // affects CreatePost and the cascade, and reads must keep being routed
   // here meanwhile.
-  return microblog::RunServer(config.settings, kPostService.name,
-                              {{&service, microblog::post::v1::PostService::service_full_name()}},
-                              [&pool](microblog::Clock::time_point deadline) {
-                                return pool.Ping(deadline);
-                              },
-                              nullptr, &metrics);
+  return microblog::RunServer(
+      config.settings, kPostService.name,
+      {{&service, microblog::post::v1::PostService::service_full_name()}},
+      [&pool](microblog::Clock::time_point deadline) { return pool.Ping(deadline); }, nullptr,
+      &metrics);
 }
 
 }  // namespace
@@ -223,8 +223,8 @@ int main(int argc, char** argv) {
   microblog::Registry metrics;
   microblog::RpcMetrics client_metrics(metrics, microblog::RpcMetrics::Side::kClient,
                                        {microblog::user::v1::UserService::service_full_name()});
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = post::NewUserServiceChannel(
-      settings->user_service, reconcile ? nullptr : &client_metrics);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      post::NewUserServiceChannel(settings->user_service, reconcile ? nullptr : &client_metrics);
   if (!channel.ok()) return microblog::ConfigurationError(kPostService, channel.status());
 
   return reconcile ? Reconcile(config, *settings, *channel)

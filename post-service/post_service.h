@@ -20,8 +20,8 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
-#include "common/rpc/call_forwarder.h"
 #include "common/exec/worker_pool.h"
+#include "common/rpc/call_forwarder.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "post-service/posts.h"
 

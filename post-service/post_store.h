@@ -62,16 +62,14 @@ class PostStore {
   // Up to `range.limit` posts, newest first (created_at, then id,
   // descending), of `range.user_id` (0: everyone) strictly after
   // `range.after`.
-  virtual absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range,
-                                                       const ReadFrom& from,
+  virtual absl::StatusOr<std::vector<PostRecord>> List(const PostRange& range, const ReadFrom& from,
                                                        Clock::time_point deadline) = 0;
 
   // The newest posts of several users, one result per key (keys may
   // repeat), in order, each what List() answers for {user_id, no `after`,
   // limit}.
   virtual absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
-      const std::vector<FirstPageKey>& keys, const ReadFrom& from,
-      Clock::time_point deadline) = 0;
+      const std::vector<FirstPageKey>& keys, const ReadFrom& from, Clock::time_point deadline) = 0;
 
   // Deletes post `id`; NOT_FOUND (with a google.rpc.ResourceInfo) when there
   // is none.

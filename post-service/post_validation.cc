@@ -83,8 +83,7 @@ absl::StatusOr<ListPostsQuery> ParseListPostsRequest(
   }
 
   if (!request.page_token().empty()) {
-    absl::StatusOr<std::vector<int64_t>> key =
-        DecodePageToken(kTokenKind, request.page_token(), 3);
+    absl::StatusOr<std::vector<int64_t>> key = DecodePageToken(kTokenKind, request.page_token(), 3);
     if (!key.ok()) {
       AppendViolations(key.status(), "page_token", violations);
     } else if ((*key)[1] <= -kMaxTokenMicros || (*key)[1] >= kMaxTokenMicros || (*key)[2] <= 0) {

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/batch_failure.h"
+#include "common/base/status.h"
 #include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
-#include "common/base/status.h"
 
 namespace microblog {
 namespace post {
@@ -128,8 +128,8 @@ absl::StatusOr<std::vector<std::pair<InsertOutcome, PostRecord>>> InsertBatch(
   }
   // One statement: autocommit is atomic and saves BEGIN/COMMIT round trips.
   pqxx::nontransaction tx(c);
-  const pqxx::result rows = pool.Exec(tx, kInsertBatch, BigintArray(user_ids), TextArray(bodies),
-                                      TextArray(request_ids));
+  const pqxx::result rows =
+      pool.Exec(tx, kInsertBatch, BigintArray(user_ids), TextArray(bodies), TextArray(request_ids));
   using Outcomes = std::vector<std::pair<InsertOutcome, PostRecord>>;
   Outcomes outcomes(posts.size(), {InsertOutcome::kTaken, PostRecord{}});
   if (rows.size() != posts.size()) return absl::InternalError("insert_posts: wrong row count");
@@ -231,8 +231,9 @@ std::vector<absl::StatusOr<PostRecord>> PostgresPostStore::InsertMany(
   return results;
 }
 
-absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(
-    const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline) {
+absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::GetByIds(const std::vector<int64_t>& ids,
+                                                                    const ReadFrom& from,
+                                                                    Clock::time_point deadline) {
   return router_.Run<std::vector<PostRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<PostRecord> posts;
@@ -258,7 +259,7 @@ absl::StatusOr<std::vector<PostRecord>> PostgresPostStore::List(const PostRange&
       rows = router_.Exec(tx, kListUserFirst, range.user_id, limit);
     } else {
       rows = router_.Exec(tx, kListUserAfter, range.user_id, range.after->create_micros,
-                        range.after->id, limit);
+                          range.after->id, limit);
     }
     return PostsFromRows(rows);
   });

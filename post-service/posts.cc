@@ -41,8 +41,7 @@ void FillListResponse(const ListPostsQuery& query, const PostPage& page,
 
 }  // namespace
 
-Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
-             Registry* metrics)
+Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers, Registry* metrics)
     : store_(store),
       authors_(authors),
       db_workers_(db_workers),
@@ -52,18 +51,18 @@ Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
                      return InsertBatch(posts, deadline);
                    }),
                kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "create_post")),
-      reads_(db_workers, "post",
-             [this](const std::vector<int64_t>& ids, const ReadFrom& from,
-                    Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
-             kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_post")),
-      first_pages_(Batcher<Routed<FirstPageKey>, std::vector<PostRecord>>::OnWorkers(
-                       db_workers,
-                       [this](const std::vector<Routed<FirstPageKey>>& keys,
-                              Clock::time_point deadline) {
-                         return ListFirstPagesBatch(keys, deadline);
-                       }),
-                   kMaxBatch, kBatchesInFlight,
-                   BatchSizeHistogram(metrics, "list_posts_first_page")) {}
+      reads_(
+          db_workers, "post",
+          [this](const std::vector<int64_t>& ids, const ReadFrom& from,
+                 Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
+          kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_post")),
+      first_pages_(
+          Batcher<Routed<FirstPageKey>, std::vector<PostRecord>>::OnWorkers(
+              db_workers,
+              [this](const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline) {
+                return ListFirstPagesBatch(keys, deadline);
+              }),
+          kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "list_posts_first_page")) {}
 
 // --- CreatePost ---
 
@@ -88,8 +87,8 @@ void Posts::CreatePost(const v1::CreatePostRequest& request, Clock::time_point d
       });
 }
 
-std::vector<absl::StatusOr<Posts::StoredPost>> Posts::InsertBatch(
-    const std::vector<NewPost>& posts, Clock::time_point deadline) {
+std::vector<absl::StatusOr<Posts::StoredPost>> Posts::InsertBatch(const std::vector<NewPost>& posts,
+                                                                  Clock::time_point deadline) {
   std::vector<absl::StatusOr<PostRecord>> stored = store_.InsertMany(posts, deadline);
   // One token for the batch, read after its commit.
   std::string token;
@@ -158,8 +157,8 @@ std::vector<absl::StatusOr<std::vector<PostRecord>>> Posts::ListFirstPagesBatch(
   absl::StatusOr<std::vector<std::vector<PostRecord>>> pages =
       store_.ListFirstPages(ItemsOf(keys), Combined(keys), deadline);
   if (!pages.ok()) {
-    return std::vector<absl::StatusOr<std::vector<PostRecord>>>(
-        keys.size(), WholeBatchFailure(pages.status()));
+    return std::vector<absl::StatusOr<std::vector<PostRecord>>>(keys.size(),
+                                                                WholeBatchFailure(pages.status()));
   }
   return {std::make_move_iterator(pages->begin()), std::make_move_iterator(pages->end())};
 }

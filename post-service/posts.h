@@ -48,10 +48,10 @@
 
 #include "absl/status/status.h"
 #include "common/base/clock.h"
-#include "common/exec/batcher.h"
-#include "common/exec/batched_reads.h"
 #include "common/base/read_from.h"
 #include "common/base/trace_context.h"
+#include "common/exec/batched_reads.h"
+#include "common/exec/batcher.h"
 #include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/post/v1/post_service.pb.h"
@@ -80,9 +80,9 @@ class Posts {
 
   // Stores a post once user-service confirmed its author (`trace` goes with
   // that question).
-  void CreatePost(const microblog::post::v1::CreatePostRequest& request,
-                  Clock::time_point deadline, const TraceContext& trace,
-                  microblog::post::v1::CreatePostResponse& response, Reply done);
+  void CreatePost(const microblog::post::v1::CreatePostRequest& request, Clock::time_point deadline,
+                  const TraceContext& trace, microblog::post::v1::CreatePostResponse& response,
+                  Reply done);
   void GetPost(const microblog::post::v1::GetPostRequest& request, Clock::time_point deadline,
                microblog::post::v1::GetPostResponse& response, Reply done);
   void ListPosts(const microblog::post::v1::ListPostsRequest& request, Clock::time_point deadline,
@@ -110,8 +110,8 @@ class Posts {
   WorkerPool& db_workers_;
   // Last, so that their destructors wait for the batches in flight while
   // everything those use is still alive.
-  Batcher<NewPost, StoredPost> inserts_;  // InsertBatch
-  BatchedReadsById<PostRecord> reads_;    // PostStore::GetByIds
+  Batcher<NewPost, StoredPost> inserts_;                                // InsertBatch
+  BatchedReadsById<PostRecord> reads_;                                  // PostStore::GetByIds
   Batcher<Routed<FirstPageKey>, std::vector<PostRecord>> first_pages_;  // ListFirstPagesBatch
 };
 

@@ -19,7 +19,8 @@ namespace {
 // soon as it says NOT_SERVING, e.g. when it starts draining on SIGTERM,
 // while it still serves (docs/operations.md, "Scaling up, scaling down and
 // rollouts"). gRPC retries UNAVAILABLE answers of user-service (its
-// database restarting, one replica going away) within the call's deadline. post-service only reads from it, so a retry is always safe.
+// database restarting, one replica going away) within the call's deadline. post-service only reads
+// from it, so a retry is always safe.
 constexpr char kServiceConfig[] = R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
   "healthCheckConfig": {"serviceName": "microblog.user.v1.UserService"},
@@ -47,7 +48,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
   }
   grpc::SslCredentialsOptions ssl;
   if (!options.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadSettingFile(options.tls_ca_file, "USER_SERVICE_TLS_CA_FILE");
+    absl::StatusOr<std::string> ca =
+        ReadSettingFile(options.tls_ca_file, "USER_SERVICE_TLS_CA_FILE");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *std::move(ca);
   }
@@ -55,7 +57,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(
     absl::StatusOr<std::string> cert =
         ReadSettingFile(options.tls_cert_file, "USER_SERVICE_TLS_CERT_FILE");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadSettingFile(options.tls_key_file, "USER_SERVICE_TLS_KEY_FILE");
+    absl::StatusOr<std::string> key =
+        ReadSettingFile(options.tls_key_file, "USER_SERVICE_TLS_KEY_FILE");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *std::move(cert);
     ssl.pem_private_key = *std::move(key);
@@ -90,8 +93,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> NewUserServiceChannel(
   if (options.timeout <= std::chrono::milliseconds::zero()) {
     return absl::InvalidArgumentError("USER_SERVICE_TIMEOUT_MS must be positive");
   }
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      MakeCredentials(options);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = MakeCredentials(options);
   if (!credentials.ok()) return credentials.status();
   if (metrics == nullptr) {
     return grpc::CreateCustomChannel(options.target, *credentials, MakeChannelArguments());

@@ -10,8 +10,7 @@ namespace microblog {
 namespace user {
 namespace {
 
-constexpr char kThrottledMessage[] =
-    "too many failed password checks for this login; retry later";
+constexpr char kThrottledMessage[] = "too many failed password checks for this login; retry later";
 
 std::string PairKey(const std::string& login, std::string_view source) {
   std::string key = login;
@@ -82,7 +81,10 @@ void LoginThrottle::Attempt::Failed() {
 
 LoginThrottle::LoginThrottle(Registry* metrics, std::function<MonotonicClock::time_point()> now,
                              std::size_t max_entries)
-    : now_(std::move(now)), pairs_(max_entries), windows_(max_entries), known_sources_(max_entries) {
+    : now_(std::move(now)),
+      pairs_(max_entries),
+      windows_(max_entries),
+      known_sources_(max_entries) {
   if (metrics != nullptr) {
     refused_ = &metrics
                     ->AddCounter("microblog_password_checks_refused_total",

@@ -112,8 +112,8 @@ class LoginThrottle {
   static std::string Fold(std::string_view login);
 
  private:
-  struct Pair {  // one (login, source)
-    int failures = 0;           // consecutive, including attempts in progress
+  struct Pair {        // one (login, source)
+    int failures = 0;  // consecutive, including attempts in progress
     MonotonicClock::time_point last_failure;
   };
   struct Window {  // one login, every source
@@ -145,8 +145,8 @@ class LoginThrottle {
   const std::function<MonotonicClock::time_point()> now_;
   Counter* refused_ = nullptr;
   absl::Mutex mu_;
-  Lru<Pair> pairs_ ABSL_GUARDED_BY(mu_);                       // key: login '\0' source
-  Lru<Window> windows_ ABSL_GUARDED_BY(mu_);                   // key: login
+  Lru<Pair> pairs_ ABSL_GUARDED_BY(mu_);      // key: login '\0' source
+  Lru<Window> windows_ ABSL_GUARDED_BY(mu_);  // key: login
   // Last success of login '\0' source.
   Lru<MonotonicClock::time_point> known_sources_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,7 +1,7 @@
 // user-service: serves microblog.user.v1.UserService on PostgreSQL.
 // Configuration comes from the environment or flags: run with --help.
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,30 +10,34 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/db/connection_pool.h"
-#include "common/exec/fair_work_queue.h"
-#include "common/db/read_router.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
-#include "common/exec/periodic_task.h"
+#include "common/db/connection_pool.h"
 #include "common/db/pg_listener.h"
-#include "common/service/server.h"
-#include "common/service/service_main.h"
+#include "common/db/read_router.h"
+#include "common/exec/fair_work_queue.h"
+#include "common/exec/periodic_task.h"
 #include "common/exec/wait_list.h"
 #include "common/exec/worker_pool.h"
-#include "user-service/password_hasher.h"
-#include "user-service/user_accounts.h"
+#include "common/service/server.h"
+#include "common/service/service_main.h"
 #include "user-service/feed/user_event_store.h"
 #include "user-service/feed/user_events.h"
-#include "user-service/user_service.h"
+#include "user-service/password_hasher.h"
 #include "user-service/postgres_user_store.h"
+#include "user-service/user_accounts.h"
+#include "user-service/user_service.h"
 
 namespace {
 
 const microblog::ServiceDescription kUserService = {
-    "user-service", "Serves microblog.user.v1.UserService: accounts and password checks.",
-    "0.0.0.0:50051", "0.0.0.0:9464", "USER_DATABASE_URL",
-    "libpq URL of the users database, as the user_service role", "USER_DATABASE_READ_URL",
+    "user-service",
+    "Serves microblog.user.v1.UserService: accounts and password checks.",
+    "0.0.0.0:50051",
+    "0.0.0.0:9464",
+    "USER_DATABASE_URL",
+    "libpq URL of the users database, as the user_service role",
+    "USER_DATABASE_READ_URL",
     "Read replicas of the users database (streaming standbys), as the user_service role: "
     "postgresql:// URIs separated by whitespace, or one keyword/value string; unset: every "
     "read on the primary."};
@@ -132,11 +136,10 @@ microblog::FairWorkQueueOptions HashingQueueOptions(const Settings& settings,
   // hash, as long as hashes take lately.
   hashing_options.job_cost = [&hasher] { return hasher.HashTimeEstimate(); };
   hashing_options.capacity = settings.hash_threads;
-  hashing_options.queued = &metrics
-                                .AddGauge("microblog_password_hash_queue_depth", "", {})
-                                .WithLabels({});
-  hashing_options.refused = &metrics.AddCounter("microblog_password_checks_refused_total", "",
-                                                {"reason"});
+  hashing_options.queued =
+      &metrics.AddGauge("microblog_password_hash_queue_depth", "", {}).WithLabels({});
+  hashing_options.refused =
+      &metrics.AddCounter("microblog_password_checks_refused_total", "", {"reason"});
   return hashing_options;
 }
 
@@ -178,26 +181,26 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
   microblog::FairWorkQueue hashing_queue(HashingQueueOptions(settings, hasher, metrics));
   microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
-                                     settings.events_retention);
+                                      settings.events_retention);
   microblog::PeriodicTask pruning("prune-events", settings.events_prune_interval,
                                   [&feed] { feed.PruneExpired(); });
   microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_queue,
                                            config.settings.max_deadline);
 
-  microblog::Log(
-      microblog::LogLevel::kInfo, "starting",
-      {{"database", microblog::RedactUrl(config.database_url)},
-       {"prepared_statements", config.database.prepared_statements},
-       {"user_events_wakeup",
-        settings.listen_url.empty()
-            ? absl::StrCat("poll every ", settings.events_poll_interval.count(), " ms")
-            : absl::StrCat("LISTEN on ", microblog::RedactUrl(settings.listen_url))},
-       {"password_hash_threads", static_cast<int64_t>(settings.hash_threads)}});
-  return microblog::RunServer(config.settings, kUserService.name,
-                              {{&service, microblog::user::v1::UserService::service_full_name()}},
-                              [&pool](auto deadline) { return pool.Ping(deadline); },
-                              // Long polls answer now instead of holding the drain.
-                              [&new_events] { new_events.Close(); }, &metrics);
+  microblog::Log(microblog::LogLevel::kInfo, "starting",
+                 {{"database", microblog::RedactUrl(config.database_url)},
+                  {"prepared_statements", config.database.prepared_statements},
+                  {"user_events_wakeup",
+                   settings.listen_url.empty()
+                       ? absl::StrCat("poll every ", settings.events_poll_interval.count(), " ms")
+                       : absl::StrCat("LISTEN on ", microblog::RedactUrl(settings.listen_url))},
+                  {"password_hash_threads", static_cast<int64_t>(settings.hash_threads)}});
+  return microblog::RunServer(
+      config.settings, kUserService.name,
+      {{&service, microblog::user::v1::UserService::service_full_name()}},
+      [&pool](auto deadline) { return pool.Ping(deadline); },
+      // Long polls answer now instead of holding the drain.
+      [&new_events] { new_events.Close(); }, &metrics);
 }
 
 }  // namespace

@@ -139,8 +139,7 @@ absl::StatusOr<std::string> PasswordHasher::Hash(std::string_view password,
 }
 
 absl::StatusOr<bool> PasswordHasher::Verify(std::string_view encoded_hash,
-                                            std::string_view password,
-                                            Clock::time_point deadline) {
+                                            std::string_view password, Clock::time_point deadline) {
   return RunOnPool<bool>(
       [hash = std::string(encoded_hash), secret = SecretCopy(password)]() -> absl::StatusOr<bool> {
         return VerifyNow(hash, secret);

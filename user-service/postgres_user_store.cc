@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/batch_failure.h"
+#include "common/base/status.h"
 #include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
-#include "common/base/status.h"
 
 namespace microblog {
 namespace user {
@@ -84,8 +84,8 @@ constexpr NamedStatement kDelete{
     "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM deleted"};
 
 constexpr NamedStatement kStatements[] = {
-    kInsert, kByUsername, kByEmail, kByLogins, kCredentialsByUsername, kCredentialsByEmail,
-    kAfterId, kByIds,     kUpdate,  kDelete,
+    kInsert,  kByUsername, kByEmail, kByLogins, kCredentialsByUsername, kCredentialsByEmail,
+    kAfterId, kByIds,      kUpdate,  kDelete,
 };
 
 // The unique indexes of migrations/user, and the request field each guards.
@@ -159,8 +159,7 @@ absl::Status NoUserWith(const char* field, const std::string& value) {
 template <typename... Args>
 absl::StatusOr<std::vector<UserRecord>> QueryMany(ReadRouter& router, const ReadFrom& from,
                                                   const NamedStatement& statement,
-                                                  Clock::time_point deadline,
-                                                  const Args&... args) {
+                                                  Clock::time_point deadline, const Args&... args) {
   return router.Run<std::vector<UserRecord>>(from, deadline, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     std::vector<UserRecord> users;
@@ -190,8 +189,8 @@ absl::StatusOr<UserRecord> PostgresUserStore::Create(const std::string& username
 absl::StatusOr<UserRecord> PostgresUserStore::GetByUsername(const std::string& username,
                                                             Clock::time_point deadline) {
   return QueryOne(
-      pool_, kByUsername, UserFromRow, [&] { return NoUserWith("username", username); },
-      deadline, username);
+      pool_, kByUsername, UserFromRow, [&] { return NoUserWith("username", username); }, deadline,
+      username);
 }
 
 absl::StatusOr<UserRecord> PostgresUserStore::GetByEmail(const std::string& email,
@@ -252,8 +251,9 @@ absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::ListAfter(int64_t aft
   return QueryMany(router_, from, kAfterId, deadline, after_id, limit);
 }
 
-absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::GetByIds(
-    const std::vector<int64_t>& ids, const ReadFrom& from, Clock::time_point deadline) {
+absl::StatusOr<std::vector<UserRecord>> PostgresUserStore::GetByIds(const std::vector<int64_t>& ids,
+                                                                    const ReadFrom& from,
+                                                                    Clock::time_point deadline) {
   if (ids.empty()) return std::vector<UserRecord>{};
   return QueryMany(router_, from, kByIds, deadline, BigintArray(ids));
 }

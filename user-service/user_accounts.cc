@@ -41,10 +41,11 @@ UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool&
     : store_(store),
       hasher_(hasher),
       throttle_(metrics),
-      reads_(db_workers, "user",
-             [this](const std::vector<int64_t>& ids, const ReadFrom& from,
-                    Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
-             kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
+      reads_(
+          db_workers, "user",
+          [this](const std::vector<int64_t>& ids, const ReadFrom& from,
+                 Clock::time_point deadline) { return store_.GetByIds(ids, from, deadline); },
+          kMaxBatch, kBatchesInFlight, BatchSizeHistogram(metrics, "get_user")),
       lookups_(Batcher<Routed<Login>, UserRecord>::OnWorkers(
                    db_workers,
                    [this](const std::vector<Routed<Login>>& logins, Clock::time_point deadline) {
@@ -109,8 +110,7 @@ void UserAccounts::LookupUser(const v1::LookupUserRequest& request, Clock::time_
 // --- ListUsers ---
 
 absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
-                                     Clock::time_point deadline,
-                                     v1::ListUsersResponse& response) {
+                                     Clock::time_point deadline, v1::ListUsersResponse& response) {
   absl::StatusOr<ListUsersQuery> query = ParseListUsersRequest(request);
   if (!query.ok()) return query.status();
   absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
@@ -208,10 +208,9 @@ absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& reque
   if (!attempt.ok()) return attempt.status();
 
   // Usernames cannot hold '@': a login with one is an email.
-  const LoginField field = request.login().find('@') != std::string::npos ? LoginField::kEmail
-                                                                          : LoginField::kUsername;
-  absl::StatusOr<UserCredentials> account =
-      store_.GetCredentials(field, request.login(), deadline);
+  const LoginField field =
+      request.login().find('@') != std::string::npos ? LoginField::kEmail : LoginField::kUsername;
+  absl::StatusOr<UserCredentials> account = store_.GetCredentials(field, request.login(), deadline);
   absl::StatusOr<bool> match = false;
   if (account.ok()) {
     match = hasher_.Verify(account->password_hash, request.password(), deadline);

@@ -42,9 +42,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/base/clock.h"
-#include "common/exec/batcher.h"
-#include "common/exec/batched_reads.h"
 #include "common/base/read_from.h"
+#include "common/exec/batched_reads.h"
+#include "common/exec/batcher.h"
 #include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
@@ -80,9 +80,8 @@ class UserAccounts {
                microblog::user::v1::GetUserResponse& response, Reply done);
   // Fills `response` and then calls `done`, as GetUser does: lookups
   // arriving together share one query (UserStore::GetByLogins).
-  void LookupUser(const microblog::user::v1::LookupUserRequest& request,
-                  Clock::time_point deadline, microblog::user::v1::LookupUserResponse& response,
-                  Reply done);
+  void LookupUser(const microblog::user::v1::LookupUserRequest& request, Clock::time_point deadline,
+                  microblog::user::v1::LookupUserResponse& response, Reply done);
   absl::Status ListUsers(const microblog::user::v1::ListUsersRequest& request,
                          Clock::time_point deadline,
                          microblog::user::v1::ListUsersResponse& response);
@@ -117,7 +116,7 @@ class UserAccounts {
   PasswordHasher& hasher_;
   LoginThrottle throttle_;
   // Last: its destructor waits for the batches in flight.
-  BatchedReadsById<UserRecord> reads_;  // GetUser, through UserStore::GetByIds
+  BatchedReadsById<UserRecord> reads_;          // GetUser, through UserStore::GetByIds
   Batcher<Routed<Login>, UserRecord> lookups_;  // LookupUser, through UserStore::GetByLogins
 };
 

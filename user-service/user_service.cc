@@ -65,9 +65,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::BatchGetUsers(grpc::CallbackServerCon
   return calls_.RunOn(db_workers_, context, &UserAccounts::BatchGetUsers, request, response);
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
-    grpc::CallbackServerContext* context, const v1::VerifyPasswordRequest* request,
-    v1::VerifyPasswordResponse* response) {
+grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(grpc::CallbackServerContext* context,
+                                                          const v1::VerifyPasswordRequest* request,
+                                                          v1::VerifyPasswordResponse* response) {
   const std::string source = CallerKeyOf(*context);
   // A throttled login is answered now, without a place in the hashing
   // queue.
@@ -79,9 +79,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(
       });
 }
 
-grpc::ServerUnaryReactor* UserServiceImpl::ListUserEvents(
-    grpc::CallbackServerContext* context, const v1::ListUserEventsRequest* request,
-    v1::ListUserEventsResponse* response) {
+grpc::ServerUnaryReactor* UserServiceImpl::ListUserEvents(grpc::CallbackServerContext* context,
+                                                          const v1::ListUserEventsRequest* request,
+                                                          v1::ListUserEventsResponse* response) {
   return event_calls_.Forward(context, &UserEventFeed::ListUserEvents, request, response);
 }
 

@@ -35,12 +35,12 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "common/base/clock.h"
-#include "common/rpc/call_forwarder.h"
 #include "common/exec/fair_work_queue.h"
 #include "common/exec/worker_pool.h"
+#include "common/rpc/call_forwarder.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
-#include "user-service/user_accounts.h"
 #include "user-service/feed/user_events.h"
+#include "user-service/user_accounts.h"
 
 namespace microblog {
 namespace user {
@@ -96,10 +96,11 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   WorkerPool& db_workers_;
   // Runs `method` on hashing_queue_ under the caller's key.
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* RunHashing(
-      grpc::CallbackServerContext* context,
-      absl::Status (UserAccounts::*method)(const Request&, Clock::time_point, Response&),
-      const Request* request, Response* response);
+  grpc::ServerUnaryReactor* RunHashing(grpc::CallbackServerContext* context,
+                                       absl::Status (UserAccounts::*method)(const Request&,
+                                                                            Clock::time_point,
+                                                                            Response&),
+                                       const Request* request, Response* response);
 
   FairWorkQueue& hashing_queue_;
 };

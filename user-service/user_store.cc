@@ -6,8 +6,8 @@ namespace microblog {
 namespace user {
 
 std::vector<absl::StatusOr<UserRecord>> UserStore::GetByLogins(const std::vector<Login>& logins,
-                                                                const ReadFrom& /*from*/,
-                                                                Clock::time_point deadline) {
+                                                               const ReadFrom& /*from*/,
+                                                               Clock::time_point deadline) {
   std::vector<absl::StatusOr<UserRecord>> found;
   found.reserve(logins.size());
   for (const Login& login : logins) {

@@ -63,8 +63,7 @@ class UserStore {
 
   // The account whose `field` is `login`, with its password hash. NOT_FOUND
   // (with a google.rpc.ResourceInfo) when there is none.
-  virtual absl::StatusOr<UserCredentials> GetCredentials(LoginField field,
-                                                         const std::string& login,
+  virtual absl::StatusOr<UserCredentials> GetCredentials(LoginField field, const std::string& login,
                                                          Clock::time_point deadline) = 0;
 
   // Up to `limit` accounts with id > `after_id`, in ascending id order.

@@ -124,9 +124,8 @@ std::string FoldCase(std::string_view text) {
     }
     pos += length;
     char encoded[MB_LEN_MAX];
-    const std::size_t written =
-        wcrtomb(encoded, static_cast<wchar_t>(towlower_l(static_cast<wint_t>(c), locale)),
-                &out_state);
+    const std::size_t written = wcrtomb(
+        encoded, static_cast<wchar_t>(towlower_l(static_cast<wint_t>(c), locale)), &out_state);
     if (written == static_cast<std::size_t>(-1)) {
       ok = false;
       break;
@@ -145,8 +144,8 @@ void AppendUsernameViolations(const std::string& field, std::string_view usernam
   } else if (*chars == 0) {
     out.push_back({field, "must not be empty"});
   } else if (*chars > kMaxUsernameChars) {
-    out.push_back({field, absl::StrCat("must be at most ", kMaxUsernameChars, " characters, got ",
-                                       *chars)});
+    out.push_back(
+        {field, absl::StrCat("must be at most ", kMaxUsernameChars, " characters, got ", *chars)});
   } else if (!AllChars(username, IsNameChar)) {
     out.push_back({field, "may contain only letters, digits, '.', '_' and '-'"});
   }
@@ -164,8 +163,8 @@ void AppendEmailViolations(const std::string& field, std::string_view email,
     return;
   }
   if (*chars > kMaxEmailChars) {
-    out.push_back({field, absl::StrCat("must be at most ", kMaxEmailChars, " characters, got ",
-                                       *chars)});
+    out.push_back(
+        {field, absl::StrCat("must be at most ", kMaxEmailChars, " characters, got ", *chars)});
     return;
   }
   if (!AllChars(email, IsEmailChar)) {
@@ -264,9 +263,9 @@ UpdatedFields ReadUpdateMask(const google::protobuf::FieldMask& mask,
     } else if (path == "password") {
       fields.password = true;
     } else {
-      out.push_back({absl::StrCat("update_mask.paths[", i, "]"),
-                     absl::StrCat("unknown field \"", path,
-                                  "\"; allowed: username, email, password")});
+      out.push_back(
+          {absl::StrCat("update_mask.paths[", i, "]"),
+           absl::StrCat("unknown field \"", path, "\"; allowed: username, email, password")});
     }
   }
   return fields;
@@ -305,9 +304,9 @@ absl::Status ValidateVerifyPassword(const v1::VerifyPasswordRequest& request) {
   if (request.login().empty()) {
     bad.push_back({"login", "must not be empty"});
   } else if (!login_chars || *login_chars > std::max(kMaxUsernameChars, kMaxEmailChars)) {
-    bad.push_back({"login", absl::StrCat("must be valid UTF-8 of at most ",
-                                         std::max(kMaxUsernameChars, kMaxEmailChars),
-                                         " characters")});
+    bad.push_back(
+        {"login", absl::StrCat("must be valid UTF-8 of at most ",
+                               std::max(kMaxUsernameChars, kMaxEmailChars), " characters")});
   }
   if (request.password().empty()) {
     bad.push_back({"password", "must not be empty"});

@@ -66,10 +66,9 @@ std::vector<std::pair<std::string, std::string>> Zip(const std::vector<std::stri
   return out;
 }
 
-void Header(std::string& out, const std::string& name, const std::string& help,
-            const char* type) {
-  absl::StrAppend(&out, "# HELP ", name, " ", Escape(help, /*quote=*/false), "\n# TYPE ", name, " ", type,
-                  "\n");
+void Header(std::string& out, const std::string& name, const std::string& help, const char* type) {
+  absl::StrAppend(&out, "# HELP ", name, " ", Escape(help, /*quote=*/false), "\n# TYPE ", name, " ",
+                  type, "\n");
 }
 
 }  // namespace
@@ -108,12 +107,11 @@ Registry::Entry& Registry::FindOrAdd(const std::string& name, const char* kind,
     if (entry->name != name) continue;
     const char* existing = entry->counters ? "counter" : entry->gauges ? "gauge" : "histogram";
     const std::vector<std::string>& existing_labels =
-        entry->counters     ? entry->counters->label_names()
-        : entry->gauges     ? entry->gauges->label_names()
-                            : entry->histograms->label_names();
+        entry->counters ? entry->counters->label_names()
+        : entry->gauges ? entry->gauges->label_names()
+                        : entry->histograms->label_names();
     if (std::string(existing) != kind || existing_labels != label_names) {
-      std::fprintf(stderr, "metric %s added twice with different types or labels\n",
-                   name.c_str());
+      std::fprintf(stderr, "metric %s added twice with different types or labels\n", name.c_str());
       std::abort();
     }
     return *entry;
@@ -140,8 +138,8 @@ GaugeFamily& Registry::AddGauge(const std::string& name, const std::string& help
             auto entry = std::make_unique<Entry>();
             entry->name = name;
             entry->help = help;
-            entry->gauges = std::make_unique<GaugeFamily>(
-                label_names, [] { return std::make_unique<Gauge>(); });
+            entry->gauges = std::make_unique<GaugeFamily>(label_names,
+                                                          [] { return std::make_unique<Gauge>(); });
             return entry;
           }).gauges;
 }
@@ -173,14 +171,14 @@ std::string Registry::Render() const {
     if (entry->counters) {
       Header(out, entry->name, entry->help, "counter");
       entry->counters->ForEach([&](const std::vector<std::string>& values, const Counter& c) {
-        absl::StrAppend(&out, entry->name, Labels(Zip(entry->counters->label_names(), values)),
-                        " ", FormatValue(c.value()), "\n");
+        absl::StrAppend(&out, entry->name, Labels(Zip(entry->counters->label_names(), values)), " ",
+                        FormatValue(c.value()), "\n");
       });
     } else if (entry->gauges) {
       Header(out, entry->name, entry->help, "gauge");
       entry->gauges->ForEach([&](const std::vector<std::string>& values, const Gauge& g) {
-        absl::StrAppend(&out, entry->name, Labels(Zip(entry->gauges->label_names(), values)),
-                        " ", FormatValue(g.value()), "\n");
+        absl::StrAppend(&out, entry->name, Labels(Zip(entry->gauges->label_names(), values)), " ",
+                        FormatValue(g.value()), "\n");
       });
     } else {
       Header(out, entry->name, entry->help, "histogram");
@@ -190,13 +188,12 @@ std::string Registry::Render() const {
         const std::vector<uint64_t> counts = h.CumulativeCounts();
         for (std::size_t i = 0; i < counts.size(); ++i) {
           auto with_le = labels;
-          with_le.emplace_back("le", i < entry->bounds->size()
-                                         ? FormatValue((*entry->bounds)[i])
-                                         : std::string("+Inf"));
+          with_le.emplace_back("le", i < entry->bounds->size() ? FormatValue((*entry->bounds)[i])
+                                                               : std::string("+Inf"));
           absl::StrAppend(&out, entry->name, "_bucket", Labels(with_le), " ", counts[i], "\n");
         }
-        absl::StrAppend(&out, entry->name, "_sum", Labels(labels), " ", FormatValue(h.sum()),
-                        "\n", entry->name, "_count", Labels(labels), " ", counts.back(), "\n");
+        absl::StrAppend(&out, entry->name, "_sum", Labels(labels), " ", FormatValue(h.sum()), "\n",
+                        entry->name, "_count", Labels(labels), " ", counts.back(), "\n");
       });
     }
   }
@@ -208,8 +205,7 @@ std::string Registry::Render() const {
       Header(out, sample.name, sample.help, sample.type.c_str());
       last_name = sample.name;
     }
-    absl::StrAppend(&out, sample.name, Labels(sample.labels), " ", FormatValue(sample.value),
-                    "\n");
+    absl::StrAppend(&out, sample.name, Labels(sample.labels), " ", FormatValue(sample.value), "\n");
   }
   return out;
 }

@@ -72,7 +72,7 @@ class Histogram {
   double sum() const { return sum_.load(std::memory_order_relaxed); }
 
  private:
-  const std::vector<double>* bounds_;             // upper bounds, ascending
+  const std::vector<double>* bounds_;                // upper bounds, ascending
   std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // per bucket, +Inf last
   std::atomic<double> sum_{0};
 };
@@ -97,9 +97,8 @@ class Family {
 
   // Calls `visit(label values, series)` for each series, in label order,
   // before it returns.
-  void ForEach(
-      absl::FunctionRef<void(const std::vector<std::string>& values, const Series& series)> visit)
-      const {
+  void ForEach(absl::FunctionRef<void(const std::vector<std::string>& values, const Series& series)>
+                   visit) const {
     absl::MutexLock lock(&mu_);
     for (const auto& [values, series] : series_) visit(values, *series);
   }

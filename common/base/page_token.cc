@@ -14,7 +14,8 @@ constexpr char kVersion[] = "v1";
 
 absl::Status BadToken() {
   return InvalidArgument(
-      {{"page_token", "is not a token returned by this list; start over with an empty page_token"}});
+      {{"page_token",
+        "is not a token returned by this list; start over with an empty page_token"}});
 }
 
 }  // namespace
@@ -50,8 +51,9 @@ absl::StatusOr<std::vector<int64_t>> DecodePageToken(std::string_view kind, std:
 
 absl::StatusOr<int> ResolvePageSize(int32_t requested, int default_size, int max_size) {
   if (requested < 0) {
-    return InvalidArgument({{"page_size", absl::StrCat("must not be negative (0 means ",
-                                                       default_size, ", at most ", max_size, ")")}});
+    return InvalidArgument(
+        {{"page_size", absl::StrCat("must not be negative (0 means ", default_size, ", at most ",
+                                    max_size, ")")}});
   }
   if (requested == 0) return default_size;
   return requested > max_size ? max_size : static_cast<int>(requested);

@@ -41,9 +41,8 @@ std::string RedactUserinfo(std::string_view text) {
       return c != ':' && c != '/' && c != '@' && c != '?' && !IsSpace(c);
     });
     if (user_end == text.size() || text[user_end] != ':') continue;
-    const std::size_t password_end = RunEnd(text, user_end + 1, [](char c) {
-      return c != '@' && c != '/' && c != '?' && !IsSpace(c);
-    });
+    const std::size_t password_end = RunEnd(
+        text, user_end + 1, [](char c) { return c != '@' && c != '/' && c != '?' && !IsSpace(c); });
     if (password_end == text.size() || text[password_end] != '@') continue;
     out.append(text.substr(copied, user_end + 1 - copied)).append(kMask);
     copied = password_end;
@@ -96,9 +95,8 @@ std::string RedactPasswordParams(std::string_view text) {
       continue;
     }
     value = RunEnd(text, value + 1, IsSpace);
-    std::size_t value_end = value < text.size() && text[value] == '\''
-                                ? QuotedEnd(text, value)
-                                : std::string_view::npos;
+    std::size_t value_end = value < text.size() && text[value] == '\'' ? QuotedEnd(text, value)
+                                                                       : std::string_view::npos;
     if (value_end == std::string_view::npos) {
       value_end = RunEnd(text, value, [](char c) { return c != '&' && !IsSpace(c); });
     }

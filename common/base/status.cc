@@ -56,8 +56,8 @@ absl::Status NotFoundResource(std::string_view resource_type, int64_t id) {
 
 absl::Status ResourceExhaustedRetryAfter(std::string_view message,
                                          std::chrono::nanoseconds retry_delay) {
-  const auto millis = std::max<int64_t>(
-      1, std::chrono::ceil<std::chrono::milliseconds>(retry_delay).count());
+  const auto millis =
+      std::max<int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(retry_delay).count());
   google::rpc::RetryInfo info;
   info.mutable_retry_delay()->set_seconds(millis / 1000);
   info.mutable_retry_delay()->set_nanos(static_cast<int32_t>(millis % 1000) * 1000000);

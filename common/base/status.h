@@ -44,8 +44,7 @@ absl::Status InvalidArgument(const std::vector<FieldViolation>& violations);
 
 // NOT_FOUND carrying a google.rpc.ResourceInfo (AIP-193), e.g.
 // NotFoundResource("user", "42", "user 42 does not exist").
-absl::Status NotFoundResource(std::string_view resource_type,
-                              std::string_view resource_name,
+absl::Status NotFoundResource(std::string_view resource_type, std::string_view resource_name,
                               std::string_view message);
 
 // The NOT_FOUND of a resource known by its numeric id: message

@@ -22,8 +22,10 @@ namespace microblog {
 namespace {
 
 // Appends a libpq parameter to either form of connection string.
-std::string WithParameter(const std::string& url, const std::string& key, const std::string& value) {
-  const bool is_uri = absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://");
+std::string WithParameter(const std::string& url, const std::string& key,
+                          const std::string& value) {
+  const bool is_uri =
+      absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://");
   if (!is_uri) return absl::StrCat(url, url.empty() ? "" : " ", key, "=", value);
   return absl::StrCat(url, url.find('?') == std::string::npos ? "?" : "&", key, "=", value);
 }
@@ -45,8 +47,8 @@ absl::Status Unavailable() { return absl::UnavailableError("database unavailable
 // libpq finds out what they are on its next call.
 bool WaitForSocket(int fd, short events, std::chrono::system_clock::time_point deadline) {
   for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-        deadline - std::chrono::system_clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::system_clock::now());
     if (left.count() <= 0) return false;
     pollfd watched{fd, events, 0};
     const int ready = poll(&watched, 1, static_cast<int>(std::min<int64_t>(left.count(), INT_MAX)));
@@ -87,9 +89,9 @@ void WarnWithoutStatementTimeout(pqxx::connection& connection, const std::string
 
 ConnectionPool::ConnectionPool(ConnectionPoolOptions options)
     : options_(std::move(options)),
-      connect_string_(WithParameter(
-          options_.url, "connect_timeout",
-          std::to_string(std::max<int64_t>(1, options_.connect_timeout.count())))),
+      connect_string_(
+          WithParameter(options_.url, "connect_timeout",
+                        std::to_string(std::max<int64_t>(1, options_.connect_timeout.count())))),
       metrics_(AddMetrics(options_)) {}
 
 ConnectionPool::Metrics ConnectionPool::AddMetrics(const ConnectionPoolOptions& options) {
@@ -108,24 +110,23 @@ ConnectionPool::Metrics ConnectionPool::AddMetrics(const ConnectionPoolOptions& 
   Metrics metrics;
   metrics.in_use = &connections.WithLabels({options.name, "in_use"});
   metrics.idle = &connections.WithLabels({options.name, "idle"});
-  metrics.acquisitions =
+  metrics.acquisitions = &registry
+                              .AddCounter("microblog_db_pool_acquisitions_total",
+                                          "Connections checked out of the pool.", {"pool"})
+                              .WithLabels(pool);
+  metrics.waits =
       &registry
-           .AddCounter("microblog_db_pool_acquisitions_total",
-                       "Connections checked out of the pool.", {"pool"})
+           .AddCounter("microblog_db_pool_waits_total",
+                       "Checkouts that found every connection in use and waited.", {"pool"})
            .WithLabels(pool);
-  metrics.waits = &registry
-                       .AddCounter("microblog_db_pool_waits_total",
-                                   "Checkouts that found every connection in use and waited.",
-                                   {"pool"})
-                       .WithLabels(pool);
   metrics.wait_seconds =
       &registry
-           .AddHistogram("microblog_db_pool_wait_seconds",
-                         "How long checkouts that waited waited for a connection (including "
-                         "those that gave up at their deadline).",
-                         {"pool"},
-                         {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                          5})
+           .AddHistogram(
+               "microblog_db_pool_wait_seconds",
+               "How long checkouts that waited waited for a connection (including "
+               "those that gave up at their deadline).",
+               {"pool"},
+               {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})
            .WithLabels(pool);
   return metrics;
 }
@@ -154,7 +155,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Connect() {
     Log(LogLevel::kWarn, "database connect failed", {{"cause", RedactUrl(e.what())}});
     return Unavailable();
   } catch (const pqxx::sql_error& e) {
-    Log(LogLevel::kWarn, "database connect failed", {{"cause", e.what()}, {"sqlstate", e.sqlstate()}});
+    Log(LogLevel::kWarn, "database connect failed",
+        {{"cause", e.what()}, {"sqlstate", e.sqlstate()}});
     if (IsConnectionLoss(e)) return Unavailable();
     return absl::InternalError(absl::StrCat("preparing a new connection failed: ", e.what()));
   } catch (const std::exception& e) {
@@ -173,8 +175,8 @@ void ConnectionPool::DiscardAll() {
   // Closing happens outside the lock.
 }
 
-absl::Status ConnectionPool::RunErased(
-    Clock::time_point deadline, absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
+absl::Status ConnectionPool::RunErased(Clock::time_point deadline,
+                                       absl::FunctionRef<absl::Status(pqxx::connection&)> fn) {
   std::unique_ptr<pqxx::connection> conn;
   std::size_t generation;
   {
@@ -182,8 +184,8 @@ absl::Status ConnectionPool::RunErased(
     if (metrics_.acquisitions != nullptr) metrics_.acquisitions->Increment();
     if (!Available()) {
       const auto waiting_since = std::chrono::steady_clock::now();
-      const bool got_slot = mu_.AwaitWithDeadline(
-          absl::Condition(this, &ConnectionPool::Available), absl::FromChrono(deadline));
+      const bool got_slot = mu_.AwaitWithDeadline(absl::Condition(this, &ConnectionPool::Available),
+                                                  absl::FromChrono(deadline));
       if (metrics_.waits != nullptr) {
         metrics_.waits->Increment();
         metrics_.wait_seconds->Observe(
@@ -245,7 +247,8 @@ absl::Status ConnectionPool::RunErased(
     if (IsConnectionLoss(e) || !conn->is_open()) {
       broken = true;
       DiscardAll();
-      Log(LogLevel::kWarn, "database connection lost", {{"cause", e.what()}, {"sqlstate", e.sqlstate()}});
+      Log(LogLevel::kWarn, "database connection lost",
+          {{"cause", e.what()}, {"sqlstate", e.sqlstate()}});
       return Unavailable();
     }
     return absl::InternalError(absl::StrCat("sql error ", e.sqlstate(), ": ", e.what()));
@@ -277,7 +280,8 @@ absl::Status ConnectionPool::PingLocked(Clock::time_point deadline) {
     // libpq's non-blocking connect: it says which way to wait before each
     // step, starting with writing.
     ping_conn_.reset(PQconnectStart(connect_string_.c_str()));
-    if (ping_conn_ == nullptr) return absl::ResourceExhaustedError("out of memory for a connection");
+    if (ping_conn_ == nullptr)
+      return absl::ResourceExhaustedError("out of memory for a connection");
     PostgresPollingStatusType step = PGRES_POLLING_WRITING;
     while (step != PGRES_POLLING_OK) {
       if (step == PGRES_POLLING_FAILED || PQstatus(ping_conn_.get()) == CONNECTION_BAD) {

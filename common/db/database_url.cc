@@ -37,8 +37,8 @@ absl::StatusOr<std::vector<std::string>> ParseDatabaseUrlList(const std::string&
   if (!IsUri(trimmed)) {
     urls.emplace_back(trimmed);  // one keyword/value string
   } else {
-    for (absl::string_view url : absl::StrSplit(trimmed, absl::ByAnyChar(" \t\n\r\f\v"),
-                                               absl::SkipEmpty())) {
+    for (absl::string_view url :
+         absl::StrSplit(trimmed, absl::ByAnyChar(" \t\n\r\f\v"), absl::SkipEmpty())) {
       if (!IsUri(url)) {
         return absl::InvalidArgumentError(absl::StrCat(
             setting, ": entry ", urls.size() + 1,

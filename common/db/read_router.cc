@@ -137,8 +137,8 @@ ReadRouter::ReadRouter(ConnectionPool& primary, ReadRouterOptions options)
     replicas_.push_back(std::make_unique<ConnectionPool>(std::move(pool)));
   }
   if (!replicas_.empty()) {
-    poller_ = std::make_unique<PeriodicTask>("replica-poll", options_.poll_interval,
-                                             [this] { Poll(); });
+    poller_ =
+        std::make_unique<PeriodicTask>("replica-poll", options_.poll_interval, [this] { Poll(); });
   }
 }
 
@@ -188,8 +188,10 @@ std::string ReadRouter::WriteToken(Clock::time_point deadline) {
     return ParseLsn(tx.exec1("SELECT pg_current_wal_insert_lsn()::text")[0].as<std::string>());
   });
   if (!lsn.ok()) {
-    Log(LogLevel::kWarn, "could not read the WAL position after a write; its reader goes to the "
-                         "primary", {{"cause", lsn.status().message()}});
+    Log(LogLevel::kWarn,
+        "could not read the WAL position after a write; its reader goes to the "
+        "primary",
+        {{"cause", lsn.status().message()}});
     return kPrimaryOnlyToken;
   }
   return ConsistencyToken(*lsn);
@@ -208,8 +210,8 @@ void ReadRouter::Poll() {
     ReplicaSet::Sample& sample = samples[i];
     const absl::Status status = replicas_[i]->RunStatus(deadline, [&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
-      const pqxx::row row = tx.exec1(
-          "SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn(), '0/0')::text");
+      const pqxx::row row =
+          tx.exec1("SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn(), '0/0')::text");
       sample.in_recovery = row[0].as<bool>();
       absl::StatusOr<Lsn> replay = ParseLsn(row[1].as<std::string>());
       if (!replay.ok()) return replay.status();

@@ -65,11 +65,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
-#include "common/db/connection_pool.h"
 #include "common/base/metrics.h"
+#include "common/base/read_from.h"
+#include "common/db/connection_pool.h"
 #include "common/db/named_statement.h"
 #include "common/exec/periodic_task.h"
-#include "common/base/read_from.h"
 
 namespace microblog {
 

@@ -47,19 +47,18 @@ class BatchedReadsById {
   BatchedReadsById(WorkerPool& workers, const char* resource_type, GetByIds get_by_ids,
                    std::size_t max_batch, std::size_t max_batches_in_flight,
                    Histogram* sizes = nullptr)
-      : batcher_(Batcher<Routed<int64_t>, Record>::OnWorkers(
-                     workers,
-                     [resource_type, get_by_ids = std::move(get_by_ids)](
-                         const std::vector<Routed<int64_t>>& reads, Clock::time_point deadline) {
-                       const std::vector<int64_t> ids = ItemsOf(reads);
-                       return InKeyOrder(
-                           ids, get_by_ids(ids, Combined(reads), deadline),
-                           [](const Record& record) { return record.id; },
-                           [resource_type](int64_t id) {
-                             return NotFoundResource(resource_type, id);
-                           });
-                     }),
-                 max_batch, max_batches_in_flight, sizes) {}
+      : batcher_(
+            Batcher<Routed<int64_t>, Record>::OnWorkers(
+                workers,
+                [resource_type, get_by_ids = std::move(get_by_ids)](
+                    const std::vector<Routed<int64_t>>& reads, Clock::time_point deadline) {
+                  const std::vector<int64_t> ids = ItemsOf(reads);
+                  return InKeyOrder(
+                      ids, get_by_ids(ids, Combined(reads), deadline),
+                      [](const Record& record) { return record.id; },
+                      [resource_type](int64_t id) { return NotFoundResource(resource_type, id); });
+                }),
+            max_batch, max_batches_in_flight, sizes) {}
 
   // Reads record `id` where `from` allows; `done` gets it exactly once, on
   // a worker thread.

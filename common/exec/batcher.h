@@ -95,7 +95,6 @@ Histogram* BatchSizeHistogram(Registry* registry, const std::string& loader);
 inline constexpr std::size_t kMaxBatch = 100;
 inline constexpr std::size_t kBatchesInFlight = 2;
 
-
 template <typename Item, typename Result>
 class Batcher {
  public:
@@ -109,8 +108,8 @@ class Batcher {
   // deadline among them. `items` is valid only during the call (copy what
   // the work needs later). Must not throw; must call `finished` exactly
   // once.
-  using StartBatch = std::function<void(const std::vector<Item>& items,
-                                        Clock::time_point deadline, Finished finished)>;
+  using StartBatch = std::function<void(const std::vector<Item>& items, Clock::time_point deadline,
+                                        Finished finished)>;
   // A blocking batch: returns one result per item, in item order.
   using RunBatch =
       std::function<Results(const std::vector<Item>& items, Clock::time_point deadline)>;
@@ -230,9 +229,8 @@ class Batcher {
   // behind it in this slot.
   void Run(std::vector<Request> batch) {
     if (workers_ != nullptr) {
-      workers_->Submit([this, batch = std::move(batch)]() mutable {
-        RunOnThisWorker(std::move(batch));
-      });
+      workers_->Submit(
+          [this, batch = std::move(batch)]() mutable { RunOnThisWorker(std::move(batch)); });
       return;
     }
     while (!batch.empty()) {
@@ -292,11 +290,11 @@ class Batcher {
                return std::move(finished)(std::move(results));
              }
              auto [first, second] = Halves(*kept);
-             StartSplitting(
-                 std::move(first), deadline,
-                 [this, second = std::move(second), deadline,
-                  finished = std::move(finished)](Results merged) mutable {
-                   StartSplitting(std::move(second), deadline,
+             StartSplitting(std::move(first), deadline,
+                            [this, second = std::move(second), deadline,
+                             finished = std::move(finished)](Results merged) mutable {
+                              StartSplitting(
+                                  std::move(second), deadline,
                                   [merged = std::move(merged),
                                    finished = std::move(finished)](Results rest) mutable {
                                     merged.insert(merged.end(),
@@ -304,7 +302,7 @@ class Batcher {
                                                   std::make_move_iterator(rest.end()));
                                     std::move(finished)(std::move(merged));
                                   });
-                 });
+                            });
            });
   }
 
@@ -332,7 +330,7 @@ class Batcher {
     }
   }
 
-  const StartBatch start_;      // asynchronous batches, or
+  const StartBatch start_;               // asynchronous batches, or
   WorkerPool* const workers_ = nullptr;  // blocking ones: run_ on workers_
   const RunBatch run_;
   const std::size_t max_batch_;

@@ -17,10 +17,14 @@ constexpr double kNewestWeight = 0.1;
 
 const char* ReasonLabel(FairWorkQueue::Refusal refusal) {
   switch (refusal) {
-    case FairWorkQueue::Refusal::kCallerQueueFull: return "caller_queue_full";
-    case FairWorkQueue::Refusal::kQueueFull: return "queue_full";
-    case FairWorkQueue::Refusal::kDeadline: return "deadline";
-    case FairWorkQueue::Refusal::kNone: break;
+    case FairWorkQueue::Refusal::kCallerQueueFull:
+      return "caller_queue_full";
+    case FairWorkQueue::Refusal::kQueueFull:
+      return "queue_full";
+    case FairWorkQueue::Refusal::kDeadline:
+      return "deadline";
+    case FairWorkQueue::Refusal::kNone:
+      break;
   }
   return "none";
 }
@@ -29,10 +33,12 @@ const char* MessageOf(FairWorkQueue::Refusal refusal) {
   switch (refusal) {
     case FairWorkQueue::Refusal::kCallerQueueFull:
       return "too many of this caller's requests are waiting; retry later";
-    case FairWorkQueue::Refusal::kQueueFull: return "too many requests are waiting; retry later";
+    case FairWorkQueue::Refusal::kQueueFull:
+      return "too many requests are waiting; retry later";
     case FairWorkQueue::Refusal::kDeadline:
       return "the request could not be served before its deadline; retry later";
-    case FairWorkQueue::Refusal::kNone: break;
+    case FairWorkQueue::Refusal::kNone:
+      break;
   }
   return "";
 }
@@ -99,12 +105,11 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
   const std::chrono::duration<double> cost =
       options_.job_cost ? std::chrono::duration<double>(options_.job_cost())
                         : std::chrono::duration<double>(average_seconds_);
-  const double capacity =
-      static_cast<double>(options_.capacity > 0 ? options_.capacity : threads);
+  const double capacity = static_cast<double>(options_.capacity > 0 ? options_.capacity : threads);
   const std::chrono::duration<double> before_it =
       cost * static_cast<double>(running_ + ahead) / capacity;
-  const auto retry_delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::max(before_it, cost));
+  const auto retry_delay =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(before_it, cost));
   if (own_waiting >= options_.max_queued_per_key) {
     lock.Release();
     return Refuse(Refusal::kCallerQueueFull, retry_delay);

@@ -66,17 +66,17 @@
 namespace microblog {
 
 struct FairWorkQueueOptions {
-  std::string name;                // thread names, in logs and profiles
-  std::size_t threads = 1;         // at least 1
+  std::string name;         // thread names, in logs and profiles
+  std::size_t threads = 1;  // at least 1
   std::size_t max_queued_per_key = 64;
-  std::size_t max_queued = 1024;   // all keys together
+  std::size_t max_queued = 1024;  // all keys together
   // A job's cost, and the units serving them in parallel (0: `threads`).
   // Without job_cost, the moving average of the jobs' run times, which is
   // `initial_job_estimate` until jobs have been measured.
   std::function<std::chrono::nanoseconds()> job_cost;
   std::size_t capacity = 0;
   std::chrono::nanoseconds initial_job_estimate = std::chrono::milliseconds(100);
-  Gauge* queued = nullptr;          // optional, see above
+  Gauge* queued = nullptr;           // optional, see above
   CounterFamily* refused = nullptr;  // optional, label "reason"
   // Called once on each thread before it runs jobs (e.g. to lower its CPU
   // priority); optional.
@@ -116,9 +116,7 @@ class FairWorkQueue {
  private:
   void Work();
   // What a thread waits for: a job, or the end.
-  bool HasJobOrStopping() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return stopping_ || queued_ > 0;
-  }
+  bool HasJobOrStopping() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || queued_ > 0; }
   Admission Refuse(Refusal refusal, std::chrono::nanoseconds retry_delay);
 
   const FairWorkQueueOptions options_;

@@ -7,8 +7,7 @@
 
 namespace microblog {
 
-WorkerPool::WorkerPool(std::string name, std::size_t threads,
-                       std::function<void()> on_thread_start)
+WorkerPool::WorkerPool(std::string name, std::size_t threads, std::function<void()> on_thread_start)
     : name_(std::move(name)), on_thread_start_(std::move(on_thread_start)) {
   threads = std::max<std::size_t>(threads, 1);
   threads_.reserve(threads);

@@ -44,14 +44,14 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "common/base/clock.h"
-#include "common/exec/fair_work_queue.h"
-#include "common/rpc/deadline.h"
 #include "common/base/string_fields.h"
 #include "common/base/trace_context.h"
-#include "common/rpc/trace_metadata.h"
-#include "common/rpc/unary_call.h"
+#include "common/exec/fair_work_queue.h"
 #include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
+#include "common/rpc/deadline.h"
+#include "common/rpc/trace_metadata.h"
+#include "common/rpc/unary_call.h"
 
 namespace microblog {
 
@@ -61,8 +61,8 @@ class CallForwarder {
   template <typename Request, typename Response>
   using AsyncMethod = void (Logic::*)(const Request&, Clock::time_point, Response&, Reply);
   template <typename Request, typename Response>
-  using TracedAsyncMethod = void (Logic::*)(const Request&, Clock::time_point,
-                                            const TraceContext&, Response&, Reply);
+  using TracedAsyncMethod = void (Logic::*)(const Request&, Clock::time_point, const TraceContext&,
+                                            Response&, Reply);
   template <typename Request, typename Response>
   using BlockingMethod = absl::Status (Logic::*)(const Request&, Clock::time_point, Response&);
 
@@ -132,10 +132,9 @@ class CallForwarder {
     }
     if (absl::Status allowed = precheck(); !allowed.ok()) return RespondNow(context, allowed);
     const Clock::time_point deadline = Deadline(*context);
-    return RespondOn(queue, key, deadline, context,
-                     [work = std::move(work), deadline]() mutable {
-                       return std::move(work)(deadline);
-                     });
+    return RespondOn(queue, key, deadline, context, [work = std::move(work), deadline]() mutable {
+      return std::move(work)(deadline);
+    });
   }
 
  private:

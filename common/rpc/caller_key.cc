@@ -6,7 +6,6 @@
 
 #include <grpcpp/security/auth_context.h>
 
-
 namespace microblog {
 namespace {
 

@@ -116,8 +116,8 @@ void HealthService::Shutdown() {
 HealthService::ServingStatus HealthService::StatusOf(const std::string& name) const {
   if (shutting_down_) return HealthCheckResponse::NOT_SERVING;
   if (name == kLivenessName) return HealthCheckResponse::SERVING;
-  const bool known = name.empty() ||
-                     std::find(service_names_.begin(), service_names_.end(), name) != service_names_.end();
+  const bool known = name.empty() || std::find(service_names_.begin(), service_names_.end(),
+                                               name) != service_names_.end();
   if (!known) return HealthCheckResponse::SERVICE_UNKNOWN;
   return ready_ && !draining_ ? HealthCheckResponse::SERVING : HealthCheckResponse::NOT_SERVING;
 }

@@ -20,8 +20,9 @@
 // streams; nothing polls). A stream has at most one write in flight; changes
 // that arrive meanwhile collapse into the latest status, sent when the write
 // completes (a watcher may miss a short-lived status, never the last one).
-// StartDraining() sends NOT_SERVING to every stream; Shutdown() makes every stream send NOT_SERVING, if it has not already,
-// and end with OK; a client that cancels ends its stream with CANCELLED.
+// StartDraining() sends NOT_SERVING to every stream; Shutdown() makes every stream send
+// NOT_SERVING, if it has not already, and end with OK; a client that cancels ends its stream with
+// CANCELLED.
 //
 // Check answers NOT_FOUND for names it does not know, as the health
 // protocol asks; Watch sends SERVICE_UNKNOWN for them and keeps watching.
@@ -89,8 +90,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
   const std::vector<std::string> service_names_;
   mutable absl::Mutex mu_;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;       // NOT_SERVING for good
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;  // Watch streams end
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;                  // NOT_SERVING for good
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;             // Watch streams end
   std::unordered_set<Watcher*> watchers_ ABSL_GUARDED_BY(mu_);  // open Watch streams
 };
 

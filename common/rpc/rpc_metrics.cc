@@ -11,11 +11,10 @@ namespace {
 
 // grpc::StatusCode 0..16 as Go prints them.
 constexpr const char* kGoCodeNames[] = {
-    "OK",           "Canceled",          "Unknown",          "InvalidArgument",
-    "DeadlineExceeded", "NotFound",      "AlreadyExists",    "PermissionDenied",
-    "ResourceExhausted", "FailedPrecondition", "Aborted",    "OutOfRange",
-    "Unimplemented", "Internal",         "Unavailable",      "DataLoss",
-    "Unauthenticated"};
+    "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+    "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+    "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+    "DataLoss", "Unauthenticated"};
 
 // "/pkg.Service/Method" -> {"pkg.Service", "Method"}.
 std::pair<std::string, std::string> SplitPath(std::string_view path) {
@@ -60,9 +59,8 @@ RpcMetrics::RpcMetrics(Registry& registry, Side side, const std::vector<std::str
   }
 }
 
-RpcMetrics::MethodSeries RpcMetrics::Create(const std::string& service,
-                                                        const std::string& method,
-                                                        const char* type) {
+RpcMetrics::MethodSeries RpcMetrics::Create(const std::string& service, const std::string& method,
+                                            const char* type) {
   MethodSeries series;
   series.started = &started_.WithLabels({type, service, method});
   for (std::size_t code = 0; code < series.handled.size(); ++code) {

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "common/rpc/grpc_status.h"
 #include "common/base/trace_context.h"
+#include "common/rpc/grpc_status.h"
 #include "common/rpc/trace_metadata.h"
 
 namespace microblog {
@@ -41,14 +41,15 @@ grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key
   // The reply moves into the job only when the queue takes it: a refused
   // job is dropped, and the call is answered here.
   auto reply = std::make_shared<Reply>(std::move(call.reply));
-  FairWorkQueue::Admission admission =
-      queue.Submit(key, deadline, [context, reply, work = std::move(work), trace = call.trace]() mutable {
+  FairWorkQueue::Admission admission = queue.Submit(
+      key, deadline, [context, reply, work = std::move(work), trace = call.trace]() mutable {
         ScopedLogTrace log_trace(std::move(trace));
         // Nobody waits for the answer any more: spare the hashing threads.
-        if (context->IsCancelled()) return std::move(*reply)(absl::CancelledError("call cancelled"));
-        std::move(*reply)(std::move(work)());
+        if (context->IsCancelled())
+          return std::move(*reply)(absl::CancelledError("call cancelled"));
+        std::move (*reply)(std::move(work)());
       });
-  if (!admission.ok()) std::move(*reply)(admission.status);
+  if (!admission.ok()) std::move (*reply)(admission.status);
   return call.reactor;
 }
 

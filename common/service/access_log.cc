@@ -36,10 +36,9 @@ LogLevel AccessLogLevel(grpc::StatusCode code, double millis, bool health_check,
   if (code != grpc::StatusCode::OK) return LogLevel::kInfo;
   if (health_check) return LogLevel::kDebug;
   if (millis >= static_cast<double>(policy.slow.count())) return LogLevel::kInfo;
-  if (policy.sample_every > 0 &&
-      ok_calls.fetch_add(1, std::memory_order_relaxed) %
-              static_cast<uint64_t>(policy.sample_every) ==
-          0) {
+  if (policy.sample_every > 0 && ok_calls.fetch_add(1, std::memory_order_relaxed) %
+                                         static_cast<uint64_t>(policy.sample_every) ==
+                                     0) {
     return LogLevel::kInfo;
   }
   return LogLevel::kDebug;
@@ -68,10 +67,9 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       const double seconds = std::chrono::duration<double>(steady_clock::now() - start_).count();
       if (series_ != nullptr) metrics_->RecordEnd(*series_, status.error_code(), seconds);
       const double millis = seconds * 1000;
-      const LogLevel level =
-          AccessLogLevel(status.error_code(), millis,
-                         absl::StartsWith(info_->method(), "/grpc.health.v1.Health/"), policy_,
-                         ok_calls_);
+      const LogLevel level = AccessLogLevel(
+          status.error_code(), millis, absl::StartsWith(info_->method(), "/grpc.health.v1.Health/"),
+          policy_, ok_calls_);
       // No line to write: skip gathering its fields.
       if (!LogEnabled(level)) return methods->Proceed();
       const std::string peer = info_->server_context()->peer();
@@ -93,10 +91,10 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   grpc::experimental::ServerRpcInfo* info_;
-  RpcMetrics* metrics_;                  // null: no metrics
+  RpcMetrics* metrics_;  // null: no metrics
   const AccessLogPolicy& policy_;
   std::atomic<uint64_t>& ok_calls_;
-  RpcMetrics::MethodSeries* series_;     // this call's, when metrics are on
+  RpcMetrics::MethodSeries* series_;  // this call's, when metrics are on
   steady_clock::time_point start_;
 };
 
@@ -119,8 +117,8 @@ class RpcLogInterceptorFactory final
 
 }  // namespace
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-AccessLogInterceptorFactory(RpcMetrics* metrics, const AccessLogPolicy& policy) {
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> AccessLogInterceptorFactory(
+    RpcMetrics* metrics, const AccessLogPolicy& policy) {
   return std::make_unique<RpcLogInterceptorFactory>(metrics, policy);
 }
 

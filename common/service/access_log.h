@@ -22,8 +22,8 @@ namespace microblog {
 
 // The interceptors of the access log. `metrics` (borrowed, must outlive the
 // server) is null when the server has no metrics: then only the log lines.
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-AccessLogInterceptorFactory(RpcMetrics* metrics, const AccessLogPolicy& policy);
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> AccessLogInterceptorFactory(
+    RpcMetrics* metrics, const AccessLogPolicy& policy);
 
 }  // namespace microblog
 

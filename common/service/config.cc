@@ -98,8 +98,8 @@ absl::StatusOr<int64_t> Config::GetInt(const std::string& env, int64_t min, int6
   const std::string& text = GetString(env);
   int64_t value;
   if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(env, "='", text, "' must be an integer from ",
-                                                   min, " to ", max));
+    return absl::InvalidArgumentError(
+        absl::StrCat(env, "='", text, "' must be an integer from ", min, " to ", max));
   }
   return value;
 }
@@ -121,7 +121,8 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
        "stops accepting calls, so that load balancers and health-checking clients move away "
        "(ms; 0: stop at once; a second signal ends the delay)."},
       {"SHUTDOWN_GRACE_MS", "10000",
-       "After the drain delay, how long in-flight calls may finish before they are cancelled (ms)."},
+       "After the drain delay, how long in-flight calls may finish before they are cancelled "
+       "(ms)."},
       {"MAX_CONNECTION_AGE_MS", "0",
        "Each client connection is asked to go away (HTTP/2 GOAWAY) after about this long "
        "(+/-10 %), so that clients re-resolve and spread over new replicas (ms; 0: never; else "
@@ -138,7 +139,8 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
        "rest at debug (the metrics count them all)."},
       {"ACCESS_LOG_SAMPLE_EVERY", "100",
        "One in this many fast OK calls gets its per-RPC line at info (1: every call; 0: none)."},
-      {"TLS_CERT_FILE", "", "PEM certificate chain; with TLS_KEY_FILE, serves TLS instead of plaintext."},
+      {"TLS_CERT_FILE", "",
+       "PEM certificate chain; with TLS_KEY_FILE, serves TLS instead of plaintext."},
       {"TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE."},
       {"TLS_CLIENT_CA_FILE", "",
        "PEM CA bundle; when set (with TLS), clients must present a certificate it signed (mTLS)."},
@@ -164,8 +166,8 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   auto age = config.GetInt("MAX_CONNECTION_AGE_MS", 0, 7 * 24 * 3600 * 1000LL);
   if (!age.ok()) return age.status();
   if (*age != 0 && *age < 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "MAX_CONNECTION_AGE_MS='", *age, "' must be 0 (never) or at least 1000"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("MAX_CONNECTION_AGE_MS='", *age, "' must be 0 (never) or at least 1000"));
   }
   settings.max_connection_age = std::chrono::milliseconds(*age);
   auto age_grace = config.GetInt("MAX_CONNECTION_AGE_GRACE_MS", 0, 3600 * 1000);
@@ -183,8 +185,8 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   settings.health_check_interval = std::chrono::milliseconds(*interval);
   auto level = ParseLogLevel(config.GetString("LOG_LEVEL"));
   if (!level.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "LOG_LEVEL='", config.GetString("LOG_LEVEL"), "' must be debug, info, warn or error"));
+    return absl::InvalidArgumentError(absl::StrCat("LOG_LEVEL='", config.GetString("LOG_LEVEL"),
+                                                   "' must be debug, info, warn or error"));
   }
   SetLogLevel(*level);
   auto slow = config.GetInt("ACCESS_LOG_SLOW_MS", 0, 3600 * 1000);

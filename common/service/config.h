@@ -39,10 +39,9 @@ class Config {
   // Reads every option from the environment, then applies argv flags.
   // Errors (INVALID_ARGUMENT, message ready for the terminal): unknown flag,
   // flag without value, positional argument.
-  static absl::StatusOr<Config> Parse(const std::string& program,
-                                      const std::string& description,
-                                      const std::vector<ConfigOption>& options,
-                                      int argc, const char* const* argv);
+  static absl::StatusOr<Config> Parse(const std::string& program, const std::string& description,
+                                      const std::vector<ConfigOption>& options, int argc,
+                                      const char* const* argv);
 
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;

@@ -73,8 +73,8 @@ void SetPort(sockaddr* address, int port) {
 // One listening socket for `info` (port replaced by `port` when non-zero);
 // -1 with `error` set when it cannot be made.
 int ListenOn(const addrinfo& info, int port, bool v6_only, int& error) {
-  const int fd = socket(info.ai_family, info.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        info.ai_protocol);
+  const int fd =
+      socket(info.ai_family, info.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, info.ai_protocol);
   if (fd < 0) {
     error = errno;
     return -1;
@@ -132,11 +132,11 @@ absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Bind(
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  const int resolved = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
-                                   &found);
+  const int resolved =
+      getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
   if (resolved != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot resolve listen address \"", address,
-                                                   "\": ", gai_strerror(resolved)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve listen address \"", address, "\": ", gai_strerror(resolved)));
   }
   bool has_v4 = false;
   for (const addrinfo* info = found; info != nullptr; info = info->ai_next) {
@@ -164,8 +164,8 @@ absl::StatusOr<std::unique_ptr<ConnectionListener>> ConnectionListener::Bind(
   }
   freeaddrinfo(found);
   if (failure.ok() && fds.empty()) {
-    failure = absl::UnavailableError(absl::StrCat("cannot listen on ", address,
-                                                  ": no IPv4 or IPv6 address to bind"));
+    failure = absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, ": no IPv4 or IPv6 address to bind"));
   }
   if (!failure.ok()) {
     for (int fd : fds) close(fd);
@@ -295,7 +295,8 @@ bool ConnectionListener::AcceptPending(int listen_fd) {
         } else {
           reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
         }
-        if (LogDue()) Log(LogLevel::kWarn, "accept failed; retrying", {{"cause", ErrnoText(error)}});
+        if (LogDue())
+          Log(LogLevel::kWarn, "accept failed; retrying", {{"cause", ErrnoText(error)}});
         return false;
       }
       default:

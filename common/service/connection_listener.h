@@ -109,14 +109,14 @@ class ConnectionListener {
 
   std::vector<int> fds_;  // listening sockets
   int port_;
-  int wake_fd_ = -1;      // eventfd: Stop() wakes the loop
-  int reserve_fd_ = -1;   // /dev/null, freed to accept-and-close under EMFILE
+  int wake_fd_ = -1;        // eventfd: Stop() wakes the loop
+  int reserve_fd_ = -1;     // /dev/null, freed to accept-and-close under EMFILE
   long headroom_from_ = 0;  // descriptors at or above this number are shed
   grpc::experimental::ExternalConnectionAcceptor* acceptor_ = nullptr;
-  Counter* shed_headroom_ = nullptr;   // null without metrics
+  Counter* shed_headroom_ = nullptr;  // null without metrics
   Counter* shed_exhausted_ = nullptr;
   std::thread thread_;
-  long long last_log_ns_ = 0;          // the accept thread's own
+  long long last_log_ns_ = 0;  // the accept thread's own
   long shed_since_log_ = 0;
 };
 

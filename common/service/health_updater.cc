@@ -8,7 +8,9 @@ namespace microblog {
 
 HealthUpdater::HealthUpdater(HealthService* health, ReadinessCheck readiness,
                              std::chrono::milliseconds interval)
-    : health_(health), readiness_(std::move(readiness)), interval_(interval),
+    : health_(health),
+      readiness_(std::move(readiness)),
+      interval_(interval),
       thread_([this] { Loop(); }) {}
 
 HealthUpdater::~HealthUpdater() {

@@ -34,8 +34,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   // numbers).
   const std::string threads = std::to_string(kWorkerThreads);
   const std::string request_timeout = std::to_string(kRequestTimeoutMs);
-  const char* options[] = {"listening_ports", ports.c_str(),
-                           "num_threads", threads.c_str(),
+  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
                            "request_timeout_ms", request_timeout.c_str(),
                            // One request per connection (what we answer with
                            // "Connection: close" anyway): no idle keep-alive
@@ -45,8 +44,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   std::memset(&callbacks, 0, sizeof callbacks);
   server->context_ = mg_start(&callbacks, nullptr, options);
   if (server->context_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address,
-                                               " (address in use or not local)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", address, " (address in use or not local)"));
   }
   mg_set_request_handler(server->context_, "/metrics$", &MetricsServer::HandleMetrics,
                          server.get());

@@ -64,26 +64,41 @@ void Collect(Registry::Samples& out) {
     const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
     const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
     // utime (14), stime (15), starttime (22), vsize (23), rss (24).
-    out.push_back({"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                   "counter", {}, (std::stod(stat[11]) + std::stod(stat[12])) / ticks});
+    out.push_back({"process_cpu_seconds_total",
+                   "Total user and system CPU time spent in seconds.",
+                   "counter",
+                   {},
+                   (std::stod(stat[11]) + std::stod(stat[12])) / ticks});
     out.push_back({"process_start_time_seconds",
-                   "Start time of the process since unix epoch in seconds.", "gauge", {},
+                   "Start time of the process since unix epoch in seconds.",
+                   "gauge",
+                   {},
                    BootTimeSeconds() + std::stod(stat[19]) / ticks});
-    out.push_back({"process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", {},
+    out.push_back({"process_virtual_memory_bytes",
+                   "Virtual memory size in bytes.",
+                   "gauge",
+                   {},
                    std::stod(stat[20])});
-    out.push_back({"process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
-                   {}, std::stod(stat[21]) * page});
+    out.push_back({"process_resident_memory_bytes",
+                   "Resident memory size in bytes.",
+                   "gauge",
+                   {},
+                   std::stod(stat[21]) * page});
   }
-  out.push_back(
-      {"process_open_fds", "Number of open file descriptors.", "gauge", {}, OpenFds()});
+  out.push_back({"process_open_fds", "Number of open file descriptors.", "gauge", {}, OpenFds()});
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    out.push_back({"process_max_fds", "Maximum number of open file descriptors.", "gauge", {},
+    out.push_back({"process_max_fds",
+                   "Maximum number of open file descriptors.",
+                   "gauge",
+                   {},
                    static_cast<double>(limit.rlim_cur)});
   }
   out.push_back({"microblog_build_info",
-                 "The release and commit this binary was built from; always 1.", "gauge",
-                 {{"version", MICROBLOG_VERSION}, {"commit", MICROBLOG_COMMIT}}, 1});
+                 "The release and commit this binary was built from; always 1.",
+                 "gauge",
+                 {{"version", MICROBLOG_VERSION}, {"commit", MICROBLOG_COMMIT}},
+                 1});
 }
 
 }  // namespace

@@ -96,7 +96,6 @@ void BlockShutdownSignals() {
 int RunServer(const ServerSettings& settings, const std::string& server_name,
               const std::vector<ServedService>& services, ReadinessCheck readiness,
               std::function<void()> on_shutdown, Registry* registry) {
-
   auto credentials = MakeCredentials(settings);
   if (!credentials.ok()) {
     Log(LogLevel::kError, "cannot set up TLS", {{"cause", credentials.status().message()}});
@@ -173,8 +172,7 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   // First: the access log and metrics below see the status it corrects.
   interceptors.push_back(MalformedRequestInterceptorFactory());
-  interceptors.push_back(
-      AccessLogInterceptorFactory(rpc_metrics.get(), settings.access_log));
+  interceptors.push_back(AccessLogInterceptorFactory(rpc_metrics.get(), settings.access_log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -184,8 +182,10 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
   }
   (*listener)->Start(acceptor.get());
   Log(LogLevel::kInfo, "listening",
-      {{"server", server_name}, {"address", settings.listen_address},
-       {"port", (*listener)->port()}, {"tls", !settings.tls_cert_file.empty()},
+      {{"server", server_name},
+       {"address", settings.listen_address},
+       {"port", (*listener)->port()},
+       {"tls", !settings.tls_cert_file.empty()},
        {"metrics", settings.metrics_address},
        {"open_files_limit", static_cast<int64_t>(open_files_limit)}});
 

@@ -11,8 +11,8 @@ namespace microblog {
 std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& service,
                                                     std::vector<ConfigOption> extra_options,
                                                     int argc, const char* const* argv) {
-  std::vector<ConfigOption> options = CommonServerOptions(service.default_listen_address,
-                                                         service.default_metrics_address);
+  std::vector<ConfigOption> options =
+      CommonServerOptions(service.default_listen_address, service.default_metrics_address);
   options.push_back({service.database_url_option, "", service.database_url_help});
   options.push_back({service.read_url_option, "", service.read_url_help});
   options.push_back({"DB_REPLICA_MAX_LAG_MS", "1000",
@@ -39,10 +39,9 @@ std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& se
   if (!settings.ok()) return ConfigurationError(service, settings.status());
   std::string database_url = config->GetString(service.database_url_option);
   if (database_url.empty()) {
-    return ConfigurationError(
-        service, absl::InvalidArgumentError(absl::StrCat(
-                     service.database_url_option, " is required: ", service.database_url_help,
-                     " (see --help)")));
+    return ConfigurationError(service, absl::InvalidArgumentError(absl::StrCat(
+                                           service.database_url_option, " is required: ",
+                                           service.database_url_help, " (see --help)")));
   }
   absl::StatusOr<std::vector<std::string>> read_urls =
       ParseDatabaseUrlList(config->GetString(service.read_url_option), service.read_url_option);
@@ -51,8 +50,8 @@ std::variant<ServiceConfig, int> ParseServiceConfig(const ServiceDescription& se
   if (!max_lag_ms.ok()) return ConfigurationError(service, max_lag_ms.status());
   absl::StatusOr<int64_t> poll_ms = config->GetInt("DB_REPLICA_POLL_INTERVAL_MS", 50, 60000);
   if (!poll_ms.ok()) return ConfigurationError(service, poll_ms.status());
-  ServiceConfig parsed{*std::move(config), *std::move(settings), *database,
-                       std::move(database_url), {}, {}, {}};
+  ServiceConfig parsed{
+      *std::move(config), *std::move(settings), *database, std::move(database_url), {}, {}, {}};
   parsed.read_urls = *std::move(read_urls);
   parsed.replica_max_lag = std::chrono::milliseconds(*max_lag_ms);
   parsed.replica_poll_interval = std::chrono::milliseconds(*poll_ms);

@@ -25,23 +25,23 @@
 #include <pqxx/connection>
 
 #include "absl/status/status.h"
-#include "common/service/config.h"
-#include "common/db/connection_pool.h"
 #include "common/base/metrics.h"
+#include "common/db/connection_pool.h"
 #include "common/db/read_router.h"
+#include "common/service/config.h"
 
 namespace microblog {
 
 // What a service declares about its start-up.
 struct ServiceDescription {
-  std::string name;                    // "user-service": program name, message prefix
-  std::string description;             // first line of --help
-  std::string default_listen_address;  // "0.0.0.0:50051"
+  std::string name;                     // "user-service": program name, message prefix
+  std::string description;              // first line of --help
+  std::string default_listen_address;   // "0.0.0.0:50051"
   std::string default_metrics_address;  // "0.0.0.0:9464"
-  std::string database_url_option;     // "USER_DATABASE_URL" (required)
-  std::string database_url_help;       // its line in --help
-  std::string read_url_option;         // "USER_DATABASE_READ_URL" (optional)
-  std::string read_url_help;           // its line in --help
+  std::string database_url_option;      // "USER_DATABASE_URL" (required)
+  std::string database_url_help;        // its line in --help
+  std::string read_url_option;          // "USER_DATABASE_READ_URL" (optional)
+  std::string read_url_help;            // its line in --help
 };
 
 // A service's configuration, read and checked.

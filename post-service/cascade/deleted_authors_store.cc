@@ -51,8 +51,8 @@ constexpr NamedStatement kAuthorsAfter{
     "  FROM authors a WHERE a.user_id IS NOT NULL) "
     "SELECT user_id FROM authors WHERE user_id IS NOT NULL LIMIT $2"};
 
-constexpr NamedStatement kStatements[] = {kReadCursor,       kLockCursor,    kMoveCursor,
-                                          kResetCursor,      kInsertTombstones, kDeletePostsOf,
+constexpr NamedStatement kStatements[] = {kReadCursor,  kLockCursor,       kMoveCursor,
+                                          kResetCursor, kInsertTombstones, kDeletePostsOf,
                                           kAuthorsAfter};
 
 const char* SourceName(RemovalSource source) {

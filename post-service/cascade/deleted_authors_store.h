@@ -114,8 +114,7 @@ class PostgresDeletedAuthorsStore final : public DeletedAuthorsStore {
   absl::Status ResetCursor(const std::string& feed, const std::string& from,
                            Clock::time_point deadline) override;
   absl::StatusOr<int64_t> RemoveAuthors(const std::vector<DeletedAuthor>& authors,
-                                        RemovalSource source,
-                                        Clock::time_point deadline) override;
+                                        RemovalSource source, Clock::time_point deadline) override;
   absl::StatusOr<std::vector<int64_t>> AuthorsAfter(int64_t after, int limit,
                                                     Clock::time_point deadline) override;
 

@@ -33,8 +33,8 @@ namespace microblog {
 namespace post {
 
 struct ReconcileOptions {
-  int batch_size = 100;           // ids per BatchGetUsers (user-service takes 100 at most)
-  int batches_per_second = 10;    // the rate bound on user-service
+  int batch_size = 100;         // ids per BatchGetUsers (user-service takes 100 at most)
+  int batches_per_second = 10;  // the rate bound on user-service
   std::chrono::milliseconds call_timeout{2000};  // per BatchGetUsers call
 };
 

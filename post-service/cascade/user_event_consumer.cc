@@ -28,9 +28,8 @@ int64_t MicrosSinceEpoch(std::chrono::system_clock::time_point time) {
 }  // namespace
 
 UserEventConsumer::UserEventConsumer(DeletedAuthorsStore& store,
-                                     v1::UserService::StubInterface& users,
-                                     Reconciler& reconciler, UserEventConsumerOptions options,
-                                     Registry* metrics)
+                                     v1::UserService::StubInterface& users, Reconciler& reconciler,
+                                     UserEventConsumerOptions options, Registry* metrics)
     : store_(store),
       users_(users),
       reconciler_(reconciler),
@@ -46,13 +45,14 @@ UserEventConsumer::UserEventConsumer(DeletedAuthorsStore& store,
     metrics->AddCollector([this](Registry::Samples& out) {
       const int64_t since = behind_since_micros_.load(std::memory_order_relaxed);
       const int64_t now = MicrosSinceEpoch(Clock::now());
-      out.push_back({"microblog_user_events_lag_seconds",
-                     "How far behind user-service's feed of deletions this replica is: 0 when "
-                     "its last poll found nothing more, else the age of the oldest event it "
-                     "has not applied, or the time since its failures began.",
-                     "gauge",
-                     {},
-                     since == 0 ? 0.0 : static_cast<double>(std::max<int64_t>(now - since, 0)) / 1e6});
+      out.push_back(
+          {"microblog_user_events_lag_seconds",
+           "How far behind user-service's feed of deletions this replica is: 0 when "
+           "its last poll found nothing more, else the age of the oldest event it "
+           "has not applied, or the time since its failures began.",
+           "gauge",
+           {},
+           since == 0 ? 0.0 : static_cast<double>(std::max<int64_t>(now - since, 0)) / 1e6});
     });
   }
   thread_ = std::thread([this] { Run(); });
@@ -152,9 +152,8 @@ UserEventConsumer::Next UserEventConsumer::Step() {
       deleted.push_back({event.user_id(), MicrosFromTimestamp(event.occur_time())});
     }
   }
-  absl::StatusOr<FeedPageResult> applied =
-      store_.ApplyFeedPage(kUserEventsFeed, *cursor, response.next_page_token(), deleted,
-                           Clock::now() + kStoreTimeout);
+  absl::StatusOr<FeedPageResult> applied = store_.ApplyFeedPage(
+      kUserEventsFeed, *cursor, response.next_page_token(), deleted, Clock::now() + kStoreTimeout);
   if (!applied.ok()) return Failed("apply events", applied.status());
   switch (applied->outcome) {
     case FeedPageResult::kBusy:

@@ -39,7 +39,6 @@
 #define MICROBLOG_POST_SERVICE_CASCADE_USER_EVENT_CONSUMER_H_
 
 #include <atomic>
-
 #include <chrono>
 #include <random>
 #include <string>
@@ -79,9 +78,8 @@ class UserEventConsumer {
   // Starts consuming. Everything is borrowed and must outlive the consumer;
   // `metrics` (optional) must also outlive its scrapes.
   UserEventConsumer(DeletedAuthorsStore& store,
-                    microblog::user::v1::UserService::StubInterface& users,
-                    Reconciler& reconciler, UserEventConsumerOptions options,
-                    Registry* metrics = nullptr);
+                    microblog::user::v1::UserService::StubInterface& users, Reconciler& reconciler,
+                    UserEventConsumerOptions options, Registry* metrics = nullptr);
   // Cancels the call in flight and stops (a page being applied commits or
   // rolls back first).
   ~UserEventConsumer();
@@ -110,7 +108,7 @@ class UserEventConsumer {
   microblog::user::v1::UserService::StubInterface& users_;
   Reconciler& reconciler_;
   const UserEventConsumerOptions options_;
-  std::minstd_rand random_;  // used by the consumer's thread only
+  std::minstd_rand random_;     // used by the consumer's thread only
   Counter* applied_ = nullptr;  // microblog_user_events_applied_total, if metered
   // Microseconds since the epoch; 0 while caught up.
   std::atomic<int64_t> behind_since_micros_{0};
@@ -118,7 +116,7 @@ class UserEventConsumer {
   StopSignal stop_;
   absl::Mutex mu_;
   grpc::ClientContext* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the call in flight
-  std::thread thread_;                   // last: started once the rest is set
+  std::thread thread_;                                        // last: started once the rest is set
 };
 
 }  // namespace post

@@ -38,14 +38,15 @@ struct Tally {
 
   void Add(const std::string& kind, const grpc::Status& status) {
     std::lock_guard<std::mutex> lock(mu);
-    ++codes[kind][status.ok() ? "OK" : std::to_string(status.error_code()) + " " +
-                                           status.error_message()];
+    ++codes[kind][status.ok() ? "OK"
+                              : std::to_string(status.error_code()) + " " + status.error_message()];
   }
   std::string Dump() {
     std::lock_guard<std::mutex> lock(mu);
     std::string out;
     for (const auto& [kind, counts] : codes) {
-      for (const auto& [code, n] : counts) out += kind + " [" + code + "] x" + std::to_string(n) + "\n";
+      for (const auto& [code, n] : counts)
+        out += kind + " [" + code + "] x" + std::to_string(n) + "\n";
     }
     return out;
   }
@@ -160,9 +161,8 @@ TEST_F(BatchesShareNoFate, AUserRowTheDatabaseCannotReadFailsOnlyItsOwnCallers) 
   EXPECT_TRUE(tally.Only("lookup broken", kInternal)) << tally.Dump();
   // The author check's contract: user-service could not answer for this
   // author, so nothing is stored and the caller may retry.
-  EXPECT_TRUE(tally.Only("post as broken",
-                         std::to_string(grpc::StatusCode::UNAVAILABLE) +
-                             " user-service unavailable; retry later"))
+  EXPECT_TRUE(tally.Only("post as broken", std::to_string(grpc::StatusCode::UNAVAILABLE) +
+                                               " user-service unavailable; retry later"))
       << tally.Dump();
   EXPECT_EQ(CountPosts("user_id = " + std::to_string(broken)), 0);
   EXPECT_EQ(CountPosts(), good_posts.load());
@@ -173,7 +173,8 @@ TEST_F(BatchesShareNoFate, AnInsertTheDatabaseRefusesFailsOnlyItsOwnPost) {
   const int64_t alice = CreateUser("alice");
   // PostgreSQL now refuses any body with "poison" in it, in the batched
   // insert_posts() statement.
-  QueryPosts("ALTER TABLE posts ADD CONSTRAINT test_refuses_poison CHECK (body NOT LIKE '%poison%')");
+  QueryPosts(
+      "ALTER TABLE posts ADD CONSTRAINT test_refuses_poison CHECK (body NOT LIKE '%poison%')");
 
   Tally tally;
   std::atomic<int> good_posts{0};

@@ -92,7 +92,8 @@ void BothServicesTest::StartServices(EnvVars user_env, EnvVars post_env) {
   StartPostService(users_->address(), std::move(post_env));
 }
 
-void BothServicesTest::StartPostService(const std::string& user_service_address, EnvVars extra_env) {
+void BothServicesTest::StartPostService(const std::string& user_service_address,
+                                        EnvVars extra_env) {
   post_db_ = PreparePostDatabase(pg());
   user_service_address_ = user_service_address;
   posts_ = LaunchPostService(std::move(extra_env));
@@ -142,8 +143,8 @@ pqxx::result BothServicesTest::QueryUsers(const std::string& sql) {
 }
 
 grpc::Status BothServicesTest::CreatePost(int64_t user_id, const std::string& body,
-                                         const std::string& request_id, Post* post,
-                                         PostService::Stub* stub) {
+                                          const std::string& request_id, Post* post,
+                                          PostService::Stub* stub) {
   CreatePostRequest request;
   request.set_user_id(user_id);
   request.set_body(body);
@@ -165,7 +166,7 @@ grpc::Status BothServicesTest::GetPost(int64_t id, Post* post) {
 }
 
 grpc::Status BothServicesTest::ListPosts(int64_t user_id, int32_t page_size,
-                                        const std::string& token, ListPostsResponse* response) {
+                                         const std::string& token, ListPostsResponse* response) {
   ListPostsRequest request;
   request.set_user_id(user_id);
   request.set_page_size(page_size);

@@ -2,6 +2,8 @@
 // (stopped and restarted under it): prepared and unnamed statements, array
 // parameters, failures and deadlines, its metrics; and its Ping against a
 // server on loopback that never answers.
+#include "common/db/connection_pool.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,10 +21,9 @@
 #include <gtest/gtest.h>
 #include <pqxx/nontransaction>
 
-#include "common/db/connection_pool.h"
+#include "common/base/metrics.h"
 #include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
-#include "common/base/metrics.h"
 #include "support/eventually.h"
 #include "support/shared_cluster.h"
 
@@ -75,8 +76,7 @@ TEST_F(ConnectionPoolTest, ExecRunsNamedStatementsPreparedOrUnnamed) {
     options.prepare = [](pqxx::connection& c) { PrepareAll(c, kStatements); };
     options.prepared_statements = prepared;
     ConnectionPool pool(std::move(options));
-    EXPECT_EQ(pool.statement_mode(),
-              prepared ? StatementMode::kPrepared : StatementMode::kUnnamed);
+    EXPECT_EQ(pool.statement_mode(), prepared ? StatementMode::kPrepared : StatementMode::kUnnamed);
     struct Session {
       int sum;
       int64_t prepared_statements;
@@ -101,9 +101,18 @@ TEST_F(ConnectionPoolTest, ExecRunsNamedStatementsPreparedOrUnnamed) {
 // Array parameters: what goes in as TextArray comes out of PostgreSQL as
 // the same texts, in order, NULLs included.
 TEST_F(ConnectionPoolTest, TextArrayRoundTripsAnyText) {
-  const std::vector<std::optional<std::string>> texts = {
-      "plain", "", "with, comma", "{braces}", "\"quoted\"", "back\\slash", "NULL",
-      std::nullopt, "  spaces  ", "new\nline", "\xc3\xa6\xe5\xb1\xb1 \xf0\x9f\x98\x80", "\\\""};
+  const std::vector<std::optional<std::string>> texts = {"plain",
+                                                         "",
+                                                         "with, comma",
+                                                         "{braces}",
+                                                         "\"quoted\"",
+                                                         "back\\slash",
+                                                         "NULL",
+                                                         std::nullopt,
+                                                         "  spaces  ",
+                                                         "new\nline",
+                                                         "\xc3\xa6\xe5\xb1\xb1 \xf0\x9f\x98\x80",
+                                                         "\\\""};
   pqxx::connection c(SharedCluster().SuperuserUrl());
   pqxx::nontransaction tx(c);
   const pqxx::result rows = tx.exec_params(
@@ -122,9 +131,8 @@ TEST_F(ConnectionPoolTest, TextArrayRoundTripsAnyText) {
 TEST_F(ConnectionPoolTest, ReturnsTheConnectionWhenTheCallbackThrows) {
   ConnectionPool pool(Options(1));
   for (int i = 0; i < 3; ++i) {
-    const absl::Status status = pool.RunStatus(Soon(), [](pqxx::connection&) -> absl::Status {
-      throw std::runtime_error("boom");
-    });
+    const absl::Status status = pool.RunStatus(
+        Soon(), [](pqxx::connection&) -> absl::Status { throw std::runtime_error("boom"); });
     EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   }
   // With a pool of one, this would wait forever had a throw leaked the slot.
@@ -161,9 +169,8 @@ TEST_F(ConnectionPoolTest, WaitsForAFreeConnectionOnlyUntilTheDeadline) {
     });
   });
   std::this_thread::sleep_for(200ms);
-  const absl::Status status = pool.RunStatus(system_clock::now() + 100ms, [](pqxx::connection&) {
-    return absl::OkStatus();
-  });
+  const absl::Status status = pool.RunStatus(system_clock::now() + 100ms,
+                                             [](pqxx::connection&) { return absl::OkStatus(); });
   holder.join();
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(Add(pool, 1, 1).ok());
@@ -171,14 +178,13 @@ TEST_F(ConnectionPoolTest, WaitsForAFreeConnectionOnlyUntilTheDeadline) {
   // The metrics saw it: three checkouts, one of which waited (and gave up
   // at its deadline, after ~100 ms); nothing in use now, one idle.
   const std::string text = metrics.Render();
-  for (const char* sample :
-       {"microblog_db_pool_acquisitions_total{pool=\"test\"} 3\n",
-        "microblog_db_pool_waits_total{pool=\"test\"} 1\n",
-        "microblog_db_pool_wait_seconds_count{pool=\"test\"} 1\n",
-        "microblog_db_pool_wait_seconds_bucket{pool=\"test\",le=\"0.05\"} 0\n",
-        "microblog_db_pool_max_connections{pool=\"test\"} 1\n",
-        "microblog_db_pool_connections{pool=\"test\",state=\"in_use\"} 0\n",
-        "microblog_db_pool_connections{pool=\"test\",state=\"idle\"} 1\n"}) {
+  for (const char* sample : {"microblog_db_pool_acquisitions_total{pool=\"test\"} 3\n",
+                             "microblog_db_pool_waits_total{pool=\"test\"} 1\n",
+                             "microblog_db_pool_wait_seconds_count{pool=\"test\"} 1\n",
+                             "microblog_db_pool_wait_seconds_bucket{pool=\"test\",le=\"0.05\"} 0\n",
+                             "microblog_db_pool_max_connections{pool=\"test\"} 1\n",
+                             "microblog_db_pool_connections{pool=\"test\",state=\"in_use\"} 0\n",
+                             "microblog_db_pool_connections{pool=\"test\",state=\"idle\"} 1\n"}) {
     EXPECT_NE(text.find(sample), std::string::npos) << sample << "\n" << text;
   }
 }

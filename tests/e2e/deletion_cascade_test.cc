@@ -324,9 +324,9 @@ TEST_F(DeletionCascadeTest, KilledWhileApplyingReappliesOnRestartWithTheSameEffe
   ASSERT_TRUE(DeleteUser(alice).ok());
   // The consumer holds the cursor row and waits for the author's lock.
   ASSERT_TRUE(Eventually([&] {
-    return QueryPosts("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-               [0][0]
-                   .as<int64_t>() == 1;
+    return QueryPosts(
+               "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")[0][0]
+               .as<int64_t>() == 1;
   })) << posts_->output();
   posts_->Signal(SIGKILL);
   ASSERT_TRUE(posts_->WaitExit(kWaitTimeout).has_value());
@@ -334,8 +334,9 @@ TEST_F(DeletionCascadeTest, KilledWhileApplyingReappliesOnRestartWithTheSameEffe
   blocker.reset();
   // The killed session's transaction ends without committing anything.
   ASSERT_TRUE(Eventually([&] {
-    return QueryPosts("SELECT count(*) FROM pg_stat_activity WHERE usename = 'post_service' "
-                      "AND datname = current_database()")[0][0]
+    return QueryPosts(
+               "SELECT count(*) FROM pg_stat_activity WHERE usename = 'post_service' "
+               "AND datname = current_database()")[0][0]
                .as<int64_t>() == 0;
   }));
   EXPECT_EQ(PostsOf(alice), 3);
@@ -371,7 +372,8 @@ TEST_F(DeletionCascadeTest, TwoReplicasApplyEachDeletionOnceWithoutErrors) {
 
   ASSERT_TRUE(Eventually([&] {
     return QueryPosts("SELECT count(*) FROM user_tombstones")[0][0].as<int64_t>() == 6;
-  })) << posts_->output() << second->output();
+  })) << posts_->output()
+      << second->output();
   EXPECT_EQ(CountPosts(), 0);
   const std::string outputs = posts_->output() + second->output();
   EXPECT_TRUE(LinesAt(outputs, "error").empty()) << outputs;
@@ -424,8 +426,9 @@ TEST_F(DeletionCascadeTest, RetentionOverrunIsReportedAndReconciled) {
   // And reconciliation has converged: nothing left to remove.
   const RunResult reconcile = Reconcile();
   EXPECT_EQ(reconcile.exit_code, 0) << reconcile.output;
-  EXPECT_NE(reconcile.output.find("checked 1 authors, 0 do not exist in user-service, removed 0 posts"),
-            std::string::npos)
+  EXPECT_NE(
+      reconcile.output.find("checked 1 authors, 0 do not exist in user-service, removed 0 posts"),
+      std::string::npos)
       << reconcile.output;
 }
 
@@ -436,8 +439,9 @@ TEST_F(DeletionCascadeTest, ReconcileRemovesOrphansAndNothingElse) {
   auto [alice, alice_posts] = UserWithPosts("alice", 2);
   auto [bob, bob_posts] = UserWithPosts("bob", 1);
   // Rows from before the cascade existed: authors that never existed.
-  QueryPosts("INSERT INTO posts (user_id, body) VALUES (880001, 'orphan 1'), "
-             "(880001, 'orphan 2'), (880002, 'orphan 3')");
+  QueryPosts(
+      "INSERT INTO posts (user_id, body) VALUES (880001, 'orphan 1'), "
+      "(880001, 'orphan 2'), (880002, 'orphan 3')");
 
   const RunResult first = Reconcile({{"RECONCILE_BATCH_SIZE", "2"}});
   ASSERT_EQ(first.exit_code, 0) << first.output;
@@ -462,9 +466,9 @@ TEST_F(DeletionCascadeTest, ReconcileRemovesOrphansAndNothingElse) {
 TEST_F(DeletionCascadeTest, ReconcileFailsWithoutUserServiceAndRemovesNothing) {
   StartServices();
   auto [alice, alice_posts] = UserWithPosts("alice", 1);
-  const RunResult failed = Reconcile(
-      {{"USER_SERVICE_ADDR", "127.0.0.1:" + std::to_string(FreeTcpPort())},
-       {"USER_SERVICE_TIMEOUT_MS", "500"}});
+  const RunResult failed =
+      Reconcile({{"USER_SERVICE_ADDR", "127.0.0.1:" + std::to_string(FreeTcpPort())},
+                 {"USER_SERVICE_TIMEOUT_MS", "500"}});
   EXPECT_EQ(failed.exit_code, 1) << failed.output;
   EXPECT_NE(failed.output.find("reconcile: FAILED"), std::string::npos) << failed.output;
   EXPECT_EQ(PostsOf(alice), 1);
@@ -486,8 +490,7 @@ TEST_F(DeletionCascadeTest, ListUserEventsRejectsBadRequestsPrecisely) {
   request.Clear();
   request.mutable_wait()->set_seconds(1);
   request.mutable_wait()->set_nanos(-5);
-  EXPECT_EQ(ViolatedFields(ListUserEvents(request, &response)),
-            (std::vector<std::string>{"wait"}));
+  EXPECT_EQ(ViolatedFields(ListUserEvents(request, &response)), (std::vector<std::string>{"wait"}));
 }
 
 TEST_F(DeletionCascadeTest, ALongPollAnswersWhenAnEventCommits) {

@@ -15,11 +15,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -89,9 +89,9 @@ class Load {
           std::lock_guard<std::mutex> lock(mu_);
           ++codes_[status.error_code()];
           if (!status.ok() && first_failures_.size() < 5) {
-            first_failures_.push_back(absl::StatusCodeToString(
-                                          static_cast<absl::StatusCode>(status.error_code())) +
-                                      ": " + status.error_message());
+            first_failures_.push_back(
+                absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())) +
+                ": " + status.error_message());
           }
         }
       });
@@ -132,8 +132,8 @@ class Load {
   std::function<grpc::Status()> call_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::map<grpc::StatusCode, int> codes_;      // guarded by mu_
-  std::vector<std::string> first_failures_;    // guarded by mu_
+  std::map<grpc::StatusCode, int> codes_;    // guarded by mu_
+  std::vector<std::string> first_failures_;  // guarded by mu_
   std::vector<std::thread> threads_;
 };
 
@@ -156,16 +156,16 @@ class ScalingTest : public BothServicesTest {
   // drain and after the exit: the replica exits 0 within drain + grace
   // (plus a generous margin for a loaded machine), and the survivor
   // `other` serves calls of `method` afterwards.
-  void TerminateUnderLoad(ServiceProcess& replica, ServiceProcess& other,
-                          const std::string& method, Load& load) {
+  void TerminateUnderLoad(ServiceProcess& replica, ServiceProcess& other, const std::string& method,
+                          Load& load) {
     replica.Signal(SIGTERM);
     // As Kubernetes does for a terminating pod: out of the DNS answer.
     dns_.SetAddresses({kReplicaB});
-    EXPECT_EQ(replica.WaitExit(3s + 10s + kWaitTimeout), std::optional<int>(0))
-        << replica.output();
+    EXPECT_EQ(replica.WaitExit(3s + 10s + kWaitTimeout), std::optional<int>(0)) << replica.output();
     const int served_after_exit = CallsIn(other.output(), method);
-    EXPECT_TRUE(Eventually([&] { return CallsIn(other.output(), method) >= served_after_exit + 100; }))
-        << load.Report();
+    EXPECT_TRUE(Eventually([&] {
+      return CallsIn(other.output(), method) >= served_after_exit + 100;
+    })) << load.Report();
     load.Stop();
     EXPECT_EQ(load.failed(), 0) << load.Report();
     EXPECT_GT(load.ok(), 0) << load.Report();
@@ -176,7 +176,8 @@ class ScalingTest : public BothServicesTest {
     const size_t stopping = out.find("\"msg\":\"stopping\"");
     ASSERT_NE(draining, std::string::npos) << out;
     ASSERT_NE(stopping, std::string::npos) << out;
-    std::cout << "[ load ] " << load.Report() << "; " << method << " calls logged by the replica while draining: "
+    std::cout << "[ load ] " << load.Report() << "; " << method
+              << " calls logged by the replica while draining: "
               << CallsIn(out.substr(draining, stopping - draining), method) << "\n";
   }
 
@@ -223,7 +224,8 @@ TEST_F(ScalingTest, ClientsSpreadOverAUserServiceReplicaStartedAfterTheyConnecte
     status = get();
     EXPECT_TRUE(status.ok()) << status.error_message();
     return CallsIn(b->output(), method) > 0;
-  })) << "no call reached the new replica; DNS queries: " << dns_.queries();
+  })) << "no call reached the new replica; DNS queries: "
+      << dns_.queries();
   // From then on round_robin alternates: the next calls reach both.
   const int a_before = CallsIn(a->output(), method);
   const int b_before = CallsIn(b->output(), method);

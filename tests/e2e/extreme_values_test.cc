@@ -228,10 +228,14 @@ std::vector<Row> Rows() {
       // The token holds a feed position (transaction id, event id): the
       // service never hands out one that is not positive.
       {"ListUserEvents_page_token_xid",
-       [](const Clients& c, int64_t xid) { return ListUserEvents(c, 0, {xid, 1}); },
+       [](const Clients& c, int64_t xid) {
+         return ListUserEvents(c, 0, {xid, 1});
+       },
        Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
       {"ListUserEvents_page_token_id",
-       [](const Clients& c, int64_t id) { return ListUserEvents(c, 0, {1, id}); },
+       [](const Clients& c, int64_t id) {
+         return ListUserEvents(c, 0, {1, id});
+       },
        Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
       // Waits are capped at 30 s and by the call's deadline; negative ones
       // are refused.

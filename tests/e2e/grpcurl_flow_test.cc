@@ -32,9 +32,9 @@ class GrpcurlFlowTest : public ::testing::Test {
     post_db_ = PreparePostDatabase(SharedCluster());
     users_ = std::make_unique<ServiceProcess>(USER_SERVICE_BIN,
                                               EnvVars{{"USER_DATABASE_URL", user_db_.service_url}});
-    posts_ = std::make_unique<ServiceProcess>(
-        POST_SERVICE_BIN, EnvVars{{"POST_DATABASE_URL", post_db_.service_url},
-                                  {"USER_SERVICE_ADDR", users_->address()}});
+    posts_ = std::make_unique<ServiceProcess>(POST_SERVICE_BIN,
+                                              EnvVars{{"POST_DATABASE_URL", post_db_.service_url},
+                                                      {"USER_SERVICE_ADDR", users_->address()}});
   }
   static void TearDownTestSuite() {
     posts_.reset();
@@ -91,27 +91,28 @@ TEST_F(GrpcurlFlowTest, ListsAndDescribesEveryServiceHealthIncluded) {
 
 TEST_F(GrpcurlFlowTest, TheReadmeSession) {
   // Create a user, read it back three ways, check its password.
-  RunResult created =
-      Grpcurl(*users_, {"microblog.user.v1.UserService/CreateUser"},
-              R"({"username": "ada", "email": "ada@example.com", "password": "correct horse battery"})");
+  RunResult created = Grpcurl(
+      *users_, {"microblog.user.v1.UserService/CreateUser"},
+      R"({"username": "ada", "email": "ada@example.com", "password": "correct horse battery"})");
   ASSERT_EQ(created.exit_code, 0) << created.output;
   const std::string id = IdIn(created.output);
   ASSERT_FALSE(id.empty()) << created.output;
 
-  RunResult got = Grpcurl(*users_, {"microblog.user.v1.UserService/GetUser"},
-                          R"({"id": ")" + id + R"("})");
+  RunResult got =
+      Grpcurl(*users_, {"microblog.user.v1.UserService/GetUser"}, R"({"id": ")" + id + R"("})");
   ASSERT_EQ(got.exit_code, 0) << got.output;
   EXPECT_THAT(got.output, HasSubstr("ada@example.com"));
-  RunResult looked_up = Grpcurl(*users_, {"microblog.user.v1.UserService/LookupUser"},
-                                R"({"username": "ADA"})");
+  RunResult looked_up =
+      Grpcurl(*users_, {"microblog.user.v1.UserService/LookupUser"}, R"({"username": "ADA"})");
   ASSERT_EQ(looked_up.exit_code, 0) << looked_up.output;
   EXPECT_EQ(IdIn(looked_up.output), id);
-  RunResult listed = Grpcurl(*users_, {"microblog.user.v1.UserService/ListUsers"},
-                             R"({"page_size": 10})");
+  RunResult listed =
+      Grpcurl(*users_, {"microblog.user.v1.UserService/ListUsers"}, R"({"page_size": 10})");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr("\"ada\""));
-  RunResult verified = Grpcurl(*users_, {"microblog.user.v1.UserService/VerifyPassword"},
-                               R"({"login": "ada@example.com", "password": "correct horse battery"})");
+  RunResult verified =
+      Grpcurl(*users_, {"microblog.user.v1.UserService/VerifyPassword"},
+              R"({"login": "ada@example.com", "password": "correct horse battery"})");
   ASSERT_EQ(verified.exit_code, 0) << verified.output;
   RunResult refused = Grpcurl(*users_, {"microblog.user.v1.UserService/VerifyPassword"},
                               R"({"login": "ada", "password": "wrong password"})");
@@ -143,8 +144,9 @@ TEST_F(GrpcurlFlowTest, TheReadmeSession) {
 }
 
 TEST_F(GrpcurlFlowTest, BadInputShowsFieldViolations) {
-  RunResult bad = Grpcurl(*users_, {"microblog.user.v1.UserService/CreateUser"},
-                          R"({"username": "no spaces allowed", "email": "nope", "password": "short"})");
+  RunResult bad =
+      Grpcurl(*users_, {"microblog.user.v1.UserService/CreateUser"},
+              R"({"username": "no spaces allowed", "email": "nope", "password": "short"})");
   EXPECT_EQ(bad.exit_code, 64 + 3) << bad.output;
   EXPECT_THAT(bad.output, HasSubstr("Code: InvalidArgument"));
   EXPECT_THAT(bad.output, HasSubstr("google.rpc.BadRequest"));

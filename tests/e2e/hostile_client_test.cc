@@ -27,12 +27,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
-#include <iostream>
-#include <map>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <functional>
+#include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -98,12 +98,12 @@ class HostileClientTest : public BothServicesTest {
   // start from (each of them valid before the NUL goes in).
   struct Seeds {
     int64_t ada = 0;
-    std::string user_token;       // a consistency_token of user-service
-    std::string users_page;       // a ListUsers next_page_token
-    std::string events_page;      // a ListUserEvents next_page_token
-    int64_t post = 0;             // one of ada's posts
-    std::string post_token;       // a consistency_token of post-service
-    std::string posts_page;       // a ListPosts next_page_token
+    std::string user_token;   // a consistency_token of user-service
+    std::string users_page;   // a ListUsers next_page_token
+    std::string events_page;  // a ListUserEvents next_page_token
+    int64_t post = 0;         // one of ada's posts
+    std::string post_token;   // a consistency_token of post-service
+    std::string posts_page;   // a ListPosts next_page_token
   };
 
   Seeds Seed() {
@@ -337,8 +337,8 @@ TEST_F(HostileClientTest, NulByteInAnyStringFieldIsInvalidArgumentNamingTheField
   for (const StringField& f : fields) {
     const grpc::Status status = f.call(f.valid);
     EXPECT_NE(status.error_code(), StatusCode::INVALID_ARGUMENT)
-        << f.rpc << "." << f.field << " = \"" << f.valid << "\": " << status.error_message()
-        << " " << Fields(status);
+        << f.rpc << "." << f.field << " = \"" << f.valid << "\": " << status.error_message() << " "
+        << Fields(status);
   }
   EXPECT_TRUE(posts_->Running()) << posts_->output();
   EXPECT_TRUE(users_->Running()) << users_->output();
@@ -665,7 +665,9 @@ void AppendInvalidUtf8(const google::protobuf::Descriptor& type, const std::stri
       const int number = field.number();
       AppendInvalidUtf8(
           *field.message_type(), prefix + field.name() + ".",
-          [&wrap, number](const std::string& inner) { return wrap(LengthDelimited(number, inner)); },
+          [&wrap, number](const std::string& inner) {
+            return wrap(LengthDelimited(number, inner));
+          },
           out, depth + 1);
     }
   }
@@ -677,7 +679,8 @@ std::vector<Unparsable> UnparsableRequests(const google::protobuf::Descriptor& t
       {"a length past the end", LengthDelimited(15, "abcde").substr(0, 4)},
       {"an 11-byte varint", "\x08" + std::string(10, '\xff') + "\x01"},
   };
-  AppendInvalidUtf8(type, "", [](const std::string& bytes) { return bytes; }, requests);
+  AppendInvalidUtf8(
+      type, "", [](const std::string& bytes) { return bytes; }, requests);
   return requests;
 }
 

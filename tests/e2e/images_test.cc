@@ -47,8 +47,8 @@
 #include "support/eventually.h"
 #include "support/http_get.h"
 #include "support/pg_cluster.h"
-#include "support/read_file.h"
 #include "support/podman.h"
+#include "support/read_file.h"
 #include "support/temp_dir.h"
 
 namespace microblog::test_support {
@@ -73,8 +73,8 @@ std::vector<std::string> Lines(const std::string& text) {
 // The newest version (the NNNN of NNNN_*.up.sql) of migrations/<target>.
 std::string NewestMigration(const std::string& target) {
   std::string newest;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(std::string(MICROBLOG_SOURCE_DIR) + "/migrations/" + target)) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(MICROBLOG_SOURCE_DIR) +
+                                                               "/migrations/" + target)) {
     std::string name = entry.path().filename().string();
     if (name.size() > 4 && name.find(".up.sql") != std::string::npos) {
       newest = std::max(newest, name.substr(0, 4));
@@ -105,11 +105,11 @@ struct Manifests {
   static Manifests Render(const std::string& database, const std::string& user_service_ip) {
     Manifests m;
     m.dir = std::make_unique<TempDir>("mbkube");
-    RunResult result = RunToCompletion(
-        NODE_BIN,
-        {KUBE_PLAY_MANIFESTS, "--overlay", DEV_OVERLAY, "--database", database,
-         "--user-service-ip", user_service_ip, "--out", m.dir->path().string()},
-        {{"MICROBLOG_NODE_MODULES", NODE_MODULES}, {"KUBECTL", KUBECTL_BIN}});
+    RunResult result =
+        RunToCompletion(NODE_BIN,
+                        {KUBE_PLAY_MANIFESTS, "--overlay", DEV_OVERLAY, "--database", database,
+                         "--user-service-ip", user_service_ip, "--out", m.dir->path().string()},
+                        {{"MICROBLOG_NODE_MODULES", NODE_MODULES}, {"KUBECTL", KUBECTL_BIN}});
     if (result.exit_code != 0) {
       throw std::runtime_error("kube_play_manifests.mjs failed:\n" + result.output);
     }
@@ -196,18 +196,21 @@ void ExpectReadmeFlow(const std::string& users, const std::string& posts, const 
   const std::string id = IdIn(created.output);
   ASSERT_FALSE(id.empty()) << created.output;
 
-  RunResult got = Grpcurl(users, {"microblog.user.v1.UserService/GetUser"}, R"({"id": ")" + id + R"("})");
+  RunResult got =
+      Grpcurl(users, {"microblog.user.v1.UserService/GetUser"}, R"({"id": ")" + id + R"("})");
   ASSERT_EQ(got.exit_code, 0) << got.output;
   EXPECT_THAT(got.output, HasSubstr(name));
   RunResult looked = Grpcurl(users, {"microblog.user.v1.UserService/LookupUser"},
                              R"({"username": ")" + name + R"("})");
   ASSERT_EQ(looked.exit_code, 0) << looked.output;
   EXPECT_EQ(IdIn(looked.output), id);
-  RunResult listed = Grpcurl(users, {"microblog.user.v1.UserService/ListUsers"}, R"({"page_size": 10})");
+  RunResult listed =
+      Grpcurl(users, {"microblog.user.v1.UserService/ListUsers"}, R"({"page_size": 10})");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr(name));
-  RunResult verified = Grpcurl(users, {"microblog.user.v1.UserService/VerifyPassword"},
-                               R"({"login": ")" + name + R"(", "password": "correct horse battery"})");
+  RunResult verified =
+      Grpcurl(users, {"microblog.user.v1.UserService/VerifyPassword"},
+              R"({"login": ")" + name + R"(", "password": "correct horse battery"})");
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
   RunResult refused = Grpcurl(users, {"microblog.user.v1.UserService/VerifyPassword"},
                               R"({"login": ")" + name + R"(", "password": "wrong"})");
@@ -222,7 +225,8 @@ void ExpectReadmeFlow(const std::string& users, const std::string& posts, const 
   RunResult post = Grpcurl(posts, {"microblog.post.v1.PostService/CreatePost"},
                            R"({"user_id": ")" + id + R"(", "body": "Hello, microblog!"})");
   ASSERT_EQ(post.exit_code, 0) << post.output;
-  RunResult list = Grpcurl(posts, {"microblog.post.v1.PostService/ListPosts"}, R"({"user_id": ")" + id + R"("})");
+  RunResult list = Grpcurl(posts, {"microblog.post.v1.PostService/ListPosts"},
+                           R"({"user_id": ")" + id + R"("})");
   ASSERT_EQ(list.exit_code, 0) << list.output;
   EXPECT_THAT(list.output, HasSubstr("Hello, microblog!"));
 
@@ -271,8 +275,8 @@ void ExpectLockedDown(const std::string& container) {
 // writable path, as the emptyDir of the Deployments), no capabilities, no
 // new privileges.
 std::vector<std::string> LockedDownFlags() {
-  return {"--user", "10001:10001", "--read-only", "--read-only-tmpfs=false",
-          "--cap-drop", "ALL", "--security-opt", "no-new-privileges"};
+  return {"--user",     "10001:10001", "--read-only",    "--read-only-tmpfs=false",
+          "--cap-drop", "ALL",         "--security-opt", "no-new-privileges"};
 }
 
 class ImagesContainersTest : public ::testing::Test {
@@ -290,9 +294,7 @@ class ImagesContainersTest : public ::testing::Test {
     delete network_;
   }
 
-  static std::string Name(const std::string& what) {
-    return network_->name() + "-" + what;
-  }
+  static std::string Name(const std::string& what) { return network_->name() + "-" + what; }
 
   // podman run --rm of the migrate image as the Job / init containers run it.
   static RunResult RunMigrate(const std::vector<std::string>& args, const EnvVars& env) {
@@ -310,8 +312,10 @@ class ImagesContainersTest : public ::testing::Test {
   static std::string StartService(const std::string& name, const std::string& image,
                                   const std::string& env_file, const EnvVars& env,
                                   const std::vector<std::string>& extra, int port) {
-    std::vector<std::string> argv = {"run", "--detach", "--name", name, "--network", network_->name(),
-                                     "--tmpfs", "/tmp:rw,size=16m,mode=1777", "--env-file", env_file};
+    std::vector<std::string> argv = {
+        "run",        "--detach",       "--name",  name,
+        "--network",  network_->name(), "--tmpfs", "/tmp:rw,size=16m,mode=1777",
+        "--env-file", env_file};
     for (const std::string& flag : LockedDownFlags()) argv.push_back(flag);
     for (const auto& [k, v] : env) argv.insert(argv.end(), {"--env", k + "=" + v});
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -319,7 +323,8 @@ class ImagesContainersTest : public ::testing::Test {
     started_.push_back(name);
     PodmanOrThrow(argv);
     std::string ip;
-    EXPECT_TRUE(Eventually([&] { return !(ip = ContainerIp(name, network_->name())).empty(); }, 60s));
+    EXPECT_TRUE(
+        Eventually([&] { return !(ip = ContainerIp(name, network_->name())).empty(); }, 60s));
     const std::string address = ip + ":" + std::to_string(port);
     if (!Eventually([&] { return Serving(address); }, 120s)) {
       throw std::runtime_error(name + " never became SERVING at " + address + ":\n" +
@@ -345,8 +350,8 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
   const std::string posts_as_service = DatabaseUrl(*network_, *cluster_, "post_service", "posts");
 
   // The Job: migrate up --target all with the owner's URLs.
-  RunResult up = RunMigrate({"up", "--target", "all"},
-                            {{"USER_DATABASE_URL", users_as_owner}, {"POST_DATABASE_URL", posts_as_owner}});
+  RunResult up = RunMigrate({"up", "--target", "all"}, {{"USER_DATABASE_URL", users_as_owner},
+                                                        {"POST_DATABASE_URL", posts_as_owner}});
   ASSERT_EQ(up.exit_code, 0) << up.output;
   // The init containers: migrate wait with the services' own roles.
   RunResult user_wait = RunMigrate(
@@ -405,23 +410,28 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
 // Runs `script` with /bin/sh in `image` (its entrypoint replaced), as the
 // image's user, without network.
 RunResult ShellIn(const std::string& image, const std::string& script) {
-  return Podman({"run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", image, "-c", script});
+  return Podman(
+      {"run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", image, "-c", script});
 }
 
 TEST_F(ImagesContainersTest, ImagesHoldNoToolchainRunAs10001AndOnlyMigrateCarriesMigrations) {
-  const std::regex toolchain(R"(^(gcc|g\+\+|cpp|clang|llvm|binutils|cmake|make|ninja-build|libc6-dev|libstdc\+\+-\d+-dev)(-\d+)?$|-dev$)");
+  const std::regex toolchain(
+      R"(^(gcc|g\+\+|cpp|clang|llvm|binutils|cmake|make|ninja-build|libc6-dev|libstdc\+\+-\d+-dev)(-\d+)?$|-dev$)");
   for (const std::string& image : {manifests_->user_service_image, manifests_->post_service_image,
                                    manifests_->migrate_image}) {
     SCOPED_TRACE(image);
-    EXPECT_EQ(PodmanOrThrow({"image", "inspect", "--format", "{{.Config.User}}", image}), "10001:10001");
+    EXPECT_EQ(PodmanOrThrow({"image", "inspect", "--format", "{{.Config.User}}", image}),
+              "10001:10001");
     RunResult packages = ShellIn(image, "dpkg-query -W -f '${Package}\\n'");
     ASSERT_EQ(packages.exit_code, 0) << packages.output;
     std::vector<std::string> names = Lines(packages.output);
     EXPECT_GT(names.size(), 10u) << packages.output;
     for (const std::string& name : names) {
-      EXPECT_FALSE(std::regex_search(name, toolchain)) << "toolchain package in the image: " << name;
+      EXPECT_FALSE(std::regex_search(name, toolchain))
+          << "toolchain package in the image: " << name;
     }
-    RunResult compilers = ShellIn(image, "for c in cc gcc c++ g++ clang ld as make cmake; do command -v $c; done; true");
+    RunResult compilers = ShellIn(
+        image, "for c in cc gcc c++ g++ clang ld as make cmake; do command -v $c; done; true");
     EXPECT_EQ(compilers.output, "") << "compilers on PATH";
     RunResult id = ShellIn(image, "id -u; id -g");
     EXPECT_EQ(id.output, "10001\n10001\n");
@@ -453,7 +463,8 @@ class KubePlayLock {
  public:
   KubePlayLock() {
     fd_ = open("/tmp/microblog-images-kube-play.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) throw std::runtime_error("cannot lock the kube play lock file");
+    if (fd_ < 0 || flock(fd_, LOCK_EX) != 0)
+      throw std::runtime_error("cannot lock the kube play lock file");
   }
   ~KubePlayLock() { close(fd_); }
   KubePlayLock(const KubePlayLock&) = delete;
@@ -473,8 +484,9 @@ class ImagesKubePlayTest : public ::testing::Test {
     lock_ = new KubePlayLock();
     network_ = new PodmanNetwork();
     cluster_ = StartDatabases(*network_).release();
-    manifests_ = new Manifests(Manifests::Render(
-        network_->gateway() + ":" + std::to_string(cluster_->tcp_port()), network_->Address(kUserServiceHost)));
+    manifests_ = new Manifests(
+        Manifests::Render(network_->gateway() + ":" + std::to_string(cluster_->tcp_port()),
+                          network_->Address(kUserServiceHost)));
     Down();  // whatever a killed earlier run left behind
     for (const std::string& secret : Lines(ReadFile(manifests_->file("secrets.txt")))) {
       PodmanOrThrow({"secret", "create", secret, manifests_->file("secret-" + secret + ".json")});
@@ -522,12 +534,15 @@ TEST_F(ImagesKubePlayTest, DevOverlayDeploymentsRunAsRenderedAndServeTheReadmeFl
 
   // The migration Job's pod: runs to completion, exit 0.
   Play("1-migrate.yaml", kMigrateHost);
-  const std::string job_pod = PodmanOrThrow({"pod", "ps", "--filter", "label=app.kubernetes.io/component=migration",
-                                             "--format", "{{.Name}}"});
+  const std::string job_pod =
+      PodmanOrThrow({"pod", "ps", "--filter", "label=app.kubernetes.io/component=migration",
+                     "--format", "{{.Name}}"});
   const std::string migrate = job_pod + "-migrate";
-  ASSERT_TRUE(Eventually([&] { return InspectContainer(migrate, "{{.State.Status}}") == "exited"; }, 5min))
+  ASSERT_TRUE(
+      Eventually([&] { return InspectContainer(migrate, "{{.State.Status}}") == "exited"; }, 5min))
       << Podman({"logs", migrate}).output;
-  EXPECT_EQ(InspectContainer(migrate, "{{.State.ExitCode}}"), "0") << Podman({"logs", migrate}).output;
+  EXPECT_EQ(InspectContainer(migrate, "{{.State.ExitCode}}"), "0")
+      << Podman({"logs", migrate}).output;
 
   // The Deployments: kube play returns once their init containers
   // (migrate wait) are done and the service containers started.
@@ -536,26 +551,36 @@ TEST_F(ImagesKubePlayTest, DevOverlayDeploymentsRunAsRenderedAndServeTheReadmeFl
   const std::string users = network_->Address(kUserServiceHost) + ":50051";
   const std::string posts = network_->Address(kPostServiceHost) + ":50052";
   // Readiness as the manifests' probe asks it: Health/Check "" SERVING.
-  ASSERT_TRUE(Eventually([&] { return Serving(users); }, 120s)) << Podman({"logs", "user-service-pod-0-user-service"}).output;
-  ASSERT_TRUE(Eventually([&] { return Serving(posts); }, 120s)) << Podman({"logs", "post-service-pod-0-post-service"}).output;
+  ASSERT_TRUE(Eventually([&] { return Serving(users); }, 120s))
+      << Podman({"logs", "user-service-pod-0-user-service"}).output;
+  ASSERT_TRUE(Eventually([&] { return Serving(posts); }, 120s))
+      << Podman({"logs", "post-service-pod-0-post-service"}).output;
 
   // Their init containers (migrate wait, the services' roles) passed.
-  for (const char* init : {"user-service-pod-0-wait-for-schema", "post-service-pod-0-wait-for-schema"}) {
-    EXPECT_EQ(InspectContainer(init, "{{.State.ExitCode}}"), "0") << init << ":\n" << Podman({"logs", init}).output;
+  for (const char* init :
+       {"user-service-pod-0-wait-for-schema", "post-service-pod-0-wait-for-schema"}) {
+    EXPECT_EQ(InspectContainer(init, "{{.State.ExitCode}}"), "0") << init << ":\n"
+                                                                  << Podman({"logs", init}).output;
   }
-  for (const char* container : {"user-service-pod-0-user-service", "post-service-pod-0-post-service"}) {
+  for (const char* container :
+       {"user-service-pod-0-user-service", "post-service-pod-0-post-service"}) {
     SCOPED_TRACE(container);
     ExpectLockedDown(container);
     // resources.limits as rendered: cpu "1", memory 256Mi.
-    EXPECT_EQ(InspectContainer(container, "{{.HostConfig.Memory}}"), std::to_string(256 * 1024 * 1024));
+    EXPECT_EQ(InspectContainer(container, "{{.HostConfig.Memory}}"),
+              std::to_string(256 * 1024 * 1024));
     EXPECT_EQ(InspectContainer(container, "{{.HostConfig.NanoCpus}}"), "1000000000");
   }
   // No host port: podman 4.3 would publish every containerPort on the host
   // (kube_play_manifests.mjs leaves the lists out), and this test runs
   // beside scripts/up.sh's stack and other tests.
-  for (const std::string& pod : {job_pod, std::string("user-service-pod-0"), std::string("post-service-pod-0")}) {
-    EXPECT_EQ(PodmanOrThrow({"pod", "inspect", pod, "--format", "{{len .InfraConfig.PortBindings}}"}), "0")
-        << pod << ": " << Podman({"pod", "inspect", pod, "--format", "{{json .InfraConfig.PortBindings}}"}).output;
+  for (const std::string& pod :
+       {job_pod, std::string("user-service-pod-0"), std::string("post-service-pod-0")}) {
+    EXPECT_EQ(
+        PodmanOrThrow({"pod", "inspect", pod, "--format", "{{len .InfraConfig.PortBindings}}"}),
+        "0")
+        << pod << ": "
+        << Podman({"pod", "inspect", pod, "--format", "{{json .InfraConfig.PortBindings}}"}).output;
   }
   ExpectReadmeFlow(users, posts, "-kube");
 }

@@ -107,15 +107,16 @@ TEST_F(MetricsTest, CallsShowInGrpcServerSeriesAndTheExpositionIsValid) {
                            "process_start_time_seconds"}) {
     EXPECT_GT(Sample(users, name), 0) << name;
   }
-  EXPECT_TRUE(std::regex_search(users, std::regex(R"(microblog_build_info\{version="[^"]+",commit="[^"]+"\} 1)")))
+  EXPECT_TRUE(std::regex_search(
+      users, std::regex(R"(microblog_build_info\{version="[^"]+",commit="[^"]+"\} 1)")))
       << users;
 
   const std::string posts = Scrape(*posts_);
-  EXPECT_EQ(Sample(posts,
-                   Handled("grpc_type=\"unary\",grpc_service=\"microblog.post.v1.PostService\","
-                           "grpc_method=\"CreatePost\"",
-                           "OK")),
-            1)
+  EXPECT_EQ(
+      Sample(posts, Handled("grpc_type=\"unary\",grpc_service=\"microblog.post.v1.PostService\","
+                            "grpc_method=\"CreatePost\"",
+                            "OK")),
+      1)
       << posts;
   // post-service's side of its calls to user-service.
   EXPECT_EQ(Sample(posts, "grpc_client_handled_total{" + UserLabels("BatchGetUsers") +
@@ -125,8 +126,8 @@ TEST_F(MetricsTest, CallsShowInGrpcServerSeriesAndTheExpositionIsValid) {
   EXPECT_EQ(Sample(posts, "grpc_client_handled_total{" + UserLabels("BatchGetUsers") +
                               ",grpc_code=\"Unavailable\"}"),
             0);
-  EXPECT_EQ(Sample(posts, "grpc_client_handling_seconds_count{" + UserLabels("BatchGetUsers") + "}"),
-            1);
+  EXPECT_EQ(
+      Sample(posts, "grpc_client_handling_seconds_count{" + UserLabels("BatchGetUsers") + "}"), 1);
   // The deletion feed's long polls are calls too (one at least is running).
   EXPECT_GE(Sample(posts, "grpc_client_started_total{" + UserLabels("ListUserEvents") + "}"), 1);
 
@@ -172,7 +173,8 @@ TEST_F(MetricsTest, DomainMetricsFollowWhatTheServicesDid) {
     users = Scrape(*users_);
     return Sample(users, "microblog_db_pool_connections{pool=\"primary\",state=\"in_use\"}") == 0;
   })) << users;
-  const double idle = Sample(users, "microblog_db_pool_connections{pool=\"primary\",state=\"idle\"}");
+  const double idle =
+      Sample(users, "microblog_db_pool_connections{pool=\"primary\",state=\"idle\"}");
   EXPECT_GE(idle, 1);
   EXPECT_LE(idle, 3);
 
@@ -241,9 +243,12 @@ TEST_F(MetricsTest, TheAccessLogWritesFailuresSlowCallsAndASampleOfTheRest) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(get_user(987654).error_code(), grpc::StatusCode::NOT_FOUND);
   const std::string log = users_->output();
   // OK calls number 1, 51 and 101 (CreateUser is the first); every NotFound.
-  EXPECT_EQ(CountLines(log, "\"method\":\"/microblog.user.v1.UserService/GetUser\",\"code\":\"OK\""), 2)
+  EXPECT_EQ(
+      CountLines(log, "\"method\":\"/microblog.user.v1.UserService/GetUser\",\"code\":\"OK\""), 2)
       << log;
-  EXPECT_EQ(CountLines(log, "\"method\":\"/microblog.user.v1.UserService/CreateUser\",\"code\":\"OK\""), 1);
+  EXPECT_EQ(
+      CountLines(log, "\"method\":\"/microblog.user.v1.UserService/CreateUser\",\"code\":\"OK\""),
+      1);
   EXPECT_EQ(CountLines(log, "\"code\":\"NOT_FOUND\""), 3) << log;
   EXPECT_EQ(Sample(Scrape(*users_), Handled(UserLabels("GetUser"), "OK")), 120);
 

@@ -136,18 +136,20 @@ TEST_F(MigrateCheckTest, ProjectGrantsAreCompared) {
 TEST_F(MigrateCheckTest, DownThatForgetsAnIndexFails) {
   MigrationsDir dir;
   dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("user", "0002_index_t", "CREATE INDEX t_x_idx ON t (x);\n", "-- forgot the index\nSELECT 1;\n");
+  dir.Add("user", "0002_index_t", "CREATE INDEX t_x_idx ON t (x);\n",
+          "-- forgot the index\nSELECT 1;\n");
   dir.Add("user", "0003_create_u", "CREATE TABLE u (y int);\n", "DROP TABLE u;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 10) << check.output;
   EXPECT_THAT(
       check.output,
-      AllOf(HasSubstr("0001_create_t: up, down, up"),
-            HasSubstr("the down file of 0002_index_t (" + dir.Path("user", "0002_index_t.down.sql") +
-                      ") does not restore the schema of version 1"),
-            HasSubstr("index public.t_x_idx is left behind"),
-            HasSubstr("version 1:         (absent)"),
-            HasSubstr("after up and down: CREATE INDEX t_x_idx ON public.t USING btree (x)")));
+      AllOf(
+          HasSubstr("0001_create_t: up, down, up"),
+          HasSubstr("the down file of 0002_index_t (" + dir.Path("user", "0002_index_t.down.sql") +
+                    ") does not restore the schema of version 1"),
+          HasSubstr("index public.t_x_idx is left behind"),
+          HasSubstr("version 1:         (absent)"),
+          HasSubstr("after up and down: CREATE INDEX t_x_idx ON public.t USING btree (x)")));
 }
 
 TEST_F(MigrateCheckTest, DownThatRestoresAColumnDifferentlyFails) {
@@ -220,7 +222,8 @@ TEST_F(MigrateCheckTest, DownThatForgetsACommentOrATriggerFails) {
 TEST_F(MigrateCheckTest, CorrectFilesPassUpDownAndTheWalkDown) {
   MigrationsDir dir;
   dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
-  dir.Add("user", "0002_create_s", "CREATE SEQUENCE s OWNED BY t.x;\nGRANT USAGE ON s TO check_reader;\n",
+  dir.Add("user", "0002_create_s",
+          "CREATE SEQUENCE s OWNED BY t.x;\nGRANT USAGE ON s TO check_reader;\n",
           "DROP SEQUENCE s;\n");
   RunResult check = Check(dir.path());
   EXPECT_EQ(check.exit_code, 0) << check.output;

@@ -61,17 +61,16 @@ class MigrateTest : public ::testing::Test {
   // nothing else inherited that could change its behaviour.
   RunResult Migrate(const std::vector<std::string>& args, EnvVars env = {},
                     const std::string& working_dir = "") {
-    EnvVars full = {{"USER_DATABASE_URL", user_url_},
-                    {"POST_DATABASE_URL", post_url_},
-                    {"MIGRATIONS_DIR", ""}};
+    EnvVars full = {
+        {"USER_DATABASE_URL", user_url_}, {"POST_DATABASE_URL", post_url_}, {"MIGRATIONS_DIR", ""}};
     for (const auto& [key, value] : env) full[key] = value;
     return RunToCompletion(MIGRATE_BIN, args, full, kRunTimeout, working_dir);
   }
   std::unique_ptr<ChildProcess> StartMigrate(const std::vector<std::string>& args) {
-    return std::make_unique<ChildProcess>(
-        MIGRATE_BIN, args,
-        EnvVars{{"USER_DATABASE_URL", user_url_}, {"POST_DATABASE_URL", post_url_},
-                {"MIGRATIONS_DIR", ""}});
+    return std::make_unique<ChildProcess>(MIGRATE_BIN, args,
+                                          EnvVars{{"USER_DATABASE_URL", user_url_},
+                                                  {"POST_DATABASE_URL", post_url_},
+                                                  {"MIGRATIONS_DIR", ""}});
   }
 
   static std::string QueryString(const std::string& url, const std::string& sql) {
@@ -106,10 +105,11 @@ class MigrateTest : public ::testing::Test {
   google::protobuf::Struct MigrateJson(const std::vector<std::string>& args, int* exit_code) {
     std::vector<std::string> sh_args = {"-c", "exec \"$0\" \"$@\" 2>/dev/null", MIGRATE_BIN};
     sh_args.insert(sh_args.end(), args.begin(), args.end());
-    RunResult result = RunToCompletion(
-        "/bin/sh", sh_args,
-        {{"USER_DATABASE_URL", user_url_}, {"POST_DATABASE_URL", post_url_}, {"MIGRATIONS_DIR", ""}},
-        kRunTimeout);
+    RunResult result = RunToCompletion("/bin/sh", sh_args,
+                                       {{"USER_DATABASE_URL", user_url_},
+                                        {"POST_DATABASE_URL", post_url_},
+                                        {"MIGRATIONS_DIR", ""}},
+                                       kRunTimeout);
     *exit_code = result.exit_code;
     google::protobuf::Struct document;
     auto status = google::protobuf::util::JsonStringToMessage(result.output, &document);
@@ -175,10 +175,12 @@ TEST_F(MigrateTest, DownToPreviousReleaseAndUpAgainWithData) {
   {
     pqxx::connection conn(user_url_);
     pqxx::nontransaction tx(conn);
-    tx.exec("INSERT INTO users (username, email, password_hash) VALUES "
-            "('a', 'a@x.org', 'h'), ('b', 'b@x.org', 'h')");
-    tx.exec("WITH d AS (DELETE FROM users WHERE username = 'b' RETURNING id) "
-            "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM d");
+    tx.exec(
+        "INSERT INTO users (username, email, password_hash) VALUES "
+        "('a', 'a@x.org', 'h'), ('b', 'b@x.org', 'h')");
+    tx.exec(
+        "WITH d AS (DELETE FROM users WHERE username = 'b' RETURNING id) "
+        "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM d");
   }
   {
     pqxx::connection conn(post_url_);
@@ -200,8 +202,9 @@ TEST_F(MigrateTest, DownToPreviousReleaseAndUpAgainWithData) {
   EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(username, ',') FROM users"), "a");
   EXPECT_EQ(QueryString(post_url_, "SELECT string_agg(body, ',') FROM posts"), "kept");
   // The previous release's DeleteUser still works on that schema.
-  EXPECT_EQ(QueryString(user_url_, "WITH d AS (DELETE FROM users RETURNING 1) "
-                                   "SELECT count(*) FROM d"),
+  EXPECT_EQ(QueryString(user_url_,
+                        "WITH d AS (DELETE FROM users RETURNING 1) "
+                        "SELECT count(*) FROM d"),
             "1");
 
   RunResult again = Migrate({"up", "--migrations-dir", kRealMigrations});
@@ -220,8 +223,9 @@ TEST_F(MigrateTest, RealSchemaIndexesAndCaseInsensitiveUniqueness) {
 
   pqxx::connection user_conn(user_url_);
   pqxx::nontransaction users(user_conn);
-  EXPECT_EQ(users.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'users' AND indexname IN"
-                        " ('users_username_lower_key', 'users_email_lower_key')")[0]
+  EXPECT_EQ(users
+                .exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'users' AND indexname IN"
+                       " ('users_username_lower_key', 'users_email_lower_key')")[0]
                 .as<int>(),
             2);
   users.exec("INSERT INTO users (username, email, password_hash) VALUES ('Alice', 'a@x.org', 'h')");
@@ -233,8 +237,7 @@ TEST_F(MigrateTest, RealSchemaIndexesAndCaseInsensitiveUniqueness) {
     EXPECT_THAT(e.what(), HasSubstr("users_username_lower_key"));
   }
   try {
-    users.exec(
-        "INSERT INTO users (username, email, password_hash) VALUES ('bob', 'A@X.org', 'h')");
+    users.exec("INSERT INTO users (username, email, password_hash) VALUES ('bob', 'A@X.org', 'h')");
     ADD_FAILURE() << "'A@X.org' accepted next to 'a@x.org'";
   } catch (const pqxx::unique_violation& e) {
     EXPECT_THAT(e.what(), HasSubstr("users_email_lower_key"));
@@ -242,10 +245,12 @@ TEST_F(MigrateTest, RealSchemaIndexesAndCaseInsensitiveUniqueness) {
 
   pqxx::connection post_conn(post_url_);
   pqxx::nontransaction posts(post_conn);
-  EXPECT_EQ(posts.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'posts' AND indexname IN"
-                        " ('posts_user_created_idx', 'posts_created_idx', 'posts_request_id_key')")[0]
-                .as<int>(),
-            3);
+  EXPECT_EQ(
+      posts
+          .exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'posts' AND indexname IN"
+                 " ('posts_user_created_idx', 'posts_created_idx', 'posts_request_id_key')")[0]
+          .as<int>(),
+      3);
   // request_id is unique when present; many posts may have none.
   posts.exec("INSERT INTO posts (user_id, body) VALUES (1, 'one'), (1, 'two')");
   posts.exec("INSERT INTO posts (user_id, body, request_id) VALUES (1, 'three', 'r1')");
@@ -275,8 +280,9 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
     pqxx::connection conn(as_user_service);
     pqxx::work tx(conn);
     // INSERT through the identity column, SELECT, UPDATE, DELETE.
-    int64_t id = tx.exec1("INSERT INTO users (username, email, password_hash)"
-                          " VALUES ('carol', 'c@x.org', 'h') RETURNING id")[0]
+    int64_t id = tx.exec1(
+                       "INSERT INTO users (username, email, password_hash)"
+                       " VALUES ('carol', 'c@x.org', 'h') RETURNING id")[0]
                      .as<int64_t>();
     tx.exec("UPDATE users SET email = 'c2@x.org' WHERE id = " + std::to_string(id));
     tx.exec("DELETE FROM users WHERE id = " + std::to_string(id));
@@ -312,9 +318,9 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
                  pqxx::insufficient_privilege);
     EXPECT_THROW(tx.exec("DELETE FROM event_cursors"), pqxx::insufficient_privilege);
     // CreatePost's batch insert.
-    EXPECT_EQ(tx.exec1("SELECT outcome FROM insert_posts('{1}', '{hi}', '{NULL}')")[0]
-                  .as<std::string>(),
-              "inserted");
+    EXPECT_EQ(
+        tx.exec1("SELECT outcome FROM insert_posts('{1}', '{hi}', '{NULL}')")[0].as<std::string>(),
+        "inserted");
   }
   {
     // Nobody else may call it (it is not PUBLIC).
@@ -343,8 +349,8 @@ TEST_F(MigrateTest, GrantsServiceRolesOnlyTheirTable) {
   }
 
   // Rolling back the grant migration revokes.
-  RunResult down = Migrate(
-      {"down", "--to", "1", "--target", "user", "--migrations-dir", kRealMigrations});
+  RunResult down =
+      Migrate({"down", "--to", "1", "--target", "user", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(down.exit_code, 0) << down.output;
   EXPECT_EQ(Version(user_url_), 1);
   pqxx::connection conn(as_user_service);
@@ -366,16 +372,14 @@ TEST_F(MigrateTest, StatusShowsAppliedAndPending) {
   // Reading the status creates nothing.
   EXPECT_FALSE(TableExists(user_url_, "schema_migrations"));
 
-  RunResult up =
-      Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()});
+  RunResult up = Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()});
   ASSERT_EQ(up.exit_code, 0) << up.output;
   RunResult status = Migrate({"status", "--target", "user", "--migrations-dir", dir.path()});
   ASSERT_EQ(status.exit_code, 0) << status.output;
-  EXPECT_THAT(status.output, AllOf(HasSubstr("current version 1, latest 3"),
-                                   HasSubstr("[applied] 0001_create_a"),
-                                   HasSubstr("[pending] 0002_create_b"),
-                                   HasSubstr("[pending] 0003_create_c"),
-                                   Not(HasSubstr("[pending] 0001_create_a"))));
+  EXPECT_THAT(status.output,
+              AllOf(HasSubstr("current version 1, latest 3"), HasSubstr("[applied] 0001_create_a"),
+                    HasSubstr("[pending] 0002_create_b"), HasSubstr("[pending] 0003_create_c"),
+                    Not(HasSubstr("[pending] 0001_create_a"))));
 }
 
 TEST_F(MigrateTest, HistoryRecordsSha256OfUpFile) {
@@ -391,8 +395,9 @@ TEST_F(MigrateTest, HistoryRecordsSha256OfUpFile) {
             expected);
   EXPECT_EQ(QueryString(user_url_, "SELECT name FROM schema_migrations WHERE version = 2"),
             "create_b");
-  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM schema_migrations"
-                                   " WHERE applied_at IS NOT NULL AND duration_ms >= 0"),
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT count(*) FROM schema_migrations"
+                        " WHERE applied_at IS NOT NULL AND duration_ms >= 0"),
             "2");
 
   RunResult history = Migrate({"history", "--target", "user", "--migrations-dir", dir.path()});
@@ -441,8 +446,7 @@ TEST_F(MigrateTest, ConcurrentRunsApplyEachMigrationOnce) {
           "DROP TABLE t;\n");
   dir.Add("user", "0002_fill_t", "INSERT INTO t VALUES (2);\nSELECT pg_sleep(0.5);\n",
           "DELETE FROM t WHERE n = 2;\n");
-  const std::vector<std::string> args = {"up", "--target", "user", "--migrations-dir",
-                                         dir.path()};
+  const std::vector<std::string> args = {"up", "--target", "user", "--migrations-dir", dir.path()};
   auto first = StartMigrate(args);
   auto second = StartMigrate(args);
   ASSERT_EQ(first->WaitExit(kRunTimeout), 0) << first->ReadOutput();
@@ -471,8 +475,7 @@ TEST_F(MigrateTest, FailingMigrationRollsBackAndReportsFilePositionAndMessage) {
   dir.Add("user", "0002_broken",
           "CREATE TABLE b (x int);\nINSERT INTO a VALUES (1);\nSELECT * FROM  nope;\n",
           "DROP TABLE b;\n");
-  const std::vector<std::string> args = {"up", "--target", "user", "--migrations-dir",
-                                         dir.path()};
+  const std::vector<std::string> args = {"up", "--target", "user", "--migrations-dir", dir.path()};
   RunResult up = Migrate(args);
   EXPECT_EQ(up.exit_code, 1) << up.output;
   EXPECT_THAT(up.output, AllOf(HasSubstr("0002_broken.up.sql"), HasSubstr("line 3, column 16"),
@@ -508,9 +511,9 @@ TEST_F(MigrateTest, RefusesWhenAppliedMigrationWasEdited) {
   for (const char* command : {"up", "down", "status"}) {
     RunResult refused = Migrate(OnUser({command}, dir));
     EXPECT_EQ(refused.exit_code, 4) << command << ": " << refused.output;
-    EXPECT_THAT(refused.output, AllOf(HasSubstr("0001_create_a"),
-                                      HasSubstr("changed after it was applied"),
-                                      HasSubstr("new migration")))
+    EXPECT_THAT(refused.output,
+                AllOf(HasSubstr("0001_create_a"), HasSubstr("changed after it was applied"),
+                      HasSubstr("new migration")))
         << command;
   }
   // Nothing ran: still at 1, and 0002 was not applied.
@@ -541,12 +544,18 @@ TEST_F(MigrateTest, BadMigrationFoldersAreRejectedBeforeTouchingTheDatabase) {
     const char* message;
   };
   const std::vector<Case> cases = {
-      {"gap", {{"0001_a.up.sql", "SELECT 1;"}, {"0001_a.down.sql", ""},
-               {"0003_c.up.sql", "SELECT 1;"}, {"0003_c.down.sql", ""}},
+      {"gap",
+       {{"0001_a.up.sql", "SELECT 1;"},
+        {"0001_a.down.sql", ""},
+        {"0003_c.up.sql", "SELECT 1;"},
+        {"0003_c.down.sql", ""}},
        "version 0002 is missing"},
       {"no down", {{"0001_a.up.sql", "SELECT 1;"}}, "has no .down.sql file"},
-      {"duplicate", {{"0001_a.up.sql", "SELECT 1;"}, {"0001_a.down.sql", ""},
-                     {"0001_b.up.sql", "SELECT 1;"}, {"0001_b.down.sql", ""}},
+      {"duplicate",
+       {{"0001_a.up.sql", "SELECT 1;"},
+        {"0001_a.down.sql", ""},
+        {"0001_b.up.sql", "SELECT 1;"},
+        {"0001_b.down.sql", ""}},
        "duplicate version 0001"},
       {"bad name", {{"1_a.up.sql", "SELECT 1;"}}, "unexpected file"},
   };
@@ -565,8 +574,8 @@ TEST_F(MigrateTest, BadMigrationFoldersAreRejectedBeforeTouchingTheDatabase) {
 TEST_F(MigrateTest, DryRunChangesNothingButTakesTheLockAndChecksChecksums) {
   MigrationsDir dir;
   AddSimpleMigrations(dir);
-  const std::vector<std::string> dry = {"up", "--dry-run", "--target", "user",
-                                        "--migrations-dir", dir.path()};
+  const std::vector<std::string> dry = {"up",   "--dry-run",        "--target",
+                                        "user", "--migrations-dir", dir.path()};
   RunResult plan = Migrate(dry);
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_THAT(plan.output, AllOf(HasSubstr("0001_create_a.up.sql"), HasSubstr("CREATE TABLE b"),
@@ -588,12 +597,11 @@ TEST_F(MigrateTest, DryRunChangesNothingButTakesTheLockAndChecksChecksums) {
   }
 
   ASSERT_EQ(Migrate({"up", "--target", "user", "--migrations-dir", dir.path()}).exit_code, 0);
-  RunResult down_plan =
-      Migrate({"down", "--to", "0", "--dry-run", "--target", "user", "--migrations-dir",
-               dir.path()});
+  RunResult down_plan = Migrate(
+      {"down", "--to", "0", "--dry-run", "--target", "user", "--migrations-dir", dir.path()});
   ASSERT_EQ(down_plan.exit_code, 0) << down_plan.output;
-  EXPECT_THAT(down_plan.output, AllOf(HasSubstr("0002_create_b.down.sql"),
-                                      HasSubstr("DROP TABLE a")));
+  EXPECT_THAT(down_plan.output,
+              AllOf(HasSubstr("0002_create_b.down.sql"), HasSubstr("DROP TABLE a")));
   EXPECT_EQ(Version(user_url_), 2);
   EXPECT_TRUE(TableExists(user_url_, "a"));
 
@@ -618,8 +626,8 @@ TEST_F(MigrateTest, WaitReturnsOnceAConcurrentUpReachesTheVersion) {
   EXPECT_EQ(waiter->WaitExit(kRunTimeout), 0) << waiter->ReadOutput();
   EXPECT_THAT(waiter->ReadOutput(), HasSubstr("user: at version 2"));
 
-  RunResult latest = Migrate({"wait", "--version", "latest", "--target", "user",
-                              "--migrations-dir", dir.path()});
+  RunResult latest =
+      Migrate({"wait", "--version", "latest", "--target", "user", "--migrations-dir", dir.path()});
   EXPECT_EQ(latest.exit_code, 0) << latest.output;
 }
 
@@ -632,8 +640,8 @@ TEST_F(MigrateTest, WaitFailsWhenDatabaseIsAheadAndTimesOut) {
   EXPECT_THAT(timeout.output, HasSubstr("timed out"));
 
   ASSERT_EQ(Migrate({"up", "--target", "user", "--migrations-dir", dir.path()}).exit_code, 0);
-  RunResult ahead = Migrate({"wait", "--version", "1", "--target", "user", "--migrations-dir",
-                             dir.path()});
+  RunResult ahead =
+      Migrate({"wait", "--version", "1", "--target", "user", "--migrations-dir", dir.path()});
   EXPECT_EQ(ahead.exit_code, 4) << ahead.output;
   EXPECT_THAT(ahead.output, HasSubstr("at version 2, ahead of the expected version 1"));
 }
@@ -654,14 +662,16 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
 
   RunResult stamp = Migrate(OnUser({"stamp", "2"}, dir));
   ASSERT_EQ(stamp.exit_code, 0) << stamp.output;
-  EXPECT_THAT(stamp.output, AllOf(HasSubstr("stamped 0001_create_a"),
-                                  HasSubstr("stamped 0002_create_b"),
-                                  HasSubstr("nothing was run"), HasSubstr("now at version 2")));
+  EXPECT_THAT(stamp.output,
+              AllOf(HasSubstr("stamped 0001_create_a"), HasSubstr("stamped 0002_create_b"),
+                    HasSubstr("nothing was run"), HasSubstr("now at version 2")));
   EXPECT_EQ(Version(user_url_), 2);
   // The same checksums `up` records, and no time spent.
-  const std::vector<migrate::MigrationFile> files = migrate::LoadMigrationFiles(dir.path() + "/user");
-  EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(checksum, ',' ORDER BY version)"
-                                   " FROM schema_migrations"),
+  const std::vector<migrate::MigrationFile> files =
+      migrate::LoadMigrationFiles(dir.path() + "/user");
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT string_agg(checksum, ',' ORDER BY version)"
+                        " FROM schema_migrations"),
             files[0].checksum + "," + files[1].checksum);
   EXPECT_EQ(QueryString(user_url_, "SELECT sum(duration_ms) FROM schema_migrations"), "0");
 
@@ -676,8 +686,8 @@ TEST_F(MigrateTest, StampRecordsVersionsWithoutRunningThem) {
   EXPECT_THAT(same.output, HasSubstr("nothing to stamp"));
   RunResult behind = Migrate(OnUser({"stamp", "2"}, dir));
   EXPECT_EQ(behind.exit_code, 4) << behind.output;
-  EXPECT_THAT(behind.output, AllOf(HasSubstr("at version 3, past 2"),
-                                   HasSubstr("migrate down --to 2")));
+  EXPECT_THAT(behind.output,
+              AllOf(HasSubstr("at version 3, past 2"), HasSubstr("migrate down --to 2")));
   EXPECT_EQ(Version(user_url_), 3);
 
   // Repairing history: a row deleted by hand is refused by up and restored by
@@ -721,10 +731,11 @@ TEST_F(MigrateTest, StatusAndHistoryJson) {
   MigrationsDir dir;
   AddSimpleMigrations(dir);
   dir.Add("post", "0001_create_p", "CREATE TABLE p (x int);\n", "DROP TABLE p;\n");
-  ASSERT_EQ(Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()})
-                .exit_code,
-            0);
-  const std::vector<migrate::MigrationFile> files = migrate::LoadMigrationFiles(dir.path() + "/user");
+  ASSERT_EQ(
+      Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()}).exit_code,
+      0);
+  const std::vector<migrate::MigrationFile> files =
+      migrate::LoadMigrationFiles(dir.path() + "/user");
 
   int exit_code = -1;
   google::protobuf::Struct status =
@@ -770,8 +781,15 @@ TEST_F(MigrateTest, StatusAndHistoryJson) {
   google::protobuf::Struct edited = MigrateJson(
       {"status", "--json", "--target", "user", "--migrations-dir", dir.path()}, &exit_code);
   EXPECT_EQ(exit_code, 4);
-  const auto& problems = edited.fields().at("databases").list_value().values(0)
-                             .struct_value().fields().at("problems").list_value().values();
+  const auto& problems = edited.fields()
+                             .at("databases")
+                             .list_value()
+                             .values(0)
+                             .struct_value()
+                             .fields()
+                             .at("problems")
+                             .list_value()
+                             .values();
   ASSERT_EQ(problems.size(), 1);
   EXPECT_THAT(problems[0].string_value(), HasSubstr("changed after it was applied"));
 
@@ -779,8 +797,8 @@ TEST_F(MigrateTest, StatusAndHistoryJson) {
   const std::string secret = "Sup3rSecretPw";
   RunResult unreachable = RunToCompletion(
       "/bin/sh",
-      {"-c", "exec \"$0\" \"$@\" 2>/dev/null", MIGRATE_BIN, "status", "--json", "--target",
-       "post", "--migrations-dir", dir.path()},
+      {"-c", "exec \"$0\" \"$@\" 2>/dev/null", MIGRATE_BIN, "status", "--json", "--target", "post",
+       "--migrations-dir", dir.path()},
       {{"POST_DATABASE_URL",
         "postgresql://bob:" + secret + "@127.0.0.1:" + std::to_string(FreeTcpPort()) + "/db"},
        {"MIGRATIONS_DIR", ""}},
@@ -789,8 +807,14 @@ TEST_F(MigrateTest, StatusAndHistoryJson) {
   google::protobuf::Struct down;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(unreachable.output, &down).ok())
       << unreachable.output;
-  EXPECT_THAT(down.fields().at("databases").list_value().values(0).struct_value().fields()
-                  .at("error").string_value(),
+  EXPECT_THAT(down.fields()
+                  .at("databases")
+                  .list_value()
+                  .values(0)
+                  .struct_value()
+                  .fields()
+                  .at("error")
+                  .string_value(),
               HasSubstr("127.0.0.1"));
   EXPECT_THAT(unreachable.output, Not(HasSubstr(secret)));
 }
@@ -842,9 +866,9 @@ class Reader {
 TEST_F(MigrateTest, LockTimeoutKeepsReadsFlowingAndRetriesUntilTheLockIsFree) {
   MigrationsDir dir;
   AddLockingMigrations(dir);
-  ASSERT_EQ(Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()}).exit_code,
+      0);
   // A long transaction that read t: its ACCESS SHARE lock blocks ALTER TABLE.
   pqxx::connection holder(user_url_);
   const std::string holder_pid = std::to_string(holder.backendpid());
@@ -866,8 +890,9 @@ TEST_F(MigrateTest, LockTimeoutKeepsReadsFlowingAndRetriesUntilTheLockIsFree) {
               AllOf(HasSubstr("timed out after 300 ms waiting for a lock"),
                     HasSubstr("blocked by pid " + holder_pid), HasSubstr("applied 0002_add_y")));
   EXPECT_EQ(Version(user_url_), 2);
-  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM information_schema.columns"
-                                   " WHERE table_name = 't' AND column_name = 'y'"),
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT count(*) FROM information_schema.columns"
+                        " WHERE table_name = 't' AND column_name = 'y'"),
             "1");
   // Readers queued behind the ALTER waited at most about one lock_timeout,
   // although the migration was blocked for much longer.
@@ -879,17 +904,17 @@ TEST_F(MigrateTest, LockTimeoutKeepsReadsFlowingAndRetriesUntilTheLockIsFree) {
 TEST_F(MigrateTest, LockTimeoutFailsAfterTheRetriesNamingTheBlocker) {
   MigrationsDir dir;
   AddLockingMigrations(dir);
-  ASSERT_EQ(Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Migrate({"up", "--to", "1", "--target", "user", "--migrations-dir", dir.path()}).exit_code,
+      0);
   pqxx::connection holder(user_url_);
   const std::string holder_pid = std::to_string(holder.backendpid());
   pqxx::work holder_tx(holder);
   holder_tx.exec("SELECT count(*) FROM t");
 
   Reader reader(user_url_);
-  RunResult up = Migrate({"up", "--lock-timeout", "0.2s", "--lock-retries", "2", "--target",
-                          "user", "--migrations-dir", dir.path()});
+  RunResult up = Migrate({"up", "--lock-timeout", "0.2s", "--lock-retries", "2", "--target", "user",
+                          "--migrations-dir", dir.path()});
   reader.Stop();
   EXPECT_EQ(up.exit_code, 1) << up.output;
   EXPECT_THAT(up.output,
@@ -913,17 +938,17 @@ TEST_F(MigrateTest, ConcurrentIndexBuildWaitsForOldTransactionsDespiteLockTimeou
   dir.Add("user", "0003_t_n_idx",
           "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_n_idx ON t (n);\n",
           "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_n_idx;\n");
-  ASSERT_EQ(Migrate({"up", "--to", "2", "--target", "user", "--migrations-dir", dir.path()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Migrate({"up", "--to", "2", "--target", "user", "--migrations-dir", dir.path()}).exit_code,
+      0);
   pqxx::connection holder(user_url_);
   auto holder_tx =
       std::make_unique<pqxx::transaction<pqxx::isolation_level::repeatable_read>>(holder);
   holder_tx->exec("SELECT count(*) FROM t");  // keeps a snapshot the build waits for
 
   Reader reader(user_url_);
-  auto up = StartMigrate({"up", "--lock-timeout", "200ms", "--target", "user",
-                          "--migrations-dir", dir.path()});
+  auto up = StartMigrate(
+      {"up", "--lock-timeout", "200ms", "--target", "user", "--migrations-dir", dir.path()});
   ASSERT_TRUE(WaitForOutput(*up, "runs outside a transaction")) << up->ReadOutput();
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(up->Running()) << up->ReadOutput();
@@ -933,16 +958,17 @@ TEST_F(MigrateTest, ConcurrentIndexBuildWaitsForOldTransactionsDespiteLockTimeou
   ASSERT_EQ(up->WaitExit(kRunTimeout), 0) << up->ReadOutput();
   reader.Stop();
   EXPECT_EQ(Version(user_url_), 3);
-  EXPECT_EQ(QueryString(user_url_, "SELECT indisvalid FROM pg_index"
-                                   " WHERE indexrelid = 't_n_idx'::regclass"),
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT indisvalid FROM pg_index"
+                        " WHERE indexrelid = 't_n_idx'::regclass"),
             "t");
   EXPECT_LT(reader.max_ms(), 200 + 700);
 }
 
 TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromTheStart) {
   MigrationsDir dir;
-  dir.Add("user", "0001_create_t",
-          "CREATE TABLE t (n int);\nINSERT INTO t VALUES (1), (1), (2);\n", "DROP TABLE t;\n");
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (n int);\nINSERT INTO t VALUES (1), (1), (2);\n",
+          "DROP TABLE t;\n");
   // The unique index cannot be built: duplicates. CONCURRENTLY leaves it INVALID.
   dir.Add("user", "0002_indexes",
           "-- migrate:no-transaction\n"
@@ -954,19 +980,18 @@ TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromT
           "DROP INDEX CONCURRENTLY IF EXISTS t_n_idx;\n");
   const std::vector<std::string> up_args = {"up", "--target", "user", "--migrations-dir",
                                             dir.path()};
-  RunResult plan = Migrate({"up", "--dry-run", "--target", "user", "--migrations-dir",
-                            dir.path()});
+  RunResult plan = Migrate({"up", "--dry-run", "--target", "user", "--migrations-dir", dir.path()});
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_THAT(plan.output, HasSubstr("0002_indexes.up.sql (outside a transaction"));
 
   RunResult failed = Migrate(up_args);
   EXPECT_EQ(failed.exit_code, 1) << failed.output;
-  EXPECT_THAT(failed.output,
-              AllOf(HasSubstr("at statement 2 of 2"), HasSubstr("0002_indexes.up.sql line 4"),
-                    HasSubstr("could not create unique index"),
-                    HasSubstr("INVALID index public.t_n_key"),
-                    HasSubstr("DROP INDEX CONCURRENTLY IF EXISTS public.t_n_key"),
-                    HasSubstr("stays at version 1"), HasSubstr("idempotent")));
+  EXPECT_THAT(
+      failed.output,
+      AllOf(HasSubstr("at statement 2 of 2"), HasSubstr("0002_indexes.up.sql line 4"),
+            HasSubstr("could not create unique index"), HasSubstr("INVALID index public.t_n_key"),
+            HasSubstr("DROP INDEX CONCURRENTLY IF EXISTS public.t_n_key"),
+            HasSubstr("stays at version 1"), HasSubstr("idempotent")));
   EXPECT_EQ(Version(user_url_), 1);
   // Statement 1 took effect; no history row for 0002.
   EXPECT_TRUE(TableExists(user_url_, "t_n_idx"));
@@ -986,10 +1011,11 @@ TEST_F(MigrateTest, NoTransactionFileFailureLeavesVersionUnappliedAndRerunsFromT
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
   EXPECT_THAT(rerun.output, HasSubstr("runs outside a transaction"));
   EXPECT_EQ(Version(user_url_), 2);
-  EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(c.relname || ':' || i.indisvalid, ','"
-                                   " ORDER BY c.relname) FROM pg_index i"
-                                   " JOIN pg_class c ON c.oid = i.indexrelid"
-                                   " WHERE i.indrelid = 't'::regclass"),
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT string_agg(c.relname || ':' || i.indisvalid, ','"
+                        " ORDER BY c.relname) FROM pg_index i"
+                        " JOIN pg_class c ON c.oid = i.indexrelid"
+                        " WHERE i.indrelid = 't'::regclass"),
             "t_n_idx:true,t_n_key:true");
 
   // The down file runs the same way.
@@ -1010,9 +1036,10 @@ TEST_F(MigrateTest, NoTransactionFileReportsPositionAndHoldsTheLock) {
   auto up = StartMigrate({"up", "--target", "user", "--migrations-dir", dir.path()});
   ASSERT_TRUE(WaitForOutput(*up, "runs outside a transaction")) << up->ReadOutput();
   // The session advisory lock stays held between statements (no transaction).
-  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
-                                   " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
-                                   " AND a.query LIKE '%pg_sleep%'"),
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
+                        " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND a.query LIKE '%pg_sleep%'"),
             "1");
   EXPECT_EQ(up->WaitExit(kRunTimeout), 1) << up->ReadOutput();
   EXPECT_THAT(up->ReadOutput(), AllOf(HasSubstr("at statement 2 of 2"),
@@ -1033,8 +1060,7 @@ TEST_F(MigrateTest, UnreachableDatabaseMessageNamesEndpointButNeverThePassword) 
                            {{"USER_DATABASE_URL", url}});
     EXPECT_EQ(up.exit_code, 3) << up.output;
     EXPECT_THAT(up.output, AllOf(HasSubstr("USER_DATABASE_URL"), HasSubstr("127.0.0.1"),
-                                 HasSubstr(std::to_string(port)),
-                                 HasSubstr("Connection refused")));
+                                 HasSubstr(std::to_string(port)), HasSubstr("Connection refused")));
     EXPECT_THAT(up.output, Not(HasSubstr(secret)));
   }
 
@@ -1069,15 +1095,20 @@ TEST(MigrateCliTest, UsageErrorsExitWithCodeTwo) {
       {{"status", "--to", "1"}, {}, "unknown flag --to for command status"},
       {{"sideways"}, {}, "unknown command 'sideways'"},
       {{}, {}, "missing command"},
-      {{"up", "--migrations-dir", "/nonexistent/migrations"}, {},
-       "migrations folder /nonexistent/migrations/user does not exist", false},
-      {{"up", "--migrations-dir", kRealMigrations}, {{"POST_DATABASE_URL", ""}},
+      {{"up", "--migrations-dir", "/nonexistent/migrations"},
+       {},
+       "migrations folder /nonexistent/migrations/user does not exist",
+       false},
+      {{"up", "--migrations-dir", kRealMigrations},
+       {{"POST_DATABASE_URL", ""}},
        "set POST_DATABASE_URL"},
-      {{"up", "--target", "everything", "--migrations-dir", kRealMigrations}, {},
+      {{"up", "--target", "everything", "--migrations-dir", kRealMigrations},
+       {},
        "unknown --target 'everything'"},
       {{"up", "--migrations-dir", kRealMigrations},
        {{"USER_DATABASE_URL", "postgresql://u:pw0rd@h/db?bogus=1"}},
-       "USER_DATABASE_URL is not a valid PostgreSQL URL", false},
+       "USER_DATABASE_URL is not a valid PostgreSQL URL",
+       false},
       {{"down", "--to", "1", "--steps", "1"}, {}, "either --to or --steps"},
       {{"wait"}, {}, "wait needs --version"},
       {{"up", "--to", "x1"}, {}, "invalid value 'x1' for --to"},
@@ -1178,12 +1209,28 @@ TEST(MigrateCliTest, StampLockAndJsonFlagsAreChecked) {
 TEST(MigrateCliTest, HelpListsCommandsFlagsEnvironmentAndExitCodes) {
   RunResult help = RunCli({"--help"});
   ASSERT_EQ(help.exit_code, 0) << help.output;
-  for (const char* text : {"up", "down", "status", "history", "wait --version", "--target",
-                           "--dry-run", "--steps", "USER_DATABASE_URL", "POST_DATABASE_URL",
-                           "Exit codes", "5  `wait` timed out", "new NAME --target",
-                           "stamp VERSION", "--json", "--lock-timeout", "--lock-retries",
-                           "55P03", "migrate:no-transaction", "expand/contract",
-                           "\"current_version\"", "\"migrations\""}) {
+  for (const char* text : {"up",
+                           "down",
+                           "status",
+                           "history",
+                           "wait --version",
+                           "--target",
+                           "--dry-run",
+                           "--steps",
+                           "USER_DATABASE_URL",
+                           "POST_DATABASE_URL",
+                           "Exit codes",
+                           "5  `wait` timed out",
+                           "new NAME --target",
+                           "stamp VERSION",
+                           "--json",
+                           "--lock-timeout",
+                           "--lock-retries",
+                           "55P03",
+                           "migrate:no-transaction",
+                           "expand/contract",
+                           "\"current_version\"",
+                           "\"migrations\""}) {
     EXPECT_THAT(help.output, HasSubstr(text));
   }
 }

@@ -23,9 +23,9 @@
 // posts exist, so no mutation of a small id plausibly names them.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -228,10 +228,10 @@ class NetworkFuzzTest : public BothServicesTest {
   std::string good_username_;
 
   std::mutex mu_;
-  int good_failures_ = 0;                                 // guarded by mu_
-  int good_calls_ = 0;                                    // guarded by mu_
-  std::vector<Offender> offenders_;                       // guarded by mu_
-  std::map<std::string, std::map<int, int>> codes_;       // path -> code -> count; guarded by mu_
+  int good_failures_ = 0;                            // guarded by mu_
+  int good_calls_ = 0;                               // guarded by mu_
+  std::vector<Offender> offenders_;                  // guarded by mu_
+  std::map<std::string, std::map<int, int>> codes_;  // path -> code -> count; guarded by mu_
   std::atomic<int> calls_{0};
   std::atomic<int> hashing_calls_{0};
 };
@@ -466,9 +466,8 @@ void NetworkFuzzTest::Fuzz(const std::vector<Method>& methods, uint64_t seed, in
             mutator.Below(kRandomOneIn) == 0
                 ? mutator.RandomBytes(96)
                 : mutator.Mutate(method->seeds[mutator.Below(method->seeds.size())], all_seeds);
-        const grpc::Status status =
-            RawUnaryCall(method->post_service ? post_calls : user_calls, method->path, request,
-                         kFuzzCallTimeout);
+        const grpc::Status status = RawUnaryCall(method->post_service ? post_calls : user_calls,
+                                                 method->path, request, kFuzzCallTimeout);
         std::lock_guard<std::mutex> lock(mu_);
         ++codes_[method->path][status.error_code()];
         if (status.error_code() == StatusCode::INTERNAL ||
@@ -582,8 +581,8 @@ TEST_F(NetworkFuzzTest, FuzzedRequestsOfEveryRpcFailOnlyThemselves) {
     }
     std::cout << "\n";
   }
-  std::cout << fuzzed << " fuzzed calls, warm-up included; the last " << std::min(calls_.load(), kMaxCalls)
-            << " (" << hashing << " to Argon2id RPCs) in "
+  std::cout << fuzzed << " fuzzed calls, warm-up included; the last "
+            << std::min(calls_.load(), kMaxCalls) << " (" << hashing << " to Argon2id RPCs) in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(fuzzed_for).count()
             << " ms, beside " << 2 * kGarbageConnections << " raw TCP connections of random bytes; "
             << good_calls_ << " good calls" << std::endl;

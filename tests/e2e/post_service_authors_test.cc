@@ -216,7 +216,8 @@ TEST_F(BothServicesTest, TraceContextReachesTheRealUserServiceLog) {
   const std::string user_log = users_->output();
   const std::size_t batch_line = user_log.find("/microblog.user.v1.UserService/BatchGetUsers");
   ASSERT_NE(batch_line, std::string::npos) << user_log;
-  const std::string line = user_log.substr(batch_line, user_log.find('\n', batch_line) - batch_line);
+  const std::string line =
+      user_log.substr(batch_line, user_log.find('\n', batch_line) - batch_line);
   EXPECT_NE(line.find(trace_id), std::string::npos) << line;
   EXPECT_NE(line.find("\"span_id\":\""), std::string::npos) << line;
   EXPECT_EQ(line.find(caller_span), std::string::npos) << line;
@@ -276,8 +277,8 @@ TEST_F(BothServicesTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
   GetPostResponse got;
   EXPECT_EQ(stub_->GetPost(traced_context().get(), get, &got).error_code(),
             grpc::StatusCode::UNAVAILABLE);
-  EXPECT_TRUE(AnyContains(LinesWith(posts_->output(), from, "database connection lost"),
-                          trace_fields))
+  EXPECT_TRUE(
+      AnyContains(LinesWith(posts_->output(), from, "database connection lost"), trace_fields))
       << posts_->output().substr(from);
 
   // Blocking work on a worker thread, in user-service.
@@ -288,8 +289,8 @@ TEST_F(BothServicesTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
   microblog::user::v1::LookupUserResponse looked_up;
   EXPECT_EQ(user_stub_->LookupUser(traced_context().get(), lookup, &looked_up).error_code(),
             grpc::StatusCode::UNAVAILABLE);
-  EXPECT_TRUE(AnyContains(LinesWith(users_->output(), from, "database connection lost"),
-                          trace_fields))
+  EXPECT_TRUE(
+      AnyContains(LinesWith(users_->output(), from, "database connection lost"), trace_fields))
       << users_->output().substr(from);
 
   // An internal error's cause, logged as the call is answered.
@@ -301,8 +302,8 @@ TEST_F(BothServicesTest, EveryLineWrittenForATracedCallCarriesItsTrace) {
   ListPostsResponse listed;
   EXPECT_EQ(stub_->ListPosts(traced_context().get(), list, &listed).error_code(),
             grpc::StatusCode::INTERNAL);
-  EXPECT_TRUE(AnyContains(LinesWith(posts_->output(), from, "\"msg\":\"internal error\""),
-                          trace_fields))
+  EXPECT_TRUE(
+      AnyContains(LinesWith(posts_->output(), from, "\"msg\":\"internal error\""), trace_fields))
       << posts_->output().substr(from);
 
   // The same without a trace: no trace fields at all.

@@ -15,8 +15,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -142,8 +142,8 @@ class ReplicasTest : public ::testing::Test {
   }
   // Waits until the service logged `times` times that its replica is in use.
   static void AwaitReplicaInUse(const ServiceProcess& service, int times = 1) {
-    ASSERT_TRUE(Eventually([&] { return Occurrences(service, "read replica in use") >= times; },
-                           kWait))
+    ASSERT_TRUE(
+        Eventually([&] { return Occurrences(service, "read replica in use") >= times; }, kWait))
         << service.output();
   }
 
@@ -204,8 +204,8 @@ class ReplicasTest : public ::testing::Test {
   // The number of rows of `table` with id `id` in the replica's copy of `db`.
   static std::string RowsOnReplica(PgCluster& replica, const MigratedDatabase& db,
                                    const std::string& table, int64_t id) {
-    return replica.Query(db.name, "SELECT count(*) FROM " + table + " WHERE id = " +
-                                      std::to_string(id));
+    return replica.Query(db.name,
+                         "SELECT count(*) FROM " + table + " WHERE id = " + std::to_string(id));
   }
 
   MigratedDatabase user_db_;
@@ -417,30 +417,34 @@ TEST_F(ReplicasTest, AStoppedReplicaCostsNoFailedCall) {
   const auto replica_reads = [&](const ServiceProcess& service) {
     return MetricValue(service, "microblog_db_reads_total{pool=\"replica-1\"}");
   };
-  ASSERT_TRUE(Eventually([&] {
-    return replica_reads(*user_service_) > 20 && replica_reads(*post_service_) > 20;
-  }, kWait));
+  ASSERT_TRUE(Eventually(
+      [&] { return replica_reads(*user_service_) > 20 && replica_reads(*post_service_) > 20; },
+      kWait));
 
   replica.Stop();
-  ASSERT_TRUE(Eventually([&] {
-    return Occurrences(*user_service_, "read replica skipped") >= 1 &&
-           Occurrences(*post_service_, "read replica skipped") >= 1;
-  }, kWait));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Occurrences(*user_service_, "read replica skipped") >= 1 &&
+               Occurrences(*post_service_, "read replica skipped") >= 1;
+      },
+      kWait));
   const int user_calls = user_reads.calls();
   const int post_calls = post_reads.calls();
-  ASSERT_TRUE(Eventually([&] {
-    return user_reads.calls() > user_calls + 20 && post_reads.calls() > post_calls + 20;
-  }, kWait));  // served by the primary meanwhile
+  ASSERT_TRUE(Eventually(
+      [&] { return user_reads.calls() > user_calls + 20 && post_reads.calls() > post_calls + 20; },
+      kWait));  // served by the primary meanwhile
 
   replica.Restart();
   AwaitReplicaInUse(*user_service_, 2);
   AwaitReplicaInUse(*post_service_, 2);
   const double user_replica_reads = replica_reads(*user_service_);
   const double post_replica_reads = replica_reads(*post_service_);
-  ASSERT_TRUE(Eventually([&] {
-    return replica_reads(*user_service_) > user_replica_reads + 20 &&
-           replica_reads(*post_service_) > post_replica_reads + 20;
-  }, kWait));  // back on the replica
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return replica_reads(*user_service_) > user_replica_reads + 20 &&
+               replica_reads(*post_service_) > post_replica_reads + 20;
+      },
+      kWait));  // back on the replica
 
   const std::map<grpc::StatusCode, int> user_codes = user_reads.Stop();
   const std::map<grpc::StatusCode, int> post_codes = post_reads.Stop();

@@ -30,8 +30,8 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/ascii.h"
-#include "common/rpc/grpc_status.h"
 #include "common/base/page_token.h"
+#include "common/rpc/grpc_status.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -105,7 +105,6 @@ struct Reply {
   Response response;
 };
 
-
 class UserServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -130,12 +129,13 @@ class UserServiceTest : public ::testing::Test {
   }
 
   template <typename Response, typename Request, typename Method>
-  Reply<Response> Call(Method method, const Request& request, v1::UserService::Stub* stub = nullptr) {
+  Reply<Response> Call(Method method, const Request& request,
+                       v1::UserService::Stub* stub = nullptr) {
     grpc::ClientContext context;
     Deadline(context);
     Reply<Response> reply;
-    reply.status = ((stub != nullptr ? stub : stub_.get())->*method)(&context, request,
-                                                                     &reply.response);
+    reply.status =
+        ((stub != nullptr ? stub : stub_.get())->*method)(&context, request, &reply.response);
     return reply;
   }
 
@@ -259,7 +259,7 @@ TEST_F(UserServiceTest, CreateUserStoresAccountAndHashesPassword) {
   ASSERT_TRUE(reply.status.ok()) << Describe(reply.status);
   const v1::User& user = reply.response.user();
   EXPECT_GT(user.id(), 0);
-  EXPECT_EQ(user.username(), "Alice");            // case kept as given
+  EXPECT_EQ(user.username(), "Alice");  // case kept as given
   EXPECT_EQ(user.email(), "Alice@Example.com");
   EXPECT_GT(user.create_time().seconds(), 1600000000);  // set by the server, after 2020
 
@@ -276,8 +276,7 @@ TEST_F(UserServiceTest, CreateUserStoresAccountAndHashesPassword) {
 TEST_F(UserServiceTest, CreateUserReportsEveryBadFieldAndStoresNothing) {
   auto reply = Create("bad name", "not-an-email", "short");
   EXPECT_EQ(reply.status.error_code(), StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(ViolatedFields(reply.status),
-            (std::set<std::string>{"username", "email", "password"}))
+  EXPECT_EQ(ViolatedFields(reply.status), (std::set<std::string>{"username", "email", "password"}))
       << Describe(reply.status);
 
   auto empty = Create("", "", "");
@@ -329,9 +328,9 @@ TEST_F(UserServiceTest, CreateUserAcceptsOnlyLettersDigitsDotUnderscoreDash) {
     EXPECT_EQ(reply.status.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
     EXPECT_EQ(ViolatedFields(reply.status), std::set<std::string>{"username"}) << bad;
   }
-  for (const std::string bad : {"no-at.example.com", "@example.com", "a@b@example.com",
-                                "a@localhost", "a@.example.com", "a@example.com.",
-                                "sp ace@example.com", "a@exa mple.com"}) {
+  for (const std::string bad :
+       {"no-at.example.com", "@example.com", "a@b@example.com", "a@localhost", "a@.example.com",
+        "a@example.com.", "sp ace@example.com", "a@exa mple.com"}) {
     auto reply = Create("emailcheck", bad);
     EXPECT_EQ(ViolatedFields(reply.status), std::set<std::string>{"email"}) << bad;
   }
@@ -367,10 +366,18 @@ TEST_F(UserServiceTest, ConcurrentLookupsEachGetTheirOwnAnswer) {
       Reply<v1::LookupUserResponse> reply;
       int64_t expected_id = user.id();
       switch (i % 5) {
-        case 0: reply = LookupByUsername(user.username()); break;
-        case 1: reply = LookupByEmail(user.email()); break;
-        case 2: reply = LookupByUsername(absl::AsciiStrToUpper(user.username())); break;
-        case 3: reply = LookupByEmail(absl::AsciiStrToUpper(user.email())); break;
+        case 0:
+          reply = LookupByUsername(user.username());
+          break;
+        case 1:
+          reply = LookupByEmail(user.email());
+          break;
+        case 2:
+          reply = LookupByUsername(absl::AsciiStrToUpper(user.username()));
+          break;
+        case 3:
+          reply = LookupByEmail(absl::AsciiStrToUpper(user.email()));
+          break;
         default:
           reply = LookupByUsername("nobody" + std::to_string(i));
           expected_id = 0;
@@ -485,7 +492,7 @@ TEST_F(UserServiceTest, ConcurrentGetUsersEachGetTheirOwnAnswer) {
         v1::GetUserRequest request;
         request.set_id(id);
         auto reply = Call<v1::GetUserResponse>(&v1::UserService::Stub::GetUser, request,
-                                              stubs[t % stubs.size()].get());
+                                               stubs[t % stubs.size()].get());
         auto it = names.find(id);
         if (it != names.end()) {
           ASSERT_TRUE(reply.status.ok()) << id << ": " << Describe(reply.status);
@@ -523,8 +530,8 @@ TEST_F(UserServiceTest, LookupUserIgnoresCaseAndValidatesItsKey) {
   EXPECT_EQ(LookupByUsername("nobody").status.error_code(), StatusCode::NOT_FOUND);
   EXPECT_EQ(LookupByEmail("nobody@example.com").status.error_code(), StatusCode::NOT_FOUND);
 
-  auto no_key = Call<v1::LookupUserResponse>(&v1::UserService::Stub::LookupUser,
-                                             v1::LookupUserRequest());
+  auto no_key =
+      Call<v1::LookupUserResponse>(&v1::UserService::Stub::LookupUser, v1::LookupUserRequest());
   EXPECT_EQ(no_key.status.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(ViolatedFields(no_key.status), std::set<std::string>{"key"});
 
@@ -1146,7 +1153,8 @@ TEST_F(PasswordFloodTest, WrongPasswordFloodFromOneCallerIsRefusedAtOnceAndLeave
   for (int i = 0; i < kFlood; ++i) {
     threads.emplace_back([&, i] {
       const auto start = std::chrono::steady_clock::now();
-      flood[i].status = Verify("nobody" + std::to_string(i), "wrong password", flooder.get()).status;
+      flood[i].status =
+          Verify("nobody" + std::to_string(i), "wrong password", flooder.get()).status;
       flood[i].took = std::chrono::steady_clock::now() - start;
       ++finished;
     });
@@ -1183,16 +1191,17 @@ TEST_F(PasswordFloodTest, WrongPasswordFloodFromOneCallerIsRefusedAtOnceAndLeave
   EXPECT_LT(refused, kFlood);
   // Every refusal is counted, with its reason.
   const std::string metrics = Metrics();
-  EXPECT_EQ(MetricValue(metrics,
-                        "microblog_password_checks_refused_total{reason=\"deadline\"}") +
-                MetricValue(metrics,
-                            "microblog_password_checks_refused_total{reason=\"caller_queue_full\"}"),
-            refused)
+  EXPECT_EQ(
+      MetricValue(metrics, "microblog_password_checks_refused_total{reason=\"deadline\"}") +
+          MetricValue(metrics,
+                      "microblog_password_checks_refused_total{reason=\"caller_queue_full\"}"),
+      refused)
       << metrics;
   EXPECT_EQ(MetricValue(metrics, "microblog_password_hash_queue_depth"), 0) << metrics;
 }
 
-TEST_F(PasswordFloodTest, RepeatedWrongPasswordsFromOneSourceAreThrottledWhileTheOwnerLogsInElsewhere) {
+TEST_F(PasswordFloodTest,
+       RepeatedWrongPasswordsFromOneSourceAreThrottledWhileTheOwnerLogsInElsewhere) {
   MustCreate("peggy", "peggy@x.io");
   auto attacker = StubFrom("127.0.0.1");
   auto owner = StubFrom("[::1]");
@@ -1221,16 +1230,16 @@ TEST_F(PasswordFloodTest, RepeatedWrongPasswordsFromOneSourceAreThrottledWhileTh
   // The owner, from another address, is not locked out.
   const grpc::Status login = Verify("Peggy", kPassword, owner.get()).status;
   EXPECT_TRUE(login.ok()) << Describe(login);
-  EXPECT_GE(MetricValue(Metrics(),
-                        "microblog_password_checks_refused_total{reason=\"login_throttled\"}"),
-            4);
+  EXPECT_GE(
+      MetricValue(Metrics(), "microblog_password_checks_refused_total{reason=\"login_throttled\"}"),
+      4);
 }
 
 // --- Configuration ---
 
 TEST(UserServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
-  auto result = microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {},
-                                                    {{"USER_DATABASE_URL", ""}});
+  auto result =
+      microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {}, {{"USER_DATABASE_URL", ""}});
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("USER_DATABASE_URL"), std::string::npos) << result.output;
 }

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/service/config.h"
 #include "common/base/log.h"
+#include "common/service/config.h"
 #include "fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

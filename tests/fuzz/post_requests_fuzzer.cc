@@ -35,19 +35,16 @@ void CheckListPosts(const v1::ListPostsRequest& request) {
 void CheckRequestOf(uint8_t rpc, const uint8_t* data, size_t size) {
   switch (rpc % 4) {
     case 0:
-      return WithRequest<v1::CreatePostRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(post::ValidateCreatePost(r));
-      });
+      return WithRequest<v1::CreatePostRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(post::ValidateCreatePost(r)); });
     case 1:
-      return WithRequest<v1::GetPostRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(post::ValidatePostId(r.id()));
-      });
+      return WithRequest<v1::GetPostRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(post::ValidatePostId(r.id())); });
     case 2:
       return WithRequest<v1::ListPostsRequest>(data, size, CheckListPosts);
     case 3:
-      return WithRequest<v1::DeletePostRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(post::ValidatePostId(r.id()));
-      });
+      return WithRequest<v1::DeletePostRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(post::ValidatePostId(r.id())); });
   }
 }
 

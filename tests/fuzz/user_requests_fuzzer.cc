@@ -56,33 +56,27 @@ void CheckListUserEvents(const v1::ListUserEventsRequest& request) {
 void CheckRequestOf(uint8_t rpc, const uint8_t* data, size_t size) {
   switch (rpc % 9) {
     case 0:
-      return WithRequest<v1::CreateUserRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(user::ValidateCreateUser(r));
-      });
+      return WithRequest<v1::CreateUserRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(user::ValidateCreateUser(r)); });
     case 1:
-      return WithRequest<v1::GetUserRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(user::ValidateUserId(r.id()));
-      });
+      return WithRequest<v1::GetUserRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(user::ValidateUserId(r.id())); });
     case 2:
-      return WithRequest<v1::LookupUserRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(user::ValidateLookupUser(r));
-      });
+      return WithRequest<v1::LookupUserRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(user::ValidateLookupUser(r)); });
     case 3:
       return WithRequest<v1::ListUsersRequest>(data, size, CheckListUsers);
     case 4:
       return WithRequest<v1::UpdateUserRequest>(data, size, CheckUpdateUser);
     case 5:
-      return WithRequest<v1::DeleteUserRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(user::ValidateUserId(r.id()));
-      });
+      return WithRequest<v1::DeleteUserRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(user::ValidateUserId(r.id())); });
     case 6:
-      return WithRequest<v1::BatchGetUsersRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(user::ValidateBatchGetUsers(r));
-      });
+      return WithRequest<v1::BatchGetUsersRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(user::ValidateBatchGetUsers(r)); });
     case 7:
-      return WithRequest<v1::VerifyPasswordRequest>(data, size, [](const auto& r) {
-        CheckRequestVerdict(user::ValidateVerifyPassword(r));
-      });
+      return WithRequest<v1::VerifyPasswordRequest>(
+          data, size, [](const auto& r) { CheckRequestVerdict(user::ValidateVerifyPassword(r)); });
     case 8:
       return WithRequest<v1::ListUserEventsRequest>(data, size, CheckListUserEvents);
   }

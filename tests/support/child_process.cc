@@ -1,6 +1,5 @@
 #include "support/child_process.h"
 
-#include "support/read_file.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,6 +16,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "support/read_file.h"
 
 extern char** environ;
 
@@ -110,8 +111,8 @@ ChildProcess::ChildProcess(const std::string& path, const std::vector<std::strin
   std::vector<char*> argv = CStringArray(argv_strings);
   std::vector<char*> envp = CStringArray(env_strings);
 
-  int err = posix_spawnp(&pid_, path.c_str(), setup.actions(), setup.attr(), argv.data(),
-                         envp.data());
+  int err =
+      posix_spawnp(&pid_, path.c_str(), setup.actions(), setup.attr(), argv.data(), envp.data());
   if (err != 0) {
     pid_ = -1;
     std::remove(output_path_.c_str());
@@ -129,9 +130,7 @@ ChildProcess::~ChildProcess() {
   if (!output_path_.empty()) std::remove(output_path_.c_str());
 }
 
-std::string ChildProcess::ReadOutput() const {
-  return ReadFile(output_path_);
-}
+std::string ChildProcess::ReadOutput() const { return ReadFile(output_path_); }
 
 void ChildProcess::Signal(int signal) {
   if (pid_ > 0 && !exit_code_.has_value()) kill(pid_, signal);

@@ -79,8 +79,7 @@ struct RunResult {
 
 // Runs `path` with `args` and `env` (as ChildProcess) until it exits or
 // `timeout` passes (then SIGKILLs it). Throws if it cannot be spawned.
-RunResult RunToCompletion(const std::string& path,
-                          const std::vector<std::string>& args,
+RunResult RunToCompletion(const std::string& path, const std::vector<std::string>& args,
                           const EnvVars& env = {},
                           std::chrono::milliseconds timeout = std::chrono::seconds(60),
                           const std::string& working_dir = "");

@@ -36,7 +36,8 @@ void PutU16(std::string& out, uint16_t value) {
 }
 
 uint16_t GetU16(const std::string& in, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(in[at]) << 8) | static_cast<uint8_t>(in[at + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(in[at]) << 8) |
+                               static_cast<uint8_t>(in[at + 1]));
 }
 
 }  // namespace
@@ -81,8 +82,8 @@ void FakeDns::Serve() {
     if (poll(&ready, 1, 100) <= 0) continue;  // checks stop_ every 100 ms
     sockaddr_in from{};
     socklen_t from_len = sizeof(from);
-    const ssize_t n = recvfrom(fd_, buffer, sizeof(buffer), 0,
-                               reinterpret_cast<sockaddr*>(&from), &from_len);
+    const ssize_t n =
+        recvfrom(fd_, buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n <= 0) continue;
     const std::string answer = Answer(std::string(buffer, static_cast<size_t>(n)));
     if (answer.empty()) continue;

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <optional>
 #include <stdexcept>
 
@@ -92,8 +92,8 @@ bool IsChunked(std::string headers) {
 
 HttpResponse HttpGet(const std::string& address, const std::string& path) {
   const std::string raw =
-      Exchange(Connect(address), "GET " + path + " HTTP/1.1\r\nHost: " + address +
-                                     "\r\nConnection: close\r\n\r\n");
+      Exchange(Connect(address),
+               "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n");
   HttpResponse response;
   const std::size_t end_of_headers = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.", 0) != 0 || end_of_headers == std::string::npos) return response;

@@ -13,8 +13,8 @@ namespace microblog {
 namespace test_support {
 
 struct HttpResponse {
-  int status = 0;        // 0 when there was no parsable response
-  std::string headers;   // the header block, status line included
+  int status = 0;       // 0 when there was no parsable response
+  std::string headers;  // the header block, status line included
   std::string body;
 };
 

@@ -65,10 +65,10 @@ std::unique_ptr<PgCluster> PgCluster::Start(const TcpListen& tcp) {
   std::unique_ptr<PgCluster> cluster = MakeDir();
 
   std::string output;
-  int code = cluster->RunPgTool(
-      "initdb", {"-D", cluster->dir_ + "/data", "-U", kSuperuser, "--auth=trust", "-E", "UTF8",
-                 "--locale=C", "--no-sync"},
-      &output);
+  int code = cluster->RunPgTool("initdb",
+                                {"-D", cluster->dir_ + "/data", "-U", kSuperuser, "--auth=trust",
+                                 "-E", "UTF8", "--locale=C", "--no-sync"},
+                                &output);
   if (code != 0) {
     throw std::runtime_error("initdb failed (exit " + std::to_string(code) + "):\n" + output);
   }
@@ -203,11 +203,11 @@ std::string PgCluster::Query(const std::string& db, const std::string& sql) cons
 std::unique_ptr<PgCluster> PgCluster::StartReplica(std::chrono::milliseconds apply_delay) {
   std::unique_ptr<PgCluster> replica = MakeDir();
   std::string output;
-  const int code = replica->RunPgTool(
-      "pg_basebackup",
-      {"-D", replica->dir_ + "/data", "-R", "-X", "stream", "--no-sync", "-c", "fast", "-d",
-       "host=" + dir_ + " user=" + kSuperuser},
-      &output);
+  const int code =
+      replica->RunPgTool("pg_basebackup",
+                         {"-D", replica->dir_ + "/data", "-R", "-X", "stream", "--no-sync", "-c",
+                          "fast", "-d", "host=" + dir_ + " user=" + kSuperuser},
+                         &output);
   if (code != 0) {
     throw std::runtime_error("pg_basebackup failed (exit " + std::to_string(code) + "):\n" +
                              output);
@@ -224,12 +224,11 @@ std::unique_ptr<PgCluster> PgCluster::StartReplica(std::chrono::milliseconds app
 bool PgCluster::WaitForReplay(const PgCluster& primary, std::chrono::milliseconds timeout) const {
   // The insert position: with synchronous_commit=off (as here) the write
   // position may still be short of a commit that returned.
-  const std::string target =
-      primary.Query("postgres", "SELECT pg_current_wal_insert_lsn()::text");
+  const std::string target = primary.Query("postgres", "SELECT pg_current_wal_insert_lsn()::text");
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const std::string reached = Query(
-        "postgres", "SELECT pg_last_wal_replay_lsn() >= '" + target + "'::pg_lsn");
+    const std::string reached =
+        Query("postgres", "SELECT pg_last_wal_replay_lsn() >= '" + target + "'::pg_lsn");
     if (reached == "t") return true;
     if (std::chrono::steady_clock::now() >= give_up) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

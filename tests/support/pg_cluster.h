@@ -17,9 +17,9 @@
 // (pg_hba.conf), e.g. a podman network's gateway and subnet.
 //
 // Starting a cluster takes a couple of seconds: share one per test binary
-// (SharedCluster(), shared_cluster.h) and give each test its own database. If the test process dies without running
-// the destructor (SIGKILL, ctest timeout), a detached watchdog stops the server
-// and removes the directory within about a second. Not thread-safe.
+// (SharedCluster(), shared_cluster.h) and give each test its own database. If the test process dies
+// without running the destructor (SIGKILL, ctest timeout), a detached watchdog stops the server and
+// removes the directory within about a second. Not thread-safe.
 #ifndef MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
 #define MICROBLOG_TESTS_SUPPORT_PG_CLUSTER_H_
 

@@ -50,7 +50,8 @@ PgBouncer::PgBouncer(std::string dir) : dir_(std::move(dir)) {}
 
 std::unique_ptr<PgBouncer> PgBouncer::Start(const PgCluster& cluster, PgBouncerOptions options) {
   char dir_template[] = "/tmp/mbpgb-XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp /tmp/mbpgb-XXXXXX failed");
+  if (mkdtemp(dir_template) == nullptr)
+    throw std::runtime_error("mkdtemp /tmp/mbpgb-XXXXXX failed");
   // From here on the destructor cleans up the directory, whatever fails.
   std::unique_ptr<PgBouncer> bouncer(new PgBouncer(dir_template));
   const std::string& dir = bouncer->dir_;
@@ -61,8 +62,7 @@ std::unique_ptr<PgBouncer> PgBouncer::Start(const PgCluster& cluster, PgBouncerO
   WriteFile(dir + "/userlist.txt", users);
   std::ostringstream ini;
   ini << "[databases]\n"
-      << "* = host=" << cluster.socket_dir()
-      << " connect_query='SET statement_timeout = 10000'\n"
+      << "* = host=" << cluster.socket_dir() << " connect_query='SET statement_timeout = 10000'\n"
       << "[pgbouncer]\n"
       << "unix_socket_dir = " << dir << "\n"
       << "listen_port = " << kPort << "\n"
@@ -71,7 +71,8 @@ std::unique_ptr<PgBouncer> PgBouncer::Start(const PgCluster& cluster, PgBouncerO
       << "pool_mode = transaction\n"
       << "default_pool_size = " << options.default_pool_size << "\n"
       << "max_client_conn = 1000\n"
-      << "query_wait_timeout = " << options.query_wait_timeout_s << "\n"
+      << "query_wait_timeout = " << options.query_wait_timeout_s
+      << "\n"
       // A database restart: reconnect soon after it is back, not after 15 s.
       << "server_login_retry = 1\n"
       << "logfile = " << dir << "/pgbouncer.log\n"
@@ -83,9 +84,8 @@ std::unique_ptr<PgBouncer> PgBouncer::Start(const PgCluster& cluster, PgBouncerO
     for (const char* name : {"", "/userlist.txt", "/pgbouncer.ini"}) ChownToPostgres(dir + name);
   }
 
-  bouncer->process_ =
-      std::make_unique<ChildProcess>(PgBouncerBin(), std::vector<std::string>{dir + "/pgbouncer.ini"},
-                                     EnvVars{}, dir);
+  bouncer->process_ = std::make_unique<ChildProcess>(
+      PgBouncerBin(), std::vector<std::string>{dir + "/pgbouncer.ini"}, EnvVars{}, dir);
   bouncer->StartWatchdog();
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   for (;;) {
@@ -130,10 +130,10 @@ void PgBouncer::StartWatchdog() const {
       "if [ -d \"$dir\" ]; then kill -9 \"$pid\" 2>/dev/null; rm -rf \"$dir\"; fi";
   static constexpr char kLaunch[] =
       "w=$1; shift; setsid sh -c \"$w\" pgbouncer-watchdog \"$@\" </dev/null >/dev/null 2>&1 &";
-  RunResult launched =
-      RunToCompletion("sh", {"-c", kLaunch, "launcher", kWatch, std::to_string(getpid()), dir_,
-                             std::to_string(process_->pid())},
-                      {}, std::chrono::seconds(30));
+  RunResult launched = RunToCompletion("sh",
+                                       {"-c", kLaunch, "launcher", kWatch, std::to_string(getpid()),
+                                        dir_, std::to_string(process_->pid())},
+                                       {}, std::chrono::seconds(30));
   if (launched.exit_code != 0) {
     throw std::runtime_error("cannot start the pgbouncer watchdog: " + launched.output);
   }

@@ -49,8 +49,7 @@ class PgBouncer {
   // Starts PgBouncer in front of `cluster` (which must outlive it) and
   // waits until a client can run a query through it. Throws
   // std::runtime_error carrying PgBouncer's output when it does not start.
-  static std::unique_ptr<PgBouncer> Start(const PgCluster& cluster,
-                                          PgBouncerOptions options = {});
+  static std::unique_ptr<PgBouncer> Start(const PgCluster& cluster, PgBouncerOptions options = {});
 
   // Kills PgBouncer and removes the temp dir.
   ~PgBouncer();

@@ -26,8 +26,7 @@ RunResult Podman(const std::vector<std::string>& args, std::chrono::milliseconds
   return RunToCompletion("podman", args, {}, timeout);
 }
 
-std::string PodmanOrThrow(const std::vector<std::string>& args,
-                          std::chrono::milliseconds timeout) {
+std::string PodmanOrThrow(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   RunResult result = Podman(args, timeout);
   if (result.exit_code != 0) {
     throw std::runtime_error(CommandLine(args) + " failed (exit " +
@@ -40,8 +39,8 @@ PodmanNetwork::PodmanNetwork() {
   static int counter = 0;
   name_ = "mbimg-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
   PodmanOrThrow({"network", "create", name_});
-  std::istringstream facts(PodmanOrThrow(
-      {"network", "inspect", name_, "--format", "{{range .Subnets}}{{.Subnet}} {{.Gateway}}{{end}}"}));
+  std::istringstream facts(PodmanOrThrow({"network", "inspect", name_, "--format",
+                                          "{{range .Subnets}}{{.Subnet}} {{.Gateway}}{{end}}"}));
   facts >> subnet_ >> gateway_;
   if (subnet_.empty() || gateway_.empty()) {
     throw std::runtime_error("podman network " + name_ + " has no IPv4 subnet and gateway");
@@ -56,8 +55,8 @@ std::string PodmanNetwork::Address(int host_number) const {
 }
 
 std::string ContainerIp(const std::string& name, const std::string& network) {
-  return InspectContainer(name,
-                          "{{with index .NetworkSettings.Networks \"" + network + "\"}}{{.IPAddress}}{{end}}");
+  return InspectContainer(
+      name, "{{with index .NetworkSettings.Networks \"" + network + "\"}}{{.IPAddress}}{{end}}");
 }
 
 std::string InspectContainer(const std::string& name, const std::string& format) {

@@ -47,9 +47,9 @@ MigratedDatabase PrepareDatabase(PgCluster& cluster, const std::string& target,
   db.service_url = cluster.UrlFor(db.name, db.service_role);
 
   // `migrate` reads ./migrations, so it runs from the repository root.
-  RunResult migrated = RunToCompletion(MIGRATE_BIN, {"up", "--target", target},
-                                       {{url_variable, db.superuser_url}}, kMigrateTimeout,
-                                       MICROBLOG_SOURCE_DIR);
+  RunResult migrated =
+      RunToCompletion(MIGRATE_BIN, {"up", "--target", target}, {{url_variable, db.superuser_url}},
+                      kMigrateTimeout, MICROBLOG_SOURCE_DIR);
   if (migrated.exit_code != 0) {
     throw std::runtime_error("migrate up --target " + target + " failed (exit " +
                              std::to_string(migrated.exit_code) + "):\n" + migrated.output);

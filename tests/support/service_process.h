@@ -56,9 +56,9 @@ using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 // with SERVING, for servers not started through ServiceProcess (a fixed
 // address, TLS). Each check waits for the connection (wait_for_ready), so
 // this thread drives reconnection instead of gRPC's 5 s backup poller.
-bool WaitUntilServing(const std::string& address, std::chrono::milliseconds timeout,
-                      std::shared_ptr<grpc::ChannelCredentials> credentials =
-                          grpc::InsecureChannelCredentials());
+bool WaitUntilServing(
+    const std::string& address, std::chrono::milliseconds timeout,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials());
 
 class ServiceProcess {
  public:
@@ -104,7 +104,9 @@ class ServiceProcess {
   // Sends `signal` (e.g. SIGTERM) to the process.
   void Signal(int signal) { child_->Signal(signal); }
   // As ChildProcess::WaitExit().
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout) { return child_->WaitExit(timeout); }
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
+    return child_->WaitExit(timeout);
+  }
   bool Running() { return child_->Running(); }
   // Everything the process wrote to stdout and stderr so far.
   std::string output() const { return child_->ReadOutput(); }

@@ -1,12 +1,12 @@
 #include "support/test_certificates.h"
 
-#include "support/read_file.h"
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "support/child_process.h"
+#include "support/read_file.h"
 
 namespace microblog {
 namespace test_support {

@@ -4,6 +4,8 @@
 // Their subject is the queueing itself, so the "database" here is a
 // function that records what it was asked and can be held; the services'
 // own tests exercise the same code through gRPC and PostgreSQL.
+#include "common/exec/batcher.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -17,7 +19,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/exec/batcher.h"
 #include "common/exec/worker_pool.h"
 
 namespace microblog {
@@ -77,10 +78,10 @@ using Loader = Batcher<int, int>;
 
 // A blocking batch on `workers` that forwards to `load`.
 Loader::OnWorkerPool Forward(WorkerPool& workers, RecordingLoad& load) {
-  return Loader::OnWorkers(workers, [&load](const std::vector<int>& keys,
-                                            system_clock::time_point deadline) {
-    return load(keys, deadline);
-  });
+  return Loader::OnWorkers(
+      workers, [&load](const std::vector<int>& keys, system_clock::time_point deadline) {
+        return load(keys, deadline);
+      });
 }
 
 // Collects the answers of many Load() calls.
@@ -156,8 +157,7 @@ TEST(Batcher, BatchesNeverExceedMaxBatch) {
   for (int key = 1; key <= 7; ++key) loader.Add(key, kLater, answers.For(key));
   load.Release();
   answers.AwaitAll(8);
-  EXPECT_EQ(load.batches(),
-            (std::vector<std::vector<int>>{{100}, {1, 2, 3}, {4, 5, 6}, {7}}));
+  EXPECT_EQ(load.batches(), (std::vector<std::vector<int>>{{100}, {1, 2, 3}, {4, 5, 6}, {7}}));
 }
 
 TEST(Batcher, RequestsWhoseDeadlinePassedWhileQueuedAreNotRun) {
@@ -182,14 +182,14 @@ TEST(Batcher, AWrongResultCountFailsTheBatchInsteadOfMisattributing) {
   RecordingLoad load;
   Answers answers;
   WorkerPool workers("test", 2);
-  Loader loader(Loader::OnWorkers(workers,
-                                  [&load](const std::vector<int>& keys,
-                                          system_clock::time_point deadline) {
-                                    std::vector<absl::StatusOr<int>> results = load(keys, deadline);
-                                    results.resize(1);  // a buggy batch: one result, whatever the keys
-                                    return results;
-                                  }),
-                100, 1);
+  Loader loader(
+      Loader::OnWorkers(workers,
+                        [&load](const std::vector<int>& keys, system_clock::time_point deadline) {
+                          std::vector<absl::StatusOr<int>> results = load(keys, deadline);
+                          results.resize(1);  // a buggy batch: one result, whatever the keys
+                          return results;
+                        }),
+      100, 1);
   load.Hold();
   loader.Add(1, kLater, answers.For(1));
   load.AwaitBatches(1);
@@ -302,9 +302,10 @@ std::vector<absl::StatusOr<int>> PoisonedLoad(const std::vector<int>& keys,
 
 // PoisonedLoad as a blocking batch on `workers`, recording into `runs`.
 Loader::OnWorkerPool PoisonedOnWorkers(WorkerPool& workers, std::vector<std::vector<int>>& runs) {
-  return Loader::OnWorkers(workers, [&runs](const std::vector<int>& keys, system_clock::time_point) {
-    return PoisonedLoad(keys, &runs);
-  });
+  return Loader::OnWorkers(workers,
+                           [&runs](const std::vector<int>& keys, system_clock::time_point) {
+                             return PoisonedLoad(keys, &runs);
+                           });
 }
 
 // Keeps the only thread of `workers` busy until the returned promise is
@@ -339,9 +340,9 @@ TEST(Batcher, ABatchThatFailsAsAWholeIsSplitUntilOnlyTheGuiltyItemsFail) {
   // {1} ran alone (the worker was free when it came); the seven queued
   // behind it: 7 -> 3 + 4 -> (1 + 2) -> (1 + 1): the guilty item is found
   // in 2·log2(n) runs, and the half without it runs once.
-  EXPECT_EQ(runs, (std::vector<std::vector<int>>{
-                      {1}, {2, 13, 4, 5, 6, 7, 8}, {2, 13, 4}, {2}, {13, 4}, {13}, {4},
-                      {5, 6, 7, 8}}));
+  EXPECT_EQ(runs,
+            (std::vector<std::vector<int>>{
+                {1}, {2, 13, 4, 5, 6, 7, 8}, {2, 13, 4}, {2}, {13, 4}, {13}, {4}, {5, 6, 7, 8}}));
 }
 
 TEST(Batcher, FailuresNoItemCanCauseAreNotSplit) {
@@ -368,7 +369,8 @@ TEST(Batcher, AsynchronousBatchesAreSplitTheSameWay) {
   PendingBatches pending;
   bool hold = true;
   Loader loader(
-      [&](const std::vector<int>& items, system_clock::time_point deadline, Loader::Finished finished) {
+      [&](const std::vector<int>& items, system_clock::time_point deadline,
+          Loader::Finished finished) {
         std::unique_lock<std::mutex> lock(mu);
         if (hold) {  // the first batch waits, so that the rest queue up
           hold = false;
@@ -406,7 +408,8 @@ TEST(InKeyOrder, RepeatedKeysEachGetTheRecordAndMissingKeysTheirOwnError) {
     std::string name;
   };
   std::vector<absl::StatusOr<Row>> got = InKeyOrder(
-      std::vector<int>{7, 3, 7, 9, 7}, absl::StatusOr<std::vector<Row>>({{3, "three"}, {7, "seven"}}),
+      std::vector<int>{7, 3, 7, 9, 7},
+      absl::StatusOr<std::vector<Row>>({{3, "three"}, {7, "seven"}}),
       [](const Row& row) { return row.id; },
       [](int id) { return absl::NotFoundError(std::to_string(id)); });
   ASSERT_EQ(got.size(), 5u);

@@ -1,5 +1,7 @@
 // Config and ReadServerSettings (common/service/config.h): flags over environment
 // over defaults, refused flags and values naming the setting, --help.
+#include "common/service/config.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -9,7 +11,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
-#include "common/service/config.h"
 #include "common/base/log.h"
 
 namespace microblog {
@@ -86,11 +87,9 @@ TEST(Config, ReadsAndChecksDrainAndConnectionAgeSettings) {
     auto settings = read(bad);
     ASSERT_FALSE(settings.ok()) << bad[0];
     EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument);
-    const std::string name = absl::AsciiStrToUpper(
-        absl::StrReplaceAll(std::string(bad[0]).substr(2, std::string(bad[0]).find('=') - 2),
-                            {{"-", "_"}}));
-    EXPECT_NE(settings.status().message().find(name), absl::string_view::npos)
-        << settings.status();
+    const std::string name = absl::AsciiStrToUpper(absl::StrReplaceAll(
+        std::string(bad[0]).substr(2, std::string(bad[0]).find('=') - 2), {{"-", "_"}}));
+    EXPECT_NE(settings.status().message().find(name), absl::string_view::npos) << settings.status();
   }
   // Without an age, the grace is not checked against the deadline.
   EXPECT_TRUE(read({"--max-connection-age-grace-ms=0"}).ok());

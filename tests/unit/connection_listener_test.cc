@@ -1,6 +1,8 @@
 // ConnectionListener (common/service/connection_listener.h): how it binds. What it
 // does under a flood of connections is tested against the real services
 // (the hostile.* tests).
+#include "common/service/connection_listener.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,8 +11,6 @@
 #include <string>
 
 #include <gtest/gtest.h>
-
-#include "common/service/connection_listener.h"
 
 namespace microblog {
 namespace {

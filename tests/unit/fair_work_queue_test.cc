@@ -3,6 +3,8 @@
 // against caps and deadlines, and how peers become keys. Jobs block on
 // latches the test opens, so nothing depends on timing but the generous
 // margins of the deadline checks (hours against seconds).
+#include "common/exec/fair_work_queue.h"
+
 #include <chrono>
 #include <functional>
 #include <future>
@@ -12,10 +14,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/rpc/caller_key.h"
-#include "common/exec/fair_work_queue.h"
 #include "common/base/metrics.h"
 #include "common/base/status.h"
+#include "common/rpc/caller_key.h"
 
 namespace microblog {
 namespace {
@@ -38,14 +39,14 @@ class Blocker {
   explicit Blocker(FairWorkQueue& queue) {
     std::promise<void> started;
     std::future<void> running = started.get_future();
-    EXPECT_TRUE(queue
-                    .Submit("blocker", Far(),
-                            [released = release_.get_future(),
-                             started = std::move(started)]() mutable {
-                              started.set_value();
-                              released.wait();
-                            })
-                    .ok());
+    EXPECT_TRUE(
+        queue
+            .Submit("blocker", Far(),
+                    [released = release_.get_future(), started = std::move(started)]() mutable {
+                      started.set_value();
+                      released.wait();
+                    })
+            .ok());
     running.wait();
   }
   void Release() { release_.set_value(); }
@@ -85,7 +86,8 @@ TEST(FairWorkQueueTest, RoundRobinServesANewcomerBeforeAFloodersBacklog) {
     EXPECT_EQ(queue.queued(), 8u);
     blocker.Release();
   }  // the destructor runs what is queued
-  EXPECT_EQ(order.names(), (std::vector<std::string>{"f", "login", "o1", "f", "o2", "f", "f", "f"}));
+  EXPECT_EQ(order.names(),
+            (std::vector<std::string>{"f", "login", "o1", "f", "o2", "f", "f", "f"}));
 }
 
 TEST(FairWorkQueueTest, ACallerWithNothingWaitingGoesBeforeEveryBusyOne) {
@@ -193,8 +195,10 @@ TEST(CallerKeyTest, PeersBecomeAddressesWithoutPorts) {
   EXPECT_EQ(CallerKeyFromPeer("ipv4:127.0.0.2:40000"), "ip:127.0.0.2");
   EXPECT_EQ(CallerKeyFromPeer("ipv6:[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:443"),
             "ip:2001:db8:1:2::/64");
-  EXPECT_EQ(CallerKeyFromPeer("ipv6:[2001:db8:1:2::5]:1"), CallerKeyFromPeer("ipv6:[2001:db8:1:2::6]:2"));
-  EXPECT_NE(CallerKeyFromPeer("ipv6:[2001:db8:1:2::5]:1"), CallerKeyFromPeer("ipv6:[2001:db8:1:3::5]:1"));
+  EXPECT_EQ(CallerKeyFromPeer("ipv6:[2001:db8:1:2::5]:1"),
+            CallerKeyFromPeer("ipv6:[2001:db8:1:2::6]:2"));
+  EXPECT_NE(CallerKeyFromPeer("ipv6:[2001:db8:1:2::5]:1"),
+            CallerKeyFromPeer("ipv6:[2001:db8:1:3::5]:1"));
   EXPECT_EQ(CallerKeyFromPeer("ipv6:[::ffff:192.0.2.7]:80"), "ip:192.0.2.7");
   EXPECT_EQ(CallerKeyFromPeer("ipv6:[fe80::1%25eth0]:80"), "ip:fe80::/64");
   EXPECT_EQ(CallerKeyFromPeer("unix:/run/a.sock"), "unix");

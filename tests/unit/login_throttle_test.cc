@@ -2,6 +2,8 @@
 // force policy of VerifyPassword, on a fake clock: soft lockout per (login,
 // source) with growing delays, the per-login hourly cap that spares sources
 // the owner logged in from, case folding, expiry and bounded tables.
+#include "user-service/login_throttle.h"
+
 #include <chrono>
 #include <string>
 
@@ -9,7 +11,6 @@
 
 #include "common/base/metrics.h"
 #include "common/base/status.h"
-#include "user-service/login_throttle.h"
 
 namespace microblog {
 namespace user {
@@ -51,7 +52,7 @@ TEST_F(LoginThrottleTest, FiveFailuresFromOneSourceThenDelaysThatDouble) {
   EXPECT_EQ(throttle_.Check("alice", "ip:198.51.100.1").code(),
             absl::StatusCode::kResourceExhausted);
   now_ += seconds(1);
-  Fail("alice", "ip:198.51.100.1");                      // the 6th failure...
+  Fail("alice", "ip:198.51.100.1");                                       // the 6th failure...
   EXPECT_EQ(*RetryDelayOf(Try("alice", "ip:198.51.100.1")), seconds(2));  // ...doubles it
   now_ += seconds(2);
   Fail("alice", "ip:198.51.100.1");
@@ -138,7 +139,8 @@ TEST_F(LoginThrottleTest, FailuresAreForgottenAfterAnHour) {
 
 TEST(LoginThrottleTablesTest, TablesAreBoundedDroppingTheLeastRecentlyUsed) {
   MonotonicClock::time_point now = MonotonicClock::time_point() + std::chrono::hours(1000);
-  LoginThrottle throttle(nullptr, [&] { return now; }, /*max_entries=*/3);
+  LoginThrottle throttle(
+      nullptr, [&] { return now; }, /*max_entries=*/3);
   auto fail = [&](const std::string& login, int times) {
     for (int i = 0; i < times; ++i) {
       absl::StatusOr<LoginThrottle::Attempt> attempt = throttle.Begin(login, "ip:a");

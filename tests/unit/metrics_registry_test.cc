@@ -15,8 +15,8 @@ namespace {
 // collected samples after the families.
 TEST(Metrics, RendersTextFormatExactly) {
   Registry registry;
-  CounterFamily& calls = registry.AddCounter("calls_total", "Calls.\nAll of them \\ counted.",
-                                             {"path"});
+  CounterFamily& calls =
+      registry.AddCounter("calls_total", "Calls.\nAll of them \\ counted.", {"path"});
   calls.WithLabels({"a\"b\\c\nd"}).Increment(2);
   calls.WithLabels({"plain"}).Increment(0.5);
   HistogramFamily& latency = registry.AddHistogram("latency_seconds", "Latency.", {}, {0.1, 1});

@@ -43,7 +43,9 @@ TEST(MigrateLibTest, RedactsPasswordsInEveryUrlSyntax) {
 
 TEST(MigrateLibTest, PositionToLineColumnCountsUtf8Characters) {
   using migrate::PositionToLineColumn;
-  const std::string text = "ab\nc\xc3\xa9" "d\n\nx";  // "é" is 2 bytes, 1 character
+  const std::string text =
+      "ab\nc\xc3\xa9"
+      "d\n\nx";  // "é" is 2 bytes, 1 character
   auto at = [&text](int position) {
     migrate::LineColumn lc = PositionToLineColumn(text, position);
     return std::to_string(lc.line) + ":" + std::to_string(lc.column);
@@ -82,8 +84,8 @@ TEST(MigrateLibTest, SplitsStatementsOutsideQuotesAndComments) {
 // Any text, however unbalanced its quotes and comments: the splitter ends,
 // and each statement is the script's own text at its offset, in order.
 TEST(MigrateLibTest, SplitStatementsHoldsOnArbitraryText) {
-  const std::vector<std::string> tokens = {"'", "\"", "$$", "$a$", "$1", ";", "--", "/*", "*/",
-                                           "\n", " ", "E'", "\\", "x", "SELECT", "''"};
+  const std::vector<std::string> tokens = {"'",  "\"", "$$", "$a$", "$1", ";", "--",     "/*",
+                                           "*/", "\n", " ",  "E'",  "\\", "x", "SELECT", "''"};
   std::mt19937 random(13);
   for (int round = 0; round < 3000; ++round) {
     std::string script;
@@ -117,10 +119,10 @@ TEST(MigrateLibTest, ParsesOnlyWellFormedMigrationFileNames) {
   // Well-formed, refused later by the loader with its own message.
   EXPECT_EQ(ParseMigrationFileName("0000_init.up.sql")->version, 0);
 
-  for (const char* bad : {"", "0001", "0001_", "0001_.up.sql", "001_a.up.sql", "00001_a.up.sql",
-                          "0001-a.up.sql", "0001_A.up.sql", "0001_a-b.up.sql", "0001_a.b.up.sql",
-                          "0001_a.up.sql~", "0001_a.UP.sql", "0001_a.sideways.sql",
-                          "0001_a.up.sq", "000\xd9\xa1_a.up.sql", "+001_a.up.sql"}) {
+  for (const char* bad :
+       {"", "0001", "0001_", "0001_.up.sql", "001_a.up.sql", "00001_a.up.sql", "0001-a.up.sql",
+        "0001_A.up.sql", "0001_a-b.up.sql", "0001_a.b.up.sql", "0001_a.up.sql~", "0001_a.UP.sql",
+        "0001_a.sideways.sql", "0001_a.up.sq", "000\xd9\xa1_a.up.sql", "+001_a.up.sql"}) {
     EXPECT_FALSE(ParseMigrationFileName(bad).has_value()) << bad;
   }
   // An embedded NUL is part of the name, not its end.

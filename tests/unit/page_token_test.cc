@@ -1,13 +1,14 @@
 // Page tokens and page sizes (common/base/page_token.h): tokens round-trip, a
 // token of another listing or a damaged one is INVALID_ARGUMENT naming
 // page_token.
+#include "common/base/page_token.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "common/base/page_token.h"
 #include "common/base/status.h"
 
 namespace microblog {

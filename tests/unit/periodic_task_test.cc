@@ -1,12 +1,12 @@
 // PeriodicTask (common/exec/periodic_task.h): runs its function every period on
 // a thread of its own until destroyed.
+#include "common/exec/periodic_task.h"
+
 #include <atomic>
 #include <chrono>
 #include <thread>
 
 #include <gtest/gtest.h>
-
-#include "common/exec/periodic_task.h"
 
 namespace microblog {
 namespace {
@@ -25,8 +25,8 @@ TEST(PeriodicTask, RunsRepeatedlyUntilDestroyed) {
     while (runs.load() < 3 && std::chrono::steady_clock::now() < give_up) {
       std::this_thread::sleep_for(5ms);
     }
-    ASSERT_GE(runs.load(), 3) << "a 10 ms task did not run three times within "
-                              << kTimeout.count() << " s";
+    ASSERT_GE(runs.load(), 3) << "a 10 ms task did not run three times within " << kTimeout.count()
+                              << " s";
   }
   const int after_stop = runs.load();
   std::this_thread::sleep_for(50ms);

@@ -4,6 +4,8 @@
 // store operation a request reaches, the batches it forms, a failing
 // user-service, and proof that invalid requests reach neither the store
 // nor user-service.
+#include "post-service/posts.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -18,11 +20,10 @@
 
 #include "absl/status/status.h"
 #include "common/base/status.h"
-#include "common/rpc/grpc_status.h"
 #include "common/exec/worker_pool.h"
+#include "common/rpc/grpc_status.h"
 #include "post-service/author_checker.h"
 #include "post-service/post_store.h"
-#include "post-service/posts.h"
 #include "support/rpc_details.h"
 
 namespace microblog {
@@ -240,8 +241,7 @@ TEST_F(PostsTest, InvalidRequestsReachNeitherUserServiceNorTheStore) {
   v1::CreatePostResponse created;
   EXPECT_EQ(Create(0, "hello", created).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Create(1, "   ", created).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Create(1, std::string(141, 'x'), created).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Create(1, std::string(141, 'x'), created).code(), absl::StatusCode::kInvalidArgument);
   v1::GetPostResponse got;
   EXPECT_EQ(Get(-1, got).code(), absl::StatusCode::kInvalidArgument);
   v1::ListPostsRequest list;

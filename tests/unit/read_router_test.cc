@@ -1,6 +1,8 @@
 // The read router's choice logic (ReplicaSet) against fake poll results,
 // consistency tokens, and the parsing of read-URL lists. The routing through
 // real replicas is tested in e2e/replicas_test.cc.
+#include "common/db/read_router.h"
+
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -9,9 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/db/database_url.h"
 #include "common/base/read_from.h"
-#include "common/db/read_router.h"
+#include "common/db/database_url.h"
 
 namespace microblog {
 namespace {
@@ -32,7 +33,8 @@ TEST(LsnTest, ParsesAndFormatsPgLsnText) {
   EXPECT_EQ(*ParseLsn("ffffffff/ffffffff"), ~Lsn{0});
   EXPECT_EQ(FormatLsn((Lsn{0x16} << 32) | 0xB374D848), "16/B374D848");
   EXPECT_EQ(*ParseLsn(FormatLsn(123456789012345)), 123456789012345u);
-  for (const char* bad : {"", "/", "1", "1/", "/1", "1/2/3", "g/1", "1/-1", "123456789/1", "1/ 2"}) {
+  for (const char* bad :
+       {"", "/", "1", "1/", "/1", "1/2/3", "g/1", "1/-1", "123456789/1", "1/ 2"}) {
     EXPECT_FALSE(ParseLsn(bad).ok()) << bad;
   }
   EXPECT_EQ(*ParseLsn(kPrimaryOnlyToken), ~Lsn{0});
@@ -45,8 +47,8 @@ TEST(ReadFromTest, TokensAndBatchesAreServedWhereEveryRequestMayBe) {
 
   EXPECT_EQ(ReadFrom::Replica(5).And(ReadFrom::Replica(9)), ReadFrom::Replica(9));
   EXPECT_EQ(ReadFrom::Replica(5).And(ReadFrom::Primary()), ReadFrom::Primary());
-  std::vector<Routed<int>> batch = {{1, ReadFrom::Replica()}, {2, ReadFrom::Replica(7)},
-                                    {3, ReadFrom::Replica(3)}};
+  std::vector<Routed<int>> batch = {
+      {1, ReadFrom::Replica()}, {2, ReadFrom::Replica(7)}, {3, ReadFrom::Replica(3)}};
   EXPECT_EQ(Combined(batch), ReadFrom::Replica(7));
   EXPECT_EQ(ItemsOf(batch), (std::vector<int>{1, 2, 3}));
   batch.push_back({4, ReadFrom::Primary()});
@@ -58,11 +60,11 @@ TEST(ReadUrlListTest, UrisSeparatedByWhitespaceOrOneKeywordString) {
   EXPECT_TRUE(ParseDatabaseUrlList("  \n ", "X").value().empty());
   EXPECT_EQ(ParseDatabaseUrlList("postgresql://u@a:5432/db", "X").value(),
             std::vector<std::string>{"postgresql://u@a:5432/db"});
-  EXPECT_EQ(ParseDatabaseUrlList(" postgresql://u@a/db\n\tpostgres://u@b,c:5433/db?sslmode=require ",
-                                 "X")
-                .value(),
-            (std::vector<std::string>{"postgresql://u@a/db",
-                                      "postgres://u@b,c:5433/db?sslmode=require"}));
+  EXPECT_EQ(
+      ParseDatabaseUrlList(" postgresql://u@a/db\n\tpostgres://u@b,c:5433/db?sslmode=require ", "X")
+          .value(),
+      (std::vector<std::string>{"postgresql://u@a/db",
+                                "postgres://u@b,c:5433/db?sslmode=require"}));
   EXPECT_EQ(ParseDatabaseUrlList("host=a port=5432 dbname=users", "X").value(),
             std::vector<std::string>{"host=a port=5432 dbname=users"});
 
@@ -148,7 +150,8 @@ TEST(ReplicaSetTest, UnreachableOrPromotedReplicasAreSkippedUntilAPollFindsThemB
   set.Record(100, {At(100), At(100)}, kStart);
   EXPECT_TRUE(set.MarkUnreachable(0));  // a read failed there
   EXPECT_FALSE(set.MarkUnreachable(0));
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(set.Choose(ReadFrom::Replica()), std::optional<std::size_t>(1));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(set.Choose(ReadFrom::Replica()), std::optional<std::size_t>(1));
   EXPECT_EQ(set.Record(100, {At(100), Down()}, kStart + seconds(1)),
             (std::vector<std::size_t>{0, 1}));
   EXPECT_EQ(set.state(0), State::kUsable);

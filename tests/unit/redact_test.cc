@@ -1,16 +1,17 @@
 // RedactUrl (common/base/redact.h): passwords in libpq URLs and keyword strings,
 // alone or inside a message, of any length, never reach a log line.
+#include "common/base/redact.h"
+
 #include <string>
 
 #include <gtest/gtest.h>
-
-#include "common/base/redact.h"
 
 namespace microblog {
 namespace {
 
 TEST(Log, RedactsPasswordsInUrls) {
-  EXPECT_EQ(RedactUrl("postgresql://app:s3cret@db:5432/users"), "postgresql://app:***@db:5432/users");
+  EXPECT_EQ(RedactUrl("postgresql://app:s3cret@db:5432/users"),
+            "postgresql://app:***@db:5432/users");
   EXPECT_EQ(RedactUrl("postgresql:///users?host=/tmp&password=s3cret&user=a"),
             "postgresql:///users?host=/tmp&password=***&user=a");
   EXPECT_EQ(RedactUrl("host=db password=s3cret user=a"), "host=db password=*** user=a");

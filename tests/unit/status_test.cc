@@ -1,11 +1,12 @@
 // The status builders of common/base/status.h and ToGrpcStatus (rpc/), the one mapping
 // of absl::Status to grpc::Status at the edge: the google.rpc details a
 // client gets, and internal errors that never leak their cause.
+#include "common/base/status.h"
+
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "common/base/status.h"
 #include "common/rpc/grpc_status.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -29,7 +30,8 @@ TEST(Status, InvalidArgumentCarriesBadRequestDetails) {
 }
 
 TEST(Status, NotFoundResourceCarriesResourceInfo) {
-  const grpc::Status status = ToGrpcStatus(NotFoundResource("user", "42", "user 42 does not exist"));
+  const grpc::Status status =
+      ToGrpcStatus(NotFoundResource("user", "42", "user 42 does not exist"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   google::rpc::Status details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));

@@ -1,11 +1,12 @@
 // RejectNulBytes (common/base/string_fields.h): every string field of any
 // request, nested and repeated ones included, checked for NUL bytes.
+#include "common/base/string_fields.h"
+
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "common/base/status.h"
-#include "common/base/string_fields.h"
 #include "microblog/post/v1/post_service.pb.h"
 #include "microblog/user/v1/user_service.pb.h"
 

@@ -1,12 +1,13 @@
 // W3C Trace Context (common/base/trace_context.h): traceparent parsing and
 // formatting, child spans, and the trace fields of log lines.
+#include "common/base/trace_context.h"
+
 #include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "common/base/log.h"
-#include "common/base/trace_context.h"
 
 namespace microblog {
 namespace {
@@ -46,17 +47,17 @@ TEST(TraceContext, AChildSpanKeepsTheTraceAndGetsANewSpanId) {
 TEST(TraceContext, RejectsMalformedTraceparents) {
   for (const char* bad : {
            "",
-           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0",     // short flags
-           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",   // v00 has 4 fields
-           "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",    // upper case
-           "00-00000000000000000000000000000000-b7ad6b7169203331-01",    // zero trace id
-           "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",    // zero parent id
-           "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // version ff
-           "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // not hex
-           "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",    // separator
-           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x",    // flags not hex
-           "00-0af7651916cd43dd8448eb211c8031-9c-b7ad6b7169203331-01",   // dash inside
-           "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",   // no dash after flags
+           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0",    // short flags
+           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",  // v00 has 4 fields
+           "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",   // upper case
+           "00-00000000000000000000000000000000-b7ad6b7169203331-01",   // zero trace id
+           "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",   // zero parent id
+           "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",   // version ff
+           "0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",   // not hex
+           "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",   // separator
+           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x",   // flags not hex
+           "00-0af7651916cd43dd8448eb211c8031-9c-b7ad6b7169203331-01",  // dash inside
+           "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",  // no dash after flags
        }) {
     EXPECT_FALSE(ParseTraceparent(bad).has_value()) << bad;
   }

@@ -2,12 +2,13 @@
 // what the end-to-end tests (e2e/user_service_test.cc) cannot force from
 // outside, such as the store's row order, its failures, and proof that
 // invalid requests never reach it.
+#include "user-service/user_accounts.h"
+
 #include <algorithm>
+#include <future>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <future>
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,6 @@
 #include "common/base/status.h"
 #include "common/rpc/grpc_status.h"
 #include "user-service/password_hasher.h"
-#include "user-service/user_accounts.h"
 #include "user-service/user_store.h"
 
 namespace microblog {
@@ -29,9 +29,9 @@ class FakeUserStore final : public UserStore {
  public:
   int calls = 0;
   absl::Status fail_with = absl::OkStatus();
-  bool reverse_rows = false;   // return multi-row results in descending id order
+  bool reverse_rows = false;  // return multi-row results in descending id order
   int last_list_limit = 0;
-  ReadFrom last_from;  // where the last GetByIds/ListAfter was asked to run
+  ReadFrom last_from;        // where the last GetByIds/ListAfter was asked to run
   int credential_reads = 0;  // calls of GetCredentials, the one read of a hash
   std::map<int64_t, UserCredentials> users;
 
@@ -157,13 +157,11 @@ TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
 
   v1::GetUserRequest get;
   v1::GetUserResponse get_response;
-  EXPECT_EQ(GetUser(get, get_response).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetUser(get, get_response).code(), absl::StatusCode::kInvalidArgument);
 
   v1::LookupUserRequest lookup;
   v1::LookupUserResponse lookup_response;
-  EXPECT_EQ(LookupUser(lookup, lookup_response).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LookupUser(lookup, lookup_response).code(), absl::StatusCode::kInvalidArgument);
 
   v1::ListUsersRequest list;
   list.set_page_token("not a token");
@@ -214,7 +212,8 @@ TEST_F(UserAccountsTest, StoreUnavailabilityReachesClientsAsUnavailable) {
   request.set_login("someone");
   request.set_password("some password");
   v1::VerifyPasswordResponse response;
-  grpc::Status status = ToGrpcStatus(accounts_.VerifyPassword(request, "ip:192.0.2.1", Deadline(), response));
+  grpc::Status status =
+      ToGrpcStatus(accounts_.VerifyPassword(request, "ip:192.0.2.1", Deadline(), response));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 

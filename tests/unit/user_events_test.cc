@@ -3,6 +3,8 @@
 // page and its token hold, and what the end-to-end tests
 // (e2e/deletion_cascade_test.cc) cannot force from outside, such as events of a
 // kind this build does not know and a store failing mid-poll.
+#include "user-service/feed/user_events.h"
+
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -16,7 +18,6 @@
 #include "common/exec/worker_pool.h"
 #include "microblog/user/v1/user_service.pb.h"
 #include "user-service/feed/user_event_store.h"
-#include "user-service/feed/user_events.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {

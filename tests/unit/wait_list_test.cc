@@ -1,5 +1,7 @@
 // WaitList (common/exec/wait_list.h): long polls parked without a thread, woken
 // by a notification, their deadline or Close().
+#include "common/exec/wait_list.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -9,8 +11,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-
-#include "common/exec/wait_list.h"
 
 namespace microblog {
 namespace {

@@ -1,5 +1,7 @@
 // WorkerPool (common/exec/worker_pool.h): every job runs, the queue drains on
 // destruction, and jobs may submit jobs.
+#include "common/exec/worker_pool.h"
+
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -7,8 +9,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-
-#include "common/exec/worker_pool.h"
 
 namespace microblog {
 namespace {

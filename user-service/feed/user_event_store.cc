@@ -57,8 +57,8 @@ void PostgresUserEventStore::PrepareStatements(pqxx::connection& connection) {
   PrepareAll(connection, kStatements);
 }
 
-absl::StatusOr<FeedPage> PostgresUserEventStore::ListAfter(
-    const std::optional<FeedPosition>& after, int limit, Clock::time_point deadline) {
+absl::StatusOr<FeedPage> PostgresUserEventStore::ListAfter(const std::optional<FeedPosition>& after,
+                                                           int limit, Clock::time_point deadline) {
   const FeedPosition from = after.value_or(FeedPosition{});
   return pool_.Run<FeedPage>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<FeedPage> {
     pqxx::nontransaction tx(c);
@@ -87,8 +87,7 @@ absl::StatusOr<int64_t> PostgresUserEventStore::Prune(std::chrono::seconds reten
                                                       Clock::time_point deadline) {
   return pool_.Run<int64_t>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<int64_t> {
     pqxx::nontransaction tx(c);
-    return pool_.Exec(tx, kPrune, static_cast<int64_t>(retention.count()))[0][0]
-        .as<int64_t>();
+    return pool_.Exec(tx, kPrune, static_cast<int64_t>(retention.count()))[0][0].as<int64_t>();
   });
 }
 

@@ -52,8 +52,8 @@ UserEventFeed::UserEventFeed(UserEventStore& store, WorkerPool& db_workers, Wait
     : store_(store), db_workers_(db_workers), new_events_(new_events), retention_(retention) {}
 
 void UserEventFeed::ListUserEvents(const v1::ListUserEventsRequest& request,
-                                   Clock::time_point deadline,
-                                   v1::ListUserEventsResponse& response, Reply done) {
+                                   Clock::time_point deadline, v1::ListUserEventsResponse& response,
+                                   Reply done) {
   absl::StatusOr<ListUserEventsQuery> query = ParseListUserEventsRequest(request);
   if (!query.ok()) return std::move(done)(query.status());
   auto poll = std::make_shared<Poll>();
