@@ -92,12 +92,16 @@ for db in users posts; do psql_su "$db" -c "VACUUM ANALYZE"; done
 
 # --- Services -------------------------------------------------------------------
 USER_PID="" POST_PID=""
+USER_BIN="$NEW/user-service/user-service"
+# shellcheck source=bench/lib/tokens.sh
+source "$ROOT/bench/lib/tokens.sh"
+bench_token_keys
 start_services() { # BUILD_DIR
-  env "${DEPLOY_ENV[@]}" LISTEN_ADDRESS="127.0.0.1:$USER_PORT" \
+  env "${DEPLOY_ENV[@]}" "${TOKEN_ENV[@]}" LISTEN_ADDRESS="127.0.0.1:$USER_PORT" \
     USER_DATABASE_URL="$(url users user_service)" "$1/user-service/user-service" \
     >>"$WORK/user-service.log" 2>&1 &
   USER_PID=$!; PIDS+=("$USER_PID")
-  env "${DEPLOY_ENV[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
+  env "${DEPLOY_ENV[@]}" "${TOKEN_ENV[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
     POST_DATABASE_URL="$(url posts post_service)" USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" \
     "$1/post-service/post-service" >>"$WORK/post-service.log" 2>&1 &
   POST_PID=$!; PIDS+=("$POST_PID")
@@ -133,7 +137,8 @@ for pair in $(seq 1 "$PAIRS"); do
       log "pair $pair, $version ($commit): CreatePost at $n in flight"
       "$BENCH" run --scenario=CreatePost --post_address="127.0.0.1:$POST_PORT" \
         --in_flight="$n" --channels=4 --warmup="${WARMUP}s" --duration="${DURATION}s" \
-        --users="$USERS" --posts="$POSTS" --json_out="$RAW" >/dev/null
+        --users="$USERS" --posts="$POSTS" --json_out="$RAW" \
+        --token_signing_key="$BENCH_SIGNING_KEY" >/dev/null
       tag_last "version=\"$version\"" "commit=\"$commit\"" "pair=$pair"
     done
     stop_services
@@ -144,16 +149,18 @@ done
 start_services "$NEW"
 log "deletion latency, idle services: $TRIALS trials"
 "$BENCH" deletion-latency --user_address="127.0.0.1:$USER_PORT" \
-  --post_address="127.0.0.1:$POST_PORT" --trials="$TRIALS" --seed=1 --label=idle --json_out="$RAW"
+  --post_address="127.0.0.1:$POST_PORT" --trials="$TRIALS" --seed=1 --label=idle --json_out="$RAW" \
+  --token_signing_key="$BENCH_SIGNING_KEY"
 log "deletion latency under a mix load at 16 in flight: $TRIALS trials"
 "$BENCH" run --scenario=mix --user_address="127.0.0.1:$USER_PORT" \
   --post_address="127.0.0.1:$POST_PORT" --in_flight=16 --channels=4 --warmup=0s \
-  --duration=600s --users="$USERS" --posts="$POSTS" >"$WORK/background-mix.txt" 2>&1 &
+  --duration=600s --users="$USERS" --posts="$POSTS" --token_signing_key="$BENCH_SIGNING_KEY" \
+  >"$WORK/background-mix.txt" 2>&1 &
 MIX_PID=$!; PIDS+=("$MIX_PID")
 sleep 3
 "$BENCH" deletion-latency --user_address="127.0.0.1:$USER_PORT" \
   --post_address="127.0.0.1:$POST_PORT" --trials="$TRIALS" --seed=2 --label=under_mix_16 \
-  --json_out="$RAW"
+  --json_out="$RAW" --token_signing_key="$BENCH_SIGNING_KEY"
 kill "$MIX_PID" 2>/dev/null || true
 wait "$MIX_PID" 2>/dev/null || true
 stop_services

@@ -43,6 +43,14 @@ class Trial {
     context->set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
     return context;
   }
+  // A context acting as the trial's user.
+  std::unique_ptr<grpc::ClientContext> UserContext() const {
+    std::unique_ptr<grpc::ClientContext> context = Context();
+    if (options_.tokens != nullptr) {
+      context->AddMetadata("authorization", "Bearer " + options_.tokens->TokenFor(user_id_));
+    }
+    return context;
+  }
 
   // A fresh user with its posts.
   absl::Status Prepare(int index) {
@@ -60,7 +68,7 @@ class Trial {
       request.set_user_id(user_id_);
       request.set_body(absl::StrCat("post ", i, " of a user about to be deleted"));
       post_v1::CreatePostResponse response;
-      status = posts_.CreatePost(Context().get(), request, &response);
+      status = posts_.CreatePost(UserContext().get(), request, &response);
       if (!status.ok()) return Failed("CreatePost", status);
       post_ids_.insert(response.post().id());
     }
@@ -71,7 +79,7 @@ class Trial {
     user_v1::DeleteUserRequest request;
     request.set_id(user_id_);
     user_v1::DeleteUserResponse response;
-    const grpc::Status status = users_.DeleteUser(Context().get(), request, &response);
+    const grpc::Status status = users_.DeleteUser(UserContext().get(), request, &response);
     return status.ok() ? absl::OkStatus() : Failed("DeleteUser", status);
   }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/token_book.h"
 #include "microblog/post/v1/post_service.grpc.pb.h"
 #include "microblog/user/v1/user_service.grpc.pb.h"
 
@@ -31,6 +32,9 @@ struct DeletionLatencyOptions {
   std::chrono::seconds give_up{30};
   std::chrono::milliseconds call_timeout{10000};
   uint64_t seed = 1;  // makes usernames unique across runs on one database
+  // The users' tokens (borrowed, required): CreatePost and DeleteUser act
+  // as the trial's user.
+  TokenBook* tokens = nullptr;
 };
 
 struct DeletionLatencyReport {

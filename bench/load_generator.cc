@@ -223,6 +223,7 @@ class Slot {
       case Operation::kCreatePost: {
         CreatePostRequest request;
         request.set_user_id(RandomId(options_.users));
+        token_user_ = request.user_id();
         request.set_body(kPostBody);
         request.set_request_id(NextUniqueName());
         Send<CreatePostRequest, CreatePostResponse>(operation, std::move(request),
@@ -261,6 +262,14 @@ class Slot {
     call->request = std::move(request);
     call->operation = operation;
     call->context.set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
+    if (options_.tokens != nullptr) {
+      if (token_user_ == 0 && options_.tokens_on_reads) token_user_ = RandomId(options_.users);
+      if (token_user_ != 0) {
+        call->context.AddMetadata("authorization",
+                                  "Bearer " + options_.tokens->TokenFor(token_user_));
+      }
+    }
+    token_user_ = 0;
     call->start = counted_from_;
     start(&call->context, &call->request, &call->response,
           std::function<void(grpc::Status)>([this, call](grpc::Status status) {
@@ -304,6 +313,7 @@ class Slot {
   std::int64_t sent_unique_ = 0;
   std::array<CallStats, kOperationCount> stats_;
   Clock::time_point counted_from_;  // the latency of the call being sent counts from here
+  std::int64_t token_user_ = 0;     // the user whose token the call being built sends (0: none)
   Clock::time_point due_;           // paced: when the next call is due
   Clock::duration period_{};        // paced: between a slot's calls; 0: closed loop
   grpc::Alarm retry_alarm_;         // one call (or wait) of a slot at a time

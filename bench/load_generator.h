@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "bench/call_stats.h"
 #include "bench/scenario.h"
+#include "bench/token_book.h"
 
 namespace microblog {
 namespace bench {
@@ -78,6 +79,11 @@ struct LoadOptions {
   bool honor_retry_info = false;
   // ListPosts page size ("one user's newest 20").
   int page_size = 20;
+  // The users' access tokens (borrowed): CreatePost sends its author's
+  // (without a book it is refused, UNAUTHENTICATED); with tokens_on_reads
+  // every other call sends a random user's too, as a logged-in client does.
+  TokenBook* tokens = nullptr;
+  bool tokens_on_reads = false;
 
   // Seeds the per-slot random generators; names of created users and the
   // request ids of created posts also carry a per-run tag derived from the

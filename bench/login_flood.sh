@@ -56,7 +56,7 @@ run() { # ADDRESS SCENARIO IN_FLIGHT CHANNELS SECONDS [flags...]
   shift 5
   "$BENCH" run --scenario="$scenario" --in_flight="$n" --channels="$channels" \
     --user_address="$address" --post_address="127.0.0.1:$POST_PORT" \
-    --warmup=2s --duration="${seconds}s" "$@"
+    --warmup=2s --duration="${seconds}s" --token_signing_key="$ROOT/.local/bench-keys/signing.pem" "$@"
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVE_USER_PID/status"; }
 

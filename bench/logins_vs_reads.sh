@@ -25,7 +25,8 @@ serve_stack_start "$@"
 
 run() { # SCENARIO IN_FLIGHT [SECONDS]
   "$BENCH" run --scenario="$1" --in_flight="$2" --user_address="127.0.0.1:$USER_PORT" \
-    --post_address="127.0.0.1:$POST_PORT" --warmup=2s --duration="${3:-$DURATION}s"
+    --post_address="127.0.0.1:$POST_PORT" --warmup=2s --duration="${3:-$DURATION}s" \
+    --token_signing_key="$ROOT/.local/bench-keys/signing.pem"
 }
 
 log "GetUser alone, $READS in flight"

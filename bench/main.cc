@@ -31,6 +31,7 @@
 #include "bench/load_generator.h"
 #include "bench/pwhash_speed.h"
 #include "bench/report.h"
+#include "bench/token_book.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, scenario, "GetUser",
@@ -55,6 +56,11 @@ ABSL_FLAG(
     bool, honor_retry_info, false,
     "after RESOURCE_EXHAUSTED with a google.rpc.RetryInfo, wait its delay before the next call");
 ABSL_FLAG(uint64_t, seed, 1, "random seed");
+ABSL_FLAG(std::string, token_signing_key, "",
+          "the services' TOKEN_SIGNING_KEY_FILE: the load generator signs its users' access "
+          "tokens with it (CreatePost and deletion-latency need them)");
+ABSL_FLAG(bool, tokens_on_reads, false,
+          "send a user's access token on every call, as a logged-in client does");
 ABSL_FLAG(std::string, json_out, "", "append the JSON report as one line to this file");
 ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
 ABSL_FLAG(int, threads, 2, "pwhash: hashing threads");
@@ -82,6 +88,21 @@ bool AppendJsonLine(const std::string& json) {
   return true;
 }
 
+// The token book of --token_signing_key, if given; false (after saying why)
+// when it cannot be opened.
+bool OpenTokens(std::unique_ptr<microblog::bench::TokenBook>& tokens) {
+  const std::string key_file = absl::GetFlag(FLAGS_token_signing_key);
+  if (key_file.empty()) return true;
+  absl::StatusOr<std::unique_ptr<microblog::bench::TokenBook>> book =
+      microblog::bench::TokenBook::Open(key_file);
+  if (!book.ok()) {
+    std::cerr << "--token_signing_key: " << book.status().ToString() << "\n";
+    return false;
+  }
+  tokens = *std::move(book);
+  return true;
+}
+
 int Run() {
   const std::optional<microblog::bench::Scenario> scenario =
       microblog::bench::ParseScenario(absl::GetFlag(FLAGS_scenario));
@@ -106,6 +127,10 @@ int Run() {
   options.verify_wrong_password = absl::GetFlag(FLAGS_verify_wrong_password);
   options.honor_retry_info = absl::GetFlag(FLAGS_honor_retry_info);
   options.seed = absl::GetFlag(FLAGS_seed);
+  std::unique_ptr<microblog::bench::TokenBook> tokens;
+  if (!OpenTokens(tokens)) return 2;
+  options.tokens = tokens.get();
+  options.tokens_on_reads = absl::GetFlag(FLAGS_tokens_on_reads);
 
   absl::StatusOr<microblog::bench::LoadReport> report = microblog::bench::RunLoad(options);
   if (!report.ok()) {
@@ -212,6 +237,9 @@ int DeletionLatency() {
   options.posts_per_user = absl::GetFlag(FLAGS_posts_per_user);
   options.call_timeout = Millis(absl::GetFlag(FLAGS_call_timeout));
   options.seed = absl::GetFlag(FLAGS_seed);
+  std::unique_ptr<microblog::bench::TokenBook> tokens;
+  if (!OpenTokens(tokens)) return 2;
+  options.tokens = tokens.get();
   absl::StatusOr<microblog::bench::DeletionLatencyReport> report =
       microblog::bench::MeasureDeletionLatency(*users, *posts, options);
   if (!report.ok()) {

@@ -55,7 +55,8 @@ BENCH="$ROOT/build/release/bench/microblog-bench"
 RUN_SECONDS=$((SECONDS_SAMPLED + 6))
 "$BENCH" run --scenario="$SCENARIO" --user_address="127.0.0.1:$USER_PORT" \
   --post_address="127.0.0.1:$POST_PORT" --in_flight="$IN_FLIGHT" --channels=4 \
-  --warmup=3s --duration="${RUN_SECONDS}s" --json_out="$TMP/run.jsonl" >"$TMP/run.txt" &
+  --warmup=3s --duration="${RUN_SECONDS}s" --token_signing_key="$ROOT/.local/bench-keys/signing.pem" \
+  --json_out="$TMP/run.jsonl" >"$TMP/run.txt" &
 GEN_PID=$!
 sleep 5
 perf record -a -F "$FREQUENCY" --call-graph dwarf,16384 -o "$TMP/perf.data" \

@@ -134,8 +134,12 @@ for line in block.group(1).splitlines():
 PY
 }
 # Addresses are this machine's; everything else is as deployed.
-mapfile -t USER_CONFIG < <(deployed_config user-service-config | grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS)=')
-mapfile -t POST_CONFIG < <(deployed_config post-service-config | grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS|USER_SERVICE_ADDR)=')
+# The token files' paths are the pods' mounts: bench/lib/tokens.sh gives
+# local ones (TOKEN_ENV).
+mapfile -t USER_CONFIG < <(deployed_config user-service-config |
+  grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS|TOKEN_SIGNING_KEY_FILE|TOKEN_JWKS_FILE)=')
+mapfile -t POST_CONFIG < <(deployed_config post-service-config |
+  grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS|USER_SERVICE_ADDR|TOKEN_JWKS_FILE)=')
 ((${#USER_CONFIG[@]} > 0 && ${#POST_CONFIG[@]} > 0)) || die "cannot read deploy/k8s/base's ConfigMaps"
 config_value() { # KEY lines...: the value of KEY, or its binary default
   local key="$1"; shift
@@ -187,12 +191,12 @@ start_services() { # [VAR=value ...]: overrides for both services
       die "127.0.0.1:$port is already in use (another bench/run.sh --serve?)"
     fi
   done
-  env "${USER_CONFIG[@]}" LISTEN_ADDRESS="$USER_LISTEN_HOST:$USER_PORT" \
+  env "${USER_CONFIG[@]}" "${TOKEN_ENV[@]}" LISTEN_ADDRESS="$USER_LISTEN_HOST:$USER_PORT" \
     METRICS_ADDRESS="127.0.0.1:$USER_METRICS_PORT" USER_DATABASE_URL="$USER_DB_URL" \
     "${SERVICE_OVERRIDES[@]}" "$@" "$USER_BIN" >>"$WORK/user-service.log" 2>&1 &
   USER_PID=$!
   PIDS+=("$USER_PID")
-  env "${POST_CONFIG[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
+  env "${POST_CONFIG[@]}" "${TOKEN_ENV[@]}" LISTEN_ADDRESS="127.0.0.1:$POST_PORT" \
     METRICS_ADDRESS="127.0.0.1:$POST_METRICS_PORT" POST_DATABASE_URL="$POST_DB_URL" \
     USER_SERVICE_ADDR="127.0.0.1:$USER_PORT" "${SERVICE_OVERRIDES[@]}" "$@" "$POST_BIN" \
     >>"$WORK/post-service.log" 2>&1 &
@@ -210,6 +214,13 @@ stop_services() {
   wait "$USER_PID" "$POST_PID" 2>/dev/null || true
 }
 
+# shellcheck source=bench/lib/tokens.sh
+source "$ROOT/bench/lib/tokens.sh"
+bench_token_keys
+# BENCH_TOKENS_ON_READS=1: every call carries a user's token (a logged-in
+# client); by default only the changes do, which need one.
+TOKEN_READ_ARGS=()
+[[ "${BENCH_TOKENS_ON_READS:-0}" == 1 ]] && TOKEN_READ_ARGS=(--tokens_on_reads)
 log "starting services as deploy/k8s/base configures them: user-service ${USER_CONFIG[*]}; post-service ${POST_CONFIG[*]}"
 start_services
 "$BENCH" create-verify-accounts --user_address="127.0.0.1:$USER_PORT" \
@@ -300,7 +311,8 @@ run_service() { # SCENARIO IN_FLIGHT OUT_JSONL [LABEL]
   "$BENCH" run --scenario="$scenario" --user_address="127.0.0.1:$USER_PORT" \
     --post_address="127.0.0.1:$POST_PORT" --in_flight="$n" --channels="$CHANNELS" \
     --warmup="${WARMUP}s" --duration="${DURATION}s" --users="$USERS" --posts="$POSTS" \
-    --verify_accounts="$VERIFY_ACCOUNTS" --json_out="$out" >"$text" &
+    --verify_accounts="$VERIFY_ACCOUNTS" --token_signing_key="$BENCH_SIGNING_KEY" \
+    "${TOKEN_READ_ARGS[@]}" --json_out="$out" >"$text" &
   local gen=$! procs urss prss
   procs=(generator="$gen" user-service="$USER_PID" post-service="$POST_PID")
   # The CPU window sits inside the measured time with a margin at both

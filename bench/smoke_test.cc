@@ -27,6 +27,7 @@
 #include "support/child_process.h"
 #include "support/pg_cluster.h"
 #include "support/service_process.h"
+#include "support/test_tokens.h"
 
 namespace microblog {
 namespace bench {
@@ -114,6 +115,16 @@ class BenchSmokeTest : public ::testing::TestWithParam<Scenario> {
     options.users = kUsers;
     options.posts = kPosts;
     options.verify_accounts = kVerifyAccounts;
+    // The services' default test key (support/test_tokens.h) signs the
+    // load's tokens, as bench/run.sh's key does there; reads send them too.
+    static const std::unique_ptr<microblog::bench::TokenBook> tokens = [] {
+      absl::StatusOr<std::unique_ptr<microblog::bench::TokenBook>> book =
+          microblog::bench::TokenBook::Open(test_support::DefaultTestKey().private_key_file);
+      EXPECT_TRUE(book.ok()) << book.status();
+      return book.ok() ? *std::move(book) : nullptr;
+    }();
+    options.tokens = tokens.get();
+    options.tokens_on_reads = true;
     return options;
   }
 

@@ -23,17 +23,21 @@
 #include "common/base/metrics.h"
 #include "common/db/connection_pool.h"
 #include "common/db/read_router.h"
+#include "common/exec/periodic_task.h"
 #include "common/exec/worker_pool.h"
 #include "common/rpc/rpc_metrics.h"
+#include "common/service/access_tokens.h"
 #include "common/service/server.h"
 #include "common/service/service_main.h"
 #include "post-service/cascade/deleted_authors_store.h"
 #include "post-service/cascade/reconciler.h"
+#include "post-service/cascade/revocation_refresh.h"
 #include "post-service/cascade/user_event_consumer.h"
 #include "post-service/grpc_author_checker.h"
 #include "post-service/post_service.h"
 #include "post-service/postgres_post_store.h"
 #include "post-service/posts.h"
+#include "post-service/revoked_tokens.h"
 #include "post-service/user_service_channel.h"
 
 namespace {
@@ -57,7 +61,7 @@ const ServiceDescription kPostService = {
     "read on the primary."};
 
 std::vector<ConfigOption> PostServiceOptions() {
-  return {
+  std::vector<ConfigOption> options = {
       {"USER_SERVICE_ADDR", "localhost:50051",
        "gRPC target of user-service: host:port, or dns:///host:port to balance over every "
        "address."},
@@ -79,6 +83,9 @@ std::vector<ConfigOption> PostServiceOptions() {
       {"RECONCILE_BATCHES_PER_SECOND", "10",
        "Rate bound of reconciliation's calls to user-service."},
   };
+  for (ConfigOption& option : microblog::TokenVerifierOptions())
+    options.push_back(std::move(option));
+  return options;
 }
 
 // The settings of both modes besides ServiceConfig's own.
@@ -160,7 +167,8 @@ int Reconcile(const ServiceConfig& config, const Settings& settings,
 }
 
 int Serve(const ServiceConfig& config, const Settings& settings,
-          const std::shared_ptr<grpc::Channel>& channel, microblog::Registry& metrics) {
+          const std::shared_ptr<grpc::Channel>& channel, const microblog::Authenticator& tokens,
+          microblog::Registry& metrics) {
   std::unique_ptr<post::GrpcAuthorChecker> authors =
       post::GrpcAuthorChecker::Create(channel, settings.user_service.timeout, &metrics);
   microblog::ConnectionPoolOptions pool_options =
@@ -176,12 +184,19 @@ int Serve(const ServiceConfig& config, const Settings& settings,
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.database.pool_size));
-  post::Posts posts(store, *authors, db_workers, &metrics);
-  post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline);
-
-  // The DeleteUser cascade, in the background.
+  // The DeleteUser cascade, in the background, and the revocations of
+  // access tokens it stores (password changes).
   microblog::ConnectionPool cascade_pool(CascadePoolOptions(config, &metrics));
   post::PostgresDeletedAuthorsStore cascade_store(cascade_pool);
+  post::RevokedTokens revoked_tokens;
+  post::RevocationRefresh revocation_refresh(cascade_store, revoked_tokens);
+  (void)revocation_refresh.RunOnce();  // logged; the task below retries
+  microblog::PeriodicTask refreshing("refresh-revocations", post::kRevocationRefresh,
+                                     [&] { (void)revocation_refresh.RunOnce(); });
+
+  post::Posts posts(store, *authors, db_workers, revoked_tokens, &metrics);
+  post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline, tokens);
+
   std::unique_ptr<microblog::user::v1::UserService::Stub> users =
       microblog::user::v1::UserService::NewStub(channel);
   post::Reconciler reconciler(cascade_store, *users, settings.reconcile);
@@ -227,6 +242,9 @@ int main(int argc, char** argv) {
       post::NewUserServiceChannel(settings->user_service, reconcile ? nullptr : &client_metrics);
   if (!channel.ok()) return microblog::ConfigurationError(kPostService, channel.status());
 
-  return reconcile ? Reconcile(config, *settings, *channel)
-                   : Serve(config, *settings, *channel, metrics);
+  if (reconcile) return Reconcile(config, *settings, *channel);
+  absl::StatusOr<std::unique_ptr<microblog::TokenVerifier>> tokens =
+      microblog::OpenTokenVerifier(config.values, &metrics);
+  if (!tokens.ok()) return microblog::ConfigurationError(kPostService, tokens.status());
+  return Serve(config, *settings, *channel, **tokens, metrics);
 }

@@ -65,6 +65,13 @@ struct PostPage {
   std::optional<PageKey> next;    // set when more posts follow
 };
 
+// What PostStore::Delete did with a post that exists.
+enum class DeleteOutcome {
+  kDeleted,
+  kOtherOwner,    // not the given owner's: kept
+  kOwnerRemoved,  // the given owner has a tombstone (deleted user): kept
+};
+
 }  // namespace post
 }  // namespace microblog
 

@@ -32,8 +32,10 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
  public:
   // Everything is borrowed and must outlive the service. `max_deadline`
   // caps the time any call may take, whatever the client's deadline.
-  PostServiceImpl(Posts& posts, WorkerPool& db_workers, std::chrono::milliseconds max_deadline)
-      : calls_(posts, max_deadline), db_workers_(db_workers) {}
+  // `authenticator` (borrowed) checks the calls' access tokens.
+  PostServiceImpl(Posts& posts, WorkerPool& db_workers, std::chrono::milliseconds max_deadline,
+                  const Authenticator& authenticator)
+      : calls_(posts, max_deadline, &authenticator), db_workers_(db_workers) {}
 
   PostServiceImpl(const PostServiceImpl&) = delete;
   PostServiceImpl& operator=(const PostServiceImpl&) = delete;

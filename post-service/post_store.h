@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,9 +72,11 @@ class PostStore {
   virtual absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
       const std::vector<FirstPageKey>& keys, const ReadFrom& from, Clock::time_point deadline) = 0;
 
-  // Deletes post `id`; NOT_FOUND (with a google.rpc.ResourceInfo) when there
-  // is none.
-  virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
+  // Deletes post `id`, with `owner` only if it is `owner`'s and `owner` has
+  // no tombstone (a deleted user acts no more); says which, or NOT_FOUND
+  // (with a google.rpc.ResourceInfo) when there is no such post.
+  virtual absl::StatusOr<DeleteOutcome> Delete(int64_t id, std::optional<int64_t> owner,
+                                               Clock::time_point deadline) = 0;
 
   // The consistency token of the writes that returned so far (a write RPC
   // answers it): "" when every read is on the primary anyway (this

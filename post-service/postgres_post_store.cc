@@ -48,7 +48,18 @@ constexpr NamedStatement kGetByIds{
     "post_get_by_ids",
     "SELECT id, user_id, body, (extract(epoch FROM created_at) * 1000000)::bigint AS create_micros "
     "FROM posts WHERE id = ANY ($1::bigint[])"};
-constexpr NamedStatement kDelete{"post_delete", "DELETE FROM posts WHERE id = $1"};
+// $2: the owner the post must have (NULL: any); a tombstoned owner deletes
+// nothing. One row: the post's owner (NULL: no such post), whether $2 is
+// tombstoned, and how many rows went.
+constexpr NamedStatement kDelete{
+    "post_delete",
+    "WITH target AS (SELECT id, user_id FROM posts WHERE id = $1), "
+    "removed AS (SELECT 1 FROM user_tombstones WHERE user_id = $2::bigint), "
+    "deleted AS (DELETE FROM posts p USING target t WHERE p.id = t.id "
+    "AND ($2::bigint IS NULL OR t.user_id = $2::bigint) AND NOT EXISTS (SELECT 1 FROM removed) "
+    "RETURNING p.id) "
+    "SELECT (SELECT user_id FROM target) AS owner, EXISTS (SELECT 1 FROM removed) AS removed, "
+    "(SELECT count(*) FROM deleted) AS deleted"};
 // $1 limit.
 constexpr NamedStatement kListFirst{
     "post_list_first",
@@ -293,13 +304,20 @@ absl::StatusOr<std::vector<std::vector<PostRecord>>> PostgresPostStore::ListFirs
   });
 }
 
-absl::Status PostgresPostStore::Delete(int64_t id, Clock::time_point deadline) {
-  return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
-    pqxx::nontransaction tx(c);  // one statement: autocommit
-    const pqxx::result deleted = pool_.Exec(tx, kDelete, id);
-    if (deleted.affected_rows() == 0) return NotFoundResource("post", id);
-    return absl::OkStatus();
-  });
+absl::StatusOr<DeleteOutcome> PostgresPostStore::Delete(int64_t id, std::optional<int64_t> owner,
+                                                        Clock::time_point deadline) {
+  return pool_.Run<DeleteOutcome>(deadline,
+                                  [&](pqxx::connection& c) -> absl::StatusOr<DeleteOutcome> {
+                                    pqxx::nontransaction tx(c);  // one statement: autocommit
+                                    const pqxx::result rows = pool_.Exec(tx, kDelete, id, owner);
+                                    const pqxx::row row = rows.at(0);
+                                    if (row["owner"].is_null()) return NotFoundResource("post", id);
+                                    if (row["deleted"].as<int64_t>() > 0)
+                                      return DeleteOutcome::kDeleted;
+                                    if (row["removed"].as<bool>())
+                                      return DeleteOutcome::kOwnerRemoved;
+                                    return DeleteOutcome::kOtherOwner;
+                                  });
 }
 
 std::string PostgresPostStore::WriteToken(Clock::time_point deadline) {

@@ -17,6 +17,7 @@
 #define MICROBLOG_POST_SERVICE_POSTGRES_POST_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ class PostgresPostStore final : public PostStore {
   absl::StatusOr<std::vector<std::vector<PostRecord>>> ListFirstPages(
       const std::vector<FirstPageKey>& keys, const ReadFrom& from,
       Clock::time_point deadline) override;
-  absl::Status Delete(int64_t id, Clock::time_point deadline) override;
+  absl::StatusOr<DeleteOutcome> Delete(int64_t id, std::optional<int64_t> owner,
+                                       Clock::time_point deadline) override;
   std::string WriteToken(Clock::time_point deadline) override;
 
  private:

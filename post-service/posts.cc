@@ -2,9 +2,11 @@
 
 #include <cstddef>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/page_token.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -41,9 +43,11 @@ void FillListResponse(const ListPostsQuery& query, const PostPage& page,
 
 }  // namespace
 
-Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers, Registry* metrics)
+Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
+             const RevokedTokens& revoked, Registry* metrics)
     : store_(store),
       authors_(authors),
+      revoked_(revoked),
       db_workers_(db_workers),
       inserts_(Batcher<NewPost, StoredPost>::OnWorkers(
                    db_workers,
@@ -66,25 +70,48 @@ Posts::Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers, R
 
 // --- CreatePost ---
 
-void Posts::CreatePost(const v1::CreatePostRequest& request, Clock::time_point deadline,
-                       const TraceContext& trace, v1::CreatePostResponse& response, Reply done) {
+void Posts::CreatePost(const v1::CreatePostRequest& request, const Caller& caller,
+                       Clock::time_point deadline, const TraceContext& trace,
+                       v1::CreatePostResponse& response, Reply done) {
   if (absl::Status valid = ValidateCreatePost(request); !valid.ok()) {
     return std::move(done)(valid);
   }
+  if (absl::Status allowed = MayActFor(caller, request.user_id(), "the posts of this user");
+      !allowed.ok()) {
+    return std::move(done)(allowed);
+  }
+  // The token's own user gone (user-service says so, or the cascade left a
+  // tombstone): the token is revoked, not the author merely unknown.
+  const bool own = caller.is_user(request.user_id());
+  auto revoked_if_gone = [own](absl::Status status) {
+    return own && absl::IsNotFound(status) ? TokenRevoked() : status;
+  };
   // The databases cannot share a foreign key: ask user-service first, and
   // store nothing unless it confirmed the author.
   NewPost post{request.user_id(), request.body(), request.request_id()};
-  authors_.CheckAuthor(
-      post.user_id, deadline, trace,
-      [this, post = std::move(post), deadline, &response,
-       done = std::move(done)](absl::Status author) mutable {
-        if (!author.ok()) return std::move(done)(author);
-        inserts_.Add(std::move(post), deadline,
-                     FillThenReply<StoredPost>(std::move(done), [&response](StoredPost stored) {
-                       ToProto(stored.post, *response.mutable_post());
-                       response.set_consistency_token(std::move(stored.consistency_token));
-                     }));
-      });
+  authors_.CheckAuthor(post.user_id, deadline, trace,
+                       [this, post = std::move(post), deadline, &response, revoked_if_gone,
+                        done = std::move(done)](absl::Status author) mutable {
+                         if (!author.ok()) return std::move(done)(revoked_if_gone(author));
+                         inserts_.Add(
+                             std::move(post), deadline,
+                             [&response, revoked_if_gone,
+                              done = std::move(done)](absl::StatusOr<StoredPost> stored) mutable {
+                               if (!stored.ok())
+                                 return std::move(done)(revoked_if_gone(stored.status()));
+                               ToProto(stored->post, *response.mutable_post());
+                               response.set_consistency_token(std::move(stored->consistency_token));
+                               std::move(done)(absl::OkStatus());
+                             });
+                       });
+}
+
+absl::Status Posts::MayActFor(const Caller& caller, int64_t user_id, std::string_view what) const {
+  if (absl::Status allowed = RequireActingFor(caller, user_id, what); !allowed.ok()) {
+    return allowed;
+  }
+  if (revoked_.IsRevoked(caller)) return TokenRevoked();
+  return absl::OkStatus();
 }
 
 std::vector<absl::StatusOr<Posts::StoredPost>> Posts::InsertBatch(const std::vector<NewPost>& posts,
@@ -165,10 +192,23 @@ std::vector<absl::StatusOr<std::vector<PostRecord>>> Posts::ListFirstPagesBatch(
 
 // --- DeletePost ---
 
-absl::Status Posts::DeletePost(const v1::DeletePostRequest& request, Clock::time_point deadline,
-                               v1::DeletePostResponse& response) {
+absl::Status Posts::DeletePost(const v1::DeletePostRequest& request, const Caller& caller,
+                               Clock::time_point deadline, v1::DeletePostResponse& response) {
   if (absl::Status valid = ValidatePostId(request.id()); !valid.ok()) return valid;
-  if (absl::Status deleted = store_.Delete(request.id(), deadline); !deleted.ok()) return deleted;
+  if (absl::Status token = RequireToken(caller); !token.ok()) return token;
+  if (revoked_.IsRevoked(caller)) return TokenRevoked();
+  const std::optional<int64_t> owner =
+      caller.privileged ? std::nullopt : std::optional<int64_t>(caller.user_id);
+  absl::StatusOr<DeleteOutcome> deleted = store_.Delete(request.id(), owner, deadline);
+  if (!deleted.ok()) return deleted.status();
+  switch (*deleted) {
+    case DeleteOutcome::kDeleted:
+      break;
+    case DeleteOutcome::kOtherOwner:
+      return RequireActingFor(caller, /*owner_id=*/0, absl::StrCat("post ", request.id()));
+    case DeleteOutcome::kOwnerRemoved:
+      return TokenRevoked();
+  }
   response.set_consistency_token(store_.WriteToken(deadline));
   return absl::OkStatus();
 }

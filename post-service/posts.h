@@ -10,8 +10,17 @@
 //   PostgresPostStore store(pool);
 //   std::unique_ptr<GrpcAuthorChecker> authors = GrpcAuthorChecker::Create(channel, timeout);
 //   WorkerPool db_workers("db-worker", pool_size);
-//   Posts posts(store, *authors, db_workers);
+//   Posts posts(store, *authors, db_workers, revoked_tokens);
 //   posts.GetPost(request, deadline, response, [](absl::Status status) { ... });
+//
+// Who may do what (common/base/caller.h): CreatePost for user U needs U's
+// access token (or a privileged caller), DeletePost the post's author's;
+// else UNAUTHENTICATED without a token, PERMISSION_DENIED with another
+// user's, checked after validation and before anything is asked or
+// stored. A token revoked since it was issued is UNAUTHENTICATED "access
+// token revoked": its password changed (`revoked`, revoked_tokens.h), or
+// its user is gone (user-service's answer to the author check, or the
+// user's tombstone). Reads are open to anyone.
 //
 // The hot operations are batched (common/exec/batcher.h): the calls that arrive
 // while earlier batches are running share the next one. A CreatePost goes:
@@ -45,8 +54,10 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "common/base/caller.h"
 #include "common/base/clock.h"
 #include "common/base/read_from.h"
 #include "common/base/trace_context.h"
@@ -58,6 +69,7 @@
 #include "post-service/author_checker.h"
 #include "post-service/post_records.h"
 #include "post-service/post_store.h"
+#include "post-service/revoked_tokens.h"
 
 namespace microblog {
 namespace post {
@@ -69,7 +81,7 @@ class Posts {
   // `metrics`, if not null, gets the batch sizes of its loaders
   // (microblog_batch_size) and must outlive this object.
   Posts(PostStore& store, AuthorChecker& authors, WorkerPool& db_workers,
-        Registry* metrics = nullptr);
+        const RevokedTokens& revoked, Registry* metrics = nullptr);
 
   Posts(const Posts&) = delete;
   Posts& operator=(const Posts&) = delete;
@@ -80,9 +92,9 @@ class Posts {
 
   // Stores a post once user-service confirmed its author (`trace` goes with
   // that question).
-  void CreatePost(const microblog::post::v1::CreatePostRequest& request, Clock::time_point deadline,
-                  const TraceContext& trace, microblog::post::v1::CreatePostResponse& response,
-                  Reply done);
+  void CreatePost(const microblog::post::v1::CreatePostRequest& request, const Caller& caller,
+                  Clock::time_point deadline, const TraceContext& trace,
+                  microblog::post::v1::CreatePostResponse& response, Reply done);
   void GetPost(const microblog::post::v1::GetPostRequest& request, Clock::time_point deadline,
                microblog::post::v1::GetPostResponse& response, Reply done);
   void ListPosts(const microblog::post::v1::ListPostsRequest& request, Clock::time_point deadline,
@@ -90,7 +102,7 @@ class Posts {
 
   // Blocks until the post is deleted (run it on a WorkerPool).
   absl::Status DeletePost(const microblog::post::v1::DeletePostRequest& request,
-                          Clock::time_point deadline,
+                          const Caller& caller, Clock::time_point deadline,
                           microblog::post::v1::DeletePostResponse& response);
 
  private:
@@ -105,8 +117,13 @@ class Posts {
   std::vector<absl::StatusOr<std::vector<PostRecord>>> ListFirstPagesBatch(
       const std::vector<Routed<FirstPageKey>>& keys, Clock::time_point deadline);
 
+  // OK when `caller` may change `what`, user `user_id`'s, with a token not
+  // revoked.
+  absl::Status MayActFor(const Caller& caller, int64_t user_id, std::string_view what) const;
+
   PostStore& store_;
   AuthorChecker& authors_;
+  const RevokedTokens& revoked_;
   WorkerPool& db_workers_;
   // Last, so that their destructors wait for the batches in flight while
   // everything those use is still alive.

@@ -27,7 +27,7 @@ DEB_PACKAGES=(
   clang-format-14
   # C++ libraries and code generators (gRPC 1.51, protobuf 3.21).
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libpqxx-dev libpq-dev libsodium-dev libabsl-dev libgtest-dev libgmock-dev
+  libpqxx-dev libpq-dev libsodium-dev librhonabwy-dev libjansson-dev libgnutls28-dev libabsl-dev libgtest-dev libgmock-dev
   # .proto files we compile but do not own: google/rpc/*.proto (inside a jar)
   # and grpc/{health,reflection}/*.proto.
   libgoogle-common-protos-java grpc-proto

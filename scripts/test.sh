@@ -6,7 +6,8 @@
 #      includes run one way through common/'s libraries (base < exec <
 #      {db, rpc} < service), and the logic layer (user_accounts.h,
 #      posts.h) compiles without gRPC and libpqxx headers;
-#   3. buf lint and buf format --diff --exit-code in proto/; every C++
+#   3. buf lint, buf format --diff --exit-code and buf breaking (against
+#      proto/RELEASED, from git history) in proto/; every C++
 #      file as .clang-format (Google style, 100 columns) has it
 #      (clang-format-14 --dry-run -Werror; scripts/tools/format.sh fixes);
 #   4. docs: every relative link and #anchor of the repository's *.md
@@ -161,6 +162,14 @@ buf_format() {
   (cd proto && "$BUF" format --diff --exit-code)
 }
 
+# Against proto/ at the last released commit (proto/RELEASED), from git
+# history: a field renumbered, removed or retyped fails.
+buf_breaking() {
+  local released
+  released="$(grep -v '^#' proto/RELEASED | head -n 1)"
+  (cd proto && "$BUF" breaking --against "$ROOT/.git#ref=$released,subdir=proto")
+}
+
 # The link check's self-test (its summary only), then the check itself
 # over every *.md file of the repository.
 docs_links() {
@@ -242,6 +251,7 @@ step "container images: prefetch packages (background)" start_images_prefetch "$
 step "layers: includes run one way, logic apart" layers
 step "buf lint (proto/)" buf_lint
 step "buf format --diff --exit-code (proto/)" buf_format
+step "buf breaking against the last release (proto/RELEASED)" buf_breaking
 step "format: clang-format-14 --dry-run -Werror (C++)" cpp_format
 step "docs: relative links resolve" docs_links
 step "grpcurl.py self-test" grpcurl_selftest

@@ -100,13 +100,28 @@ start_service() {
   exit 1
 }
 
+# The access tokens' key pair: made once (kept across restarts, so that
+# tokens outlive them), its public half published as the key set both
+# services verify with.
+KEY_DIR="$ROOT/.local/keys"
+SIGNING_KEY="$KEY_DIR/token-signing.pem"
+JWKS="$KEY_DIR/jwks.json"
+if [[ ! -s "$SIGNING_KEY" ]]; then
+  mkdir -p "$KEY_DIR"
+  stack_log "making the access tokens' signing key (.local/keys/token-signing.pem)"
+  (umask 077 && openssl genpkey -algorithm ed25519 -out "$SIGNING_KEY")
+fi
+"$USER_SERVICE" jwks "$SIGNING_KEY" >"$JWKS.tmp" && mv "$JWKS.tmp" "$JWKS"
+
 start_service user-service "$USER_SERVICE" "$USER_SERVICE_PORT" \
   METRICS_ADDRESS="127.0.0.1:$USER_SERVICE_METRICS_PORT" \
-  USER_DATABASE_URL="$USER_SERVICE_DATABASE_URL"
+  USER_DATABASE_URL="$USER_SERVICE_DATABASE_URL" \
+  TOKEN_SIGNING_KEY_FILE="$SIGNING_KEY" TOKEN_JWKS_FILE="$JWKS"
 start_service post-service "$POST_SERVICE" "$POST_SERVICE_PORT" \
   METRICS_ADDRESS="127.0.0.1:$POST_SERVICE_METRICS_PORT" \
   POST_DATABASE_URL="$POST_SERVICE_DATABASE_URL" \
-  USER_SERVICE_ADDR="127.0.0.1:$USER_SERVICE_PORT"
+  USER_SERVICE_ADDR="127.0.0.1:$USER_SERVICE_PORT" \
+  TOKEN_JWKS_FILE="$JWKS"
 
 U="localhost:$USER_SERVICE_PORT"
 P="localhost:$POST_SERVICE_PORT"
@@ -123,20 +138,28 @@ EXAMPLES=(
   "-plaintext -d '{\"username\": \"ada\"}' $U $US/LookupUser"
   "# List users, a page at a time"
   "-plaintext -d '{\"page_size\": 10}' $U $US/ListUsers"
-  "# Check a password"
+  "# Log in: the response holds an access token (TOKEN below)"
   "-plaintext -d '{\"login\": \"ada\", \"password\": \"correct horse battery\"}' $U $US/VerifyPassword"
+  "# With it, ada sees her own e-mail address"
+  "-plaintext -H 'authorization: Bearer TOKEN' -d '{\"id\": \"USER_ID\"}' $U $US/GetUser"
   "# Health (either service)"
   "-plaintext $U grpc.health.v1.Health/Check"
-  "# Post as that user"
-  "-plaintext -d '{\"user_id\": \"USER_ID\", \"body\": \"Hello, microblog!\"}' $P $PS/CreatePost"
+  "# Post as that user, with its token"
+  "-plaintext -H 'authorization: Bearer TOKEN' -d '{\"user_id\": \"USER_ID\", \"body\": \"Hello, microblog!\"}' $P $PS/CreatePost"
   "# That user's posts, newest first"
   "-plaintext -d '{\"user_id\": \"USER_ID\"}' $P $PS/ListPosts"
-  "# A post for a user that does not exist: post-service asks user-service, gets NotFound"
-  "-plaintext -d '{\"user_id\": \"999999999\", \"body\": \"nobody wrote this\"}' $P $PS/CreatePost"
+  "# A post for another user with ada's token: PermissionDenied"
+  "-plaintext -H 'authorization: Bearer TOKEN' -d '{\"user_id\": \"999999999\", \"body\": \"nobody wrote this\"}' $P $PS/CreatePost"
   "# What the services offer (server reflection)"
   "-plaintext $U list"
   "-plaintext $P describe $PS"
 )
+
+access_token() {
+  "$PYTHON" "$GRPCURL_PY" -plaintext -d '{"login": "ada", "password": "correct horse battery"}' \
+    "$U" "$US/VerifyPassword" 2>/dev/null |
+    "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])' 2>/dev/null
+}
 
 user_id() {
   "$PYTHON" "$GRPCURL_PY" -plaintext -d '{"username": "ada"}' "$U" "$US/LookupUser" 2>/dev/null |
@@ -154,7 +177,8 @@ The stack is up:
 Stop it with scripts/down.sh.
 
 Try it with grpcurl, or with tests/grpcurl/grpcurl.py (same arguments; run it
-with /usr/bin/python3). USER_ID is the id that CreateUser returned.
+with /usr/bin/python3). USER_ID is the id that CreateUser returned, TOKEN the
+accessToken of VerifyPassword.
 EOF
 for line in "${EXAMPLES[@]}"; do
   if [[ "$line" == "#"* ]]; then
@@ -167,6 +191,10 @@ for line in "${EXAMPLES[@]}"; do
     eval "args=($line)"
     # shellcheck disable=SC2154  # args is set by the eval above
     args=("${args[@]//USER_ID/${id:-1}}")
+    if [[ "$line" == *TOKEN* ]]; then
+      token="$(access_token || true)"
+      args=("${args[@]//TOKEN/${token:-none}}")
+    fi
     "$PYTHON" "$GRPCURL_PY" "${args[@]}" 2>&1 | sed 's/^/    /' || true
   fi
 done

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "common/exec/periodic_task.h"
 #include "common/exec/wait_list.h"
 #include "common/exec/worker_pool.h"
+#include "common/service/access_tokens.h"
 #include "common/service/server.h"
 #include "common/service/service_main.h"
 #include "user-service/feed/user_event_store.h"
@@ -51,7 +54,7 @@ constexpr std::size_t kMaxHashingCallsQueuedPerCaller = 64;
 constexpr std::size_t kMaxHashingCallsQueued = 512;
 
 std::vector<microblog::ConfigOption> UserServiceOptions() {
-  return {
+  std::vector<microblog::ConfigOption> options = {
       {"PASSWORD_HASH_THREADS", "2",
        "Threads hashing passwords (1-64); each hash takes 64 MiB while it runs."},
       {"PASSWORD_HASH_NICE", "0",
@@ -71,6 +74,10 @@ std::vector<microblog::ConfigOption> UserServiceOptions() {
        "Without a LISTEN session (DB_PREPARED_STATEMENTS=off and no USER_DATABASE_LISTEN_URL): "
        "how often waiting ListUserEvents long polls re-read the outbox (10-60000)."},
   };
+  for (auto* more : {microblog::TokenVerifierOptions, microblog::TokenSignerOptions}) {
+    for (microblog::ConfigOption& option : more()) options.push_back(std::move(option));
+  }
+  return options;
 }
 
 // The settings of user-service besides ServiceConfig's own.
@@ -146,6 +153,12 @@ microblog::FairWorkQueueOptions HashingQueueOptions(const Settings& settings,
 int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   // Everything below reports its metrics here; RunServer serves them.
   microblog::Registry metrics;
+  absl::StatusOr<std::unique_ptr<microblog::TokenVerifier>> tokens =
+      microblog::OpenTokenVerifier(config.values, &metrics);
+  if (!tokens.ok()) return microblog::ConfigurationError(kUserService, tokens.status());
+  absl::StatusOr<std::unique_ptr<microblog::TokenSigner>> signer =
+      microblog::OpenTokenSigner(config.values, **tokens);
+  if (!signer.ok()) return microblog::ConfigurationError(kUserService, signer.status());
   microblog::ConnectionPoolOptions pool_options =
       microblog::DatabasePoolOptions(config, [](pqxx::connection& connection) {
         microblog::user::PostgresUserStore::PrepareStatements(connection);
@@ -178,14 +191,14 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   // As many database workers as connections: a worker never waits for one.
   microblog::WorkerPool db_workers("db-worker",
                                    static_cast<std::size_t>(config.database.pool_size));
-  microblog::user::UserAccounts accounts(store, hasher, db_workers, &metrics);
+  microblog::user::UserAccounts accounts(store, hasher, db_workers, **signer, &metrics);
   microblog::FairWorkQueue hashing_queue(HashingQueueOptions(settings, hasher, metrics));
   microblog::user::UserEventFeed feed(event_store, db_workers, new_events,
                                       settings.events_retention);
   microblog::PeriodicTask pruning("prune-events", settings.events_prune_interval,
                                   [&feed] { feed.PruneExpired(); });
   microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_queue,
-                                           config.settings.max_deadline);
+                                           config.settings.max_deadline, **tokens);
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",
                  {{"database", microblog::RedactUrl(config.database_url)},
@@ -194,7 +207,8 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
                    settings.listen_url.empty()
                        ? absl::StrCat("poll every ", settings.events_poll_interval.count(), " ms")
                        : absl::StrCat("LISTEN on ", microblog::RedactUrl(settings.listen_url))},
-                  {"password_hash_threads", static_cast<int64_t>(settings.hash_threads)}});
+                  {"password_hash_threads", static_cast<int64_t>(settings.hash_threads)},
+                  {"token_kid", (*signer)->kid()}});
   return microblog::RunServer(
       config.settings, kUserService.name,
       {{&service, microblog::user::v1::UserService::service_full_name()}},
@@ -203,9 +217,22 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
       [&new_events] { new_events.Close(); }, &metrics);
 }
 
+// `user-service jwks KEY_FILE`: prints the public key set (JWKS) of the
+// signing key KEY_FILE, what TOKEN_JWKS_FILE must contain (with the other
+// keys still in use, during a rotation).
+int PrintJwks(const char* key_file) {
+  absl::StatusOr<std::string> pem = microblog::ReadSettingFile(key_file, "KEY_FILE");
+  absl::StatusOr<std::unique_ptr<microblog::TokenSigner>> signer =
+      pem.ok() ? microblog::TokenSigner::FromPem(*pem, {}) : pem.status();
+  if (!signer.ok()) return microblog::ConfigurationError(kUserService, signer.status());
+  std::cout << (*signer)->public_jwks() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string_view(argv[1]) == "jwks") return PrintJwks(argv[2]);
   microblog::BlockShutdownSignals();
 
   std::variant<microblog::ServiceConfig, int> parsed =

@@ -21,7 +21,7 @@ namespace user {
 namespace {
 
 // --- Every SQL statement of user-service. ------------------------------------
-// A user row is (id, username, email, create_micros): created_at travels as
+// A user row is (id, username, email, credentials_version, create_micros): created_at travels as
 // microseconds since the epoch (see UserFromRow); only the credentials
 // statements add password_hash. Lookups by name go through lower() so that
 // they use the unique indexes on lower(username) and lower(email).
@@ -29,58 +29,74 @@ namespace {
 constexpr NamedStatement kInsert{
     "user_insert",
     "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
-    "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "RETURNING id, username, email, credentials_version, (extract(epoch FROM created_at) * "
+    "1000000)::bigint AS "
     "create_micros"};
-constexpr NamedStatement kByUsername{
-    "user_by_username",
-    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
-    "create_micros FROM users WHERE lower(username) = lower($1)"};
-constexpr NamedStatement kByEmail{
-    "user_by_email",
-    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
-    "create_micros FROM users WHERE lower(email) = lower($1)"};
+constexpr NamedStatement kByUsername{"user_by_username",
+                                     "SELECT id, username, email, credentials_version, "
+                                     "(extract(epoch FROM created_at) * 1000000)::bigint AS "
+                                     "create_micros FROM users WHERE lower(username) = lower($1)"};
+constexpr NamedStatement kByEmail{"user_by_email",
+                                  "SELECT id, username, email, credentials_version, (extract(epoch "
+                                  "FROM created_at) * 1000000)::bigint AS "
+                                  "create_micros FROM users WHERE lower(email) = lower($1)"};
 constexpr NamedStatement kCredentialsByUsername{
     "user_credentials_by_username",
-    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "SELECT id, username, email, credentials_version, (extract(epoch FROM created_at) * "
+    "1000000)::bigint AS "
     "create_micros, password_hash FROM users WHERE lower(username) = lower($1)"};
 constexpr NamedStatement kCredentialsByEmail{
     "user_credentials_by_email",
-    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
+    "SELECT id, username, email, credentials_version, (extract(epoch FROM created_at) * "
+    "1000000)::bigint AS "
     "create_micros, password_hash FROM users WHERE lower(email) = lower($1)"};
 // Batched LookupUser: $1 and $2 are parallel arrays, each login's username
 // or email (NULL in the other); `i` is its 1-based position. One index scan
 // per login and field, through the same lower() indexes.
 constexpr NamedStatement kByLogins{
     "users_by_logins",
-    "SELECT l.i, u.id, u.username, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint "
+    "SELECT l.i, u.id, u.username, u.email, u.credentials_version, "
+    "(extract(epoch FROM u.created_at) * 1000000)::bigint "
     "AS create_micros FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(username, email, "
     "i) JOIN users u ON lower(u.username) = lower(l.username) "
     "UNION ALL "
-    "SELECT l.i, u.id, u.username, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint "
+    "SELECT l.i, u.id, u.username, u.email, u.credentials_version, "
+    "(extract(epoch FROM u.created_at) * 1000000)::bigint "
     "AS create_micros FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(username, email, "
     "i) JOIN users u ON lower(u.email) = lower(l.email)"};
 // $1 after id, $2 limit.
-constexpr NamedStatement kAfterId{
-    "users_after_id",
-    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
-    "create_micros FROM users WHERE id > $1 ORDER BY id LIMIT $2"};
-constexpr NamedStatement kByIds{
-    "users_by_ids",
-    "SELECT id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
-    "create_micros FROM users WHERE id = ANY ($1::bigint[])"};
-// NULL parameters keep the current value (UserChanges' unset fields).
+constexpr NamedStatement kAfterId{"users_after_id",
+                                  "SELECT id, username, email, credentials_version, (extract(epoch "
+                                  "FROM created_at) * 1000000)::bigint AS "
+                                  "create_micros FROM users WHERE id > $1 ORDER BY id LIMIT $2"};
+constexpr NamedStatement kByIds{"users_by_ids",
+                                "SELECT id, username, email, credentials_version, (extract(epoch "
+                                "FROM created_at) * 1000000)::bigint AS "
+                                "create_micros FROM users WHERE id = ANY ($1::bigint[])"};
+// NULL parameters keep the current value (UserChanges' unset fields); $5,
+// when not NULL, is the credentials version the account must still have
+// (the caller's token's). A new password raises the version and records a
+// 'user.credentials_changed' event with it (the outbox,
+// feed/user_event_store.h) in the same statement, so one transaction.
 constexpr NamedStatement kUpdate{
     "user_update",
-    "UPDATE users SET username = coalesce($2, username), email = coalesce($3, email), "
-    "password_hash = coalesce($4, password_hash) WHERE id = $1 "
-    "RETURNING id, username, email, (extract(epoch FROM created_at) * 1000000)::bigint AS "
-    "create_micros"};
+    "WITH updated AS (UPDATE users SET username = coalesce($2, username), "
+    "email = coalesce($3, email), password_hash = coalesce($4, password_hash), "
+    "credentials_version = credentials_version + CASE WHEN $4 IS NULL THEN 0 ELSE 1 END "
+    "WHERE id = $1 AND ($5::bigint IS NULL OR credentials_version = $5::bigint) "
+    "RETURNING id, username, email, credentials_version, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint AS create_micros), "
+    "event AS (INSERT INTO user_events (kind, user_id, payload) "
+    "SELECT 'user.credentials_changed', id, jsonb_build_object('credentials_version', "
+    "credentials_version) FROM updated WHERE $4 IS NOT NULL) "
+    "SELECT * FROM updated"};
 // The account and its 'user.deleted' event (the outbox, feed/user_event_store.h)
 // in one statement: autocommit makes both one transaction, so the event
-// exists exactly when the deletion committed.
+// exists exactly when the deletion committed. $2 as kUpdate's $5.
 constexpr NamedStatement kDelete{
     "user_delete",
-    "WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING id) "
+    "WITH deleted AS (DELETE FROM users WHERE id = $1 "
+    "AND ($2::bigint IS NULL OR credentials_version = $2::bigint) RETURNING id) "
     "INSERT INTO user_events (kind, user_id) SELECT 'user.deleted', id FROM deleted"};
 
 constexpr NamedStatement kStatements[] = {
@@ -105,6 +121,7 @@ UserRecord UserFromRow(const pqxx::row& row) {
   user.username = row["username"].as<std::string>();
   user.email = row["email"].as<std::string>();
   user.create_time_micros = row["create_micros"].as<int64_t>();
+  user.credentials_version = row["credentials_version"].as<int64_t>();
   return user;
 }
 
@@ -262,13 +279,14 @@ absl::StatusOr<UserRecord> PostgresUserStore::Update(int64_t id, const UserChang
                                                      Clock::time_point deadline) {
   return QueryOne(
       pool_, kUpdate, UserFromRow, [id] { return NotFoundResource("user", id); }, deadline, id,
-      changes.username, changes.email, changes.password_hash);
+      changes.username, changes.email, changes.password_hash, changes.if_credentials_version);
 }
 
-absl::Status PostgresUserStore::Delete(int64_t id, Clock::time_point deadline) {
+absl::Status PostgresUserStore::Delete(int64_t id, std::optional<int64_t> if_credentials_version,
+                                       Clock::time_point deadline) {
   return pool_.RunStatus(deadline, [&](pqxx::connection& c) -> absl::Status {
     pqxx::nontransaction tx(c);
-    const pqxx::result deleted = pool_.Exec(tx, kDelete, id);
+    const pqxx::result deleted = pool_.Exec(tx, kDelete, id, if_credentials_version);
     return deleted.affected_rows() == 0 ? NotFoundResource("user", id) : absl::OkStatus();
   });
 }

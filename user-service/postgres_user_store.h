@@ -64,7 +64,8 @@ class PostgresUserStore final : public UserStore {
                                                    Clock::time_point deadline) override;
   absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
                                     Clock::time_point deadline) override;
-  absl::Status Delete(int64_t id, Clock::time_point deadline) override;
+  absl::Status Delete(int64_t id, std::optional<int64_t> if_credentials_version,
+                      Clock::time_point deadline) override;
   std::string WriteToken(Clock::time_point deadline) override;
 
  private:

@@ -1,12 +1,15 @@
 #include "user-service/user_accounts.h"
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/page_token.h"
 #include "common/base/proto_time.h"
 #include "common/base/status.h"
@@ -34,12 +37,28 @@ void ToProto(const UserRecord& record, v1::User& user) {
   *user.mutable_create_time() = TimestampFromMicros(record.create_time_micros);
 }
 
+// `record` as `caller` may see it: the e-mail address only for the account
+// itself and privileged callers. TokenRevoked() when it is the caller's own
+// account and the caller's token is older than its credentials (the
+// password changed since it was issued): a revoked token grants nothing.
+absl::Status ToProtoFor(const Caller& caller, const UserRecord& record, v1::User& user) {
+  if (caller.is_user(record.id) && caller.credentials_version != record.credentials_version) {
+    return TokenRevoked();
+  }
+  ToProto(record, user);
+  if (!MaySeePersonalDataOf(caller, record.id)) user.clear_email();
+  return absl::OkStatus();
+}
+
+std::string UserResource(int64_t id) { return absl::StrCat("user ", id); }
+
 }  // namespace
 
 UserAccounts::UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers,
-                           Registry* metrics)
+                           const TokenSigner& tokens, Registry* metrics)
     : store_(store),
       hasher_(hasher),
+      tokens_(tokens),
       throttle_(metrics),
       reads_(
           db_workers, "user",
@@ -77,23 +96,24 @@ absl::Status UserAccounts::CreateUser(const v1::CreateUserRequest& request,
 
 // --- GetUser ---
 
-void UserAccounts::GetUser(const v1::GetUserRequest& request, Clock::time_point deadline,
-                           v1::GetUserResponse& response, Reply done) {
+void UserAccounts::GetUser(const v1::GetUserRequest& request, const Caller& caller,
+                           Clock::time_point deadline, v1::GetUserResponse& response, Reply done) {
   if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) {
     return std::move(done)(valid);
   }
   absl::StatusOr<ReadFrom> from = ReadFromToken(request.consistency_token());
   if (!from.ok()) return std::move(done)(from.status());
   reads_.Read(request.id(), *from, deadline,
-              FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
-                ToProto(user, *response.mutable_user());
+              CheckThenReply<UserRecord>(std::move(done), [&response, caller](UserRecord user) {
+                return ToProtoFor(caller, user, *response.mutable_user());
               }));
 }
 
 // --- LookupUser ---
 
-void UserAccounts::LookupUser(const v1::LookupUserRequest& request, Clock::time_point deadline,
-                              v1::LookupUserResponse& response, Reply done) {
+void UserAccounts::LookupUser(const v1::LookupUserRequest& request, const Caller& caller,
+                              Clock::time_point deadline, v1::LookupUserResponse& response,
+                              Reply done) {
   if (absl::Status valid = ValidateLookupUser(request); !valid.ok()) {
     return std::move(done)(valid);
   }
@@ -102,14 +122,14 @@ void UserAccounts::LookupUser(const v1::LookupUserRequest& request, Clock::time_
   Login login = request.has_username() ? Login{LoginField::kUsername, request.username()}
                                        : Login{LoginField::kEmail, request.email()};
   lookups_.Add({std::move(login), *from}, deadline,
-               FillThenReply<UserRecord>(std::move(done), [&response](UserRecord user) {
-                 ToProto(user, *response.mutable_user());
+               CheckThenReply<UserRecord>(std::move(done), [&response, caller](UserRecord user) {
+                 return ToProtoFor(caller, user, *response.mutable_user());
                }));
 }
 
 // --- ListUsers ---
 
-absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
+absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request, const Caller& caller,
                                      Clock::time_point deadline, v1::ListUsersResponse& response) {
   absl::StatusOr<ListUsersQuery> query = ParseListUsersRequest(request);
   if (!query.ok()) return query.status();
@@ -121,20 +141,32 @@ absl::Status UserAccounts::ListUsers(const v1::ListUsersRequest& request,
       store_.ListAfter(query->after_id, PageRowLimit(query->page_size), *from, deadline);
   if (!users.ok()) return users.status();
   const bool more = TrimToPage(*users, query->page_size);
-  for (const UserRecord& user : *users) ToProto(user, *response.add_users());
+  for (const UserRecord& user : *users) {
+    if (absl::Status shown = ToProtoFor(caller, user, *response.add_users()); !shown.ok()) {
+      return shown;
+    }
+  }
   if (more) response.set_next_page_token(EncodeListUsersToken(users->back().id));
   return absl::OkStatus();
 }
 
 // --- UpdateUser ---
 
-absl::Status UserAccounts::UpdateUser(const v1::UpdateUserRequest& request,
+absl::Status UserAccounts::UpdateUser(const v1::UpdateUserRequest& request, const Caller& caller,
                                       Clock::time_point deadline,
                                       v1::UpdateUserResponse& response) {
   absl::StatusOr<UpdatedFields> fields = ValidateUpdateUser(request);
   if (!fields.ok()) return fields.status();
+  // Before the hash: a caller who may not change the account costs nothing.
+  if (absl::Status allowed = RequireActingFor(caller, request.id(), UserResource(request.id()));
+      !allowed.ok()) {
+    return allowed;
+  }
 
   UserChanges changes;
+  // The caller's own account: only while its token is current (a password
+  // changed meanwhile, or the account deleted, revokes it).
+  if (!caller.privileged) changes.if_credentials_version = caller.credentials_version;
   if (fields->username) changes.username = request.username();
   if (fields->email) changes.email = request.email();
   if (fields->password) {
@@ -143,7 +175,10 @@ absl::Status UserAccounts::UpdateUser(const v1::UpdateUserRequest& request,
     changes.password_hash = std::move(*hash);
   }
   absl::StatusOr<UserRecord> updated = store_.Update(request.id(), changes, deadline);
-  if (!updated.ok()) return updated.status();
+  if (!updated.ok()) {
+    if (absl::IsNotFound(updated.status()) && !caller.privileged) return TokenRevoked();
+    return updated.status();
+  }
   ToProto(*updated, *response.mutable_user());
   response.set_consistency_token(store_.WriteToken(deadline));
   return absl::OkStatus();
@@ -151,11 +186,20 @@ absl::Status UserAccounts::UpdateUser(const v1::UpdateUserRequest& request,
 
 // --- DeleteUser ---
 
-absl::Status UserAccounts::DeleteUser(const v1::DeleteUserRequest& request,
+absl::Status UserAccounts::DeleteUser(const v1::DeleteUserRequest& request, const Caller& caller,
                                       Clock::time_point deadline,
                                       v1::DeleteUserResponse& response) {
   if (absl::Status valid = ValidateUserId(request.id()); !valid.ok()) return valid;
-  if (absl::Status deleted = store_.Delete(request.id(), deadline); !deleted.ok()) return deleted;
+  if (absl::Status allowed = RequireActingFor(caller, request.id(), UserResource(request.id()));
+      !allowed.ok()) {
+    return allowed;
+  }
+  const std::optional<int64_t> if_version =
+      caller.privileged ? std::nullopt : std::optional<int64_t>(caller.credentials_version);
+  if (absl::Status deleted = store_.Delete(request.id(), if_version, deadline); !deleted.ok()) {
+    if (absl::IsNotFound(deleted) && !caller.privileged) return TokenRevoked();
+    return deleted;
+  }
   response.set_consistency_token(store_.WriteToken(deadline));
   return absl::OkStatus();
 }
@@ -163,7 +207,7 @@ absl::Status UserAccounts::DeleteUser(const v1::DeleteUserRequest& request,
 // --- BatchGetUsers ---
 
 absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request,
-                                         Clock::time_point deadline,
+                                         const Caller& caller, Clock::time_point deadline,
                                          v1::BatchGetUsersResponse& response) {
   if (absl::Status valid = ValidateBatchGetUsers(request); !valid.ok()) return valid;
 
@@ -182,7 +226,10 @@ absl::Status UserAccounts::BatchGetUsers(const v1::BatchGetUsersRequest& request
   for (const UserRecord& user : *found) by_id[user.id] = &user;
   for (int64_t id : ids) {
     auto it = by_id.find(id);
-    if (it != by_id.end()) ToProto(*it->second, *response.add_users());
+    if (it == by_id.end()) continue;
+    if (absl::Status shown = ToProtoFor(caller, *it->second, *response.add_users()); !shown.ok()) {
+      return shown;
+    }
   }
   return absl::OkStatus();
 }
@@ -226,7 +273,14 @@ absl::Status UserAccounts::VerifyPassword(const v1::VerifyPasswordRequest& reque
     return absl::UnauthenticatedError(kBadCredentials);
   }
   attempt->Succeeded();
+  absl::StatusOr<IssuedToken> token =
+      tokens_.Issue(account->user.id, account->user.credentials_version, Clock::now());
+  if (!token.ok()) return token.status();
   ToProto(account->user, *response.mutable_user());
+  response.set_access_token(std::move(token->token));
+  *response.mutable_access_token_expire_time() = TimestampFromMicros(
+      std::chrono::duration_cast<std::chrono::microseconds>(token->expire_time.time_since_epoch())
+          .count());
   return absl::OkStatus();
 }
 

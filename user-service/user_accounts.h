@@ -10,10 +10,21 @@
 //   PostgresUserStore store(router);
 //   PasswordHasher hasher(/*threads=*/2);
 //   WorkerPool db_workers("db-worker", pool_size);
-//   UserAccounts accounts(store, hasher, db_workers, &metrics);
-//   accounts.LookupUser(request, deadline, response,
+//   UserAccounts accounts(store, hasher, db_workers, *signer, &metrics);
+//   accounts.LookupUser(request, caller, deadline, response,
 //                       [](const absl::Status& status) { ... });  // later, once
-//   absl::Status listed = accounts.ListUsers(list_request, deadline, list_response);
+//   absl::Status listed = accounts.ListUsers(list_request, caller, deadline, list_response);
+//
+// Who may do what (common/base/caller.h): `caller` is who the edge proved
+// the call comes from. UpdateUser and DeleteUser need the account's own
+// token (or a privileged caller): UNAUTHENTICATED without one,
+// PERMISSION_DENIED with another account's, checked after validation and
+// before any hash or query. A token is current only while its `ver` equals
+// the account's credentials version: the store's update and delete apply
+// only then, and the reads compare it when they return the caller's own
+// account; a stale token is UNAUTHENTICATED ("access token revoked"). Reads
+// fill the e-mail address only for the account itself and privileged
+// callers. VerifyPassword issues the access token (`tokens`).
 //
 // GetUser and LookupUser answer through a callback (a Reply, called exactly
 // once): the calls that arrive together are loaded together, one query per
@@ -41,6 +52,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/auth/access_token.h"
+#include "common/base/caller.h"
 #include "common/base/clock.h"
 #include "common/base/read_from.h"
 #include "common/exec/batched_reads.h"
@@ -65,7 +78,7 @@ class UserAccounts {
   // (microblog_batch_size) and the login throttle's refusals, and must
   // outlive this object.
   UserAccounts(UserStore& store, PasswordHasher& hasher, WorkerPool& db_workers,
-               Registry* metrics = nullptr);
+               const TokenSigner& tokens, Registry* metrics = nullptr);
 
   UserAccounts(const UserAccounts&) = delete;
   UserAccounts& operator=(const UserAccounts&) = delete;
@@ -76,24 +89,27 @@ class UserAccounts {
   // Fills `response` and then calls `done`, on this thread when the request
   // is invalid, on a worker thread otherwise. `response` must stay valid
   // until then.
-  void GetUser(const microblog::user::v1::GetUserRequest& request, Clock::time_point deadline,
-               microblog::user::v1::GetUserResponse& response, Reply done);
+  void GetUser(const microblog::user::v1::GetUserRequest& request, const Caller& caller,
+               Clock::time_point deadline, microblog::user::v1::GetUserResponse& response,
+               Reply done);
   // Fills `response` and then calls `done`, as GetUser does: lookups
   // arriving together share one query (UserStore::GetByLogins).
-  void LookupUser(const microblog::user::v1::LookupUserRequest& request, Clock::time_point deadline,
-                  microblog::user::v1::LookupUserResponse& response, Reply done);
-  absl::Status ListUsers(const microblog::user::v1::ListUsersRequest& request,
+  void LookupUser(const microblog::user::v1::LookupUserRequest& request, const Caller& caller,
+                  Clock::time_point deadline, microblog::user::v1::LookupUserResponse& response,
+                  Reply done);
+  absl::Status ListUsers(const microblog::user::v1::ListUsersRequest& request, const Caller& caller,
                          Clock::time_point deadline,
                          microblog::user::v1::ListUsersResponse& response);
   absl::Status UpdateUser(const microblog::user::v1::UpdateUserRequest& request,
-                          Clock::time_point deadline,
+                          const Caller& caller, Clock::time_point deadline,
                           microblog::user::v1::UpdateUserResponse& response);
   absl::Status DeleteUser(const microblog::user::v1::DeleteUserRequest& request,
-                          Clock::time_point deadline,
+                          const Caller& caller, Clock::time_point deadline,
                           microblog::user::v1::DeleteUserResponse& response);
   absl::Status BatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request,
-                             Clock::time_point deadline,
+                             const Caller& caller, Clock::time_point deadline,
                              microblog::user::v1::BatchGetUsersResponse& response);
+  // On success the response carries an access token for the account.
   // `source` is the caller's key (common/rpc/caller_key.h): repeated failures
   // of one login from one source are throttled (login_throttle.h), with
   // RESOURCE_EXHAUSTED and a google.rpc.RetryInfo before anything is
@@ -114,6 +130,7 @@ class UserAccounts {
  private:
   UserStore& store_;
   PasswordHasher& hasher_;
+  const TokenSigner& tokens_;
   LoginThrottle throttle_;
   // Last: its destructor waits for the batches in flight.
   BatchedReadsById<UserRecord> reads_;          // GetUser, through UserStore::GetByIds

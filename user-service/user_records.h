@@ -20,6 +20,9 @@ struct UserRecord {
   std::string username;
   std::string email;
   int64_t create_time_micros = 0;  // microseconds since the Unix epoch
+  // Raised by every password change; access tokens carry the version they
+  // were issued at (their `ver` claim), and older ones are revoked.
+  int64_t credentials_version = 1;
 };
 
 // An account with its password hash: what a password check needs.
@@ -42,7 +45,11 @@ struct Login {
 struct UserChanges {
   std::optional<std::string> username;
   std::optional<std::string> email;
-  std::optional<std::string> password_hash;
+  std::optional<std::string> password_hash;  // also raises credentials_version
+  // When set, the update applies only while the account's credentials
+  // version is this (the caller's token's); else NOT_FOUND, as if the
+  // account did not exist.
+  std::optional<int64_t> if_credentials_version;
 };
 
 }  // namespace user

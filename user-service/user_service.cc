@@ -15,8 +15,21 @@ grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
     const Request* request, Response* response) {
   return calls_.RunQueued(
       hashing_queue_, CallerKeyOf(*context), context, request, [] { return absl::OkStatus(); },
-      [&accounts = calls_.logic(), method, request, response](auto deadline) {
+      [&accounts = calls_.logic(), method, request, response](const Caller&, auto deadline) {
         return (accounts.*method)(*request, deadline, *response);
+      });
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* UserServiceImpl::RunHashing(
+    grpc::CallbackServerContext* context,
+    absl::Status (UserAccounts::*method)(const Request&, const Caller&, Clock::time_point,
+                                         Response&),
+    const Request* request, Response* response) {
+  return calls_.RunQueued(
+      hashing_queue_, CallerKeyOf(*context), context, request, [] { return absl::OkStatus(); },
+      [&accounts = calls_.logic(), method, request, response](const Caller& caller, auto deadline) {
+        return (accounts.*method)(*request, caller, deadline, *response);
       });
 }
 
@@ -74,7 +87,7 @@ grpc::ServerUnaryReactor* UserServiceImpl::VerifyPassword(grpc::CallbackServerCo
   return calls_.RunQueued(
       hashing_queue_, source, context, request,
       [&] { return calls_.logic().PrecheckVerifyPassword(*request, source); },
-      [&accounts = calls_.logic(), request, response, source](auto deadline) {
+      [&accounts = calls_.logic(), request, response, source](const Caller&, auto deadline) {
         return accounts.VerifyPassword(*request, source, deadline, *response);
       });
 }

@@ -1,7 +1,8 @@
 // The gRPC face of user-service: microblog.user.v1.UserService on gRPC's
 // callback API. Every call goes through a CallForwarder
 // (common/rpc/call_forwarder.h: a request with a NUL byte in a string field
-// is INVALID_ARGUMENT at once, the deadline is capped at `max_deadline`).
+// is INVALID_ARGUMENT at once, a bad access token UNAUTHENTICATED, the
+// deadline is capped at `max_deadline`).
 // Handlers return at once; the work runs elsewhere and finishes the call
 // (common/rpc/unary_call.h):
 //  - GetUser and LookupUser: UserAccounts' batches (one query for many
@@ -21,7 +22,8 @@
 //
 //   WorkerPool db_workers("db-worker", db_pool_size);
 //   FairWorkQueue hashing_queue(std::move(hashing_options));  // a worker per hashing thread
-//   UserServiceImpl service(accounts, feed, db_workers, hashing_queue, settings.max_deadline);
+//   UserServiceImpl service(accounts, feed, db_workers, hashing_queue, settings.max_deadline,
+//                           *token_verifier);
 //   RunServer(settings, "user-service", {{&service, ...}}, ...);
 //
 // Thread-safety: handlers run concurrently; the class holds no mutable state
@@ -48,11 +50,13 @@ namespace user {
 class UserServiceImpl final : public microblog::user::v1::UserService::CallbackService {
  public:
   // Everything is borrowed and must outlive the service. `max_deadline`
-  // caps the time any call may take, whatever the client's deadline.
+  // caps the time any call may take, whatever the client's deadline;
+  // `authenticator` checks the calls' access tokens.
   UserServiceImpl(UserAccounts& accounts, UserEventFeed& events, WorkerPool& db_workers,
-                  FairWorkQueue& hashing_queue, std::chrono::milliseconds max_deadline)
-      : calls_(accounts, max_deadline),
-        event_calls_(events, max_deadline),
+                  FairWorkQueue& hashing_queue, std::chrono::milliseconds max_deadline,
+                  const Authenticator& authenticator)
+      : calls_(accounts, max_deadline, &authenticator),
+        event_calls_(events, max_deadline, &authenticator),
         db_workers_(db_workers),
         hashing_queue_(hashing_queue) {}
 
@@ -98,6 +102,14 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* RunHashing(grpc::CallbackServerContext* context,
                                        absl::Status (UserAccounts::*method)(const Request&,
+                                                                            Clock::time_point,
+                                                                            Response&),
+                                       const Request* request, Response* response);
+  // The same for a method that decides by its caller (UpdateUser).
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* RunHashing(grpc::CallbackServerContext* context,
+                                       absl::Status (UserAccounts::*method)(const Request&,
+                                                                            const Caller&,
                                                                             Clock::time_point,
                                                                             Response&),
                                        const Request* request, Response* response);

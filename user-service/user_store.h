@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,15 +78,21 @@ class UserStore {
                                                            const ReadFrom& from,
                                                            Clock::time_point deadline) = 0;
 
-  // Applies `changes` to account `id` and returns it as updated. NOT_FOUND
-  // (with a google.rpc.ResourceInfo); ALREADY_EXISTS as Create().
+  // Applies `changes` to account `id` and returns it as updated; a new
+  // password hash raises its credentials version and records a
+  // 'user.credentials_changed' event in the outbox, atomically. NOT_FOUND
+  // (with a google.rpc.ResourceInfo), also when
+  // changes.if_credentials_version does not match; ALREADY_EXISTS as
+  // Create().
   virtual absl::StatusOr<UserRecord> Update(int64_t id, const UserChanges& changes,
                                             Clock::time_point deadline) = 0;
 
   // Deletes the account and records its deletion in the outbox
   // (user_events, read through UserEventStore), atomically. NOT_FOUND (with
-  // a google.rpc.ResourceInfo) when there is no such account.
-  virtual absl::Status Delete(int64_t id, Clock::time_point deadline) = 0;
+  // a google.rpc.ResourceInfo) when there is no such account, or, with
+  // `if_credentials_version`, when its credentials version is another.
+  virtual absl::Status Delete(int64_t id, std::optional<int64_t> if_credentials_version,
+                              Clock::time_point deadline) = 0;
 
   // The consistency token of the writes that returned so far (a write RPC
   // answers it): "" when every read is on the primary anyway (this

@@ -38,6 +38,16 @@ absl::AnyInvocable<void(absl::StatusOr<T>) &&> FillThenReply(Reply done, Fill fi
   };
 }
 
+// As FillThenReply, for a `fill` that may still refuse the value: it
+// returns the status the call finishes with.
+template <typename T, typename Fill>
+absl::AnyInvocable<void(absl::StatusOr<T>) &&> CheckThenReply(Reply done, Fill fill) {
+  return [done = std::move(done), fill = std::move(fill)](absl::StatusOr<T> result) mutable {
+    if (!result.ok()) return std::move(done)(result.status());
+    std::move(done)(fill(*std::move(result)));
+  };
+}
+
 }  // namespace microblog
 
 #endif  // MICROBLOG_COMMON_EXEC_REPLY_H_

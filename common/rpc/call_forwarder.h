@@ -8,6 +8,12 @@
 // logic sees it: no string reaches validation, a query or a batch cut short
 // or able to fail a statement it shares with other calls.
 //
+// Every call is then authenticated (common/rpc/bearer_token.h): a call with
+// a bad `authorization: Bearer` token is refused with UNAUTHENTICATED before
+// the logic sees it; a method that decides by its caller takes a
+// `const Caller&` right after the request (the `...As` method types below),
+// anonymous when the call carries no token.
+//
 // Two kinds of logic methods:
 //  - asynchronous ones, which answer through a Reply, from their own
 //    batches or calls: `void GetPost(const Req&, time_point, Resp&, Reply)`;
@@ -30,8 +36,9 @@
 //     CallForwarder<Posts> calls_{posts, max_deadline};
 //   };
 //
-// Thread-safety: const methods, safe from any thread. The logic object is
-// borrowed and must outlive the forwarder and every call it forwarded.
+// Thread-safety: const methods, safe from any thread. The logic object and
+// the authenticator are borrowed and must outlive the forwarder and every
+// call it forwarded.
 #ifndef MICROBLOG_COMMON_RPC_CALL_FORWARDER_H_
 #define MICROBLOG_COMMON_RPC_CALL_FORWARDER_H_
 
@@ -43,12 +50,16 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/base/authenticator.h"
+#include "common/base/caller.h"
 #include "common/base/clock.h"
 #include "common/base/string_fields.h"
 #include "common/base/trace_context.h"
 #include "common/exec/fair_work_queue.h"
 #include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
+#include "common/rpc/bearer_token.h"
 #include "common/rpc/deadline.h"
 #include "common/rpc/trace_metadata.h"
 #include "common/rpc/unary_call.h"
@@ -65,9 +76,22 @@ class CallForwarder {
                                             Response&, Reply);
   template <typename Request, typename Response>
   using BlockingMethod = absl::Status (Logic::*)(const Request&, Clock::time_point, Response&);
+  // The same, for methods that decide by who calls.
+  template <typename Request, typename Response>
+  using AsyncMethodAs = void (Logic::*)(const Request&, const Caller&, Clock::time_point, Response&,
+                                        Reply);
+  template <typename Request, typename Response>
+  using TracedAsyncMethodAs = void (Logic::*)(const Request&, const Caller&, Clock::time_point,
+                                              const TraceContext&, Response&, Reply);
+  template <typename Request, typename Response>
+  using BlockingMethodAs = absl::Status (Logic::*)(const Request&, const Caller&, Clock::time_point,
+                                                   Response&);
 
-  CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline)
-      : logic_(logic), max_deadline_(max_deadline) {}
+  // `authenticator` (borrowed; null refuses every token) checks the calls'
+  // access tokens.
+  CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline,
+                const Authenticator* authenticator)
+      : logic_(logic), max_deadline_(max_deadline), authenticator_(authenticator) {}
 
   // The logic calls are forwarded to, for a handler that needs more than
   // Forward/RunOn pass (e.g. the caller's trace context).
@@ -79,67 +103,116 @@ class CallForwarder {
     return EffectiveDeadline(context, max_deadline_);
   }
 
+  // Who calls `context`'s call (common/rpc/bearer_token.h): for a handler
+  // that passes the caller on itself (RunQueued's work).
+  absl::StatusOr<Caller> CallerOf(const grpc::CallbackServerContext& context) const {
+    return AuthenticateCall(context, authenticator_);
+  }
+
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context,
                                     AsyncMethod<Request, Response> method, const Request* request,
                                     Response* response) const {
-    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-      return RespondNow(context, clean);
-    }
-    UnaryCall call = StartUnaryCall(context);
-    ScopedLogTrace log_trace(std::move(call.trace));
-    (logic_.*method)(*request, Deadline(*context), *response, std::move(call.reply));
-    return call.reactor;
+    return ForwardAs(context, request, [&](const Caller&, UnaryCall& call) {
+      (logic_.*method)(*request, Deadline(*context), *response, std::move(call.reply));
+    });
+  }
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context,
+                                    AsyncMethodAs<Request, Response> method, const Request* request,
+                                    Response* response) const {
+    return ForwardAs(context, request, [&](const Caller& caller, UnaryCall& call) {
+      (logic_.*method)(*request, caller, Deadline(*context), *response, std::move(call.reply));
+    });
   }
 
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* ForwardTraced(grpc::CallbackServerContext* context,
                                           TracedAsyncMethod<Request, Response> method,
                                           const Request* request, Response* response) const {
-    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-      return RespondNow(context, clean);
-    }
-    UnaryCall call = StartUnaryCall(context);
-    ScopedLogTrace log_trace(std::move(call.trace));
-    (logic_.*method)(*request, Deadline(*context), TraceContextFrom(*context), *response,
-                     std::move(call.reply));
-    return call.reactor;
+    return ForwardAs(context, request, [&](const Caller&, UnaryCall& call) {
+      (logic_.*method)(*request, Deadline(*context), TraceContextFrom(*context), *response,
+                       std::move(call.reply));
+    });
+  }
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* ForwardTraced(grpc::CallbackServerContext* context,
+                                          TracedAsyncMethodAs<Request, Response> method,
+                                          const Request* request, Response* response) const {
+    return ForwardAs(context, request, [&](const Caller& caller, UnaryCall& call) {
+      (logic_.*method)(*request, caller, Deadline(*context), TraceContextFrom(*context), *response,
+                       std::move(call.reply));
+    });
   }
 
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
                                   BlockingMethod<Request, Response> method, const Request* request,
                                   Response* response) const {
-    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-      return RespondNow(context, clean);
-    }
+    absl::StatusOr<Caller> caller = Admit(*request, *context);
+    if (!caller.ok()) return RespondNow(context, caller.status());
     return RespondOn(workers, context,
                      [&logic = logic_, method, request, response, deadline = Deadline(*context)] {
                        return (logic.*method)(*request, deadline, *response);
                      });
   }
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* RunOn(WorkerPool& workers, grpc::CallbackServerContext* context,
+                                  BlockingMethodAs<Request, Response> method,
+                                  const Request* request, Response* response) const {
+    absl::StatusOr<Caller> caller = Admit(*request, *context);
+    if (!caller.ok()) return RespondNow(context, caller.status());
+    return RespondOn(workers, context,
+                     [&logic = logic_, method, request, response, caller = *std::move(caller),
+                      deadline = Deadline(*context)] {
+                       return (logic.*method)(*request, caller, deadline, *response);
+                     });
+  }
 
-  // `work(deadline)` on `queue` under the caller's `key`, after
+  // `work(caller, deadline)` on `queue` under the caller's `key`, after
   // `precheck()` (run on this thread: e.g. a throttle that refuses without
   // taking a place in the queue) passed.
   template <typename Request>
   grpc::ServerUnaryReactor* RunQueued(
       FairWorkQueue& queue, const std::string& key, grpc::CallbackServerContext* context,
       const Request* request, absl::FunctionRef<absl::Status()> precheck,
-      absl::AnyInvocable<absl::Status(Clock::time_point deadline) &&> work) const {
-    if (absl::Status clean = RejectNulBytes(*request); !clean.ok()) {
-      return RespondNow(context, clean);
-    }
+      absl::AnyInvocable<absl::Status(const Caller& caller, Clock::time_point deadline) &&> work)
+      const {
+    absl::StatusOr<Caller> caller = Admit(*request, *context);
+    if (!caller.ok()) return RespondNow(context, caller.status());
     if (absl::Status allowed = precheck(); !allowed.ok()) return RespondNow(context, allowed);
     const Clock::time_point deadline = Deadline(*context);
-    return RespondOn(queue, key, deadline, context, [work = std::move(work), deadline]() mutable {
-      return std::move(work)(deadline);
-    });
+    return RespondOn(queue, key, deadline, context,
+                     [work = std::move(work), caller = *std::move(caller), deadline]() mutable {
+                       return std::move(work)(caller, deadline);
+                     });
   }
 
  private:
+  // The checks every call passes before the logic sees it: no NUL byte in
+  // a string field, and a good token if any.
+  template <typename Request>
+  absl::StatusOr<Caller> Admit(const Request& request,
+                               const grpc::CallbackServerContext& context) const {
+    if (absl::Status clean = RejectNulBytes(request); !clean.ok()) return clean;
+    return CallerOf(context);
+  }
+
+  // Admits the call, then `forward(caller, call)` on this thread.
+  template <typename Request, typename ForwardFn>
+  grpc::ServerUnaryReactor* ForwardAs(grpc::CallbackServerContext* context, const Request* request,
+                                      ForwardFn forward) const {
+    absl::StatusOr<Caller> caller = Admit(*request, *context);
+    if (!caller.ok()) return RespondNow(context, caller.status());
+    UnaryCall call = StartUnaryCall(context);
+    ScopedLogTrace log_trace(std::move(call.trace));
+    forward(*caller, call);
+    return call.reactor;
+  }
+
   Logic& logic_;
   const std::chrono::milliseconds max_deadline_;
+  const Authenticator* const authenticator_;
 };
 
 }  // namespace microblog

@@ -49,6 +49,8 @@ class Config {
   // The value of a declared option ("" when unset). Asking for an
   // undeclared option is a programming error (aborts).
   const std::string& GetString(const std::string& env) const;
+  // Whether `env` is a declared option.
+  bool Has(const std::string& env) const { return values_.count(env) > 0; }
   // Integer value; INVALID_ARGUMENT naming the variable when not an integer
   // or outside [min, max].
   absl::StatusOr<int64_t> GetInt(const std::string& env, int64_t min, int64_t max) const;

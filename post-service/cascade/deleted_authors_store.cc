@@ -51,9 +51,26 @@ constexpr NamedStatement kAuthorsAfter{
     "  FROM authors a WHERE a.user_id IS NOT NULL) "
     "SELECT user_id FROM authors WHERE user_id IS NOT NULL LIMIT $2"};
 
-constexpr NamedStatement kStatements[] = {kReadCursor,  kLockCursor,       kMoveCursor,
-                                          kResetCursor, kInsertTombstones, kDeletePostsOf,
-                                          kAuthorsAfter};
+// $1 user ids, $2 their new credentials versions, $3 the changes' times
+// (micros), pairwise, each user once: a version never goes down.
+constexpr NamedStatement kUpsertRevocations{
+    "revocations_upsert",
+    "INSERT INTO credentials_revocations AS r (user_id, min_version, changed_at) "
+    "SELECT u.id, u.version, 'epoch'::timestamptz + u.micros * interval '1 microsecond' "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(id, version, micros) "
+    "ON CONFLICT (user_id) DO UPDATE SET min_version = EXCLUDED.min_version, "
+    "changed_at = EXCLUDED.changed_at, applied_at = now() "
+    "WHERE EXCLUDED.min_version > r.min_version"};
+// The revocations applied after $1 (micros since the epoch).
+constexpr NamedStatement kRevocationsSince{
+    "revocations_since",
+    "SELECT user_id, min_version, (extract(epoch FROM applied_at) * 1000000)::bigint AS micros "
+    "FROM credentials_revocations "
+    "WHERE applied_at > 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"};
+
+constexpr NamedStatement kStatements[] = {kReadCursor,   kLockCursor,        kMoveCursor,
+                                          kResetCursor,  kInsertTombstones,  kDeletePostsOf,
+                                          kAuthorsAfter, kUpsertRevocations, kRevocationsSince};
 
 const char* SourceName(RemovalSource source) {
   return source == RemovalSource::kEvent ? "event" : "reconcile";
@@ -82,6 +99,26 @@ int64_t RemoveWithin(const ConnectionPool& pool, pqxx::transaction_base& tx,
   return pool.Exec(tx, kDeletePostsOf, id_array).affected_rows();
 }
 
+// Stores `revocations` within `tx`.
+void RevokeWithin(const ConnectionPool& pool, pqxx::transaction_base& tx,
+                  const std::vector<CredentialsRevocation>& revocations) {
+  if (revocations.empty()) return;
+  // One row per user (ON CONFLICT may not touch a row twice): the highest
+  // version.
+  std::map<int64_t, CredentialsRevocation> latest;
+  for (const CredentialsRevocation& r : revocations) {
+    auto [it, inserted] = latest.emplace(r.user_id, r);
+    if (!inserted && r.min_version > it->second.min_version) it->second = r;
+  }
+  std::vector<int64_t> ids, versions, micros;
+  for (const auto& [id, r] : latest) {
+    ids.push_back(id);
+    versions.push_back(r.min_version);
+    micros.push_back(r.applied_micros);
+  }
+  pool.Exec(tx, kUpsertRevocations, BigintArray(ids), BigintArray(versions), BigintArray(micros));
+}
+
 }  // namespace
 
 void PostgresDeletedAuthorsStore::PrepareStatements(pqxx::connection& connection) {
@@ -103,7 +140,8 @@ absl::StatusOr<std::string> PostgresDeletedAuthorsStore::ReadCursor(const std::s
 
 absl::StatusOr<FeedPageResult> PostgresDeletedAuthorsStore::ApplyFeedPage(
     const std::string& feed, const std::string& from, const std::string& to,
-    const std::vector<DeletedAuthor>& authors, Clock::time_point deadline) {
+    const std::vector<DeletedAuthor>& authors,
+    const std::vector<CredentialsRevocation>& revocations, Clock::time_point deadline) {
   return pool_.Run<FeedPageResult>(
       deadline, [&](pqxx::connection& c) -> absl::StatusOr<FeedPageResult> {
         pqxx::work tx(c);
@@ -118,6 +156,7 @@ absl::StatusOr<FeedPageResult> PostgresDeletedAuthorsStore::ApplyFeedPage(
           return result;
         }
         result.posts_removed = RemoveWithin(pool_, tx, authors, RemovalSource::kEvent);
+        RevokeWithin(pool_, tx, revocations);
         pool_.Exec(tx, kMoveCursor, feed, to);
         tx.commit();
         return result;
@@ -141,6 +180,20 @@ absl::StatusOr<int64_t> PostgresDeletedAuthorsStore::RemoveAuthors(
     const int64_t removed = RemoveWithin(pool_, tx, authors, source);
     tx.commit();
     return removed;
+  });
+}
+
+absl::StatusOr<std::vector<CredentialsRevocation>> PostgresDeletedAuthorsStore::RevocationsSince(
+    int64_t after_micros, Clock::time_point deadline) {
+  using Revocations = std::vector<CredentialsRevocation>;
+  return pool_.Run<Revocations>(deadline, [&](pqxx::connection& c) -> absl::StatusOr<Revocations> {
+    pqxx::nontransaction tx(c);
+    Revocations out;
+    for (const pqxx::row& row : pool_.Exec(tx, kRevocationsSince, after_micros)) {
+      out.push_back({row["user_id"].as<int64_t>(), row["min_version"].as<int64_t>(),
+                     row["micros"].as<int64_t>()});
+    }
+    return out;
   });
 }
 

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "common/base/clock.h"
 #include "common/db/connection_pool.h"
+#include "post-service/revoked_tokens.h"
 
 namespace microblog {
 namespace post {
@@ -68,14 +69,19 @@ class DeletedAuthorsStore {
                                                  Clock::time_point deadline) = 0;
 
   // In one transaction, if `feed`'s cursor is still `from` and no other
-  // replica holds it: removes `authors` (tombstone + posts, source event)
-  // and moves the cursor to `to`. Applying a page twice has the effect of
-  // applying it once.
-  virtual absl::StatusOr<FeedPageResult> ApplyFeedPage(const std::string& feed,
-                                                       const std::string& from,
-                                                       const std::string& to,
-                                                       const std::vector<DeletedAuthor>& authors,
-                                                       Clock::time_point deadline) = 0;
+  // replica holds it: removes `authors` (tombstone + posts, source event),
+  // stores `revocations` (credentials_revocations; their applied_micros
+  // are the changes' times) and moves the cursor to `to`. Applying a page
+  // twice has the effect of applying it once.
+  virtual absl::StatusOr<FeedPageResult> ApplyFeedPage(
+      const std::string& feed, const std::string& from, const std::string& to,
+      const std::vector<DeletedAuthor>& authors,
+      const std::vector<CredentialsRevocation>& revocations, Clock::time_point deadline) = 0;
+
+  // The revocations stored after `after_micros` (microseconds since the
+  // epoch; 0: all), with when each was stored.
+  virtual absl::StatusOr<std::vector<CredentialsRevocation>> RevocationsSince(
+      int64_t after_micros, Clock::time_point deadline) = 0;
 
   // Sets `feed`'s cursor to "" (its beginning) if it still is `from`:
   // after a retention overrun, once reconciliation has covered what the
@@ -107,10 +113,12 @@ class PostgresDeletedAuthorsStore final : public DeletedAuthorsStore {
 
   absl::StatusOr<std::string> ReadCursor(const std::string& feed,
                                          Clock::time_point deadline) override;
-  absl::StatusOr<FeedPageResult> ApplyFeedPage(const std::string& feed, const std::string& from,
-                                               const std::string& to,
-                                               const std::vector<DeletedAuthor>& authors,
-                                               Clock::time_point deadline) override;
+  absl::StatusOr<FeedPageResult> ApplyFeedPage(
+      const std::string& feed, const std::string& from, const std::string& to,
+      const std::vector<DeletedAuthor>& authors,
+      const std::vector<CredentialsRevocation>& revocations, Clock::time_point deadline) override;
+  absl::StatusOr<std::vector<CredentialsRevocation>> RevocationsSince(
+      int64_t after_micros, Clock::time_point deadline) override;
   absl::Status ResetCursor(const std::string& feed, const std::string& from,
                            Clock::time_point deadline) override;
   absl::StatusOr<int64_t> RemoveAuthors(const std::vector<DeletedAuthor>& authors,

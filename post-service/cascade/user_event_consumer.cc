@@ -146,14 +146,19 @@ UserEventConsumer::Next UserEventConsumer::Step() {
   }
 
   std::vector<DeletedAuthor> deleted;
+  std::vector<CredentialsRevocation> revocations;
   for (const v1::UserEvent& event : response.events()) {
     // Other kinds (later releases) need nothing from post-service.
     if (event.kind() == v1::UserEvent::KIND_USER_DELETED) {
       deleted.push_back({event.user_id(), MicrosFromTimestamp(event.occur_time())});
+    } else if (event.kind() == v1::UserEvent::KIND_CREDENTIALS_CHANGED) {
+      revocations.push_back(
+          {event.user_id(), event.credentials_version(), MicrosFromTimestamp(event.occur_time())});
     }
   }
-  absl::StatusOr<FeedPageResult> applied = store_.ApplyFeedPage(
-      kUserEventsFeed, *cursor, response.next_page_token(), deleted, Clock::now() + kStoreTimeout);
+  absl::StatusOr<FeedPageResult> applied =
+      store_.ApplyFeedPage(kUserEventsFeed, *cursor, response.next_page_token(), deleted,
+                           revocations, Clock::now() + kStoreTimeout);
   if (!applied.ok()) return Failed("apply events", applied.status());
   switch (applied->outcome) {
     case FeedPageResult::kBusy:

@@ -2,7 +2,10 @@
 // feed of account changes (UserService.ListUserEvents) and applies each
 // deletion to the posts database (deleted_authors_store.h): a tombstone for
 // the user and the deletion of its posts, in the same transaction as the
-// move of the stored cursor. A crash anywhere re-applies at most the page
+// move of the stored cursor. A password change (KIND_CREDENTIALS_CHANGED)
+// is stored in the same transaction as a revocation of the user's older
+// access tokens (credentials_revocations, read by every replica through
+// revocation_refresh.h). A crash anywhere re-applies at most the page
 // that had not committed, with the same effect.
 //
 //   UserEventConsumer consumer(store, *stub, reconciler, options);  // starts

@@ -4,7 +4,7 @@
 1. Includes run one way. common/ is five libraries, one folder and one
    CMake target each, in this order:
 
-       base  <  exec  <  {db, rpc}  <  service
+       base  <  exec  <  {auth, db, rpc}  <  service
 
    A file in common/<A>/ may include common/<B>/ only when B is A or comes
    before A; db and rpc may not include each other; nothing in common/
@@ -37,8 +37,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Rank of each library of common/: a folder may include the ones of a lower
-# rank, and its own; db and rpc share a rank and may not include each other.
-LAYERS = {"base": 0, "exec": 1, "db": 2, "rpc": 2, "service": 3}
+# rank, and its own; auth, db and rpc share a rank and may not include each other.
+LAYERS = {"base": 0, "exec": 1, "auth": 2, "db": 2, "rpc": 2, "service": 3}
 # Folders of code outside common/, which common/ must not include.
 OUTSIDE = ("user-service", "post-service", "migrate", "bench", "tests")
 SCANNED = ("common",) + OUTSIDE

@@ -33,6 +33,13 @@ std::unique_ptr<grpc::ClientContext> NewContext(std::chrono::system_clock::durat
   return context;
 }
 
+std::unique_ptr<grpc::ClientContext> NewContextAs(int64_t user_id, int64_t credentials_version,
+                                                  std::chrono::system_clock::duration timeout) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext(timeout);
+  AddBearer(*context, TestToken(user_id, credentials_version));
+  return context;
+}
+
 int64_t Micros(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000000 + t.nanos() / 1000;
 }
@@ -115,6 +122,7 @@ std::unique_ptr<ServiceProcess> BothServicesTest::LaunchPostService(EnvVars extr
 EnvVars BothServicesTest::UserServiceEnv() const {
   EnvVars env = DatabaseEnv(user_db_, "USER_DATABASE_URL");
   env["HEALTH_CHECK_INTERVAL_MS"] = "100";
+  AddDefaultTokenEnv(env);  // for the tests that start it without ServiceProcess
   return env;
 }
 
@@ -133,7 +141,15 @@ grpc::Status BothServicesTest::DeleteUser(int64_t id) {
   microblog::user::v1::DeleteUserRequest request;
   request.set_id(id);
   microblog::user::v1::DeleteUserResponse response;
-  return user_stub_->DeleteUser(NewContext().get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  AddBearer(*context, TestToken(id, CredentialsVersion(id)));
+  return user_stub_->DeleteUser(context.get(), request, &response);
+}
+
+int64_t BothServicesTest::CredentialsVersion(int64_t user_id) {
+  const pqxx::result rows =
+      QueryUsers("SELECT credentials_version FROM users WHERE id = " + std::to_string(user_id));
+  return rows.empty() ? 1 : rows[0][0].as<int64_t>();
 }
 
 pqxx::result BothServicesTest::QueryUsers(const std::string& sql) {
@@ -150,8 +166,9 @@ grpc::Status BothServicesTest::CreatePost(int64_t user_id, const std::string& bo
   request.set_body(body);
   request.set_request_id(request_id);
   CreatePostResponse response;
-  grpc::Status status =
-      (stub ? stub : stub_.get())->CreatePost(NewContext().get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  AddBearer(*context, TestToken(user_id));
+  grpc::Status status = (stub ? stub : stub_.get())->CreatePost(context.get(), request, &response);
   if (post != nullptr) *post = response.post();
   return status;
 }
@@ -179,7 +196,12 @@ grpc::Status BothServicesTest::DeletePost(int64_t id) {
   DeletePostRequest request;
   request.set_id(id);
   DeletePostResponse response;
-  return stub_->DeletePost(NewContext().get(), request, &response);
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  // As its author, when there is one (else any user: the answer is NOT_FOUND).
+  const pqxx::result author =
+      QueryPosts("SELECT user_id FROM posts WHERE id = " + std::to_string(id));
+  AddBearer(*context, TestToken(author.empty() ? 1 : author[0][0].as<int64_t>()));
+  return stub_->DeletePost(context.get(), request, &response);
 }
 
 pqxx::result BothServicesTest::QueryPosts(const std::string& sql) {

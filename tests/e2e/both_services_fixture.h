@@ -42,6 +42,7 @@
 #include "support/pg_cluster.h"
 #include "support/service_process.h"
 #include "support/shared_cluster.h"
+#include "support/test_tokens.h"
 
 namespace microblog {
 namespace test_support {
@@ -60,6 +61,10 @@ inline constexpr int kConcurrentRetries = 50;
 
 // A client context whose deadline is `timeout` from now.
 std::unique_ptr<grpc::ClientContext> NewContext(
+    std::chrono::system_clock::duration timeout = kCallTimeout);
+// The same, acting as `user_id` (its TestToken at `credentials_version`).
+std::unique_ptr<grpc::ClientContext> NewContextAs(
+    int64_t user_id, int64_t credentials_version = 1,
     std::chrono::system_clock::duration timeout = kCallTimeout);
 
 // A timestamp in microseconds since the epoch.
@@ -157,11 +162,14 @@ class BothServicesTest : public ::testing::Test {
 
   // Creates a user through user-service; returns its id.
   int64_t CreateUser(const std::string& name);
-  // Deletes a user through user-service.
+  // Deletes a user through user-service, with the user's own token.
   grpc::Status DeleteUser(int64_t id);
+  // The account's credentials version (1 for an unknown id).
+  int64_t CredentialsVersion(int64_t user_id);
   // Runs `sql` on user-service's database as the superuser.
   pqxx::result QueryUsers(const std::string& sql);
 
+  // CreatePost and DeletePost act with the author's token (TestToken).
   grpc::Status CreatePost(int64_t user_id, const std::string& body,
                           const std::string& request_id = "", Post* post = nullptr,
                           PostService::Stub* stub = nullptr);

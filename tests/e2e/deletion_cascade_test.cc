@@ -137,13 +137,10 @@ TEST_F(DeletionCascadeTest, DeletingAUserRemovesItsPostsFromEveryReadAndTheDatab
   EXPECT_EQ(ListedPostsOf(bob).size(), 4u);
   EXPECT_EQ(PostsOf(bob), 2);
 
-  // A deleted author is refused like an unknown one.
+  // A deleted author's token is revoked.
   const grpc::Status refused = CreatePost(alice, "still here?");
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
-  std::optional<google::rpc::ResourceInfo> info = ResourceInfoOf(refused);
-  ASSERT_TRUE(info.has_value());
-  EXPECT_EQ(info->resource_type(), "user");
-  EXPECT_EQ(info->resource_name(), std::to_string(alice));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(refused.error_message(), "access token revoked");
   EXPECT_EQ(PostsOf(alice), 0);
 }
 
@@ -229,7 +226,8 @@ TEST_F(DeletionCascadeTest, NoPostOutlivesItsAuthorWhenCreatePostRacesTheDeletio
     EXPECT_EQ(PostsOf(user), 0);
     EXPECT_EQ(refusals.size(), static_cast<std::size_t>(kWriters));
     for (const grpc::Status& refusal : refusals) {
-      EXPECT_EQ(refusal.error_code(), grpc::StatusCode::NOT_FOUND) << refusal.error_message();
+      // The author's token, once the author is gone.
+      EXPECT_EQ(refusal.error_code(), grpc::StatusCode::UNAUTHENTICATED) << refusal.error_message();
     }
     for (int64_t id : acknowledged) {
       ASSERT_EQ(GetPost(id).error_code(), grpc::StatusCode::NOT_FOUND) << id;

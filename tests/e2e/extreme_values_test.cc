@@ -87,20 +87,27 @@ std::vector<Expectation> Int32Field(StatusCode zero, StatusCode one, StatusCode 
 std::vector<Expectation> RequiredId() {
   return Int64Field(kInvalid, kOk, kInvalid, kNotFound, kInvalid);
 }
+// The id of what a change acts on, sent with user kUserId's token (the
+// author of post kPostId): 1 is the caller's own; INT64_MAX someone else's.
+std::vector<Expectation> OwnedId() {
+  return Int64Field(kInvalid, kOk, kInvalid, StatusCode::PERMISSION_DENIED, kInvalid);
+}
 // A page size: negative is INVALID_ARGUMENT, 0 is the default, more than the
 // maximum is lowered to it.
 std::vector<Expectation> PageSize() { return Int32Field(kOk, kOk, kInvalid, kOk, kInvalid); }
 
 // Calls `rpc` (GetUser, DeleteUser, GetPost, DeletePost: a request with
 // just an id) with `id`.
+// With `as_user`, with that user's access token.
 template <typename Stub, typename Request, typename Response>
 grpc::Status ById(Stub& stub,
                   grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
-                  int64_t id) {
+                  int64_t id, int64_t as_user = 0) {
   Request request;
   request.set_id(id);
   Response response;
-  return (stub.*rpc)(NewContext().get(), request, &response);
+  return (stub.*rpc)((as_user > 0 ? NewContextAs(as_user) : NewContext()).get(), request,
+                     &response);
 }
 
 // --- user-service ---
@@ -111,7 +118,7 @@ grpc::Status UpdateUser(const Clients& c, int64_t id) {
   request.set_username("renamed");
   request.mutable_update_mask()->add_paths("username");
   user_v1::UpdateUserResponse response;
-  grpc::Status status = c.users.UpdateUser(NewContext().get(), request, &response);
+  grpc::Status status = c.users.UpdateUser(NewContextAs(kUserId).get(), request, &response);
   if (status.ok()) {
     EXPECT_EQ(response.user().username(), "renamed");
   }
@@ -164,7 +171,7 @@ grpc::Status CreatePost(const Clients& c, int64_t user_id) {
   request.set_user_id(user_id);
   request.set_body("extreme");
   post_v1::CreatePostResponse response;
-  grpc::Status status = c.posts.CreatePost(NewContext().get(), request, &response);
+  grpc::Status status = c.posts.CreatePost(NewContextAs(kUserId).get(), request, &response);
   if (status.ok()) {
     EXPECT_EQ(response.post().user_id(), user_id);
   }
@@ -192,12 +199,12 @@ std::vector<Row> Rows() {
       {"GetUser_id",
        [](const Clients& c, int64_t id) { return ById(c.users, &UserService::Stub::GetUser, id); },
        RequiredId()},
-      {"UpdateUser_id", UpdateUser, RequiredId()},
+      {"UpdateUser_id", UpdateUser, OwnedId()},
       {"DeleteUser_id",
        [](const Clients& c, int64_t id) {
-         return ById(c.users, &UserService::Stub::DeleteUser, id);
+         return ById(c.users, &UserService::Stub::DeleteUser, id, kUserId);
        },
-       RequiredId()},
+       OwnedId()},
       // Unknown ids are skipped, not NOT_FOUND; ids must be positive.
       {"BatchGetUsers_ids", [](const Clients& c, int64_t id) { return BatchGetUsers(c, {id}); },
        Int64Field(kInvalid, kOk, kInvalid, kOk, kInvalid)},
@@ -246,13 +253,13 @@ std::vector<Row> Rows() {
        [](const Clients& c, int64_t nanos) { return ListUserEvents(c, 0, {}, 0, nanos); },
        Int32Field(kOk, kOk, kInvalid, kInvalid, kInvalid)},
 
-      {"CreatePost_user_id", CreatePost, RequiredId()},
+      {"CreatePost_user_id", CreatePost, OwnedId()},
       {"GetPost_id",
        [](const Clients& c, int64_t id) { return ById(c.posts, &PostService::Stub::GetPost, id); },
        RequiredId()},
       {"DeletePost_id",
        [](const Clients& c, int64_t id) {
-         return ById(c.posts, &PostService::Stub::DeletePost, id);
+         return ById(c.posts, &PostService::Stub::DeletePost, id, kUserId);
        },
        RequiredId()},
       // 0 lists everyone's posts; an author without posts has an empty page.

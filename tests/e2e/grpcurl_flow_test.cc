@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // grpcurl's exit status for a failed call: 64 + the gRPC code.
-constexpr int kExitNotFound = 64 + 5;
+constexpr int kExitPermissionDenied = 64 + 7;
 constexpr int kExitUnauthenticated = 64 + 16;
 
 class GrpcurlFlowTest : public ::testing::Test {
@@ -43,14 +43,24 @@ class GrpcurlFlowTest : public ::testing::Test {
 
   void SetUp() override { ASSERT_NE(posts_, nullptr) << "the services did not start"; }
 
-  // grpcurl.py -plaintext [-d JSON] ADDRESS ARGS...
+  // grpcurl.py -plaintext [-H "authorization: Bearer TOKEN"] [-d JSON] ADDRESS ARGS...
   static RunResult Grpcurl(const ServiceProcess& service, const std::vector<std::string>& args,
-                           const std::string& data = "") {
+                           const std::string& data = "", const std::string& token = "") {
     std::vector<std::string> argv = {GRPCURL_SCRIPT, "-plaintext"};
+    if (!token.empty()) argv.insert(argv.end(), {"-H", "authorization: Bearer " + token});
     if (!data.empty()) argv.insert(argv.end(), {"-d", data});
     argv.push_back(service.address());
     argv.insert(argv.end(), args.begin(), args.end());
     return RunToCompletion("/usr/bin/python3", argv);
+  }
+
+  // The access token in VerifyPassword's JSON output.
+  static std::string TokenIn(const std::string& output) {
+    std::smatch match;
+    if (!std::regex_search(output, match, std::regex(R"re("accessToken":\s*"([^"]+)")re"))) {
+      return "";
+    }
+    return match[1];
   }
 
   // The "id" of the first object in grpcurl's JSON output (int64 is a string).
@@ -101,7 +111,8 @@ TEST_F(GrpcurlFlowTest, TheReadmeSession) {
   RunResult got =
       Grpcurl(*users_, {"microblog.user.v1.UserService/GetUser"}, R"({"id": ")" + id + R"("})");
   ASSERT_EQ(got.exit_code, 0) << got.output;
-  EXPECT_THAT(got.output, HasSubstr("ada@example.com"));
+  EXPECT_THAT(got.output, HasSubstr("\"ada\""));
+  EXPECT_THAT(got.output, Not(HasSubstr("ada@example.com"))) << "e-mail: its owner only";
   RunResult looked_up =
       Grpcurl(*users_, {"microblog.user.v1.UserService/LookupUser"}, R"({"username": "ADA"})");
   ASSERT_EQ(looked_up.exit_code, 0) << looked_up.output;
@@ -110,37 +121,48 @@ TEST_F(GrpcurlFlowTest, TheReadmeSession) {
       Grpcurl(*users_, {"microblog.user.v1.UserService/ListUsers"}, R"({"page_size": 10})");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr("\"ada\""));
+
+  // Log in: the access token acts for ada.
   RunResult verified =
       Grpcurl(*users_, {"microblog.user.v1.UserService/VerifyPassword"},
               R"({"login": "ada@example.com", "password": "correct horse battery"})");
   ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::string token = TokenIn(verified.output);
+  ASSERT_FALSE(token.empty()) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("accessTokenExpireTime"));
   RunResult refused = Grpcurl(*users_, {"microblog.user.v1.UserService/VerifyPassword"},
                               R"({"login": "ada", "password": "wrong password"})");
   EXPECT_EQ(refused.exit_code, kExitUnauthenticated) << refused.output;
   EXPECT_THAT(refused.output, HasSubstr("Code: Unauthenticated"));
-  // Neither the passwords nor their hashes ever reach the log.
+  RunResult own = Grpcurl(*users_, {"microblog.user.v1.UserService/GetUser"},
+                          R"({"id": ")" + id + R"("})", token);
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  EXPECT_THAT(own.output, HasSubstr("ada@example.com"));
+  // Neither the passwords, their hashes nor the token ever reach the log.
   const std::string log = users_->output();
   EXPECT_THAT(log, HasSubstr("/microblog.user.v1.UserService/VerifyPassword"));
   EXPECT_THAT(log, Not(HasSubstr("correct horse battery")));
   EXPECT_THAT(log, Not(HasSubstr("wrong password")));
   EXPECT_THAT(log, Not(HasSubstr("$argon2id$")));
+  EXPECT_THAT(log, Not(HasSubstr(token)));
 
-  // Post as that user, list the user's posts.
+  // Post as that user (with its token), list the user's posts.
+  RunResult anonymous = Grpcurl(*posts_, {"microblog.post.v1.PostService/CreatePost"},
+                                R"({"user_id": ")" + id + R"(", "body": "Hello, microblog!"})");
+  EXPECT_EQ(anonymous.exit_code, kExitUnauthenticated) << anonymous.output;
   RunResult posted = Grpcurl(*posts_, {"microblog.post.v1.PostService/CreatePost"},
-                             R"({"user_id": ")" + id + R"(", "body": "Hello, microblog!"})");
+                             R"({"user_id": ")" + id + R"(", "body": "Hello, microblog!"})", token);
   ASSERT_EQ(posted.exit_code, 0) << posted.output;
   RunResult posts = Grpcurl(*posts_, {"microblog.post.v1.PostService/ListPosts"},
                             R"({"user_id": ")" + id + R"("})");
   ASSERT_EQ(posts.exit_code, 0) << posts.output;
   EXPECT_THAT(posts.output, HasSubstr("Hello, microblog!"));
 
-  // A post for an unknown author: NOT_FOUND naming the user, with details.
-  RunResult orphan = Grpcurl(*posts_, {"microblog.post.v1.PostService/CreatePost"},
-                             R"({"user_id": "999999999", "body": "nobody wrote this"})");
-  EXPECT_EQ(orphan.exit_code, kExitNotFound) << orphan.output;
-  EXPECT_THAT(orphan.output, HasSubstr("Code: NotFound"));
-  EXPECT_THAT(orphan.output, HasSubstr("999999999"));
-  EXPECT_THAT(orphan.output, HasSubstr("google.rpc.ResourceInfo"));
+  // A post for someone else: PERMISSION_DENIED.
+  RunResult impostor = Grpcurl(*posts_, {"microblog.post.v1.PostService/CreatePost"},
+                               R"({"user_id": "999999999", "body": "nobody wrote this"})", token);
+  EXPECT_EQ(impostor.exit_code, kExitPermissionDenied) << impostor.output;
+  EXPECT_THAT(impostor.output, HasSubstr("Code: PermissionDenied"));
 }
 
 TEST_F(GrpcurlFlowTest, BadInputShowsFieldViolations) {

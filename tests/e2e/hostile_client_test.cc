@@ -141,7 +141,7 @@ class HostileClientTest : public BothServicesTest {
     post.set_user_id(seeds.ada);
     post.set_body("first");
     post_v1::CreatePostResponse post_created;
-    status = stub_->CreatePost(NewContext().get(), post, &post_created);
+    status = stub_->CreatePost(NewContextAs(seeds.ada).get(), post, &post_created);
     EXPECT_TRUE(status.ok()) << status.error_message();
     seeds.post = post_created.post().id();
     seeds.post_token = post_created.consistency_token();

@@ -159,7 +159,17 @@ TEST_F(MetricsTest, DomainMetricsFollowWhatTheServicesDid) {
     ASSERT_TRUE(user_stub_->GetUser(NewContext().get(), request, &response).ok());
   }
   ASSERT_TRUE(CreatePost(alice, "checked author").ok());
-  EXPECT_EQ(CreatePost(987654, "unknown author").error_code(), grpc::StatusCode::NOT_FOUND);
+  // The token of a user user-service does not know: checked, then revoked.
+  EXPECT_EQ(CreatePost(987654, "unknown author").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  {
+    auto context = NewContext();
+    context->AddMetadata("authorization", "Bearer not-a-token");
+    microblog::post::v1::GetPostRequest request;
+    request.set_id(1);
+    microblog::post::v1::GetPostResponse response;
+    EXPECT_EQ(stub_->GetPost(context.get(), request, &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
 
   std::string users = Scrape(*users_);
   EXPECT_EQ(Sample(users, "microblog_password_hash_seconds_count{operation=\"hash\"}"), 1) << users;
@@ -183,6 +193,12 @@ TEST_F(MetricsTest, DomainMetricsFollowWhatTheServicesDid) {
   EXPECT_EQ(Sample(posts, "microblog_author_checks_total{outcome=\"not_found\"}"), 1);
   EXPECT_EQ(Sample(posts, "microblog_author_checks_total{outcome=\"unavailable\"}"), 0);
   EXPECT_EQ(Sample(posts, "microblog_batch_size_count{loader=\"check_author\"}"), 2);
+  // Access tokens: the two CreatePosts' accepted (each verified once), the
+  // junk one refused.
+  EXPECT_EQ(Sample(posts, "microblog_access_tokens_total{outcome=\"accepted\"}"), 2);
+  EXPECT_EQ(Sample(posts, "microblog_access_tokens_total{outcome=\"refused\"}"), 1);
+  EXPECT_EQ(Sample(posts, "microblog_access_token_cache_hits_total"), 0);
+  EXPECT_EQ(Sample(posts, "microblog_jwks_reloads_total{outcome=\"error\"}"), 0);
   EXPECT_EQ(Sample(posts, "microblog_batch_size_count{loader=\"create_post\"}"), 1);
   EXPECT_EQ(Sample(posts, "microblog_db_pool_max_connections{pool=\"primary\"}"), 4);
   EXPECT_EQ(Sample(posts, "microblog_db_pool_max_connections{pool=\"user_events\"}"), 1);

@@ -135,8 +135,8 @@ class MigrateTest : public ::testing::Test {
 // --- The real migrations/ ---------------------------------------------------
 
 // The newest files of migrations/user and migrations/post.
-constexpr int kRealUserVersion = 3;
-constexpr int kRealPostVersion = 3;
+constexpr int kRealUserVersion = 4;
+constexpr int kRealPostVersion = 4;
 
 TEST_F(MigrateTest, UpFromEmptyDownToZeroAndUpAgain) {
   // No --migrations-dir: the default is ./migrations.
@@ -162,8 +162,8 @@ TEST_F(MigrateTest, UpFromEmptyDownToZeroAndUpAgain) {
 
   RunResult noop = Migrate({"up", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(noop.exit_code, 0) << noop.output;
-  EXPECT_THAT(noop.output, HasSubstr("user: nothing to do, database is at version 3"));
-  EXPECT_THAT(noop.output, HasSubstr("post: nothing to do, database is at version 3"));
+  EXPECT_THAT(noop.output, HasSubstr("user: nothing to do, database is at version 4"));
+  EXPECT_THAT(noop.output, HasSubstr("post: nothing to do, database is at version 4"));
 }
 
 // The release before this one is one step down on each database: rolling
@@ -191,30 +191,47 @@ TEST_F(MigrateTest, DownToPreviousReleaseAndUpAgainWithData) {
     tx.exec("UPDATE event_cursors SET position = 'somewhere' WHERE feed = 'user-events'");
   }
 
+  {
+    pqxx::connection conn(user_url_);
+    pqxx::nontransaction tx(conn);
+    tx.exec("UPDATE users SET credentials_version = 2 WHERE username = 'a'");
+  }
+  {
+    pqxx::connection conn(post_url_);
+    pqxx::nontransaction tx(conn);
+    tx.exec(
+        "INSERT INTO credentials_revocations (user_id, min_version, changed_at) "
+        "VALUES (1, 2, now())");
+  }
+
+  // Down to the previous release (0003): the access tokens' revocation
+  // state goes, everything of 0003 stays.
   RunResult down = Migrate({"down", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(down.exit_code, 0) << down.output;
   EXPECT_EQ(Version(user_url_), kRealUserVersion - 1);
   EXPECT_EQ(Version(post_url_), kRealPostVersion - 1);
-  EXPECT_FALSE(TableExists(user_url_, "user_events"));
-  EXPECT_FALSE(TableExists(post_url_, "user_tombstones"));
-  EXPECT_EQ(QueryString(post_url_, "SELECT count(*) FROM pg_proc WHERE proname = 'insert_posts'"),
-            "0");
+  EXPECT_EQ(
+      QueryString(user_url_,
+                  "SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' "
+                  "AND column_name = 'credentials_version'"),
+      "0");
+  EXPECT_FALSE(TableExists(post_url_, "credentials_revocations"));
+  EXPECT_TRUE(TableExists(user_url_, "user_events"));
+  EXPECT_TRUE(TableExists(post_url_, "user_tombstones"));
   EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(username, ',') FROM users"), "a");
   EXPECT_EQ(QueryString(post_url_, "SELECT string_agg(body, ',') FROM posts"), "kept");
-  // The previous release's DeleteUser still works on that schema.
-  EXPECT_EQ(QueryString(user_url_,
-                        "WITH d AS (DELETE FROM users RETURNING 1) "
-                        "SELECT count(*) FROM d"),
-            "1");
+  EXPECT_EQ(QueryString(post_url_, "SELECT position FROM event_cursors"), "somewhere");
+  // The previous release's statements still work on that schema.
+  EXPECT_EQ(QueryString(user_url_, "SELECT id FROM users WHERE lower(username) = 'a'"), "1");
 
   RunResult again = Migrate({"up", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(Version(user_url_), kRealUserVersion);
   EXPECT_EQ(Version(post_url_), kRealPostVersion);
   EXPECT_EQ(QueryString(post_url_, "SELECT string_agg(body, ',') FROM posts"), "kept");
-  // A fresh cursor: the consumer starts the feed from its oldest event.
-  EXPECT_EQ(QueryString(post_url_, "SELECT position FROM event_cursors"), "");
-  EXPECT_EQ(QueryString(user_url_, "SELECT count(*) FROM user_events"), "0");
+  // Every account starts again at credentials version 1.
+  EXPECT_EQ(QueryString(user_url_, "SELECT credentials_version FROM users"), "1");
+  EXPECT_EQ(QueryString(post_url_, "SELECT count(*) FROM credentials_revocations"), "0");
 }
 
 TEST_F(MigrateTest, RealSchemaIndexesAndCaseInsensitiveUniqueness) {

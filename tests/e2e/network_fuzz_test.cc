@@ -226,6 +226,7 @@ class NetworkFuzzTest : public BothServicesTest {
   void SendGarbage(uint64_t seed);
 
   int64_t good_user_ = 0;
+  std::string fuzz_token_;  // the access token of the seeds' first user
   std::string good_username_;
 
   std::mutex mu_;
@@ -251,6 +252,7 @@ std::vector<Method> NetworkFuzzTest::SeedMethods() {
     users.push_back(response.user().id());
     user_tokens.push_back(response.consistency_token());
   }
+  fuzz_token_ = TestToken(users[0]);
   EXPECT_TRUE(DeleteUser(CreateUser("fz_gone")).ok());  // an event to list
   std::vector<int64_t> posts;
   std::string post_token;
@@ -259,7 +261,8 @@ std::vector<Method> NetworkFuzzTest::SeedMethods() {
     request.set_user_id(users[i % 2]);
     request.set_body("seed post " + std::to_string(i));
     post_v1::CreatePostResponse response;
-    const grpc::Status status = stub_->CreatePost(NewContext().get(), request, &response);
+    const grpc::Status status =
+        stub_->CreatePost(NewContextAs(request.user_id()).get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     posts.push_back(response.post().id());
     post_token = response.consistency_token();
@@ -429,7 +432,7 @@ void NetworkFuzzTest::GoodRound(UserService::Stub& users, PostService::Stub& pos
   create.set_body("good post " + std::to_string(round));
   create.set_request_id("good-" + std::to_string(round));
   post_v1::CreatePostResponse created;
-  check("CreatePost", posts.CreatePost(NewContext().get(), create, &created));
+  check("CreatePost", posts.CreatePost(NewContextAs(good_user_).get(), create, &created));
   {
     post_v1::GetPostRequest request;
     request.set_id(created.post().id());
@@ -467,8 +470,11 @@ void NetworkFuzzTest::Fuzz(const std::vector<Method>& methods, uint64_t seed, in
             mutator.Below(kRandomOneIn) == 0
                 ? mutator.RandomBytes(96)
                 : mutator.Mutate(method->seeds[mutator.Below(method->seeds.size())], all_seeds);
-        const grpc::Status status = RawUnaryCall(method->post_service ? post_calls : user_calls,
-                                                 method->path, request, kFuzzCallTimeout);
+        // Most calls as the seeds' first user, so that the changes get past
+        // the token check and into the logic; some with none.
+        const grpc::Status status =
+            RawUnaryCall(method->post_service ? post_calls : user_calls, method->path, request,
+                         kFuzzCallTimeout, nullptr, mutator.Below(4) == 0 ? "" : fuzz_token_);
         std::lock_guard<std::mutex> lock(mu_);
         ++codes_[method->path][status.error_code()];
         if (status.error_code() == StatusCode::INTERNAL ||

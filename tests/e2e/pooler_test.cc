@@ -77,7 +77,8 @@ class PoolerTest : public BothServicesTest {
     EXPECT_TRUE(Eventually([&] { return CountPosts(of_user) == 0; }))
         << posts_->output() << users_->output();
     for (int64_t id : post_ids) EXPECT_EQ(GetPost(id).error_code(), grpc::StatusCode::NOT_FOUND);
-    EXPECT_EQ(CreatePost(user_id, "too late").error_code(), grpc::StatusCode::NOT_FOUND);
+    // The deleted author's token is revoked.
+    EXPECT_EQ(CreatePost(user_id, "too late").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
 
   inline static std::unique_ptr<PgBouncer> bouncer_;
@@ -129,7 +130,7 @@ TEST_F(PoolerTest, UserCrudThroughThePooler) {
     request.set_username("ada_l");
     request.mutable_update_mask()->add_paths("username");
     microblog::user::v1::UpdateUserResponse response;
-    const grpc::Status status = user_stub_->UpdateUser(NewContext().get(), request, &response);
+    const grpc::Status status = user_stub_->UpdateUser(NewContextAs(ada).get(), request, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.user().username(), "ada_l");
   }

@@ -33,6 +33,7 @@
 #include "support/pg_cluster.h"
 #include "support/service_process.h"
 #include "support/shared_cluster.h"
+#include "support/test_tokens.h"
 
 namespace microblog {
 namespace test_support {
@@ -52,6 +53,13 @@ constexpr std::chrono::hours kLongDelay{1};
 std::unique_ptr<grpc::ClientContext> Context() {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  return context;
+}
+
+// The same, with `user_id`'s access token (support/test_tokens.h).
+std::unique_ptr<grpc::ClientContext> ContextAs(int64_t user_id) {
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  AddBearer(*context, TestToken(user_id));
   return context;
 }
 
@@ -265,7 +273,7 @@ TEST_F(ReplicasTest, UserReadsGoToTheReplicaUnlessTheirTokenOrRpcNeedsThePrimary
   user_v1::DeleteUserRequest remove;
   remove.set_id(before);
   user_v1::DeleteUserResponse removed;
-  ASSERT_TRUE(users_->DeleteUser(Context().get(), remove, &removed).ok());
+  ASSERT_TRUE(users_->DeleteUser(ContextAs(before).get(), remove, &removed).ok());
   ASSERT_FALSE(removed.consistency_token().empty());
   EXPECT_EQ(GetUser(before, ""), grpc::StatusCode::OK);  // the stale replica
   EXPECT_EQ(GetUser(before, removed.consistency_token()), grpc::StatusCode::NOT_FOUND);
@@ -301,7 +309,7 @@ TEST_F(ReplicasTest, PostReadsGoToTheReplicaUnlessTheirTokenNeedsThePrimary) {
   create.set_user_id(author);
   create.set_body("fresh");
   post_v1::CreatePostResponse created;
-  ASSERT_TRUE(posts_->CreatePost(Context().get(), create, &created).ok());
+  ASSERT_TRUE(posts_->CreatePost(ContextAs(create.user_id()).get(), create, &created).ok());
   const int64_t post = created.post().id();
   const std::string& token = created.consistency_token();
   ASSERT_FALSE(token.empty());
@@ -317,7 +325,7 @@ TEST_F(ReplicasTest, PostReadsGoToTheReplicaUnlessTheirTokenNeedsThePrimary) {
   post_v1::DeletePostRequest remove;
   remove.set_id(post);
   post_v1::DeletePostResponse removed;
-  ASSERT_TRUE(posts_->DeletePost(Context().get(), remove, &removed).ok());
+  ASSERT_TRUE(posts_->DeletePost(ContextAs(author).get(), remove, &removed).ok());
   ASSERT_FALSE(removed.consistency_token().empty());
   EXPECT_EQ(GetPost(post, removed.consistency_token()), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetPost(post, "1/2/3"), grpc::StatusCode::INVALID_ARGUMENT);
@@ -341,7 +349,7 @@ TEST_F(ReplicasTest, AReplicaLaggingPastTheBoundIsSkipped) {
   create.set_user_id(ada);
   create.set_body("hello");
   post_v1::CreatePostResponse created;
-  ASSERT_TRUE(posts_->CreatePost(Context().get(), create, &created).ok());
+  ASSERT_TRUE(posts_->CreatePost(ContextAs(create.user_id()).get(), create, &created).ok());
   EXPECT_TRUE(
       Eventually([&] { return GetPost(created.post().id(), "") == grpc::StatusCode::OK; }, kWait));
   EXPECT_EQ(RowsOnReplica(user_replica, post_db_, "posts", created.post().id()), "0");
@@ -398,7 +406,7 @@ TEST_F(ReplicasTest, AStoppedReplicaCostsNoFailedCall) {
   create.set_user_id(ada);
   create.set_body("hello");
   post_v1::CreatePostResponse created;
-  ASSERT_TRUE(posts_->CreatePost(Context().get(), create, &created).ok());
+  ASSERT_TRUE(posts_->CreatePost(ContextAs(create.user_id()).get(), create, &created).ok());
   const int64_t post = created.post().id();
   ASSERT_TRUE(replica.WaitForReplay(primary(), kWait));
   AwaitReplicaInUse(*user_service_);

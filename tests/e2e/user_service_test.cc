@@ -43,6 +43,7 @@
 #include "support/rpc_details.h"
 #include "support/service_process.h"
 #include "support/shared_cluster.h"
+#include "support/test_tokens.h"
 
 #ifndef USER_SERVICE_BIN
 #error "USER_SERVICE_BIN must be defined (path of the user-service binary)"
@@ -54,11 +55,13 @@ namespace v1 = ::microblog::user::v1;
 using ::grpc::StatusCode;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::microblog::RetryDelayOf;
+using ::microblog::test_support::AddBearer;
 using ::microblog::test_support::EnvVars;
 using ::microblog::test_support::MigratedDatabase;
 using ::microblog::test_support::PgCluster;
 using ::microblog::test_support::ServiceProcess;
 using ::microblog::test_support::SharedCluster;
+using ::microblog::test_support::TestToken;
 
 // Generous bounds against hangs; nothing asserts on durations.
 constexpr std::chrono::seconds kCallTimeout(60);
@@ -128,11 +131,14 @@ class UserServiceTest : public ::testing::Test {
     context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   }
 
+  // Calls `method`; with `as_user`, with that account's access token (at
+  // its current credentials version).
   template <typename Response, typename Request, typename Method>
-  Reply<Response> Call(Method method, const Request& request,
-                       v1::UserService::Stub* stub = nullptr) {
+  Reply<Response> Call(Method method, const Request& request, v1::UserService::Stub* stub = nullptr,
+                       int64_t as_user = 0) {
     grpc::ClientContext context;
     Deadline(context);
+    if (as_user > 0) AddBearer(context, TestToken(as_user, CredentialsVersion(as_user)));
     Reply<Response> reply;
     reply.status =
         ((stub != nullptr ? stub : stub_.get())->*method)(&context, request, &reply.response);
@@ -178,22 +184,25 @@ class UserServiceTest : public ::testing::Test {
     return users;
   }
 
-  Reply<v1::GetUserResponse> Get(int64_t id) {
+  // The reads, anonymous (no e-mail addresses) or `as_user`.
+  Reply<v1::GetUserResponse> Get(int64_t id, int64_t as_user = 0) {
     v1::GetUserRequest request;
     request.set_id(id);
-    return Call<v1::GetUserResponse>(&v1::UserService::Stub::GetUser, request);
+    return Call<v1::GetUserResponse>(&v1::UserService::Stub::GetUser, request, nullptr, as_user);
   }
 
-  Reply<v1::LookupUserResponse> LookupByUsername(const std::string& username) {
+  Reply<v1::LookupUserResponse> LookupByUsername(const std::string& username, int64_t as_user = 0) {
     v1::LookupUserRequest request;
     request.set_username(username);
-    return Call<v1::LookupUserResponse>(&v1::UserService::Stub::LookupUser, request);
+    return Call<v1::LookupUserResponse>(&v1::UserService::Stub::LookupUser, request, nullptr,
+                                        as_user);
   }
 
-  Reply<v1::LookupUserResponse> LookupByEmail(const std::string& email) {
+  Reply<v1::LookupUserResponse> LookupByEmail(const std::string& email, int64_t as_user = 0) {
     v1::LookupUserRequest request;
     request.set_email(email);
-    return Call<v1::LookupUserResponse>(&v1::UserService::Stub::LookupUser, request);
+    return Call<v1::LookupUserResponse>(&v1::UserService::Stub::LookupUser, request, nullptr,
+                                        as_user);
   }
 
   Reply<v1::ListUsersResponse> List(int32_t page_size, const std::string& page_token = "") {
@@ -203,6 +212,7 @@ class UserServiceTest : public ::testing::Test {
     return Call<v1::ListUsersResponse>(&v1::UserService::Stub::ListUsers, request);
   }
 
+  // Update and Delete act as the account itself (its own token).
   Reply<v1::UpdateUserResponse> Update(int64_t id, const std::vector<std::string>& paths,
                                        const std::string& username = "",
                                        const std::string& email = "",
@@ -213,13 +223,13 @@ class UserServiceTest : public ::testing::Test {
     request.set_email(email);
     request.set_password(password);
     for (const std::string& path : paths) request.mutable_update_mask()->add_paths(path);
-    return Call<v1::UpdateUserResponse>(&v1::UserService::Stub::UpdateUser, request);
+    return Call<v1::UpdateUserResponse>(&v1::UserService::Stub::UpdateUser, request, nullptr, id);
   }
 
   Reply<v1::DeleteUserResponse> Delete(int64_t id) {
     v1::DeleteUserRequest request;
     request.set_id(id);
-    return Call<v1::DeleteUserResponse>(&v1::UserService::Stub::DeleteUser, request);
+    return Call<v1::DeleteUserResponse>(&v1::UserService::Stub::DeleteUser, request, nullptr, id);
   }
 
   Reply<v1::BatchGetUsersResponse> BatchGet(const std::vector<int64_t>& ids) {
@@ -247,6 +257,13 @@ class UserServiceTest : public ::testing::Test {
 
   int64_t CountUsers() { return std::stoll(QueryAsSuperuser("SELECT count(*) FROM users")); }
 
+  // The account's credentials version (1 for an unknown id).
+  int64_t CredentialsVersion(int64_t id) {
+    const std::string version =
+        QueryAsSuperuser("SELECT credentials_version FROM users WHERE id = " + std::to_string(id));
+    return version.empty() ? 1 : std::stoll(version);
+  }
+
   MigratedDatabase db_;
   std::unique_ptr<ServiceProcess> service_;
   std::unique_ptr<v1::UserService::Stub> stub_;
@@ -263,9 +280,15 @@ TEST_F(UserServiceTest, CreateUserStoresAccountAndHashesPassword) {
   EXPECT_EQ(user.email(), "Alice@Example.com");
   EXPECT_GT(user.create_time().seconds(), 1600000000);  // set by the server, after 2020
 
-  auto got = Get(user.id());
+  // Its owner sees the account as created; anyone else without its e-mail
+  // address.
+  auto got = Get(user.id(), user.id());
   ASSERT_TRUE(got.status.ok()) << Describe(got.status);
   EXPECT_EQ(got.response.user().SerializeAsString(), user.SerializeAsString());
+  auto anonymous = Get(user.id());
+  ASSERT_TRUE(anonymous.status.ok()) << Describe(anonymous.status);
+  EXPECT_EQ(anonymous.response.user().username(), "Alice");
+  EXPECT_EQ(anonymous.response.user().email(), "");
 
   const std::string hash =
       QueryAsSuperuser("SELECT password_hash FROM users WHERE id = " + std::to_string(user.id()));
@@ -671,7 +694,7 @@ TEST_F(UserServiceTest, UpdateUserChangesOnlyMaskedFields) {
   ASSERT_TRUE(all.status.ok()) << Describe(all.status);
   EXPECT_TRUE(Verify("e3@x.io", "third pw!").status.ok());
 
-  auto got = Get(user.id());
+  auto got = Get(user.id(), user.id());
   ASSERT_TRUE(got.status.ok());
   EXPECT_EQ(got.response.user().username(), "erin3");
   EXPECT_EQ(got.response.user().email(), "e3@x.io");
@@ -694,8 +717,9 @@ TEST_F(UserServiceTest, UpdateUserRejectsBadMasksValuesAndIds) {
             (std::set<std::string>{"username", "email", "password"}));
 
   EXPECT_EQ(ViolatedFields(Update(0, {"username"}, "ok").status), std::set<std::string>{"id"});
+  // The token of an account that does not exist grants nothing.
   EXPECT_EQ(Update(user.id() + 1000, {"username"}, "ghost").status.error_code(),
-            StatusCode::NOT_FOUND);
+            StatusCode::UNAUTHENTICATED);
 
   auto taken_name = Update(user.id(), {"username"}, "GRACE");
   EXPECT_EQ(taken_name.status.error_code(), StatusCode::ALREADY_EXISTS);
@@ -705,7 +729,7 @@ TEST_F(UserServiceTest, UpdateUserRejectsBadMasksValuesAndIds) {
   EXPECT_NE(taken_email.status.error_message().find("email"), std::string::npos);
 
   // Nothing changed.
-  auto got = Get(user.id());
+  auto got = Get(user.id(), user.id());
   ASSERT_TRUE(got.status.ok());
   EXPECT_EQ(got.response.user().SerializeAsString(), user.SerializeAsString());
 }
@@ -716,7 +740,10 @@ TEST_F(UserServiceTest, DeleteUserRemovesAccountOnce) {
   v1::User user = MustCreate("heidi");
   ASSERT_TRUE(Delete(user.id()).status.ok());
   EXPECT_EQ(Get(user.id()).status.error_code(), StatusCode::NOT_FOUND);
-  EXPECT_EQ(Delete(user.id()).status.error_code(), StatusCode::NOT_FOUND);
+  // Its tokens went with it.
+  const auto again_deleted = Delete(user.id()).status;
+  EXPECT_EQ(again_deleted.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(again_deleted.error_message(), "access token revoked");
   EXPECT_EQ(Verify("heidi", kPassword).status.error_code(), StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(ViolatedFields(Delete(-3).status), std::set<std::string>{"id"});
 
@@ -733,6 +760,9 @@ TEST_F(UserServiceTest, BatchGetUsersKeepsFirstAppearanceOrderAndSkipsUnknown) {
   auto reply = BatchGet({b.id(), a.id(), b.id() + 1000, b.id(), a.id()});
   ASSERT_TRUE(reply.status.ok()) << Describe(reply.status);
   ASSERT_EQ(reply.response.users_size(), 2);
+  // Without a token, no e-mail address (personal data).
+  a.clear_email();
+  b.clear_email();
   EXPECT_EQ(reply.response.users(0).SerializeAsString(), b.SerializeAsString());
   EXPECT_EQ(reply.response.users(1).SerializeAsString(), a.SerializeAsString());
 
@@ -822,7 +852,7 @@ TEST_F(UserServiceTest, SqlInjectionShapedStringsAreStoredVerbatim) {
   ASSERT_TRUE(created.status.ok()) << Describe(created.status);
   EXPECT_EQ(created.response.user().email(), email);
 
-  auto looked_up = LookupByEmail(email);
+  auto looked_up = LookupByEmail(email, created.response.user().id());
   ASSERT_TRUE(looked_up.status.ok()) << Describe(looked_up.status);
   EXPECT_EQ(looked_up.response.user().email(), email);
   EXPECT_TRUE(Verify(email, password).status.ok());

@@ -12,9 +12,10 @@ namespace test_support {
 
 grpc::Status RawUnaryCall(grpc::GenericStub& stub, const std::string& method,
                           const std::string& request, std::chrono::milliseconds timeout,
-                          std::string* response) {
+                          std::string* response, const std::string& bearer) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!bearer.empty()) context.AddMetadata("authorization", "Bearer " + bearer);
   grpc::Slice slice(request);
   grpc::ByteBuffer request_buffer(&slice, 1);
   grpc::ByteBuffer response_buffer;

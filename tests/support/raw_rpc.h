@@ -24,10 +24,11 @@ namespace test_support {
 // Sends `request` (the serialized request message) to `method`
 // ("/<package>.<Service>/<Method>") with a deadline `timeout` from now and
 // waits for the call to finish. When `response` is given, it receives the
-// serialized response of an OK call.
+// serialized response of an OK call. A non-empty `bearer` goes as
+// `authorization: Bearer <bearer>`.
 grpc::Status RawUnaryCall(grpc::GenericStub& stub, const std::string& method,
                           const std::string& request, std::chrono::milliseconds timeout,
-                          std::string* response = nullptr);
+                          std::string* response = nullptr, const std::string& bearer = "");
 
 // `bytes` as lowercase hex, two digits a byte ("0801ff"), to print a
 // request so that a failure can be reproduced.

@@ -12,6 +12,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "support/eventually.h"
+#include "support/test_tokens.h"
 
 #ifndef MIGRATE_BIN
 #error "MIGRATE_BIN must be defined (path of the migrate binary)"
@@ -86,6 +87,7 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
   address_ = given != env.end() ? given->second : "127.0.0.1:" + std::to_string(FreeTcpPort());
   EnvVars full_env = env;
   full_env["LISTEN_ADDRESS"] = address_;
+  AddDefaultTokenEnv(full_env);
   // Metrics on a port of their own too, unless the test chose: the
   // services' default ports would clash between tests running at once.
   if (full_env.count("METRICS_ADDRESS") == 0) {

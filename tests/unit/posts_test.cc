@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,10 +87,25 @@ class FakePostStore final : public PostStore {
     last_first_pages_ = keys;
     return std::vector<std::vector<PostRecord>>(keys.size(), next_rows_);
   }
-  absl::Status Delete(int64_t id, Clock::time_point) override {
+  absl::StatusOr<DeleteOutcome> Delete(int64_t id, std::optional<int64_t> owner,
+                                       Clock::time_point) override {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back("Delete");
-    return rows_.erase(id) == 1 ? absl::OkStatus() : NotFoundResource("post", id);
+    auto it = rows_.find(id);
+    if (it == rows_.end()) return NotFoundResource("post", id);
+    if (owner && removed_authors_.count(*owner) != 0) return DeleteOutcome::kOwnerRemoved;
+    if (owner && it->second.user_id != *owner) return DeleteOutcome::kOtherOwner;
+    rows_.erase(it);
+    return DeleteOutcome::kDeleted;
+  }
+  // Users with a tombstone (deleted), for Delete.
+  void RemoveAuthor(int64_t user_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    removed_authors_.insert(user_id);
+  }
+  bool Has(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rows_.count(id) != 0;
   }
 
   void HoldInserts() {
@@ -141,6 +157,7 @@ class FakePostStore final : public PostStore {
   bool inserts_held_ = false;
   absl::Status fail_with_;
   std::map<int64_t, PostRecord> rows_;
+  std::set<int64_t> removed_authors_;
   std::map<std::string, int64_t> request_ids_;
   std::vector<std::vector<NewPost>> insert_batches_;
   std::vector<std::string> calls_;  // every call but InsertMany
@@ -204,7 +221,7 @@ class PostsTest : public ::testing::Test {
                                         v1::CreatePostResponse& response,
                                         const TraceContext& trace = {}) {
     auto answered = std::make_shared<std::promise<absl::Status>>();
-    posts_.CreatePost(request, Deadline(), trace, response,
+    posts_.CreatePost(request, caller_, Deadline(), trace, response,
                       [answered](const absl::Status& status) { answered->set_value(status); });
     return answered->get_future();
   }
@@ -231,10 +248,15 @@ class PostsTest : public ::testing::Test {
     return answered.get_future().get();
   }
 
+  // Who calls: privileged by default (acts for any author), so that the
+  // tests of the RPCs' own rules need no token; the access rules have tests
+  // of their own below.
+  Caller caller_{0, 0, /*privileged=*/true};
   FakePostStore store_;
   FakeAuthorChecker authors_;
   WorkerPool db_workers_{"test-db", 4};
-  Posts posts_{store_, authors_, db_workers_};
+  RevokedTokens revoked_;
+  Posts posts_{store_, authors_, db_workers_, revoked_};
 };
 
 TEST_F(PostsTest, InvalidRequestsReachNeitherUserServiceNorTheStore) {
@@ -250,7 +272,7 @@ TEST_F(PostsTest, InvalidRequestsReachNeitherUserServiceNorTheStore) {
   EXPECT_EQ(List(list, listed).code(), absl::StatusCode::kInvalidArgument);
   v1::DeletePostRequest remove;
   v1::DeletePostResponse removed;
-  EXPECT_EQ(posts_.DeletePost(remove, Deadline(), removed).code(),
+  EXPECT_EQ(posts_.DeletePost(remove, caller_, Deadline(), removed).code(),
             absl::StatusCode::kInvalidArgument);
 
   EXPECT_TRUE(authors_.asked().empty());
@@ -451,6 +473,85 @@ TEST_F(PostsTest, AMalformedConsistencyTokenIsInvalidArgumentAndReadsNothing) {
     EXPECT_EQ(FieldViolationsOf(status)[0].field, "consistency_token");
   }
   EXPECT_TRUE(store_.calls().empty());
+}
+
+// --- Who may do what (common/base/caller.h) ---
+
+constexpr int64_t kAuthor = 42;
+
+TEST_F(PostsTest, PostingForAUserNeedsThatUsersTokenAndAsksNobodyOtherwise) {
+  authors_.Know(kAuthor);
+  v1::CreatePostResponse created;
+  caller_ = Caller{};
+  EXPECT_EQ(Create(kAuthor, "hello", created).code(), absl::StatusCode::kUnauthenticated);
+  caller_ = Caller{kAuthor + 1, 1, false};
+  const absl::Status denied = Create(kAuthor, "hello", created);
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(authors_.asked().empty());
+  EXPECT_TRUE(store_.insert_batches().empty());
+
+  caller_ = Caller{kAuthor, 1, false};
+  EXPECT_TRUE(Create(kAuthor, "hello", created).ok());
+}
+
+TEST_F(PostsTest, ATokenWhoseUserIsGoneIsRevokedNotAnUnknownAuthor) {
+  v1::CreatePostResponse created;
+  caller_ = Caller{kAuthor + 5, 1, false};  // user-service: NOT_FOUND
+  const absl::Status status = Create(kAuthor + 5, "hello", created);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(status.message(), "access token revoked");
+}
+
+TEST_F(PostsTest, APasswordChangeRevokesOlderTokensOfItsUser) {
+  authors_.Know(kAuthor);
+  const int64_t user = kAuthor;
+  revoked_.Add({{user, /*min_version=*/3, 0}});
+  v1::CreatePostResponse created;
+  caller_ = Caller{user, 2, false};
+  EXPECT_EQ(Create(user, "hello", created).code(), absl::StatusCode::kUnauthenticated);
+  caller_ = Caller{user, 3, false};
+  ASSERT_TRUE(Create(user, "hello", created).ok());
+  v1::DeletePostRequest remove;
+  remove.set_id(created.post().id());
+  v1::DeletePostResponse removed;
+  caller_ = Caller{user, 2, false};
+  EXPECT_EQ(posts_.DeletePost(remove, caller_, Deadline(), removed).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(store_.Has(created.post().id()));
+  // A lower version learnt later changes nothing.
+  revoked_.Add({{user, 1, 0}});
+  EXPECT_EQ(posts_.DeletePost(remove, caller_, Deadline(), removed).code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(PostsTest, OnlyTheAuthorDeletesAPost) {
+  authors_.Know(kAuthor);
+  const int64_t user = kAuthor;
+  v1::CreatePostResponse created;
+  ASSERT_TRUE(Create(user, "mine", created).ok());
+  v1::DeletePostRequest remove;
+  remove.set_id(created.post().id());
+  v1::DeletePostResponse removed;
+
+  caller_ = Caller{};
+  EXPECT_EQ(posts_.DeletePost(remove, caller_, Deadline(), removed).code(),
+            absl::StatusCode::kUnauthenticated);
+  caller_ = Caller{user + 1, 1, false};
+  const absl::Status denied = posts_.DeletePost(remove, caller_, Deadline(), removed);
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.message(),
+            "the access token does not allow changing post " + std::to_string(created.post().id()));
+  EXPECT_TRUE(store_.Has(created.post().id()));
+  // Unknown posts stay NOT_FOUND whoever asks.
+  v1::DeletePostRequest unknown;
+  unknown.set_id(987654);
+  EXPECT_EQ(posts_.DeletePost(unknown, caller_, Deadline(), removed).code(),
+            absl::StatusCode::kNotFound);
+  // A deleted author's token: revoked.
+  store_.RemoveAuthor(user);
+  caller_ = Caller{user, 1, false};
+  EXPECT_EQ(posts_.DeletePost(remove, caller_, Deadline(), removed).code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "common/base/status.h"
 #include "common/rpc/grpc_status.h"
+#include "support/test_tokens.h"
 #include "user-service/password_hasher.h"
 #include "user-service/user_store.h"
 
@@ -36,14 +38,14 @@ class FakeUserStore final : public UserStore {
   std::map<int64_t, UserCredentials> users;
 
   void Add(int64_t id, const std::string& name) {
-    users[id] = {{id, name, name + "@x.io", 1700000000000000}, "hash"};
+    users[id] = {{id, name, name + "@x.io", 1700000000000000, 1}, "hash"};
   }
 
   absl::StatusOr<UserRecord> Create(const std::string& username, const std::string& email,
                                     const std::string& password_hash, Clock::time_point) override {
     if (!Begin()) return fail_with;
     const int64_t id = users.empty() ? 1 : users.rbegin()->first + 1;
-    users[id] = {{id, username, email, 0}, password_hash};
+    users[id] = {{id, username, email, 0, 1}, password_hash};
     return users[id].user;
   }
   absl::StatusOr<UserRecord> GetByUsername(const std::string& username,
@@ -92,15 +94,29 @@ class FakeUserStore final : public UserStore {
                                     Clock::time_point) override {
     if (!Begin()) return fail_with;
     auto it = users.find(id);
-    if (it == users.end()) return absl::NotFoundError("no such user");
+    if (it == users.end() ||
+        (changes.if_credentials_version &&
+         *changes.if_credentials_version != it->second.user.credentials_version)) {
+      return absl::NotFoundError("no such user");
+    }
     if (changes.username) it->second.user.username = *changes.username;
     if (changes.email) it->second.user.email = *changes.email;
-    if (changes.password_hash) it->second.password_hash = *changes.password_hash;
+    if (changes.password_hash) {
+      it->second.password_hash = *changes.password_hash;
+      ++it->second.user.credentials_version;
+    }
     return it->second.user;
   }
-  absl::Status Delete(int64_t id, Clock::time_point) override {
+  absl::Status Delete(int64_t id, std::optional<int64_t> if_credentials_version,
+                      Clock::time_point) override {
     if (!Begin()) return fail_with;
-    return users.erase(id) == 1 ? absl::OkStatus() : absl::NotFoundError("no such user");
+    auto it = users.find(id);
+    if (it == users.end() || (if_credentials_version &&
+                              *if_credentials_version != it->second.user.credentials_version)) {
+      return absl::NotFoundError("no such user");
+    }
+    users.erase(it);
+    return absl::OkStatus();
   }
 
  private:
@@ -129,7 +145,7 @@ class UserAccountsTest : public ::testing::Test {
   // GetUser answers through a callback: wait for it.
   absl::Status GetUser(const v1::GetUserRequest& request, v1::GetUserResponse& response) {
     std::promise<absl::Status> answered;
-    accounts_.GetUser(request, Deadline(), response,
+    accounts_.GetUser(request, caller_, Deadline(), response,
                       [&answered](const absl::Status& status) { answered.set_value(status); });
     return answered.get_future().get();
   }
@@ -137,15 +153,20 @@ class UserAccountsTest : public ::testing::Test {
   // LookupUser too.
   absl::Status LookupUser(const v1::LookupUserRequest& request, v1::LookupUserResponse& response) {
     std::promise<absl::Status> answered;
-    accounts_.LookupUser(request, Deadline(), response,
+    accounts_.LookupUser(request, caller_, Deadline(), response,
                          [&answered](const absl::Status& status) { answered.set_value(status); });
     return answered.get_future().get();
   }
 
+  // Who calls: privileged by default (acts for anyone, sees every e-mail
+  // address), so that the tests of the RPCs' own rules need no token; the
+  // access rules have tests of their own below.
+  Caller caller_{0, 0, /*privileged=*/true};
   FakeUserStore store_;
   PasswordHasher hasher_{1};
   WorkerPool db_workers_{"test-db", 2};
-  UserAccounts accounts_{store_, hasher_, db_workers_};
+  test_support::TestKey key_ = test_support::NewTestKey();
+  UserAccounts accounts_{store_, hasher_, db_workers_, *key_.signer};
 };
 
 TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
@@ -166,26 +187,26 @@ TEST_F(UserAccountsTest, InvalidRequestsNeverReachTheStore) {
   v1::ListUsersRequest list;
   list.set_page_token("not a token");
   v1::ListUsersResponse list_response;
-  EXPECT_EQ(accounts_.ListUsers(list, Deadline(), list_response).code(),
+  EXPECT_EQ(accounts_.ListUsers(list, caller_, Deadline(), list_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   v1::UpdateUserRequest update;
   update.set_id(1);
   update.mutable_update_mask()->add_paths("create_time");
   v1::UpdateUserResponse update_response;
-  EXPECT_EQ(accounts_.UpdateUser(update, Deadline(), update_response).code(),
+  EXPECT_EQ(accounts_.UpdateUser(update, caller_, Deadline(), update_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   v1::DeleteUserRequest del;
   del.set_id(-1);
   v1::DeleteUserResponse delete_response;
-  EXPECT_EQ(accounts_.DeleteUser(del, Deadline(), delete_response).code(),
+  EXPECT_EQ(accounts_.DeleteUser(del, caller_, Deadline(), delete_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   v1::BatchGetUsersRequest batch;
   batch.add_ids(0);
   v1::BatchGetUsersResponse batch_response;
-  EXPECT_EQ(accounts_.BatchGetUsers(batch, Deadline(), batch_response).code(),
+  EXPECT_EQ(accounts_.BatchGetUsers(batch, caller_, Deadline(), batch_response).code(),
             absl::StatusCode::kInvalidArgument);
 
   v1::VerifyPasswordRequest verify;
@@ -223,7 +244,7 @@ TEST_F(UserAccountsTest, BatchGetUsersOrdersByFirstAppearanceWhateverTheStoreOrd
   v1::BatchGetUsersRequest request;
   for (int64_t id : {2, 4, 1, 2, 9, 4}) request.add_ids(id);
   v1::BatchGetUsersResponse response;
-  ASSERT_TRUE(accounts_.BatchGetUsers(request, Deadline(), response).ok());
+  ASSERT_TRUE(accounts_.BatchGetUsers(request, caller_, Deadline(), response).ok());
   std::vector<int64_t> ids;
   for (const v1::User& user : response.users()) ids.push_back(user.id());
   EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 1}));
@@ -235,7 +256,7 @@ TEST_F(UserAccountsTest, BatchGetUsersNamesAtMostTenBadIds) {
   v1::BatchGetUsersRequest request;
   for (int64_t id = 0; id > -100; --id) request.add_ids(id);
   v1::BatchGetUsersResponse response;
-  absl::Status status = accounts_.BatchGetUsers(request, Deadline(), response);
+  absl::Status status = accounts_.BatchGetUsers(request, caller_, Deadline(), response);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   std::vector<FieldViolation> violations = FieldViolationsOf(status);
   ASSERT_EQ(violations.size(), 10u);
@@ -249,18 +270,18 @@ TEST_F(UserAccountsTest, ListUsersReadsOneExtraRowToDecideOnANextPage) {
   v1::ListUsersRequest request;
   request.set_page_size(3);
   v1::ListUsersResponse exact;
-  ASSERT_TRUE(accounts_.ListUsers(request, Deadline(), exact).ok());
+  ASSERT_TRUE(accounts_.ListUsers(request, caller_, Deadline(), exact).ok());
   EXPECT_EQ(store_.last_list_limit, 4);
   EXPECT_EQ(exact.users_size(), 3);
   EXPECT_TRUE(exact.next_page_token().empty());  // no empty last page to fetch
 
   request.set_page_size(2);
   v1::ListUsersResponse first;
-  ASSERT_TRUE(accounts_.ListUsers(request, Deadline(), first).ok());
+  ASSERT_TRUE(accounts_.ListUsers(request, caller_, Deadline(), first).ok());
   ASSERT_FALSE(first.next_page_token().empty());
   request.set_page_token(first.next_page_token());
   v1::ListUsersResponse second;
-  ASSERT_TRUE(accounts_.ListUsers(request, Deadline(), second).ok());
+  ASSERT_TRUE(accounts_.ListUsers(request, caller_, Deadline(), second).ok());
   ASSERT_EQ(second.users_size(), 1);
   EXPECT_EQ(second.users(0).id(), 3);
   EXPECT_TRUE(second.next_page_token().empty());
@@ -274,7 +295,7 @@ TEST_F(UserAccountsTest, UpdateUserHashesANewPasswordAndKeepsOtherFields) {
   request.set_password("new password");
   request.mutable_update_mask()->add_paths("password");
   v1::UpdateUserResponse response;
-  ASSERT_TRUE(accounts_.UpdateUser(request, Deadline(), response).ok());
+  ASSERT_TRUE(accounts_.UpdateUser(request, caller_, Deadline(), response).ok());
   EXPECT_EQ(store_.users[1].user.username, "walter");
   EXPECT_EQ(store_.users[1].password_hash.rfind("$argon2id$", 0), 0u);
   auto match = hasher_.Verify(store_.users[1].password_hash, "new password",
@@ -354,14 +375,14 @@ TEST_F(UserAccountsTest, ReadsGoWhereTheirConsistencyTokenSaysAndBatchGetUsersTo
   v1::ListUsersRequest list;
   list.set_consistency_token("0/5");
   v1::ListUsersResponse listed;
-  ASSERT_TRUE(accounts_.ListUsers(list, Deadline(), listed).ok());
+  ASSERT_TRUE(accounts_.ListUsers(list, caller_, Deadline(), listed).ok());
   EXPECT_EQ(store_.last_from, ReadFrom::Replica(5));
 
   // post-service's author checks must see an account created a moment ago.
   v1::BatchGetUsersRequest batch;
   batch.add_ids(1);
   v1::BatchGetUsersResponse batch_response;
-  ASSERT_TRUE(accounts_.BatchGetUsers(batch, Deadline(), batch_response).ok());
+  ASSERT_TRUE(accounts_.BatchGetUsers(batch, caller_, Deadline(), batch_response).ok());
   EXPECT_EQ(store_.last_from, ReadFrom::Primary());
 
   get.set_consistency_token("not a token");
@@ -369,6 +390,142 @@ TEST_F(UserAccountsTest, ReadsGoWhereTheirConsistencyTokenSaysAndBatchGetUsersTo
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   ASSERT_EQ(FieldViolationsOf(bad).size(), 1u);
   EXPECT_EQ(FieldViolationsOf(bad)[0].field, "consistency_token");
+}
+
+// --- Who may do what (common/base/caller.h) ---
+
+Caller TokenOf(int64_t user_id, int64_t version = 1) { return Caller{user_id, version, false}; }
+
+TEST_F(UserAccountsTest, ChangingAnAccountNeedsItsOwnTokenAndCostsNothingOtherwise) {
+  store_.Add(1, "walter");
+  store_.Add(2, "jesse");
+  v1::UpdateUserRequest update;
+  update.set_id(1);
+  update.set_password("new password");
+  update.mutable_update_mask()->add_paths("password");
+  v1::DeleteUserRequest del;
+  del.set_id(1);
+  v1::UpdateUserResponse updated;
+  v1::DeleteUserResponse deleted;
+  const int calls_before = store_.calls;
+
+  caller_ = Caller{};  // no token
+  EXPECT_EQ(accounts_.UpdateUser(update, caller_, Deadline(), updated).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(accounts_.DeleteUser(del, caller_, Deadline(), deleted).code(),
+            absl::StatusCode::kUnauthenticated);
+  caller_ = TokenOf(2);  // another account's
+  const absl::Status denied = accounts_.UpdateUser(update, caller_, Deadline(), updated);
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.message(), "the access token does not allow changing user 1");
+  EXPECT_EQ(accounts_.DeleteUser(del, caller_, Deadline(), deleted).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_.calls, calls_before) << "refused before any store call (and any hash)";
+  EXPECT_EQ(store_.users[1].password_hash, "hash");
+
+  caller_ = TokenOf(1);
+  EXPECT_TRUE(accounts_.UpdateUser(update, caller_, Deadline(), updated).ok());
+  EXPECT_EQ(store_.users[1].user.credentials_version, 2);
+}
+
+TEST_F(UserAccountsTest, APasswordChangeRevokesTheTokensIssuedBefore) {
+  store_.Add(1, "walter");
+  v1::UpdateUserRequest update;
+  update.set_id(1);
+  update.set_password("new password");
+  update.mutable_update_mask()->add_paths("password");
+  v1::UpdateUserResponse updated;
+  caller_ = TokenOf(1, 1);
+  ASSERT_TRUE(accounts_.UpdateUser(update, caller_, Deadline(), updated).ok());
+
+  // The old token (ver 1) grants nothing any more.
+  update.mutable_update_mask()->Clear();
+  update.mutable_update_mask()->add_paths("username");
+  update.set_username("heisenberg");
+  const absl::Status stale = accounts_.UpdateUser(update, caller_, Deadline(), updated);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(stale.message(), "access token revoked");
+  v1::GetUserRequest get;
+  get.set_id(1);
+  v1::GetUserResponse got;
+  EXPECT_EQ(GetUser(get, got).code(), absl::StatusCode::kUnauthenticated);
+  v1::DeleteUserRequest del;
+  del.set_id(1);
+  v1::DeleteUserResponse deleted;
+  EXPECT_EQ(accounts_.DeleteUser(del, caller_, Deadline(), deleted).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(store_.users.count(1), 1u);
+
+  // A token of the new version works.
+  caller_ = TokenOf(1, 2);
+  EXPECT_TRUE(accounts_.UpdateUser(update, caller_, Deadline(), updated).ok());
+  EXPECT_TRUE(accounts_.DeleteUser(del, caller_, Deadline(), deleted).ok());
+}
+
+TEST_F(UserAccountsTest, EmailAddressesAreShownOnlyToTheirOwnerAndPrivilegedCallers) {
+  store_.Add(1, "walter");
+  store_.Add(2, "jesse");
+  v1::GetUserRequest get;
+  get.set_id(1);
+  v1::ListUsersRequest list;
+  v1::BatchGetUsersRequest batch;
+  batch.add_ids(1);
+  batch.add_ids(2);
+  v1::LookupUserRequest lookup;
+  lookup.set_username("walter");
+
+  struct Case {
+    Caller caller;
+    std::string walter_email;
+    std::string jesse_email;
+  };
+  for (const Case& c : {Case{Caller{}, "", ""}, Case{TokenOf(2), "", "jesse@x.io"},
+                        Case{TokenOf(1), "walter@x.io", ""},
+                        Case{Caller{0, 0, true}, "walter@x.io", "jesse@x.io"}}) {
+    caller_ = c.caller;
+    SCOPED_TRACE(testing::Message()
+                 << "user " << c.caller.user_id << " privileged " << c.caller.privileged);
+    v1::GetUserResponse got;
+    ASSERT_TRUE(GetUser(get, got).ok());
+    EXPECT_EQ(got.user().email(), c.walter_email);
+    EXPECT_EQ(got.user().username(), "walter");
+    v1::LookupUserResponse looked_up;
+    ASSERT_TRUE(LookupUser(lookup, looked_up).ok());
+    EXPECT_EQ(looked_up.user().email(), c.walter_email);
+    v1::ListUsersResponse listed;
+    ASSERT_TRUE(accounts_.ListUsers(list, caller_, Deadline(), listed).ok());
+    ASSERT_EQ(listed.users_size(), 2);
+    EXPECT_EQ(listed.users(0).email(), c.walter_email);
+    EXPECT_EQ(listed.users(1).email(), c.jesse_email);
+    v1::BatchGetUsersResponse batched;
+    ASSERT_TRUE(accounts_.BatchGetUsers(batch, caller_, Deadline(), batched).ok());
+    ASSERT_EQ(batched.users_size(), 2);
+    EXPECT_EQ(batched.users(0).email(), c.walter_email);
+    EXPECT_EQ(batched.users(1).email(), c.jesse_email);
+  }
+}
+
+TEST_F(UserAccountsTest, VerifyPasswordIssuesATokenOfTheAccountAtItsCredentialsVersion) {
+  store_.Add(1, "walter");
+  absl::StatusOr<std::string> hash = hasher_.Hash("right password", Deadline());
+  ASSERT_TRUE(hash.ok());
+  store_.users[1].password_hash = *hash;
+  store_.users[1].user.credentials_version = 3;
+  v1::VerifyPasswordRequest verify;
+  verify.set_login("walter");
+  verify.set_password("right password");
+  v1::VerifyPasswordResponse response;
+  ASSERT_TRUE(accounts_.VerifyPassword(verify, "ip:192.0.2.1", Deadline(), response).ok());
+  EXPECT_EQ(response.user().email(), "walter@x.io");
+  absl::StatusOr<std::shared_ptr<const KeySet>> keys = KeySet::FromJwks(key_.jwks);
+  ASSERT_TRUE(keys.ok());
+  absl::StatusOr<TokenClaims> claims =
+      (*keys)->Verify(response.access_token(), TokenSettings{}, Clock::now());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->user_id, 1);
+  EXPECT_EQ(claims->credentials_version, 3);
+  EXPECT_EQ(claims->expires_at - claims->issued_at, 900);
+  EXPECT_EQ(response.access_token_expire_time().seconds(), claims->expires_at);
 }
 
 }  // namespace

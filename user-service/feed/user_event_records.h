@@ -21,13 +21,16 @@ struct FeedPosition {
 
 // Kinds of events, as stored in user_events.kind.
 inline constexpr char kUserDeletedKind[] = "user.deleted";
+// A password change; payload {"credentials_version": N}, the new version.
+inline constexpr char kCredentialsChangedKind[] = "user.credentials_changed";
 
 // One row of user_events.
 struct UserEventRecord {
   FeedPosition position;
   std::string kind;  // e.g. kUserDeletedKind
   int64_t user_id = 0;
-  int64_t occur_micros = 0;  // occurred_at, microseconds since the Unix epoch
+  int64_t occur_micros = 0;         // occurred_at, microseconds since the Unix epoch
+  int64_t credentials_version = 0;  // kCredentialsChangedKind's payload; else 0
 };
 
 // What one read of the feed found.

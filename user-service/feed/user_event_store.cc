@@ -20,14 +20,16 @@ namespace {
 // does not show yet, because an older transaction is still running.
 constexpr NamedStatement kListAfter{
     "user_events_after",
-    "SELECT w.expired, w.held_back, e.id, e.xid, e.kind, e.user_id, e.occur_micros "
+    "SELECT w.expired, w.held_back, e.id, e.xid, e.kind, e.user_id, e.occur_micros, "
+    "e.credentials_version "
     "FROM (SELECT $3::boolean AND EXISTS (SELECT 1 FROM user_events_pruned p "
     "        WHERE (p.xid, p.id) > ($1::text::xid8, $2::bigint)) AS expired, "
     "      EXISTS (SELECT 1 FROM user_events h "
     "        WHERE (h.xid, h.id) > ($1::text::xid8, $2::bigint) "
     "        AND h.xid >= pg_snapshot_xmin(pg_current_snapshot())) AS held_back) w "
     "LEFT JOIN LATERAL (SELECT id, xid::text::bigint AS xid, kind, user_id, "
-    "  (extract(epoch FROM occurred_at) * 1000000)::bigint AS occur_micros "
+    "  (extract(epoch FROM occurred_at) * 1000000)::bigint AS occur_micros, "
+    "  coalesce((payload->>'credentials_version')::bigint, 0) AS credentials_version "
     "  FROM user_events "
     "  WHERE (xid, id) > ($1::text::xid8, $2::bigint) "
     "  AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
@@ -77,6 +79,7 @@ absl::StatusOr<FeedPage> PostgresUserEventStore::ListAfter(const std::optional<F
       event.kind = row["kind"].as<std::string>();
       event.user_id = row["user_id"].as<int64_t>();
       event.occur_micros = row["occur_micros"].as<int64_t>();
+      event.credentials_version = row["credentials_version"].as<int64_t>();
       page.events.push_back(std::move(event));
     }
     return page;

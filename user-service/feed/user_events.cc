@@ -30,6 +30,7 @@ constexpr std::chrono::milliseconds kMaxHeldBackRecheck{500};
 // know (written by a newer release): those are skipped.
 std::optional<v1::UserEvent::Kind> KindOf(const std::string& kind) {
   if (kind == kUserDeletedKind) return v1::UserEvent::KIND_USER_DELETED;
+  if (kind == kCredentialsChangedKind) return v1::UserEvent::KIND_CREDENTIALS_CHANGED;
   return std::nullopt;
 }
 
@@ -96,6 +97,7 @@ void UserEventFeed::Read(std::shared_ptr<Poll> poll) {
       out.set_kind(*kind);
       out.set_user_id(event.user_id);
       *out.mutable_occur_time() = TimestampFromMicros(event.occur_micros);
+      out.set_credentials_version(event.credentials_version);
     }
     response.set_next_page_token(events.empty() ? poll->page_token
                                                 : EncodeUserEventsToken(events.back().position));

@@ -504,7 +504,11 @@ export function checkAvailability(render, { highAvailability }) {
 // the key asked for unless the reference is optional.
 export function checkReferences(render, externalSecrets = []) {
   const problems = [];
-  const secret = (name) => render.find("Secret", name) ?? externalSecrets.find((s) => s.metadata?.name === name);
+  const secret = (name) =>
+    render.find("Secret", name) ?? externalSecrets.find((s) => s.kind !== "ConfigMap" && s.metadata?.name === name);
+  // ConfigMaps made out of band too (the access tokens' key set in prod).
+  const configMap = (name) =>
+    render.find("ConfigMap", name) ?? externalSecrets.find((s) => s.kind === "ConfigMap" && s.metadata?.name === name);
   const keys = (obj) => new Set([...Object.keys(obj?.data ?? {}), ...Object.keys(obj?.stringData ?? {})]);
   for (const { workload, container } of render.containers()) {
     const where = `${ref(workload)} ${container.name}`;
@@ -525,7 +529,7 @@ export function checkReferences(render, externalSecrets = []) {
   }
   for (const workload of render.workloads()) {
     for (const v of podSpec(workload).volumes ?? []) {
-      if (v.configMap && !render.find("ConfigMap", v.configMap.name)) {
+      if (v.configMap && !configMap(v.configMap.name)) {
         problems.push(`${ref(workload)}: volume ConfigMap ${v.configMap.name} not rendered`);
       }
     }
@@ -755,7 +759,11 @@ export function checkCronJobs(render) {
   if (!post || !mainContainer(post)) return [...problems, "Deployment/post-service missing"];
   const serverEnv = render.containerEnv(mainContainer(post));
   const env = render.containerEnv(container);
+  // What only the server needs: the access tokens' key set (a reconcile
+  // pass serves no call).
+  const serverOnly = new Set(["TOKEN_JWKS_FILE"]);
   for (const [name, value] of serverEnv) {
+    if (serverOnly.has(name)) continue;
     if (JSON.stringify(env.get(name)) !== JSON.stringify(value)) {
       problems.push(`${ref(cron)}: ${name} is ${JSON.stringify(env.get(name))}, post-service has ${JSON.stringify(value)}`);
     }

@@ -1,0 +1,52 @@
+#include "common/rpc/bearer_token.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+
+namespace microblog {
+namespace {
+
+absl::Status Malformed() {
+  return absl::UnauthenticatedError(
+      "malformed authorization metadata: expected one \"Bearer <token>\"");
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string_view>> BearerTokenOf(
+    const std::vector<std::string_view>& values) {
+  if (values.empty()) return std::nullopt;
+  if (values.size() > 1) return Malformed();
+  std::string_view value = values.front();
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(absl::string_view(value.data(), kScheme.size()),
+                              absl::string_view(kScheme.data(), kScheme.size()))) {
+    return Malformed();
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return Malformed();
+  return value;
+}
+
+absl::StatusOr<Caller> AuthenticateCall(const grpc::ServerContextBase& context,
+                                        const Authenticator* authenticator) {
+  std::vector<std::string_view> values;
+  const auto [begin, end] = context.client_metadata().equal_range("authorization");
+  for (auto it = begin; it != end; ++it) {
+    values.emplace_back(it->second.data(), it->second.size());
+  }
+  absl::StatusOr<std::optional<std::string_view>> token = BearerTokenOf(values);
+  if (!token.ok()) return token.status();
+  if (!token->has_value()) return Caller{};
+  if (authenticator == nullptr) {
+    return absl::UnauthenticatedError("invalid or expired access token");
+  }
+  return authenticator->Authenticate(**token);
+}
+
+}  // namespace microblog
