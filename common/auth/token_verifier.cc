@@ -1,12 +1,13 @@
 #include "common/auth/token_verifier.h"
 
-#include <gnutls/crypto.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <utility>
+
+#include <gnutls/crypto.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -65,8 +66,8 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Open(std::string j
   if (!keys.ok()) return keys.status();
   Log(LogLevel::kInfo, "access token keys loaded",
       {{"file", jwks_path}, {"kids", absl::StrJoin((*keys)->kids(), ",")}});
-  return std::unique_ptr<TokenVerifier>(new TokenVerifier(
-      std::move(jwks_path), std::move(settings), *std::move(keys), stamp, metrics));
+  return std::unique_ptr<TokenVerifier>(new TokenVerifier(std::move(jwks_path), std::move(settings),
+                                                          *std::move(keys), stamp, metrics));
 }
 
 TokenVerifier::TokenVerifier(std::string jwks_path, TokenSettings settings,
@@ -76,10 +77,9 @@ TokenVerifier::TokenVerifier(std::string jwks_path, TokenSettings settings,
       metrics_([metrics] {
         Metrics m;
         if (metrics == nullptr) return m;
-        CounterFamily& tokens =
-            metrics->AddCounter("microblog_access_tokens_total",
-                                "Access tokens presented, by outcome (refused: UNAUTHENTICATED).",
-                                {"outcome"});
+        CounterFamily& tokens = metrics->AddCounter(
+            "microblog_access_tokens_total",
+            "Access tokens presented, by outcome (refused: UNAUTHENTICATED).", {"outcome"});
         m.accepted = &tokens.WithLabels({"accepted"});
         m.refused = &tokens.WithLabels({"refused"});
         m.cache_hits = &metrics

@@ -80,9 +80,9 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> OpenTokenSigner(const Config& confi
   }
   const std::vector<std::string> kids = verifier.kids();
   if (std::find(kids.begin(), kids.end(), (*signer)->kid()) == kids.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TOKEN_SIGNING_KEY_FILE's public key (kid ", (*signer)->kid(),
-        ") is not in TOKEN_JWKS_FILE: every token it signed would be refused"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TOKEN_SIGNING_KEY_FILE's public key (kid ", (*signer)->kid(),
+                     ") is not in TOKEN_JWKS_FILE: every token it signed would be refused"));
   }
   return signer;
 }

@@ -9,8 +9,7 @@ namespace microblog {
 namespace post {
 
 absl::Status RevocationRefresh::RunOnce() {
-  const int64_t overlap =
-      std::chrono::duration_cast<std::chrono::microseconds>(kOverlap).count();
+  const int64_t overlap = std::chrono::duration_cast<std::chrono::microseconds>(kOverlap).count();
   const int64_t since = newest_micros_ == 0 ? 0 : newest_micros_ - overlap;
   absl::StatusOr<std::vector<CredentialsRevocation>> rows =
       store_.RevocationsSince(since, Clock::now() + std::chrono::seconds(5));

@@ -3,14 +3,13 @@
 // refused alike, keys rotated without a failed call, tokens revoked by a
 // password change or a deletion. The rules: docs/operations.md, "Access
 // tokens"; the logic's side: tests/unit (UserAccountsTest, PostsTest).
-#include <gnutls/crypto.h>
-
 #include <chrono>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <gnutls/crypto.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
@@ -102,8 +101,7 @@ class AccessTokenTest : public BothServicesTest {
     request.set_login(login);
     request.set_password(password);
     user_v1::VerifyPasswordResponse response;
-    const grpc::Status status =
-        user_stub_->VerifyPassword(NewContext().get(), request, &response);
+    const grpc::Status status = user_stub_->VerifyPassword(NewContext().get(), request, &response);
     return status.ok() ? response.access_token() : "";
   }
   user_v1::User GetUserWith(const std::string& token, int64_t id, grpc::Status* status) {
@@ -145,8 +143,7 @@ TEST_F(AccessTokenTest, EveryChangeNeedsItsOwnersToken) {
   Post post;
   ASSERT_TRUE(CreatePost(ada, "ada's own", "", &post).ok());
   EXPECT_EQ(DeletePostWith("", post.id()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(DeletePostWith(eve_token, post.id()).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(DeletePostWith(eve_token, post.id()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(DeleteUserWith("", ada).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(DeleteUserWith(eve_token, ada).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(CountPosts(), 1);
@@ -223,7 +220,8 @@ TEST_F(AccessTokenTest, EveryBadTokenIsRefusedWithTheSameMessage) {
                                                                        "even where none is needed";
   }
   // Not "Bearer <token>": refused too.
-  for (const std::string& value : std::vector<std::string>{"Basic YWRhOnB3", "Bearer", "Bearer    ", good}) {
+  for (const std::string& value :
+       std::vector<std::string>{"Basic YWRhOnB3", "Bearer", "Bearer    ", good}) {
     post_v1::GetPostRequest request;
     request.set_id(1);
     post_v1::GetPostResponse response;
@@ -267,7 +265,9 @@ TEST_F(AccessTokenTest, KeysRotateWithoutFailingAValidToken) {
   // 3. Retire the old key: its tokens stop verifying, the new ones go on.
   WriteFile(jwks_file, next.jwks);
   EXPECT_TRUE(Eventually(
-      [&] { return CreatePostWith(old_token, ada).error_code() == grpc::StatusCode::UNAUTHENTICATED; },
+      [&] {
+        return CreatePostWith(old_token, ada).error_code() == grpc::StatusCode::UNAUTHENTICATED;
+      },
       10s));
   EXPECT_TRUE(CreatePostWith(new_token, ada).ok());
 }
@@ -315,9 +315,8 @@ TEST_F(AccessTokenTest, ADeletedUsersTokensAreRefusedAtOnce) {
   Post post;
   ASSERT_TRUE(CreatePost(ada, "soon gone", "", &post).ok());
   ASSERT_TRUE(DeleteUserWith(token, ada).ok());
-  for (const grpc::Status& status :
-       {UpdateWith(token, ada, "username", "ghost"), DeleteUserWith(token, ada),
-        CreatePostWith(token, ada)}) {
+  for (const grpc::Status& status : {UpdateWith(token, ada, "username", "ghost"),
+                                     DeleteUserWith(token, ada), CreatePostWith(token, ada)}) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(status.error_message(), "access token revoked");
   }

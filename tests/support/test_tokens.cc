@@ -1,13 +1,14 @@
 #include "support/test_tokens.h"
 
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 namespace microblog {
 namespace test_support {
