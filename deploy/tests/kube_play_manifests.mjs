@@ -26,6 +26,9 @@
 //     USER_SERVICE_ADDR (user-service-headless.<ns>.svc.cluster.local) to
 //     user-service's pod address (--user-service-ip): podman has no cluster
 //     DNS and no headless Service;
+//   - Secret volumes become hostPath directories of the Secret's keys
+//     (DIR/secret-volume-<name>/): podman 4.3's kube play panics on secret
+//     volumes;
 //   - Secrets become podman secrets (kube play reads secretKeyRef from
 //     them): DIR/secret-<name>.json in the form podman 4.3 wants (a JSON map
 //     key -> base64 value), with the host:port of every postgresql:// URL
@@ -174,9 +177,32 @@ publishNothing(`Pod/${job.metadata.name}`, migratePod.spec);
 rewrites.push(`${ref(job)} -> Pod/${job.metadata.name} of its pod template (kube play runs no Jobs)`);
 writeFile("1-migrate.yaml", [migratePod]);
 
+// Secret volumes as hostPath directories holding the Secret's keys, files
+// readable by the pod's user: podman 4.3's kube play panics on a secret
+// volume (nil pointer dereference) whatever the podman secret holds.
+function secretVolumesToHostPaths(where, spec) {
+  for (const v of spec.volumes ?? []) {
+    if (!v.secret) continue;
+    const secret = mustFind("Secret", v.secret.secretName);
+    const dir = path.resolve(values.out, `secret-volume-${v.secret.secretName}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    for (const [key, value] of Object.entries(secret.stringData ?? {})) {
+      fs.writeFileSync(path.join(dir, key), value, { mode: 0o644 });
+    }
+    for (const [key, value] of Object.entries(secret.data ?? {})) {
+      fs.writeFileSync(path.join(dir, key), Buffer.from(value, "base64"), { mode: 0o644 });
+    }
+    rewrites.push(`${where}: volume ${v.name} (Secret ${v.secret.secretName}) -> hostPath ${dir}`);
+    used.add(secret);
+    delete v.secret;
+    v.hostPath = { path: dir, type: "Directory" };
+  }
+}
+
 // 2. user-service as rendered (pulls never).
 const userService = copy(mustFind("Deployment", "user-service"));
 neverPull("Deployment/user-service", userService.spec.template.spec);
+secretVolumesToHostPaths("Deployment/user-service", userService.spec.template.spec);
 publishNothing("Deployment/user-service", userService.spec.template.spec);
 keepInitContainers(userService);
 writeFile("2-user-service.yaml", [userService]);

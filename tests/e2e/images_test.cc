@@ -50,6 +50,7 @@
 #include "support/podman.h"
 #include "support/read_file.h"
 #include "support/temp_dir.h"
+#include "support/test_tokens.h"
 
 namespace microblog::test_support {
 namespace {
@@ -58,7 +59,7 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 // grpcurl's exit status for a failed call: 64 + the gRPC code.
-constexpr int kExitNotFound = 64 + 5;
+constexpr int kExitPermissionDenied = 64 + 7;
 constexpr int kExitUnauthenticated = 64 + 16;
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -166,8 +167,9 @@ std::string DatabaseUrl(const PodmanNetwork& network, const PgCluster& cluster,
 
 // grpcurl.py -plaintext [-d JSON] ADDRESS ARGS...
 RunResult Grpcurl(const std::string& address, const std::vector<std::string>& args,
-                  const std::string& data = "") {
+                  const std::string& data = "", const std::string& token = "") {
   std::vector<std::string> argv = {GRPCURL_SCRIPT, "-plaintext"};
+  if (!token.empty()) argv.insert(argv.end(), {"-H", "authorization: Bearer " + token});
   if (!data.empty()) argv.insert(argv.end(), {"-d", data});
   argv.push_back(address);
   argv.insert(argv.end(), args.begin(), args.end());
@@ -211,7 +213,11 @@ void ExpectReadmeFlow(const std::string& users, const std::string& posts, const 
   RunResult verified =
       Grpcurl(users, {"microblog.user.v1.UserService/VerifyPassword"},
               R"({"login": ")" + name + R"(", "password": "correct horse battery"})");
-  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  std::smatch token;
+  ASSERT_TRUE(
+      std::regex_search(verified.output, token, std::regex(R"re("accessToken":\s*"([^"]+)")re")))
+      << verified.output;
   RunResult refused = Grpcurl(users, {"microblog.user.v1.UserService/VerifyPassword"},
                               R"({"login": ")" + name + R"(", "password": "wrong"})");
   EXPECT_EQ(refused.exit_code, kExitUnauthenticated) << refused.output;
@@ -222,20 +228,23 @@ void ExpectReadmeFlow(const std::string& users, const std::string& posts, const 
     EXPECT_THAT(health.output, HasSubstr("SERVING"));
   }
 
-  RunResult post = Grpcurl(posts, {"microblog.post.v1.PostService/CreatePost"},
-                           R"({"user_id": ")" + id + R"(", "body": "Hello, microblog!"})");
+  RunResult post =
+      Grpcurl(posts, {"microblog.post.v1.PostService/CreatePost"},
+              R"({"user_id": ")" + id + R"(", "body": "Hello, microblog!"})", token[1]);
   ASSERT_EQ(post.exit_code, 0) << post.output;
   RunResult list = Grpcurl(posts, {"microblog.post.v1.PostService/ListPosts"},
                            R"({"user_id": ")" + id + R"("})");
   ASSERT_EQ(list.exit_code, 0) << list.output;
   EXPECT_THAT(list.output, HasSubstr("Hello, microblog!"));
 
+  // Without a token, and for someone else with ada's: refused.
+  RunResult anonymous = Grpcurl(posts, {"microblog.post.v1.PostService/CreatePost"},
+                                R"({"user_id": ")" + id + R"(", "body": "no token"})");
+  EXPECT_EQ(anonymous.exit_code, kExitUnauthenticated) << anonymous.output;
   RunResult nobody = Grpcurl(posts, {"microblog.post.v1.PostService/CreatePost"},
-                             R"({"user_id": "999999999", "body": "nobody wrote this"})");
-  EXPECT_EQ(nobody.exit_code, kExitNotFound) << nobody.output;
-  EXPECT_THAT(nobody.output, HasSubstr("Code: NotFound"));
-  EXPECT_THAT(nobody.output, HasSubstr("user 999999999 does not exist"));
-  EXPECT_THAT(nobody.output, HasSubstr("type.googleapis.com/google.rpc.ResourceInfo"));
+                             R"({"user_id": "999999999", "body": "nobody wrote this"})", token[1]);
+  EXPECT_EQ(nobody.exit_code, kExitPermissionDenied) << nobody.output;
+  EXPECT_THAT(nobody.output, HasSubstr("Code: PermissionDenied"));
 
   RunResult user_list = Grpcurl(users, {"list"});
   ASSERT_EQ(user_list.exit_code, 0) << user_list.output;
@@ -368,9 +377,18 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
   EXPECT_NE(ahead.exit_code, 0) << ahead.output;
 
   const std::string user_name = Name("user-service");
-  const std::string users = StartService(user_name, manifests_->user_service_image,
-                                         manifests_->file("env-user-service.env"),
-                                         {{"USER_DATABASE_URL", users_as_service}}, {}, 50051);
+  // The access tokens' key files where the manifests mount them (the
+  // Secret user-service-token-key, the ConfigMap access-token-jwks).
+  const TestKey& key = DefaultTestKey();
+  const std::vector<std::string> jwks_mount = {"--volume",
+                                               key.jwks_file + ":/etc/microblog/jwks/jwks.json:ro"};
+  std::vector<std::string> user_mounts = jwks_mount;
+  user_mounts.insert(
+      user_mounts.end(),
+      {"--volume", key.private_key_file + ":/etc/microblog/token-key/signing.pem:ro"});
+  const std::string users = StartService(
+      user_name, manifests_->user_service_image, manifests_->file("env-user-service.env"),
+      {{"USER_DATABASE_URL", users_as_service}}, user_mounts, 50051);
   // post-service keeps the manifests' USER_SERVICE_ADDR (the headless
   // Service's name): --add-host resolves it to the user-service container.
   const std::string env_post = ReadFile(manifests_->file("env-post-service.env"));
@@ -380,7 +398,9 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
   const std::string posts = StartService(
       post_name, manifests_->post_service_image, manifests_->file("env-post-service.env"),
       {{"POST_DATABASE_URL", posts_as_service}},
-      {"--add-host", std::string(host[1]) + ":" + users.substr(0, users.find(':'))}, 50052);
+      {"--add-host", std::string(host[1]) + ":" + users.substr(0, users.find(':')), jwks_mount[0],
+       jwks_mount[1]},
+      50052);
 
   ExpectLockedDown(user_name);
   ExpectLockedDown(post_name);
