@@ -54,10 +54,6 @@ bool IsEd25519(jwk_t* key, int wanted) {
          std::strcmp(crv, "Ed25519") == 0;
 }
 
-int64_t Seconds(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 // The integer claim `name` of `claims`, if it is one.
 bool IntClaim(json_t* claims, const char* name, int64_t* out) {
   json_t* value = json_object_get(claims, name);
@@ -91,8 +87,8 @@ absl::Status Refuse(std::string* reason, std::string_view why) {
 
 }  // namespace
 
-absl::Status InvalidToken() {
-  return absl::UnauthenticatedError("invalid or expired access token");
+int64_t UnixSeconds(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
 // --- TokenSigner ---------------------------------------------------------
@@ -151,7 +147,7 @@ absl::StatusOr<std::unique_ptr<TokenSigner>> TokenSigner::FromPem(std::string_vi
 
 absl::StatusOr<IssuedToken> TokenSigner::Issue(int64_t user_id, int64_t credentials_version,
                                                Clock::time_point now) const {
-  const int64_t iat = Seconds(now);
+  const int64_t iat = UnixSeconds(now);
   const int64_t exp = iat + settings_.lifetime.count();
   jwt_t* raw = nullptr;
   if (r_jwt_init(&raw) != RHN_OK) return absl::InternalError("out of memory");
@@ -284,7 +280,7 @@ absl::StatusOr<TokenClaims> KeySet::Verify(std::string_view token, const TokenSe
       !IntClaim(claims.get(), "iat", &out.issued_at)) {
     return Refuse(reason, "exp or iat");
   }
-  const int64_t t = Seconds(now);
+  const int64_t t = UnixSeconds(now);
   const int64_t leeway = settings.leeway.count();
   // Compared against `t` moved, never the claims: they are attacker-chosen
   // integers, which could overflow.

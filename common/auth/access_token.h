@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/caller.h"  // InvalidToken()
 #include "common/base/clock.h"
 
 namespace microblog {
@@ -75,8 +76,8 @@ struct IssuedToken {
   Clock::time_point expire_time;
 };
 
-// The UNAUTHENTICATED status of every refused token.
-absl::Status InvalidToken();
+// `t` in whole seconds since the Unix epoch (JWT's NumericDate).
+int64_t UnixSeconds(Clock::time_point t);
 
 class TokenSigner {
  public:

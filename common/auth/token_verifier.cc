@@ -30,10 +30,6 @@ Caller CallerOf(const TokenClaims& claims) {
   return caller;
 }
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 bool TokenVerifier::FileStamp::operator==(const FileStamp& o) const {
@@ -140,7 +136,7 @@ absl::StatusOr<Caller> TokenVerifier::Authenticate(std::string_view token) const
     absl::MutexLock lock(&mu_);
     const auto hit = cache_.find(digest);
     if (hit != cache_.end()) {
-      if (hit->second.expires_at > NowSeconds() - settings_.leeway.count()) {
+      if (hit->second.expires_at > UnixSeconds(Clock::now()) - settings_.leeway.count()) {
         if (metrics_.accepted != nullptr) metrics_.accepted->Increment();
         if (metrics_.cache_hits != nullptr) metrics_.cache_hits->Increment();
         return CallerOf(hit->second);

@@ -24,6 +24,10 @@ bool MaySeePersonalDataOf(const Caller& caller, int64_t user_id) {
   return caller.privileged || caller.is_user(user_id);
 }
 
+absl::Status InvalidToken() {
+  return absl::UnauthenticatedError("invalid or expired access token");
+}
+
 absl::Status TokenRevoked() { return absl::UnauthenticatedError("access token revoked"); }
 
 }  // namespace microblog

@@ -60,6 +60,10 @@ absl::Status RequireToken(const Caller& caller);
 // address): the user themself, or a privileged caller.
 bool MaySeePersonalDataOf(const Caller& caller, int64_t user_id);
 
+// UNAUTHENTICATED "invalid or expired access token": what every token that
+// does not verify gets, whatever the reason (which only the log may hold).
+absl::Status InvalidToken();
+
 // UNAUTHENTICATED "access token revoked": what a call gets whose token was
 // valid when issued but no longer is (its user was deleted, or changed the
 // password since).

@@ -44,7 +44,7 @@ absl::StatusOr<Caller> AuthenticateCall(const grpc::ServerContextBase& context,
   if (!token.ok()) return token.status();
   if (!token->has_value()) return Caller{};
   if (authenticator == nullptr) {
-    return absl::UnauthenticatedError("invalid or expired access token");
+    return InvalidToken();
   }
   return authenticator->Authenticate(**token);
 }

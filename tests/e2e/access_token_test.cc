@@ -54,22 +54,27 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 class AccessTokenTest : public BothServicesTest {
  protected:
+  // A context carrying `token` as `authorization: Bearer` (none if empty).
+  static std::unique_ptr<grpc::ClientContext> ContextWith(const std::string& token) {
+    std::unique_ptr<grpc::ClientContext> context = NewContext();
+    if (!token.empty()) AddBearer(*context, token);
+    return context;
+  }
+
   grpc::Status CreatePostWith(const std::string& token, int64_t user_id,
                               const std::string& body = "hello") {
     post_v1::CreatePostRequest request;
     request.set_user_id(user_id);
     request.set_body(body);
     post_v1::CreatePostResponse response;
-    auto context = NewContext();
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    auto context = ContextWith(token);
     return stub_->CreatePost(context.get(), request, &response);
   }
   grpc::Status DeletePostWith(const std::string& token, int64_t id) {
     post_v1::DeletePostRequest request;
     request.set_id(id);
     post_v1::DeletePostResponse response;
-    auto context = NewContext();
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    auto context = ContextWith(token);
     return stub_->DeletePost(context.get(), request, &response);
   }
   grpc::Status UpdateWith(const std::string& token, int64_t id, const std::string& path,
@@ -81,8 +86,7 @@ class AccessTokenTest : public BothServicesTest {
     if (path == "username") request.set_username(value);
     request.mutable_update_mask()->add_paths(path);
     user_v1::UpdateUserResponse response;
-    auto context = NewContext();
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    auto context = ContextWith(token);
     grpc::Status status = user_stub_->UpdateUser(context.get(), request, &response);
     if (user != nullptr) *user = response.user();
     return status;
@@ -91,8 +95,7 @@ class AccessTokenTest : public BothServicesTest {
     user_v1::DeleteUserRequest request;
     request.set_id(id);
     user_v1::DeleteUserResponse response;
-    auto context = NewContext();
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    auto context = ContextWith(token);
     return user_stub_->DeleteUser(context.get(), request, &response);
   }
   // VerifyPassword's answer: its token (empty when refused).
@@ -108,8 +111,7 @@ class AccessTokenTest : public BothServicesTest {
     user_v1::GetUserRequest request;
     request.set_id(id);
     user_v1::GetUserResponse response;
-    auto context = NewContext();
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    auto context = ContextWith(token);
     *status = user_stub_->GetUser(context.get(), request, &response);
     return response.user();
   }
@@ -320,11 +322,41 @@ TEST_F(AccessTokenTest, ADeletedUsersTokensAreRefusedAtOnce) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(status.error_message(), "access token revoked");
   }
-  // DeletePost: the tombstone, once the cascade ran (the post goes with it).
-  EXPECT_TRUE(Eventually([&] {
-    const grpc::StatusCode code = DeletePostWith(token, post.id()).error_code();
-    return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::NOT_FOUND;
+  // post-service, once the cascade's tombstone is there: the deleted user's
+  // own post went with it (NOT_FOUND), and its token deletes nothing else.
+  const int64_t bea = CreateUser("bea");
+  Post beas;
+  ASSERT_TRUE(CreatePost(bea, "bea stays", "", &beas).ok());
+  ASSERT_TRUE(Eventually([&] {
+    return QueryPosts("SELECT 1 FROM user_tombstones WHERE user_id = " + std::to_string(ada))
+               .size() == 1;
   }));
+  EXPECT_EQ(DeletePostWith(token, post.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  const grpc::Status other = DeletePostWith(token, beas.id());
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(other.error_message(), "access token revoked");
+  EXPECT_TRUE(GetPost(beas.id()).ok());
+}
+
+// user-service refuses to start with a signing key whose public half is not
+// in the key set (every token it signed would be refused), and
+// `user-service jwks KEY_FILE` prints the key set an operator publishes.
+TEST_F(AccessTokenTest, TheSigningKeyMustBeInTheKeySetAndJwksPrintsIt) {
+  const TestKey other = NewTestKey();
+  RunResult printed = RunToCompletion(kUserServiceBin, {"jwks", other.private_key_file});
+  ASSERT_EQ(printed.exit_code, 0) << printed.output;
+  EXPECT_EQ(printed.output, other.jwks + "\n");
+
+  user_db_ = PrepareUserDatabase(pg());
+  EnvVars env = UserServiceEnv();
+  env["TOKEN_JWKS_FILE"] = other.jwks_file;  // not the default signing key's
+  env["LISTEN_ADDRESS"] = "127.0.0.1:" + std::to_string(FreeTcpPort());
+  ChildProcess refused(kUserServiceBin, {}, env);
+  const std::optional<int> code = refused.WaitExit(kCallTimeout);
+  ASSERT_TRUE(code.has_value()) << "started anyway";
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(refused.ReadOutput().find("is not in TOKEN_JWKS_FILE"), std::string::npos)
+      << refused.ReadOutput();
 }
 
 }  // namespace
