@@ -88,7 +88,7 @@ void SetLogLevel(LogLevel level) { g_min_level.store(static_cast<int>(level)); }
 
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_min_level.load(); }
 
-void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+void Log(LogLevel level, std::string_view msg, absl::Span<const LogField> fields) {
   if (!LogEnabled(level)) return;
   std::string line = "{\"time\":";
   AppendJsonString(line, NowRfc3339());

@@ -19,7 +19,6 @@
 #define MICROBLOG_COMMON_BASE_LOG_H_
 
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +27,7 @@
 #include <variant>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/base/redact.h"  // RedactUrl, for the fields of log lines
 
 namespace microblog {
@@ -63,7 +63,7 @@ struct LogField {
 
 // Writes one line at `level` with `fields`, and the current thread's trace
 // (below) unless `fields` name a trace_id of their own.
-void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+void Log(LogLevel level, std::string_view msg, absl::Span<const LogField> fields = {});
 
 // The trace a line belongs to; ids in lowercase hex.
 struct LogTrace {

@@ -79,10 +79,38 @@ std::size_t FairWorkQueue::queued() const {
   return queued_;
 }
 
-FairWorkQueue::Admission FairWorkQueue::Refuse(Refusal refusal,
+FairWorkQueue::Admission FairWorkQueue::Refuse(const std::string& key, Refusal refusal,
+                                               Clock::time_point now, Clock::time_point deadline,
                                                std::chrono::nanoseconds retry_delay) {
   if (options_.refused != nullptr) options_.refused->WithLabels({ReasonLabel(refusal)}).Increment();
-  return {refusal, ResourceExhaustedRetryAfter(MessageOf(refusal), retry_delay)};
+  Admission admission{refusal, ResourceExhaustedRetryAfter(MessageOf(refusal), retry_delay)};
+  if (options_.max_hold <= std::chrono::nanoseconds::zero()) return admission;
+  const Clock::time_point not_before =
+      now + std::chrono::duration_cast<Clock::duration>(retry_delay);
+  bool ignored_retry_info = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto last = retry_not_before_.find(key);
+    if (last != retry_not_before_.end()) {
+      ignored_retry_info = now < last->second;
+      last->second = not_before;
+    } else {
+      if (retry_not_before_.size() >= options_.max_remembered_keys) {
+        for (auto it = retry_not_before_.begin(); it != retry_not_before_.end();) {
+          it = it->second <= now ? retry_not_before_.erase(it) : std::next(it);
+        }
+      }
+      if (retry_not_before_.size() < options_.max_remembered_keys) {
+        retry_not_before_.emplace(key, not_before);
+      }
+    }
+  }
+  if (ignored_retry_info) {
+    const auto half_left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::max(deadline - now, Clock::duration::zero()) / 2);
+    admission.hold = std::min({retry_delay, options_.max_hold, half_left});
+  }
+  return admission;
 }
 
 FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::time_point deadline,
@@ -112,15 +140,15 @@ FairWorkQueue::Admission FairWorkQueue::Submit(const std::string& key, Clock::ti
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(before_it, cost));
   if (own_waiting >= options_.max_queued_per_key) {
     lock.Release();
-    return Refuse(Refusal::kCallerQueueFull, retry_delay);
+    return Refuse(key, Refusal::kCallerQueueFull, now, deadline, retry_delay);
   }
   if (queued_ >= options_.max_queued) {
     lock.Release();
-    return Refuse(Refusal::kQueueFull, retry_delay);
+    return Refuse(key, Refusal::kQueueFull, now, deadline, retry_delay);
   }
   if (now + std::chrono::duration_cast<Clock::duration>(before_it + cost) > deadline) {
     lock.Release();
-    return Refuse(Refusal::kDeadline, retry_delay);
+    return Refuse(key, Refusal::kDeadline, now, deadline, retry_delay);
   }
   if (own == waiting_.end()) {
     // A key with nothing waiting goes before the busy ones (fresh_): it has

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <grpcpp/alarm.h>
+
 #include "common/base/trace_context.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/trace_metadata.h"
@@ -49,7 +51,20 @@ grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key
           return std::move(*reply)(absl::CancelledError("call cancelled"));
         std::move (*reply)(std::move(work)());
       });
-  if (!admission.ok()) std::move (*reply)(admission.status);
+  if (admission.ok()) return call.reactor;
+  if (admission.hold <= std::chrono::nanoseconds::zero()) {
+    std::move (*reply)(admission.status);
+    return call.reactor;
+  }
+  // A caller that ignored its last RetryInfo: the refusal waits out the
+  // hold on a gRPC timer, holding no thread. The alarm deletes itself when
+  // it fires (gRPC keeps its own reference while the callback runs).
+  auto* alarm = new grpc::Alarm();
+  alarm->Set(std::chrono::system_clock::now() + admission.hold,
+             [alarm, reply, status = std::move(admission.status)](bool) {
+               std::move (*reply)(status);
+               delete alarm;
+             });
   return call.reactor;
 }
 

@@ -65,8 +65,10 @@ grpc::ServerUnaryReactor* RespondOn(WorkerPool& pool, grpc::CallbackServerContex
 
 // The same on a FairWorkQueue, under the caller's `key`: a call the queue
 // refuses (it could not finish before `deadline`, or a queue cap is hit) is
-// finished at once with the queue's RESOURCE_EXHAUSTED and RetryInfo, never
-// left to wait for its deadline.
+// finished with the queue's RESOURCE_EXHAUSTED and RetryInfo at once, or,
+// for a caller that ignored its last RetryInfo, after the queue's hold
+// (on a gRPC alarm, no thread waits; always well before the deadline),
+// never left to wait for its deadline.
 grpc::ServerUnaryReactor* RespondOn(FairWorkQueue& queue, const std::string& key,
                                     Clock::time_point deadline,
                                     grpc::CallbackServerContext* context,

@@ -134,11 +134,16 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
        "How often the database is checked for the health service, in milliseconds."},
       {"LOG_LEVEL", "info", "debug, info, warn or error."},
       {"ACCESS_LOG_SLOW_MS", "100",
-       "The per-RPC log line is written at info for every call that is not OK, every call "
-       "slower than this (ms), and one in ACCESS_LOG_SAMPLE_EVERY of the other OK calls; the "
-       "rest at debug (the metrics count them all)."},
+       "The per-RPC log line is written at info for every call that is not OK (within "
+       "ACCESS_LOG_CLIENT_ERRORS_PER_SECOND), every call slower than this (ms), and one in "
+       "ACCESS_LOG_SAMPLE_EVERY of the other OK calls; the rest at debug (the metrics count "
+       "them all)."},
       {"ACCESS_LOG_SAMPLE_EVERY", "100",
        "One in this many fast OK calls gets its per-RPC line at info (1: every call; 0: none)."},
+      {"ACCESS_LOG_CLIENT_ERRORS_PER_SECOND", "20",
+       "At most this many per-RPC lines a second at info for each status code that is neither "
+       "OK nor a server error (INTERNAL, UNKNOWN, DATA_LOSS: always logged); the rest at debug, "
+       "and the next info line's suppressed_lines says how many (0: no limit)."},
       {"TLS_CERT_FILE", "",
        "PEM certificate chain; with TLS_KEY_FILE, serves TLS instead of plaintext."},
       {"TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE."},
@@ -195,6 +200,9 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   auto sample = config.GetInt("ACCESS_LOG_SAMPLE_EVERY", 0, 1000000000);
   if (!sample.ok()) return sample.status();
   settings.access_log.sample_every = *sample;
+  auto client_errors = config.GetInt("ACCESS_LOG_CLIENT_ERRORS_PER_SECOND", 0, 1000000000);
+  if (!client_errors.ok()) return client_errors.status();
+  settings.access_log.client_errors_per_second = *client_errors;
   settings.tls_cert_file = config.GetString("TLS_CERT_FILE");
   settings.tls_key_file = config.GetString("TLS_KEY_FILE");
   settings.tls_client_ca_file = config.GetString("TLS_CLIENT_CA_FILE");

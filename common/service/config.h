@@ -67,18 +67,23 @@ class Config {
 // Options every server has: LISTEN_ADDRESS, METRICS_ADDRESS, DB_POOL_SIZE,
 // DB_PREPARED_STATEMENTS, MAX_DEADLINE_MS, SHUTDOWN_DRAIN_DELAY_MS, SHUTDOWN_GRACE_MS,
 // MAX_CONNECTION_AGE_MS, MAX_CONNECTION_AGE_GRACE_MS, LOG_LEVEL, ACCESS_LOG_SLOW_MS,
-// ACCESS_LOG_SAMPLE_EVERY, HEALTH_CHECK_INTERVAL_MS, TLS_CERT_FILE, TLS_KEY_FILE,
-// TLS_CLIENT_CA_FILE.
+// ACCESS_LOG_SAMPLE_EVERY, ACCESS_LOG_CLIENT_ERRORS_PER_SECOND, HEALTH_CHECK_INTERVAL_MS,
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE.
 std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_address,
                                               const std::string& default_metrics_address = "");
 
 // Which calls get their per-RPC log line at info (the others at debug):
-// every call that is not OK, every call that took `slow` or longer, and one
-// in `sample_every` of the rest (0: none). bench/README.md has the numbers
-// behind the defaults: one line per call costs a tenth of the throughput.
+// every server error (INTERNAL, UNKNOWN, DATA_LOSS: at error), up to
+// `client_errors_per_second` lines a second for each other code that is not
+// OK (0: no limit; the line after a full second says how many it left out),
+// every call that took `slow` or longer, and one in `sample_every` of the
+// rest (0: none). bench/README.md has the numbers behind the defaults: one
+// line per call costs a tenth of the throughput, and a flood of refusals
+// must not become a flood of lines (OWASP Logging Cheat Sheet: log flooding).
 struct AccessLogPolicy {
   std::chrono::milliseconds slow{100};
   int64_t sample_every = 100;
+  int64_t client_errors_per_second = 20;
 };
 
 // The server settings read from those options.

@@ -279,6 +279,49 @@ TEST_F(MetricsTest, TheAccessLogWritesFailuresSlowCallsAndASampleOfTheRest) {
       << users_->output();
 }
 
+// A flood of refusals is not a flood of lines: at most
+// ACCESS_LOG_CLIENT_ERRORS_PER_SECOND info lines a second for each client
+// error code, the first line of a later second says how many went to
+// debug, and the metrics still count every call. Server errors are never
+// held back (not testable here: nothing makes INTERNAL on purpose).
+TEST_F(MetricsTest, TheAccessLogWritesAFewLinesASecondOfEachClientError) {
+  user_db_ = PrepareUserDatabase(pg());
+  EnvVars env = UserServiceEnv();
+  env["ACCESS_LOG_CLIENT_ERRORS_PER_SECOND"] = "5";
+  users_ = std::make_unique<ServiceProcess>(kUserServiceBin, env);
+  user_stub_ = UserService::NewStub(users_->NewChannel());
+  const auto get_user = [&](int64_t id) {
+    microblog::user::v1::GetUserRequest request;
+    request.set_id(id);
+    microblog::user::v1::GetUserResponse response;
+    return user_stub_->GetUser(NewContext().get(), request, &response).error_code();
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(get_user(987654), grpc::StatusCode::NOT_FOUND);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(get_user(-1), grpc::StatusCode::INVALID_ARGUMENT);
+  const auto seconds_spent =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  // Each code has a budget of its own: the three INVALID_ARGUMENTs are all
+  // written, however many NOT_FOUNDs came before.
+  EXPECT_EQ(CountLines(users_->output(), "\"code\":\"INVALID_ARGUMENT\""), 3);
+  const int written = CountLines(users_->output(), "\"code\":\"NOT_FOUND\"");
+  EXPECT_GE(written, 5);
+  EXPECT_LE(written, 5 * (seconds_spent + 2)) << users_->output();
+  // One more, in a second of its own: written, with the count left out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_EQ(get_user(987654), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CountLines(users_->output(), "\"code\":\"NOT_FOUND\""), written + 1);
+  const std::string log = users_->output();
+  const std::size_t last_line = log.rfind("\"code\":\"NOT_FOUND\"");
+  ASSERT_NE(last_line, std::string::npos);
+  EXPECT_NE(
+      log.substr(last_line, log.find('\n', last_line) - last_line).find("\"suppressed_lines\":"),
+      std::string::npos)
+      << log;
+  EXPECT_EQ(Sample(Scrape(*users_), Handled(UserLabels("GetUser"), "NotFound")), 201);
+}
+
 TEST_F(MetricsTest, TheListenerSurvivesGarbageAndOnlyServesMetrics) {
   StartServices();
   SendRaw(users_->metrics_address(), "GARBAGE\r\n\r\n");

@@ -95,8 +95,12 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
   }
   metrics_address_ = full_env["METRICS_ADDRESS"];
   // Tests read the per-RPC lines of the calls they make: all of them at
-  // info, unless the test is about the sampling (AccessLogPolicy).
+  // info, unless the test is about the sampling or the budget of client
+  // errors (AccessLogPolicy).
   if (full_env.count("ACCESS_LOG_SAMPLE_EVERY") == 0) full_env["ACCESS_LOG_SAMPLE_EVERY"] = "1";
+  if (full_env.count("ACCESS_LOG_CLIENT_ERRORS_PER_SECOND") == 0) {
+    full_env["ACCESS_LOG_CLIENT_ERRORS_PER_SECOND"] = "0";
+  }
   if (command_prefix.empty()) {
     child_ = std::make_unique<ChildProcess>(binary, std::vector<std::string>{}, full_env);
   } else {

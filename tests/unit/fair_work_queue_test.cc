@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -173,6 +174,63 @@ TEST(FairWorkQueueTest, JobThatCannotFinishBeforeItsDeadlineIsRefusedAtOnce) {
             FairWorkQueue::Refusal::kDeadline);
   // Another caller is behind only one job of "a" (round-robin): about three.
   EXPECT_TRUE(queue.Submit("b", Clock::now() + hours(4), [] {}).ok());
+  blocker.Release();
+}
+
+// A refusal is answered at once, unless the same caller was refused before
+// and calls again inside that refusal's RetryInfo delay: then the answer is
+// held for the new delay, within max_hold and half the time to the
+// deadline. Other callers are not held for it.
+TEST(FairWorkQueueTest, ACallerThatIgnoresRetryInfoHasItsRefusalsHeld) {
+  FairWorkQueueOptions options = OneThread();
+  options.initial_job_estimate = hours(1);
+  options.max_hold = std::chrono::minutes(5);
+  FairWorkQueue queue(options);
+  Blocker blocker(queue);
+  const auto refuse = [&](const std::string& key, Clock::duration time_left) {
+    FairWorkQueue::Admission admission = queue.Submit(key, Clock::now() + time_left, [] {});
+    EXPECT_EQ(admission.refusal, FairWorkQueue::Refusal::kDeadline);
+    return admission.hold;
+  };
+  EXPECT_EQ(refuse("a", std::chrono::minutes(90)), std::chrono::nanoseconds::zero());
+  // "a" was told to come back in an hour, and comes back at once.
+  EXPECT_EQ(refuse("a", std::chrono::minutes(90)), std::chrono::minutes(5));
+  // Never past half the time left to the deadline.
+  const std::chrono::nanoseconds short_deadline = refuse("a", std::chrono::minutes(4));
+  EXPECT_GT(short_deadline, std::chrono::minutes(1));
+  EXPECT_LE(short_deadline, std::chrono::minutes(2));
+  // Another caller's first refusal is answered at once.
+  EXPECT_EQ(refuse("b", std::chrono::minutes(90)), std::chrono::nanoseconds::zero());
+  blocker.Release();
+}
+
+TEST(FairWorkQueueTest, ACallerThatWaitsOutItsRetryInfoIsNotHeld) {
+  FairWorkQueueOptions options = OneThread();  // a job takes 1 ms, as far as it knows
+  FairWorkQueue queue(options);
+  Blocker blocker(queue);
+  // A deadline already past: refused, with a RetryInfo delay of about 1 ms.
+  FairWorkQueue::Admission first = queue.Submit("a", Clock::now(), [] {});
+  ASSERT_EQ(first.refusal, FairWorkQueue::Refusal::kDeadline);
+  ASSERT_TRUE(RetryDelayOf(first.status).has_value());
+  std::this_thread::sleep_for(*RetryDelayOf(first.status) + std::chrono::milliseconds(50));
+  FairWorkQueue::Admission second = queue.Submit("a", Clock::now() + hours(1), [] {});
+  EXPECT_TRUE(second.ok());
+  EXPECT_EQ(second.hold, std::chrono::nanoseconds::zero());
+  blocker.Release();
+}
+
+TEST(FairWorkQueueTest, AZeroMaxHoldNeverHolds) {
+  FairWorkQueueOptions options = OneThread();
+  options.initial_job_estimate = hours(1);
+  options.max_hold = std::chrono::nanoseconds::zero();
+  FairWorkQueue queue(options);
+  Blocker blocker(queue);
+  for (int i = 0; i < 3; ++i) {
+    FairWorkQueue::Admission admission =
+        queue.Submit("a", Clock::now() + std::chrono::minutes(90), [] {});
+    EXPECT_EQ(admission.refusal, FairWorkQueue::Refusal::kDeadline);
+    EXPECT_EQ(admission.hold, std::chrono::nanoseconds::zero());
+  }
   blocker.Release();
 }
 
