@@ -44,7 +44,8 @@ USERS=10000 POSTS=100000
 USER_PORT=50171 POST_PORT=50172
 PG_BIN="${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}"
 # deploy/k8s/base/kustomization.yaml's service settings.
-DEPLOY_ENV=(DB_POOL_SIZE=8 MAX_DEADLINE_MS=5000 LOG_LEVEL=info SHUTDOWN_GRACE_MS=10000)
+DEPLOY_ENV=(DB_POOL_SIZE=8 MAX_DEADLINE_MS=5000 LOG_LEVEL=info SHUTDOWN_GRACE_MS=10000
+  TRANSPORT_SECURITY=insecure)
 
 log() { printf '[cascade %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -136,10 +136,16 @@ PY
 # Addresses are this machine's; everything else is as deployed.
 # The token files' paths are the pods' mounts: bench/lib/tokens.sh gives
 # local ones (TOKEN_ENV).
+# Transport: plaintext (TRANSPORT_SECURITY=insecure), not the deployed
+# mtls: the load generator has no client certificates yet, so what mTLS
+# costs is not measured here (bench/README.md says so).
+TRANSPORT_FILTER='TRANSPORT_SECURITY|TLS_CERT_FILE|TLS_KEY_FILE|TLS_CLIENT_CA_FILE|AUTHZ_POLICY_FILE|USER_SERVICE_TLS_CA_FILE|USER_SERVICE_TLS_CERT_FILE|USER_SERVICE_TLS_KEY_FILE'
 mapfile -t USER_CONFIG < <(deployed_config user-service-config |
-  grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS|TOKEN_SIGNING_KEY_FILE|TOKEN_JWKS_FILE)=')
+  grep -v -E "^(LISTEN_ADDRESS|METRICS_ADDRESS|TOKEN_SIGNING_KEY_FILE|TOKEN_JWKS_FILE|$TRANSPORT_FILTER)=")
 mapfile -t POST_CONFIG < <(deployed_config post-service-config |
-  grep -v -E '^(LISTEN_ADDRESS|METRICS_ADDRESS|USER_SERVICE_ADDR|TOKEN_JWKS_FILE)=')
+  grep -v -E "^(LISTEN_ADDRESS|METRICS_ADDRESS|USER_SERVICE_ADDR|TOKEN_JWKS_FILE|$TRANSPORT_FILTER)=")
+USER_CONFIG+=(TRANSPORT_SECURITY=insecure)
+POST_CONFIG+=(TRANSPORT_SECURITY=insecure)
 ((${#USER_CONFIG[@]} > 0 && ${#POST_CONFIG[@]} > 0)) || die "cannot read deploy/k8s/base's ConfigMaps"
 config_value() { # KEY lines...: the value of KEY, or its binary default
   local key="$1"; shift

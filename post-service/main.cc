@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -27,8 +28,10 @@
 #include "common/exec/worker_pool.h"
 #include "common/rpc/rpc_metrics.h"
 #include "common/service/access_tokens.h"
+#include "common/service/probe.h"
 #include "common/service/server.h"
 #include "common/service/service_main.h"
+#include "common/service/transport_security.h"
 #include "post-service/cascade/deleted_authors_store.h"
 #include "post-service/cascade/reconciler.h"
 #include "post-service/cascade/revocation_refresh.h"
@@ -114,6 +117,14 @@ absl::StatusOr<Settings> ReadSettings(const ServiceConfig& config) {
   settings.user_service.tls_ca_file = config.values.GetString("USER_SERVICE_TLS_CA_FILE");
   settings.user_service.tls_cert_file = config.values.GetString("USER_SERVICE_TLS_CERT_FILE");
   settings.user_service.tls_key_file = config.values.GetString("USER_SERVICE_TLS_KEY_FILE");
+  // mtls: every service-to-service connection too, with post-service's own
+  // certificate as its identity towards user-service's policy.
+  if (config.settings.transport_security == microblog::TransportSecurity::kMutualTls &&
+      (settings.user_service.tls_ca_file.empty() || settings.user_service.tls_cert_file.empty())) {
+    return absl::InvalidArgumentError(
+        "TRANSPORT_SECURITY=mtls needs USER_SERVICE_TLS_CA_FILE, USER_SERVICE_TLS_CERT_FILE and "
+        "USER_SERVICE_TLS_KEY_FILE (post-service's client certificate towards user-service)");
+  }
   settings.consumer.wait = std::chrono::milliseconds(*wait_ms);
   settings.consumer.call_timeout = settings.user_service.timeout;
   settings.consumer.max_backoff = std::chrono::milliseconds(*backoff_ms);
@@ -167,8 +178,9 @@ int Reconcile(const ServiceConfig& config, const Settings& settings,
 }
 
 int Serve(const ServiceConfig& config, const Settings& settings,
-          const std::shared_ptr<grpc::Channel>& channel, const microblog::Authenticator& tokens,
-          microblog::Registry& metrics) {
+          const std::shared_ptr<grpc::Channel>& channel,
+          const std::shared_ptr<microblog::AuthorizationEnforcer>& authorization,
+          const microblog::Authenticator& tokens, microblog::Registry& metrics) {
   std::unique_ptr<post::GrpcAuthorChecker> authors =
       post::GrpcAuthorChecker::Create(channel, settings.user_service.timeout, &metrics);
   microblog::ConnectionPoolOptions pool_options =
@@ -195,7 +207,8 @@ int Serve(const ServiceConfig& config, const Settings& settings,
                                      [&] { (void)revocation_refresh.RunOnce(); });
 
   post::Posts posts(store, *authors, db_workers, revoked_tokens, &metrics);
-  post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline, tokens);
+  post::PostServiceImpl service(posts, db_workers, config.settings.max_deadline,
+                                {&tokens, authorization.get()});
 
   std::unique_ptr<microblog::user::v1::UserService::Stub> users =
       microblog::user::v1::UserService::NewStub(channel);
@@ -212,7 +225,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
       config.settings, kPostService.name,
       {{&service, microblog::post::v1::PostService::service_full_name()}},
       [&pool](microblog::Clock::time_point deadline) { return pool.Ping(deadline); }, nullptr,
-      &metrics);
+      &metrics, authorization);
 }
 
 }  // namespace
@@ -220,6 +233,7 @@ int Serve(const ServiceConfig& config, const Settings& settings,
 int main(int argc, char** argv) {
   microblog::BlockShutdownSignals();
 
+  const std::optional<std::string> probed = microblog::TakeProbeCommand(argc, argv);
   // `post-service reconcile ...`: the subcommand, then the same flags.
   const bool reconcile = argc > 1 && std::strcmp(argv[1], "reconcile") == 0;
   if (reconcile) {
@@ -231,6 +245,7 @@ int main(int argc, char** argv) {
       microblog::ParseServiceConfig(kPostService, PostServiceOptions(), argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const ServiceConfig& config = std::get<ServiceConfig>(parsed);
+  if (probed.has_value()) return microblog::RunProbe(config.settings, *probed);
   absl::StatusOr<Settings> settings = ReadSettings(config);
   if (!settings.ok()) return microblog::ConfigurationError(kPostService, settings.status());
   // The server's metrics and post-service's calls to user-service, in one
@@ -246,5 +261,10 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<microblog::TokenVerifier>> tokens =
       microblog::OpenTokenVerifier(config.values, &metrics);
   if (!tokens.ok()) return microblog::ConfigurationError(kPostService, tokens.status());
-  return Serve(config, *settings, *channel, **tokens, metrics);
+  absl::StatusOr<std::shared_ptr<microblog::AuthorizationEnforcer>> authorization =
+      microblog::OpenAuthorization(config.settings, &metrics);
+  if (!authorization.ok()) {
+    return microblog::ConfigurationError(kPostService, authorization.status());
+  }
+  return Serve(config, *settings, *channel, *authorization, **tokens, metrics);
 }

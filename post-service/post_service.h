@@ -34,8 +34,8 @@ class PostServiceImpl final : public microblog::post::v1::PostService::CallbackS
   // caps the time any call may take, whatever the client's deadline.
   // `authenticator` (borrowed) checks the calls' access tokens.
   PostServiceImpl(Posts& posts, WorkerPool& db_workers, std::chrono::milliseconds max_deadline,
-                  const Authenticator& authenticator)
-      : calls_(posts, max_deadline, &authenticator), db_workers_(db_workers) {}
+                  CallAuthentication auth)
+      : calls_(posts, max_deadline, auth), db_workers_(db_workers) {}
 
   PostServiceImpl(const PostServiceImpl&) = delete;
   PostServiceImpl& operator=(const PostServiceImpl&) = delete;

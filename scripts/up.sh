@@ -113,11 +113,16 @@ if [[ ! -s "$SIGNING_KEY" ]]; then
 fi
 "$USER_SERVICE" jwks "$SIGNING_KEY" >"$JWKS.tmp" && mv "$JWKS.tmp" "$JWKS"
 
+# The local stack is plaintext on 127.0.0.1, so that the README's grpcurl
+# lines work as they are: TRANSPORT_SECURITY=insecure, named, and logged as
+# a warning by each service (the deployed manifests run mtls).
 start_service user-service "$USER_SERVICE" "$USER_SERVICE_PORT" \
+  TRANSPORT_SECURITY=insecure \
   METRICS_ADDRESS="127.0.0.1:$USER_SERVICE_METRICS_PORT" \
   USER_DATABASE_URL="$USER_SERVICE_DATABASE_URL" \
   TOKEN_SIGNING_KEY_FILE="$SIGNING_KEY" TOKEN_JWKS_FILE="$JWKS"
 start_service post-service "$POST_SERVICE" "$POST_SERVICE_PORT" \
+  TRANSPORT_SECURITY=insecure \
   METRICS_ADDRESS="127.0.0.1:$POST_SERVICE_METRICS_PORT" \
   POST_DATABASE_URL="$POST_SERVICE_DATABASE_URL" \
   USER_SERVICE_ADDR="127.0.0.1:$USER_SERVICE_PORT" \

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,8 +23,10 @@
 #include "common/exec/wait_list.h"
 #include "common/exec/worker_pool.h"
 #include "common/service/access_tokens.h"
+#include "common/service/probe.h"
 #include "common/service/server.h"
 #include "common/service/service_main.h"
+#include "common/service/transport_security.h"
 #include "user-service/feed/user_event_store.h"
 #include "user-service/feed/user_events.h"
 #include "user-service/password_hasher.h"
@@ -153,6 +156,11 @@ microblog::FairWorkQueueOptions HashingQueueOptions(const Settings& settings,
 int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   // Everything below reports its metrics here; RunServer serves them.
   microblog::Registry metrics;
+  absl::StatusOr<std::shared_ptr<microblog::AuthorizationEnforcer>> authorization =
+      microblog::OpenAuthorization(config.settings, &metrics);
+  if (!authorization.ok()) {
+    return microblog::ConfigurationError(kUserService, authorization.status());
+  }
   absl::StatusOr<std::unique_ptr<microblog::TokenVerifier>> tokens =
       microblog::OpenTokenVerifier(config.values, &metrics);
   if (!tokens.ok()) return microblog::ConfigurationError(kUserService, tokens.status());
@@ -198,7 +206,8 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
   microblog::PeriodicTask pruning("prune-events", settings.events_prune_interval,
                                   [&feed] { feed.PruneExpired(); });
   microblog::user::UserServiceImpl service(accounts, feed, db_workers, hashing_queue,
-                                           config.settings.max_deadline, **tokens);
+                                           config.settings.max_deadline,
+                                           {tokens->get(), authorization->get()});
 
   microblog::Log(microblog::LogLevel::kInfo, "starting",
                  {{"database", microblog::RedactUrl(config.database_url)},
@@ -214,7 +223,7 @@ int Serve(const microblog::ServiceConfig& config, const Settings& settings) {
       {{&service, microblog::user::v1::UserService::service_full_name()}},
       [&pool](auto deadline) { return pool.Ping(deadline); },
       // Long polls answer now instead of holding the drain.
-      [&new_events] { new_events.Close(); }, &metrics);
+      [&new_events] { new_events.Close(); }, &metrics, *authorization);
 }
 
 // `user-service jwks KEY_FILE`: prints the public key set (JWKS) of the
@@ -233,12 +242,14 @@ int PrintJwks(const char* key_file) {
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "jwks") return PrintJwks(argv[2]);
+  const std::optional<std::string> probed = microblog::TakeProbeCommand(argc, argv);
   microblog::BlockShutdownSignals();
 
   std::variant<microblog::ServiceConfig, int> parsed =
       microblog::ParseServiceConfig(kUserService, UserServiceOptions(), argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const microblog::ServiceConfig& config = std::get<microblog::ServiceConfig>(parsed);
+  if (probed.has_value()) return microblog::RunProbe(config.settings, *probed);
   absl::StatusOr<Settings> settings = ReadSettings(config);
   if (!settings.ok()) return microblog::ConfigurationError(kUserService, settings.status());
   return Serve(config, *settings);

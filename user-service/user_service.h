@@ -54,9 +54,9 @@ class UserServiceImpl final : public microblog::user::v1::UserService::CallbackS
   // `authenticator` checks the calls' access tokens.
   UserServiceImpl(UserAccounts& accounts, UserEventFeed& events, WorkerPool& db_workers,
                   FairWorkQueue& hashing_queue, std::chrono::milliseconds max_deadline,
-                  const Authenticator& authenticator)
-      : calls_(accounts, max_deadline, &authenticator),
-        event_calls_(events, max_deadline, &authenticator),
+                  CallAuthentication auth)
+      : calls_(accounts, max_deadline, auth),
+        event_calls_(events, max_deadline, auth),
         db_workers_(db_workers),
         hashing_queue_(hashing_queue) {}
 

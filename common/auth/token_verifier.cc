@@ -1,10 +1,7 @@
 #include "common/auth/token_verifier.h"
 
-#include <sys/stat.h>
-
 #include <chrono>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <utility>
 
 #include <gnutls/crypto.h>
@@ -32,22 +29,11 @@ Caller CallerOf(const TokenClaims& claims) {
 
 }  // namespace
 
-bool TokenVerifier::FileStamp::operator==(const FileStamp& o) const {
-  return inode == o.inode && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
-         mtime.tv_nsec == o.mtime.tv_nsec;
-}
-
 absl::StatusOr<std::shared_ptr<const KeySet>> TokenVerifier::Load(const std::string& path,
                                                                   FileStamp* stamp) {
-  struct stat st {};
-  std::ifstream in(path, std::ios::binary);
-  if (!in || ::stat(path.c_str(), &st) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read the key set file ", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  *stamp = FileStamp{st.st_ino, st.st_size, st.st_mtim};
-  absl::StatusOr<std::shared_ptr<const KeySet>> keys = KeySet::FromJwks(text.str());
+  absl::StatusOr<std::string> text = ReadStampedFile(path, "the key set file", stamp);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::shared_ptr<const KeySet>> keys = KeySet::FromJwks(*text);
   if (!keys.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", keys.status().message()));
   }
@@ -105,12 +91,11 @@ std::shared_ptr<const KeySet> TokenVerifier::keys() const {
 }
 
 void TokenVerifier::ReloadIfChanged() {
-  struct stat st {};
-  if (::stat(jwks_path_.c_str(), &st) != 0) return;  // e.g. a ConfigMap swapping its link
-  const FileStamp now{st.st_ino, st.st_size, st.st_mtim};
+  const std::optional<FileStamp> now = StampOf(jwks_path_);
+  if (!now.has_value()) return;  // e.g. a ConfigMap swapping its link
   {
     absl::MutexLock lock(&mu_);
-    if (now == stamp_) return;
+    if (*now == stamp_) return;
   }
   FileStamp read;
   absl::StatusOr<std::shared_ptr<const KeySet>> keys = Load(jwks_path_, &read);

@@ -26,9 +26,6 @@
 #ifndef MICROBLOG_COMMON_AUTH_TOKEN_VERIFIER_H_
 #define MICROBLOG_COMMON_AUTH_TOKEN_VERIFIER_H_
 
-#include <sys/types.h>
-
-#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/auth/access_token.h"
 #include "common/base/authenticator.h"
+#include "common/base/file_stamp.h"
 #include "common/base/metrics.h"
 #include "common/exec/periodic_task.h"
 
@@ -67,12 +65,6 @@ class TokenVerifier final : public Authenticator {
   std::vector<std::string> kids() const { return keys()->kids(); }
 
  private:
-  struct FileStamp {
-    ino_t inode = 0;
-    off_t size = 0;
-    timespec mtime{};
-    bool operator==(const FileStamp& o) const;
-  };
   struct Metrics {
     Counter* accepted = nullptr;
     Counter* refused = nullptr;

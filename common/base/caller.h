@@ -1,7 +1,7 @@
 // Who is calling, as the edge proved it: the end user of a verified access
 // token (common/auth/access_token.h), and whether the caller's service
 // identity is privileged (an mTLS principal the authorization policy names,
-// common/rpc/privileged_principals.h). The logic decides with it who may act
+// common/rpc/authorization_enforcer.h). The logic decides with it who may act
 // for whom and who may see personal data; it never sees a token or a
 // certificate.
 //

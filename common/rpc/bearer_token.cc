@@ -33,20 +33,4 @@ absl::StatusOr<std::optional<std::string_view>> BearerTokenOf(
   return value;
 }
 
-absl::StatusOr<Caller> AuthenticateCall(const grpc::ServerContextBase& context,
-                                        const Authenticator* authenticator) {
-  std::vector<std::string_view> values;
-  const auto [begin, end] = context.client_metadata().equal_range("authorization");
-  for (auto it = begin; it != end; ++it) {
-    values.emplace_back(it->second.data(), it->second.size());
-  }
-  absl::StatusOr<std::optional<std::string_view>> token = BearerTokenOf(values);
-  if (!token.ok()) return token.status();
-  if (!token->has_value()) return Caller{};
-  if (authenticator == nullptr) {
-    return InvalidToken();
-  }
-  return authenticator->Authenticate(**token);
-}
-
 }  // namespace microblog

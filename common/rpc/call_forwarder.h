@@ -8,7 +8,7 @@
 // logic sees it: no string reaches validation, a query or a batch cut short
 // or able to fail a statement it shares with other calls.
 //
-// Every call is then authenticated (common/rpc/bearer_token.h): a call with
+// Every call is then authenticated (common/rpc/call_authentication.h): a call with
 // a bad `authorization: Bearer` token is refused with UNAUTHENTICATED before
 // the logic sees it; a method that decides by its caller takes a
 // `const Caller&` right after the request (the `...As` method types below),
@@ -37,7 +37,7 @@
 //   };
 //
 // Thread-safety: const methods, safe from any thread. The logic object and
-// the authenticator are borrowed and must outlive the forwarder and every
+// what CallAuthentication points to are borrowed and must outlive the forwarder and every
 // call it forwarded.
 #ifndef MICROBLOG_COMMON_RPC_CALL_FORWARDER_H_
 #define MICROBLOG_COMMON_RPC_CALL_FORWARDER_H_
@@ -51,7 +51,6 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/base/authenticator.h"
 #include "common/base/caller.h"
 #include "common/base/clock.h"
 #include "common/base/string_fields.h"
@@ -59,7 +58,7 @@
 #include "common/exec/fair_work_queue.h"
 #include "common/exec/reply.h"
 #include "common/exec/worker_pool.h"
-#include "common/rpc/bearer_token.h"
+#include "common/rpc/call_authentication.h"
 #include "common/rpc/deadline.h"
 #include "common/rpc/trace_metadata.h"
 #include "common/rpc/unary_call.h"
@@ -87,11 +86,10 @@ class CallForwarder {
   using BlockingMethodAs = absl::Status (Logic::*)(const Request&, const Caller&, Clock::time_point,
                                                    Response&);
 
-  // `authenticator` (borrowed; null refuses every token) checks the calls'
-  // access tokens.
-  CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline,
-                const Authenticator* authenticator)
-      : logic_(logic), max_deadline_(max_deadline), authenticator_(authenticator) {}
+  // `auth` (its pointees borrowed) proves who calls: the calls' access
+  // tokens and the privileged service identities.
+  CallForwarder(Logic& logic, std::chrono::milliseconds max_deadline, CallAuthentication auth)
+      : logic_(logic), max_deadline_(max_deadline), auth_(auth) {}
 
   // The logic calls are forwarded to, for a handler that needs more than
   // Forward/RunOn pass (e.g. the caller's trace context).
@@ -103,10 +101,10 @@ class CallForwarder {
     return EffectiveDeadline(context, max_deadline_);
   }
 
-  // Who calls `context`'s call (common/rpc/bearer_token.h): for a handler
+  // Who calls `context`'s call (common/rpc/call_authentication.h): for a handler
   // that passes the caller on itself (RunQueued's work).
   absl::StatusOr<Caller> CallerOf(const grpc::CallbackServerContext& context) const {
-    return AuthenticateCall(context, authenticator_);
+    return AuthenticateCall(context, auth_);
   }
 
   template <typename Request, typename Response>
@@ -212,7 +210,7 @@ class CallForwarder {
 
   Logic& logic_;
   const std::chrono::milliseconds max_deadline_;
-  const Authenticator* const authenticator_;
+  const CallAuthentication auth_;
 };
 
 }  // namespace microblog

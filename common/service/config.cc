@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -144,13 +145,87 @@ std::vector<ConfigOption> CommonServerOptions(const std::string& default_listen_
        "At most this many per-RPC lines a second at info for each status code that is neither "
        "OK nor a server error (INTERNAL, UNKNOWN, DATA_LOSS: always logged); the rest at debug, "
        "and the next info line's suppressed_lines says how many (0: no limit)."},
+      {"TRANSPORT_SECURITY", "mtls",
+       "mtls: TLS, and every caller presents a certificate TLS_CLIENT_CA_FILE signed, whose SAN "
+       "(a SPIFFE URI or DNS name) the policy AUTHZ_POLICY_FILE names; tls: TLS without client "
+       "certificates; insecure: plaintext, no service identity, for local development only."},
       {"TLS_CERT_FILE", "",
-       "PEM certificate chain; with TLS_KEY_FILE, serves TLS instead of plaintext."},
+       "PEM certificate chain of the server (mtls, tls); also re-read when it changes."},
       {"TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE."},
       {"TLS_CLIENT_CA_FILE", "",
-       "PEM CA bundle; when set (with TLS), clients must present a certificate it signed (mTLS)."},
+       "PEM CA bundle that signs the callers' certificates (mtls: required)."},
+      {"AUTHZ_POLICY_FILE", "",
+       "gRFC A43 authorization policy (JSON), enforced per method by gRPC and re-read within a "
+       "second of a change; allow rules named privileged* name the principals that may act for "
+       "any user (mtls: required; tls: optional; insecure: not allowed)."},
   };
 }
+
+const char* TransportSecurityName(TransportSecurity mode) {
+  switch (mode) {
+    case TransportSecurity::kMutualTls:
+      return "mtls";
+    case TransportSecurity::kTls:
+      return "tls";
+    case TransportSecurity::kInsecure:
+      return "insecure";
+  }
+  return "mtls";
+}
+
+namespace {
+
+absl::StatusOr<TransportSecurity> ParseTransportSecurity(const std::string& value) {
+  for (TransportSecurity mode :
+       {TransportSecurity::kMutualTls, TransportSecurity::kTls, TransportSecurity::kInsecure}) {
+    if (value == TransportSecurityName(mode)) return mode;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("TRANSPORT_SECURITY='", value, "' must be mtls, tls or insecure"));
+}
+
+// Which files each mode needs, and which it refuses: a setting that would
+// be ignored is an error, so that nobody believes TLS or a policy is on
+// when it is not.
+absl::Status CheckTransportFiles(const ServerSettings& settings) {
+  const char* mode = TransportSecurityName(settings.transport_security);
+  const auto need = [&](const std::string& value, const char* name) {
+    return value.empty() ? absl::InvalidArgumentError(
+                               absl::StrCat("TRANSPORT_SECURITY=", mode, " needs ", name))
+                         : absl::OkStatus();
+  };
+  const auto refuse = [&](const std::string& value, const char* name) {
+    return value.empty() ? absl::OkStatus()
+                         : absl::InvalidArgumentError(absl::StrCat(
+                               name, " is set, but TRANSPORT_SECURITY=", mode, " would ignore it"));
+  };
+  std::vector<absl::Status> checks;
+  switch (settings.transport_security) {
+    case TransportSecurity::kMutualTls:
+      checks = {need(settings.tls_cert_file, "TLS_CERT_FILE"),
+                need(settings.tls_key_file, "TLS_KEY_FILE"),
+                need(settings.tls_client_ca_file, "TLS_CLIENT_CA_FILE"),
+                need(settings.authz_policy_file, "AUTHZ_POLICY_FILE")};
+      break;
+    case TransportSecurity::kTls:
+      checks = {need(settings.tls_cert_file, "TLS_CERT_FILE"),
+                need(settings.tls_key_file, "TLS_KEY_FILE"),
+                refuse(settings.tls_client_ca_file, "TLS_CLIENT_CA_FILE")};
+      break;
+    case TransportSecurity::kInsecure:
+      checks = {refuse(settings.tls_cert_file, "TLS_CERT_FILE"),
+                refuse(settings.tls_key_file, "TLS_KEY_FILE"),
+                refuse(settings.tls_client_ca_file, "TLS_CLIENT_CA_FILE"),
+                refuse(settings.authz_policy_file, "AUTHZ_POLICY_FILE")};
+      break;
+  }
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return check;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   ServerSettings settings;
@@ -203,15 +278,14 @@ absl::StatusOr<ServerSettings> ReadServerSettings(const Config& config) {
   auto client_errors = config.GetInt("ACCESS_LOG_CLIENT_ERRORS_PER_SECOND", 0, 1000000000);
   if (!client_errors.ok()) return client_errors.status();
   settings.access_log.client_errors_per_second = *client_errors;
+  auto transport = ParseTransportSecurity(config.GetString("TRANSPORT_SECURITY"));
+  if (!transport.ok()) return transport.status();
+  settings.transport_security = *transport;
   settings.tls_cert_file = config.GetString("TLS_CERT_FILE");
   settings.tls_key_file = config.GetString("TLS_KEY_FILE");
   settings.tls_client_ca_file = config.GetString("TLS_CLIENT_CA_FILE");
-  if (settings.tls_cert_file.empty() != settings.tls_key_file.empty()) {
-    return absl::InvalidArgumentError("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
-  }
-  if (!settings.tls_client_ca_file.empty() && settings.tls_cert_file.empty()) {
-    return absl::InvalidArgumentError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
-  }
+  settings.authz_policy_file = config.GetString("AUTHZ_POLICY_FILE");
+  if (absl::Status files = CheckTransportFiles(settings); !files.ok()) return files;
   return settings;
 }
 

@@ -86,6 +86,19 @@ struct AccessLogPolicy {
   int64_t client_errors_per_second = 20;
 };
 
+// TRANSPORT_SECURITY: how callers reach the server, and what proves who
+// they are (docs/operations.md, "Service identity"):
+//  - kMutualTls ("mtls", the default): TLS, a client certificate signed by
+//    TLS_CLIENT_CA_FILE required from every caller, whose SANs are its
+//    identity for the authorization policy (AUTHZ_POLICY_FILE, required);
+//  - kTls ("tls"): TLS without client certificates (no service identity);
+//  - kInsecure ("insecure"): plaintext, for local development only (logs a
+//    warning at start-up); no TLS_* and no policy may be set.
+enum class TransportSecurity { kMutualTls, kTls, kInsecure };
+
+// "mtls", "tls" or "insecure".
+const char* TransportSecurityName(TransportSecurity mode);
+
 // The server settings read from those options.
 struct ServerSettings {
   std::string listen_address;
@@ -104,9 +117,13 @@ struct ServerSettings {
   std::chrono::milliseconds max_connection_age_grace{10000};
   std::chrono::milliseconds health_check_interval{1000};
   AccessLogPolicy access_log;
-  std::string tls_cert_file;  // TLS on when cert and key are both set
+  TransportSecurity transport_security = TransportSecurity::kMutualTls;
+  std::string tls_cert_file;  // set in kTls and kMutualTls, with the key
   std::string tls_key_file;
-  std::string tls_client_ca_file;  // when set, clients must present a certificate it signed
+  std::string tls_client_ca_file;  // kMutualTls: clients must present a certificate it signed
+  // gRFC A43 authorization policy (kMutualTls: required; kTls: optional;
+  // kInsecure: refused, no caller has an identity there).
+  std::string authz_policy_file;
 };
 
 // Validates and converts the common options but the database's (below);

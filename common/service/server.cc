@@ -12,7 +12,6 @@
 
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
@@ -32,6 +31,7 @@
 #include "common/service/health_updater.h"
 #include "common/service/metrics_server.h"
 #include "common/service/process_metrics.h"
+#include "common/service/transport_security.h"
 
 namespace microblog {
 namespace {
@@ -68,24 +68,6 @@ int ClampedMillis(std::chrono::milliseconds value) {
   return static_cast<int>(std::min<int64_t>(value.count(), std::numeric_limits<int>::max()));
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const ServerSettings& settings) {
-  if (settings.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions options;
-  auto cert = ReadSettingFile(settings.tls_cert_file, "TLS_CERT_FILE");
-  if (!cert.ok()) return cert.status();
-  auto key = ReadSettingFile(settings.tls_key_file, "TLS_KEY_FILE");
-  if (!key.ok()) return key.status();
-  options.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!settings.tls_client_ca_file.empty()) {
-    auto ca = ReadSettingFile(settings.tls_client_ca_file, "TLS_CLIENT_CA_FILE");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(options);
-}
-
 }  // namespace
 
 void BlockShutdownSignals() {
@@ -95,11 +77,26 @@ void BlockShutdownSignals() {
 
 int RunServer(const ServerSettings& settings, const std::string& server_name,
               const std::vector<ServedService>& services, ReadinessCheck readiness,
-              std::function<void()> on_shutdown, Registry* registry) {
-  auto credentials = MakeCredentials(settings);
+              std::function<void()> on_shutdown, Registry* registry,
+              std::shared_ptr<AuthorizationEnforcer> authorization) {
+  auto credentials = ServerCredentialsFor(settings);
   if (!credentials.ok()) {
     Log(LogLevel::kError, "cannot set up TLS", {{"cause", credentials.status().message()}});
     return 1;
+  }
+  if (authorization != nullptr) {
+    if (settings.transport_security == TransportSecurity::kInsecure) {
+      Log(LogLevel::kError, "an authorization policy needs TLS");
+      return 1;
+    }
+    // The policy is checked in gRPC's server-auth filter, for every call.
+    (*credentials)->SetAuthMetadataProcessor(std::move(authorization));
+  }
+  if (settings.transport_security == TransportSecurity::kInsecure) {
+    Log(LogLevel::kWarn,
+        "TRANSPORT_SECURITY=insecure: plaintext, no caller proves a service identity and no "
+        "authorization policy applies; for local development only",
+        {{"server", server_name}});
   }
 
   // The operator's hard open-file limit, not the soft default of 1024: each
@@ -185,7 +182,8 @@ int RunServer(const ServerSettings& settings, const std::string& server_name,
       {{"server", server_name},
        {"address", settings.listen_address},
        {"port", (*listener)->port()},
-       {"tls", !settings.tls_cert_file.empty()},
+       {"transport_security", TransportSecurityName(settings.transport_security)},
+       {"authz_policy", settings.authz_policy_file},
        {"metrics", settings.metrics_address},
        {"open_files_limit", static_cast<int64_t>(open_files_limit)}});
 

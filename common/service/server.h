@@ -35,6 +35,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,7 @@
 
 #include "absl/status/status.h"
 #include "common/base/metrics.h"
+#include "common/rpc/authorization_enforcer.h"
 #include "common/service/config.h"
 #include "common/service/health_updater.h"  // ReadinessCheck
 
@@ -70,9 +72,12 @@ struct ServedService {
 // `registry` (borrowed), when given, is where the server's metrics go, next
 // to the caller's own (e.g. post-service's client metrics); otherwise the
 // server keeps its own.
+// `authorization` (OpenAuthorization, transport_security.h), when given,
+// checks every call against the policy before any handler runs.
 int RunServer(const ServerSettings& settings, const std::string& server_name,
               const std::vector<ServedService>& services, ReadinessCheck readiness,
-              std::function<void()> on_shutdown = nullptr, Registry* registry = nullptr);
+              std::function<void()> on_shutdown = nullptr, Registry* registry = nullptr,
+              std::shared_ptr<AuthorizationEnforcer> authorization = nullptr);
 
 }  // namespace microblog
 

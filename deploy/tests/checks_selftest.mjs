@@ -1,10 +1,12 @@
 // deploy.checks_selftest: each check of lib/checks.mjs and the schema
 // validator must FAIL on a render broken in the way it guards against, so a
 // green deploy.manifests.* / deploy.schema.* means something. Starts from
-// the real dev, prod, prod-tls and prod-pgbouncer renders; each case breaks
+// the real dev, prod, prod-cert-manager and prod-pgbouncer renders; each case breaks
 // one copy.
 //
 //   node deploy/tests/checks_selftest.mjs --migrations migrations
+//
+// SELFTEST_SHOW=1 prints what each check reported on its broken render.
 
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -12,7 +14,7 @@ import { parseArgs } from "node:util";
 import { test } from "node:test";
 
 import * as checks from "./lib/checks.mjs";
-import { K8S_DIR, renderKustomization } from "./lib/env.mjs";
+import { K8S_DIR, readYamlFile, renderKustomization } from "./lib/env.mjs";
 import { Render } from "./lib/render.mjs";
 import { SchemaValidator } from "./lib/schema.mjs";
 
@@ -28,9 +30,12 @@ const newest = {
 const pristine = {
   dev: await renderKustomization(path.join(K8S_DIR, "overlays/dev")),
   prod: await renderKustomization(path.join(K8S_DIR, "overlays/prod")),
-  "prod-tls": await renderKustomization(path.join(K8S_DIR, "overlays/prod-tls")),
+  "prod-cert-manager": await renderKustomization(path.join(K8S_DIR, "overlays/prod-cert-manager")),
   "prod-pgbouncer": await renderKustomization(path.join(K8S_DIR, "overlays/prod-pgbouncer")),
 };
+
+// The prod overlays' out-of-band Secrets, as deploy.manifests.* gets them.
+const externalSecrets = await readYamlFile(path.join(K8S_DIR, "examples/secrets.example.yaml"));
 
 // A deep copy of an overlay's objects, broken by `mutate(render)`.
 function broken(overlay, mutate) {
@@ -94,11 +99,23 @@ const cases = [
   [checks.checkResources, "prod", "CronJob without CPU request", (r) => {
     delete cronMain(r).resources.requests.cpu;
   }],
-  [checks.checkProbes, "dev", "readiness probe on the wrong port", (r) => {
-    main(r, "user-service").readinessProbe.grpc.port = 8080;
+  [checks.checkProbes, "dev", "readiness probe is the kubelet's plaintext gRPC probe", (r) => {
+    main(r, "user-service").readinessProbe = { grpc: { port: 50051 }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 };
+  }],
+  [checks.checkProbes, "prod", "probes reduced to tcpSocket (blind to the database)", (r) => {
+    main(r, "post-service").readinessProbe = { tcpSocket: { port: 50052 }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 };
   }],
   [checks.checkProbes, "dev", "liveness probe on the readiness health name", (r) => {
-    delete main(r, "user-service").livenessProbe.grpc.service;
+    main(r, "user-service").livenessProbe.exec.command = ["/usr/local/bin/user-service", "probe"];
+  }],
+  [checks.checkProbes, "prod", "readiness probe asks the liveness name", (r) => {
+    main(r, "post-service").readinessProbe.exec.command.push("--service=liveness");
+  }],
+  [checks.checkProbes, "dev", "probe runs the other service's binary", (r) => {
+    main(r, "post-service").livenessProbe.exec.command[0] = "/usr/local/bin/user-service";
+  }],
+  [checks.checkProbes, "prod", "probe binary not where the image has it", (r) => {
+    main(r, "user-service").readinessProbe.exec.command[0] = "user-service";
   }],
   [checks.checkProbes, "dev", "liveness probe over HTTP", (r) => {
     main(r, "post-service").livenessProbe = { httpGet: { port: 50052, path: "/" } };
@@ -216,11 +233,158 @@ const cases = [
   [checks.checkSelectors, "prod", "Service selecting only part-of (every pod)", (r) => {
     r.find("Service", "post-service").spec.selector = { "app.kubernetes.io/part-of": "microblog" };
   }],
-  [checks.checkFileSettings, "prod-tls", "CronJob without the TLS client certificate mount", (r) => {
+  [checks.checkFileSettings, "prod", "CronJob without the TLS client certificate mount", (r) => {
     cronMain(r).volumeMounts = cronMain(r).volumeMounts.filter((m) => m.name !== "tls");
   }],
-  [checks.checkFileSettings, "prod-tls", "TLS mount without its volume", (r) => {
+  [checks.checkFileSettings, "dev", "TLS mount without its volume", (r) => {
     cronPod(r).volumes = cronPod(r).volumes.filter((v) => v.name !== "tls");
+  }],
+  [checks.checkTransportSecurity, "dev", "TRANSPORT_SECURITY=insecure in a ConfigMap", (r) => {
+    configMap(r, "user-service-config").data.TRANSPORT_SECURITY = "insecure";
+  }],
+  [checks.checkTransportSecurity, "prod", "a container overrides TRANSPORT_SECURITY with insecure", (r) => {
+    main(r, "post-service").env.push({ name: "TRANSPORT_SECURITY", value: "insecure" });
+  }],
+  [checks.checkTransportSecurity, "prod", "TRANSPORT_SECURITY left to the binary's default", (r) => {
+    delete configMap(r, "post-service-config").data.TRANSPORT_SECURITY;
+  }],
+  [checks.checkTransportSecurity, "prod-cert-manager", "plain TLS (no client certificates) on user-service", (r) => {
+    configMap(r, "user-service-config").data.TRANSPORT_SECURITY = "tls";
+  }],
+  [checks.checkTransportSecurity, "dev", "no TLS_CLIENT_CA_FILE", (r) => {
+    delete configMap(r, "user-service-config").data.TLS_CLIENT_CA_FILE;
+  }],
+  [checks.checkTransportSecurity, "prod", "post-service mounts user-service's Secret", (r) => {
+    deployment(r, "post-service").spec.template.spec.volumes.find((v) => v.name === "tls").secret.secretName = "user-service-tls";
+  }],
+  [checks.checkTransportSecurity, "dev", "CronJob presents post-service's certificate", (r) => {
+    cronPod(r).volumes.find((v) => v.name === "tls").secret.secretName = "post-service-tls";
+  }],
+  [checks.checkTransportSecurity, "prod", "client CA file pointed at the certificate", (r) => {
+    configMap(r, "post-service-config").data.USER_SERVICE_TLS_CA_FILE = "/etc/microblog/tls/tls.crt";
+  }],
+  [checks.checkTransportSecurity, "dev", "TLS Secret without ca.crt", (r) => {
+    delete r.find("Secret", "user-service-tls").data["ca.crt"];
+  }],
+  [checks.checkTransportSecurity, "dev", "TLS Secret of type Opaque", (r) => {
+    r.find("Secret", "post-service-tls").type = "Opaque";
+  }],
+  [checks.checkTransportSecurity, "prod", "TLS Secret made nowhere", (r) => {
+    deployment(r, "user-service").spec.template.spec.volumes.find((v) => v.name === "tls").secret.secretName = "user-service-certs";
+  }],
+  [checks.checkTransportSecurity, "dev", "policy mounted with subPath", (r) => {
+    const mount = main(r, "user-service").volumeMounts.find((m) => m.name === "authz-policy");
+    mount.mountPath = "/etc/microblog/authz/policy.json";
+    mount.subPath = "policy.json";
+  }],
+  [checks.checkTransportSecurity, "prod", "policy ConfigMap with a hash suffix (a change rolls the pods)", (r) => {
+    r.find("ConfigMap", "post-service-authz-policy").metadata.name = "post-service-authz-policy-5f7k2m9t8b";
+    deployment(r, "post-service").spec.template.spec.volumes.find((v) => v.name === "authz-policy").configMap.name =
+      "post-service-authz-policy-5f7k2m9t8b";
+  }],
+  [checks.checkTransportSecurity, "dev", "AUTHZ_POLICY_FILE on no volume", (r) => {
+    configMap(r, "post-service-config").data.AUTHZ_POLICY_FILE = "/etc/authz.json";
+  }],
+  [checks.checkTransportSecurity, "prod", "AUTHZ_POLICY_FILE names a key the ConfigMap lacks", (r) => {
+    configMap(r, "user-service-config").data.AUTHZ_POLICY_FILE = "/etc/microblog/authz/user-service.json";
+  }],
+  [checks.checkAuthzPolicies, "dev", "dev policy names principals of namespace microblog", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    cm.data["policy.json"] = cm.data["policy.json"].replaceAll("/ns/microblog-dev/", "/ns/microblog/");
+  }],
+  [checks.checkAuthzPolicies, "prod", "policy not JSON", (r) => {
+    r.find("ConfigMap", "post-service-authz-policy").data["policy.json"] += "}";
+  }],
+  [checks.checkAuthzPolicies, "prod", "policy without allow_rules", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    policy.allowRules = policy.allow_rules;
+    delete policy.allow_rules;
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "dev", "policy without name", (r) => {
+    const cm = r.find("ConfigMap", "post-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    delete policy.name;
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "prod", "BatchGetUsers open to every caller", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    policy.allow_rules.find((rule) => rule.name === "public").request.paths.push("/microblog.user.v1.UserService/BatchGetUsers");
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "dev", "a wildcard opens ListUserEvents", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    policy.allow_rules.find((rule) => rule.name === "public").request.paths.push("/microblog.user.v1.UserService/*");
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "prod", "the reconcile CronJob's identity left out", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    const rule = policy.allow_rules.find((x) => x.name === "internal-post-service");
+    rule.source.principals = rule.source.principals.filter((p) => !p.endsWith("/sa/post-service-reconcile"));
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "prod", "user-service's own identity admitted to the internal methods", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    policy.allow_rules.find((x) => x.name === "internal-post-service").source.principals.push("spiffe://microblog/ns/microblog/sa/user-service");
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "dev", "privileged rule without principals (everyone privileged)", (r) => {
+    const cm = r.find("ConfigMap", "post-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    delete policy.allow_rules.find((x) => x.name.startsWith("privileged")).source;
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "prod", "principal of another trust domain", (r) => {
+    const cm = r.find("ConfigMap", "post-service-authz-policy");
+    cm.data["policy.json"] = cm.data["policy.json"].replace("spiffe://microblog/", "spiffe://example.org/");
+  }],
+  [checks.checkAuthzPolicies, "dev", "health closed to the pod's own probe", (r) => {
+    const cm = r.find("ConfigMap", "post-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    const rule = policy.allow_rules.find((x) => x.name === "public");
+    rule.request.paths = rule.request.paths.filter((p) => !p.startsWith("/grpc.health"));
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkAuthzPolicies, "prod", "a deny rule shuts post-service out", (r) => {
+    const cm = r.find("ConfigMap", "user-service-authz-policy");
+    const policy = JSON.parse(cm.data["policy.json"]);
+    policy.deny_rules = [{ name: "oops", source: { principals: ["spiffe://microblog/ns/microblog/sa/post-service"] } }];
+    cm.data["policy.json"] = JSON.stringify(policy);
+  }],
+  [checks.checkCertificates, "prod-cert-manager", "Certificate without the SPIFFE URI", (r) => {
+    delete r.find("Certificate", "user-service").spec.uris;
+  }],
+  [checks.checkCertificates, "prod-cert-manager", "CronJob's Certificate carries post-service's identity", (r) => {
+    r.find("Certificate", "post-service-reconcile").spec.uris = ["spiffe://microblog/ns/microblog/sa/post-service"];
+  }],
+  [checks.checkCertificates, "prod-cert-manager", "Certificate for another namespace", (r) => {
+    const cert = r.find("Certificate", "microblog-admin");
+    cert.spec.uris = cert.spec.uris.map((u) => u.replace("/ns/microblog/", "/ns/microblog-dev/"));
+  }],
+  [checks.checkCertificates, "prod-cert-manager", "no headless DNS name (post-service's dial fails)", (r) => {
+    const cert = r.find("Certificate", "user-service");
+    cert.spec.dnsNames = cert.spec.dnsNames.filter((n) => !n.includes("-headless."));
+  }],
+  [checks.checkCertificates, "prod-cert-manager", "no 127.0.0.1 for the probe", (r) => {
+    delete r.find("Certificate", "post-service").spec.ipAddresses;
+  }],
+  [checks.checkCertificates, "prod-cert-manager", "server certificate without client auth", (r) => {
+    r.find("Certificate", "post-service").spec.usages = ["server auth"];
+  }],
+  [checks.checkCertificates, "dev", "user-service-tls holds post-service's certificate", (r) => {
+    r.find("Secret", "user-service-tls").data["tls.crt"] = r.find("Secret", "post-service-tls").data["tls.crt"];
+  }],
+  [checks.checkCertificates, "dev", "tls.key of another certificate", (r) => {
+    r.find("Secret", "post-service-tls").data["tls.key"] = r.find("Secret", "user-service-tls").data["tls.key"];
+  }],
+  [checks.checkCertificates, "dev", "ca.crt that did not sign the certificate", (r) => {
+    const secret = r.find("Secret", "post-service-reconcile-tls");
+    secret.data["ca.crt"] = secret.data["tls.crt"];
   }],
   [checks.checkMetrics, "dev", "no metrics container port", (r) => {
     main(r, "user-service").ports = main(r, "user-service").ports.filter((p) => p.name !== "metrics");
@@ -228,7 +392,7 @@ const cases = [
   [checks.checkMetrics, "prod", "METRICS_ADDRESS moved, the container port did not", (r) => {
     configMap(r, "post-service-config").data.METRICS_ADDRESS = "0.0.0.0:9100";
   }],
-  [checks.checkMetrics, "prod-tls", "METRICS_ADDRESS left to the binary's default", (r) => {
+  [checks.checkMetrics, "prod-cert-manager", "METRICS_ADDRESS left to the binary's default", (r) => {
     delete configMap(r, "user-service-config").data.METRICS_ADDRESS;
   }],
   [checks.checkMetrics, "dev", "METRICS_ADDRESS on loopback", (r) => {
@@ -327,7 +491,7 @@ const cases = [
   [checks.checkNetworkPolicies, "dev", "metrics port open to every pod", (r) => {
     delete r.find("NetworkPolicy", "user-service-metrics-ingress").spec.ingress[0].from;
   }],
-  [checks.checkNetworkPolicies, "prod-tls", "monitoring namespace admitted to user-service's gRPC port", (r) => {
+  [checks.checkNetworkPolicies, "prod-cert-manager", "monitoring namespace admitted to user-service's gRPC port", (r) => {
     r.find("NetworkPolicy", "user-service-metrics-ingress").spec.ingress[0].ports.push({ protocol: "TCP", port: 50051 });
   }],
   [checks.checkNetworkPolicies, "prod", "monitoring namespace admitted to every port", (r) => {
@@ -380,10 +544,15 @@ const cases = [
 
 for (const [check, overlay, what, mutate] of cases) {
   test(`${check.name} catches: ${what} (${overlay})`, () => {
-    const args = check === checks.checkSchemaVersions ? [newest] : check === checks.checkAvailability ? [{ highAvailability: overlay !== "dev" }] : [];
+    const args =
+      check === checks.checkSchemaVersions ? [newest]
+        : check === checks.checkAvailability ? [{ highAvailability: overlay !== "dev" }]
+        : check === checks.checkTransportSecurity && overlay !== "dev" ? [externalSecrets]
+        : [];
     assert.deepEqual(check(new Render(structuredClone(pristine[overlay])), ...args), [], "pristine render must pass");
     const problems = check(broken(overlay, mutate), ...args);
     assert.ok(problems.length > 0, "broken render passed");
+    if (process.env.SELFTEST_SHOW) console.log(`# ${what}: ${problems.join(" | ")}`);
   });
 }
 

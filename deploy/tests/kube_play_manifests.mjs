@@ -26,9 +26,12 @@
 //     USER_SERVICE_ADDR (user-service-headless.<ns>.svc.cluster.local) to
 //     user-service's pod address (--user-service-ip): podman has no cluster
 //     DNS and no headless Service;
-//   - Secret volumes become hostPath directories of the Secret's keys
-//     (DIR/secret-volume-<name>/): podman 4.3's kube play panics on secret
-//     volumes;
+//   - Secret volumes (user-service's token key, both services' mTLS
+//     Secrets user-service-tls / post-service-tls) become hostPath
+//     directories of the Secret's keys (DIR/secret-volume-<name>/): podman
+//     4.3's kube play panics on secret volumes. ConfigMap volumes
+//     (access-token-jwks, the *-authz-policy policies) stay ConfigMap
+//     volumes, their ConfigMaps played with the pod;
 //   - Secrets become podman secrets (kube play reads secretKeyRef from
 //     them): DIR/secret-<name>.json in the form podman 4.3 wants (a JSON map
 //     key -> base64 value), with the host:port of every postgresql:// URL
@@ -210,6 +213,7 @@ writeFile("2-user-service.yaml", [userService]);
 // 3. post-service, with the headless Service's name resolved by hostAliases.
 const postService = copy(mustFind("Deployment", "post-service"));
 neverPull("Deployment/post-service", postService.spec.template.spec);
+secretVolumesToHostPaths("Deployment/post-service", postService.spec.template.spec);
 publishNothing("Deployment/post-service", postService.spec.template.spec);
 keepInitContainers(postService);
 const postContainer = postService.spec.template.spec.containers.find((c) => c.name === "post-service");

@@ -37,7 +37,7 @@ const cases = {
   "every container runs non-root, read-only, without privileges": () => checks.checkPodSecurity(render),
   "no pod mounts a service account token; ServiceAccounts exist": () => checks.checkServiceAccounts(render),
   "every container has CPU and memory requests and limits": () => checks.checkResources(render),
-  "probes are gRPC (tcpSocket with TLS) on the real listening ports": () => checks.checkProbes(render),
+  "probes are exec `<service> probe` (Health/Check over mTLS) on the real listening ports": () => checks.checkProbes(render),
   "one image tag; init containers run the migration Job's image": () => checks.checkImages(render),
   "init containers wait for the newest migrations; Job name carries them": () =>
     checks.checkSchemaVersions(render, newest),
@@ -47,6 +47,12 @@ const cases = {
   "CronJobs: Forbid, deadlines, history; reconcile runs post-service's config": () => checks.checkCronJobs(render),
   "each Service / PDB / controller selector matches one workload's pods": () => checks.checkSelectors(render),
   "every *_FILE setting lies on a mounted volume": () => checks.checkFileSettings(render),
+  "mTLS: TRANSPORT_SECURITY=mtls, never insecure; TLS files and policy from the right Secret / ConfigMap, no subPath": () =>
+    checks.checkTransportSecurity(render, externalSecrets),
+  "authorization policies: A43 JSON, principals of this namespace, internal methods for post-service only": () =>
+    checks.checkAuthzPolicies(render),
+  "certificates (cert-manager or rendered): SPIFFE id of the workload, DNS names, usages": () =>
+    checks.checkCertificates(render),
   "metrics port = METRICS_ADDRESS's, in the scrape annotations and one Service": () => checks.checkMetrics(render),
   "PodDisruptionBudgets (and replicas + HPA when highly available)": () =>
     checks.checkAvailability(render, { highAvailability: values["high-availability"] }),

@@ -17,6 +17,7 @@ if (inputs.length === 0) {
 }
 
 const validator = await SchemaValidator.load();
+const CUSTOM_RESOURCE_GROUPS = ["cert-manager.io"];
 
 for (const input of inputs) {
   test(`objects of ${input} validate against the Kubernetes API schema`, async (t) => {
@@ -25,7 +26,11 @@ for (const input of inputs) {
       : await readYamlFile(input);
     assert.ok(objects.length > 0, `${input} renders no object`);
     for (const obj of objects) {
-      await t.test(ref(obj), async () => {
+      // Custom resources have no schema in kubernetes-models: cert-manager's
+      // Certificates and Issuers (components/cert-manager) are checked by
+      // deploy.manifests.* (checkCertificates) instead.
+      const custom = CUSTOM_RESOURCE_GROUPS.find((group) => (obj.apiVersion ?? "").startsWith(`${group}/`));
+      await t.test(ref(obj), { skip: custom && `custom resource of ${custom}, no API schema here` }, async () => {
         assert.deepEqual(await validator.validate(obj), []);
       });
     }

@@ -111,6 +111,8 @@ EnvVars BothServicesTest::PostServiceEnv(EnvVars extra_env) const {
   EnvVars env = DatabaseEnv(post_db_, "POST_DATABASE_URL");
   env["USER_SERVICE_ADDR"] = user_service_address_;
   env["HEALTH_CHECK_INTERVAL_MS"] = "100";
+  // Plaintext, as scripts/up.sh runs them; the tests of mTLS say otherwise.
+  env["TRANSPORT_SECURITY"] = "insecure";
   for (auto& [key, value] : extra_env) env[key] = value;
   return env;
 }
@@ -122,7 +124,8 @@ std::unique_ptr<ServiceProcess> BothServicesTest::LaunchPostService(EnvVars extr
 EnvVars BothServicesTest::UserServiceEnv() const {
   EnvVars env = DatabaseEnv(user_db_, "USER_DATABASE_URL");
   env["HEALTH_CHECK_INTERVAL_MS"] = "100";
-  AddDefaultTokenEnv(env);  // for the tests that start it without ServiceProcess
+  env["TRANSPORT_SECURITY"] = "insecure";  // as in PostServiceEnv
+  AddDefaultTokenEnv(env);                 // for the tests that start it without ServiceProcess
   return env;
 }
 

@@ -165,10 +165,30 @@ std::string DatabaseUrl(const PodmanNetwork& network, const PgCluster& cluster,
          std::to_string(cluster.tcp_port()) + "/" + db;
 }
 
-// grpcurl.py -plaintext [-d JSON] ADDRESS ARGS...
+// The dev overlay's DEV-ONLY certificates (scripts/dev-ca.sh), as its
+// Secrets hold them: deploy/k8s/overlays/dev/tls/<identity>/.
+std::string DevTls(const std::string& identity, const std::string& file) {
+  return std::string(MICROBLOG_SOURCE_DIR) + "/deploy/k8s/overlays/dev/tls/" + identity + "/" +
+         file;
+}
+
+// grpcurl.py over mTLS [-d JSON] ADDRESS ARGS...: the services run the
+// deployed TRANSPORT_SECURITY=mtls. The client presents post-service's dev
+// certificate (an identity the policies allow everywhere, and not a
+// privileged one: the ownership rules apply to it), and checks the
+// server's against the dev CA under the name `localhost`, which every
+// service certificate carries (the address is a container's IP).
 RunResult Grpcurl(const std::string& address, const std::vector<std::string>& args,
                   const std::string& data = "", const std::string& token = "") {
-  std::vector<std::string> argv = {GRPCURL_SCRIPT, "-plaintext"};
+  std::vector<std::string> argv = {GRPCURL_SCRIPT,
+                                   "-cacert",
+                                   DevTls("post-service", "ca.crt"),
+                                   "-cert",
+                                   DevTls("post-service", "tls.crt"),
+                                   "-key",
+                                   DevTls("post-service", "tls.key"),
+                                   "-servername",
+                                   "localhost"};
   if (!token.empty()) argv.insert(argv.end(), {"-H", "authorization: Bearer " + token});
   if (!data.empty()) argv.insert(argv.end(), {"-d", data});
   argv.push_back(address);
@@ -386,6 +406,19 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
   user_mounts.insert(
       user_mounts.end(),
       {"--volume", key.private_key_file + ":/etc/microblog/token-key/signing.pem:ro"});
+  // mTLS: each service's dev certificate (the Secret <service>-tls) and
+  // the dev overlay's policy (the ConfigMap <service>-authz-policy), where
+  // the manifests mount them.
+  const auto tls_mounts = [](const std::string& service) {
+    return std::vector<std::string>{
+        "--volume",
+        std::string(MICROBLOG_SOURCE_DIR) + "/deploy/k8s/overlays/dev/tls/" + service +
+            ":/etc/microblog/tls:ro",
+        "--volume",
+        std::string(MICROBLOG_SOURCE_DIR) + "/deploy/k8s/overlays/dev/authz/" + service +
+            ".json:/etc/microblog/authz/policy.json:ro"};
+  };
+  for (const std::string& flag : tls_mounts("user-service")) user_mounts.push_back(flag);
   const std::string users = StartService(
       user_name, manifests_->user_service_image, manifests_->file("env-user-service.env"),
       {{"USER_DATABASE_URL", users_as_service}}, user_mounts, 50051);
@@ -395,12 +428,13 @@ TEST_F(ImagesContainersTest, MigrateThenServeTheReadmeFlowLockedDownThenDrainOnS
   std::smatch host;
   ASSERT_TRUE(std::regex_search(env_post, host, std::regex("USER_SERVICE_ADDR=dns:///([^:]+):")));
   const std::string post_name = Name("post-service");
+  std::vector<std::string> post_mounts = {
+      "--add-host", std::string(host[1]) + ":" + users.substr(0, users.find(':')), jwks_mount[0],
+      jwks_mount[1]};
+  for (const std::string& flag : tls_mounts("post-service")) post_mounts.push_back(flag);
   const std::string posts = StartService(
       post_name, manifests_->post_service_image, manifests_->file("env-post-service.env"),
-      {{"POST_DATABASE_URL", posts_as_service}},
-      {"--add-host", std::string(host[1]) + ":" + users.substr(0, users.find(':')), jwks_mount[0],
-       jwks_mount[1]},
-      50052);
+      {{"POST_DATABASE_URL", posts_as_service}}, post_mounts, 50052);
 
   ExpectLockedDown(user_name);
   ExpectLockedDown(post_name);

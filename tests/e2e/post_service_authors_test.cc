@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -364,6 +365,12 @@ TEST_F(BothServicesTest, RealServicesTalkOverMutualTls) {
   env["TLS_CERT_FILE"] = certs.Path("server.crt");
   env["TLS_KEY_FILE"] = certs.Path("server.key");
   env["TLS_CLIENT_CA_FILE"] = certs.Path("ca.crt");
+  env["TRANSPORT_SECURITY"] = "mtls";
+  // Any caller with a certificate: what this test is about is the
+  // transport (service_identity_test.cc tests the policy).
+  const std::string policy = certs.Path("allow-all.json");
+  std::ofstream(policy) << R"({"name": "test", "allow_rules": [{"name": "all"}]})";
+  env["AUTHZ_POLICY_FILE"] = policy;
   env["METRICS_ADDRESS"] = "";  // not the default port: tests run in parallel
   ChildProcess users(kUserServiceBin, {}, env);
   grpc::SslCredentialsOptions with_cert;

@@ -68,6 +68,7 @@ TEST_F(BothServicesTest, RefusesToStartWithHalfAClientCertificate) {
       RunToCompletion(kPostServiceBin, {},
                       {{"POST_DATABASE_URL", post_db_.service_url},
                        {"LISTEN_ADDRESS", "127.0.0.1:" + std::to_string(FreeTcpPort())},
+                       {"TRANSPORT_SECURITY", "insecure"},
                        {"USER_SERVICE_TLS_CERT_FILE", certs.Path("client.crt")}},
                       kCallTimeout);
   EXPECT_NE(result.exit_code, 0);
@@ -75,7 +76,8 @@ TEST_F(BothServicesTest, RefusesToStartWithHalfAClientCertificate) {
 }
 
 TEST(PostServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
-  auto result = RunToCompletion(kPostServiceBin, {}, {{"POST_DATABASE_URL", ""}});
+  auto result = RunToCompletion(kPostServiceBin, {},
+                                {{"POST_DATABASE_URL", ""}, {"TRANSPORT_SECURITY", "insecure"}});
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("POST_DATABASE_URL"), std::string::npos) << result.output;
 }

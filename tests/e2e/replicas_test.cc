@@ -502,6 +502,7 @@ TEST(ReplicaConfigTest, BadReplicaSettingsAreStartupErrorsNamingTheSetting) {
   for (const auto& [bad, expected] : cases) {
     EnvVars env = bad;
     env["USER_DATABASE_URL"] = "postgresql://user_service@localhost/users";
+    env["TRANSPORT_SECURITY"] = "insecure";
     const RunResult result = RunToCompletion(USER_SERVICE_BIN, {}, env);
     EXPECT_EQ(result.exit_code, 2) << result.output;
     EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;

@@ -1268,8 +1268,8 @@ TEST_F(PasswordFloodTest,
 // --- Configuration ---
 
 TEST(UserServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
-  auto result =
-      microblog::test_support::RunToCompletion(USER_SERVICE_BIN, {}, {{"USER_DATABASE_URL", ""}});
+  auto result = microblog::test_support::RunToCompletion(
+      USER_SERVICE_BIN, {}, {{"USER_DATABASE_URL", ""}, {"TRANSPORT_SECURITY", "insecure"}});
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("USER_DATABASE_URL"), std::string::npos) << result.output;
 }

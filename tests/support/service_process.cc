@@ -98,6 +98,13 @@ bool ServiceProcess::TryStart(const std::string& binary, const EnvVars& env,
   // info, unless the test is about the sampling or the budget of client
   // errors (AccessLogPolicy).
   if (full_env.count("ACCESS_LOG_SAMPLE_EVERY") == 0) full_env["ACCESS_LOG_SAMPLE_EVERY"] = "1";
+  // The transport the TLS files given imply (the services' own default,
+  // mtls, needs certificates and a policy): plaintext without any.
+  if (full_env.count("TRANSPORT_SECURITY") == 0) {
+    full_env["TRANSPORT_SECURITY"] = full_env.count("TLS_CLIENT_CA_FILE") > 0 ? "mtls"
+                                     : full_env.count("TLS_CERT_FILE") > 0    ? "tls"
+                                                                              : "insecure";
+  }
   if (full_env.count("ACCESS_LOG_CLIENT_ERRORS_PER_SECOND") == 0) {
     full_env["ACCESS_LOG_CLIENT_ERRORS_PER_SECOND"] = "0";
   }

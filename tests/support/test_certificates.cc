@@ -35,6 +35,17 @@ TestCertificates::TestCertificates() {
   }
 }
 
+void TestCertificates::AddClient(const std::string& name, const std::string& uri_san) {
+  std::ofstream(dir_.path() / (name + ".ext"))
+      << "extendedKeyUsage=clientAuth\nsubjectAltName=URI:" << uri_san << "\n";
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  Openssl(
+      Concat({"req", "-subj", "/CN=" + name, "-keyout", name + ".key", "-out", name + ".csr"}, ec));
+  Openssl({"x509", "-req", "-days", "2", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+           "-CAcreateserial", "-extfile", name + ".ext", "-out", name + ".crt"});
+}
+
 std::string TestCertificates::Read(const std::string& file) const {
   return ReadFile(dir_.path() / file);
 }

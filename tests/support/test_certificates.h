@@ -22,6 +22,10 @@ class TestCertificates {
   // Throws std::runtime_error (with openssl's output) when openssl fails.
   TestCertificates();
 
+  // Adds NAME.crt and NAME.key: a client certificate whose identity is the
+  // URI SAN `uri_san` (e.g. a SPIFFE id).
+  void AddClient(const std::string& name, const std::string& uri_san);
+
   std::string Path(const std::string& file) const { return (dir_.path() / file).string(); }
   // The contents of `file`.
   std::string Read(const std::string& file) const;

@@ -19,8 +19,9 @@ namespace {
 TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {
   setenv("DB_POOL_SIZE", "5", 1);
   setenv("LOG_LEVEL", "warn", 1);
-  const char* argv[] = {"svc", "--log-level=debug", "--listen-address", "127.0.0.1:1"};
-  auto config = Config::Parse("svc", "test", CommonServerOptions("0.0.0.0:50051"), 4, argv);
+  const char* argv[] = {"svc", "--log-level=debug", "--listen-address", "127.0.0.1:1",
+                        "--transport-security=insecure"};
+  auto config = Config::Parse("svc", "test", CommonServerOptions("0.0.0.0:50051"), 5, argv);
   unsetenv("DB_POOL_SIZE");
   unsetenv("LOG_LEVEL");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -34,6 +35,49 @@ TEST(Config, FlagsOverrideEnvironmentWhichOverridesDefaults) {
   ASSERT_TRUE(database.ok()) << database.status();
   EXPECT_EQ(database->pool_size, 5);
   SetLogLevel(LogLevel::kInfo);
+}
+
+// TRANSPORT_SECURITY: mtls unless told otherwise, each mode with exactly
+// the files it uses, and a setting a mode would ignore is an error.
+TEST(Config, TransportSecurityIsMutualTlsByDefaultAndEachModeNeedsItsFiles) {
+  auto read = [](std::vector<const char*> flags) {
+    flags.insert(flags.begin(), "svc");
+    auto config = Config::Parse("svc", "test", CommonServerOptions("x:1"),
+                                static_cast<int>(flags.size()), flags.data());
+    EXPECT_TRUE(config.ok()) << config.status();
+    return ReadServerSettings(*config);
+  };
+  auto fails_naming = [&](std::vector<const char*> flags, const std::string& name) {
+    auto settings = read(std::move(flags));
+    ASSERT_FALSE(settings.ok());
+    EXPECT_EQ(settings.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(settings.status().message()).find(name), std::string::npos)
+        << settings.status();
+  };
+  fails_naming({}, "TLS_CERT_FILE");  // the default is mtls
+  fails_naming({"--tls-cert-file=c", "--tls-key-file=k", "--tls-client-ca-file=ca"},
+               "AUTHZ_POLICY_FILE");
+  auto mtls = read({"--tls-cert-file=c", "--tls-key-file=k", "--tls-client-ca-file=ca",
+                    "--authz-policy-file=p"});
+  ASSERT_TRUE(mtls.ok()) << mtls.status();
+  EXPECT_EQ(mtls->transport_security, TransportSecurity::kMutualTls);
+  EXPECT_EQ(mtls->authz_policy_file, "p");
+
+  auto tls = read({"--transport-security=tls", "--tls-cert-file=c", "--tls-key-file=k"});
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->transport_security, TransportSecurity::kTls);
+  fails_naming({"--transport-security=tls", "--tls-cert-file=c"}, "TLS_KEY_FILE");
+  fails_naming({"--transport-security=tls", "--tls-cert-file=c", "--tls-key-file=k",
+                "--tls-client-ca-file=ca"},
+               "TLS_CLIENT_CA_FILE");
+
+  auto insecure = read({"--transport-security=insecure"});
+  ASSERT_TRUE(insecure.ok()) << insecure.status();
+  EXPECT_EQ(insecure->transport_security, TransportSecurity::kInsecure);
+  fails_naming({"--transport-security=insecure", "--authz-policy-file=p"}, "AUTHZ_POLICY_FILE");
+  fails_naming({"--transport-security=insecure", "--tls-cert-file=c", "--tls-key-file=k"},
+               "TLS_CERT_FILE");
+  fails_naming({"--transport-security=plaintext"}, "TRANSPORT_SECURITY");
 }
 
 TEST(Config, RejectsUnknownFlagsAndBadValues) {
@@ -57,7 +101,7 @@ TEST(Config, RejectsUnknownFlagsAndBadValues) {
 // least MAX_DEADLINE_MS, or aged connections would cut calls.
 TEST(Config, ReadsAndChecksDrainAndConnectionAgeSettings) {
   auto read = [](std::vector<const char*> flags) {
-    flags.insert(flags.begin(), "svc");
+    flags.insert(flags.begin(), {"svc", "--transport-security=insecure"});
     auto config = Config::Parse("svc", "test", CommonServerOptions("x:1"),
                                 static_cast<int>(flags.size()), flags.data());
     EXPECT_TRUE(config.ok()) << config.status();

@@ -3,6 +3,7 @@
 // that manifests_test.mjs can run them on the real overlays and
 // checks_selftest.mjs can prove each one fails on a broken render.
 
+import crypto from "node:crypto";
 import fs from "node:fs";
 
 import { connectionAllowed, ingressAllowed, isIsolated, selectorMatches } from "./network.mjs";
@@ -158,11 +159,17 @@ function* serviceContainers(render, problems) {
   }
 }
 
-// Readiness and liveness probes of both services hit the port the service
-// listens on (LISTEN_ADDRESS), which is a declared container port and the
-// Services' target. gRPC probes, except with TLS on the port (TLS_CERT_FILE
-// set), where the kubelet's plaintext gRPC probe cannot work and tcpSocket
-// is required.
+// Readiness and liveness probes of both services are exec probes of the
+// service's own binary (the image's entrypoint, IMAGE_BINARY_DIR/<name>):
+// `<name> probe` for readiness (health name "", SERVING only while the
+// database answers) and `<name> probe --service=liveness` for liveness
+// (SERVING while the process serves gRPC, so that a database outage does
+// not restart every pod). The subcommand dials 127.0.0.1:<LISTEN_ADDRESS's
+// port> over the configured transport (mTLS with the pod's certificate),
+// which the kubelet's plaintext grpc probe cannot; tcpSocket would not see
+// the database. LISTEN_ADDRESS's port is a declared container port and
+// the Services' target.
+export const IMAGE_BINARY_DIR = "/usr/local/bin";
 export function checkProbes(render) {
   const problems = [];
   for (const service of SERVICES) {
@@ -183,7 +190,7 @@ export function checkProbes(render) {
     }
     const declared = (container.ports ?? []).find((p) => p.containerPort === port);
     if (!declared) problems.push(`${ref(deployment)}: port ${port} of LISTEN_ADDRESS is not a containerPort`);
-    const tls = typeof render.containerEnv(container).get("TLS_CERT_FILE") === "string";
+    const binary = `${IMAGE_BINARY_DIR}/${service.name}`;
     for (const probeName of ["readinessProbe", "livenessProbe"]) {
       const probe = container[probeName];
       const where = `${ref(deployment)} ${probeName}`;
@@ -191,18 +198,28 @@ export function checkProbes(render) {
         problems.push(`${where}: missing`);
         continue;
       }
-      if (tls) {
-        if (probe.tcpSocket?.port !== port) problems.push(`${where}: with TLS on, expected tcpSocket on port ${port}`);
-      } else if (probe.grpc?.port !== port) {
-        problems.push(`${where}: expected a grpc probe on port ${port}, got ${JSON.stringify(probe)}`);
-      } else {
-        // Readiness follows the database (health name ""); liveness asks the
-        // name that stays SERVING while the process runs, so that a database
-        // outage does not restart every pod.
-        const wanted = probeName === "livenessProbe" ? "liveness" : "";
-        if ((probe.grpc.service ?? "") !== wanted) {
-          problems.push(`${where}: expected grpc service "${wanted}", got "${probe.grpc.service ?? ""}"`);
-        }
+      const handlers = ["exec", "grpc", "tcpSocket", "httpGet"].filter((h) => probe[h] !== undefined);
+      const command = probe.exec?.command;
+      if (handlers.length !== 1 || !Array.isArray(command)) {
+        problems.push(`${where}: expected an exec probe \`${binary} probe\`, got ${JSON.stringify(probe)}`);
+        continue;
+      }
+      if (command[0] !== binary || command[1] !== "probe") {
+        problems.push(`${where}: runs ${JSON.stringify(command)}, expected ${binary} probe ...`);
+        continue;
+      }
+      const flags = command.slice(2);
+      const names = flags.filter((f) => f.startsWith("--service=")).map((f) => f.slice("--service=".length));
+      if (flags.length !== names.length || names.length > 1) {
+        problems.push(`${where}: unexpected probe arguments ${JSON.stringify(flags)}`);
+        continue;
+      }
+      const wanted = probeName === "livenessProbe" ? "liveness" : "";
+      if ((names[0] ?? "") !== wanted) {
+        problems.push(`${where}: asks health name "${names[0] ?? ""}", expected "${wanted}"`);
+      }
+      if (!(probe.timeoutSeconds >= 2)) {
+        problems.push(`${where}: timeoutSeconds ${probe.timeoutSeconds ?? 1} leaves no time for a process start and a TLS handshake`);
       }
     }
     for (const svc of render.all("Service")) {
@@ -803,11 +820,13 @@ export function checkSelectors(render) {
   return problems;
 }
 
-// Every *_FILE setting of a container (TLS certificates and keys) that is
-// an absolute path lies on a volume mounted in that container: with a
-// read-only root filesystem nothing else can provide it. (Catches, e.g., the
-// TLS component mounting the client certificate into post-service but not
-// into the reconcile CronJob.)
+// Every *_FILE setting of a container (TLS certificates and keys, the
+// authorization policy, the token keys) that is an absolute path lies on a
+// volume mounted in that container: with a read-only root filesystem
+// nothing else can provide it. (Catches, e.g., the client certificate
+// mounted into post-service but not into the reconcile CronJob, which reads
+// the same post-service-config.) checkTransportSecurity also checks which
+// Secret or ConfigMap each TLS and policy file comes from.
 export function checkFileSettings(render) {
   const problems = [];
   for (const { workload, container } of render.containers()) {
@@ -912,4 +931,375 @@ export function checkPooler(render) {
     }
   }
   return problems;
+}
+
+// mTLS and authorization (deploy/README.md, "mTLS and authorization").
+// A caller's identity is its certificate's URI SAN:
+// spiffe://microblog/ns/<namespace>/sa/<serviceaccount>.
+export const TRUST_DOMAIN = "microblog";
+export function spiffeId(namespace, serviceAccount) {
+  return `spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
+}
+const SPIFFE_PATTERN = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
+const TLS_SECRET_TYPE = "kubernetes.io/tls";
+const SERVER_TLS_FILES = { TLS_CERT_FILE: "tls.crt", TLS_KEY_FILE: "tls.key", TLS_CLIENT_CA_FILE: "ca.crt" };
+const CLIENT_TLS_FILES = {
+  USER_SERVICE_TLS_CERT_FILE: "tls.crt",
+  USER_SERVICE_TLS_KEY_FILE: "tls.key",
+  USER_SERVICE_TLS_CA_FILE: "ca.crt",
+};
+// Each workload that speaks mTLS: its container, the Secret its TLS_* and
+// USER_SERVICE_TLS_* files must come from (key by key), the ConfigMap of
+// its AUTHZ_POLICY_FILE, and whether it serves (a serving certificate
+// needs the service's DNS names and the server auth usage). The reconcile
+// CronJob reads post-service-config, so it has the server's settings too,
+// with its own certificate (its own ServiceAccount's identity).
+export const MTLS_WORKLOADS = [
+  {
+    kind: "Deployment", name: "user-service", container: "user-service", secret: "user-service-tls",
+    policy: "user-service-authz-policy", files: SERVER_TLS_FILES, serves: true,
+  },
+  {
+    kind: "Deployment", name: "post-service", container: "post-service", secret: "post-service-tls",
+    policy: "post-service-authz-policy", files: { ...SERVER_TLS_FILES, ...CLIENT_TLS_FILES }, serves: true,
+  },
+  {
+    kind: RECONCILE.kind, name: RECONCILE.name, container: RECONCILE.container, secret: "post-service-reconcile-tls",
+    policy: "post-service-authz-policy", files: { ...SERVER_TLS_FILES, ...CLIENT_TLS_FILES }, serves: false,
+  },
+];
+// user-service methods only post-service and its reconcile CronJob (and
+// privileged principals) may call.
+export const INTERNAL_USER_METHODS = [
+  "/microblog.user.v1.UserService/BatchGetUsers",
+  "/microblog.user.v1.UserService/ListUserEvents",
+];
+const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
+
+function mtlsWorkloads(render, problems) {
+  const out = [];
+  for (const w of MTLS_WORKLOADS) {
+    const workload = render.find(w.kind, w.name);
+    const container = podSpec(workload).containers?.find((c) => c.name === w.container);
+    if (!workload || !container) {
+      problems.push(`${w.kind}/${w.name}: missing (or no container ${w.container})`);
+      continue;
+    }
+    out.push({ ...w, workload, container, where: `${ref(workload)} container ${container.name}` });
+  }
+  return out;
+}
+
+// The volume a file path of a container lies on: {mount, volume, key} with
+// `key` the ConfigMap / Secret key the file is (items honoured), or a
+// string saying why not.
+function fileSource(workload, container, file) {
+  if (typeof file !== "string" || !file.startsWith("/")) return `${JSON.stringify(file)} is not an absolute path`;
+  const dir = (m) => m.mountPath.replace(/\/+$/, "");
+  // A subPath mount of the file itself (mountPath = the file) counts too,
+  // so that the callers can refuse it.
+  const mounts = (container.volumeMounts ?? []).filter(
+    (m) => file.startsWith(`${dir(m)}/`) || (m.subPath && dir(m) === file),
+  );
+  mounts.sort((a, b) => dir(b).length - dir(a).length);
+  const mount = mounts[0];
+  if (!mount) return `${file} is on no mounted volume`;
+  const volume = (podSpec(workload).volumes ?? []).find((v) => v.name === mount.name);
+  if (!volume) return `${file}: volume ${mount.name} is mounted but not defined`;
+  const relative = dir(mount) === file ? mount.subPath : file.slice(dir(mount).length + 1);
+  const items = volume.secret?.items ?? volume.configMap?.items;
+  const key = items ? items.find((i) => i.path === relative)?.key : relative.includes("/") ? undefined : relative;
+  return { mount, volume, key, relative };
+}
+
+function secretKeys(obj) {
+  return new Set([...Object.keys(obj?.data ?? {}), ...Object.keys(obj?.stringData ?? {})]);
+}
+
+function secretValue(obj, key) {
+  if (obj?.stringData?.[key] !== undefined) return obj.stringData[key];
+  if (obj?.data?.[key] !== undefined) return Buffer.from(obj.data[key], "base64").toString("utf8");
+  return undefined;
+}
+
+// Transport security of every overlay: TRANSPORT_SECURITY is never
+// `insecure` (no ConfigMap, no container), and is `mtls`, set explicitly,
+// for both services and the reconcile CronJob; each of their TLS_* and
+// USER_SERVICE_TLS_* files is the right key (tls.crt, tls.key, ca.crt) of a
+// volume of the right Secret (kubernetes.io/tls, in the render or among
+// the out-of-band `externalSecrets`); AUTHZ_POLICY_FILE is a key of the
+// service's fixed-name policy ConfigMap, mounted as a directory (not
+// subPath: the kubelet never updates a subPath mount, so a policy change
+// would need a restart).
+export function checkTransportSecurity(render, externalSecrets = []) {
+  const problems = [];
+  for (const cm of render.all("ConfigMap")) {
+    const value = cm.data?.TRANSPORT_SECURITY;
+    if (value !== undefined && value !== "mtls" && value !== "tls") {
+      problems.push(`${ref(cm)}: TRANSPORT_SECURITY=${value} (deployed overlays run mtls; insecure is for scripts/up.sh only)`);
+    }
+  }
+  for (const { workload, container } of render.containers()) {
+    const value = render.containerEnv(container).get("TRANSPORT_SECURITY");
+    if (value !== undefined && value !== "mtls" && value !== "tls") {
+      problems.push(`${ref(workload)} container ${container.name}: TRANSPORT_SECURITY=${JSON.stringify(value)}`);
+    }
+  }
+  const secret = (name) =>
+    render.find("Secret", name) ?? externalSecrets.find((s) => s.kind === "Secret" && s.metadata?.name === name);
+  for (const w of mtlsWorkloads(render, problems)) {
+    const env = render.containerEnv(w.container);
+    if (env.get("TRANSPORT_SECURITY") !== "mtls") {
+      problems.push(`${w.where}: TRANSPORT_SECURITY is ${JSON.stringify(env.get("TRANSPORT_SECURITY"))}, not mtls (set it explicitly)`);
+    }
+    for (const [name, key] of Object.entries(w.files)) {
+      const source = fileSource(w.workload, w.container, env.get(name));
+      if (typeof source === "string") {
+        problems.push(`${w.where}: ${name}: ${source}`);
+        continue;
+      }
+      if (source.volume.secret?.secretName !== w.secret) {
+        problems.push(`${w.where}: ${name}=${env.get(name)} is on volume ${source.volume.name}, not from Secret ${w.secret}`);
+        continue;
+      }
+      if (source.mount.subPath || source.mount.subPathExpr) problems.push(`${w.where}: ${name}'s volume is a subPath mount`);
+      if (source.key !== key) problems.push(`${w.where}: ${name} is key ${source.key} of ${w.secret}, expected ${key}`);
+      const s = secret(w.secret);
+      if (!s) {
+        problems.push(`${w.where}: Secret ${w.secret} neither rendered nor among the out-of-band Secrets`);
+        continue;
+      }
+      if (s.type !== TLS_SECRET_TYPE) problems.push(`Secret/${w.secret}: type ${s.type}, expected ${TLS_SECRET_TYPE}`);
+      if (!secretKeys(s).has(key)) problems.push(`Secret/${w.secret}: no key ${key} (${name})`);
+    }
+    const policyFile = env.get("AUTHZ_POLICY_FILE");
+    const source = fileSource(w.workload, w.container, policyFile);
+    if (typeof source === "string") {
+      problems.push(`${w.where}: AUTHZ_POLICY_FILE: ${source}`);
+      continue;
+    }
+    if (source.volume.configMap?.name !== w.policy) {
+      problems.push(`${w.where}: AUTHZ_POLICY_FILE=${policyFile} is on volume ${source.volume.name}, not from ConfigMap ${w.policy} (a generated name with a hash suffix would roll the pods on every policy change)`);
+      continue;
+    }
+    if (source.mount.subPath || source.mount.subPathExpr) {
+      problems.push(`${w.where}: AUTHZ_POLICY_FILE's volume is a subPath mount: ConfigMap updates never reach it`);
+    }
+    const cm = render.find("ConfigMap", w.policy);
+    if (!cm) problems.push(`${w.where}: ConfigMap ${w.policy} not rendered`);
+    else if (cm.data?.[source.key] === undefined) problems.push(`${ref(cm)}: no key ${source.key} (AUTHZ_POLICY_FILE)`);
+  }
+  return [...new Set(problems)];
+}
+
+// A43 path matching: exact, "prefix*", or "*"; no paths = every path.
+function pathMatches(patterns, path) {
+  if (!Array.isArray(patterns) || patterns.length === 0) return true;
+  return patterns.some((p) => p === "*" || p === path || (p.endsWith("*") && path.startsWith(p.slice(0, -1))));
+}
+
+// Whether `principal` (undefined: a caller without a client certificate)
+// may call `path` under an A43 policy: no deny rule matches and an allow
+// rule does. A rule without principals matches every caller.
+function policyAllows(policy, principal, path) {
+  const matches = (rule) => {
+    const principals = rule.source?.principals ?? [];
+    const who = principals.length === 0 || principals.includes("*") || (principal !== undefined && principals.includes(principal));
+    return who && pathMatches(rule.request?.paths, path);
+  };
+  if ((policy.deny_rules ?? []).some(matches)) return false;
+  return (policy.allow_rules ?? []).some(matches);
+}
+
+const POLICY_KEYS = new Set(["name", "allow_rules", "deny_rules", "audit_logging_options"]);
+const RULE_KEYS = new Set(["name", "source", "request"]);
+
+// The A43 problems of a parsed policy (shape only).
+function policyShape(policy, where) {
+  const problems = [];
+  if (policy === null || typeof policy !== "object" || Array.isArray(policy)) return [`${where}: not a JSON object`];
+  for (const key of Object.keys(policy)) if (!POLICY_KEYS.has(key)) problems.push(`${where}: unknown field "${key}"`);
+  if (typeof policy.name !== "string" || policy.name === "") problems.push(`${where}: no "name"`);
+  if (!Array.isArray(policy.allow_rules) || policy.allow_rules.length === 0) problems.push(`${where}: no "allow_rules"`);
+  if (policy.deny_rules !== undefined && !Array.isArray(policy.deny_rules)) problems.push(`${where}: "deny_rules" is not a list`);
+  const names = new Set();
+  for (const rule of [...(Array.isArray(policy.allow_rules) ? policy.allow_rules : []), ...(Array.isArray(policy.deny_rules) ? policy.deny_rules : [])]) {
+    if (rule === null || typeof rule !== "object") {
+      problems.push(`${where}: a rule is not an object`);
+      continue;
+    }
+    for (const key of Object.keys(rule)) if (!RULE_KEYS.has(key)) problems.push(`${where}: rule ${rule.name}: unknown field "${key}"`);
+    if (typeof rule.name !== "string" || rule.name === "") problems.push(`${where}: a rule without "name"`);
+    else if (names.has(rule.name)) problems.push(`${where}: two rules named ${rule.name}`);
+    names.add(rule.name);
+    const principals = rule.source?.principals;
+    if (rule.source !== undefined && !(Array.isArray(principals) && principals.every((p) => typeof p === "string"))) {
+      problems.push(`${where}: rule ${rule.name}: source.principals is not a list of strings`);
+    }
+    const paths = rule.request?.paths;
+    if (rule.request !== undefined && paths !== undefined && !(Array.isArray(paths) && paths.every((p) => typeof p === "string"))) {
+      problems.push(`${where}: rule ${rule.name}: request.paths is not a list of strings`);
+    }
+  }
+  return problems;
+}
+
+// Each service's authorization policy (the ConfigMap key AUTHZ_POLICY_FILE
+// names) parses as a gRFC A43 policy (name, allow_rules, named rules); every
+// principal is a SPIFFE id of this trust domain in the overlay's
+// namespace; a `privileged*` rule names its principals (without any it
+// would make every caller privileged); each service's own identity may
+// call Health/Check (its exec probe does, with the pod's certificate); on
+// user-service, BatchGetUsers and ListUserEvents are allowed to the
+// identities of post-service's and the reconcile CronJob's
+// ServiceAccounts, to privileged principals, and to nobody else (any
+// other principal the policy names, an unknown one, a caller without a
+// certificate).
+export function checkAuthzPolicies(render) {
+  const problems = [];
+  const ns = render.namespace;
+  const account = (w) => podSpec(render.find(w.kind, w.name)).serviceAccountName;
+  const identities = Object.fromEntries(MTLS_WORKLOADS.map((w) => [w.name, spiffeId(ns, account(w) ?? "default")]));
+  for (const w of mtlsWorkloads(render, problems).filter((x) => x.serves)) {
+    const source = fileSource(w.workload, w.container, render.containerEnv(w.container).get("AUTHZ_POLICY_FILE"));
+    const cm = typeof source === "object" && source.volume.configMap && render.find("ConfigMap", source.volume.configMap.name);
+    const text = cm?.data?.[source.key];
+    if (typeof text !== "string") {
+      problems.push(`${w.where}: no policy ConfigMap key behind AUTHZ_POLICY_FILE`);
+      continue;
+    }
+    const where = `${ref(cm)} ${source.key}`;
+    let policy;
+    try {
+      policy = JSON.parse(text);
+    } catch (error) {
+      problems.push(`${where}: not JSON: ${error.message}`);
+      continue;
+    }
+    const shape = policyShape(policy, where);
+    if (shape.length > 0) {
+      problems.push(...shape);
+      continue;
+    }
+    const rules = [...policy.allow_rules, ...(policy.deny_rules ?? [])];
+    const named = new Set();
+    for (const rule of rules) {
+      for (const principal of rule.source?.principals ?? []) {
+        named.add(principal);
+        const m = SPIFFE_PATTERN.exec(principal);
+        if (!m || m[1] !== TRUST_DOMAIN) problems.push(`${where}: rule ${rule.name}: principal ${principal} is not spiffe://${TRUST_DOMAIN}/ns/<ns>/sa/<sa>`);
+        else if (m[2] !== ns) problems.push(`${where}: rule ${rule.name}: principal ${principal} is not in namespace ${ns}`);
+      }
+    }
+    const privileged = policy.allow_rules.filter((r) => r.name.startsWith("privileged"));
+    for (const rule of privileged) {
+      if ((rule.source?.principals ?? []).length === 0) problems.push(`${where}: privileged rule ${rule.name} names no principals (every caller would be privileged)`);
+    }
+    const privilegedPrincipals = new Set(privileged.flatMap((r) => r.source?.principals ?? []));
+    if (!policyAllows(policy, identities[w.name], HEALTH_CHECK)) {
+      problems.push(`${where}: ${identities[w.name]} (the pod's own certificate, its probe) may not call ${HEALTH_CHECK}`);
+    }
+    if (w.name !== "user-service") continue;
+    const internal = new Set([identities["post-service"], identities[RECONCILE.name]]);
+    const callers = [...named, spiffeId(ns, "intruder"), identities["user-service"], undefined];
+    for (const method of INTERNAL_USER_METHODS) {
+      for (const id of internal) {
+        if (!policyAllows(policy, id, method)) problems.push(`${where}: ${id} may not call ${method}`);
+      }
+      for (const id of callers) {
+        if (internal.has(id) || privilegedPrincipals.has(id)) continue;
+        if (policyAllows(policy, id, method)) problems.push(`${where}: ${id ?? "a caller without certificate"} may call ${method}`);
+      }
+    }
+  }
+  return problems;
+}
+
+// The DNS names a service's serving certificate must carry (post-service
+// dials user-service-headless.<ns>.svc.cluster.local; the exec probe dials
+// 127.0.0.1, named localhost too).
+export function serviceDnsNames(service, namespace) {
+  return [
+    service,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+    `${service}-headless.${namespace}.svc.cluster.local`,
+    "localhost",
+  ];
+}
+const EKU = { "server auth": "1.3.6.1.5.5.7.3.1", "client auth": "1.3.6.1.5.5.7.3.2" };
+
+// The certificates behind each mTLS Secret, where the render shows them:
+// a cert-manager Certificate with that secretName (any overlay using
+// components/cert-manager), or the certificate itself in a rendered
+// Secret (dev's DEV-ONLY ones). Either way: exactly one URI SAN, the
+// SPIFFE id of the mounting workload's ServiceAccount in this namespace;
+// client auth; for the services also server auth, their DNS names and IP
+// 127.0.0.1. A rendered certificate must also be signed by the Secret's
+// ca.crt, match tls.key, and be valid now. Every rendered Certificate
+// (the admin example too) names an issuer and one SPIFFE URI of this
+// namespace. Out-of-band Secrets (prod): nothing rendered to check.
+export function checkCertificates(render, now = new Date()) {
+  const problems = [];
+  const ns = render.namespace;
+  const certificates = render.objects.filter((o) => o.kind === "Certificate" && /^cert-manager\.io\//.test(o.apiVersion ?? ""));
+  for (const cert of certificates) {
+    const uris = cert.spec?.uris ?? [];
+    const spiffe = uris.filter((u) => SPIFFE_PATTERN.test(u));
+    if (uris.length !== 1 || spiffe.length !== 1) problems.push(`${ref(cert)}: uris ${JSON.stringify(uris)}, expected exactly one SPIFFE id`);
+    else if (SPIFFE_PATTERN.exec(spiffe[0])[2] !== ns || SPIFFE_PATTERN.exec(spiffe[0])[1] !== TRUST_DOMAIN) {
+      problems.push(`${ref(cert)}: ${spiffe[0]} is not spiffe://${TRUST_DOMAIN}/ns/${ns}/...`);
+    }
+    if (!cert.spec?.issuerRef?.name) problems.push(`${ref(cert)}: no issuerRef`);
+    if (!cert.spec?.secretName) problems.push(`${ref(cert)}: no secretName`);
+    if (!(cert.spec?.usages ?? []).includes("client auth")) problems.push(`${ref(cert)}: no client auth usage`);
+  }
+  for (const w of mtlsWorkloads(render, problems)) {
+    const id = spiffeId(ns, podSpec(w.workload).serviceAccountName ?? "default");
+    const dns = w.serves ? serviceDnsNames(w.name, ns) : [];
+    const usages = w.serves ? ["server auth", "client auth"] : ["client auth"];
+    const cert = certificates.find((c) => c.spec?.secretName === w.secret);
+    if (cert) {
+      const where = ref(cert);
+      if (JSON.stringify(cert.spec?.uris ?? []) !== JSON.stringify([id])) {
+        problems.push(`${where}: uris ${JSON.stringify(cert.spec?.uris)}, expected ["${id}"] (${ref(w.workload)}'s ServiceAccount)`);
+      }
+      for (const name of dns) if (!(cert.spec?.dnsNames ?? []).includes(name)) problems.push(`${where}: no DNS name ${name}`);
+      if (w.serves && !(cert.spec?.ipAddresses ?? []).includes("127.0.0.1")) problems.push(`${where}: no IP address 127.0.0.1 (the exec probe)`);
+      for (const usage of usages) if (!(cert.spec?.usages ?? []).includes(usage)) problems.push(`${where}: no ${usage} usage`);
+      continue;
+    }
+    const secret = render.find("Secret", w.secret);
+    const pem = secretValue(secret, "tls.crt");
+    if (pem === undefined) continue;
+    const where = `Secret/${w.secret} tls.crt`;
+    let x509;
+    try {
+      x509 = new crypto.X509Certificate(pem);
+    } catch (error) {
+      problems.push(`${where}: not a certificate: ${error.message}`);
+      continue;
+    }
+    const sans = (x509.subjectAltName ?? "").split(/,\s*/).filter(Boolean);
+    const uris = sans.filter((s) => s.startsWith("URI:")).map((s) => s.slice(4));
+    if (JSON.stringify(uris) !== JSON.stringify([id])) problems.push(`${where}: URI SANs ${JSON.stringify(uris)}, expected ["${id}"] (${ref(w.workload)}'s ServiceAccount)`);
+    for (const name of dns) if (!sans.includes(`DNS:${name}`)) problems.push(`${where}: no DNS SAN ${name}`);
+    if (w.serves && !sans.includes("IP Address:127.0.0.1")) problems.push(`${where}: no IP SAN 127.0.0.1 (the exec probe)`);
+    for (const usage of usages) if (!(x509.keyUsage ?? []).includes(EKU[usage])) problems.push(`${where}: no ${usage} extended key usage`);
+    if (!(new Date(x509.validTo) > now) || new Date(x509.validFrom) > now) problems.push(`${where}: not valid now (${x509.validFrom} .. ${x509.validTo})`);
+    try {
+      const ca = new crypto.X509Certificate(secretValue(secret, "ca.crt") ?? "");
+      if (!x509.verify(ca.publicKey)) problems.push(`${where}: not signed by the Secret's ca.crt`);
+    } catch (error) {
+      problems.push(`Secret/${w.secret} ca.crt: ${error.message}`);
+    }
+    try {
+      if (!x509.checkPrivateKey(crypto.createPrivateKey(secretValue(secret, "tls.key") ?? ""))) {
+        problems.push(`Secret/${w.secret}: tls.key is not the key of tls.crt`);
+      }
+    } catch (error) {
+      problems.push(`Secret/${w.secret} tls.key: ${error.message}`);
+    }
+  }
+  return [...new Set(problems)];
 }
