@@ -60,11 +60,16 @@ double ProcessCpuSeconds() {
 
 // A channel with its own TCP connection: without a local subchannel pool,
 // channels to the same address would share one connection.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, int index) {
+std::shared_ptr<grpc::Channel> NewChannel(const LoadOptions& options, const std::string& address,
+                                          int index) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("microblog.bench.channel_index", index);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
+  return grpc::CreateCustomChannel(
+      address,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 // What the slots of one run share: whether to send more calls, whether
@@ -371,11 +376,11 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& options) {
   std::vector<std::unique_ptr<PostService::Stub>> post_stubs;
   for (int i = 0; i < options.channels; ++i) {
     if (UsesUserService(options.scenario)) {
-      channels.push_back(NewChannel(options.user_address, i));
+      channels.push_back(NewChannel(options, options.user_address, i));
       user_stubs.push_back(UserService::NewStub(channels.back()));
     }
     if (UsesPostService(options.scenario)) {
-      channels.push_back(NewChannel(options.post_address, i));
+      channels.push_back(NewChannel(options, options.post_address, i));
       post_stubs.push_back(PostService::NewStub(channels.back()));
     }
   }

@@ -34,7 +34,10 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+
+#include <grpcpp/security/credentials.h>
 
 #include "absl/status/statusor.h"
 #include "bench/call_stats.h"
@@ -49,6 +52,11 @@ struct LoadOptions {
   // host:port of the services; only those the scenario uses are needed.
   std::string user_address;
   std::string post_address;
+  // How the channels connect (BenchChannelCredentials, main.cc): plaintext
+  // when null; with `server_name`, the name the server's certificate is
+  // checked against (the address is an IP).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string server_name;
 
   int in_flight = 16;  // N: calls kept in flight (paced: at most)
   double rate = 0;     // calls per second in all; 0: closed loop

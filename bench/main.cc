@@ -14,12 +14,15 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -61,6 +64,13 @@ ABSL_FLAG(std::string, token_signing_key, "",
           "tokens with it (CreatePost and deletion-latency need them)");
 ABSL_FLAG(bool, tokens_on_reads, false,
           "send a user's access token on every call, as a logged-in client does");
+ABSL_FLAG(std::string, tls_ca, "",
+          "mTLS: the CA that signed the services' certificates (with --tls_cert, --tls_key; "
+          "without them, plaintext)");
+ABSL_FLAG(std::string, tls_cert, "", "mTLS: the client certificate the load generator presents");
+ABSL_FLAG(std::string, tls_key, "", "mTLS: the key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "localhost",
+          "mTLS: the name the services' certificates are checked against");
 ABSL_FLAG(std::string, json_out, "", "append the JSON report as one line to this file");
 ABSL_FLAG(std::string, table, "users", "seed-sql: users or posts");
 ABSL_FLAG(int, threads, 2, "pwhash: hashing threads");
@@ -88,6 +98,31 @@ bool AppendJsonLine(const std::string& json) {
   return true;
 }
 
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The credentials of --tls_ca/--tls_cert/--tls_key: mTLS, as the services
+// run deployed (TRANSPORT_SECURITY=mtls); plaintext without --tls_ca.
+std::shared_ptr<grpc::ChannelCredentials> BenchCredentials() {
+  if (absl::GetFlag(FLAGS_tls_ca).empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWhole(absl::GetFlag(FLAGS_tls_ca));
+  ssl.pem_cert_chain = ReadWhole(absl::GetFlag(FLAGS_tls_cert));
+  ssl.pem_private_key = ReadWhole(absl::GetFlag(FLAGS_tls_key));
+  return grpc::SslCredentials(ssl);
+}
+
+// One channel to `address` with BenchCredentials().
+std::shared_ptr<grpc::Channel> BenchChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
+    args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_tls_server_name));
+  }
+  return grpc::CreateCustomChannel(address, BenchCredentials(), args);
+}
+
 // The token book of --token_signing_key, if given; false (after saying why)
 // when it cannot be opened.
 bool OpenTokens(std::unique_ptr<microblog::bench::TokenBook>& tokens) {
@@ -113,6 +148,10 @@ int Run() {
   LoadOptions options;
   options.scenario = *scenario;
   options.user_address = absl::GetFlag(FLAGS_user_address);
+  if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
+    options.credentials = BenchCredentials();
+    options.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  }
   options.post_address = absl::GetFlag(FLAGS_post_address);
   options.in_flight = absl::GetFlag(FLAGS_in_flight);
   options.channels = absl::GetFlag(FLAGS_channels);
@@ -167,8 +206,7 @@ int CreateVerifyAccounts() {
     std::cerr << "--user_address is required\n";
     return 2;
   }
-  auto stub = microblog::user::v1::UserService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub = microblog::user::v1::UserService::NewStub(BenchChannel(address));
   const absl::Status status = microblog::bench::CreateVerifyAccounts(
       *stub, absl::GetFlag(FLAGS_verify_accounts), Millis(absl::GetFlag(FLAGS_call_timeout)));
   if (!status.ok()) {
@@ -200,8 +238,7 @@ int WaitServing() {
     std::cerr << "--address is required\n";
     return 2;
   }
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(BenchChannel(address));
   const auto give_up = std::chrono::steady_clock::now() + Millis(absl::GetFlag(FLAGS_timeout));
   std::string last_error;
   while (std::chrono::steady_clock::now() < give_up) {
@@ -228,10 +265,8 @@ int DeletionLatency() {
     std::cerr << "--user_address and --post_address are required\n";
     return 2;
   }
-  auto users = microblog::user::v1::UserService::NewStub(
-      grpc::CreateChannel(user_address, grpc::InsecureChannelCredentials()));
-  auto posts = microblog::post::v1::PostService::NewStub(
-      grpc::CreateChannel(post_address, grpc::InsecureChannelCredentials()));
+  auto users = microblog::user::v1::UserService::NewStub(BenchChannel(user_address));
+  auto posts = microblog::post::v1::PostService::NewStub(BenchChannel(post_address));
   microblog::bench::DeletionLatencyOptions options;
   options.trials = absl::GetFlag(FLAGS_trials);
   options.posts_per_user = absl::GetFlag(FLAGS_posts_per_user);

@@ -29,6 +29,8 @@
 #   BENCH_USERS [10000]  BENCH_POSTS [100000]  BENCH_VERIFY_ACCOUNTS [16]
 #   BENCH_USER_PORT [50161]  BENCH_POST_PORT [50162]  (127.0.0.1 only)
 #   BENCH_USER_LISTEN_HOST [127.0.0.1]  user-service's listen host ('[::]': every address)
+#   BENCH_TRANSPORT [insecure]: or mtls, the deployed TRANSPORT_SECURITY, with
+#     the dev overlay's certificates and policies (the client is post-service)
 #   BENCH_EXPERIMENTS [1]: afterwards, A/B runs of GetUser, GetPost and
 #     CreatePost at the highest in-flight count, services restarted for
 #     each setting, in BENCH_AB_ROUNDS [2] alternated rounds: the deployed
@@ -136,16 +138,39 @@ PY
 # Addresses are this machine's; everything else is as deployed.
 # The token files' paths are the pods' mounts: bench/lib/tokens.sh gives
 # local ones (TOKEN_ENV).
-# Transport: plaintext (TRANSPORT_SECURITY=insecure), not the deployed
-# mtls: the load generator has no client certificates yet, so what mTLS
-# costs is not measured here (bench/README.md says so).
+# Transport (BENCH_TRANSPORT): insecure (plaintext, the default here, what
+# the other bench/ scripts' clients speak) or mtls (as deployed): the dev
+# overlay's DEV-ONLY certificates and policies (deploy/k8s/overlays/dev),
+# the load generator presenting post-service's certificate.
+TRANSPORT="${BENCH_TRANSPORT:-insecure}"
 TRANSPORT_FILTER='TRANSPORT_SECURITY|TLS_CERT_FILE|TLS_KEY_FILE|TLS_CLIENT_CA_FILE|AUTHZ_POLICY_FILE|USER_SERVICE_TLS_CA_FILE|USER_SERVICE_TLS_CERT_FILE|USER_SERVICE_TLS_KEY_FILE'
 mapfile -t USER_CONFIG < <(deployed_config user-service-config |
   grep -v -E "^(LISTEN_ADDRESS|METRICS_ADDRESS|TOKEN_SIGNING_KEY_FILE|TOKEN_JWKS_FILE|$TRANSPORT_FILTER)=")
 mapfile -t POST_CONFIG < <(deployed_config post-service-config |
   grep -v -E "^(LISTEN_ADDRESS|METRICS_ADDRESS|USER_SERVICE_ADDR|TOKEN_JWKS_FILE|$TRANSPORT_FILTER)=")
-USER_CONFIG+=(TRANSPORT_SECURITY=insecure)
-POST_CONFIG+=(TRANSPORT_SECURITY=insecure)
+DEV="$ROOT/deploy/k8s/overlays/dev"
+BENCH_TLS_ARGS=()
+case "$TRANSPORT" in
+  insecure)
+    USER_CONFIG+=(TRANSPORT_SECURITY=insecure)
+    POST_CONFIG+=(TRANSPORT_SECURITY=insecure) ;;
+  mtls)
+    tls_env() { # SERVICE: its TLS settings from the dev certificates
+      echo "TRANSPORT_SECURITY=mtls"
+      echo "TLS_CERT_FILE=$DEV/tls/$1/tls.crt"
+      echo "TLS_KEY_FILE=$DEV/tls/$1/tls.key"
+      echo "TLS_CLIENT_CA_FILE=$DEV/tls/$1/ca.crt"
+      echo "AUTHZ_POLICY_FILE=$DEV/authz/$1.json"
+    }
+    mapfile -t -O "${#USER_CONFIG[@]}" USER_CONFIG < <(tls_env user-service)
+    mapfile -t -O "${#POST_CONFIG[@]}" POST_CONFIG < <(tls_env post-service)
+    POST_CONFIG+=("USER_SERVICE_TLS_CA_FILE=$DEV/tls/post-service/ca.crt"
+      "USER_SERVICE_TLS_CERT_FILE=$DEV/tls/post-service/tls.crt"
+      "USER_SERVICE_TLS_KEY_FILE=$DEV/tls/post-service/tls.key")
+    BENCH_TLS_ARGS=(--tls_ca="$DEV/tls/post-service/ca.crt"
+      --tls_cert="$DEV/tls/post-service/tls.crt" --tls_key="$DEV/tls/post-service/tls.key") ;;
+  *) die "BENCH_TRANSPORT must be insecure or mtls" ;;
+esac
 ((${#USER_CONFIG[@]} > 0 && ${#POST_CONFIG[@]} > 0)) || die "cannot read deploy/k8s/base's ConfigMaps"
 config_value() { # KEY lines...: the value of KEY, or its binary default
   local key="$1"; shift
@@ -208,9 +233,9 @@ start_services() { # [VAR=value ...]: overrides for both services
     >>"$WORK/post-service.log" 2>&1 &
   POST_PID=$!
   PIDS+=("$POST_PID")
-  "$BENCH" wait-serving --address="127.0.0.1:$USER_PORT" --timeout=60s \
+  "$BENCH" wait-serving "${BENCH_TLS_ARGS[@]}" --address="127.0.0.1:$USER_PORT" --timeout=60s \
     || { tail -20 "$WORK/user-service.log" >&2; die "user-service not serving"; }
-  "$BENCH" wait-serving --address="127.0.0.1:$POST_PORT" --timeout=60s \
+  "$BENCH" wait-serving "${BENCH_TLS_ARGS[@]}" --address="127.0.0.1:$POST_PORT" --timeout=60s \
     || { tail -20 "$WORK/post-service.log" >&2; die "post-service not serving"; }
   kill -0 "$USER_PID" "$POST_PID" 2>/dev/null \
     || { tail -20 "$WORK"/*-service.log >&2; die "a service exited at start-up"; }
@@ -229,7 +254,7 @@ TOKEN_READ_ARGS=()
 [[ "${BENCH_TOKENS_ON_READS:-0}" == 1 ]] && TOKEN_READ_ARGS=(--tokens_on_reads)
 log "starting services as deploy/k8s/base configures them: user-service ${USER_CONFIG[*]}; post-service ${POST_CONFIG[*]}"
 start_services
-"$BENCH" create-verify-accounts --user_address="127.0.0.1:$USER_PORT" \
+"$BENCH" create-verify-accounts "${BENCH_TLS_ARGS[@]}" --user_address="127.0.0.1:$USER_PORT" \
   --verify_accounts="$VERIFY_ACCOUNTS" >/dev/null
 # The same accounts, with the hashes user-service made, for pgbench.
 psql_su users -c "\\copy (SELECT username, email, password_hash FROM users WHERE username LIKE 'verify\\_%' ORDER BY id) TO '$WORK/verify.tsv'"
@@ -314,7 +339,7 @@ run_pwhash start
 run_service() { # SCENARIO IN_FLIGHT OUT_JSONL [LABEL]
   local scenario="$1" n="$2" out="$3" label="${4:-}"
   local text="$RAW/service_${scenario}_${n}${label}.txt"
-  "$BENCH" run --scenario="$scenario" --user_address="127.0.0.1:$USER_PORT" \
+  "$BENCH" run "${BENCH_TLS_ARGS[@]}" --scenario="$scenario" --user_address="127.0.0.1:$USER_PORT" \
     --post_address="127.0.0.1:$POST_PORT" --in_flight="$n" --channels="$CHANNELS" \
     --warmup="${WARMUP}s" --duration="${DURATION}s" --users="$USERS" --posts="$POSTS" \
     --verify_accounts="$VERIFY_ACCOUNTS" --token_signing_key="$BENCH_SIGNING_KEY" \
