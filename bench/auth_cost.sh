@@ -19,11 +19,26 @@ arm() { # insecure|mtls ROUND
     # shellcheck source=bench/lib/serve.sh
     source "$ROOT/bench/lib/serve.sh"
     serve_stack_start --no-build
+    # CPU seconds (user + system) both services have used so far.
+    service_cpu() {
+      awk -v hz="$(getconf CLK_TCK)" '{ sum += $14 + $15 } END { printf "%.3f", sum / hz }' \
+        "/proc/$SERVE_USER_PID/stat" "/proc/$SERVE_POST_PID/stat"
+    }
     for scenario in GetPost ListPosts CreatePost; do
       echo "### $transport round $round $scenario"
-      "$BENCH" run "${tls[@]}" "${tok[@]}" --scenario="$scenario" --in_flight=64 --channels=4 \
-        --user_address=127.0.0.1:50161 --post_address=127.0.0.1:50162 --warmup=3s --duration=10s \
-        --token_signing_key="$ROOT/.local/bench-keys/signing.pem" --json_out="$OUT.jsonl"
+      local before after report calls
+      before="$(service_cpu)"
+      report="$("$BENCH" run "${tls[@]}" "${tok[@]}" --scenario="$scenario" --in_flight=64 \
+        --channels=4 --user_address=127.0.0.1:50161 --post_address=127.0.0.1:50162 \
+        --warmup=3s --duration=10s --token_signing_key="$ROOT/.local/bench-keys/signing.pem" \
+        --json_out="$OUT.jsonl")"
+      after="$(service_cpu)"
+      echo "$report"
+      # Warm-up included on both sides: CPU over the whole run, per call
+      # counted in it (the warm-up's calls are not counted: an upper bound).
+      calls="$(sed -n 's/.* \([0-9]*\) calls, .*/\1/p' <<<"$report" | head -1)"
+      awk -v b="$before" -v a="$after" -v n="$calls" \
+        'BEGIN { printf "  services CPU: %.2f s for %d calls = %.1f us/call (warm-up included)\n", a - b, n, (a - b) * 1e6 / n }'
     done
   )
 }
