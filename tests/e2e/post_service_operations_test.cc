@@ -75,6 +75,27 @@ TEST_F(BothServicesTest, RefusesToStartWithHalfAClientCertificate) {
   EXPECT_NE(result.output.find("USER_SERVICE_TLS_KEY_FILE"), std::string::npos) << result.output;
 }
 
+// In mtls every connection is mutual TLS, post-service's own to
+// user-service too: without its client certificate it does not start.
+TEST_F(BothServicesTest, MutualTlsRefusesToStartWithAPlaintextChannelToUserService) {
+  TestCertificates certs;
+  post_db_ = PreparePostDatabase(pg());
+  RunResult result =
+      RunToCompletion(kPostServiceBin, {},
+                      {{"POST_DATABASE_URL", post_db_.service_url},
+                       {"LISTEN_ADDRESS", "127.0.0.1:" + std::to_string(FreeTcpPort())},
+                       {"TRANSPORT_SECURITY", "mtls"},
+                       {"TLS_CERT_FILE", certs.Path("server.crt")},
+                       {"TLS_KEY_FILE", certs.Path("server.key")},
+                       {"TLS_CLIENT_CA_FILE", certs.Path("ca.crt")},
+                       {"AUTHZ_POLICY_FILE", certs.Path("policy.json")}},
+                      kCallTimeout);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("TRANSPORT_SECURITY=mtls needs USER_SERVICE_TLS_CA_FILE"),
+            std::string::npos)
+      << result.output;
+}
+
 TEST(PostServiceConfigTest, MissingDatabaseUrlIsAClearStartupError) {
   auto result = RunToCompletion(kPostServiceBin, {},
                                 {{"POST_DATABASE_URL", ""}, {"TRANSPORT_SECURITY", "insecure"}});
