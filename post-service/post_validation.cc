@@ -8,6 +8,7 @@
 #include "common/base/page_token.h"
 #include "common/base/status.h"
 #include "common/base/utf8.h"
+#include "common/text/visible_text.h"
 
 namespace microblog {
 namespace post {
@@ -46,8 +47,10 @@ absl::Status ValidateCreatePost(const microblog::post::v1::CreatePostRequest& re
   } else if (*body_chars > kMaxBodyChars) {
     violations.push_back({"body", absl::StrCat("must be at most ", kMaxBodyChars,
                                                " characters, got ", *body_chars)});
-  } else if (IsBlank(request.body())) {
-    violations.push_back({"body", "must not be only whitespace"});
+  } else if (!HasVisibleCharacter(request.body())) {
+    violations.push_back({"body",
+                          "must hold a visible character (not only spaces, invisible or format "
+                          "characters)"});
   }
   const std::optional<std::size_t> request_id_chars = CountCodePoints(request.request_id());
   if (!request_id_chars.has_value()) {

@@ -29,8 +29,8 @@ namespace post {
 inline constexpr std::size_t kMaxBodyChars = 140;      // code points
 inline constexpr std::size_t kMaxRequestIdChars = 64;  // code points
 
-// user_id > 0; body 1-140 code points of valid UTF-8, not only whitespace;
-// request_id at most 64 code points.
+// user_id > 0; body 1-140 code points of valid UTF-8, with a visible character
+// (common/text/visible_text.h); request_id at most 64 code points.
 absl::Status ValidateCreatePost(const microblog::post::v1::CreatePostRequest& request);
 
 // A post id (GetPost, DeletePost, field `id`) must be positive.

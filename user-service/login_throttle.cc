@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/base/status.h"
+#include "user-service/identity_forms.h"
 #include "user-service/user_validation.h"
 
 namespace microblog {
@@ -95,7 +96,14 @@ LoginThrottle::LoginThrottle(Registry* metrics, std::function<MonotonicClock::ti
   }
 }
 
-std::string LoginThrottle::Fold(std::string_view login) { return FoldCase(login); }
+std::string LoginThrottle::Fold(std::string_view login) {
+  // The form the account is found by (identity_forms.h): "ÉMILE" and
+  // "émile" are one login. A login the profile refuses matches only an
+  // account written before the forms existed, by lower(): as typed.
+  std::string key =
+      login.find('@') != std::string_view::npos ? EmailLookupKey(login) : UsernameLookupKey(login);
+  return key.empty() ? std::string(login) : key;
+}
 
 absl::Status LoginThrottle::Throttled(MonotonicClock::duration retry_delay) {
   if (refused_ != nullptr) refused_->Increment();

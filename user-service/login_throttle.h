@@ -108,7 +108,8 @@ class LoginThrottle {
   // refusing a throttled call before it queues for a hashing thread.
   absl::Status Check(std::string_view login, std::string_view source);
 
-  // The login as the tables key it: folded to lower case.
+  // The login as the tables key it: its comparison form (identity_forms.h),
+  // so that every spelling of one account shares its limits.
   static std::string Fold(std::string_view login);
 
  private:

@@ -1,19 +1,16 @@
 #include "user-service/user_validation.h"
 
-#include <locale.h>
-#include <wchar.h>
-#include <wctype.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <optional>
 #include <utility>
 
-#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/page_token.h"
 #include "common/base/utf8.h"
+#include "common/text/email_address.h"
+#include "common/text/username_profile.h"
 
 namespace microblog {
 namespace user {
@@ -42,99 +39,7 @@ void AppendViolationsOf(const absl::Status& status, std::vector<FieldViolation>&
   for (FieldViolation& v : FieldViolationsOf(status)) out.push_back(std::move(v));
 }
 
-// glibc's C.UTF-8 locale, loaded once; (locale_t)0 when it is not installed.
-locale_t Utf8Locale() {
-  static const locale_t locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
-  return locale;
-}
-
-// True when `accept` holds for every character of `text` (valid UTF-8).
-// Without the C.UTF-8 locale, every byte of a multi-byte character is passed
-// as a value >= 0x80 that names no character: `accept` must refuse those.
-bool AllChars(std::string_view text, absl::FunctionRef<bool(wint_t c, locale_t locale)> accept) {
-  const locale_t locale = Utf8Locale();
-  if (locale == static_cast<locale_t>(0)) {
-    for (char c : text) {
-      if (!accept(static_cast<wint_t>(static_cast<unsigned char>(c)), locale)) return false;
-    }
-    return true;
-  }
-  // mbrtowc decodes with the calling thread's locale: switch it for the loop.
-  const locale_t previous = uselocale(locale);
-  bool ok = true;
-  mbstate_t state{};
-  for (std::size_t pos = 0; ok && pos < text.size();) {
-    wchar_t c = 0;
-    const std::size_t length = mbrtowc(&c, text.data() + pos, text.size() - pos, &state);
-    if (length == 0 || length > text.size() - pos) {  // NUL, or invalid/incomplete
-      ok = false;
-    } else {
-      pos += length;
-      ok = accept(static_cast<wint_t>(c), locale);
-    }
-  }
-  uselocale(previous);
-  return ok;
-}
-
-std::string FoldAscii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool IsNameChar(wint_t c, locale_t locale) {
-  if (c < 0x80) {
-    return (c >= L'a' && c <= L'z') || (c >= L'A' && c <= L'Z') || (c >= L'0' && c <= L'9') ||
-           c == L'.' || c == L'_' || c == L'-';
-  }
-  return locale != static_cast<locale_t>(0) && iswalpha_l(c, locale);
-}
-
-bool IsEmailChar(wint_t c, locale_t locale) {
-  if (c < 0x80) return c > 0x20 && c != 0x7F;
-  // Without classification data, non-ASCII passes: the length check and the
-  // database still bound what is stored.
-  // glibc does not class no-break and zero-width spaces as spaces.
-  const bool invisible_space = c == 0xA0 || c == 0x2007 || c == 0x202F ||
-                               (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF;
-  return locale == static_cast<locale_t>(0) ||
-         !(invisible_space || iswspace_l(c, locale) || iswcntrl_l(c, locale));
-}
-
 }  // namespace
-
-std::string FoldCase(std::string_view text) {
-  const locale_t locale = Utf8Locale();
-  if (locale == static_cast<locale_t>(0)) return FoldAscii(text);
-  const locale_t previous = uselocale(locale);
-  std::string out;
-  out.reserve(text.size());
-  mbstate_t in_state{};
-  mbstate_t out_state{};
-  bool ok = true;
-  for (std::size_t pos = 0; ok && pos < text.size();) {
-    wchar_t c = 0;
-    const std::size_t length = mbrtowc(&c, text.data() + pos, text.size() - pos, &in_state);
-    if (length == 0 || length > text.size() - pos) {
-      ok = false;
-      break;
-    }
-    pos += length;
-    char encoded[MB_LEN_MAX];
-    const std::size_t written = wcrtomb(
-        encoded, static_cast<wchar_t>(towlower_l(static_cast<wint_t>(c), locale)), &out_state);
-    if (written == static_cast<std::size_t>(-1)) {
-      ok = false;
-      break;
-    }
-    out.append(encoded, written);
-  }
-  uselocale(previous);
-  return ok ? out : FoldAscii(text);
-}
 
 void AppendUsernameViolations(const std::string& field, std::string_view username,
                               std::vector<FieldViolation>& out) {
@@ -146,8 +51,8 @@ void AppendUsernameViolations(const std::string& field, std::string_view usernam
   } else if (*chars > kMaxUsernameChars) {
     out.push_back(
         {field, absl::StrCat("must be at most ", kMaxUsernameChars, " characters, got ", *chars)});
-  } else if (!AllChars(username, IsNameChar)) {
-    out.push_back({field, "may contain only letters, digits, '.', '_' and '-'"});
+  } else if (absl::StatusOr<UsernameForms> forms = PrepareUsername(username); !forms.ok()) {
+    out.push_back({field, std::string(forms.status().message())});
   }
 }
 
@@ -167,16 +72,16 @@ void AppendEmailViolations(const std::string& field, std::string_view email,
         {field, absl::StrCat("must be at most ", kMaxEmailChars, " characters, got ", *chars)});
     return;
   }
-  if (!AllChars(email, IsEmailChar)) {
-    out.push_back({field, "must not contain whitespace or control characters"});
-    return;
-  }
   const std::size_t at = email.find('@');
   const std::string_view domain = at == std::string_view::npos ? "" : email.substr(at + 1);
   if (at == 0 || at == std::string_view::npos || domain.find('@') != std::string_view::npos ||
       domain.size() < 3 || domain.find('.') == std::string_view::npos || domain.front() == '.' ||
       domain.back() == '.') {
     out.push_back({field, "must have the form local@domain.tld"});
+    return;
+  }
+  if (absl::StatusOr<std::string> key = EmailComparisonKey(email); !key.ok()) {
+    out.push_back({field, std::string(key.status().message())});
   }
 }
 

@@ -17,16 +17,19 @@
 //
 // Rules:
 //  - username: 1-64 characters (Unicode code points, as PostgreSQL's
-//    varchar(64) counts them) of letters, digits, '.', '_' and '-'.
-//    "Letter" is the Unicode classification of glibc's C.UTF-8 locale
-//    (iswalpha), so "Ærøskøbing", "Жуков" and "山田" are valid names while
-//    spaces, punctuation, symbols, emoji, control characters and combining
-//    marks are not (write "é" precomposed, U+00E9, not as "e" + U+0301).
-//    If the C.UTF-8 locale is missing, only ASCII letters are accepted.
+//    varchar(64) counts them) that the username profile accepts
+//    (common/text/username_profile.h: RFC 8265 UsernameCaseMapped, stricter:
+//    letters, digits, '.', '_' and '-' of UTS #39's identifier set, at least
+//    one letter or digit, no invisible or format characters, scripts mixed
+//    only as UTS #39 "moderately restrictive" allows). "Ærøskøbing", "Жуков",
+//    "山田" and a decomposed "e\u0301mile" are valid; "аda" (Cyrillic а) is
+//    not.
 //  - email: at most 120 characters, local@domain: exactly one '@', a
 //    non-empty local part, a domain holding a '.' that neither starts nor
-//    ends it, and no whitespace or control characters anywhere. Deliberately
-//    looser than RFC 5322: delivery, not syntax, proves an address.
+//    ends it and that is a valid IDNA name, and no whitespace, control,
+//    format or invisible characters anywhere (common/text/email_address.h).
+//    Deliberately looser than RFC 5322: delivery, not syntax, proves an
+//    address.
 //  - password: 8-1024 bytes (bytes, not characters: the hash input is bytes).
 //    Any bytes are allowed.
 //
@@ -109,11 +112,6 @@ absl::StatusOr<UpdatedFields> ValidateUpdateUser(
 
 // At most kMaxBatchIds ids, each positive (the first ten bad ones named).
 absl::Status ValidateBatchGetUsers(const microblog::user::v1::BatchGetUsersRequest& request);
-
-// `text` in lower case, character by character (towlower in glibc's C.UTF-8
-// locale, close to PostgreSQL's lower()); ASCII only without that locale.
-// Invalid UTF-8 is folded byte by byte as ASCII.
-std::string FoldCase(std::string_view text);
 
 // Bounds only: a login or password that no account could have.
 absl::Status ValidateVerifyPassword(const microblog::user::v1::VerifyPasswordRequest& request);

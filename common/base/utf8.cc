@@ -36,34 +36,6 @@ int32_t DecodeOne(std::string_view text, std::size_t* pos) {
   return cp;
 }
 
-bool IsUnicodeSpace(int32_t cp) {
-  switch (cp) {
-    case 0x09:
-    case 0x0A:
-    case 0x0B:
-    case 0x0C:
-    case 0x0D:
-    case 0x20:
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-    // Zero-width characters render as nothing, so they count as blank too.
-    case 0x200B:
-    case 0x200C:
-    case 0x200D:
-    case 0x2060:
-    case 0xFEFF:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
-  }
-}
-
 }  // namespace
 
 std::optional<std::size_t> CountCodePoints(std::string_view text) {
@@ -72,14 +44,6 @@ std::optional<std::size_t> CountCodePoints(std::string_view text) {
     if (DecodeOne(text, &pos) < 0) return std::nullopt;
   }
   return count;
-}
-
-bool IsBlank(std::string_view text) {
-  for (std::size_t pos = 0; pos < text.size();) {
-    const int32_t cp = DecodeOne(text, &pos);
-    if (cp < 0 || !IsUnicodeSpace(cp)) return false;
-  }
-  return true;
 }
 
 }  // namespace microblog

@@ -14,9 +14,6 @@ namespace microblog {
 // (overlong forms, surrogates and values above U+10FFFF are invalid).
 std::optional<std::size_t> CountCodePoints(std::string_view text);
 
-// True when `text` consists only of Unicode whitespace (or is empty).
-bool IsBlank(std::string_view text);
-
 }  // namespace microblog
 
 #endif  // MICROBLOG_COMMON_BASE_UTF8_H_

@@ -38,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # Rank of each library of common/: a folder may include the ones of a lower
 # rank, and its own; auth, db and rpc share a rank and may not include each other.
-LAYERS = {"base": 0, "exec": 1, "auth": 2, "db": 2, "rpc": 2, "service": 3}
+LAYERS = {"base": 0, "text": 0, "exec": 1, "auth": 2, "db": 2, "rpc": 2, "service": 3}
 # Folders of code outside common/, which common/ must not include.
 OUTSIDE = ("user-service", "post-service", "migrate", "bench", "tests")
 SCANNED = ("common",) + OUTSIDE

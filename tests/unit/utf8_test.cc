@@ -1,4 +1,4 @@
-// CountCodePoints and IsBlank (common/utf8.h): text limits count code
+// CountCodePoints (common/utf8.h): text limits count code
 // points, and invalid UTF-8 is refused.
 #include "common/base/utf8.h"
 
@@ -21,14 +21,6 @@ TEST(Utf8, RejectsInvalidSequences) {
   EXPECT_FALSE(CountCodePoints("\xED\xA0\x80").has_value());      // surrogate
   EXPECT_FALSE(CountCodePoints("\xF4\x90\x80\x80").has_value());  // > U+10FFFF
   EXPECT_FALSE(CountCodePoints("\x80").has_value());
-}
-
-TEST(Utf8, BlankMeansOnlyWhitespace) {
-  EXPECT_TRUE(IsBlank(""));
-  EXPECT_TRUE(IsBlank(" \t\n"));
-  EXPECT_TRUE(IsBlank("\xE3\x80\x80\xC2\xA0"));  // ideographic space, nbsp
-  EXPECT_FALSE(IsBlank(" a "));
-  EXPECT_FALSE(IsBlank("\xC3\xA9"));
 }
 
 }  // namespace

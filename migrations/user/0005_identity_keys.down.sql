@@ -1,0 +1,6 @@
+-- Undoes 0005's up: the previous release never reads these columns, and
+-- user-service recomputes them (backfill-identity-keys) if 0005 is applied
+-- again.
+-- squawk-ignore ban-drop-column
+ALTER TABLE users DROP COLUMN username_canonical, DROP COLUMN username_skeleton,
+  DROP COLUMN email_canonical;
