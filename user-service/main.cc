@@ -1,5 +1,13 @@
 // user-service: serves microblog.user.v1.UserService on PostgreSQL.
 // Configuration comes from the environment or flags: run with --help.
+//
+//   user-service [FLAGS]                          serve (until SIGTERM)
+//   user-service probe [--service=NAME]           the exec probe (probe.h)
+//   user-service jwks KEY_FILE                    the signing key's JWKS
+//   user-service backfill-identity-keys [--batch-size=N] [--check] [FLAGS]
+//                                                 fill the stored forms of
+//                                                 older accounts, then exit
+//                                                 (identity_backfill.h)
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +37,7 @@
 #include "common/service/transport_security.h"
 #include "user-service/feed/user_event_store.h"
 #include "user-service/feed/user_events.h"
+#include "user-service/identity_backfill.h"
 #include "user-service/password_hasher.h"
 #include "user-service/postgres_user_store.h"
 #include "user-service/user_accounts.h"
@@ -238,10 +247,51 @@ int PrintJwks(const char* key_file) {
   return 0;
 }
 
+// `user-service backfill-identity-keys ...` (identity_backfill.h), the
+// flags TakeBackfillCommand took in `options`: the users database's URL
+// read as the service reads it (USER_DATABASE_URL, --user-database-url),
+// nothing else of its configuration (no server, no TLS files needed).
+int BackfillIdentityKeys(const absl::StatusOr<microblog::user::IdentityBackfillOptions>& options,
+                         int argc, char** argv) {
+  const std::string program =
+      absl::StrCat(kUserService.name, " ", microblog::user::kBackfillCommand);
+  if (!options.ok()) {
+    std::cerr << program << ": " << options.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<microblog::Config> config = microblog::Config::Parse(
+      program,
+      "Fills users.username_canonical, username_skeleton and email_canonical of the accounts "
+      "written before those columns, in batches of --batch-size=N rows (default 500), and "
+      "prints the rows it cannot fill (docs/identities.md, \"Accounts that collide\"); exits 0 "
+      "when it "
+      "ran. --check writes nothing: lists the rows still without them, exits 1 if there are "
+      "any, 0 if none. Exit 2: bad flags or a database error.",
+      {{kUserService.database_url_option, "", kUserService.database_url_help}}, argc, argv);
+  if (!config.ok()) {
+    std::cerr << program << ": " << config.status().message() << "\n";
+    return 2;
+  }
+  if (config->help_requested()) {
+    std::cout << config->HelpText();
+    return 0;
+  }
+  const std::string& url = config->GetString(kUserService.database_url_option);
+  if (url.empty()) {
+    std::cerr << program << ": " << kUserService.database_url_option
+              << " is required: " << kUserService.database_url_help << " (see --help)\n";
+    return 2;
+  }
+  return microblog::user::RunIdentityBackfill(url, *options, std::cout, std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "jwks") return PrintJwks(argv[2]);
+  if (const auto backfill = microblog::user::TakeBackfillCommand(argc, argv)) {
+    return BackfillIdentityKeys(*backfill, argc, argv);
+  }
   const std::optional<std::string> probed = microblog::TakeProbeCommand(argc, argv);
   microblog::BlockShutdownSignals();
 

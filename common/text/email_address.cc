@@ -49,8 +49,12 @@ absl::StatusOr<std::string> EmailComparisonKey(std::string_view typed) {
     return absl::InternalError("ICU's normalization or IDNA data did not load");
   }
   icu::UnicodeString local = *text_internal::FromUtf8(typed.substr(0, at));
+  // Folding can undo composition ("ß" + U+0301 folds to "ss" + U+0301,
+  // which composes to "sś"): normalize after it too, so that the key is
+  // its own key.
   local = nfc->normalize(local, status);
   local.foldCase(U_FOLD_CASE_DEFAULT);
+  local = nfc->normalize(local, status);
   if (U_FAILURE(status)) return absl::InternalError("NFC normalization failed");
 
   const std::string_view domain = typed.substr(at + 1);

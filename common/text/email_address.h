@@ -6,7 +6,7 @@
 //   if (!key.ok()) -> INVALID_ARGUMENT with key.status().message()
 //
 // The key is local "@" domain:
-//  - the local part in NFC, then Unicode full case folding. Most providers
+//  - the local part in NFC, Unicode full case folding, then NFC again. Most providers
 //    (Gmail, Outlook, iCloud, Yahoo) treat it without regard to case, and
 //    RFC 5321 §2.4 leaves it to the receiving host; we choose "the same
 //    mailbox" over the rare host that tells case apart. No provider-specific

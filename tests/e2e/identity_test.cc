@@ -36,9 +36,8 @@ class IdentityTest : public BothServicesTest {
     request.set_email(email);
     request.set_password(kPassword);
     v1::CreateUserResponse response;
-    grpc::Status status =
-        (stub != nullptr ? stub : user_stub_.get())->CreateUser(NewContext().get(), request,
-                                                                &response);
+    grpc::Status status = (stub != nullptr ? stub : user_stub_.get())
+                              ->CreateUser(NewContext().get(), request, &response);
     if (id != nullptr) *id = response.user().id();
     return status;
   }
@@ -76,8 +75,8 @@ class IdentityTest : public BothServicesTest {
   // Expects INVALID_ARGUMENT naming exactly `field`.
   static void ExpectInvalid(const grpc::Status& status, const std::string& field,
                             const std::string& what) {
-    EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT) << what << ": "
-                                                                 << status.error_message();
+    EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT)
+        << what << ": " << status.error_message();
     EXPECT_EQ(ViolatedFields(status), std::vector<std::string>{field}) << what;
   }
 };
@@ -92,19 +91,21 @@ TEST_F(IdentityTest, TheSameNameInAnyCaseWidthOrCompositionIsOneAccount) {
     int64_t is;
   };
   for (const Row& row : {
-           Row{"\xC3\x89MILE", emile},                          // ÉMILE
-           Row{"e\xCC\x81mile", emile},                         // e + U+0301
+           Row{"\xC3\x89MILE", emile},                        // ÉMILE
+           Row{"e\xCC\x81mile", emile},                       // e + U+0301
            Row{"\xEF\xBD\x81\xEF\xBD\x84\xEF\xBD\x81", ada},  // ａｄａ
            Row{"\xEF\xBC\xA1\xEF\xBC\xA4\xEF\xBC\xA1", ada},  // ＡＤＡ
            Row{"ADA", ada},
            Row{"\xE2\x84\xAAim", kim},  // KELVIN SIGN + im
            Row{"KIM", kim},
-           Row{"stra\xC3\x9F" "e", strasse},  // straße
+           Row{"stra\xC3\x9F"
+               "e",
+               strasse},  // straße
            Row{"STRASSE", strasse},
        }) {
-    const grpc::Status again = Create(row.typed, std::string("other-") + std::to_string(row.is) +
-                                                     "-" + std::to_string(std::rand()) +
-                                                     "@example.com");
+    const grpc::Status again =
+        Create(row.typed, std::string("other-") + std::to_string(row.is) + "-" +
+                              std::to_string(std::rand()) + "@example.com");
     EXPECT_EQ(again.error_code(), StatusCode::ALREADY_EXISTS) << row.typed;
     EXPECT_NE(again.error_message().find("username"), std::string::npos) << again.error_message();
     EXPECT_EQ(Lookup(row.typed), row.is) << row.typed;
@@ -123,16 +124,22 @@ TEST_F(IdentityTest, LookAlikeNamesAreRefused) {
   MustCreate("modern", "modern@example.com");
   // Mixed scripts (UTS #39 moderately restrictive) and compatibility
   // characters: refused whoever exists.
-  ExpectInvalid(Create("\xD0\xB0" "da", "cyr@example.com"), "username", "Cyrillic a + da");
-  ExpectInvalid(Create("\xCE\x91" "DA", "greek@example.com"), "username", "Greek Alpha + DA");
+  ExpectInvalid(Create("\xD0\xB0"
+                       "da",
+                       "cyr@example.com"),
+                "username", "Cyrillic a + da");
+  ExpectInvalid(Create("\xCE\x91"
+                       "DA",
+                       "greek@example.com"),
+                "username", "Greek Alpha + DA");
   ExpectInvalid(Create("\xF0\x9D\x90\x9A\xF0\x9D\x90\x9D\xF0\x9D\x90\x9A", "bold@example.com"),
                 "username", "math bold ada");
   // Whole-script and same-script look-alikes of an existing name: its
   // skeleton is taken.
   for (const char* look_alike : {"\xD0\xB0\xD1\x81\xD0\xB5",  // all-Cyrillic асе
                                  "modem"}) {                  // rn / m: the accepted cost
-    const grpc::Status status = Create(look_alike, std::string("la-") + std::to_string(std::rand()) +
-                                                       "@example.com");
+    const grpc::Status status =
+        Create(look_alike, std::string("la-") + std::to_string(std::rand()) + "@example.com");
     EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS) << look_alike;
     EXPECT_NE(status.error_message().find("looks the same"), std::string::npos)
         << status.error_message();
@@ -141,11 +148,13 @@ TEST_F(IdentityTest, LookAlikeNamesAreRefused) {
 }
 
 TEST_F(IdentityTest, InvisibleAndPunctuationOnlyNamesAreInvalid) {
-  for (const char* bad : {"\xE3\x85\xA4",          // U+3164 HANGUL FILLER
-                          "\xE1\x85\x9F",          // U+115F HANGUL CHOSEONG FILLER
-                          "ada\xE3\x85\xA4",       // ada + U+3164
-                          "a\xE2\x80\x8B" "da",    // zero-width space
-                          "\xE2\x80\xAE" "ada",    // right-to-left override
+  for (const char* bad : {"\xE3\x85\xA4",     // U+3164 HANGUL FILLER
+                          "\xE1\x85\x9F",     // U+115F HANGUL CHOSEONG FILLER
+                          "ada\xE3\x85\xA4",  // ada + U+3164
+                          "a\xE2\x80\x8B"
+                          "da",  // zero-width space
+                          "\xE2\x80\xAE"
+                          "ada",  // right-to-left override
                           ".", "..", "-"}) {
     ExpectInvalid(Create(bad, "x@example.com"), "username", bad);
   }
@@ -154,17 +163,20 @@ TEST_F(IdentityTest, InvisibleAndPunctuationOnlyNamesAreInvalid) {
 
 TEST_F(IdentityTest, EmailsAreOneAccountPerMailboxAsPeopleReadIt) {
   const int64_t emile = MustCreate("emile", "\xC3\xA9mile@example.com");  // émile@
-  const int64_t ecole = MustCreate("ecole", "a@\xC3\xA9" "cole.fr");      // a@école.fr
+  const int64_t ecole = MustCreate("ecole",
+                                   "a@\xC3\xA9"
+                                   "cole.fr");  // a@école.fr
   struct Row {
     const char* typed;
     int64_t is;
   };
   for (const Row& row : {Row{"\xC3\x89MILE@example.com", emile},   // ÉMILE@
                          Row{"e\xCC\x81mile@EXAMPLE.COM", emile},  // decomposed, upper domain
-                         Row{"A@\xC3\x89" "COLE.FR", ecole},       // A@ÉCOLE.FR
-                         Row{"a@xn--cole-9oa.fr", ecole}}) {       // the A-label
-    const grpc::Status again =
-        Create("user" + std::to_string(std::rand() % 100000), row.typed);
+                         Row{"A@\xC3\x89"
+                             "COLE.FR",
+                             ecole},                          // A@ÉCOLE.FR
+                         Row{"a@xn--cole-9oa.fr", ecole}}) {  // the A-label
+    const grpc::Status again = Create("user" + std::to_string(std::rand() % 100000), row.typed);
     EXPECT_EQ(again.error_code(), StatusCode::ALREADY_EXISTS) << row.typed;
     EXPECT_NE(again.error_message().find("email"), std::string::npos) << again.error_message();
     EXPECT_EQ(Lookup("", row.typed), row.is) << row.typed;
@@ -173,9 +185,10 @@ TEST_F(IdentityTest, EmailsAreOneAccountPerMailboxAsPeopleReadIt) {
   // Kept as typed.
   EXPECT_EQ(QueryUsers("SELECT email FROM users WHERE id = " + std::to_string(ecole))[0][0]
                 .as<std::string>(),
-            "a@\xC3\xA9" "cole.fr");
-  for (const char* bad : {"\xE2\x80\xAE", "\xE2\x80\x8E", "\xC2\xAD", "\xE1\xA0\x8E",
-                          "\xD8\x9C", "\xCD\x8F", "\xEF\xBF\xBC"}) {
+            "a@\xC3\xA9"
+            "cole.fr");
+  for (const char* bad : {"\xE2\x80\xAE", "\xE2\x80\x8E", "\xC2\xAD", "\xE1\xA0\x8E", "\xD8\x9C",
+                          "\xCD\x8F", "\xEF\xBF\xBC"}) {
     // U+202E, U+200E, U+00AD, U+180E, U+061C, U+034F, U+FFFC
     ExpectInvalid(Create("badmail", std::string("ev") + bad + "e@example.com"), "email", bad);
   }
@@ -190,7 +203,10 @@ TEST_F(IdentityTest, ABodyWithNoVisibleCharacterIsInvalid) {
     EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT) << blank;
     EXPECT_EQ(ViolatedFields(status), std::vector<std::string>{"body"});
   }
-  EXPECT_TRUE(CreatePost(author, "\xE3\x85\xA4" "hi").ok());
+  EXPECT_TRUE(CreatePost(author,
+                         "\xE3\x85\xA4"
+                         "hi")
+                  .ok());
   EXPECT_EQ(CountPosts(), 1);
 }
 
@@ -207,7 +223,10 @@ TEST_F(IdentityTest, TwoReplicasRacingOnEquivalentNamesCreateExactlyOne) {
   for (int round = 0; round < kRounds; ++round) {
     const std::string n = std::to_string(round);
     const std::pair<std::string, std::string> pairs[] = {
-        {"stra\xC3\x9F" "e" + n, "strasse" + n},         // straße / strasse: canonical
+        {"stra\xC3\x9F"
+         "e" +
+             n,
+         "strasse" + n},                               // straße / strasse: canonical
         {"\xD0\xB0\xD1\x81\xD0\xB5" + n, "ace" + n}};  // асе / ace: skeleton
     for (const auto& [first_name, second_name] : pairs) {
       grpc::Status a;
@@ -226,8 +245,8 @@ TEST_F(IdentityTest, TwoReplicasRacingOnEquivalentNamesCreateExactlyOne) {
       go = true;
       t1.join();
       t2.join();
-      EXPECT_NE(a.ok(), b.ok()) << first_name << ": " << a.error_message() << " / "
-                                << second_name << ": " << b.error_message();
+      EXPECT_NE(a.ok(), b.ok()) << first_name << ": " << a.error_message() << " / " << second_name
+                                << ": " << b.error_message();
       EXPECT_EQ((a.ok() ? b : a).error_code(), StatusCode::ALREADY_EXISTS);
     }
   }
@@ -243,8 +262,8 @@ TEST_F(IdentityTest, AnAccountThePreviousReleaseWroteIsStillFound) {
       "INSERT INTO users (username, email, password_hash) SELECT 'Oldtimer', "
       "'Old@Example.com', password_hash FROM users WHERE id = " +
       std::to_string(ada));
-  const int64_t old = QueryUsers("SELECT id FROM users WHERE username = 'Oldtimer'")[0][0]
-                          .as<int64_t>();
+  const int64_t old =
+      QueryUsers("SELECT id FROM users WHERE username = 'Oldtimer'")[0][0].as<int64_t>();
   EXPECT_EQ(Lookup("oldtimer"), old);
   EXPECT_EQ(Lookup("", "old@example.COM"), old);
   EXPECT_EQ(LogIn("OLDTIMER"), old);

@@ -135,7 +135,7 @@ class MigrateTest : public ::testing::Test {
 // --- The real migrations/ ---------------------------------------------------
 
 // The newest files of migrations/user and migrations/post.
-constexpr int kRealUserVersion = 4;
+constexpr int kRealUserVersion = 6;
 constexpr int kRealPostVersion = 4;
 
 TEST_F(MigrateTest, UpFromEmptyDownToZeroAndUpAgain) {
@@ -162,7 +162,7 @@ TEST_F(MigrateTest, UpFromEmptyDownToZeroAndUpAgain) {
 
   RunResult noop = Migrate({"up", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(noop.exit_code, 0) << noop.output;
-  EXPECT_THAT(noop.output, HasSubstr("user: nothing to do, database is at version 4"));
+  EXPECT_THAT(noop.output, HasSubstr("user: nothing to do, database is at version 6"));
   EXPECT_THAT(noop.output, HasSubstr("post: nothing to do, database is at version 4"));
 }
 
@@ -204,11 +204,23 @@ TEST_F(MigrateTest, DownToPreviousReleaseAndUpAgainWithData) {
         "VALUES (1, 2, now())");
   }
 
-  // Down to the previous release (0003): the access tokens' revocation
-  // state goes, everything of 0003 stays.
+  // Down to the release of the access tokens (user 0004): the identity
+  // forms (0005, 0006) go and the accounts stay.
+  RunResult to_tokens =
+      Migrate({"down", "--to", "4", "--target", "user", "--migrations-dir", kRealMigrations});
+  ASSERT_EQ(to_tokens.exit_code, 0) << to_tokens.output;
+  EXPECT_EQ(Version(user_url_), 4);
+  EXPECT_EQ(QueryString(user_url_,
+                        "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                        "'users' AND column_name LIKE '%canonical'"),
+            "0");
+  EXPECT_EQ(QueryString(user_url_, "SELECT string_agg(username, ',') FROM users"), "a");
+
+  // Down to the release before the tokens (0003): the access tokens'
+  // revocation state goes, everything of 0003 stays.
   RunResult down = Migrate({"down", "--migrations-dir", kRealMigrations});
   ASSERT_EQ(down.exit_code, 0) << down.output;
-  EXPECT_EQ(Version(user_url_), kRealUserVersion - 1);
+  EXPECT_EQ(Version(user_url_), 3);
   EXPECT_EQ(Version(post_url_), kRealPostVersion - 1);
   EXPECT_EQ(
       QueryString(user_url_,

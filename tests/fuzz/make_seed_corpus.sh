@@ -93,6 +93,16 @@ printf -- '--tls-cert-file=/c.pem\0--tls-key-file=/k.pem\0--tls-client-ca-file=/
 printf -- '--help' | seed config help
 printf -- '--max-deadline-ms=99999999999999999999\0--no-such-flag' | seed config bad
 
+# --- identity_text: one text, read as a username, an e-mail and a body.
+printf 'ada' | seed identity_text ascii
+printf '\xc3\x89MILE' | seed identity_text upper-accent
+printf 'e\xcc\x81mile@\xc3\xa9cole.fr' | seed identity_text decomposed-idna
+printf '\xef\xbd\x81\xef\xbd\x84\xef\xbd\x81' | seed identity_text fullwidth
+printf '\xd0\xb0da' | seed identity_text mixed-script
+printf '\xe3\x85\xa4' | seed identity_text hangul-filler
+printf '\xd7\xa9\xd7\xa8\xd7\x94' | seed identity_text hebrew
+printf 'stra\xc3\x9fe@EXAMPLE.com' | seed identity_text sharp-s-email
+
 # --- redact: first byte even = any text, odd = URL built from parts.
 printf '\x00postgresql://app:s3cret@db:5432/users?sslmode=disable' | seed redact uri
 printf "\\x00host=db password='s3 cret' user=app" | seed redact keyword-value

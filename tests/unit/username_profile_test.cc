@@ -39,11 +39,13 @@ std::string Refusal(const std::string& typed) {
 // final sigma to sigma where toLowerCase keeps them.
 TEST(UsernameProfile, Rfc8265ExamplesAreAcceptedOrRefusedAsTheRfcSays) {
   EXPECT_EQ(Canonical("fussball"), "fussball");
-  EXPECT_EQ(Canonical("fu\xC3\x9F" "ball"), "fussball");  // fußball: folded, stricter
-  EXPECT_EQ(Canonical("\xCF\x80"), "\xCF\x80");           // π
-  EXPECT_EQ(Canonical("\xCE\xA3"), "\xCF\x83");           // Σ -> σ
-  EXPECT_EQ(Canonical("\xCF\x83"), "\xCF\x83");           // σ
-  EXPECT_EQ(Canonical("\xCF\x82"), "\xCF\x83");           // ς -> σ (folded, stricter)
+  EXPECT_EQ(Canonical("fu\xC3\x9F"
+                      "ball"),
+            "fussball");                         // fußball: folded, stricter
+  EXPECT_EQ(Canonical("\xCF\x80"), "\xCF\x80");  // π
+  EXPECT_EQ(Canonical("\xCE\xA3"), "\xCF\x83");  // Σ -> σ
+  EXPECT_EQ(Canonical("\xCF\x83"), "\xCF\x83");  // σ
+  EXPECT_EQ(Canonical("\xCF\x82"), "\xCF\x83");  // ς -> σ (folded, stricter)
   EXPECT_THAT(Refusal("juliet@example.com"), HasSubstr("found U+0040"));  // stricter
   EXPECT_THAT(Refusal("foo bar"), HasSubstr("space"));
   EXPECT_THAT(Refusal(""), HasSubstr("empty"));
@@ -53,12 +55,14 @@ TEST(UsernameProfile, Rfc8265ExamplesAreAcceptedOrRefusedAsTheRfcSays) {
 }
 
 TEST(UsernameProfile, CaseWidthAndCompositionDoNotMakeANewName) {
-  EXPECT_EQ(Canonical("\xC3\x89MILE"), Canonical("\xC3\xA9mile"));       // ÉMILE, émile
-  EXPECT_EQ(Canonical("e\xCC\x81mile"), Canonical("\xC3\xA9mile"));      // decomposed é
+  EXPECT_EQ(Canonical("\xC3\x89MILE"), Canonical("\xC3\xA9mile"));      // ÉMILE, émile
+  EXPECT_EQ(Canonical("e\xCC\x81mile"), Canonical("\xC3\xA9mile"));     // decomposed é
   EXPECT_EQ(Canonical("\xEF\xBD\x81\xEF\xBD\x84\xEF\xBD\x81"), "ada");  // ａｄａ
   EXPECT_EQ(Canonical("\xEF\xBC\xA1\xEF\xBC\xA4\xEF\xBC\xA1"), "ada");  // ＡＤＡ
   EXPECT_EQ(Canonical("\xE2\x84\xAAim"), "kim");                        // KELVIN SIGN
-  EXPECT_EQ(Canonical("stra\xC3\x9F" "e"), "strasse");
+  EXPECT_EQ(Canonical("stra\xC3\x9F"
+                      "e"),
+            "strasse");
   EXPECT_EQ(Canonical("ADA"), "ada");
   EXPECT_EQ(Canonical("Ada_Lovelace-1815.x"), "ada_lovelace-1815.x");
   EXPECT_EQ(Canonical("\xE5\xB1\xB1\xE7\x94\xB0"), "\xE5\xB1\xB1\xE7\x94\xB0");  // 山田
@@ -67,12 +71,18 @@ TEST(UsernameProfile, CaseWidthAndCompositionDoNotMakeANewName) {
 }
 
 TEST(UsernameProfile, InvisibleAndPunctuationOnlyNamesAreRefused) {
-  EXPECT_THAT(Refusal("\xE3\x85\xA4"), HasSubstr("U+3164"));       // HANGUL FILLER
-  EXPECT_THAT(Refusal("\xE1\x85\x9F"), HasSubstr("U+115F"));       // CHOSEONG FILLER
+  EXPECT_THAT(Refusal("\xE3\x85\xA4"), HasSubstr("U+3164"));  // HANGUL FILLER
+  EXPECT_THAT(Refusal("\xE1\x85\x9F"), HasSubstr("U+115F"));  // CHOSEONG FILLER
   EXPECT_THAT(Refusal("ada\xE3\x85\xA4"), HasSubstr("U+3164"));
-  EXPECT_THAT(Refusal("a\xE2\x80\x8B" "da"), HasSubstr("U+200B"));  // zero-width space
-  EXPECT_THAT(Refusal("\xE2\x80\xAE" "ada"), HasSubstr("U+202E"));  // RLO
-  EXPECT_THAT(Refusal("a\xC2\xAD" "da"), HasSubstr("U+00AD"));      // soft hyphen
+  EXPECT_THAT(Refusal("a\xE2\x80\x8B"
+                      "da"),
+              HasSubstr("U+200B"));  // zero-width space
+  EXPECT_THAT(Refusal("\xE2\x80\xAE"
+                      "ada"),
+              HasSubstr("U+202E"));  // RLO
+  EXPECT_THAT(Refusal("a\xC2\xAD"
+                      "da"),
+              HasSubstr("U+00AD"));  // soft hyphen
   EXPECT_THAT(Refusal("a\x07"), HasSubstr("U+0007"));
   EXPECT_THAT(Refusal("."), HasSubstr("a letter or a digit"));
   EXPECT_THAT(Refusal(".."), HasSubstr("a letter or a digit"));
@@ -82,8 +92,12 @@ TEST(UsernameProfile, InvisibleAndPunctuationOnlyNamesAreRefused) {
 }
 
 TEST(UsernameProfile, LatinMixedWithCyrillicOrGreekIsRefused) {
-  EXPECT_THAT(Refusal("\xD0\xB0" "da"), HasSubstr("mixes scripts"));  // Cyrillic а + da
-  EXPECT_THAT(Refusal("\xCE\x91" "DA"), HasSubstr("mixes scripts"));  // Greek Α + DA
+  EXPECT_THAT(Refusal("\xD0\xB0"
+                      "da"),
+              HasSubstr("mixes scripts"));  // Cyrillic а + da
+  EXPECT_THAT(Refusal("\xCE\x91"
+                      "DA"),
+              HasSubstr("mixes scripts"));  // Greek Α + DA
   EXPECT_THAT(Refusal("\xF0\x9D\x90\x9A\xF0\x9D\x90\x9D\xF0\x9D\x90\x9A"),
               HasSubstr("recommends"));  // 𝐚𝐝𝐚 (math bold: a compatibility character)
   EXPECT_THAT(Refusal("a1\xD9\xA1"), HasSubstr("mixes"));  // ASCII and Arabic-Indic digits
@@ -94,7 +108,10 @@ TEST(UsernameProfile, LatinMixedWithCyrillicOrGreekIsRefused) {
 
 TEST(UsernameProfile, RightToLeftNamesFollowTheBidiRule) {
   EXPECT_EQ(Canonical("\xD7\xA9\xD7\xA8\xD7\x94"), "\xD7\xA9\xD7\xA8\xD7\x94");  // שרה
-  EXPECT_EQ(Canonical("\xD7\xA9\xD7\xA8\xD7\x94" "1"), "\xD7\xA9\xD7\xA8\xD7\x94" "1");
+  EXPECT_EQ(Canonical("\xD7\xA9\xD7\xA8\xD7\x94"
+                      "1"),
+            "\xD7\xA9\xD7\xA8\xD7\x94"
+            "1");
   // Starting with a digit, the RTL name breaks rule 1.
   EXPECT_THAT(Refusal("1\xD7\xA9\xD7\xA8\xD7\x94"), HasSubstr("Bidi Rule"));
 }
@@ -104,7 +121,7 @@ TEST(UsernameProfile, RightToLeftNamesFollowTheBidiRule) {
 TEST(UsernameProfile, LookAlikesShareASkeleton) {
   EXPECT_EQ(Skeleton("\xD0\xB0\xD1\x81\xD0\xB5"), Skeleton("ace"));  // all-Cyrillic асе
   EXPECT_EQ(Skeleton("\xD1\x80\xD0\xB0\xD1\x83"), Skeleton("pay"));  // all-Cyrillic рау
-  EXPECT_EQ(Skeleton("\xCE\xBF\xCE\xBD"), Skeleton("ov"));          // all-Greek ον
+  EXPECT_EQ(Skeleton("\xCE\xBF\xCE\xBD"), Skeleton("ov"));           // all-Greek ον
   EXPECT_EQ(Skeleton("m"), Skeleton("rn"));  // the cost: "modern" and "modem" collide
   EXPECT_EQ(Skeleton("modem"), Skeleton("modern"));
   EXPECT_EQ(Skeleton("l"), Skeleton("1"));
