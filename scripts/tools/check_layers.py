@@ -1,16 +1,16 @@
 #!/usr/bin/python3
 """The layers of the code, checked (scripts/test.sh, step "layers").
 
-1. Includes run one way. common/ is five libraries, one folder and one
+1. Includes run one way. common/ is six libraries, one folder and one
    CMake target each, in this order:
 
-       base  <  exec  <  {auth, db, rpc}  <  service
+       {base, text}  <  exec  <  {auth, db, rpc}  <  service
 
    A file in common/<A>/ may include common/<B>/ only when B is A or comes
    before A; db and rpc may not include each other; nothing in common/
    includes a service's folder (user-service/, post-service/, migrate/,
    bench/, tests/). Every `#include "common/..."` in common/, the services,
-   migrate/, bench/ and tests/ must name a file of one of the five folders.
+   migrate/, bench/ and tests/ must name a file of one of the six folders.
    Each common/<A>/CMakeLists.txt may link only the microblog_<B> targets
    that A may include.
 
@@ -83,7 +83,7 @@ def check_includes():
     for path in source_files():
         layer = layer_of(path)
         if layer == "":
-            problems.append(f"{path}:1: a file of common/ outside its five library folders")
+            problems.append(f"{path}:1: a file of common/ outside its six library folders")
             continue
         with open(os.path.join(ROOT, path), encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
