@@ -28,6 +28,8 @@ DEB_PACKAGES=(
   # C++ libraries and code generators (gRPC 1.51, protobuf 3.21).
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libpq-dev libsodium-dev librhonabwy-dev libjansson-dev libgnutls28-dev libabsl-dev libgtest-dev libgmock-dev
+  # Unicode: the username profile, e-mail keys, visible text (common/text: ICU 72).
+  libicu-dev
   # .proto files we compile but do not own: google/rpc/*.proto (inside a jar)
   # and grpc/{health,reflection}/*.proto.
   libgoogle-common-protos-java grpc-proto
