@@ -63,7 +63,7 @@ class LayersTest(unittest.TestCase):
         self.write("common/flat.h", "")
         self.write("user-service/z.cc", '#include "common/base/gone.h"\n')
         problems = check_layers.check_includes()
-        self.assertTrue(any("outside its five library folders" in p for p in problems), problems)
+        self.assertTrue(any("outside its six library folders" in p for p in problems), problems)
         self.assertTrue(any("no such file" in p for p in problems), problems)
 
     def test_a_link_against_the_direction_fails(self):
