@@ -18,8 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/db/array_literal.h"
 #include "common/db/named_statement.h"
-#include "common/text/email_address.h"
-#include "common/text/username_profile.h"
+#include "user-service/identity_forms.h"
 
 namespace microblog {
 namespace user {
@@ -227,7 +226,7 @@ void Backfill(pqxx::connection& connection, int batch_size, std::ostream& out, T
       fill.email = row["email"].as<std::string>();
       last_id = fill.id;
       if (row["username_missing"].as<bool>()) {
-        absl::StatusOr<UsernameForms> forms = PrepareUsername(fill.username);
+        absl::StatusOr<UsernameColumns> forms = UsernameColumnsFor(fill.username);
         if (forms.ok()) {
           fill.username_canonical = std::move(forms->canonical);
           fill.username_skeleton = std::move(forms->skeleton);
@@ -236,7 +235,7 @@ void Backfill(pqxx::connection& connection, int batch_size, std::ostream& out, T
         }
       }
       if (row["email_missing"].as<bool>()) {
-        absl::StatusOr<std::string> key = EmailComparisonKey(fill.email);
+        absl::StatusOr<std::string> key = EmailCanonicalFor(fill.email);
         if (key.ok()) {
           fill.email_canonical = std::move(*key);
         } else {

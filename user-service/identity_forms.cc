@@ -9,14 +9,23 @@
 namespace microblog {
 namespace user {
 
-UsernameColumns UsernameColumnsOf(std::string_view username) {
+absl::StatusOr<UsernameColumns> UsernameColumnsFor(std::string_view username) {
   absl::StatusOr<UsernameForms> forms = PrepareUsername(username);
-  if (!forms.ok()) return {};
-  return {std::move(forms->canonical), std::move(forms->skeleton)};
+  if (!forms.ok()) return forms.status();
+  return UsernameColumns{std::move(forms->canonical), std::move(forms->skeleton)};
+}
+
+absl::StatusOr<std::string> EmailCanonicalFor(std::string_view email) {
+  return EmailComparisonKey(email);
+}
+
+UsernameColumns UsernameColumnsOf(std::string_view username) {
+  absl::StatusOr<UsernameColumns> columns = UsernameColumnsFor(username);
+  return columns.ok() ? std::move(*columns) : UsernameColumns{};
 }
 
 std::optional<std::string> EmailCanonicalOf(std::string_view email) {
-  absl::StatusOr<std::string> key = EmailComparisonKey(email);
+  absl::StatusOr<std::string> key = EmailCanonicalFor(email);
   if (!key.ok()) return std::nullopt;
   return std::move(*key);
 }

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+
 namespace microblog {
 namespace user {
 
@@ -28,6 +30,13 @@ struct UsernameColumns {
   std::optional<std::string> skeleton;
 };
 
+// The forms, or INVALID_ARGUMENT saying why the profile refuses the value
+// (what the backfill reports).
+absl::StatusOr<UsernameColumns> UsernameColumnsFor(std::string_view username);
+absl::StatusOr<std::string> EmailCanonicalFor(std::string_view email);
+
+// The same, with no forms (nullopt) for a refused value: what a write
+// stores.
 UsernameColumns UsernameColumnsOf(std::string_view username);
 std::optional<std::string> EmailCanonicalOf(std::string_view email);
 

@@ -170,7 +170,8 @@ absl::StatusOr<UsernameForms> PrepareUsername(std::string_view typed) {
   if (spoof_checks & USPOOF_MIXED_NUMBERS) {
     return Refused("mixes digits of different numbering systems");
   }
-  if (spoof_checks != 0) return Refused("repeats a combining mark");
+  if (spoof_checks & USPOOF_INVISIBLE) return Refused("repeats a combining mark");
+  if (spoof_checks != 0) return Refused("fails a UTS #39 identifier check");
 
   icu::UnicodeString skeleton;
   uspoof_getSkeletonUnicodeString(profile.spoof, 0, canonical, skeleton, &status);

@@ -72,6 +72,10 @@ class IdentityTest : public BothServicesTest {
     return status.ok() ? response.user().id() : 0;
   }
 
+  // An address, and a name, no other call of this test used.
+  std::string FreshEmail() { return "fresh" + std::to_string(++fresh_) + "@example.com"; }
+  std::string FreshName() { return "fresh" + std::to_string(++fresh_); }
+
   // Expects INVALID_ARGUMENT naming exactly `field`.
   static void ExpectInvalid(const grpc::Status& status, const std::string& field,
                             const std::string& what) {
@@ -79,6 +83,9 @@ class IdentityTest : public BothServicesTest {
         << what << ": " << status.error_message();
     EXPECT_EQ(ViolatedFields(status), std::vector<std::string>{field}) << what;
   }
+
+ private:
+  int fresh_ = 0;
 };
 
 TEST_F(IdentityTest, TheSameNameInAnyCaseWidthOrCompositionIsOneAccount) {
@@ -103,9 +110,7 @@ TEST_F(IdentityTest, TheSameNameInAnyCaseWidthOrCompositionIsOneAccount) {
                strasse},  // straße
            Row{"STRASSE", strasse},
        }) {
-    const grpc::Status again =
-        Create(row.typed, std::string("other-") + std::to_string(row.is) + "-" +
-                              std::to_string(std::rand()) + "@example.com");
+    const grpc::Status again = Create(row.typed, FreshEmail());
     EXPECT_EQ(again.error_code(), StatusCode::ALREADY_EXISTS) << row.typed;
     EXPECT_NE(again.error_message().find("username"), std::string::npos) << again.error_message();
     EXPECT_EQ(Lookup(row.typed), row.is) << row.typed;
@@ -138,8 +143,7 @@ TEST_F(IdentityTest, LookAlikeNamesAreRefused) {
   // skeleton is taken.
   for (const char* look_alike : {"\xD0\xB0\xD1\x81\xD0\xB5",  // all-Cyrillic асе
                                  "modem"}) {                  // rn / m: the accepted cost
-    const grpc::Status status =
-        Create(look_alike, std::string("la-") + std::to_string(std::rand()) + "@example.com");
+    const grpc::Status status = Create(look_alike, FreshEmail());
     EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS) << look_alike;
     EXPECT_NE(status.error_message().find("looks the same"), std::string::npos)
         << status.error_message();
@@ -176,7 +180,7 @@ TEST_F(IdentityTest, EmailsAreOneAccountPerMailboxAsPeopleReadIt) {
                              "COLE.FR",
                              ecole},                          // A@ÉCOLE.FR
                          Row{"a@xn--cole-9oa.fr", ecole}}) {  // the A-label
-    const grpc::Status again = Create("user" + std::to_string(std::rand() % 100000), row.typed);
+    const grpc::Status again = Create(FreshName(), row.typed);
     EXPECT_EQ(again.error_code(), StatusCode::ALREADY_EXISTS) << row.typed;
     EXPECT_NE(again.error_message().find("email"), std::string::npos) << again.error_message();
     EXPECT_EQ(Lookup("", row.typed), row.is) << row.typed;
@@ -208,6 +212,30 @@ TEST_F(IdentityTest, ABodyWithNoVisibleCharacterIsInvalid) {
                          "hi")
                   .ok());
   EXPECT_EQ(CountPosts(), 1);
+}
+
+// Wrong passwords under different spellings of one account are failures
+// of one login: after five, even the right password is refused (before any
+// hash) under yet another spelling.
+TEST_F(IdentityTest, EverySpellingOfALoginSharesItsThrottle) {
+  MustCreate("\xC3\xA9mile", "emile@example.com");  // émile
+  const char* spellings[] = {"\xC3\x89MILE", "e\xCC\x81mile", "\xC3\xA9MILE", "\xC3\x89mile",
+                             "\xC3\xA9mile"};
+  for (const char* spelling : spellings) {
+    v1::VerifyPasswordRequest request;
+    request.set_login(spelling);
+    request.set_password("a wrong guess");
+    v1::VerifyPasswordResponse response;
+    EXPECT_EQ(user_stub_->VerifyPassword(NewContext().get(), request, &response).error_code(),
+              StatusCode::UNAUTHENTICATED)
+        << spelling;
+  }
+  v1::VerifyPasswordRequest request;
+  request.set_login("E\xCC\x81MILE");  // E + U+0301 + MILE
+  request.set_password(kPassword);
+  v1::VerifyPasswordResponse response;
+  EXPECT_EQ(user_stub_->VerifyPassword(NewContext().get(), request, &response).error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
 }
 
 // Two replicas on one database, each asked for one spelling of the same

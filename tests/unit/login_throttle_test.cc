@@ -113,6 +113,26 @@ TEST_F(LoginThrottleTest, UnknownAndExistingLoginsAndTheirCasesAreThrottledAlike
   EXPECT_EQ(Try("NOSUCHUSER", "ip:a").message(), Try("ärger", "ip:a").message());
 }
 
+// The throttle keys a login by the form its account is found by
+// (identity_forms.h): every spelling of one name or address shares the
+// limits, so changing case, width or composition buys no more guesses.
+TEST_F(LoginThrottleTest, EverySpellingOfOneLoginSharesItsLimits) {
+  Fail("\xC3\xA9mile", "ip:a", 2);   // émile
+  Fail("\xC3\x89MILE", "ip:a", 1);   // ÉMILE
+  Fail("e\xCC\x81mile", "ip:a", 1);  // e + U+0301
+  Fail("\xC3\x89mile", "ip:a", 1);   // Émile
+  EXPECT_FALSE(Try("\xC3\xA9mile", "ip:a").ok());
+  Fail(
+      "stra\xC3\x9F"
+      "e@example.com",
+      "ip:a", LoginThrottle::kFreeFailures);
+  EXPECT_FALSE(Try("STRASSE@EXAMPLE.COM", "ip:a").ok());
+  Fail("\xEF\xBD\x81\xEF\xBD\x84\xEF\xBD\x81", "ip:a", LoginThrottle::kFreeFailures);  // ａｄａ
+  EXPECT_FALSE(Try("ada", "ip:a").ok());
+  // Another name is not throttled by them.
+  EXPECT_TRUE(Try("emily", "ip:a").ok());
+}
+
 TEST_F(LoginThrottleTest, HundredFailuresAnHourFromManySourcesSpareOnlyKnownSources) {
   Succeed("alice", "ip:home");
   for (int i = 0; i < LoginThrottle::kMaxFailuresPerWindow; ++i) {
