@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -19,12 +20,15 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "migrate/autogenerate.h"
 #include "migrate/connection.h"
 #include "migrate/database_migrator.h"
 #include "migrate/database_url.h"
+#include "migrate/declared_schema.h"
 #include "migrate/errors.h"
 #include "migrate/migration_files.h"
 #include "migrate/schema_snapshot.h"
+#include "migrate/scratch_database.h"
 
 namespace microblog {
 namespace migrate {
@@ -71,128 +75,7 @@ class SignalWatcher {
   std::thread thread_;
 };
 
-std::string DropSql(pqxx::connection_base& conn, const std::string& name) {
-  return "DROP DATABASE IF EXISTS " + conn.quote_name(name) + " WITH (FORCE)";
-}
-
-// A database created for the check on the server of `server` and dropped
-// again by Drop() or the destructor.
-class ScratchDatabase {
- public:
-  ScratchDatabase(const TargetDatabase& target, const DatabaseUrl& server, std::string name)
-      : name_(std::move(name)),
-        url_(std::string("the scratch database of ") + target.url_source,
-             ConninfoWithDatabase(server.url(), name_)),
-        admin_(std::make_unique<Connection>(server)) {
-    pqxx::nontransaction tx(*admin_);
-    pqxx::row role = tx.exec1(
-        "SELECT current_user, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user");
-    const std::string role_name = role[0].as<std::string>();
-    if (!role[1].as<bool>()) throw NoCreatedb(target, role_name, "");
-    try {
-      tx.exec("CREATE DATABASE " + tx.quote_name(name_));
-    } catch (const pqxx::insufficient_privilege& e) {
-      throw NoCreatedb(target, role_name, e.what());
-    }
-    created_ = true;
-  }
-  ~ScratchDatabase() {
-    try {
-      Drop();
-    } catch (const std::exception&) {
-      // Reported by Drop() callers; a destructor only tries.
-    }
-  }
-  ScratchDatabase(const ScratchDatabase&) = delete;
-  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
-
-  const std::string& name() const { return name_; }
-  const DatabaseUrl& url() const { return url_; }
-
-  // Drops the database (ending any session still in it). Throws pqxx errors.
-  void Drop() {
-    if (!created_) return;
-    pqxx::nontransaction tx(*admin_);
-    tx.exec(DropSql(*admin_, name_));
-    created_ = false;
-  }
-
- private:
-  static MigrateError NoCreatedb(const TargetDatabase& target, const std::string& role,
-                                 const std::string& server_message) {
-    return MigrateError(
-        ExitCode::kCheckNoCreatedb,
-        std::string("migrate check needs to create a scratch database on the server of "
-                    "database ") +
-            target.spec->name + " (" + target.url_source + "), but role \"" + role +
-            "\" does not have the CREATEDB privilege" +
-            (server_message.empty()
-                 ? ""
-                 : " (" + server_message.substr(0, server_message.find('\n')) + ")") +
-            ". Run check as a role that has it (e.g. the superuser of a development or CI "
-            "server), or grant it: ALTER ROLE \"" +
-            role + "\" CREATEDB;");
-  }
-
-  std::string name_;
-  DatabaseUrl url_;
-  std::unique_ptr<Connection> admin_;
-  bool created_ = false;
-};
-
-std::string Indent(const std::string& text, const std::string& prefix) {
-  std::string result;
-  std::istringstream lines(text);
-  std::string line;
-  bool first = true;
-  while (std::getline(lines, line)) {
-    if (!first) result += "\n" + prefix;
-    result += line;
-    first = false;
-  }
-  return result;
-}
-
-// Why the check failed: the first difference, both definitions, and the names
-// of the others.
-std::string DescribeDifferences(const std::vector<SchemaDifference>& differences,
-                                const std::string& before_label, const std::string& after_label) {
-  const SchemaDifference& first = differences.front();
-  std::string what = first.kind + " " + first.name;
-  if (!first.before.has_value()) {
-    what += " is left behind: it exists after the down file, not at " + before_label;
-  } else if (!first.after.has_value()) {
-    what += " is missing: it exists at " + before_label + ", not after the down file";
-  } else {
-    what += " differs";
-  }
-  const size_t width = std::max(before_label.size(), after_label.size()) + 1;
-  auto line = [&](const std::string& label, const std::optional<std::string>& definition) {
-    std::string padded = label + ":" + std::string(width - label.size(), ' ');
-    return "    " + padded +
-           Indent(definition.value_or("(absent)"), std::string(4 + width + 1, ' ')) + "\n";
-  };
-  std::string text =
-      "  " + what + ":\n" + line(before_label, first.before) + line(after_label, first.after);
-  if (differences.size() > 1) {
-    text += "  " + std::to_string(differences.size() - 1) + " more difference" +
-            (differences.size() > 2 ? "s" : "") + ":";
-    const size_t shown = std::min<size_t>(differences.size(), 6);
-    for (size_t i = 1; i < shown; ++i) {
-      text += (i == 1 ? " " : ", ") + differences[i].kind + " " + differences[i].name;
-    }
-    if (differences.size() > shown) text += ", ...";
-    text += "\n";
-  }
-  return text;
-}
-
-std::string ScratchName(const std::string& target) {
-  std::random_device random;
-  std::ostringstream name;
-  name << "migrate_check_" << target << "_" << getpid() << "_" << std::hex << (random() & 0xffffff);
-  return name.str();
-}
+void RefuseTodos(const std::string& db_name, const std::vector<MigrationFile>& files);
 
 void CheckTarget(const Options& options, const TargetDatabase& target, std::ostream& out,
                  const SignalWatcher& watcher,
@@ -202,11 +85,12 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
       LoadMigrationFiles(options.migrations_dir + "/" + db_name);
   const int latest = static_cast<int>(files.size());
   DatabaseUrl server(target.url_source, target.url);
+  RefuseTodos(db_name, files);
 
   auto check_interrupted = [&watcher] {
     if (watcher.received() != 0) throw std::runtime_error("interrupted");
   };
-  const std::string scratch_name = ScratchName(db_name);
+  const std::string scratch_name = ScratchName("check", db_name);
   set_scratch(&scratch_name);
   ScratchDatabase scratch(target, server, scratch_name);
   check_interrupted();
@@ -214,6 +98,7 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
       << " (" << server.Endpoint() << ")" << std::endl;
 
   std::ostringstream migrator_log;  // its per-file lines; ours are shorter
+  std::vector<SchemaSnapshot> at(latest + 1);
   {
     DatabaseMigrator migrator(db_name, scratch.url(), files, migrator_log);
     migrator.Connect();
@@ -229,7 +114,6 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
                           : "version " + std::to_string(version);
     };
 
-    std::vector<SchemaSnapshot> at(latest + 1);
     at[0] = SchemaSnapshot::Take(snapshot_conn);
     for (int v = 0; v < latest; ++v) {
       const MigrationFile& file = files[v];
@@ -275,7 +159,51 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
   }
   scratch.Drop();
   set_scratch(nullptr);
-  out << db_name << ": check passed; dropped scratch database " << scratch.name() << std::endl;
+  out << db_name << ": dropped scratch database " << scratch.name() << std::endl;
+
+  const std::string declared_path = DeclaredSchemaPath(options.migrations_dir, db_name);
+  std::error_code ec;
+  if (!std::filesystem::exists(declared_path, ec)) {
+    out << db_name << ": no declared schema " << declared_path << " to compare with" << std::endl;
+  } else {
+    check_interrupted();
+    const std::string drift = DescribeDrift(
+        at[latest], SnapshotOfDeclaredSchema(target, server, declared_path), declared_path);
+    if (!drift.empty()) {
+      throw MigrateError(
+          ExitCode::kCheckFailed,
+          "check failed on database " + db_name +
+              ": the migrations do not produce the declared "
+              "schema " +
+              declared_path + " (version " + std::to_string(latest) + " compared with it).\n" +
+              drift +
+              "Edit the declared schema, or autogenerate the missing migration: migrate new NAME "
+              "--target " +
+              db_name + " --autogenerate.");
+    }
+    out << db_name << ": version " << latest << " equals the declared schema " << declared_path
+        << std::endl;
+  }
+  out << db_name << ": check passed" << std::endl;
+}
+
+// Fails on the first `-- TODO(migrate):` line of any migration file.
+void RefuseTodos(const std::string& db_name, const std::vector<MigrationFile>& files) {
+  for (const MigrationFile& file : files) {
+    for (const auto& [path, sql] :
+         {std::pair{&file.up_path, &file.up_sql}, std::pair{&file.down_path, &file.down_sql}}) {
+      std::istringstream lines(*sql);
+      std::string line;
+      for (int number = 1; std::getline(lines, line); ++number) {
+        if (line.rfind(kTodoMarker, 0) != 0) continue;
+        throw MigrateError(ExitCode::kCheckFailed,
+                           "check failed on database " + db_name + ": " + *path + ":" +
+                               std::to_string(number) +
+                               " holds an unresolved TODO of migrate new --autogenerate:\n  " +
+                               line + "\nResolve it (the line says how), then delete the line.");
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -329,7 +257,7 @@ void RunCheck(const Options& options, std::ostream& out) {
       // A session of its own: the main thread's may be busy with a migration.
       Connection conn(DatabaseUrl(current.target->url_source, current.target->url));
       pqxx::nontransaction tx(conn);
-      tx.exec(DropSql(conn, current.scratch));
+      tx.exec(DropDatabaseSql(conn, current.scratch));
     } catch (const std::exception&) {
       // The main thread drops it again while unwinding.
     }

@@ -10,6 +10,7 @@
 
 #include <pqxx/pqxx>
 
+#include "migrate/autogenerate_command.h"
 #include "migrate/check_command.h"
 #include "migrate/database_migrator.h"
 #include "migrate/errors.h"
@@ -397,7 +398,11 @@ void RunCommand(const Options& options, std::ostream& out, std::ostream& err) {
       RunCheck(options, out);
       return;
     case Command::kNew:
-      RunNew(options, out);
+      if (options.autogenerate) {
+        RunAutogenerate(options, out);
+      } else {
+        RunNew(options, out);
+      }
       return;
     case Command::kStamp:
       RunStamp(options, out);

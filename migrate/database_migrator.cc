@@ -44,6 +44,8 @@ std::string PoolerRefusal(const std::string& name, const std::string& evidence) 
 
 }  // namespace
 
+const char* HistoryTableDdl() { return kCreateHistoryTable; }
+
 DatabaseMigrator::DatabaseMigrator(std::string name, DatabaseUrl url,
                                    std::vector<MigrationFile> files, std::ostream& out)
     : name_(std::move(name)), url_(std::move(url)), files_(std::move(files)), out_(out) {}

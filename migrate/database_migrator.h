@@ -48,6 +48,9 @@ struct AppliedMigration {
   int64_t duration_ms = 0;
 };
 
+// The CREATE TABLE IF NOT EXISTS of migrate's history table.
+const char* HistoryTableDdl();
+
 class DatabaseMigrator {
  public:
   // `name` is the logical database ("user", "post"); `files` its migrations;

@@ -33,7 +33,10 @@ const std::set<std::string>& CommandFlags(Command command) {
                                               "--lock-retries"};
   static const std::set<std::string> kWait = {"--version", "--timeout"};
   static const std::set<std::string> kJson = {"--json"};
+  static const std::set<std::string> kNew = {"--autogenerate"};
   switch (command) {
+    case Command::kNew:
+      return kNew;
     case Command::kStatus:
     case Command::kHistory:
       return kJson;
@@ -58,14 +61,15 @@ bool IsGlobalFlag(const std::string& flag) {
 
 bool IsKnownFlag(const std::string& flag) {
   if (IsGlobalFlag(flag)) return true;
-  for (Command command : {Command::kUp, Command::kDown, Command::kWait, Command::kStatus}) {
+  for (Command command :
+       {Command::kUp, Command::kDown, Command::kWait, Command::kStatus, Command::kNew}) {
     if (CommandFlags(command).count(flag) != 0) return true;
   }
   return false;
 }
 
 bool TakesValue(const std::string& flag) {
-  return flag != "--dry-run" && flag != "--help" && flag != "--json";
+  return flag != "--dry-run" && flag != "--help" && flag != "--json" && flag != "--autogenerate";
 }
 
 int ParseNonNegative(const std::string& flag, const std::string& value) {
@@ -201,7 +205,7 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
     target_known = true;
     TargetDatabase database;
     database.spec = &spec;
-    if (options.command == Command::kNew) {
+    if (options.command == Command::kNew && flags.count("--autogenerate") == 0) {
       // Writes files only: no database, no URL needed.
       options.targets.push_back(std::move(database));
       continue;
@@ -235,6 +239,7 @@ Options ParseOptions(const std::vector<std::string>& args, const EnvLookup& env)
   }
   options.dry_run = flags.count("--dry-run") != 0;
   options.json = flags.count("--json") != 0;
+  options.autogenerate = flags.count("--autogenerate") != 0;
   if (auto timeout = flag_value("--lock-timeout")) {
     options.lock_timeout_ms = ParseDurationMs("--lock-timeout", *timeout);
   }
@@ -289,11 +294,21 @@ Commands:
         problem (edited applied file, database ahead of the files).
   history [--json]
         The rows of each database's schema_migrations table.
-  new NAME --target user|post
+  new NAME --target user|post [--autogenerate]
         Write the next numbered pair NNNN_NAME.up.sql / .down.sql (with a
         header of the rules) into DIR/<database>/ and print both paths. NAME
         is [a-z0-9_]+. Needs no database. Refuses when the folder has a gap
         or the files exist.
+        With --autogenerate (like `flask db migrate`): builds the migration
+        files' schema and the declared schema DIR/schema/<database>.sql in
+        two scratch databases on the server of the target's URL (CREATEDB
+        needed), prints one "Detected ..." line per difference, and writes
+        the migration from one to the other, safe on busy tables: indexes
+        CONCURRENTLY and VALIDATE CONSTRAINT go into a second, no-transaction
+        pair NNNN+1_NAME_concurrently. What it cannot write safely (drops,
+        renames, type changes, ...) is a `-- TODO(migrate):` line at the top
+        of the up file, which check refuses until resolved. Nothing differs:
+        "No changes in schema detected.", no file, exit 0.
   stamp VERSION --target user|post
         Record versions 1..VERSION as applied WITHOUT running them (each with
         the sha256 of its up file, duration_ms 0): for adopting a database
@@ -318,6 +333,9 @@ Commands:
         indexes, sequences/identities, views, functions, triggers, policies,
         rules, types, extensions, grants and comments (not column order). The
         first difference is printed with the down file and both definitions.
+        Then drift: the newest version must equal the declared schema
+        DIR/schema/<database>.sql (when it exists), and no migration file may
+        hold a `-- TODO(migrate):` line.
         The scratch database is dropped, also on failure, SIGINT and SIGTERM.
   help  This text (also --help, -h).
 

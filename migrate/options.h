@@ -46,8 +46,9 @@ struct Options {
   // wait --version; nullopt means "latest"
   std::optional<int> wait_version;
   int wait_timeout_seconds = 300;
-  // new NAME
+  // new NAME [--autogenerate]
   std::string new_name;
+  bool autogenerate = false;
   // stamp VERSION
   int stamp_version = 0;
   // status --json, history --json

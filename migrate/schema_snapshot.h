@@ -22,6 +22,12 @@
 // The history table `schema_migrations` belongs to migrate and is not part of
 // any version: its structure is left out, its grants (which migrations give
 // to the services' roles) are compared like any other.
+//
+// Besides its definition, each object carries details (not compared): the
+// facts `migrate new --autogenerate` needs to write DDL for it
+// (autogenerate.h), e.g. a column's table, type and default, or the CREATE
+// statement PostgreSQL prints for an index. They are listed per kind in
+// schema_snapshot.cc.
 #ifndef MICROBLOG_MIGRATE_SCHEMA_SNAPSHOT_H_
 #define MICROBLOG_MIGRATE_SCHEMA_SNAPSHOT_H_
 
@@ -50,21 +56,34 @@ struct SchemaObjectKey {
   }
 };
 
+// One object of a snapshot: its definition (what is compared) and its
+// details (kind-specific, e.g. {"table": "public.posts", "type": "text"}).
+struct SchemaObject {
+  std::string definition;
+  std::map<std::string, std::string> details;
+
+  // The detail `key`, "" when absent.
+  const std::string& Detail(const std::string& key) const;
+};
+
 class SchemaSnapshot {
  public:
   // Reads the schema of the database `conn` is connected to (in a read-only
   // transaction). Throws pqxx exceptions.
   static SchemaSnapshot Take(pqxx::connection_base& conn);
 
-  void Add(const std::string& kind, const std::string& name, const std::string& definition);
-  const std::map<SchemaObjectKey, std::string>& entries() const { return entries_; }
+  void Add(const std::string& kind, const std::string& name, const std::string& definition,
+           std::map<std::string, std::string> details = {});
+  const std::map<SchemaObjectKey, SchemaObject>& entries() const { return entries_; }
+  // The object (kind, name), or nullptr.
+  const SchemaObject* Find(const std::string& kind, const std::string& name) const;
 
   // Every entry, one "kind name: definition" line each (for debugging and
   // tests).
   std::string ToString() const;
 
  private:
-  std::map<SchemaObjectKey, std::string> entries_;
+  std::map<SchemaObjectKey, SchemaObject> entries_;
 };
 
 // One object whose definition differs between two snapshots; nullopt on a
@@ -74,12 +93,22 @@ struct SchemaDifference {
   std::string name;
   std::optional<std::string> before;
   std::optional<std::string> after;
+  // The objects themselves (nullptr where absent), pointing into the two
+  // snapshots compared: valid while they are.
+  const SchemaObject* before_object = nullptr;
+  const SchemaObject* after_object = nullptr;
 };
 
 // Every difference between `before` and `after`, in reporting order (by kind,
-// then name).
+// then name). The result points into both snapshots.
 std::vector<SchemaDifference> CompareSnapshots(const SchemaSnapshot& before,
                                                const SchemaSnapshot& after);
+
+// The first of `differences` (not empty) with both its definitions, labelled
+// `before_label` and `after_label`, and the names of the others: the text
+// `migrate check` prints.
+std::string DescribeDifferences(const std::vector<SchemaDifference>& differences,
+                                const std::string& before_label, const std::string& after_label);
 
 }  // namespace migrate
 }  // namespace microblog

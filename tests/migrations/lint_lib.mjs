@@ -9,10 +9,12 @@ import path from "node:path";
 import { checkTree, contractStatus, upFiles, UP_FILE_RE } from "./expand_contract.mjs";
 import { APPLIED_FILE_EXCLUSIONS, CONTRACT_RULES, GLOBAL_EXCLUDED_RULES, PG_VERSION } from "./lint_config.mjs";
 
-// Every .sql file under `root`, sorted.
+// Every .sql file under `root`, sorted, except the declared schemas of
+// schema/: they describe the result and never run on a live table (migrate
+// applies them to empty scratch databases only).
 function sqlFiles(root) {
   return fs.readdirSync(root, { recursive: true })
-    .filter((f) => f.endsWith(".sql"))
+    .filter((f) => f.endsWith(".sql") && !f.startsWith(`schema${path.sep}`))
     .sort()
     .map((f) => path.join(root, f));
 }
