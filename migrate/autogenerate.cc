@@ -44,7 +44,8 @@ enum Rank : int {
   kAddForeignKey = 81,
   kCreateIndex = 85,
   kAddConstraintUsingIndex = 86,
-  kCreateDependent = 90,  // views, triggers, policies
+  kCreateDependent = 90,     // views, triggers, policies
+  kRevokeFromExisting = 94,  // before the grants: a table's REVOKE also takes its columns'
   kGrantOrComment = 95,
 };
 
@@ -102,8 +103,8 @@ std::string IfColumnNotNull(bool not_null, const std::string& table, const std::
 
 // One PostgreSQL identifier as SQL writes it.
 std::string QuoteIdent(const std::string& name) {
-  bool plain = !name.empty() && (std::islower(static_cast<unsigned char>(name[0])) != 0 ||
-                                 name[0] == '_');
+  bool plain =
+      !name.empty() && (std::islower(static_cast<unsigned char>(name[0])) != 0 || name[0] == '_');
   for (char c : name) {
     if (!(std::islower(static_cast<unsigned char>(c)) != 0 ||
           std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '_')) {
@@ -155,9 +156,9 @@ ParsedAcl ParseAcl(const std::string& acl) {
 
 std::string PrivilegeNames(const std::set<char>& letters, const std::string& column) {
   static const std::map<char, const char*> kNames = {
-      {'r', "SELECT"},     {'a', "INSERT"},  {'w', "UPDATE"},  {'d', "DELETE"},
-      {'D', "TRUNCATE"},   {'x', "REFERENCES"}, {'t', "TRIGGER"}, {'X', "EXECUTE"},
-      {'U', "USAGE"},      {'C', "CREATE"},  {'c', "CONNECT"}, {'T', "TEMPORARY"},
+      {'r', "SELECT"},   {'a', "INSERT"},     {'w', "UPDATE"},  {'d', "DELETE"},
+      {'D', "TRUNCATE"}, {'x', "REFERENCES"}, {'t', "TRIGGER"}, {'X', "EXECUTE"},
+      {'U', "USAGE"},    {'C', "CREATE"},     {'c', "CONNECT"}, {'T', "TEMPORARY"},
   };
   std::string names;
   for (const char* order = "rawdDxtXUCcT"; *order != '\0'; ++order) {
@@ -250,7 +251,10 @@ class Planner {
       }
       return PlanStandalone(d, added, removed, kCreateExtension, kDropExtension);
     }
-    Todo(d.kind + " " + d.name + " " + (added ? "added" : removed ? "removed" : "changed") +
+    Todo(d.kind + " " + d.name + " " +
+         (added     ? "added"
+          : removed ? "removed"
+                    : "changed") +
          ": migrate cannot write this kind of change; write it, and its down, by hand.");
   }
 
@@ -283,8 +287,9 @@ class Planner {
     const SchemaObject& object = Either(d);
     if (object.Detail("create").empty() ||
         (!added && !removed && d.before_object->Detail("create").empty())) {
-      Todo(d.kind + " " + d.name + ": migrate cannot write its CREATE (an aggregate?); write "
-                                   "the change, and its down, by hand.");
+      Todo(d.kind + " " + d.name +
+           ": migrate cannot write its CREATE (an aggregate?); write "
+           "the change, and its down, by hand.");
       return;
     }
     if (added) {
@@ -295,13 +300,14 @@ class Planner {
       Add(Phase::kTransactional, create_rank, d.after_object->Detail("create"),
           d.before_object->Detail("create"));
     } else {
-      auto replace = [](const std::string& create) {
-        return std::regex_replace(create, std::regex("^CREATE (MATERIALIZED )?VIEW "),
-                                  "CREATE OR REPLACE $1VIEW ",
-                                  std::regex_constants::format_first_only);
+      // DROP and CREATE (OR REPLACE cannot drop or retype a column), with the
+      // view's grants and comment given back.
+      auto recreate = [&](const SchemaSnapshot& side, const SchemaObject& view) {
+        return view.Detail("drop") + ";\n" + view.Detail("create") +
+               ViewExtras(side, d.name, view.Detail("sql_name"));
       };
-      Add(Phase::kTransactional, create_rank, replace(d.after_object->Detail("create")),
-          replace(d.before_object->Detail("create")));
+      Add(Phase::kTransactional, create_rank, recreate(declared_, *d.after_object),
+          recreate(current_, *d.before_object));
     }
   }
 
@@ -467,8 +473,8 @@ class Planner {
     const std::string check_name =
         NotNullCheckName(column.Detail("table"), column_name.substr(column_name.rfind('.') + 1));
     const std::string check = QuoteIdent(check_name);
-    const std::string add_check = "ALTER TABLE " + table + " ADD CONSTRAINT " + check +
-                                  " CHECK (" + name + " IS NOT NULL) NOT VALID";
+    const std::string add_check = "ALTER TABLE " + table + " ADD CONSTRAINT " + check + " CHECK (" +
+                                  name + " IS NOT NULL) NOT VALID";
     const std::string drop_check = "ALTER TABLE " + table + " DROP CONSTRAINT IF EXISTS " + check;
     Add(Phase::kTransactional, kAlterColumn, add_check, drop_check);
     // Each statement can run again after a failure: VALIDATE only while the
@@ -507,8 +513,9 @@ class Planner {
       if (!added) Add(Phase::kTransactional, kDropConstraint, drop, add_as_is(*d.before_object));
       if (!removed) Add(Phase::kTransactional, kAddConstraint, add_as_is(*d.after_object), drop);
       if (type == "x") {
-        Todo("constraint " + d.name + ": an exclusion constraint, built under an exclusive "
-                                      "lock; check that the table is small, or build it by hand.");
+        Todo("constraint " + d.name +
+             ": an exclusion constraint, built under an exclusive "
+             "lock; check that the table is small, or build it by hand.");
       }
       return;
     }
@@ -527,15 +534,15 @@ class Planner {
     if (removed) return;
     const SchemaObject& after = *d.after_object;
     if (type == "u" || type == "p") {
-      const SchemaObject* index = declared_.Find("index", d.name.substr(0, d.name.find('.')) +
-                                                              "." + NameOnly(d.name));
+      const SchemaObject* index =
+          declared_.Find("index", d.name.substr(0, d.name.find('.')) + "." + NameOnly(d.name));
       if (index == nullptr) {
         Todo("constraint " + d.name + ": its index was not found; write it by hand.");
         return;
       }
       const std::string using_index = alter + " ADD CONSTRAINT " + name +
-                                      (type == "p" ? " PRIMARY KEY" : " UNIQUE") +
-                                      " USING INDEX " + name;
+                                      (type == "p" ? " PRIMARY KEY" : " UNIQUE") + " USING INDEX " +
+                                      name;
       Add(Phase::kConcurrent, kCreateIndex, Concurrently(index->Detail("create")),
           "DROP INDEX CONCURRENTLY IF EXISTS " + index->Detail("sql_name"));
       Add(Phase::kConcurrent, kAddConstraintUsingIndex,
@@ -565,8 +572,8 @@ class Planner {
         (d.before_object != nullptr && d.before_object->Detail("constraint") == "t")) {
       return;  // the constraint's
     }
-    const std::string drop_concurrently = "DROP INDEX CONCURRENTLY IF EXISTS " +
-                                          index.Detail("sql_name");
+    const std::string drop_concurrently =
+        "DROP INDEX CONCURRENTLY IF EXISTS " + index.Detail("sql_name");
     if (ParentAdded(index)) {
       Add(Phase::kTransactional, kCreateIndex, index.Detail("create"), "");
       return;
@@ -589,8 +596,9 @@ class Planner {
     const SchemaObject& object = Either(d);
     if ((!added && d.before_object->Detail("create").empty()) ||
         (!removed && d.after_object->Detail("create").empty())) {
-      Todo(d.kind + " " + d.name + ": a disabled trigger, which migrate does not write; write "
-                                   "it, and its down, by hand.");
+      Todo(d.kind + " " + d.name +
+           ": a disabled trigger, which migrate does not write; write "
+           "it, and its down, by hand.");
       return;
     }
     if (ParentAdded(object)) {
@@ -615,8 +623,9 @@ class Planner {
     const SchemaObject& object = Either(d);
     const std::string& target = object.Detail("sql_object");
     if (target.empty()) {
-      Todo("grant " + d.name + " changed: migrate does not write ALTER DEFAULT PRIVILEGES; "
-                               "write it, and its down, by hand.");
+      Todo("grant " + d.name +
+           " changed: migrate does not write ALTER DEFAULT PRIVILEGES; "
+           "write it, and its down, by hand.");
       return;
     }
     const ParsedAcl before = ParseAcl(d.before.value_or(object.Detail("default_acl")));
@@ -625,13 +634,29 @@ class Planner {
       Todo("grant " + d.name + ": privileges WITH GRANT OPTION, which migrate does not write.");
       return;
     }
-    const std::string& column = object.Detail("sql_column");
-    std::set<std::string> grantees;
-    for (const auto& [grantee, unused] : before.privileges) grantees.insert(grantee);
-    for (const auto& [grantee, unused] : after.privileges) grantees.insert(grantee);
     // While the object exists after the change, after the objects are
     // created; otherwise before they are dropped.
     const int rank = d.after.has_value() ? kGrantOrComment : kRevokeOrUncomment;
+    for (const AclStep& step : AclSteps(before, after, target, object.Detail("sql_column"))) {
+      Add(Phase::kTransactional,
+          step.revoke && rank == kGrantOrComment ? kRevokeFromExisting : rank, step.statement,
+          step.inverse);
+    }
+  }
+
+  // The GRANTs and REVOKEs from ACL `before` to `after` of `target`
+  // ("TABLE public.t"; `column` for column privileges).
+  struct AclStep {
+    bool revoke;
+    std::string statement;
+    std::string inverse;
+  };
+  static std::vector<AclStep> AclSteps(const ParsedAcl& before, const ParsedAcl& after,
+                                       const std::string& target, const std::string& column) {
+    std::set<std::string> grantees;
+    for (const auto& [grantee, unused] : before.privileges) grantees.insert(grantee);
+    for (const auto& [grantee, unused] : after.privileges) grantees.insert(grantee);
+    std::vector<AclStep> steps;
     for (const std::string& grantee : grantees) {
       auto get = [&grantee](const ParsedAcl& acl) {
         auto it = acl.privileges.find(grantee);
@@ -651,20 +676,42 @@ class Planner {
                                     " TO " + role);
       };
       auto revoke = [&](const std::set<char>& privileges) {
-        return ForRole(grantee, "REVOKE " + PrivilegeNames(privileges, column) + " ON " +
-                                    target + " FROM " + role);
+        return ForRole(grantee, "REVOKE " + PrivilegeNames(privileges, column) + " ON " + target +
+                                    " FROM " + role);
       };
-      if (!granted.empty()) Add(Phase::kTransactional, rank, grant(granted), revoke(granted));
-      if (!revoked.empty()) Add(Phase::kTransactional, rank, revoke(revoked), grant(revoked));
+      if (!granted.empty()) steps.push_back({false, grant(granted), revoke(granted)});
+      if (!revoked.empty()) steps.push_back({true, revoke(revoked), grant(revoked)});
     }
+    return steps;
+  }
+
+  // What re-creating view `name` of `side` must give back besides its
+  // definition: its grants and its comment.
+  static std::string ViewExtras(const SchemaSnapshot& side, const std::string& name,
+                                const std::string& sql_name) {
+    std::string extras;
+    if (const SchemaObject* grant = side.Find("grant", "view " + name)) {
+      const ParsedAcl acl = ParseAcl(grant->definition);
+      for (const AclStep& step :
+           AclSteps(ParseAcl(grant->Detail("default_acl")), acl, grant->Detail("sql_object"), "")) {
+        extras += ";\n" + step.statement;
+      }
+    }
+    for (const auto& [key, comment] : side.entries()) {
+      if (key.kind == "comment" && comment.Detail("sql_object") == "VIEW " + sql_name) {
+        extras += ";\nCOMMENT ON VIEW " + sql_name + " IS " + SingleQuoted(comment.Detail("value"));
+      }
+    }
+    return extras;
   }
 
   void PlanComment(const SchemaDifference& d, bool added, bool removed) {
     const SchemaObject& object = Either(d);
     const std::string& target = object.Detail("sql_object");
     if (target.empty()) {
-      Todo("comment on " + d.name + ": migrate cannot name this object in COMMENT ON; write "
-                                    "it, and its down, by hand.");
+      Todo("comment on " + d.name +
+           ": migrate cannot name this object in COMMENT ON; write "
+           "it, and its down, by hand.");
       return;
     }
     auto comment = [&target](const SchemaObject* c) {
@@ -685,8 +732,7 @@ class Planner {
     std::map<std::string, std::vector<std::string>> dropped_columns;  // "table|type" -> names
     for (const SchemaDifference& d : differences_) {
       if (d.kind == "column" && d.after_object == nullptr) {
-        dropped_columns[d.before_object->Detail("table") + "|" +
-                        d.before_object->Detail("type")]
+        dropped_columns[d.before_object->Detail("table") + "|" + d.before_object->Detail("type")]
             .push_back(d.name);
       }
     }

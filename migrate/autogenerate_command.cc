@@ -84,8 +84,8 @@ void RunAutogenerate(const Options& options, std::ostream& out) {
   const SchemaSnapshot declared = SnapshotOfDeclaredSchema(target, server, declared_path);
   const MigrationPlan plan = PlanMigration(current, declared);
   if (plan.empty()) {
-    out << database << ": No changes in schema detected (" << files.size()
-        << " migrations give " << declared_path << "); no file written." << std::endl;
+    out << database << ": No changes in schema detected (" << files.size() << " migrations give "
+        << declared_path << "); no file written." << std::endl;
     return;
   }
   for (const std::string& line : plan.detected) out << database << ": " << line << "\n";
@@ -128,9 +128,8 @@ void RunAutogenerate(const Options& options, std::ostream& out) {
   }
   for (const std::string& todo : plan.todos) out << database << ": TODO: " << todo << "\n";
   if (!plan.todos.empty()) {
-    out << database << ": " << plan.todos.size()
-        << " TODO(migrate) line(s) to resolve in " << pairs.front().up_path
-        << "; migrate check fails until they are gone." << std::endl;
+    out << database << ": " << plan.todos.size() << " TODO(migrate) line(s) to resolve in "
+        << pairs.front().up_path << "; migrate check fails until they are gone." << std::endl;
   }
   out.flush();
 }

@@ -167,8 +167,8 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
     out << db_name << ": no declared schema " << declared_path << " to compare with" << std::endl;
   } else {
     check_interrupted();
-    const std::string drift = DescribeDrift(
-        at[latest], SnapshotOfDeclaredSchema(target, server, declared_path), declared_path);
+    const std::string drift =
+        DescribeDrift(at[latest], SnapshotOfDeclaredSchema(target, server, declared_path));
     if (!drift.empty()) {
       throw MigrateError(
           ExitCode::kCheckFailed,

@@ -75,11 +75,12 @@ SchemaSnapshot SnapshotOfMigrations(const TargetDatabase& target, const Database
   return snapshot;
 }
 
-std::string DescribeDrift(const SchemaSnapshot& migrations, const SchemaSnapshot& declared,
-                          const std::string& declared_path) {
+std::string DescribeDrift(const SchemaSnapshot& migrations, const SchemaSnapshot& declared) {
   const std::vector<SchemaDifference> differences = CompareSnapshots(migrations, declared);
   if (differences.empty()) return "";
-  return DescribeDifferences(differences, "from the migrations", "in " + declared_path);
+  return DescribeDifferences(differences, "migrations", "declared",
+                             "is only in the declared schema: no migration creates it",
+                             "is not in the declared schema, but the migrations create it");
 }
 
 }  // namespace migrate

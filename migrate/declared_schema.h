@@ -40,8 +40,7 @@ SchemaSnapshot SnapshotOfMigrations(const TargetDatabase& target, const Database
 
 // Why `migrations` does not produce `declared`: the first difference with
 // both definitions, and the others' names; "" when they are equal.
-std::string DescribeDrift(const SchemaSnapshot& migrations, const SchemaSnapshot& declared,
-                          const std::string& declared_path);
+std::string DescribeDrift(const SchemaSnapshot& migrations, const SchemaSnapshot& declared);
 
 }  // namespace migrate
 }  // namespace microblog

@@ -38,7 +38,8 @@ std::string QualifiedSql(const std::string& ns, const std::string& c) {
 }
 
 // The kinds in reporting order; see schema_snapshot.h. Details, per kind:
-//   schema, extension, type, sequence, view, function: create, drop (DDL)
+//   schema, extension, type, sequence, view, function: create, drop (DDL);
+//     view also sql_name
 //   table: create (an empty CREATE TABLE), drop, plain ('t' when an ordinary
 //     table without inheritance or partitioning: one the generator can write)
 //   column: table (snapshot name), relkind, sql_table, sql_name, type,
@@ -230,8 +231,8 @@ const std::vector<KindQuery>& Queries() {
            "  || ' AS' || E'\\n' || rtrim(pg_get_viewdef(c.oid), ';') AS create,"
            "  CASE WHEN c.relkind = 'm' THEN 'DROP MATERIALIZED VIEW ' ELSE 'DROP VIEW ' END"
            "  || " +
-           QualifiedSql("n", "c") +
-           " AS drop"
+           QualifiedSql("n", "c") + " AS drop, " + QualifiedSql("n", "c") +
+           " AS sql_name"
            "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
            " WHERE c.relkind IN ('v', 'm') AND " +
            UserSchema("n") + " AND " + NotInExtension("pg_class", "c.oid")},
@@ -482,13 +483,18 @@ std::vector<SchemaDifference> CompareSnapshots(const SchemaSnapshot& before,
 }
 
 std::string DescribeDifferences(const std::vector<SchemaDifference>& differences,
-                                const std::string& before_label, const std::string& after_label) {
+                                const std::string& before_label, const std::string& after_label,
+                                const std::string& only_after, const std::string& only_before) {
   const SchemaDifference& first = differences.front();
   std::string what = first.kind + " " + first.name;
   if (!first.before.has_value()) {
-    what += " is left behind: it exists " + after_label + ", not at " + before_label;
+    what += only_after.empty()
+                ? " is left behind: it exists " + after_label + ", not at " + before_label
+                : " " + only_after;
   } else if (!first.after.has_value()) {
-    what += " is missing: it exists at " + before_label + ", not " + after_label;
+    what += only_before.empty()
+                ? " is missing: it exists at " + before_label + ", not " + after_label
+                : " " + only_before;
   } else {
     what += " differs";
   }

@@ -107,8 +107,13 @@ std::vector<SchemaDifference> CompareSnapshots(const SchemaSnapshot& before,
 // The first of `differences` (not empty) with both its definitions, labelled
 // `before_label` and `after_label`, and the names of the others: the text
 // `migrate check` prints.
+// `only_after` and `only_before` say what it means for an object to exist on
+// one side only ("is left behind: it exists after up and down, not at
+// version 1" by default).
 std::string DescribeDifferences(const std::vector<SchemaDifference>& differences,
-                                const std::string& before_label, const std::string& after_label);
+                                const std::string& before_label, const std::string& after_label,
+                                const std::string& only_after = "",
+                                const std::string& only_before = "");
 
 }  // namespace migrate
 }  // namespace microblog

@@ -21,9 +21,9 @@ MigrateError NoCreatedb(const TargetDatabase& target, const std::string& role,
                   "database on the server of database ") +
           target.spec->name + " (" + target.url_source + "), but role \"" + role +
           "\" does not have the CREATEDB privilege" +
-          (server_message.empty() ? ""
-                                  : " (" + server_message.substr(0, server_message.find('\n')) +
-                                        ")") +
+          (server_message.empty()
+               ? ""
+               : " (" + server_message.substr(0, server_message.find('\n')) + ")") +
           ". Run them as a role that has it (e.g. the superuser of a development or CI "
           "server), or grant it: ALTER ROLE \"" +
           role + "\" CREATEDB;");

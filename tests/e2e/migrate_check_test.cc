@@ -83,7 +83,7 @@ class MigrateCheckTest : public ::testing::Test {
   static std::string ScratchDatabases() {
     return Query(
         "SELECT string_agg(datname, ',') FROM pg_database"
-        " WHERE datname LIKE 'migrate\\_check\\_%'");
+        " WHERE datname LIKE 'migrate\\_%'");
   }
 
   std::string user_db_, user_url_, post_url_;
@@ -96,11 +96,14 @@ TEST_F(MigrateCheckTest, ProjectMigrationsPass) {
   RunResult check = RunToCompletion(MIGRATE_BIN, {"check", "--migrations-dir", kRealMigrations},
                                     Env(), kRunTimeout);
   ASSERT_EQ(check.exit_code, 0) << check.output;
-  for (const char* text :
-       {"user: 0001_create_users: up, down, up: the down file restores version 0",
-        "user: 0003_user_events: up, down, up: the down file restores version 2",
-        "post: 0003_user_tombstones: up, down, up: the down file restores version 2",
-        "version 0 equals the empty database", "user: check passed", "post: check passed"}) {
+  for (const std::string& text : std::vector<std::string>{
+           "user: 0001_create_users: up, down, up: the down file restores version 0",
+           "user: 0003_user_events: up, down, up: the down file restores version 2",
+           "post: 0003_user_tombstones: up, down, up: the down file restores version 2",
+           "version 0 equals the empty database",
+           "user: version 6 equals the declared schema " + kRealMigrations + "/schema/user.sql",
+           "post: version 4 equals the declared schema", "user: check passed",
+           "post: check passed"}) {
     EXPECT_THAT(check.output, HasSubstr(text));
   }
   // The databases of the URLs are untouched.
