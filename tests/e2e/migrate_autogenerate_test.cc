@@ -184,10 +184,11 @@ TEST_F(MigrateAutogenerateTest, AddingAColumnGivesAPairThatAppliesRollsBackAndCh
   auto columns = [this] {
     pqxx::connection conn(post_url_);
     pqxx::nontransaction tx(conn);
-    return tx.exec1(
-                 "SELECT string_agg(column_name, ',' ORDER BY column_name) || ' / ' ||"
-                 " (SELECT string_agg(body, ',') FROM posts)"
-                 " FROM information_schema.columns WHERE table_name = 'posts'")[0]
+    return tx
+        .exec1(
+            "SELECT string_agg(column_name, ',' ORDER BY column_name) || ' / ' ||"
+            " (SELECT string_agg(body, ',') FROM posts)"
+            " FROM information_schema.columns WHERE table_name = 'posts'")[0]
         .as<std::string>();
   };
   RunResult up_run = Migrate({"up", "--target", "post"});
@@ -293,12 +294,10 @@ TEST_F(MigrateAutogenerateTest, UniqueConstraintUsesAnIndexBuiltConcurrently) {
 }
 
 TEST_F(MigrateAutogenerateTest, NotNullGoesThroughAValidatedCheck) {
-  const std::string written =
-      GenerateCleanly("request_id_required", "changed column 'public.posts.request_id'",
-                      [](auto s) {
-                        return Replaced(s, "request_id varchar(64)  NULL",
-                                        "request_id varchar(64)  NOT NULL");
-                      });
+  const std::string written = GenerateCleanly(
+      "request_id_required", "changed column 'public.posts.request_id'", [](auto s) {
+        return Replaced(s, "request_id varchar(64)  NULL", "request_id varchar(64)  NOT NULL");
+      });
   EXPECT_THAT(written, HasSubstr("ADD CONSTRAINT posts_request_id_not_null CHECK (request_id IS "
                                  "NOT NULL) NOT VALID;"));
   EXPECT_THAT(written, HasSubstr("VALIDATE CONSTRAINT posts_request_id_not_null"));
@@ -306,8 +305,8 @@ TEST_F(MigrateAutogenerateTest, NotNullGoesThroughAValidatedCheck) {
 }
 
 TEST_F(MigrateAutogenerateTest, DefaultsAndIdentityAreAltered) {
-  const std::string written = GenerateCleanly(
-      "defaults", "changed column 'public.event_cursors.position'", [](auto s) {
+  const std::string written =
+      GenerateCleanly("defaults", "changed column 'public.event_cursors.position'", [](auto s) {
         s = Replaced(s, "position   text        NOT NULL DEFAULT ''",
                      "position   text        NOT NULL DEFAULT 'start'");
         s = Replaced(s, "applied_at timestamptz NOT NULL DEFAULT now(),\n  -- 'event'",
@@ -322,20 +321,22 @@ TEST_F(MigrateAutogenerateTest, DefaultsAndIdentityAreAltered) {
 
 TEST_F(MigrateAutogenerateTest, FunctionsViewsAndTriggersAreReplaced) {
   EditSchema("post", [](std::string s) {
-    return s + "CREATE VIEW post_counts AS SELECT user_id, count(*) AS n FROM posts GROUP BY 1;\n"
-               "COMMENT ON VIEW post_counts IS 'Posts per user';\n"
-               "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'post_service')\n"
-               "  THEN GRANT SELECT ON post_counts TO post_service; END IF; END $$;\n";
+    return s +
+           "CREATE VIEW post_counts AS SELECT user_id, count(*) AS n FROM posts GROUP BY 1;\n"
+           "COMMENT ON VIEW post_counts IS 'Posts per user';\n"
+           "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'post_service')\n"
+           "  THEN GRANT SELECT ON post_counts TO post_service; END IF; END $$;\n";
   });
   ASSERT_EQ(Autogenerate("post_counts").exit_code, 0);
-  const std::string written = GenerateCleanly(
-      "replace_them", "changed function 'public.insert_posts(", [](auto s) {
+  const std::string written =
+      GenerateCleanly("replace_them", "changed function 'public.insert_posts(", [](auto s) {
         s = Replaced(s, "outcome := 'removed';", "outcome := 'removed'; -- tombstoned");
         return Replaced(s, "count(*) AS n FROM posts GROUP BY 1",
                         "count(*) AS n, max(created_at) AS latest FROM posts GROUP BY 1");
       });
   EXPECT_THAT(written, HasSubstr("CREATE OR REPLACE FUNCTION public.insert_posts("));
-  EXPECT_THAT(written, HasSubstr("DROP VIEW public.post_counts;\nCREATE VIEW public.post_counts AS"));
+  EXPECT_THAT(written,
+              HasSubstr("DROP VIEW public.post_counts;\nCREATE VIEW public.post_counts AS"));
 }
 
 TEST_F(MigrateAutogenerateTest, GrantsAndCommentsChange) {
@@ -344,11 +345,11 @@ TEST_F(MigrateAutogenerateTest, GrantsAndCommentsChange) {
         s = Replaced(s, "    GRANT SELECT, UPDATE ON TABLE event_cursors TO post_service;\n",
                      "    GRANT SELECT ON TABLE event_cursors TO post_service;\n"
                      "    GRANT UPDATE (position) ON TABLE event_cursors TO post_service;\n");
-        return s + "COMMENT ON COLUMN posts.body IS 'At most 140 characters';\n"
-                   "COMMENT ON INDEX posts_created_idx IS 'The global timeline';\n";
+        return s +
+               "COMMENT ON COLUMN posts.body IS 'At most 140 characters';\n"
+               "COMMENT ON INDEX posts_created_idx IS 'The global timeline';\n";
       });
-  EXPECT_THAT(written,
-              HasSubstr("REVOKE UPDATE ON TABLE public.event_cursors FROM post_service;"));
+  EXPECT_THAT(written, HasSubstr("REVOKE UPDATE ON TABLE public.event_cursors FROM post_service;"));
   EXPECT_THAT(written, HasSubstr("GRANT UPDATE (\"position\") ON TABLE public.event_cursors TO "
                                  "post_service;"));
   EXPECT_THAT(written, HasSubstr("COMMENT ON COLUMN public.posts.body IS 'At most 140 "
@@ -370,11 +371,13 @@ TEST_F(MigrateAutogenerateTest, UserDatabaseToo) {
 // until the file is marked as a contract step.
 TEST_F(MigrateAutogenerateTest, RenameIsLeftAsATodoThatCheckRefuses) {
   EditSchema("post", [](std::string s) {
-    return Replaced(s, "  source     varchar(16) NOT NULL\n", "  origin     varchar(16) NOT NULL\n");
+    return Replaced(s, "  source     varchar(16) NOT NULL\n",
+                    "  origin     varchar(16) NOT NULL\n");
   });
   RunResult generated = Autogenerate("rename_source");
   ASSERT_EQ(generated.exit_code, 0) << generated.output;
-  EXPECT_THAT(generated.output, HasSubstr("Detected removed column 'public.user_tombstones.source'"));
+  EXPECT_THAT(generated.output,
+              HasSubstr("Detected removed column 'public.user_tombstones.source'"));
   EXPECT_THAT(generated.output, HasSubstr("Detected added column 'public.user_tombstones.origin'"));
   EXPECT_THAT(generated.output, HasSubstr("if this is a rename, do not ship it as written"));
   const std::string up_path = dir_.path() + "/post/0005_rename_source.up.sql";
@@ -395,15 +398,15 @@ TEST_F(MigrateAutogenerateTest, TypeChangeAndDroppedTableAreTodos) {
     const size_t start = s.find("CREATE TABLE credentials_revocations");
     const size_t end = s.find("-- CreatePost's batch insert");
     s.erase(start, end - start);
-    return Replaced(s, "    GRANT SELECT, INSERT, UPDATE ON TABLE credentials_revocations TO "
-                       "post_service;\n",
+    return Replaced(s,
+                    "    GRANT SELECT, INSERT, UPDATE ON TABLE credentials_revocations TO "
+                    "post_service;\n",
                     "");
   });
   RunResult generated = Autogenerate("contract");
   ASSERT_EQ(generated.exit_code, 0) << generated.output;
   EXPECT_THAT(generated.output, HasSubstr("TODO: column public.posts.body changes type"));
-  EXPECT_THAT(generated.output,
-              HasSubstr("TODO: table public.credentials_revocations is dropped"));
+  EXPECT_THAT(generated.output, HasSubstr("TODO: table public.credentials_revocations is dropped"));
   const std::string down = ReadText(dir_.path() + "/post/0005_contract.down.sql");
   EXPECT_THAT(down, HasSubstr("CREATE TABLE public.credentials_revocations ("));
   EXPECT_THAT(down, HasSubstr("CREATE INDEX credentials_revocations_applied_idx"));
@@ -419,8 +422,10 @@ TEST_F(MigrateAutogenerateTest, TypeChangeAndDroppedTableAreTodos) {
     const size_t end = up.find('\n', at);
     const std::string line = up.substr(at, end - at + 1);
     at = end + 1;
-    if (line.rfind("-- TODO(migrate):", 0) == 0) in_todo = true;
-    else if (line.rfind("--  ", 0) != 0) in_todo = false;
+    if (line.rfind("-- TODO(migrate):", 0) == 0)
+      in_todo = true;
+    else if (line.rfind("--  ", 0) != 0)
+      in_todo = false;
     if (!in_todo) kept += line;
   }
   WriteText(up_path, kept);
@@ -429,9 +434,8 @@ TEST_F(MigrateAutogenerateTest, TypeChangeAndDroppedTableAreTodos) {
 }
 
 TEST_F(MigrateAutogenerateTest, DeclaredSchemaAheadOfTheMigrationsIsDrift) {
-  EditSchema("post", [](std::string s) {
-    return s + "CREATE INDEX posts_body_idx ON posts (body);\n";
-  });
+  EditSchema("post",
+             [](std::string s) { return s + "CREATE INDEX posts_body_idx ON posts (body);\n"; });
   RunResult check = Check();
   EXPECT_EQ(check.exit_code, 10) << check.output;
   EXPECT_THAT(check.output, HasSubstr("the migrations do not produce the declared schema"));
