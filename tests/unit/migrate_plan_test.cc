@@ -27,21 +27,38 @@ SchemaSnapshot Base() {
   s.Add("table", "public.t", "table, owner o",
         {{"create", "CREATE TABLE public.t"}, {"drop", "DROP TABLE public.t"}, {"plain", "t"}});
   s.Add("column", "public.t.id", "bigint NOT NULL",
-        {{"table", "public.t"}, {"relkind", "r"}, {"sql_table", "public.t"}, {"sql_name", "id"},
-         {"type", "bigint"}, {"not_null", "t"}, {"ddl", "id bigint NOT NULL"},
+        {{"table", "public.t"},
+         {"relkind", "r"},
+         {"sql_table", "public.t"},
+         {"sql_name", "id"},
+         {"type", "bigint"},
+         {"not_null", "t"},
+         {"ddl", "id bigint NOT NULL"},
          {"position", "00001"}});
   s.Add("column", "public.t.body", "text NULL",
-        {{"table", "public.t"}, {"relkind", "r"}, {"sql_table", "public.t"}, {"sql_name", "body"},
-         {"type", "text"}, {"not_null", "f"}, {"ddl", "body text"}, {"position", "00002"}});
+        {{"table", "public.t"},
+         {"relkind", "r"},
+         {"sql_table", "public.t"},
+         {"sql_name", "body"},
+         {"type", "text"},
+         {"not_null", "f"},
+         {"ddl", "body text"},
+         {"position", "00002"}});
   return s;
 }
 
 void AddColumn(SchemaSnapshot& s, const std::string& name, const std::string& ddl,
                bool not_null = false, const std::string& default_value = "") {
   s.Add("column", "public.t." + name, ddl,
-        {{"table", "public.t"}, {"relkind", "r"}, {"sql_table", "public.t"}, {"sql_name", name},
-         {"type", "text"}, {"not_null", not_null ? "t" : "f"}, {"default", default_value},
-         {"ddl", ddl}, {"position", "00003"}});
+        {{"table", "public.t"},
+         {"relkind", "r"},
+         {"sql_table", "public.t"},
+         {"sql_name", name},
+         {"type", "text"},
+         {"not_null", not_null ? "t" : "f"},
+         {"default", default_value},
+         {"ddl", ddl},
+         {"position", "00003"}});
 }
 
 TEST(MigratePlanTest, EqualSnapshotsGiveAnEmptyPlan) {
@@ -54,7 +71,8 @@ TEST(MigratePlanTest, IndexOnAnExistingTableGoesToASecondNoTransactionMigration)
   SchemaSnapshot declared = Base();
   AddColumn(declared, "note", "note text");
   declared.Add("index", "public.t_body_idx", "CREATE INDEX t_body_idx ON public.t (body)",
-               {{"table", "public.t"}, {"sql_name", "public.t_body_idx"},
+               {{"table", "public.t"},
+                {"sql_name", "public.t_body_idx"},
                 {"create", "CREATE INDEX t_body_idx ON public.t USING btree (body)"},
                 {"constraint", "f"}});
   const MigrationPlan plan = PlanMigration(Base(), declared);
