@@ -4,7 +4,6 @@
 #include <cctype>
 #include <iterator>
 #include <map>
-#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -234,7 +233,7 @@ class Planner {
     if (d.kind == "constraint") return PlanConstraint(d, added, removed);
     if (d.kind == "index") return PlanIndex(d, added, removed);
     if (d.kind == "grant") return PlanGrant(d);
-    if (d.kind == "comment") return PlanComment(d, added, removed);
+    if (d.kind == "comment") return PlanComment(d, removed);
     if (d.kind == "trigger" || d.kind == "policy") return PlanTableDependent(d, added, removed);
     if (d.kind == "view" || d.kind == "function") return PlanReplaceable(d, added, removed);
     if (d.kind == "sequence" && Either(d).Detail("owned").empty()) {
@@ -369,6 +368,22 @@ class Planner {
   }
   bool ParentDropped(const SchemaObject& object) const {
     return dropped_tables_.count(object.Detail("table")) != 0;
+  }
+
+  // An index, trigger or policy of a table the plan creates or drops: plain
+  // CREATE after the table's in the up file (DROP TABLE takes it in the
+  // down file), or CREATE in the down file after the table's re-creation.
+  // False when its table stays.
+  bool WithItsTable(const SchemaObject& object, int create_rank, int drop_rank) {
+    if (ParentAdded(object)) {
+      Add(Phase::kTransactional, create_rank, object.Detail("create"), "");
+      return true;
+    }
+    if (ParentDropped(object)) {
+      Add(Phase::kTransactional, drop_rank, "", object.Detail("create"));
+      return true;
+    }
+    return false;
   }
 
   void PlanColumn(const SchemaDifference& d, bool added, bool removed) {
@@ -574,14 +589,7 @@ class Planner {
     }
     const std::string drop_concurrently =
         "DROP INDEX CONCURRENTLY IF EXISTS " + index.Detail("sql_name");
-    if (ParentAdded(index)) {
-      Add(Phase::kTransactional, kCreateIndex, index.Detail("create"), "");
-      return;
-    }
-    if (ParentDropped(index)) {
-      Add(Phase::kTransactional, kDropIndex, "", index.Detail("create"));
-      return;
-    }
+    if (WithItsTable(index, kCreateIndex, kDropIndex)) return;
     if (!added) {
       Add(Phase::kConcurrent, kDropIndex, drop_concurrently,
           Concurrently(d.before_object->Detail("create")));
@@ -601,14 +609,7 @@ class Planner {
            "it, and its down, by hand.");
       return;
     }
-    if (ParentAdded(object)) {
-      Add(Phase::kTransactional, kCreateDependent, object.Detail("create"), "");
-      return;
-    }
-    if (ParentDropped(object)) {
-      Add(Phase::kTransactional, kDropDependent, "", object.Detail("create"));
-      return;
-    }
+    if (WithItsTable(object, kCreateDependent, kDropDependent)) return;
     if (!added) {
       Add(Phase::kTransactional, kDropDependent, object.Detail("drop"),
           d.before_object->Detail("create"));
@@ -705,7 +706,7 @@ class Planner {
     return extras;
   }
 
-  void PlanComment(const SchemaDifference& d, bool added, bool removed) {
+  void PlanComment(const SchemaDifference& d, bool removed) {
     const SchemaObject& object = Either(d);
     const std::string& target = object.Detail("sql_object");
     if (target.empty()) {
@@ -723,7 +724,6 @@ class Planner {
     const Phase phase = late ? Phase::kConcurrent : Phase::kTransactional;
     Add(phase, removed ? kRevokeOrUncomment : kGrantOrComment, comment(d.after_object),
         comment(d.before_object));
-    (void)added;
   }
 
   // A dropped table or column next to an added one of the same shape looks
