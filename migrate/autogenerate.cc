@@ -236,10 +236,7 @@ class Planner {
     if (d.kind == "comment") return PlanComment(d, removed);
     if (d.kind == "trigger" || d.kind == "policy") return PlanTableDependent(d, added, removed);
     if (d.kind == "view" || d.kind == "function") return PlanReplaceable(d, added, removed);
-    if (d.kind == "sequence" && Either(d).Detail("owned").empty()) {
-      return PlanStandalone(d, added, removed, kCreateSequence, kDropSequence);
-    }
-    if (d.kind == "sequence" && Either(d).Detail("owned") == "i") return;  // the column's
+    if (d.kind == "sequence") return PlanSequence(d, added, removed);
     if (d.kind == "schema") return PlanStandalone(d, added, removed, kCreateSchema, kDropSchema);
     if (d.kind == "type") return PlanStandalone(d, added, removed, kCreateType, kDropType);
     if (d.kind == "extension") {
@@ -277,6 +274,31 @@ class Planner {
     } else {
       Add(Phase::kTransactional, drop_rank, object.Detail("drop"), object.Detail("create"));
     }
+  }
+
+  // Standalone sequences are created and dropped; an identity's comes and
+  // goes with its column; a changed one is altered in place.
+  void PlanSequence(const SchemaDifference& d, bool added, bool removed) {
+    const std::string& owned = Either(d).Detail("owned");
+    if (!added && !removed) {
+      auto alter = [](const SchemaObject& sequence) {
+        std::string create = sequence.Detail("create");
+        const std::string cycle = " CYCLE";
+        const bool cycles = create.size() >= cycle.size() &&
+                            create.compare(create.size() - cycle.size(), cycle.size(), cycle) == 0;
+        return "ALTER" + create.substr(std::string("CREATE").size()) + (cycles ? "" : " NO CYCLE");
+      };
+      Add(Phase::kTransactional, kAlterColumn, alter(*d.after_object), alter(*d.before_object));
+      return;
+    }
+    if (owned == "i") return;  // its column's ADD/DROP IDENTITY
+    if (!owned.empty()) {
+      Todo("sequence " + d.name + " " + (added ? "added" : "removed") +
+           ": a sequence OWNED BY a column (serial), which migrate does not write; prefer an "
+           "identity column, or write it, and its down, by hand.");
+      return;
+    }
+    PlanStandalone(d, added, removed, kCreateSequence, kDropSequence);
   }
 
   // Views and functions: CREATE OR REPLACE where both exist.
