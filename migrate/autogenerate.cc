@@ -411,6 +411,12 @@ class Planner {
   void PlanColumn(const SchemaDifference& d, bool added, bool removed) {
     const SchemaObject& column = Either(d);
     const std::string& relkind = column.Detail("relkind");
+    if (relkind == "c") {
+      Todo("attribute " + d.name +
+           " of a composite type: migrate does not write ALTER TYPE; "
+           "write it, and its down, by hand.");
+      return;
+    }
     if (relkind != "r" && relkind != "p" && relkind != "f") return;  // a view's: the view's
     if (ParentAdded(column) || ParentDropped(column)) return;        // in CREATE/DROP TABLE
     const std::string table = column.Detail("sql_table");
