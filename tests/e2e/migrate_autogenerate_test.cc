@@ -382,6 +382,68 @@ TEST_F(MigrateAutogenerateTest, UserDatabaseToo) {
       "user");
 }
 
+// The contract step of issue 24's identity columns, as the release after
+// the backfill will ship it: the declared columns become NOT NULL, and the
+// generated pair adds the checks NOT VALID, then validates them. On rows
+// the backfill has not filled, VALIDATE fails and the version stays
+// unapplied; once they are filled, the same files go on where they
+// stopped.
+TEST_F(MigrateAutogenerateTest, IdentityContractStepValidatesOnlyOnceBackfilled) {
+  ASSERT_EQ(Migrate({"up", "--target", "user"}).exit_code, 0);
+  {
+    pqxx::connection conn(user_url_);
+    pqxx::work tx(conn);
+    tx.exec(
+        "INSERT INTO users (username, email, password_hash, username_canonical, "
+        "username_skeleton, email_canonical) VALUES ('ada', 'ada@example.com', 'h', 'ada', "
+        "'ada', 'ada@example.com'), ('bob', 'bob@example.com', 'h', NULL, NULL, NULL)");
+    tx.commit();
+  }
+  EditSchema("user", [](std::string s) {
+    s = Replaced(s, "username_canonical  text,", "username_canonical  text NOT NULL,");
+    s = Replaced(s, "username_skeleton   text,", "username_skeleton   text NOT NULL,");
+    return Replaced(s, "email_canonical     text\n", "email_canonical     text NOT NULL\n");
+  });
+  RunResult generated = Autogenerate("identity_keys_required", "user");
+  ASSERT_EQ(generated.exit_code, 0) << generated.output;
+  EXPECT_THAT(generated.output, Not(HasSubstr("TODO")));
+  EXPECT_THAT(ReadText(dir_.path() + "/user/0007_identity_keys_required.up.sql"),
+              HasSubstr("ADD CONSTRAINT users_username_canonical_not_null CHECK "
+                        "(username_canonical IS NOT NULL) NOT VALID;"));
+
+  // bob was written by the previous release and not backfilled yet.
+  RunResult refused = Migrate({"up", "--target", "user"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("0008_identity_keys_required_concurrently"));
+  EXPECT_THAT(refused.output, HasSubstr("violated by some row"));
+  auto state = [this] {
+    pqxx::connection conn(user_url_);
+    pqxx::nontransaction tx(conn);
+    return tx
+        .exec1(
+            "SELECT (SELECT max(version) FROM schema_migrations) || ' ' ||"
+            " (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass"
+            "  AND attname = 'email_canonical')")[0]
+        .as<std::string>();
+  };
+  EXPECT_EQ(state(), "7 false");
+
+  {  // The backfill's work, by hand.
+    pqxx::connection conn(user_url_);
+    pqxx::work tx(conn);
+    tx.exec(
+        "UPDATE users SET username_canonical = 'bob', username_skeleton = 'bob', "
+        "email_canonical = 'bob@example.com' WHERE username = 'bob'");
+    tx.commit();
+  }
+  RunResult applied = Migrate({"up", "--target", "user"});
+  EXPECT_EQ(applied.exit_code, 0) << applied.output;
+  EXPECT_EQ(state(), "8 true");
+  RunResult check = Check("user");
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_EQ(Lint().exit_code, 0);
+}
+
 // A rename looks like a drop and an add: written as such, with TODOs that
 // check refuses until a person deletes them; the lint refuses the drop
 // until the file is marked as a contract step.
