@@ -208,6 +208,17 @@ log "seeding $USERS users and $POSTS posts (services' databases and pgbench's)"
 "$BENCH" seed-sql --table=posts --users="$USERS" --posts="$POSTS" >"$WORK/seed_posts.sql"
 for db in users pgbench; do psql_su "$db" -f "$WORK/seed_users.sql"; done
 for db in posts pgbench; do psql_su "$db" -f "$WORK/seed_posts.sql"; done
+# The accounts' stored identity forms (issue 24), as a deployment has them
+# once `user-service backfill-identity-keys` has run after the rollout:
+# lookups then go through the canonical forms' indexes, not the lower()
+# fallback of rows not yet backfilled.
+for db in users pgbench; do
+  "$USER_BIN" backfill-identity-keys --user-database-url "$(url "$db" postgres)" \
+    >>"$WORK/backfill.log" 2>&1 || { cat "$WORK/backfill.log" >&2; die "backfill failed"; }
+  # Its updates leave a dead version of every row; autovacuum would clear
+  # them within minutes of a real backfill.
+  psql_su "$db" -c "VACUUM ANALYZE users" >/dev/null
+done
 
 # --- Services ----------------------------------------------------------------
 USER_PID="" POST_PID=""
