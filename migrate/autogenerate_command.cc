@@ -10,6 +10,7 @@
 #include "migrate/database_url.h"
 #include "migrate/declared_schema.h"
 #include "migrate/errors.h"
+#include "migrate/interrupt_guard.h"
 #include "migrate/migration_files.h"
 #include "migrate/sql_script.h"
 
@@ -80,8 +81,19 @@ void RunAutogenerate(const Options& options, std::ostream& out) {
   const std::string declared_path = DeclaredSchemaPath(options.migrations_dir, database);
   const DatabaseUrl server(target.url_source, target.url);
 
-  const SchemaSnapshot current = SnapshotOfMigrations(target, server, files);
-  const SchemaSnapshot declared = SnapshotOfDeclaredSchema(target, server, declared_path);
+  SchemaSnapshot current;
+  SchemaSnapshot declared;
+  {
+    InterruptGuard guard;  // SIGINT / SIGTERM drop the scratch databases
+    try {
+      current = SnapshotOfMigrations(target, server, files);
+      declared = SnapshotOfDeclaredSchema(target, server, declared_path);
+    } catch (...) {
+      guard.RethrowIfInterrupted("building the schemas of database " + database);
+      throw;
+    }
+    guard.RethrowIfInterrupted("building the schemas of database " + database);
+  }
   const MigrationPlan plan = PlanMigration(current, declared);
   if (plan.empty()) {
     out << database << ": No changes in schema detected (" << files.size() << " migrations give "

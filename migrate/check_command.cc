@@ -1,31 +1,25 @@
 #include "migrate/check_command.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include <libpq-fe.h>
 #include <pqxx/pqxx>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "migrate/autogenerate.h"
 #include "migrate/connection.h"
 #include "migrate/database_migrator.h"
 #include "migrate/database_url.h"
 #include "migrate/declared_schema.h"
 #include "migrate/errors.h"
+#include "migrate/interrupt_guard.h"
 #include "migrate/migration_files.h"
 #include "migrate/schema_snapshot.h"
 #include "migrate/scratch_database.h"
@@ -34,52 +28,10 @@ namespace microblog {
 namespace migrate {
 namespace {
 
-// Receives SIGINT and SIGTERM on a thread of its own while it exists: they are
-// blocked in the constructing thread (and so in the threads it starts), and
-// the watcher calls `on_signal` for the first one. The destructor stops the
-// watcher and restores the signal mask.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(std::function<void(int)> on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_mask_);
-    thread_ = std::thread([this, on_signal = std::move(on_signal)] {
-      while (true) {
-        int signal = 0;
-        if (sigwait(&set_, &signal) != 0) continue;
-        if (stopping_.load()) return;
-        int expected = 0;
-        if (received_.compare_exchange_strong(expected, signal)) on_signal(signal);
-      }
-    });
-  }
-  ~SignalWatcher() {
-    stopping_.store(true);
-    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  SignalWatcher(const SignalWatcher&) = delete;
-  SignalWatcher& operator=(const SignalWatcher&) = delete;
-
-  // The signal received, 0 if none.
-  int received() const { return received_.load(); }
-
- private:
-  sigset_t set_;
-  sigset_t old_mask_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> received_{0};
-  std::thread thread_;
-};
-
 void RefuseTodos(const std::string& db_name, const std::vector<MigrationFile>& files);
 
 void CheckTarget(const Options& options, const TargetDatabase& target, std::ostream& out,
-                 const SignalWatcher& watcher,
-                 std::function<void(const std::string*)> set_scratch) {
+                 const InterruptGuard& guard) {
   const std::string db_name = target.spec->name;
   const std::vector<MigrationFile> files =
       LoadMigrationFiles(options.migrations_dir + "/" + db_name);
@@ -87,12 +39,10 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
   DatabaseUrl server(target.url_source, target.url);
   RefuseTodos(db_name, files);
 
-  auto check_interrupted = [&watcher] {
-    if (watcher.received() != 0) throw std::runtime_error("interrupted");
+  auto check_interrupted = [&guard] {
+    if (guard.received() != 0) throw std::runtime_error("interrupted");
   };
-  const std::string scratch_name = ScratchName("check", db_name);
-  set_scratch(&scratch_name);
-  ScratchDatabase scratch(target, server, scratch_name);
+  ScratchDatabase scratch(target, server, ScratchName("check", db_name));
   check_interrupted();
   out << db_name << ": checking " << latest << " migrations in scratch database " << scratch.name()
       << " (" << server.Endpoint() << ")" << std::endl;
@@ -158,7 +108,6 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
         << std::endl;
   }
   scratch.Drop();
-  set_scratch(nullptr);
   out << db_name << ": dropped scratch database " << scratch.name() << std::endl;
 
   const std::string declared_path = DeclaredSchemaPath(options.migrations_dir, db_name);
@@ -242,43 +191,12 @@ std::string ConninfoWithDatabase(const std::string& url, const std::string& data
 }
 
 void RunCheck(const Options& options, std::ostream& out) {
-  // What the watcher drops on a signal: the current target's server and
-  // scratch database (guarded: the main thread changes them).
-  struct Current {
-    absl::Mutex mutex;
-    const TargetDatabase* target ABSL_GUARDED_BY(mutex) = nullptr;
-    std::string scratch ABSL_GUARDED_BY(mutex);
-  } current;
-
-  SignalWatcher watcher([&](int signal) {
-    absl::MutexLock lock(&current.mutex);
-    if (current.target == nullptr || current.scratch.empty()) return;
-    try {
-      // A session of its own: the main thread's may be busy with a migration.
-      Connection conn(DatabaseUrl(current.target->url_source, current.target->url));
-      pqxx::nontransaction tx(conn);
-      tx.exec(DropDatabaseSql(conn, current.scratch));
-    } catch (const std::exception&) {
-      // The main thread drops it again while unwinding.
-    }
-    (void)signal;
-  });
-
+  InterruptGuard guard;  // SIGINT / SIGTERM drop the scratch databases
   for (const TargetDatabase& target : options.targets) {
     try {
-      CheckTarget(options, target, out, watcher, [&](const std::string* scratch) {
-        absl::MutexLock lock(&current.mutex);
-        current.target = scratch == nullptr ? nullptr : &target;
-        current.scratch = scratch == nullptr ? "" : *scratch;
-      });
+      CheckTarget(options, target, out, guard);
     } catch (...) {
-      if (const int signal = watcher.received(); signal != 0) {
-        throw MigrateError(static_cast<ExitCode>(128 + signal),
-                           std::string("interrupted by ") +
-                               (signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                               " while checking database " + target.spec->name +
-                               "; the scratch database was dropped.");
-      }
+      guard.RethrowIfInterrupted("checking database " + std::string(target.spec->name));
       throw;
     }
   }

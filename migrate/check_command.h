@@ -11,11 +11,14 @@
 // (MigrateError(kCheckFailed)) naming the down file, the object and its two
 // definitions.
 //
-// The scratch database is dropped at the end: on success, on failure, and on
-// SIGINT / SIGTERM, which are blocked in the calling thread and received by a
-// watcher thread while the check runs; the watcher drops the scratch database
-// WITH (FORCE) at once (ending a migration that is still running), and the
-// check then fails with exit code 128 + the signal's number.
+// Then it builds the declared schema (declared_schema.h) and fails when the
+// newest version differs from it (drift), and it fails first on any
+// `-- TODO(migrate):` line in a migration file (autogenerate.h).
+//
+// The scratch databases are dropped at the end: on success, on failure, and
+// on SIGINT / SIGTERM (interrupt_guard.h: dropped WITH (FORCE) at once, which
+// ends a migration still running; the check then fails with exit code 128 +
+// the signal's number).
 // Requires PostgreSQL 13 or later (DROP DATABASE ... WITH (FORCE)).
 #ifndef MICROBLOG_MIGRATE_CHECK_COMMAND_H_
 #define MICROBLOG_MIGRATE_CHECK_COMMAND_H_

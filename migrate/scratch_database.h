@@ -9,8 +9,10 @@
 // The role of the URL needs CREATEDB (or superuser); without it the
 // constructor throws MigrateError(kCheckNoCreatedb) saying how to grant it.
 // Drop() uses DROP DATABASE ... WITH (FORCE) (PostgreSQL 13+), which ends
-// sessions still connected. Not thread-safe; DropDatabaseSql() lets another
-// thread (a signal watcher) drop it from a session of its own.
+// sessions still connected. Every live scratch database is also in a
+// process-wide registry, so that DropAllScratchDatabases() (called by
+// InterruptGuard on SIGINT / SIGTERM, interrupt_guard.h) can drop them from
+// another thread. A ScratchDatabase itself is not thread-safe.
 #ifndef MICROBLOG_MIGRATE_SCRATCH_DATABASE_H_
 #define MICROBLOG_MIGRATE_SCRATCH_DATABASE_H_
 
@@ -43,6 +45,9 @@ class ScratchDatabase {
   void Drop();
 
  private:
+  // Takes it out of the registry of live scratch databases.
+  void Forget();
+
   std::string name_;
   DatabaseUrl url_;
   std::unique_ptr<Connection> admin_;
@@ -52,8 +57,10 @@ class ScratchDatabase {
 // "migrate_<purpose>_<target>_<pid>_<random>", unique on the server.
 std::string ScratchName(const std::string& purpose, const std::string& target);
 
-// DROP DATABASE IF EXISTS `name` WITH (FORCE), quoted for `conn`.
-std::string DropDatabaseSql(pqxx::connection_base& conn, const std::string& name);
+// Drops every scratch database not dropped yet, each from a session of its
+// own, ending the sessions in them; errors are ignored (the owners drop
+// them again while unwinding). Thread-safe.
+void DropAllScratchDatabases();
 
 }  // namespace migrate
 }  // namespace microblog

@@ -281,9 +281,41 @@ TEST_F(MigrateCheckTest, SignalMidCheckDropsTheScratchDatabase) {
     EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(30));
     EXPECT_THAT(child.ReadOutput(), AllOf(HasSubstr(signal == SIGINT ? "interrupted by SIGINT"
                                                                      : "interrupted by SIGTERM"),
-                                          HasSubstr("scratch database was dropped")));
+                                          HasSubstr("scratch databases were dropped")));
     EXPECT_EQ(ScratchDatabases(), "");
   }
+}
+
+// The same while a declared schema is being built, in check (after the down
+// files) and in new --autogenerate (after the migrations' scratch database
+// was made): every scratch database goes, and the exit code says why.
+TEST_F(MigrateCheckTest, SignalWhileBuildingTheDeclaredSchemaDropsEveryScratchDatabase) {
+  MigrationsDir dir;
+  dir.Add("user", "0001_create_t", "CREATE TABLE t (x int);\n", "DROP TABLE t;\n");
+  fs::create_directories(dir.path() + "/schema");
+  std::ofstream(dir.path() + "/schema/user.sql")
+      << "CREATE TABLE t (x int);\nSELECT pg_sleep(60);\n";
+  const std::vector<std::vector<std::string>> commands = {
+      {"check", "--target", "user", "--migrations-dir", dir.path()},
+      {"new", "slow", "--target", "user", "--autogenerate", "--migrations-dir", dir.path()}};
+  for (const std::vector<std::string>& args : commands) {
+    ChildProcess child(MIGRATE_BIN, args, Env());
+    ASSERT_TRUE(Eventually(
+        [&] {
+          return !child.Running() ||
+                 Query(
+                     "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE "
+                     "'migrate\\_declared\\_%' AND query LIKE '%pg_sleep(60)%'") == "1";
+        },
+        kRunTimeout))
+        << child.ReadOutput();
+    ASSERT_TRUE(child.Running()) << child.ReadOutput();
+    child.Signal(SIGINT);
+    EXPECT_EQ(child.WaitExit(kRunTimeout), 128 + SIGINT) << child.ReadOutput();
+    EXPECT_THAT(child.ReadOutput(), HasSubstr("interrupted by SIGINT"));
+    EXPECT_EQ(ScratchDatabases(), "") << args[0];
+  }
+  EXPECT_FALSE(fs::exists(dir.path() + "/user/0002_slow.up.sql"));
 }
 
 TEST_F(MigrateCheckTest, HelpDocumentsCheckAndItsExitCodes) {
