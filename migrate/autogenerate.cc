@@ -795,6 +795,22 @@ class Planner {
     }
   }
 
+  // Functions are created before tables (defaults and triggers use them),
+  // so a LANGUAGE sql body may name a table created later in the same file:
+  // as pg_dump does, the file does not check bodies at creation (SET LOCAL:
+  // for the file's transaction only).
+  static void DeferFunctionBodyChecks(std::vector<std::string>& statements) {
+    const bool creates_function =
+        std::any_of(statements.begin(), statements.end(), [](const std::string& statement) {
+          return statement.rfind("CREATE OR REPLACE FUNCTION", 0) == 0 ||
+                 statement.rfind("CREATE OR REPLACE PROCEDURE", 0) == 0;
+        });
+    if (!creates_function) return;
+    statements.insert(statements.begin(),
+                      "-- Function bodies may name tables created below; they are checked when "
+                      "called.\nSET LOCAL check_function_bodies = off");
+  }
+
   void Assemble() {
     std::stable_sort(steps_.begin(), steps_.end(), [](const Step& a, const Step& b) {
       return std::make_pair(static_cast<int>(a.phase), a.rank) <
@@ -810,6 +826,10 @@ class Planner {
       }
       std::reverse(migration.down.begin(), migration.down.end());
       if (migration.up.empty() && migration.down.empty()) continue;
+      if (!migration.no_transaction) {
+        DeferFunctionBodyChecks(migration.up);
+        DeferFunctionBodyChecks(migration.down);
+      }
       migration.name_suffix =
           phase == Phase::kConcurrent && !plan_.migrations.empty() ? "_concurrently" : "";
       plan_.migrations.push_back(std::move(migration));
