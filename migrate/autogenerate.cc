@@ -372,8 +372,11 @@ class Planner {
     }
     std::vector<std::string> lines;
     for (const auto& [position, line] : columns) lines.push_back(line);
+    // Foreign keys follow every table (PlanConstraint): they may name a
+    // table created, or dropped, beside this one.
     for (const auto& [key, child] : side.entries()) {
-      if (key.kind == "constraint" && child.Detail("table") == table) {
+      if (key.kind == "constraint" && child.Detail("table") == table &&
+          child.Detail("type") != "f") {
         lines.push_back("  CONSTRAINT " + child.Detail("sql_name") + " " + child.Detail("def") +
                         (child.Detail("validated") == "f" ? " NOT VALID" : ""));
       }
@@ -541,8 +544,22 @@ class Planner {
 
   void PlanConstraint(const SchemaDifference& d, bool added, bool removed) {
     const SchemaObject& constraint = Either(d);
-    if (ParentAdded(constraint) || ParentDropped(constraint)) return;  // in CREATE/DROP TABLE
     const std::string type = constraint.Detail("type");
+    if (type == "f" && (ParentAdded(constraint) || ParentDropped(constraint))) {
+      // The table's foreign key, after every table is created (or before any
+      // is dropped): the tables are new or going, so no NOT VALID.
+      const std::string alter = "ALTER TABLE " + constraint.Detail("sql_table");
+      const std::string add = alter + " ADD CONSTRAINT " + constraint.Detail("sql_name") + " " +
+                              constraint.Detail("def");
+      const std::string drop = alter + " DROP CONSTRAINT " + constraint.Detail("sql_name");
+      if (ParentAdded(constraint)) {
+        Add(Phase::kTransactional, kAddForeignKey, add, drop);
+      } else {
+        Add(Phase::kTransactional, kDropForeignKey, drop, add);
+      }
+      return;
+    }
+    if (ParentAdded(constraint) || ParentDropped(constraint)) return;  // in CREATE/DROP TABLE
     const bool on_domain = constraint.Detail("table").empty();
     const std::string alter =
         std::string(on_domain ? "ALTER DOMAIN " : "ALTER TABLE ") + constraint.Detail("sql_table");
