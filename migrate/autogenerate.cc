@@ -516,8 +516,8 @@ class Planner {
                       const std::string& column_alter) {
     const std::string table = column.Detail("sql_table");
     const std::string name = column.Detail("sql_name");
-    const std::string check_name =
-        NotNullCheckName(column.Detail("table"), column_name.substr(column_name.rfind('.') + 1));
+    const std::string raw_name = column_name.substr(column_name.rfind('.') + 1);
+    const std::string check_name = NotNullCheckName(column.Detail("table"), raw_name);
     const std::string check = QuoteIdent(check_name);
     const std::string add_check = "ALTER TABLE " + table + " ADD CONSTRAINT " + check + " CHECK (" +
                                   name + " IS NOT NULL) NOT VALID";
@@ -531,7 +531,6 @@ class Planner {
         drop_check + ";\n" + IfConstraint(false, table, check_name, add_check));
     // With the check valid, SET NOT NULL does not scan the table (PostgreSQL
     // 12+), which squawk's adding-not-nullable-field cannot know.
-    const std::string raw_name = column_name.substr(column_name.rfind('.') + 1);
     Add(Phase::kConcurrent, kAlterColumn,
         "-- The valid check lets PostgreSQL set NOT NULL without scanning the table.\n" +
             IfColumnNotNull(false, table, raw_name, column_alter + "SET NOT NULL"),

@@ -1,7 +1,5 @@
 #include "migrate/autogenerate_command.h"
 
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -60,20 +58,9 @@ std::string Body(const std::vector<std::string>& statements) {
   return body;
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << text;
-  file.close();
-  if (!file) {
-    throw MigrateError(ExitCode::kUsage,
-                       "cannot write " + path + ": check the folder's permissions.");
-  }
-}
-
 }  // namespace
 
 void RunAutogenerate(const Options& options, std::ostream& out) {
-  namespace fs = std::filesystem;
   const TargetDatabase& target = options.targets.front();
   const std::string database = target.spec->name;
   const std::string dir = options.migrations_dir + "/" + database;
@@ -102,46 +89,29 @@ void RunAutogenerate(const Options& options, std::ostream& out) {
   }
   for (const std::string& line : plan.detected) out << database << ": " << line << "\n";
 
-  struct Pair {
-    std::string label, up_path, down_path, up_text, down_text;
-  };
-  std::vector<Pair> pairs;
+  std::vector<NewFile> written;
   int version = static_cast<int>(files.size());
   for (const GeneratedMigration& migration : plan.migrations) {
-    Pair pair;
-    pair.label = FormatVersion(++version) + "_" + options.new_name + migration.name_suffix;
-    pair.up_path = dir + "/" + pair.label + ".up.sql";
-    pair.down_path = dir + "/" + pair.label + ".down.sql";
-    pair.up_text =
-        Header(pair.label, database, declared_path, /*up=*/true, migration.no_transaction);
-    if (pairs.empty()) {
+    const std::string label =
+        FormatVersion(++version) + "_" + options.new_name + migration.name_suffix;
+    std::string up = Header(label, database, declared_path, /*up=*/true, migration.no_transaction);
+    if (written.empty()) {
       for (const std::string& todo : plan.todos) {
-        pair.up_text += "--\n" + WrapComment(todo, kTodoMarker, "--  ");
+        up += "--\n" + WrapComment(todo, kTodoMarker, "--  ");
       }
     }
-    pair.up_text += Body(migration.up);
-    pair.down_text =
-        Header(pair.label, database, declared_path, /*up=*/false, migration.no_transaction) +
-        Body(migration.down);
-    for (const std::string& path : {pair.up_path, pair.down_path}) {
-      std::error_code ec;
-      if (fs::exists(path, ec)) {
-        throw MigrateError(ExitCode::kUsage, path +
-                                                 " already exists: refusing to overwrite it. "
-                                                 "Remove it or pick another name.");
-      }
-    }
-    pairs.push_back(std::move(pair));
+    written.push_back({dir + "/" + label + ".up.sql", up + Body(migration.up)});
+    written.push_back(
+        {dir + "/" + label + ".down.sql",
+         Header(label, database, declared_path, /*up=*/false, migration.no_transaction) +
+             Body(migration.down)});
   }
-  for (const Pair& pair : pairs) {
-    WriteFile(pair.up_path, pair.up_text);
-    WriteFile(pair.down_path, pair.down_text);
-    out << pair.up_path << "\n" << pair.down_path << "\n";
-  }
+  WriteNewFiles(written);
+  for (const NewFile& file : written) out << file.path << "\n";
   for (const std::string& todo : plan.todos) out << database << ": TODO: " << todo << "\n";
   if (!plan.todos.empty()) {
     out << database << ": " << plan.todos.size() << " TODO(migrate) line(s) to resolve in "
-        << pairs.front().up_path << "; migrate check fails until they are gone." << std::endl;
+        << written.front().path << "; migrate check fails until they are gone." << std::endl;
   }
   out.flush();
 }

@@ -1,16 +1,9 @@
 #include "migrate/check_command.h"
 
-#include <unistd.h>
-
-#include <algorithm>
 #include <filesystem>
-#include <memory>
-#include <optional>
-#include <random>
 #include <sstream>
 #include <vector>
 
-#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include "migrate/autogenerate.h"
@@ -28,7 +21,24 @@ namespace microblog {
 namespace migrate {
 namespace {
 
-void RefuseTodos(const std::string& db_name, const std::vector<MigrationFile>& files);
+// Fails on the first `-- TODO(migrate):` line of any migration file.
+void RefuseTodos(const std::string& db_name, const std::vector<MigrationFile>& files) {
+  for (const MigrationFile& file : files) {
+    for (const auto& [path, sql] :
+         {std::pair{&file.up_path, &file.up_sql}, std::pair{&file.down_path, &file.down_sql}}) {
+      std::istringstream lines(*sql);
+      std::string line;
+      for (int number = 1; std::getline(lines, line); ++number) {
+        if (line.rfind(kTodoMarker, 0) != 0) continue;
+        throw MigrateError(ExitCode::kCheckFailed,
+                           "check failed on database " + db_name + ": " + *path + ":" +
+                               std::to_string(number) +
+                               " holds an unresolved TODO of migrate new --autogenerate:\n  " +
+                               line + "\nResolve it (the line says how), then delete the line.");
+      }
+    }
+  }
+}
 
 void CheckTarget(const Options& options, const TargetDatabase& target, std::ostream& out,
                  const InterruptGuard& guard) {
@@ -136,59 +146,7 @@ void CheckTarget(const Options& options, const TargetDatabase& target, std::ostr
   out << db_name << ": check passed" << std::endl;
 }
 
-// Fails on the first `-- TODO(migrate):` line of any migration file.
-void RefuseTodos(const std::string& db_name, const std::vector<MigrationFile>& files) {
-  for (const MigrationFile& file : files) {
-    for (const auto& [path, sql] :
-         {std::pair{&file.up_path, &file.up_sql}, std::pair{&file.down_path, &file.down_sql}}) {
-      std::istringstream lines(*sql);
-      std::string line;
-      for (int number = 1; std::getline(lines, line); ++number) {
-        if (line.rfind(kTodoMarker, 0) != 0) continue;
-        throw MigrateError(ExitCode::kCheckFailed,
-                           "check failed on database " + db_name + ": " + *path + ":" +
-                               std::to_string(number) +
-                               " holds an unresolved TODO of migrate new --autogenerate:\n  " +
-                               line + "\nResolve it (the line says how), then delete the line.");
-      }
-    }
-  }
-}
-
 }  // namespace
-
-std::string ConninfoWithDatabase(const std::string& url, const std::string& database) {
-  char* error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &error);
-  if (parsed == nullptr) {
-    if (error != nullptr) PQfreemem(error);
-    throw MigrateError(ExitCode::kUsage, "invalid database URL " + RedactUnparsedUrl(url));
-  }
-  auto quote = [](const std::string& value) {
-    std::string quoted = "'";
-    for (char c : value) {
-      if (c == '\'' || c == '\\') quoted += '\\';
-      quoted += c;
-    }
-    return quoted + "'";
-  };
-  std::string conninfo;
-  for (PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
-    const std::string keyword = option->keyword;
-    std::string value;
-    if (keyword == "dbname") {
-      value = database;
-    } else if (option->val != nullptr && option->val[0] != '\0') {
-      value = option->val;
-    } else {
-      continue;
-    }
-    if (!conninfo.empty()) conninfo += ' ';
-    conninfo += keyword + "=" + quote(value);
-  }
-  PQconninfoFree(parsed);
-  return conninfo;
-}
 
 void RunCheck(const Options& options, std::ostream& out) {
   InterruptGuard guard;  // SIGINT / SIGTERM drop the scratch databases

@@ -37,11 +37,6 @@ namespace migrate {
 // kUnreachable, kUsage (migration folders), or 128 + signal when interrupted.
 void RunCheck(const Options& options, std::ostream& out);
 
-// `url` (any libpq syntax) with its database replaced by `database`, as a
-// keyword=value connection string. Throws MigrateError(kUsage) when libpq
-// cannot parse `url`.
-std::string ConninfoWithDatabase(const std::string& url, const std::string& database);
-
 }  // namespace migrate
 }  // namespace microblog
 

@@ -1,8 +1,6 @@
 #include "migrate/commands.h"
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <memory>
 #include <sstream>
@@ -281,7 +279,6 @@ std::string NewFileHeader(const std::string& label, const std::string& database,
 }
 
 void RunNew(const Options& options, std::ostream& out) {
-  namespace fs = std::filesystem;
   const TargetDatabase& target = options.targets.front();
   const std::string dir = options.migrations_dir + "/" + target.spec->name;
   // Also refuses gaps, duplicates and lone files, like up.
@@ -290,25 +287,8 @@ void RunNew(const Options& options, std::ostream& out) {
       FormatVersion(static_cast<int>(files.size()) + 1) + "_" + options.new_name;
   const std::string up_path = dir + "/" + label + ".up.sql";
   const std::string down_path = dir + "/" + label + ".down.sql";
-  for (const std::string& path : {up_path, down_path}) {
-    std::error_code ec;
-    if (fs::exists(path, ec)) {
-      throw MigrateError(ExitCode::kUsage,
-                         path +
-                             " already exists: refusing to overwrite it. Remove it or pick "
-                             "another name.");
-    }
-  }
-  for (const auto& [path, up] : {std::pair{up_path, true}, std::pair{down_path, false}}) {
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << NewFileHeader(label, target.spec->name, up);
-    file.close();
-    if (!file) {
-      throw MigrateError(ExitCode::kUsage, "cannot write " + path +
-                                               ": check the folder's "
-                                               "permissions.");
-    }
-  }
+  WriteNewFiles({{up_path, NewFileHeader(label, target.spec->name, /*up=*/true)},
+                 {down_path, NewFileHeader(label, target.spec->name, /*up=*/false)}});
   out << up_path << "\n" << down_path << std::endl;
 }
 

@@ -80,5 +80,38 @@ std::string DatabaseUrl::Redact(const std::string& text) const {
   return ReplaceAll(RedactUnparsedUrl(text), password_, kMask);
 }
 
+std::string ConninfoWithDatabase(const std::string& url, const std::string& database) {
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &error);
+  if (parsed == nullptr) {
+    if (error != nullptr) PQfreemem(error);
+    throw MigrateError(ExitCode::kUsage, "invalid database URL " + RedactUnparsedUrl(url));
+  }
+  auto quote = [](const std::string& value) {
+    std::string quoted = "'";
+    for (char c : value) {
+      if (c == '\'' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    return quoted + "'";
+  };
+  std::string conninfo;
+  for (PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
+    const std::string keyword = option->keyword;
+    std::string value;
+    if (keyword == "dbname") {
+      value = database;
+    } else if (option->val != nullptr && option->val[0] != '\0') {
+      value = option->val;
+    } else {
+      continue;
+    }
+    if (!conninfo.empty()) conninfo += ' ';
+    conninfo += keyword + "=" + quote(value);
+  }
+  PQconninfoFree(parsed);
+  return conninfo;
+}
+
 }  // namespace migrate
 }  // namespace microblog

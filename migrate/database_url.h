@@ -44,6 +44,11 @@ class DatabaseUrl {
 // messages about a URL that libpq rejected).
 std::string RedactUnparsedUrl(const std::string& url);
 
+// `url` (any libpq syntax) with its database replaced by `database`, as a
+// keyword=value connection string. Throws MigrateError(kUsage) when libpq
+// cannot parse `url`.
+std::string ConninfoWithDatabase(const std::string& url, const std::string& database);
+
 }  // namespace migrate
 }  // namespace microblog
 

@@ -116,5 +116,25 @@ std::vector<MigrationFile> LoadMigrationFiles(const std::string& dir) {
   return files;
 }
 
+void WriteNewFiles(const std::vector<NewFile>& files) {
+  for (const NewFile& file : files) {
+    std::error_code ec;
+    if (fs::exists(file.path, ec)) {
+      throw MigrateError(ExitCode::kUsage, file.path +
+                                               " already exists: refusing to overwrite it. Remove "
+                                               "it or pick another name.");
+    }
+  }
+  for (const NewFile& file : files) {
+    std::ofstream out(file.path, std::ios::binary | std::ios::trunc);
+    out << file.text;
+    out.close();
+    if (!out) {
+      throw MigrateError(ExitCode::kUsage,
+                         "cannot write " + file.path + ": check the folder's permissions.");
+    }
+  }
+}
+
 }  // namespace migrate
 }  // namespace microblog

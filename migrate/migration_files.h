@@ -49,6 +49,16 @@ std::optional<MigrationFileName> ParseMigrationFileName(std::string_view file_na
 // file, a bad name, a duplicate version, a gap or a missing up/down file.
 std::vector<MigrationFile> LoadMigrationFiles(const std::string& dir);
 
+// A file `migrate new` writes: its path and its text.
+struct NewFile {
+  std::string path;
+  std::string text;
+};
+
+// Writes every file of `files`, or none: throws MigrateError(kUsage) when
+// one of them already exists (nothing is overwritten) or cannot be written.
+void WriteNewFiles(const std::vector<NewFile>& files);
+
 }  // namespace migrate
 }  // namespace microblog
 

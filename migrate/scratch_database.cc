@@ -9,7 +9,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "migrate/check_command.h"
 #include "migrate/errors.h"
 
 namespace microblog {
